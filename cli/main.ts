@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { setLogLevel, resolveLogLevel } from '../util/log.js';
+import { formatError, UsageError } from './errors.js';
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./start.js')).startCommand,
+  'setup-check': async () => (await import('./setup-check.js')).setupCheckCommand,
+  bench: async () => (await import('./bench.js')).benchCommand,
+};
+
+const SUMMARIES: Record<string, string> = {
+  start: 'run the built-in sample fragment on QEMU and print each step (the main job)',
+  'setup-check': 'find or install qemu-system-x86_64 and print its version',
+  bench: 'run the benchmarks and print figures and ratios',
+};
+
+function usage(): string {
+  const lines = Object.entries(SUMMARIES).map(([k, v]) => `  ${k.padEnd(12)} ${v}`);
+  return ['usage: difftest <command> [options]', '', 'commands:', ...lines, '', 'global options: --verbose (debug logs to stderr; or DIFFTEST_LOG=debug), --help'].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  setLogLevel(resolveLogLevel(verbose));
+  const rest = argv.filter((a) => a !== '--verbose');
+  const name = rest[0];
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) throw new UsageError(`unknown command '${name}'; valid commands: ${Object.keys(COMMANDS).join(', ')}`);
+  const cmd = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${cmd.usage}\n`);
+    return 0;
+  }
+  return cmd.run(rest.slice(1));
+}
+
+/** Parse options strictly, turning node's errors into one-line usage errors. */
+export function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(argv: string[], options: T, usageText: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]}; usage: ${usageText.split('\n')[0]}`);
+  }
+}
+
+const verbose = process.argv.includes('--verbose');
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${formatError(err, verbose)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,406 @@
+/**
+ * The checked assembler: keystone assembles, iced-x86 decodes the result again, and every decoded
+ * instruction must match its source line (mnemonic, registers, memory operand, immediate values
+ * and their ranges). keystone silently mis-encodes some forms (measured, keystone-wasm 1.0.4):
+ *   mov sil, ah          → 40 88 e6          (= mov sil, spl)
+ *   add al, 0x1234       → 04 34             (immediate truncated)
+ *   push 0x80000000      → 66 68 00 00       (pushw 0)
+ *   push 0xffffffff      → 66 68 ff ff       (pushw 0xffff)
+ *   push 65535           → 6a ff             (push -1)
+ * Such lines are rejected, never accepted. Each source line holds one instruction (or a label);
+ * `;` and `#` start comments. Bare numbers are decimal, `0x10` / `10h` hex (see keystone.ts).
+ */
+import { Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
+import { describe, forEachInstruction, type DecodedInstruction } from './decode.js';
+import { getKeystone, KeystoneError, type KeystoneX86 } from './keystone.js';
+import { highByteRexConflict, parseInstruction, type SrcInstruction, type SrcOperand } from './operands.js';
+
+export interface AssembledInstruction extends DecodedInstruction {
+  /** index of the source line in the input array */
+  line: number;
+  source: string;
+}
+
+export type RejectKind =
+  | 'syntax' // the line could not be parsed (by us or by keystone)
+  | 'illegal' // an encoding that cannot exist (high-byte register with REX)
+  | 'mismatch' // keystone produced bytes that decode to something else
+  | 'internal'; // keystone unavailable
+
+export type AsmResult =
+  | { ok: true; bytes: Uint8Array; instructions: AssembledInstruction[] }
+  | { ok: false; line: number; source: string; reason: string; kind: RejectKind };
+
+const MASK64 = (1n << 64n) - 1n;
+
+let sharedKs: KeystoneX86 | undefined;
+/** Load keystone (once). Needed before the synchronous `assembleChecked` without an explicit instance. */
+export async function initAssembler(): Promise<KeystoneX86> {
+  sharedKs ??= await getKeystone();
+  return sharedKs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// source preprocessing
+
+interface SrcLine {
+  line: number;
+  source: string;
+  /** text sent to keystone (comment-free), '' for none */
+  text: string;
+  /** parsed instruction, undefined for label-only lines */
+  ins?: SrcInstruction;
+}
+
+const LABEL = /^([A-Za-z_.$][\w.$@]*)\s*:(?!:)\s*(.*)$/;
+
+function stripComment(s: string): string {
+  const i = s.search(/[;#]/);
+  return (i >= 0 ? s.slice(0, i) : s).trim().replace(/\s+/g, ' ');
+}
+
+type Prepared = { ok: true; lines: SrcLine[]; program: string } | Extract<AsmResult, { ok: false }>;
+
+function prepare(lines: readonly string[], prefilter = true): Prepared {
+  const out: SrcLine[] = [];
+  const text: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const source = lines[i]!;
+    let body = stripComment(source);
+    if (body === '') continue;
+    const lm = LABEL.exec(body);
+    let label = '';
+    if (lm && !/^[a-z]s$/i.test(lm[1]!)) {
+      label = `${lm[1]}:`;
+      body = lm[2]!.trim();
+    }
+    if (body.startsWith('.')) return { ok: false, line: i, source, reason: 'directives are not supported', kind: 'syntax' };
+    if (body === '') {
+      out.push({ line: i, source, text: label });
+      text.push(label);
+      continue;
+    }
+    const ins = parseInstruction(body);
+    if (typeof ins === 'string') return { ok: false, line: i, source, reason: ins, kind: 'syntax' };
+    const conflict = prefilter ? highByteRexConflict(ins) : undefined;
+    if (conflict) return { ok: false, line: i, source, reason: conflict, kind: 'illegal' };
+    const kstext = label ? `${label} ${body}` : body;
+    out.push({ line: i, source, text: kstext, ins });
+    text.push(kstext);
+  }
+  return { ok: true, lines: out, program: text.join('\n') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// comparison of a source instruction with iced's decoding
+
+const CC_ALIAS: Record<string, string> = {
+  z: 'e',
+  nz: 'ne',
+  c: 'b',
+  nae: 'b',
+  nc: 'ae',
+  nb: 'ae',
+  na: 'be',
+  nbe: 'a',
+  pe: 'p',
+  po: 'np',
+  nge: 'l',
+  nl: 'ge',
+  ng: 'le',
+  nle: 'g',
+};
+const MNEMONIC_ALIAS: Record<string, string> = {
+  movabs: 'mov',
+  sal: 'shl',
+  retq: 'ret',
+  retn: 'ret',
+  pushf: 'pushfq',
+  popf: 'popfq',
+  iret: 'iretd',
+  xlat: 'xlatb',
+  loopz: 'loope',
+  loopnz: 'loopne',
+  fwait: 'wait',
+  cmpxchg16b: 'cmpxchg16b',
+};
+
+export function canonicalMnemonic(m: string): string {
+  const a = MNEMONIC_ALIAS[m];
+  if (a) return a;
+  for (const p of ['cmov', 'set', 'j']) {
+    if (m.startsWith(p)) {
+      const cc = CC_ALIAS[m.slice(p.length)];
+      if (cc) return p + cc;
+    }
+  }
+  return m;
+}
+
+const REG_NAME = new Map<number, string>();
+for (const [k, v] of Object.entries(Register)) {
+  if (typeof v === 'number') REG_NAME.set(v, k.toLowerCase());
+}
+function regName(r: Register): string {
+  return REG_NAME.get(r) ?? `reg${r}`;
+}
+
+const IMM_BITS: Partial<Record<OpKind, number>> = {
+  [OpKind.Immediate8]: 8,
+  [OpKind.Immediate8_2nd]: 8,
+  [OpKind.Immediate16]: 16,
+  [OpKind.Immediate32]: 32,
+  [OpKind.Immediate64]: 64,
+  [OpKind.Immediate8to16]: 16,
+  [OpKind.Immediate8to32]: 32,
+  [OpKind.Immediate8to64]: 64,
+  [OpKind.Immediate32to64]: 64,
+};
+const BRANCH_BITS: Partial<Record<OpKind, number>> = {
+  [OpKind.NearBranch16]: 16,
+  [OpKind.NearBranch32]: 32,
+  [OpKind.NearBranch64]: 64,
+};
+const IMPLICIT_MEM = new Set<OpKind>([
+  OpKind.MemorySegSI,
+  OpKind.MemorySegESI,
+  OpKind.MemorySegRSI,
+  OpKind.MemorySegDI,
+  OpKind.MemorySegEDI,
+  OpKind.MemorySegRDI,
+  OpKind.MemoryESDI,
+  OpKind.MemoryESEDI,
+  OpKind.MemoryESRDI,
+]);
+
+const hex = (v: bigint): string => (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`);
+
+function fits(v: bigint, bits: number): boolean {
+  return v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits);
+}
+function mod(v: bigint, bits: number): bigint {
+  return BigInt.asUintN(bits, v);
+}
+
+/** Compare one source operand with operand `i` of the decoded instruction. */
+function compareOperand(src: SrcOperand, ins: Instruction, i: number): string | undefined {
+  const kind = ins.opKind(i);
+  switch (src.kind) {
+    case 'label':
+      return undefined; // symbol: keystone resolved it; not checked
+    case 'reg': {
+      if (kind !== OpKind.Register) return `operand ${i + 1}: expected register ${src.reg}, decoded ${OpKind[kind]}`;
+      const got = regName(ins.opRegister(i));
+      return got === src.reg ? undefined : `operand ${i + 1}: expected ${src.reg}, decoded ${got}`;
+    }
+    case 'imm': {
+      const ib = IMM_BITS[kind];
+      if (ib !== undefined) {
+        const got = ins.immediate(i);
+        if (!fits(src.value, ib)) return `operand ${i + 1}: immediate ${hex(src.value)} does not fit the ${ib}-bit immediate (encoded ${hex(mod(got, ib))})`;
+        if (mod(src.value, ib) !== mod(got, ib)) return `operand ${i + 1}: immediate ${hex(src.value)} encoded as ${hex(mod(got, ib))} (${ib}-bit)`;
+        return undefined;
+      }
+      const bb = BRANCH_BITS[kind];
+      if (bb !== undefined) {
+        const got = ins.nearBranchTarget;
+        return mod(src.value, bb) === mod(got, bb) ? undefined : `operand ${i + 1}: branch target ${hex(src.value)} encoded as ${hex(got)}`;
+      }
+      return `operand ${i + 1}: expected immediate ${hex(src.value)}, decoded ${OpKind[kind]}`;
+    }
+    case 'mem': {
+      if (IMPLICIT_MEM.has(kind)) return undefined; // explicit string-instruction operand
+      if (kind !== OpKind.Memory) return `operand ${i + 1}: expected memory operand, decoded ${OpKind[kind]}`;
+      const base = ins.memoryBase === Register.None ? undefined : regName(ins.memoryBase);
+      const index = ins.memoryIndex === Register.None ? undefined : regName(ins.memoryIndex);
+      const scale = ins.memoryIndexScale;
+      let sBase = src.base;
+      let sIndex = src.index;
+      let sScale = src.scale;
+      // `[rsp+rax]`: the only way to encode it is base=rsp, index=rax; same for any pair where
+      // the first register cannot be an index — accept the commuted pair when scale is 1.
+      if (sIndex !== undefined && sScale === 1 && base === sIndex && index === sBase) [sBase, sIndex] = [sIndex, sBase];
+      if (base !== sBase) return `operand ${i + 1}: memory base ${sBase ?? 'none'} decoded as ${base ?? 'none'}`;
+      if (index !== sIndex) return `operand ${i + 1}: memory index ${sIndex ?? 'none'} decoded as ${index ?? 'none'}`;
+      if (index !== undefined && scale !== sScale) return `operand ${i + 1}: scale ${sScale} decoded as ${scale}`;
+      const disp = ins.memoryDisplacement; // RIP-relative: absolute target; 32-bit addressing: u32
+      if (base === 'rip' || base === 'eip') {
+        const bits = base === 'rip' ? 64 : 32;
+        if (!fits(src.disp, 32) || src.disp >= 1n << 31n) return `operand ${i + 1}: rip displacement ${hex(src.disp)} does not fit 32 bits signed`;
+        const want = mod(ins.nextIP + src.disp, bits);
+        if (mod(disp, bits) !== want) return `operand ${i + 1}: rip displacement ${hex(src.disp)} encoded as ${hex(mod(disp - ins.nextIP, 32))}`;
+      } else {
+        const addr32 = [base, index].some((r) => r !== undefined && /^(e..|r\d+d)$/.test(r));
+        const bits = addr32 ? 32 : 64;
+        if (!fits(src.disp, bits)) return `operand ${i + 1}: displacement ${hex(src.disp)} does not fit ${bits} bits`;
+        if (mod(src.disp, bits) !== mod(disp, bits)) return `operand ${i + 1}: displacement ${hex(src.disp)} encoded as ${hex(mod(disp, bits))}`;
+      }
+      const seg = ins.segmentPrefix === Register.None ? undefined : regName(ins.segmentPrefix);
+      if (src.seg !== seg && !(src.seg === 'ds' && seg === undefined)) return `operand ${i + 1}: segment ${src.seg ?? 'none'} decoded as ${seg ?? 'none'}`;
+      if (src.size !== undefined) {
+        const sz = MemorySizeExt.size(ins.memorySize);
+        if (sz !== 0 && sz !== src.size) return `operand ${i + 1}: memory size ${src.size} decoded as ${sz}`;
+      }
+      return undefined;
+    }
+  }
+}
+
+/** Compare a parsed source instruction with a decoded instruction; returns a reason on mismatch. */
+export function compareInstruction(src: SrcInstruction, ins: Instruction): string | undefined {
+  if (ins.isInvalid) return 'bytes decode to an invalid instruction';
+  const want = canonicalMnemonic(src.mnemonic);
+  const got = (Mnemonic[ins.mnemonic] ?? '').toLowerCase();
+  let ops = src.operands;
+  const n = ins.opCount;
+  const mnemonicOk =
+    want === got ||
+    (want === 'movsx' && got === 'movsxd') ||
+    (want === 'int' && got === 'int3' && ops.length === 1 && ops[0]!.kind === 'imm' && ops[0]!.value === 3n);
+  if (!mnemonicOk) return `mnemonic ${src.mnemonic} decoded as ${got}`;
+  if (got === 'int3' && want === 'int') return undefined;
+  // prefixes
+  const hasLock = src.prefixes.includes('lock');
+  if (hasLock !== ins.hasLockPrefix) return `lock prefix ${hasLock ? 'missing' : 'added'}`;
+  const rep = src.prefixes.some((p) => p === 'rep' || p === 'repe' || p === 'repz');
+  const repne = src.prefixes.some((p) => p === 'repne' || p === 'repnz');
+  if (rep !== ins.hasRepePrefix || repne !== ins.hasRepnePrefix) return 'rep prefix differs';
+  // implicit / shorthand operand forms
+  if (ops.length === 2 && n === 3 && got === 'imul' && ops[0]!.kind === 'reg') ops = [ops[0]!, ops[0]!, ops[1]!];
+  if (ops.length === 0) {
+    // string instructions (`rep stosq`: iced lists es:[rdi] and rax) and xlatb have implicit operands
+    if (ins.isStringInstruction || got === 'xlatb') return undefined;
+    for (let i = 0; i < n; i++) {
+      const k = ins.opKind(i);
+      if (!IMPLICIT_MEM.has(k)) return `source has no operands, decoded operand ${i + 1} is ${OpKind[k]}`;
+    }
+    return undefined;
+  }
+  if (ops.length !== n) return `${ops.length} operands in source, ${n} decoded`;
+  // xchg/test with two registers are commutative: either order is the same instruction
+  if ((got === 'xchg' || got === 'test') && n === 2 && ops[0]!.kind === 'reg' && ops[1]!.kind === 'reg') {
+    const a = regName(ins.opRegister(0));
+    const b = regName(ins.opRegister(1));
+    const set = [ops[0].reg, ops[1].reg];
+    if (ins.opKind(0) === OpKind.Register && ins.opKind(1) === OpKind.Register && set.includes(a) && set.includes(b) && (a !== b || set[0] === set[1])) return undefined;
+  }
+  for (let i = 0; i < n; i++) {
+    const r = compareOperand(ops[i]!, ins, i);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the checked assembler
+
+function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint): AsmResult {
+  const insLines = prep.lines.filter((l) => l.ins !== undefined);
+  const out: AssembledInstruction[] = [];
+  let failure: Extract<AsmResult, { ok: false }> | undefined;
+  let k = 0;
+  forEachInstruction(bytes, address, 64, (ins, offset) => {
+    const src = insLines[k];
+    if (!src) {
+      const extra = describe(ins, bytes, offset);
+      const last = insLines[insLines.length - 1];
+      failure = {
+        ok: false,
+        line: last?.line ?? -1,
+        source: last?.source ?? '',
+        reason: `keystone emitted more instructions than source lines (extra: ${extra.text})`,
+        kind: 'mismatch',
+      };
+      return false;
+    }
+    const reason = compareInstruction(src.ins!, ins);
+    if (reason) {
+      const d = describe(ins, bytes, offset);
+      const hexBytes = Array.from(d.bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+      failure = { ok: false, line: src.line, source: src.source, reason: `${reason} [${hexBytes} = ${d.text}]`, kind: 'mismatch' };
+      return false;
+    }
+    out.push({ ...describe(ins, bytes, offset), line: src.line, source: src.source });
+    k++;
+    return true;
+  });
+  if (failure) return failure;
+  if (k < insLines.length) {
+    const src = insLines[k]!;
+    return { ok: false, line: src.line, source: src.source, reason: `no bytes decoded for this line (${k} of ${insLines.length} instructions decoded)`, kind: 'mismatch' };
+  }
+  return { ok: true, bytes, instructions: out };
+}
+
+/** Find the first line keystone refuses, assembling line by line (labels kept so references resolve). */
+function locateKeystoneError(ks: KeystoneX86, prep: Extract<Prepared, { ok: true }>, address: bigint, whole: KeystoneError): AsmResult {
+  const labels = prep.lines.filter((l) => l.ins === undefined || /^\S+:/.test(l.text)).map((l) => /^([^:\s]+):/.exec(l.text)?.[1]).filter((x): x is string => !!x);
+  const stub = labels.map((l) => `${l}:`).join('\n');
+  for (const l of prep.lines) {
+    if (!l.ins) continue;
+    const body = l.text.replace(/^[^:\s]+:\s*/, '');
+    const r = ks.tryAssemble(stub ? `${stub}\n${body}` : body, address);
+    if (!r.ok) return { ok: false, line: l.line, source: l.source, reason: `keystone: ${r.error.message}`, kind: 'syntax' };
+  }
+  return { ok: false, line: -1, source: '', reason: `keystone: ${whole.message}`, kind: 'syntax' };
+}
+
+/**
+ * Assemble `lines` (one instruction or label per line) at `address` with one keystone call, then
+ * decode the bytes with iced-x86 and check every instruction against its source line.
+ * Synchronous: call `await initAssembler()` once first, or pass a KeystoneX86.
+ */
+export function assembleChecked(lines: readonly string[] | string, address: bigint = 0n, ks: KeystoneX86 | undefined = sharedKs): AsmResult {
+  if (!ks) throw new Error('assembleChecked: keystone not loaded; call `await initAssembler()` first');
+  const arr = typeof lines === 'string' ? lines.split('\n') : lines;
+  const prep = prepare(arr);
+  if (!prep.ok) return prep;
+  if (!prep.lines.some((l) => l.ins)) return { ok: true, bytes: new Uint8Array(0), instructions: [] };
+  let r: ReturnType<KeystoneX86['tryAssemble']>;
+  try {
+    r = ks.tryAssemble(prep.program, address);
+  } catch (e) {
+    return { ok: false, line: -1, source: '', reason: e instanceof Error ? e.message : String(e), kind: 'internal' };
+  }
+  if (!r.ok) {
+    if (prep.lines.filter((l) => l.ins).length === 1) {
+      const l = prep.lines.find((x) => x.ins)!;
+      return { ok: false, line: l.line, source: l.source, reason: `keystone: ${r.error.message}`, kind: 'syntax' };
+    }
+    return locateKeystoneError(ks, prep, address, r.error);
+  }
+  return check(prep, r.bytes, address);
+}
+
+/**
+ * Check already-assembled `bytes` against their source `lines` (no keystone involved). With
+ * `prefilter: false` the high-byte/REX static check is skipped so only the decoding decides.
+ */
+export function verifyEncoding(
+  lines: readonly string[] | string,
+  bytes: Uint8Array,
+  address: bigint = 0n,
+  opts: { prefilter?: boolean } = {},
+): AsmResult {
+  const arr = typeof lines === 'string' ? lines.split('\n') : lines;
+  const prep = prepare(arr, opts.prefilter ?? true);
+  if (!prep.ok) return prep;
+  return check(prep, bytes, address);
+}
+
+/** Format a rejection as one line: `line 3 'mov sil, ah': reason`. */
+export function formatRejection(r: Extract<AsmResult, { ok: false }>): string {
+  return r.line >= 0 ? `line ${r.line + 1} '${r.source.trim()}': ${r.reason}` : r.reason;
+}
+
+/**
+ * Convenience for tests: assemble and check a program, return its bytes.
+ * Throws an Error naming the bad line: `asm: line 2 'add al, 0x1234': operand 2: immediate …`.
+ */
+export async function asm(text: string, address: bigint = 0n): Promise<Uint8Array> {
+  const ks = await initAssembler();
+  await ks.ready();
+  const r = assembleChecked(text.split('\n'), address, ks);
+  if (!r.ok) throw new Error(`asm: ${formatRejection(r)}`);
+  return r.bytes;
+}

@@ -1,0 +1,341 @@
+import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../target/execution-target.js';
+import { GPR_NAMES, SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../target/machine-state.js';
+import { childLogger, type Logger } from '../util/log.js';
+import { RspClient, type RspEndpoint } from './rsp/client.js';
+import { fromHex, parseStopReply, toHex } from './rsp/codec.js';
+import { RspProtocolError, RspStubError } from './rsp/errors.js';
+import { includesOf, leHex, parseRegisters, readLE, RegisterMap } from './rsp/register-map.js';
+
+/** gdb signal numbers that stop replies carry. */
+export const GDB_SIGNAL = { INT: 2, QUIT: 3, TRAP: 5, ABRT: 6 } as const;
+
+/** Largest `m`/`M` payload we send; QEMU advertises PacketSize=1000 (hex) and caps `m` at 0x800. */
+const READ_CHUNK = 0x7f0;
+const WRITE_CHUNK = 0x7c0;
+
+/** Read a whole qXfer object, following `m` (more) continuations. */
+export async function readXfer(rsp: RspClient, object: string, annex: string): Promise<string> {
+  let out = '';
+  for (;;) {
+    const reply = await rsp.request(`qXfer:${object}:read:${annex}:${out.length.toString(16)},ffb`);
+    if (reply.startsWith('l')) return out + reply.slice(1);
+    if (reply.startsWith('m')) {
+      out += reply.slice(1);
+      continue;
+    }
+    throw new RspProtocolError(`unexpected qXfer reply for ${annex}: ${JSON.stringify(reply.slice(0, 60))}`);
+  }
+}
+
+/** Read target.xml and its includes into a register map. */
+export async function readRegisterMap(rsp: RspClient): Promise<RegisterMap> {
+  const docs: string[] = [];
+  const visit = async (annex: string, depth: number) => {
+    if (depth > 4) throw new RspProtocolError('target description includes nest too deeply');
+    const doc = await readXfer(rsp, 'features', annex);
+    docs.push(doc);
+    for (const inc of includesOf(doc)) await visit(inc, depth + 1);
+  };
+  await visit('target.xml', 0);
+  const map = new RegisterMap(parseRegisters(docs));
+  if (!map.has('rip')) throw new RspProtocolError('the stub is not an x86-64 target (no rip in its target description)');
+  return map;
+}
+
+const FPU_DEFAULT = { fcw: 0x37f, fsw: 0, st: Array<bigint>(8).fill(0n) };
+const SSE_DEFAULT = { mxcsr: 0x1f80, xmm: Array<bigint>(16).fill(0n) };
+
+interface Layout {
+  readonly gpr: readonly number[];
+  readonly rip: number;
+  readonly eflags: number;
+  readonly seg: readonly number[];
+  readonly sys: readonly number[]; // fs_base … efer, -1 when absent
+  readonly st: readonly number[] | undefined;
+  readonly fctrl: number;
+  readonly fstat: number;
+  readonly xmm: readonly number[] | undefined;
+  readonly mxcsr: number;
+}
+
+const SYS_REGS = ['fs_base', 'gs_base', 'k_gs_base', 'cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer'] as const;
+const layouts = new WeakMap<RegisterMap, Layout>();
+
+/** Offsets resolved once per register map: reading a state is on the per-instruction hot path. */
+function layoutOf(map: RegisterMap): Layout {
+  let l = layouts.get(map);
+  if (l) return l;
+  const off = (n: string, width: number) => {
+    const r = map.get(n);
+    if (r.bitsize !== width) throw new RspProtocolError(`register ${n} is ${r.bitsize} bits in the stub's description; expected ${width}`);
+    return r.offset;
+  };
+  const optOff = (n: string, width: number) => (map.has(n) ? off(n, width) : -1);
+  const hasFpu = map.has('st0') && map.has('fctrl');
+  const hasSse = map.has('xmm0') && map.has('mxcsr');
+  l = {
+    gpr: GPR_NAMES.map((n) => off(n, 64)),
+    rip: off('rip', 64),
+    eflags: off('eflags', 32),
+    seg: SEGMENT_NAMES.map((n) => off(n, 32)),
+    sys: SYS_REGS.map((n) => optOff(n, 64)),
+    st: hasFpu ? Array.from({ length: 8 }, (_, i) => off(`st${i}`, 80)) : undefined,
+    fctrl: hasFpu ? off('fctrl', 32) : -1,
+    fstat: hasFpu ? off('fstat', 32) : -1,
+    xmm: hasSse ? Array.from({ length: 16 }, (_, i) => off(`xmm${i}`, 128)) : undefined,
+    mxcsr: hasSse ? off('mxcsr', 32) : -1,
+  };
+  layouts.set(map, l);
+  return l;
+}
+
+/** Map a decoded `g` block onto a MachineState (descriptor caches excluded: the register file lacks them). */
+export function stateFromRegisters(map: RegisterMap, bytes: Uint8Array): MachineState {
+  const l = layoutOf(map);
+  if (bytes.length < map.totalBytes) {
+    throw new RspProtocolError(`register block is ${bytes.length} bytes; the stub's description says ${map.totalBytes}`);
+  }
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const q = (o: number) => (o < 0 ? 0n : v.getBigUint64(o, true));
+  const g = l.gpr;
+  const sel = (i: number) => ({ selector: v.getUint32(l.seg[i]!, true) & 0xffff });
+  const state: MachineState = {
+    gpr: {
+      rax: q(g[0]!), rbx: q(g[1]!), rcx: q(g[2]!), rdx: q(g[3]!), rsi: q(g[4]!), rdi: q(g[5]!), rbp: q(g[6]!), rsp: q(g[7]!),
+      r8: q(g[8]!), r9: q(g[9]!), r10: q(g[10]!), r11: q(g[11]!), r12: q(g[12]!), r13: q(g[13]!), r14: q(g[14]!), r15: q(g[15]!),
+    },
+    rip: q(l.rip),
+    rflags: BigInt(v.getUint32(l.eflags, true)),
+    seg: { cs: sel(0), ss: sel(1), ds: sel(2), es: sel(3), fs: sel(4), gs: sel(5) },
+    fsBase: q(l.sys[0]!),
+    gsBase: q(l.sys[1]!),
+    kernelGsBase: q(l.sys[2]!),
+    cr0: q(l.sys[3]!),
+    cr2: q(l.sys[4]!),
+    cr3: q(l.sys[5]!),
+    cr4: q(l.sys[6]!),
+    cr8: q(l.sys[7]!),
+    efer: q(l.sys[8]!),
+  };
+  if (l.st) {
+    state.fpu = {
+      fcw: v.getUint32(l.fctrl, true) & 0xffff,
+      fsw: v.getUint32(l.fstat, true) & 0xffff,
+      st: l.st.map((o) => v.getBigUint64(o, true) | (BigInt(v.getUint16(o + 8, true)) << 64n)),
+    };
+  }
+  if (l.xmm) {
+    state.sse = {
+      mxcsr: v.getUint32(l.mxcsr, true),
+      xmm: l.xmm.map((o) => v.getBigUint64(o, true) | (v.getBigUint64(o + 8, true) << 64n)),
+    };
+  }
+  return state;
+}
+
+/** Encode a full `G` block from a state, in the stub's layout. */
+export function registersFromState(map: RegisterMap, state: MachineState): string {
+  const fpu = state.fpu ?? FPU_DEFAULT;
+  const sse = state.sse ?? SSE_DEFAULT;
+  const values = new Map<string, bigint>([
+    ...GPR_NAMES.map((n) => [n, state.gpr[n]] as const),
+    ['rip', state.rip],
+    ['eflags', state.rflags],
+    ...SEGMENT_NAMES.map((n) => [n, BigInt(state.seg[n].selector)] as const),
+    ['fs_base', state.fsBase],
+    ['gs_base', state.gsBase],
+    ['k_gs_base', state.kernelGsBase],
+    ['cr0', state.cr0],
+    ['cr2', state.cr2],
+    ['cr3', state.cr3],
+    ['cr4', state.cr4],
+    ['cr8', state.cr8],
+    ['efer', state.efer],
+    ['fctrl', BigInt(fpu.fcw)],
+    ['fstat', BigInt(fpu.fsw)],
+    ...fpu.st.map((v, i) => [`st${i}`, v] as const),
+    ['mxcsr', BigInt(sse.mxcsr)],
+    ...sse.xmm.map((v, i) => [`xmm${i}`, v] as const),
+  ]);
+  let out = '';
+  for (const reg of map.registers) out += leHex(values.get(reg.name) ?? 0n, reg.bitsize / 8);
+  return out;
+}
+
+export interface GdbRemoteTargetOptions {
+  readonly name?: string;
+  readonly timeoutMs?: number;
+  /** Wall-clock budget for `runUntil` per million instructions requested. */
+  readonly runMsPerMillion?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * Any emulator with a gdb stub as an ExecutionTarget. Generic protocol only: state is
+ * loaded with one `G`, so the stub must accept a full register block in its current mode.
+ */
+export class GdbRemoteTarget implements ExecutionTarget {
+  readonly name: string;
+  protected readonly log: Logger;
+  private breakpoints = new Set<bigint>();
+  protected physMode = false;
+
+  protected constructor(
+    readonly rsp: RspClient,
+    readonly registers: RegisterMap,
+    protected readonly options: GdbRemoteTargetOptions,
+  ) {
+    this.name = options.name ?? 'gdb';
+    this.log = options.logger ?? childLogger('gdb-target');
+  }
+
+  static async connect(endpoint: RspEndpoint, options: GdbRemoteTargetOptions = {}): Promise<GdbRemoteTarget> {
+    const rsp = await RspClient.connect(endpoint, { timeoutMs: options.timeoutMs });
+    await rsp.request('qSupported:xmlRegisters=i386;swbreak+');
+    const map = await readRegisterMap(rsp);
+    return new GdbRemoteTarget(rsp, map, options);
+  }
+
+  info(): TargetInfo {
+    return { implementation: 'gdb remote stub', cpuModel: 'unknown' };
+  }
+
+  async reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void> {
+    for (const region of memory) await this.writeMemory(region.addr, region.bytes, 'phys');
+    await this.writeRegisters(state);
+  }
+
+  async writeRegisters(state: MachineState): Promise<void> {
+    await this.rsp.request(`G${registersFromState(this.registers, state)}`);
+  }
+
+  /** Write one register with `P` (value in the register's own width). */
+  async writeRegister(name: string, value: bigint): Promise<void> {
+    const reg = this.registers.get(name);
+    await this.rsp.request(`P${reg.regnum.toString(16)}=${this.registers.encode(name, value)}`);
+  }
+
+  async readRegister(name: string): Promise<bigint> {
+    const reg = this.registers.get(name);
+    const hex = await this.rsp.request(`p${reg.regnum.toString(16)}`);
+    return readLE(fromHex(hex), 0, reg.bitsize / 8);
+  }
+
+  protected stopFromReply(reply: string): StopReason {
+    const stop = parseStopReply(reply);
+    if (stop.kind === 'exited' || stop.kind === 'terminated') {
+      return { kind: 'crash', message: `the target ${stop.kind === 'exited' ? `exited with code ${stop.code}` : `was terminated by signal ${stop.signal}`}` };
+    }
+    switch (stop.signal) {
+      case GDB_SIGNAL.TRAP:
+        return { kind: 'step' };
+      case GDB_SIGNAL.INT:
+        return { kind: 'limit' };
+      case GDB_SIGNAL.QUIT:
+        return { kind: 'triple-fault' };
+      default:
+        return { kind: 'crash', message: `the target stopped with signal ${stop.signal}` };
+    }
+  }
+
+  async step(n = 1): Promise<StopReason> {
+    let last: StopReason = { kind: 'step' };
+    for (let i = 0; i < n; i++) {
+      last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
+      if (last.kind !== 'step') return last;
+    }
+    return last;
+  }
+
+  private async syncBreakpoints(stops: readonly bigint[]): Promise<void> {
+    const want = new Set(stops);
+    for (const addr of this.breakpoints) {
+      if (!want.has(addr)) {
+        await this.rsp.request(`z0,${addr.toString(16)},1`);
+        this.breakpoints.delete(addr);
+      }
+    }
+    for (const addr of want) {
+      if (!this.breakpoints.has(addr)) {
+        await this.rsp.request(`Z0,${addr.toString(16)},1`);
+        this.breakpoints.add(addr);
+      }
+    }
+  }
+
+  async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
+    // Always retire the instruction at the current RIP first, as gdb's own `continue` does.
+    const first = await this.step(1);
+    if (first.kind !== 'step') return first;
+    const rip = await this.readRegister('rip');
+    if (stops.includes(rip)) return { kind: 'breakpoint', rip };
+    if (maxInstructions <= 1) return { kind: 'limit' };
+    await this.syncBreakpoints(stops);
+    const budgetMs = 1000 + (maxInstructions / 1e6) * (this.options.runMsPerMillion ?? 2000);
+    const timer = setTimeout(() => this.rsp.interrupt(), budgetMs);
+    try {
+      const reply = await this.rsp.request('c', { expect: 'stop', timeoutMs: budgetMs + 5000 });
+      const stop = this.stopFromReply(reply);
+      if (stop.kind !== 'step') return stop;
+      const at = await this.readRegister('rip');
+      return stops.includes(at) ? { kind: 'breakpoint', rip: at } : { kind: 'step' };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async readState(_options: ReadStateOptions = {}): Promise<MachineState> {
+    return stateFromRegisters(this.registers, fromHex(await this.rsp.request('g')));
+  }
+
+  protected async setPhysMode(on: boolean): Promise<void> {
+    if (this.physMode === on) return;
+    await this.rsp.request(`Qqemu.PhyMemMode:${on ? 1 : 0}`);
+    this.physMode = on;
+  }
+
+  async readMemory(addr: bigint, length: number, space: AddressSpace): Promise<Uint8Array> {
+    await this.setPhysMode(space === 'phys');
+    const out = new Uint8Array(length);
+    for (let off = 0; off < length; off += READ_CHUNK) {
+      const n = Math.min(READ_CHUNK, length - off);
+      const a = addr + BigInt(off);
+      let hex: string;
+      try {
+        hex = await this.rsp.request(`m${a.toString(16)},${n.toString(16)}`);
+      } catch (err) {
+        if (err instanceof RspStubError) {
+          throw new RspStubError(`cannot read ${n} bytes of ${space} memory at 0x${a.toString(16)}: not mapped or outside guest RAM (stub error E${err.errno.toString(16).padStart(2, '0')})`, err.errno);
+        }
+        throw err;
+      }
+      const bytes = fromHex(hex);
+      if (bytes.length !== n) throw new RspProtocolError(`asked for ${n} bytes at 0x${a.toString(16)}, the stub returned ${bytes.length}`);
+      out.set(bytes, off);
+    }
+    return out;
+  }
+
+  async writeMemory(addr: bigint, bytes: Uint8Array, space: AddressSpace): Promise<void> {
+    await this.setPhysMode(space === 'phys');
+    for (let off = 0; off < bytes.length; off += WRITE_CHUNK) {
+      const chunk = bytes.subarray(off, off + WRITE_CHUNK);
+      const a = addr + BigInt(off);
+      try {
+        await this.rsp.request(`M${a.toString(16)},${chunk.length.toString(16)}:${toHex(chunk)}`);
+      } catch (err) {
+        if (err instanceof RspStubError) {
+          throw new RspStubError(
+            `cannot write ${chunk.length} bytes of ${space} memory at 0x${a.toString(16)}: not mapped or outside guest RAM (stub error E${err.errno.toString(16).padStart(2, '0')}); keep the case's memory inside the machine's RAM`,
+            err.errno,
+          );
+        }
+        throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.rsp.close();
+  }
+}

@@ -1,0 +1,99 @@
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { childLogger } from '../../util/log.js';
+
+/** A problem the user must fix; the CLI prints `message` as one line, without a stack trace. */
+export class SetupError extends Error {
+  override readonly name = 'SetupError';
+}
+
+export const MIN_QEMU_VERSION: readonly [number, number] = [7, 2];
+
+export interface QemuBinary {
+  readonly path: string;
+  readonly version: string;
+}
+
+const log = childLogger('qemu-install');
+
+async function which(cmd: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const p = `${dir || '.'}/${cmd}`;
+    if (dir && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export function parseQemuVersion(text: string): [number, number, number] | undefined {
+  const m = /QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
+}
+
+async function queryVersion(path: string): Promise<string> {
+  const r = await execa(path, ['--version'], { reject: false, timeout: 10_000 });
+  const v = parseQemuVersion(r.stdout);
+  if (r.exitCode !== 0 || !v) {
+    throw new SetupError(`${path} --version failed (${r.stderr.trim() || r.stdout.trim() || `exit ${r.exitCode}`}); reinstall QEMU: apt-get install --reinstall qemu-system-x86`);
+  }
+  if (v[0] < MIN_QEMU_VERSION[0] || (v[0] === MIN_QEMU_VERSION[0] && v[1] < MIN_QEMU_VERSION[1])) {
+    throw new SetupError(
+      `QEMU ${v.join('.')} at ${path} is older than ${MIN_QEMU_VERSION.join('.')}, whose gdbstub behaviour difftest relies on; install a newer qemu-system-x86 or point DIFFTEST_QEMU at one`,
+    );
+  }
+  return v.join('.');
+}
+
+async function aptInstall(): Promise<void> {
+  // Visible on purpose: installing system packages should never be silent.
+  process.stderr.write('difftest: qemu-system-x86_64 not found; installing Debian package qemu-system-x86 (apt-get, no recommends)…\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = await execa('apt-get', ['update', '-qq'], { reject: false, env, all: true });
+  if (update.exitCode !== 0) log.warn({ output: update.all }, 'apt-get update failed; trying the install anyway');
+  const install = await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'qemu-system-x86'], {
+    reject: false,
+    env,
+    all: true,
+  });
+  if (install.exitCode !== 0) {
+    const tail = (install.all ?? '').trim().split('\n').slice(-2).join(' | ');
+    throw new SetupError(`apt-get install qemu-system-x86 failed (${tail}); install it by hand: apt-get install qemu-system-x86`);
+  }
+  process.stderr.write('difftest: qemu-system-x86 installed.\n');
+}
+
+let cached: Promise<QemuBinary> | undefined;
+
+/**
+ * Find qemu-system-x86_64 (DIFFTEST_QEMU overrides the PATH lookup). When it is missing and we
+ * are root on a machine with apt-get, install Debian's package; otherwise say what to run.
+ */
+export function ensureQemu(): Promise<QemuBinary> {
+  cached ??= (async () => {
+    const override = process.env.DIFFTEST_QEMU;
+    if (override) {
+      if (!existsSync(override)) throw new SetupError(`DIFFTEST_QEMU=${override} does not exist; unset it or point it at a qemu-system-x86_64 binary`);
+      return { path: override, version: await queryVersion(override) };
+    }
+    let path = await which('qemu-system-x86_64');
+    if (!path) {
+      const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+      const apt = await which('apt-get');
+      if (isRoot && apt) {
+        await aptInstall();
+        path = await which('qemu-system-x86_64');
+      }
+      if (!path) {
+        throw new SetupError(
+          isRoot && apt
+            ? 'qemu-system-x86_64 still missing after installing qemu-system-x86; check apt-get output above'
+            : `qemu-system-x86_64 not found; install it with: ${isRoot ? '' : 'sudo '}apt-get install qemu-system-x86 (or set DIFFTEST_QEMU to its path)`,
+        );
+      }
+    }
+    return { path, version: await queryVersion(path) };
+  })();
+  cached.catch(() => {
+    cached = undefined;
+  });
+  return cached;
+}

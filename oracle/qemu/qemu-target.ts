@@ -1,0 +1,189 @@
+import type { AddressSpace, ReadStateOptions, StopReason, TargetInfo } from '../../target/execution-target.js';
+import { SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../../target/machine-state.js';
+import { childLogger } from '../../util/log.js';
+import { GdbRemoteTarget, readRegisterMap } from '../gdb-target.js';
+import { RspProtocolError, RspStubError } from '../rsp/errors.js';
+import { SetupError } from './install.js';
+import { parseInfoRegisters, type SystemRegisters } from './info-registers.js';
+import { QemuProcess, type QemuLaunchOptions } from './launcher.js';
+
+export interface QemuTargetOptions extends QemuLaunchOptions {
+  readonly name?: string;
+  /** `qqemu.sstep` flags: bit0 enable, bit1 no IRQs, bit2 no timers (QEMU's default 0x7). */
+  readonly singleStepFlags?: number;
+}
+
+const CR0_PE = 1n;
+const CR0_PG = 1n << 31n;
+
+/** The part of a state that needs the ordered, mode-changing setup rather than one `G`. */
+function systemKey(s: MachineState): string {
+  return [s.cr0, s.cr3, s.cr4, s.efer, ...SEGMENT_NAMES.map((n) => s.seg[n].selector)].join(',');
+}
+
+/**
+ * QEMU as an ExecutionTarget, over its gdb stub (plus QMP for what the stub cannot do).
+ * reset() puts the CPU into the requested mode purely by register and memory writes:
+ * CR4 → CR3 → EFER → CR0, then every selector written as 0 and back so QEMU reloads its
+ * descriptor cache from the GDT, then all registers with one `G` (safe once CS is 64-bit).
+ */
+export class QemuTarget extends GdbRemoteTarget {
+  private configuredKey: string | undefined;
+  private needsSystemReset = false;
+
+  private constructor(
+    readonly qemu: QemuProcess,
+    registers: Awaited<ReturnType<typeof readRegisterMap>>,
+    options: QemuTargetOptions,
+  ) {
+    super(qemu.rsp, registers, { name: options.name ?? 'qemu', timeoutMs: options.timeoutMs, logger: childLogger('qemu-target') });
+  }
+
+  static async launch(options: QemuTargetOptions = {}): Promise<QemuTarget> {
+    const qemu = await QemuProcess.launch(options);
+    try {
+      await qemu.rsp.request('qSupported:xmlRegisters=i386;swbreak+');
+      const map = await readRegisterMap(qemu.rsp);
+      const target = new QemuTarget(qemu, map, options);
+      await target.setSingleStepFlags(options.singleStepFlags ?? 0x7);
+      return target;
+    } catch (err) {
+      await qemu.close();
+      throw err;
+    }
+  }
+
+  override info(): TargetInfo {
+    return { implementation: `qemu ${this.qemu.binary.version}`, cpuModel: this.qemu.cpuModel };
+  }
+
+  async setSingleStepFlags(flags: number): Promise<void> {
+    await this.rsp.request(`Qqemu.sstep=${flags.toString(16)}`);
+  }
+
+  /** Run a monitor command through the gdb stub (`qRcmd`) and return its text. */
+  async monitor(command: string): Promise<string> {
+    return this.rsp.request(`qRcmd,${Buffer.from(command, 'latin1').toString('hex')}`, { expect: 'console' });
+  }
+
+  async systemRegisters(): Promise<SystemRegisters> {
+    return parseInfoRegisters(await this.monitor('info registers'));
+  }
+
+  override async reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void> {
+    if (this.needsSystemReset) await this.recoverFromShutdown();
+    for (const region of memory) await this.writeMemory(region.addr, region.bytes, 'phys');
+    const key = systemKey(state);
+    if (key !== this.configuredKey) await this.configureSystem(state);
+    await this.writeRegisters(state);
+  }
+
+  /**
+   * After a triple fault with `-action reboot=shutdown,shutdown=pause` the VM sits in the
+   * shutdown state and refuses to run. A QMP system_reset would itself be turned into a
+   * shutdown by that action, so switch reboot to `reset` for the duration, and wait for the
+   * main loop to carry the (asynchronous) reset out before touching the CPU again.
+   */
+  private async recoverFromShutdown(): Promise<void> {
+    const qmp = this.qemu.qmp;
+    await qmp.execute('set-action', { reboot: 'reset' });
+    await qmp.execute('system_reset');
+    const deadline = Date.now() + 5000;
+    while ((await qmp.status()).status === 'shutdown') {
+      if (Date.now() > deadline) throw new RspProtocolError('QEMU stayed in the shutdown state after system_reset; restart it');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await qmp.execute('set-action', { reboot: 'shutdown' });
+    this.needsSystemReset = false;
+    this.configuredKey = undefined;
+    this.physMode = false; // be explicit again after the reset
+    await this.rsp.request('Qqemu.PhyMemMode:0');
+  }
+
+  private async configureSystem(state: MachineState): Promise<void> {
+    const before = await this.systemRegisters();
+    for (const t of ['gdtr', 'idtr'] as const) {
+      const want = state[t];
+      const have = before[t];
+      if (want && have && (want.base !== have.base || want.limit !== have.limit)) {
+        throw new SetupError(
+          `QEMU's gdb stub cannot load ${t.toUpperCase()} (want base 0x${want.base.toString(16)} limit 0x${want.limit.toString(16)}, ` +
+            `QEMU has base 0x${have.base.toString(16)} limit 0x${have.limit.toString(16)}); build the state on the test machine, which keeps QEMU's reset tables`,
+        );
+      }
+    }
+    await this.writeRegister('cr4', state.cr4);
+    await this.writeRegister('cr3', state.cr3);
+    await this.writeRegister('efer', state.efer);
+    await this.writeRegister('cr0', state.cr0);
+    // QEMU reloads a descriptor cache only when the selector changes: go through 0.
+    for (const n of SEGMENT_NAMES) {
+      await this.writeRegister(n, 0n);
+      await this.writeRegister(n, BigInt(state.seg[n].selector));
+    }
+    this.configuredKey = systemKey(state);
+    if ((state.cr0 & (CR0_PE | CR0_PG)) === (CR0_PE | CR0_PG) && state.efer & 0x400n) {
+      const after = await this.systemRegisters();
+      const cs = after.segments.cs;
+      if (!cs || cs.selector !== state.seg.cs.selector || (cs.attrs & 0x00200000) === 0) {
+        this.configuredKey = undefined;
+        throw new RspProtocolError(
+          `QEMU did not enter 64-bit mode (CS=${cs ? `${cs.selector.toString(16)} attrs ${cs.attrs.toString(16)}` : 'unknown'}); check the GDT in the case's memory`,
+        );
+      }
+    }
+  }
+
+  /** QEMU silently drops physical writes outside RAM: check the range ourselves (-m ≤ 2 GiB is one low block). */
+  private checkPhysRange(addr: bigint, length: number, what: string): void {
+    const ram = BigInt(this.qemu.memoryMiB) << 20n;
+    if (addr + BigInt(length) > ram) {
+      throw new RspStubError(
+        `cannot ${what} ${length} bytes of phys memory at 0x${addr.toString(16)}: outside guest RAM (0–0x${ram.toString(16)}, -m ${this.qemu.memoryMiB}M); keep the case's memory inside RAM or raise the memory size`,
+        0x0e,
+      );
+    }
+  }
+
+  override async readMemory(addr: bigint, length: number, space: AddressSpace): Promise<Uint8Array> {
+    if (space === 'phys') this.checkPhysRange(addr, length, 'read');
+    return super.readMemory(addr, length, space);
+  }
+
+  override async writeMemory(addr: bigint, bytes: Uint8Array, space: AddressSpace): Promise<void> {
+    if (space === 'phys') this.checkPhysRange(addr, bytes.length, 'write');
+    return super.writeMemory(addr, bytes, space);
+  }
+
+  override async step(n = 1): Promise<StopReason> {
+    const stop = await super.step(n);
+    if (stop.kind === 'triple-fault') this.needsSystemReset = true;
+    return stop;
+  }
+
+  override async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
+    const stop = await super.runUntil(stops, maxInstructions);
+    if (stop.kind === 'triple-fault') this.needsSystemReset = true;
+    return stop;
+  }
+
+  override async readState(options: ReadStateOptions = {}): Promise<MachineState> {
+    const state = await super.readState();
+    if (options.system) {
+      const sys = await this.systemRegisters();
+      for (const n of SEGMENT_NAMES) {
+        const s = sys.segments[n];
+        if (s) state.seg[n] = { ...s };
+      }
+      if (sys.gdtr) state.gdtr = sys.gdtr;
+      if (sys.idtr) state.idtr = sys.idtr;
+      if (sys.segments.tr) state.tr = sys.segments.tr;
+      if (sys.segments.ldtr) state.ldtr = sys.segments.ldtr;
+    }
+    return state;
+  }
+
+  override async close(): Promise<void> {
+    await this.qemu.close();
+  }
+}

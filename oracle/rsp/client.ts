@@ -1,0 +1,298 @@
+import net from 'node:net';
+import { childLogger, type Logger } from '../../util/log.js';
+import { encodePacket, hexDump, parseErrorReply, RspFrameParser, type RspFrame } from './codec.js';
+import { RspChecksumError, RspClosedError, RspProtocolError, RspStubError, RspTimeoutError } from './errors.js';
+
+export type RspEndpoint = { path: string } | { host: string; port: number };
+
+export function describeEndpoint(e: RspEndpoint): string {
+  return 'path' in e ? `unix:${e.path}` : `${e.host}:${e.port}`;
+}
+
+export interface RspClientOptions {
+  /** Default per-request timeout. */
+  readonly timeoutMs?: number;
+  /** Extra context for "connection closed" errors, e.g. the tail of QEMU's stderr. */
+  readonly closeDetail?: () => string;
+  readonly logger?: Logger;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+  /** 'reply': one reply packet; 'stop': a stop reply (console `O` packets skipped); 'console': `O` packets
+   * collected until `OK` (qRcmd), resolving to the decoded text; 'none': no reply. */
+  readonly expect?: 'reply' | 'stop' | 'console' | 'none';
+  /** Allow `E NN` as a normal reply instead of throwing. */
+  readonly allowError?: boolean;
+}
+
+interface Pending {
+  readonly label: string;
+  readonly packet: Uint8Array;
+  readonly expect: 'reply' | 'stop' | 'console';
+  console: string;
+  readonly allowError: boolean;
+  resolve(payload: string): void;
+  reject(err: Error): void;
+  retransmits: number;
+  badChecksums: number;
+  garbage: number[];
+  readonly timeoutMs: number;
+  readonly deadline: number;
+}
+
+const MAX_RETRIES = 3;
+const PLUS_BYTE = Buffer.from('+');
+
+/**
+ * gdb remote serial protocol client: one request in flight, the rest queued in order.
+ * Every failure becomes a typed RspError naming the request and what was received.
+ */
+export class RspClient {
+  private readonly parser = new RspFrameParser();
+  private readonly log: Logger;
+  private readonly trace: boolean;
+  private pending: Pending | undefined;
+  private readonly queue: Array<() => void> = [];
+  private ackOwed = false;
+  private readonly packetCache = new Map<string, Uint8Array>();
+  private readonly watchdog: NodeJS.Timeout;
+  private closedError: RspClosedError | undefined;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly endpoint: RspEndpoint,
+    private readonly options: RspClientOptions,
+  ) {
+    this.log = options.logger ?? childLogger('rsp');
+    this.trace = this.log.isLevelEnabled('debug');
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('close', () => this.onClose('the stub closed the connection'));
+    socket.on('error', (err) => this.onClose(`socket error: ${err.message}`));
+    // One sweeping timer instead of a timer per request: requests are far more frequent than timeouts.
+    this.watchdog = setInterval(() => this.checkDeadline(), 20);
+    this.watchdog.unref();
+  }
+
+  private checkDeadline(): void {
+    const p = this.pending;
+    if (!p || performance.now() < p.deadline) return;
+    this.pending = undefined;
+    const partial = this.parser.partial;
+    const got = [
+      p.garbage.length ? `received non-packet bytes ${hexDump(Uint8Array.from(p.garbage))}` : '',
+      partial.length ? `an unfinished packet ${hexDump(partial)}` : '',
+    ].filter(Boolean);
+    p.reject(
+      new RspTimeoutError(
+        `no reply to '${p.label}' from ${describeEndpoint(this.endpoint)} within ${p.timeoutMs} ms` +
+          (got.length ? `; ${got.join(' and ')}` : '') +
+          ' (the stub is hung or does not speak the gdb protocol; restart it or raise --timeout)',
+      ),
+    );
+    this.pump();
+  }
+
+  private encode(payload: string): Uint8Array {
+    if (payload.length > 16) return encodePacket(payload);
+    let packet = this.packetCache.get(payload);
+    if (!packet) {
+      packet = encodePacket(payload);
+      this.packetCache.set(payload, packet);
+    }
+    return packet;
+  }
+
+  static connect(endpoint: RspEndpoint, options: RspClientOptions = {}): Promise<RspClient> {
+    return new Promise((resolve, reject) => {
+      const socket = 'path' in endpoint ? net.connect(endpoint.path) : net.connect(endpoint.port, endpoint.host);
+      const fail = (err: Error) => {
+        socket.destroy();
+        reject(
+          new RspClosedError(
+            `cannot connect to gdb stub at ${describeEndpoint(endpoint)}: ${err.message}` +
+              ' (is the emulator running with its gdb stub on that address?)',
+          ),
+        );
+      };
+      socket.once('error', fail);
+      socket.once('connect', () => {
+        socket.off('error', fail);
+        resolve(new RspClient(socket, endpoint, options));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  /** Send a packet and wait for its reply. Requests are serialized. */
+  request(payload: string, options: RequestOptions = {}): Promise<string> {
+    if (!this.pending && this.queue.length === 0) return this.send(payload, options);
+    return new Promise<string>((resolve, reject) => {
+      this.queue.push(() => this.send(payload, options).then(resolve, reject));
+    });
+  }
+
+  /** Start the next queued request once the one in flight has its answer. */
+  private pump(): void {
+    if (this.pending) return;
+    const next = this.queue.shift();
+    if (next) void next();
+  }
+
+  /** Write bytes, prefixed with the `+` we owe the stub for its last reply (one write, not two). */
+  private write(bytes: Uint8Array | string): void {
+    if (this.ackOwed) {
+      this.ackOwed = false;
+      this.socket.write(typeof bytes === 'string' ? `+${bytes}` : Buffer.concat([PLUS_BYTE, bytes]));
+    } else {
+      this.socket.write(bytes);
+    }
+  }
+
+  /** Acks are deferred to ride along with the next request; flush them if none comes soon. */
+  private owe(): void {
+    this.ackOwed = true;
+    setImmediate(() => {
+      if (this.ackOwed && !this.closedError) this.write('');
+    });
+  }
+
+  /** Send the out-of-band interrupt byte (0x03); the pending `c`/`s` then gets its stop reply. */
+  interrupt(): void {
+    if (!this.closedError) this.socket.write(Uint8Array.of(0x03));
+  }
+
+  async close(): Promise<void> {
+    if (this.closedError) return;
+    this.onClose('closed by difftest');
+    await new Promise<void>((resolve) => {
+      this.socket.end(() => resolve());
+      setTimeout(resolve, 100).unref();
+    });
+    this.socket.destroy();
+  }
+
+  private send(payload: string, options: RequestOptions): Promise<string> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const packet = this.encode(payload);
+    const label = payload.length > 40 ? `${payload.slice(0, 40)}…` : payload;
+    if (this.trace) this.log.debug({ out: label }, 'rsp ->');
+    const expect = options.expect ?? 'reply';
+    if (expect === 'none') {
+      this.write(packet);
+      return Promise.resolve('');
+    }
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 5000;
+    return new Promise<string>((resolve, reject) => {
+      this.pending = {
+        label,
+        packet,
+        expect,
+        allowError: options.allowError ?? false,
+        resolve,
+        reject,
+        retransmits: 0,
+        badChecksums: 0,
+        garbage: [],
+        console: '',
+        timeoutMs,
+        deadline: performance.now() + timeoutMs,
+      };
+      this.write(packet);
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: RspFrame[];
+    try {
+      frames = this.parser.feed(chunk);
+    } catch (err) {
+      this.fail(new RspProtocolError(`undecodable packet from ${describeEndpoint(this.endpoint)}: ${(err as Error).message}`));
+      return;
+    }
+    for (const frame of frames) this.onFrame(frame);
+  }
+
+  private onFrame(frame: RspFrame): void {
+    const p = this.pending;
+    switch (frame.kind) {
+      case 'ack':
+        return;
+      case 'nack':
+        if (!p) return;
+        if (++p.retransmits > MAX_RETRIES) {
+          this.fail(new RspProtocolError(`stub rejected '${p.label}' ${MAX_RETRIES + 1} times (packet ${hexDump(p.packet)})`));
+        } else {
+          this.write(p.packet);
+        }
+        return;
+      case 'garbage':
+        if (p) p.garbage.push(...frame.bytes);
+        if (this.trace) this.log.debug({ garbage: hexDump(frame.bytes) }, 'rsp non-packet bytes');
+        return;
+      case 'bad-checksum':
+        if (!p) return;
+        if (++p.badChecksums > MAX_RETRIES) {
+          this.fail(
+            new RspChecksumError(
+              `reply to '${p.label}' failed its checksum ${MAX_RETRIES + 1} times: packet ${hexDump(frame.raw)} ` +
+                `carries 0x${frame.expected.toString(16)}, contents sum to 0x${frame.actual.toString(16)} ` +
+                '(a noisy or non-gdb connection)',
+            ),
+          );
+        } else {
+          this.write('-');
+        }
+        return;
+      case 'packet': {
+        this.owe();
+        const text = Buffer.from(frame.payload).toString('latin1');
+        if (this.trace) this.log.debug({ in: text.length > 80 ? `${text.slice(0, 80)}…` : text }, 'rsp <-');
+        if (!p) {
+          this.log.debug({ unsolicited: text.slice(0, 80) }, 'rsp unsolicited packet');
+          return;
+        }
+        if (p.expect !== 'reply' && text.startsWith('O') && text !== 'OK') {
+          if (p.expect === 'console') p.console += Buffer.from(text.slice(1), 'hex').toString('latin1');
+          return; // console output
+        }
+        this.pending = undefined;
+        const errno = parseErrorReply(text);
+        if (errno !== undefined && !p.allowError) {
+          p.reject(new RspStubError(`stub answered '${p.label}' with error E${errno.toString(16).padStart(2, '0')}`, errno));
+        } else {
+          p.resolve(p.expect === 'console' && text === 'OK' ? p.console : text);
+        }
+        this.pump();
+        return;
+      }
+    }
+  }
+
+  private fail(err: Error): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    p.reject(err);
+    this.pump();
+  }
+
+  private onClose(reason: string): void {
+    if (this.closedError) return;
+    const detail = this.options.closeDetail?.() ?? '';
+    const partial = this.parser.partial;
+    this.closedError = new RspClosedError(
+      `gdb connection to ${describeEndpoint(this.endpoint)} lost: ${reason}` +
+        (partial.length ? `; truncated packet ${hexDump(partial)}` : '') +
+        (detail ? `; ${detail}` : ''),
+    );
+    clearInterval(this.watchdog);
+    this.fail(this.closedError);
+    for (const next of this.queue.splice(0)) next(); // each rejects at once with the closed error
+    this.socket.destroy();
+  }
+}
