@@ -16,8 +16,8 @@ export interface QemuBinary {
 
 const log = childLogger('qemu-install');
 
-async function which(cmd: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
+async function which(cmd: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  for (const dir of (env.PATH ?? '').split(':')) {
     const p = `${dir || '.'}/${cmd}`;
     if (dir && existsSync(p)) return p;
   }
@@ -63,24 +63,33 @@ async function aptInstall(): Promise<void> {
 
 let cached: Promise<QemuBinary> | undefined;
 
+/** ensureQemu(), memoized for the process. */
+export function ensureQemu(): Promise<QemuBinary> {
+  cached ??= locateQemu();
+  cached.catch(() => {
+    cached = undefined;
+  });
+  return cached;
+}
+
 /**
  * Find qemu-system-x86_64 (DIFFTEST_QEMU overrides the PATH lookup). When it is missing and we
  * are root on a machine with apt-get, install Debian's package; otherwise say what to run.
  */
-export function ensureQemu(): Promise<QemuBinary> {
-  cached ??= (async () => {
-    const override = process.env.DIFFTEST_QEMU;
+export async function locateQemu(env: NodeJS.ProcessEnv = process.env): Promise<QemuBinary> {
+  {
+    const override = env.DIFFTEST_QEMU;
     if (override) {
       if (!existsSync(override)) throw new SetupError(`DIFFTEST_QEMU=${override} does not exist; unset it or point it at a qemu-system-x86_64 binary`);
       return { path: override, version: await queryVersion(override) };
     }
-    let path = await which('qemu-system-x86_64');
+    let path = await which('qemu-system-x86_64', env);
     if (!path) {
       const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-      const apt = await which('apt-get');
+      const apt = await which('apt-get', env);
       if (isRoot && apt) {
         await aptInstall();
-        path = await which('qemu-system-x86_64');
+        path = await which('qemu-system-x86_64', env);
       }
       if (!path) {
         throw new SetupError(
@@ -91,9 +100,5 @@ export function ensureQemu(): Promise<QemuBinary> {
       }
     }
     return { path, version: await queryVersion(path) };
-  })();
-  cached.catch(() => {
-    cached = undefined;
-  });
-  return cached;
+  }
 }
