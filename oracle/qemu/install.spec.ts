@@ -39,7 +39,7 @@ describe('finding QEMU', () => {
   it('says which package to install when QEMU is missing and apt-get is out of reach', async () => {
     const err = await locateQemu({ PATH: dir }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SetupError);
-    expect((err as Error).message).toMatch(/qemu-system-x86_64 not found; install it with: (sudo )?apt-get install qemu-system-x86/);
+    expect((err as Error).message).toMatch(/^qemu-system-x86_64 not found; install it with: (sudo )?apt-get install qemu-system-x86$/);
   });
 
   it('finds the real QEMU on this machine', async () => {

@@ -43,22 +43,45 @@ async function queryVersion(path: string): Promise<string> {
   return v.join('.');
 }
 
-async function aptInstall(): Promise<void> {
+async function aptInstall(command: string, pkg: string): Promise<void> {
   // Visible on purpose: installing system packages should never be silent.
-  process.stderr.write('difftest: qemu-system-x86_64 not found; installing Debian package qemu-system-x86 (apt-get, no recommends)…\n');
+  process.stderr.write(`difftest: ${command} not found; installing Debian package ${pkg} (apt-get, no recommends)…\n`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = await execa('apt-get', ['update', '-qq'], { reject: false, env, all: true });
   if (update.exitCode !== 0) log.warn({ output: update.all }, 'apt-get update failed; trying the install anyway');
-  const install = await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'qemu-system-x86'], {
+  const install = await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], {
     reject: false,
     env,
     all: true,
   });
   if (install.exitCode !== 0) {
     const tail = (install.all ?? '').trim().split('\n').slice(-2).join(' | ');
-    throw new SetupError(`apt-get install qemu-system-x86 failed (${tail}); install it by hand: apt-get install qemu-system-x86`);
+    throw new SetupError(`apt-get install ${pkg} failed (${tail}); install it by hand: apt-get install ${pkg}`);
   }
-  process.stderr.write('difftest: qemu-system-x86 installed.\n');
+  process.stderr.write(`difftest: ${pkg} installed.\n`);
+}
+
+/**
+ * Find `command` on PATH; when missing and we are root with apt-get, install Debian's `pkg`;
+ * otherwise a one-line SetupError naming the command to run.
+ */
+export async function ensureDebianTool(command: string, pkg: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  let path = await which(command, env);
+  if (path) return path;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const apt = await which('apt-get', env);
+  if (isRoot && apt) {
+    await aptInstall(command, pkg);
+    path = await which(command, env);
+  }
+  if (!path) {
+    throw new SetupError(
+      isRoot && apt
+        ? `${command} still missing after installing ${pkg}; check the apt-get output above`
+        : `${command} not found; install it with: ${isRoot ? '' : 'sudo '}apt-get install ${pkg}`,
+    );
+  }
+  return path;
 }
 
 let cached: Promise<QemuBinary> | undefined;
@@ -83,22 +106,7 @@ export async function locateQemu(env: NodeJS.ProcessEnv = process.env): Promise<
       if (!existsSync(override)) throw new SetupError(`DIFFTEST_QEMU=${override} does not exist; unset it or point it at a qemu-system-x86_64 binary`);
       return { path: override, version: await queryVersion(override) };
     }
-    let path = await which('qemu-system-x86_64', env);
-    if (!path) {
-      const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-      const apt = await which('apt-get', env);
-      if (isRoot && apt) {
-        await aptInstall();
-        path = await which('qemu-system-x86_64', env);
-      }
-      if (!path) {
-        throw new SetupError(
-          isRoot && apt
-            ? 'qemu-system-x86_64 still missing after installing qemu-system-x86; check apt-get output above'
-            : `qemu-system-x86_64 not found; install it with: ${isRoot ? '' : 'sudo '}apt-get install qemu-system-x86 (or set DIFFTEST_QEMU to its path)`,
-        );
-      }
-    }
+    const path = await ensureDebianTool('qemu-system-x86_64', 'qemu-system-x86', env);
     return { path, version: await queryVersion(path) };
   }
 }
