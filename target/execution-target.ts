@@ -28,7 +28,8 @@ export interface ReadStateOptions {
 export interface ExecutionTarget {
   readonly name: string;
   info(): TargetInfo;
-  /** Load registers and memory (physical addresses) without restarting the target. */
+  /** Load registers and memory (physical addresses) without restarting the target. Memory
+   * outside `memory` is left as it is, so `reset(state, [])` rewrites the registers only. */
   reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void>;
   /** Retire `n` instructions (default 1). An exception counts as the instruction that raised it. */
   step(n?: number): Promise<StopReason>;

@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { hex64, hexBytes } from '../target/hex.js';
+import { GPR_NAMES, MemoryRegionSchema, type GprName } from '../target/machine-state.js';
+
+/**
+ * A replayable test case on the test machine: code, initial registers and memory, which
+ * memory to compare, what was expected, and where it came from. Stored as JSON; every field
+ * goes through this schema (nothing parses case files by hand).
+ */
+export const CASE_FORMAT = 'difftest-case/1';
+
+export const CaseSchema = z.object({
+  format: z.literal(CASE_FORMAT),
+  id: z.string().min(1),
+  name: z.string().optional(),
+  /** Code placed at the test machine's code address. */
+  code: hexBytes,
+  /** The assembly the code came from, one instruction per line (informational). */
+  asm: z.array(z.string()).optional(),
+  regs: z
+    .object(Object.fromEntries(GPR_NAMES.map((n) => [n, hex64.optional()])) as Record<GprName, z.ZodOptional<typeof hex64>>)
+    .strict()
+    .default({}),
+  rflags: hex64.optional(),
+  /** Extra memory (physical = virtual on the test machine). */
+  memory: z.array(MemoryRegionSchema).default([]),
+  /** Memory compared after the run; defaults to the case's memory regions plus the top stack page. */
+  compare: z.array(z.object({ addr: hex64, length: z.number().int().positive().max(0x10000) })).optional(),
+  /** Instruction budget. */
+  maxSteps: z.number().int().positive().max(1_000_000).default(1000),
+  expected: z
+    .object({
+      outcome: z.enum(['match', 'divergence']),
+      /** Divergence signature (instruction form + differing fields) for known divergences. */
+      signature: z.string().optional(),
+    })
+    .optional(),
+  provenance: z.object({
+    generator: z.string(),
+    generatorVersion: z.string().optional(),
+    seed: z.string().optional(),
+    createdAt: z.string().optional(),
+    oracle: z.string().optional(),
+    cpuModel: z.string().optional(),
+    note: z.string().optional(),
+  }),
+});
+export type Case = z.output<typeof CaseSchema>;
+export type CaseJson = z.input<typeof CaseSchema>;
+
+export class CaseFileError extends Error {
+  override readonly name = 'CaseFileError';
+}
+
+/** Validate parsed JSON; the error names the file and the zod path of the first problems. */
+export function decodeCase(json: unknown, source = '<case>'): Case {
+  const r = CaseSchema.safeDecode(json as CaseJson);
+  if (!r.success) {
+    const issues = r.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+      .join('; ');
+    throw new CaseFileError(`${source}: not a valid difftest case (${issues}); fix the field or regenerate the case`);
+  }
+  return r.data;
+}
+
+export function encodeCase(c: Case): CaseJson {
+  return CaseSchema.encode(c);
+}
+
+export async function readCaseFile(file: string): Promise<Case> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CaseFileError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new CaseFileError(`${file}: not JSON (${(err as Error).message})`);
+  }
+  return decodeCase(json, file);
+}

@@ -1,0 +1,182 @@
+import type { Case } from '../corpus/case-schema.js';
+import type { ExecutionTarget, StopReason } from '../target/execution-target.js';
+import type { MachineState, MemoryRegion } from '../target/machine-state.js';
+import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../target/test-machine.js';
+import { decodeOne, type DecodedInstruction } from './asm/decode.js';
+import { compareMemory, compareStates, type FieldDiff, type MemoryDiff } from './compare.js';
+
+/** The first point where the system under test disagreed with the reference. */
+export interface Divergence {
+  /** Instructions retired before the divergent one (0-based index of the divergent instruction). */
+  readonly index: number;
+  readonly rip: bigint;
+  readonly instruction: DecodedInstruction | undefined;
+  /** Reference state before the divergent instruction. */
+  readonly before: MachineState;
+  readonly expected: MachineState;
+  readonly actual: MachineState;
+  readonly diffs: FieldDiff[];
+  readonly memoryDiffs: MemoryDiff[];
+  readonly expectedStop: StopReason;
+  readonly actualStop: StopReason;
+  readonly expectedException?: ExceptionInfo;
+  readonly actualException?: ExceptionInfo;
+  /** RFLAGS bits masked as undefined for this instruction. */
+  readonly flagMask: bigint;
+}
+
+export interface MaskedFlags {
+  readonly mnemonic: string;
+  readonly mask: bigint;
+}
+
+export type LockstepOutcome = 'match' | 'divergence';
+
+export interface LockstepResult {
+  readonly outcome: LockstepOutcome;
+  readonly steps: number;
+  readonly divergence?: Divergence;
+  /** How the run ended on the reference: completed, an exception, budget exhausted… */
+  readonly end: 'completed' | 'exception' | 'budget' | 'triple-fault' | 'stopped';
+  readonly exception?: ExceptionInfo;
+  /** Each instruction whose undefined flags differed and were masked (then synced from the reference). */
+  readonly masked: MaskedFlags[];
+}
+
+export interface LockstepOptions {
+  /** 'block': run both to the end, compare once, step only to locate a difference. 'step': compare after every instruction. */
+  readonly mode?: 'block' | 'step';
+}
+
+/** Memory compared for a case: its declared regions, or its memory regions plus the top stack page. */
+export function comparedRegions(c: Case): Array<{ addr: bigint; length: number }> {
+  if (c.compare) return c.compare;
+  return [...c.memory.map((m) => ({ addr: m.addr, length: m.bytes.length })), { addr: LAYOUT.stackTop - 0x1000n, length: 0x1000 }];
+}
+
+export function machineForCase(c: Case): TestMachine {
+  return buildTestMachine({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags });
+}
+
+/** The case's memory plus zeroed compared regions, so both targets start from the same bytes. */
+function resetMemory(c: Case, machine: TestMachine, withSystem: boolean): MemoryRegion[] {
+  const zeroed = comparedRegions(c).map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
+  return [...(withSystem ? machine.memory.slice(0, machine.memory.length - machine.caseMemory.length) : []), ...zeroed, ...machine.caseMemory];
+}
+
+/**
+ * Runs a case on a reference target (QEMU) and a system under test, and finds the first
+ * instruction whose architectural result differs. Undefined flags are masked per instruction
+ * (from iced-x86's flag info) and, when they differ, copied from the reference so that the
+ * difference does not resurface at the next instruction; every masking is recorded.
+ */
+export class LockstepRunner {
+  private systemLoaded = new WeakSet<ExecutionTarget>();
+
+  constructor(
+    readonly reference: ExecutionTarget,
+    readonly dut: ExecutionTarget,
+  ) {}
+
+  private async resetBoth(c: Case, machine: TestMachine): Promise<void> {
+    await Promise.all(
+      [this.reference, this.dut].map(async (t) => {
+        const first = !this.systemLoaded.has(t);
+        await t.reset(machine.state, resetMemory(c, machine, first));
+        this.systemLoaded.add(t);
+      }),
+    );
+  }
+
+  /** Forget what the targets hold (after a target restart, say). */
+  invalidate(): void {
+    this.systemLoaded = new WeakSet();
+  }
+
+  async run(c: Case, options: LockstepOptions = {}): Promise<LockstepResult> {
+    const machine = machineForCase(c);
+    if ((options.mode ?? 'block') === 'block') {
+      const block = await this.runBlock(c, machine);
+      if (block) return block;
+    }
+    return this.runStep(c, machine);
+  }
+
+  /** Both targets to the end; undefined when they differ (the caller then steps to locate it). */
+  private async runBlock(c: Case, machine: TestMachine): Promise<LockstepResult | undefined> {
+    await this.resetBoth(c, machine);
+    const stops = [machine.endAddress, ...machine.exceptionStops];
+    const [rs, ds] = await Promise.all([this.reference.runUntil(stops, c.maxSteps), this.dut.runUntil(stops, c.maxSteps)]);
+    if (rs.kind !== ds.kind) return undefined;
+    if (rs.kind === 'triple-fault') return { outcome: 'match', steps: -1, end: 'triple-fault', masked: [] };
+    const [re, de] = await Promise.all([this.reference.readState(), this.dut.readState()]);
+    // Undefined flags of the last instruction cannot be known without stepping: any rflags
+    // difference sends the case to step mode, which masks per instruction.
+    if (compareStates(re, de).length) return undefined;
+    if ((await this.memoryDiffs(c)).length) return undefined;
+    const exception = await classifyException(re, (a, n) => this.reference.readMemory(a, n, 'virt'));
+    const end = exception ? 'exception' : rs.kind === 'breakpoint' ? 'completed' : rs.kind === 'limit' ? 'budget' : 'stopped';
+    return { outcome: 'match', steps: -1, end, exception, masked: [] };
+  }
+
+  private async memoryDiffs(c: Case): Promise<MemoryDiff[]> {
+    const out: MemoryDiff[] = [];
+    for (const r of comparedRegions(c)) {
+      const [e, a] = await Promise.all([this.reference.readMemory(r.addr, r.length, 'phys'), this.dut.readMemory(r.addr, r.length, 'phys')]);
+      out.push(...compareMemory(r.addr, e, a));
+    }
+    return out;
+  }
+
+  private instructionAt(c: Case, rip: bigint): DecodedInstruction | undefined {
+    const off = rip - LAYOUT.code;
+    if (off < 0n || off >= BigInt(c.code.length)) return undefined;
+    const ins = decodeOne(c.code.subarray(Number(off), Number(off) + 15), rip);
+    return ins.invalid ? undefined : ins;
+  }
+
+  private async runStep(c: Case, machine: TestMachine): Promise<LockstepResult> {
+    await this.resetBoth(c, machine);
+    const masked: MaskedFlags[] = [];
+    const readStack = (t: ExecutionTarget) => (a: bigint, n: number) => t.readMemory(a, n, 'virt');
+    let before = await this.reference.readState();
+    for (let i = 0; i < c.maxSteps; i++) {
+      const ins = this.instructionAt(c, before.rip);
+      const flagMask = BigInt(ins?.flags.undefined ?? 0);
+      const [rs, ds] = await Promise.all([this.reference.step(), this.dut.step()]);
+      const [expected, actual] = await Promise.all([this.reference.readState(), this.dut.readState()]);
+      const diffs = compareStates(expected, actual, { flagMask });
+      // memory is compared per instruction only for instructions that may write it
+      const memoryDiffs = diffs.length || rs.kind !== 'step' || ds.kind !== 'step' || writesMemory(ins) ? await this.memoryDiffs(c) : [];
+      if (diffs.length || memoryDiffs.length || rs.kind !== ds.kind) {
+        const [expectedException, actualException] = await Promise.all([
+          classifyException(expected, readStack(this.reference)).catch(() => undefined),
+          classifyException(actual, readStack(this.dut)).catch(() => undefined),
+        ]);
+        return {
+          outcome: 'divergence',
+          steps: i,
+          end: 'stopped',
+          masked,
+          divergence: { index: i, rip: before.rip, instruction: ins, before, expected, actual, diffs, memoryDiffs, expectedStop: rs, actualStop: ds, expectedException, actualException, flagMask },
+        };
+      }
+      if (flagMask && (expected.rflags & flagMask) !== (actual.rflags & flagMask)) {
+        masked.push({ mnemonic: ins?.mnemonic ?? '?', mask: (expected.rflags ^ actual.rflags) & flagMask });
+        await this.dut.reset({ ...actual, rflags: expected.rflags }, []);
+      }
+      if (rs.kind === 'triple-fault') return { outcome: 'match', steps: i + 1, end: 'triple-fault', masked };
+      const exception = await classifyException(expected, readStack(this.reference));
+      if (exception) return { outcome: 'match', steps: i + 1, end: 'exception', exception, masked };
+      if (expected.rip === machine.endAddress) return { outcome: 'match', steps: i + 1, end: 'completed', masked };
+      before = expected;
+    }
+    return { outcome: 'match', steps: c.maxSteps, end: 'budget', masked };
+  }
+}
+
+/** Conservative: anything with a memory operand, a push/call, or a string store may write memory. */
+function writesMemory(ins: DecodedInstruction | undefined): boolean {
+  if (!ins) return true;
+  return /\[|push|call|stos|movs|enter|xchg|cmpxchg|xadd|scas|cmps|lods/.test(ins.text);
+}
