@@ -1,15 +1,15 @@
 import { SetupError } from '../oracle/qemu/install.js';
 import { QmpError } from '../oracle/qemu/qmp.js';
 import { RspError } from '../oracle/rsp/errors.js';
+import { CaseFileError } from '../corpus/case-schema.js';
 
-/** A bad command line: printed as one line with the usage hint. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { UsageError } from '../util/errors.js';
+
+export { UsageError };
 
 /** Errors whose message is already a complete one-line diagnosis for the user. */
 export function isKnownError(err: unknown): err is Error {
-  return err instanceof SetupError || err instanceof RspError || err instanceof QmpError || err instanceof UsageError;
+  return err instanceof SetupError || err instanceof RspError || err instanceof QmpError || err instanceof UsageError || err instanceof CaseFileError;
 }
 
 /** One line, never a stack trace (unless verbose). */

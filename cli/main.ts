@@ -12,12 +12,14 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start.js')).startCommand,
   'setup-check': async () => (await import('./setup-check.js')).setupCheckCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
+  replay: async () => (await import('./replay.js')).replayCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
   start: 'run the built-in sample fragment on QEMU and print each step (the main job)',
   'setup-check': 'find or install qemu-system-x86_64 and print its version',
   bench: 'run the benchmarks and print figures and ratios',
+  replay: 'replay saved cases (files or directories) on QEMU and the system under test',
 };
 
 function usage(): string {

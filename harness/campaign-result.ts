@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { hex64, hexBytes } from '../target/hex.js';
+import { MachineStateSchema, MemoryRegionSchema } from '../target/machine-state.js';
+
+/**
+ * The result of a campaign (fuzz run, CI run, replay): what reports are written from.
+ * A zod schema so `result.json` round-trips and `difftest report` can re-render it.
+ */
+export const FieldDiffSchema = z.object({
+  path: z.string(),
+  width: z.number().int(),
+  expected: z.codec(z.string(), z.bigint(), { decode: (s) => BigInt(s), encode: (b) => `0x${b.toString(16)}` }),
+  actual: z.codec(z.string(), z.bigint(), { decode: (s) => BigInt(s), encode: (b) => `0x${b.toString(16)}` }),
+});
+
+export const MemoryDiffSchema = z.object({ addr: hex64, expected: hexBytes, actual: hexBytes });
+
+export const ExceptionSchema = z.object({
+  vector: z.number().int(),
+  errorCode: z.number().int().optional(),
+  cr2: hex64.optional(),
+  rip: hex64,
+});
+
+export const InstructionSchema = z.object({
+  address: hex64,
+  bytes: hexBytes,
+  text: z.string(),
+});
+
+export const DivergenceReportSchema = z.object({
+  /** Instruction form + differing fields: divergences with the same signature are one bug. */
+  signature: z.string(),
+  /** How many generated cases hit this signature. */
+  count: z.number().int().positive(),
+  caseId: z.string(),
+  /** Corpus file holding the (minimized) case. */
+  caseFile: z.string().optional(),
+  seed: z.string().optional(),
+  /** The minimized program, instruction by instruction. */
+  program: z.array(InstructionSchema),
+  /** Index in `program` of the first divergent instruction. */
+  index: z.number().int(),
+  initial: MachineStateSchema,
+  initialMemory: z.array(MemoryRegionSchema),
+  /** Reference state before the divergent instruction. */
+  before: MachineStateSchema,
+  expected: MachineStateSchema,
+  actual: MachineStateSchema,
+  diffs: z.array(FieldDiffSchema),
+  memoryDiffs: z.array(MemoryDiffSchema),
+  expectedException: ExceptionSchema.optional(),
+  actualException: ExceptionSchema.optional(),
+  /** RFLAGS bits masked as undefined at the divergent instruction. */
+  flagMask: hex64,
+  /** Exact command that replays this divergence. */
+  replayCommand: z.string(),
+  /** Minimization: instructions before → after, seconds spent. */
+  minimization: z.object({ fromInstructions: z.number().int(), toInstructions: z.number().int(), seconds: z.number() }).optional(),
+  /** Known, accepted divergence (suppressions file), reported separately. */
+  suppressed: z.object({ reason: z.string() }).optional(),
+});
+
+export const CampaignResultSchema = z.object({
+  format: z.literal('difftest-result/1'),
+  runId: z.string(),
+  command: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  seed: z.string(),
+  mode: z.enum(['block', 'step']),
+  workers: z.number().int().positive(),
+  oracle: z.object({ implementation: z.string(), cpuModel: z.string() }),
+  dut: z.object({ name: z.string(), implementation: z.string() }),
+  testsRun: z.number().int().nonnegative(),
+  seconds: z.number().nonnegative(),
+  /** Campaign interrupted (Ctrl-C) or cut short: the report is partial. */
+  partial: z.boolean().default(false),
+  divergences: z.array(DivergenceReportSchema),
+  /** Cases where the oracle itself crashed or hung. */
+  oracleCrashes: z.array(z.object({ caseId: z.string(), message: z.string() })).default([]),
+  /** Opcode-table rows exercised: row id → number of generated instructions. */
+  coverage: z.array(z.object({ row: z.string(), count: z.number().int().nonnegative() })).default([]),
+  coverageTotalRows: z.number().int().nonnegative().default(0),
+  /** Assembler outputs dropped because the independent decoder disagreed. */
+  assemblerRejects: z.array(z.object({ source: z.string(), reason: z.string(), count: z.number().int().positive() })).default([]),
+  /** Undefined flags masked: per mnemonic, which bits, how often they actually differed. */
+  maskedFlags: z.array(z.object({ mnemonic: z.string(), flags: z.string(), count: z.number().int().positive() })).default([]),
+  /** Declared synchronization rules in force (non-determinism that follows the oracle). */
+  syncRules: z.array(z.object({ name: z.string(), description: z.string() })).default([]),
+});
+
+export type FieldDiffJson = z.input<typeof FieldDiffSchema>;
+export type DivergenceReport = z.output<typeof DivergenceReportSchema>;
+export type CampaignResult = z.output<typeof CampaignResultSchema>;
+export type CampaignResultJson = z.input<typeof CampaignResultSchema>;

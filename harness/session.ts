@@ -1,0 +1,28 @@
+import { QemuTarget } from '../oracle/qemu/qemu-target.js';
+import type { ExecutionTarget } from '../target/execution-target.js';
+import { LockstepRunner } from './lockstep.js';
+import { createDut, type DutSpec } from './targets.js';
+
+/** A reference QEMU, a system under test, and the runner between them; closed together. */
+export class LockstepSession {
+  private constructor(
+    readonly reference: QemuTarget,
+    readonly dut: ExecutionTarget,
+    readonly runner: LockstepRunner,
+  ) {}
+
+  static async open(dut: DutSpec, cpuModel?: string): Promise<LockstepSession> {
+    const reference = await QemuTarget.launch({ cpuModel });
+    try {
+      const d = await createDut(dut, cpuModel);
+      return new LockstepSession(reference, d, new LockstepRunner(reference, d));
+    } catch (err) {
+      await reference.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.reference.close(), this.dut.close()]);
+  }
+}

@@ -1,0 +1,34 @@
+import { flagNames, type FieldDiff } from './compare.js';
+import type { Divergence } from './lockstep.js';
+
+/** The fields a divergence touches, with RFLAGS broken down by flag ("rflags.CF"). */
+export function diffFields(diffs: readonly FieldDiff[]): string[] {
+  const out: string[] = [];
+  for (const d of diffs) {
+    if (d.path === 'rflags') {
+      const names = flagNames(d.expected ^ d.actual);
+      out.push(...(names ? names.split(' ').map((n) => `rflags.${n}`) : ['rflags']));
+    } else {
+      out.push(d.path);
+    }
+  }
+  return out.sort();
+}
+
+/**
+ * Divergences with the same signature are one bug: the instruction form (iced's, e.g.
+ * "ADD r64, r/m64" plus whether the operand was memory/RIP-relative) and what differed.
+ * Register numbers and values are left out on purpose, so R8 and R13 variants merge.
+ */
+export function divergenceSignature(d: Divergence): string {
+  const ins = d.instruction;
+  const form = ins ? ins.form : 'undecodable';
+  const operandKind = !ins ? '' : /\[rip[+-]/.test(ins.text) ? ' rip-rel' : /\[/.test(ins.text) ? ' mem' : ' reg';
+  const what: string[] = diffFields(d.diffs).map((f) => f.replace(/^gpr\..*/, 'gpr').replace(/^sse\.xmm\[\d+\]/, 'xmm'));
+  if (d.memoryDiffs.length) what.push('memory');
+  if (d.expectedStop.kind !== d.actualStop.kind) what.push(`stop:${d.expectedStop.kind}/${d.actualStop.kind}`);
+  if (d.expectedException?.vector !== d.actualException?.vector) {
+    what.push(`exception:${d.expectedException?.vector ?? '-'}/${d.actualException?.vector ?? '-'}`);
+  }
+  return `${form}${operandKind} :: ${[...new Set(what)].join(',') || 'unknown'}`;
+}

@@ -1,0 +1,41 @@
+import { UsageError } from '../util/errors.js';
+import { GdbRemoteTarget } from '../oracle/gdb-target.js';
+import { QemuTarget } from '../oracle/qemu/qemu-target.js';
+import type { ExecutionTarget } from '../target/execution-target.js';
+
+/**
+ * The system under test, as given on the command line:
+ *   emulator            our in-process emulator (default)
+ *   qemu                a second QEMU over gdb (QEMU-vs-QEMU: expect zero divergences)
+ *   gdb:unix:PATH       any emulator with a gdb stub on a unix socket
+ *   gdb:HOST:PORT       … or on TCP
+ */
+export type DutSpec =
+  | { kind: 'emulator'; inject: readonly string[] }
+  | { kind: 'qemu'; cpuModel?: string }
+  | { kind: 'gdb'; endpoint: { path: string } | { host: string; port: number } };
+
+export const DUT_HELP = 'emulator | qemu | gdb:unix:PATH | gdb:HOST:PORT';
+
+export function parseDutSpec(text: string, inject: readonly string[] = []): DutSpec {
+  if (text === 'emulator') return { kind: 'emulator', inject };
+  if (text === 'qemu') return { kind: 'qemu' };
+  const unix = /^gdb:unix:(.+)$/.exec(text);
+  if (unix) return { kind: 'gdb', endpoint: { path: unix[1]! } };
+  const tcp = /^gdb:([^:]+):(\d{1,5})$/.exec(text);
+  if (tcp && Number(tcp[2]) < 65536) return { kind: 'gdb', endpoint: { host: tcp[1]!, port: Number(tcp[2]) } };
+  throw new UsageError(`--dut '${text}' is not a system under test; use ${DUT_HELP}`);
+}
+
+export async function createDut(spec: DutSpec, cpuModel?: string): Promise<ExecutionTarget> {
+  switch (spec.kind) {
+    case 'emulator': {
+      const { createEmulatorDut } = await import('./emulator-dut.js');
+      return createEmulatorDut(spec.inject);
+    }
+    case 'qemu':
+      return QemuTarget.launch({ cpuModel: spec.cpuModel ?? cpuModel, name: 'qemu-dut' });
+    case 'gdb':
+      return GdbRemoteTarget.connect(spec.endpoint, { name: 'gdb-dut' });
+  }
+}
