@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hex64, hexBytes } from '../target/hex.js';
+import { hex64, hexBytes, hexCodec } from '../target/hex.js';
 import { MachineStateSchema, MemoryRegionSchema } from '../target/machine-state.js';
 
 /**
@@ -9,8 +9,8 @@ import { MachineStateSchema, MemoryRegionSchema } from '../target/machine-state.
 export const FieldDiffSchema = z.object({
   path: z.string(),
   width: z.number().int(),
-  expected: z.codec(z.string(), z.bigint(), { decode: (s) => BigInt(s), encode: (b) => `0x${b.toString(16)}` }),
-  actual: z.codec(z.string(), z.bigint(), { decode: (s) => BigInt(s), encode: (b) => `0x${b.toString(16)}` }),
+  expected: hexCodec(128),
+  actual: hexCodec(128),
 });
 
 export const MemoryDiffSchema = z.object({ addr: hex64, expected: hexBytes, actual: hexBytes });
