@@ -32,6 +32,17 @@ function killAllSync(): void {
 }
 process.once('exit', killAllSync);
 
+async function retryRefused<T>(connect: () => Promise<T>, deadline: number, exited: () => string | undefined): Promise<T> {
+  for (;;) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (exited() || Date.now() > deadline || !/ECONNREFUSED|ENOENT/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
 /** A running QEMU with its gdb stub and QMP on unix sockets in a private temp dir. */
 export class QemuProcess {
   private stderrTail = '';
@@ -101,8 +112,9 @@ export class QemuProcess {
       return [status, tail ? `QEMU stderr: ${tail}` : ''].filter(Boolean).join('; ');
     };
     try {
-      const rsp = await RspClient.connect({ path: gdbPath }, { timeoutMs: options.timeoutMs, closeDetail });
-      const qmp = await QmpClient.connect(qmpPath);
+      // The socket file exists a moment before QEMU listens on it: retry refused connects.
+      const rsp = await retryRefused(() => RspClient.connect({ path: gdbPath }, { timeoutMs: options.timeoutMs, closeDetail }), deadline, () => exitNote);
+      const qmp = await retryRefused(() => QmpClient.connect(qmpPath), deadline, () => exitNote);
       proc = new QemuProcess(binary, cpuModel, memoryMiB, dir, child, rsp, qmp);
     } catch (err) {
       child.kill('SIGKILL');
