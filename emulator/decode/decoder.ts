@@ -1,0 +1,324 @@
+import { Kind, Size, type OperandForm } from '../isa/operand-forms.js';
+import type { Feature, IsaRow, OpMap } from '../isa/row.js';
+import { opcodeHasModrm, selectRow } from '../isa/table.js';
+import { BASE_RIP, Insn, Opnd, Seg } from './insn.js';
+
+/** Decoder results other than a length. */
+export const NEED_MORE = 0;
+export const DECODE_UD = -1;
+/** Longer than 15 bytes: #GP(0), as on hardware and in QEMU. */
+export const DECODE_TOO_LONG = -2;
+
+export const MAX_INSN_LENGTH = 15;
+
+export interface DecodeMode {
+  /** CS.L = 1 with EFER.LMA: 64-bit mode. */
+  readonly long64: boolean;
+  /** CS.D: default operand/address size 32 outside 64-bit mode. */
+  readonly default32: boolean;
+  readonly features: ReadonlySet<Feature>;
+}
+
+/** Signals "ran out of bytes" from deep inside the decoder without threading a status everywhere. */
+const OUT_OF_BYTES = { reason: 'need-more' };
+const TOO_LONG = { reason: 'too-long' };
+
+class Reader {
+  buf!: Uint8Array;
+  avail = 0;
+  pos = 0;
+  u8(): number {
+    if (this.pos >= MAX_INSN_LENGTH) throw TOO_LONG;
+    if (this.pos >= this.avail) throw OUT_OF_BYTES;
+    return this.buf[this.pos++]!;
+  }
+  s8(): number {
+    return (this.u8() << 24) >> 24;
+  }
+  u16(): number {
+    return this.u8() | (this.u8() << 8);
+  }
+  s32(): number {
+    return this.u8() | (this.u8() << 8) | (this.u8() << 16) | (this.u8() << 24);
+  }
+}
+
+const reader = new Reader();
+
+/**
+ * Decode one instruction from `buf[0..avail)`. Returns its length, NEED_MORE when the bytes
+ * run out before the instruction ends (the caller fetches the next page and retries),
+ * DECODE_UD, or DECODE_TOO_LONG.
+ */
+export function decode(buf: Uint8Array, avail: number, mode: DecodeMode, d: Insn): number {
+  reader.buf = buf;
+  reader.avail = avail;
+  reader.pos = 0;
+  try {
+    return decodeInner(reader, mode, d);
+  } catch (e) {
+    if (e === OUT_OF_BYTES) return NEED_MORE;
+    if (e === TOO_LONG) return DECODE_TOO_LONG;
+    throw e;
+  }
+}
+
+function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
+  let rex = 0;
+  let seg = -1;
+  let opsize = false;
+  let adsize = false;
+  let rep = 0;
+  let lock = false;
+  let b: number;
+  for (;;) {
+    b = r.u8();
+    if (b === 0x66) opsize = true;
+    else if (b === 0x67) adsize = true;
+    else if (b === 0xf2 || b === 0xf3) rep = b;
+    else if (b === 0xf0) lock = true;
+    else if (b === 0x64 || b === 0x65) seg = b === 0x64 ? Seg.FS : Seg.GS;
+    else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) {
+      // ES/CS/SS/DS overrides are ignored in 64-bit mode.
+      if (!mode.long64) seg = b === 0x26 ? Seg.ES : b === 0x2e ? Seg.CS : b === 0x36 ? Seg.SS : Seg.DS;
+    } else if (mode.long64 && (b & 0xf0) === 0x40) {
+      rex = b;
+      continue; // keep rex only if the opcode follows immediately
+    } else break;
+    rex = 0; // a legacy prefix after REX cancels it
+  }
+
+  let map: OpMap = 'one';
+  let opcode = b;
+  if (b === 0x0f) {
+    const b2 = r.u8();
+    if (b2 === 0x38 || b2 === 0x3a) {
+      map = b2 === 0x38 ? '0f38' : '0f3a';
+      opcode = r.u8();
+    } else {
+      map = '0f';
+      opcode = b2;
+    }
+  }
+
+  const rexW = (rex & 8) !== 0;
+  const rexR = (rex & 4) << 1;
+  const rexX = (rex & 2) << 2;
+  const rexB = (rex & 1) << 3;
+
+  let modrm = -1;
+  let mod = 3;
+  let reg3 = 0;
+  let rm3 = 0;
+  if (opcodeHasModrm(map, opcode)) {
+    modrm = r.u8();
+    mod = modrm >> 6;
+    reg3 = (modrm >> 3) & 7;
+    rm3 = modrm & 7;
+  }
+  const mandatory = rep !== 0 ? rep : opsize ? 0x66 : 0;
+  const row = selectRow(map, opcode, mod, reg3, rm3, map === 'one' || map === '0f' ? rep : mandatory, mode.features);
+  if (row === undefined || (row.invalid64 && mode.long64)) return DECODE_UD;
+
+  d.row = row;
+  d.arg = row.arg;
+  d.rex = rex;
+  d.rep = rep;
+  d.lock = lock;
+  d.opsizePrefix = opsize;
+  d.mod = mod;
+  d.reg = reg3 | rexR;
+  d.rm = rm3 | rexB;
+  d.hasMem = false;
+  d.absolute = false;
+  d.segOverride = seg >= 0;
+  d.base = -1;
+  d.index = -1;
+  d.scale = 0;
+  d.disp = 0;
+  d.dispHi = 0;
+  d.imm = 0;
+  d.immHi = 0;
+  d.imm2 = 0;
+
+  // Operand and address sizes.
+  let osize: number;
+  if (mode.long64) {
+    if (row.sizeRule === 'f64') osize = 8;
+    else if (row.sizeRule === 'd64') osize = opsize ? 2 : 8;
+    else osize = rexW ? 8 : opsize ? 2 : 4;
+  } else {
+    osize = mode.default32 !== opsize ? 4 : 2;
+  }
+  d.osize = osize;
+  const asize = mode.long64 ? (adsize ? 4 : 8) : mode.default32 !== adsize ? 4 : 2;
+  d.asize = asize;
+  if (asize === 2 && modrm >= 0 && mod !== 3) return DECODE_UD; // 16-bit addressing: not implemented
+
+  // Memory operand (ModRM/SIB/displacement).
+  if (modrm >= 0 && mod !== 3 && !isRegOnly(row)) {
+    d.hasMem = true;
+    let defaultSS = false;
+    if (rm3 === 4) {
+      const sib = r.u8();
+      d.scale = sib >> 6;
+      const idx = ((sib >> 3) & 7) | rexX;
+      d.index = idx === 4 ? -1 : idx;
+      const base3 = sib & 7;
+      if (base3 === 5 && mod === 0) {
+        d.base = -1;
+        d.disp = r.s32();
+      } else {
+        d.base = base3 | rexB;
+      }
+    } else if (rm3 === 5 && mod === 0) {
+      if (mode.long64) d.base = BASE_RIP;
+      d.disp = r.s32();
+    } else {
+      d.base = rm3 | rexB;
+    }
+    if (mod === 1) d.disp = r.s8();
+    else if (mod === 2) d.disp = r.s32();
+    defaultSS = d.base === 4 || d.base === 5;
+    d.seg = seg >= 0 ? seg : defaultSS ? Seg.SS : Seg.DS;
+  } else {
+    d.seg = seg >= 0 ? seg : Seg.DS;
+  }
+  if (row.operands.some((o) => o.kind === Kind.M) && mod === 3) return DECODE_UD;
+
+  // Operands and immediates, in encoding order (immediates follow ModRM/SIB/disp).
+  const ops = row.operands;
+  const byteRegsHigh = rex === 0;
+  for (let i = 0; i < 3; i++) {
+    d.ot[i] = Opnd.None;
+    d.or[i] = 0;
+    d.os[i] = 0;
+  }
+  let immCount = 0;
+  // An Ib next to a v-sized operand (or alone in PUSH Ib) is sign-extended to the operand size.
+  const widenIb = row.sizeRule === 'd64' || ops.some((o) => o.size === Size.v);
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i]!;
+    const size = o.kind === Kind.I && o.size === Size.b && widenIb && i > 0 ? osize : o.kind === Kind.I && o.size === Size.b && row.sizeRule === 'd64' ? osize : resolveSize(o, osize, rexW);
+    d.os[i] = size;
+    switch (o.kind) {
+      case Kind.E:
+      case Kind.M:
+        if (mod === 3 && o.kind === Kind.E) {
+          d.ot[i] = Opnd.Reg;
+          d.or[i] = byteReg(rm3 | rexB, size, byteRegsHigh);
+        } else d.ot[i] = Opnd.Mem;
+        break;
+      case Kind.R:
+        d.ot[i] = Opnd.Reg;
+        d.or[i] = rm3 | rexB;
+        break;
+      case Kind.G:
+        d.ot[i] = Opnd.Reg;
+        d.or[i] = byteReg(reg3 | rexR, size, byteRegsHigh);
+        break;
+      case Kind.Z:
+        d.ot[i] = Opnd.Reg;
+        d.or[i] = byteReg((opcode & 7) | rexB, size, byteRegsHigh);
+        break;
+      case Kind.Reg:
+        d.ot[i] = Opnd.Reg;
+        d.or[i] = o.reg;
+        break;
+      case Kind.One:
+        d.ot[i] = Opnd.One;
+        break;
+      case Kind.I:
+      case Kind.J: {
+        if (immCount++ === 1) {
+          d.ot[i] = Opnd.Imm2;
+          d.imm2 = r.u8();
+          break;
+        }
+        d.ot[i] = Opnd.Imm;
+        readImmediate(r, o, osize, d);
+        break;
+      }
+      case Kind.O: {
+        d.ot[i] = Opnd.Mem;
+        d.hasMem = true;
+        d.absolute = true;
+        d.base = -1;
+        d.index = -1;
+        d.seg = seg >= 0 ? seg : Seg.DS;
+        d.disp = r.s32();
+        d.dispHi = asize === 8 ? r.s32() : 0;
+        if (asize === 4) d.dispHi = 0;
+        break;
+      }
+      default:
+        d.ot[i] = Opnd.Other;
+    }
+  }
+  d.len = r.pos;
+  return r.pos;
+}
+
+/** Rows whose E operand is always a register (MOV CRn ignores mod). */
+function isRegOnly(row: IsaRow): boolean {
+  return row.operands.some((o) => o.kind === Kind.R);
+}
+
+function resolveSize(o: OperandForm, osize: number, rexW: boolean): number {
+  switch (o.size) {
+    case Size.v:
+      return osize;
+    case Size.z:
+      // Immediates 'Iz' become operand-size values after sign extension.
+      return o.kind === Kind.I || o.kind === Kind.J ? osize : osize === 2 ? 2 : 4;
+    case Size.y:
+      return rexW ? 8 : 4;
+    case Size.none:
+      return osize;
+    default:
+      return o.size;
+  }
+}
+
+/** Without REX, byte registers 4–7 are AH, CH, DH, BH (encoded here as 16–19). */
+function byteReg(n: number, size: number, high: boolean): number {
+  return size === 1 && high && n >= 4 && n < 8 ? n + 12 : n;
+}
+
+function readImmediate(r: Reader, o: OperandForm, osize: number, d: Insn): void {
+  let lo: number;
+  let hi: number;
+  switch (o.size) {
+    case Size.b:
+      lo = r.s8();
+      hi = lo >> 31;
+      break;
+    case Size.w:
+      lo = r.u16();
+      hi = 0;
+      break;
+    case Size.d:
+      lo = r.s32();
+      hi = lo >> 31;
+      break;
+    case Size.v:
+      if (osize === 8) {
+        lo = r.s32();
+        hi = r.s32();
+      } else if (osize === 4) {
+        lo = r.s32();
+        hi = lo >> 31;
+      } else {
+        lo = r.u16();
+        hi = 0;
+      }
+      break;
+    default: // z
+      if (osize === 2) {
+        lo = (r.u16() << 16) >> 16;
+      } else lo = r.s32();
+      hi = lo >> 31;
+  }
+  d.imm = lo >>> 0;
+  d.immHi = hi >>> 0;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { LAYOUT } from '../target/test-machine.js';
+import { flagsOf, run } from './test-support/run.js';
+
+describe('EmulatorTarget on the test machine', () => {
+  it('seed case: add r13, [rip+disp] (values from DESIGN.md, checked on the host CPU)', async () => {
+    const qword = new Uint8Array(8);
+    new DataView(qword.buffer).setBigUint64(0, 0xdeadbeefcafebaben, true);
+    const r = await run('mov r13, 0x1111111111111111\nadd r13, [rel 0x20000]', {
+      memory: [{ addr: LAYOUT.data, bytes: qword }],
+    });
+    expect(r.state.gpr.r13).toBe(0xefbed000dc0fcbcfn);
+    expect(flagsOf(r.state.rflags)).toEqual({ CF: 0, ZF: 0, SF: 1, OF: 0, PF: 1, AF: 0 });
+  });
+
+  it('runs to the end address', async () => {
+    const r = await run('mov eax, 1\nadd eax, 2');
+    expect(r.stop).toEqual({ kind: 'breakpoint', rip: LAYOUT.code + 8n }); // b8 01 00 00 00, 83 c0 02
+    expect(r.state.gpr.rax).toBe(3n);
+    expect(r.exception).toBeUndefined();
+  });
+
+  it('delivers #UD through the IDT for ud2', async () => {
+    const r = await run('nop\nud2');
+    expect(r.exception).toMatchObject({ vector: 6, rip: LAYOUT.code + 1n });
+  });
+
+  it('delivers #PF with CR2 and the error code for an unmapped read', async () => {
+    const r = await run('mov rax, [0x40000]');
+    expect(r.exception).toMatchObject({ vector: 14, errorCode: 0, cr2: 0x40000n, rip: LAYOUT.code });
+  });
+
+  it('delivers #DE for div by zero', async () => {
+    const r = await run('xor ecx, ecx\ndiv rcx');
+    expect(r.exception).toMatchObject({ vector: 0, rip: LAYOUT.code + 2n });
+  });
+
+  it('re-decodes code that the guest overwrote (decode cache invalidation)', async () => {
+    // The loop body's "mov eax, 1" is patched to "mov eax, 2" after its first execution.
+    const r = await run(`
+      mov ecx, 2
+      l: mov eax, 1
+      add ebx, eax
+      mov byte [rel l+1], 2
+      dec ecx
+      jnz l`);
+    expect(r.state.gpr.rbx).toBe(3n);
+  });
+
+  it('stops with limit, and reads virtual memory through the page tables without side effects', async () => {
+    const r = await run('l: jmp l', { maxInstructions: 50 });
+    expect(r.stop).toEqual({ kind: 'limit' });
+    const pte = await r.target.readMemory(LAYOUT.pt + 0x10n * 8n, 8, 'phys');
+    const before = Buffer.from(pte).readBigUInt64LE();
+    await r.target.readMemory(LAYOUT.code, 4, 'virt');
+    const after = Buffer.from(await r.target.readMemory(LAYOUT.pt + 0x10n * 8n, 8, 'phys')).readBigUInt64LE();
+    expect(after).toBe(before);
+    await expect(r.target.readMemory(0x40000n, 1, 'virt')).rejects.toThrow(/not mapped/);
+  });
+
+  it('reports segment caches in QEMU encoding with {system: true}', async () => {
+    const r = await run('nop');
+    expect(r.state.seg.cs).toEqual({ selector: 0x1008, base: 0n, limit: 0xffffffff, attrs: 0x00af9b00 });
+    expect(r.state.gdtr).toEqual({ base: 0n, limit: 0xffff });
+  });
+});

@@ -1,0 +1,218 @@
+import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../target/execution-target.js';
+import { GPR_BY_ENCODING, SEGMENT_NAMES, type MachineState, type MemoryRegion, type Segment, type SegmentName } from '../target/machine-state.js';
+import { type CpuModel, qemu64Model } from './cpu/cpu-model.js';
+import { halvesToSigned } from './cpu/cpu.js';
+import { readDescriptor, setSegmentCache } from './cpu/segments.js';
+import { Seg } from './decode/insn.js';
+import { STORED_MSRS } from './exec/system.js';
+import { Machine } from './machine.js';
+
+export interface EmulatorTargetOptions {
+  /** Minimum RAM; reset grows it to cover every loaded region. Default 16 MiB. */
+  readonly ramBytes?: number;
+  readonly model?: CpuModel;
+  /** RDTSC source (default: retired-instruction count, deterministic). */
+  readonly tsc?: () => bigint;
+}
+
+const SEG_INDEX: Record<SegmentName, number> = { es: Seg.ES, cs: Seg.CS, ss: Seg.SS, ds: Seg.DS, fs: Seg.FS, gs: Seg.GS };
+const DEFAULT_RAM = 16 << 20;
+
+function toSigned(v: bigint): number {
+  return Number(BigInt.asIntN(64, v));
+}
+
+function toU64(v: number): bigint {
+  return BigInt.asUintN(64, BigInt(v));
+}
+
+/** The in-process emulator behind the ExecutionTarget seam. */
+export class EmulatorTarget implements ExecutionTarget {
+  readonly name = 'emulator';
+  private machine: Machine;
+  private readonly model: CpuModel;
+
+  constructor(private readonly options: EmulatorTargetOptions = {}) {
+    this.model = options.model ?? qemu64Model();
+    this.machine = new Machine(options.ramBytes ?? DEFAULT_RAM, this.model);
+  }
+
+  info(): TargetInfo {
+    return { implementation: 'difftest-emulator 0.1.0', cpuModel: this.model.name };
+  }
+
+  /** The machine behind the target (benchmarks and white-box tests). */
+  get internals(): Machine {
+    return this.machine;
+  }
+
+  async reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void> {
+    let ram = this.options.ramBytes ?? DEFAULT_RAM;
+    for (const r of memory) ram = Math.max(ram, Number(r.addr) + r.bytes.length);
+    ram = Math.ceil(ram / 4096) * 4096;
+    // Memory outside `memory` is kept (the ExecutionTarget contract): reuse the bus when it is big enough.
+    const old = this.machine.bus;
+    const m = new Machine(ram <= old.ramSize ? old : ram, this.model);
+    if (m.bus !== old) m.bus.ram.set(old.ram);
+    this.machine = m;
+    const c = m.cpu;
+    for (const r of memory) m.bus.load(Number(r.addr), r.bytes);
+    for (const [n, v] of STORED_MSRS) c.msr.set(n, v);
+    if (this.options.tsc) c.tscOverride = this.options.tsc;
+
+    GPR_BY_ENCODING.forEach((name, i) => c.set64(i, state.gpr[name]));
+    c.rip = toSigned(state.rip);
+    c.setFlags(Number(state.rflags & 0x3fffffn));
+    c.cr0 = Number(state.cr0 & 0xffffffffn);
+    c.cr2 = toSigned(state.cr2);
+    c.cr3 = Number(state.cr3 & 0x000ffffffffff000n) + Number(state.cr3 & 0xfffn);
+    c.cr4 = Number(state.cr4 & 0xffffffffn);
+    c.cr8 = Number(state.cr8 & 0xfn);
+    c.efer = Number(state.efer & 0xffffn);
+    c.gdtrBase = toSigned(state.gdtr?.base ?? 0n);
+    c.gdtrLimit = state.gdtr?.limit ?? 0xffff;
+    c.idtrBase = toSigned(state.idtr?.base ?? 0n);
+    c.idtrLimit = state.idtr?.limit ?? 0xffff;
+    if (state.tr) Object.assign(c.tr, this.systemSegment(state.tr, c.tr));
+    if (state.ldtr) Object.assign(c.ldtr, this.systemSegment(state.ldtr, c.ldtr));
+    c.kernelGsBase = toSigned(state.kernelGsBase);
+    c.syncMmu();
+
+    // CS first so the mode is known; SS sets CPL (from its DPL, as QEMU does).
+    const cs = state.seg.cs;
+    c.cpl = cs.selector & 3;
+    for (const name of ['cs', 'ss', 'ds', 'es', 'fs', 'gs'] as const) this.loadCache(m, SEG_INDEX[name], state.seg[name]);
+    if (state.seg.ss.attrs === undefined) c.cpl = cs.selector & 3;
+    c.segBase[Seg.FS] = toSigned(state.fsBase);
+    c.segBase[Seg.GS] = toSigned(state.gsBase);
+    c.updateMode();
+  }
+
+  private systemSegment(s: Segment, fallback: { selector: number; base: number; limit: number; attrs: number }) {
+    return {
+      selector: s.selector,
+      base: s.base !== undefined ? toSigned(s.base) : fallback.base,
+      limit: s.limit ?? fallback.limit,
+      attrs: s.attrs ?? fallback.attrs,
+    };
+  }
+
+  /** Segment cache from the state when given, else from the descriptor table (like a selector load). */
+  private loadCache(m: Machine, seg: number, s: Segment): void {
+    const c = m.cpu;
+    if (s.base !== undefined && s.limit !== undefined && s.attrs !== undefined) {
+      setSegmentCache(c, seg, s.selector, toSigned(s.base), s.limit, s.attrs);
+      return;
+    }
+    if ((s.selector & ~3) === 0) {
+      setSegmentCache(c, seg, s.selector, 0, 0, seg === Seg.SS ? (c.cpl << 13) >>> 0 : 0);
+      return;
+    }
+    const d = readDescriptor(c, s.selector);
+    setSegmentCache(c, seg, s.selector, s.base !== undefined ? toSigned(s.base) : d.base, s.limit ?? d.limit, s.attrs ?? d.attrs);
+  }
+
+  async step(n = 1): Promise<StopReason> {
+    return this.stepSync(n);
+  }
+
+  /** Synchronous core of step() (benchmarks call it directly). */
+  stepSync(n = 1): StopReason {
+    const m = this.machine;
+    for (let i = 0; i < n; i++) {
+      const r = m.step();
+      if (r.kind === 'ok') continue;
+      if (r.kind === 'halted') return { kind: 'halted', rip: toU64(m.cpu.rip) };
+      return r;
+    }
+    return { kind: 'step' };
+  }
+
+  async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
+    const m = this.machine;
+    const set = new Set(stops.map(toSigned));
+    for (let i = 0; i < maxInstructions; i++) {
+      // Like gdb's continue: the instruction at the starting RIP runs even if it is a stop.
+      if (i > 0 && set.has(m.cpu.rip)) return { kind: 'breakpoint', rip: toU64(m.cpu.rip) };
+      const r = m.step();
+      if (r.kind === 'ok') continue;
+      if (r.kind === 'halted') return { kind: 'halted', rip: toU64(m.cpu.rip) };
+      return r;
+    }
+    if (set.has(m.cpu.rip)) return { kind: 'breakpoint', rip: toU64(m.cpu.rip) };
+    return { kind: 'limit' };
+  }
+
+  async readState(options: ReadStateOptions = {}): Promise<MachineState> {
+    const c = this.machine.cpu;
+    const gpr = {} as MachineState['gpr'];
+    GPR_BY_ENCODING.forEach((name, i) => (gpr[name] = c.get64(i)));
+    const seg = {} as MachineState['seg'];
+    for (const name of SEGMENT_NAMES) {
+      const i = SEG_INDEX[name];
+      seg[name] = options.system
+        ? { selector: c.segSel[i]!, base: toU64(c.segBase[i]!), limit: c.segLimit[i]!, attrs: c.segAttr[i]! }
+        : { selector: c.segSel[i]! };
+    }
+    const state: MachineState = {
+      gpr,
+      rip: toU64(c.rip),
+      rflags: BigInt(c.getFlags()),
+      seg,
+      fsBase: toU64(c.segBase[Seg.FS]!),
+      gsBase: toU64(c.segBase[Seg.GS]!),
+      kernelGsBase: toU64(c.kernelGsBase),
+      cr0: BigInt(c.cr0 >>> 0),
+      cr2: toU64(c.cr2),
+      cr3: BigInt(c.cr3),
+      cr4: BigInt(c.cr4 >>> 0),
+      cr8: BigInt(c.cr8),
+      efer: BigInt(c.efer),
+    };
+    if (options.system) {
+      state.gdtr = { base: toU64(c.gdtrBase), limit: c.gdtrLimit };
+      state.idtr = { base: toU64(c.idtrBase), limit: c.idtrLimit };
+      state.tr = { selector: c.tr.selector, base: toU64(c.tr.base), limit: c.tr.limit, attrs: c.tr.attrs };
+      state.ldtr = { selector: c.ldtr.selector, base: toU64(c.ldtr.base), limit: c.ldtr.limit, attrs: c.ldtr.attrs };
+    }
+    return state;
+  }
+
+  async readMemory(addr: bigint, length: number, space: AddressSpace): Promise<Uint8Array> {
+    const m = this.machine;
+    if (space === 'phys') return m.bus.peek(Number(addr), length);
+    const out = new Uint8Array(length);
+    let lin = toSigned(addr);
+    let i = 0;
+    while (i < length) {
+      const phys = m.cpu.mmu.peekTranslate(lin);
+      if (phys < 0) throw new RangeError(`virtual address 0x${toU64(lin).toString(16)} is not mapped`);
+      const chunk = Math.min(length - i, 4096 - (lin & 0xfff));
+      out.set(m.bus.peek(phys, chunk), i);
+      i += chunk;
+      lin += chunk;
+    }
+    return out;
+  }
+
+  async writeMemory(addr: bigint, bytes: Uint8Array, space: AddressSpace): Promise<void> {
+    const m = this.machine;
+    if (space === 'phys') {
+      m.bus.load(Number(addr), bytes);
+      return;
+    }
+    let lin = toSigned(addr);
+    let i = 0;
+    while (i < bytes.length) {
+      const phys = m.cpu.mmu.peekTranslate(lin);
+      if (phys < 0) throw new RangeError(`virtual address 0x${toU64(lin).toString(16)} is not mapped`);
+      const chunk = Math.min(bytes.length - i, 4096 - (lin & 0xfff));
+      m.bus.load(phys, bytes.subarray(i, i + chunk));
+      i += chunk;
+      lin += chunk;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+

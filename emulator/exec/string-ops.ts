@@ -1,0 +1,150 @@
+import type { Cpu } from '../cpu/cpu.js';
+import { CC } from '../cpu/lazy-flags.js';
+import { type Insn, Seg } from '../decode/insn.js';
+import { GuestFault, Vec } from '../memory/guest-fault.js';
+import { counterIsZero } from './control-flow.js';
+import { testCondition } from './conditions.js';
+import { mask } from './operands.js';
+
+/**
+ * MOVS STOS LODS SCAS CMPS INS OUTS, with REP/REPE/REPNE. One iteration per step (RIP stays
+ * on the instruction while iterations remain), which is how hardware single-steps string
+ * instructions and how QEMU's gdbstub steps them. rSI/rDI/rCX follow the address size.
+ */
+
+function indexReg(c: Cpu, n: number, asize: number): [number, number] {
+  if (asize === 8) return [c.regs[n << 1]!, c.regs[(n << 1) + 1]!];
+  return [c.getReg(n, asize), 0];
+}
+
+function advance(c: Cpu, n: number, asize: number, delta: number): void {
+  if (asize === 8) {
+    const t = c.regs[n << 1]! + delta;
+    c.regs[n << 1] = t >>> 0;
+    c.regs[(n << 1) + 1] = (c.regs[(n << 1) + 1]! + Math.floor(t / 4294967296)) >>> 0;
+  } else c.setReg(n, asize, mask(c.getReg(n, asize) + delta, asize));
+}
+
+function srcLin(c: Cpu, d: Insn): number {
+  const [lo, hi] = indexReg(c, 6, d.asize);
+  return c.segLinear(lo, hi, d.seg);
+}
+
+function dstLin(c: Cpu, d: Insn): number {
+  const [lo, hi] = indexReg(c, 7, d.asize);
+  return c.segLinear(lo, hi, Seg.ES);
+}
+
+function step(c: Cpu, d: Insn): number {
+  const s = d.os[0]!;
+  return c.getDF() ? -s : s;
+}
+
+/** Run one iteration under REP rules; `cc` = true for REPE/REPNE-sensitive instructions. */
+function repeat(c: Cpu, d: Insn, cc: boolean, body: () => void): void {
+  if (d.rep === 0) {
+    body();
+    return;
+  }
+  if (counterIsZero(c, d.asize)) return;
+  body();
+  advance(c, 1, d.asize, -1);
+  if (counterIsZero(c, d.asize)) return;
+  if (cc) {
+    const zf = testCondition(c, 4);
+    if (d.rep === 0xf3 ? !zf : zf) return;
+  }
+  c.nextRip = c.rip; // more to do: execute this instruction again
+}
+
+function operandSize(d: Insn): number {
+  return d.os[0]!;
+}
+
+export function movs(c: Cpu, d: Insn): void {
+  repeat(c, d, false, () => {
+    const s = operandSize(d);
+    const v = c.readSized(srcLin(c, d), s);
+    c.writeSized(dstLin(c, d), s, v, c.hi);
+    const delta = step(c, d);
+    advance(c, 6, d.asize, delta);
+    advance(c, 7, d.asize, delta);
+  });
+}
+
+export function stos(c: Cpu, d: Insn): void {
+  repeat(c, d, false, () => {
+    const s = operandSize(d);
+    const v = c.getReg(0, s);
+    c.writeSized(dstLin(c, d), s, v, s === 8 ? c.hi : 0);
+    advance(c, 7, d.asize, step(c, d));
+  });
+}
+
+export function lods(c: Cpu, d: Insn): void {
+  repeat(c, d, false, () => {
+    const s = operandSize(d);
+    const v = c.readSized(srcLin(c, d), s);
+    c.setReg(0, s, v, s === 8 ? c.hi : 0);
+    advance(c, 6, d.asize, step(c, d));
+  });
+}
+
+function compare(c: Cpu, s: number, a: number, ah: number, b: number, bh: number): void {
+  const t = a - b;
+  const r = s === 8 ? t >>> 0 : mask(t, s);
+  const rh = s === 8 ? (ah - bh - (t < 0 ? 1 : 0)) >>> 0 : 0;
+  c.setCc(CC.Sub, s, r, rh, a, ah, b, bh);
+  c.cc.cin = 0;
+}
+
+export function scas(c: Cpu, d: Insn): void {
+  repeat(c, d, true, () => {
+    const s = operandSize(d);
+    const a = c.getReg(0, s);
+    const ah = s === 8 ? c.hi : 0;
+    const b = c.readSized(dstLin(c, d), s);
+    const bh = s === 8 ? c.hi : 0;
+    compare(c, s, a, ah, b, bh);
+    advance(c, 7, d.asize, step(c, d));
+  });
+}
+
+export function cmps(c: Cpu, d: Insn): void {
+  repeat(c, d, true, () => {
+    const s = operandSize(d);
+    const a = c.readSized(srcLin(c, d), s);
+    const ah = s === 8 ? c.hi : 0;
+    const b = c.readSized(dstLin(c, d), s);
+    const bh = s === 8 ? c.hi : 0;
+    compare(c, s, a, ah, b, bh);
+    const delta = step(c, d);
+    advance(c, 6, d.asize, delta);
+    advance(c, 7, d.asize, delta);
+  });
+}
+
+function ioSize(d: Insn, operand: number): 1 | 2 | 4 {
+  const s = d.os[operand]!;
+  if (s === 8) throw new GuestFault(Vec.UD);
+  return s as 1 | 2 | 4;
+}
+
+export function ins(c: Cpu, d: Insn): void {
+  repeat(c, d, false, () => {
+    const s = ioSize(d, 0);
+    const lin = dstLin(c, d);
+    c.probeWrite(lin, s);
+    c.writeSized(lin, s, c.bus.portIn(c.getReg(2, 2), s), 0);
+    advance(c, 7, d.asize, step(c, d));
+  });
+}
+
+export function outs(c: Cpu, d: Insn): void {
+  repeat(c, d, false, () => {
+    const s = ioSize(d, 1);
+    const v = c.readSized(srcLin(c, d), s);
+    c.bus.portOut(c.getReg(2, 2), s, v);
+    advance(c, 6, d.asize, step(c, d));
+  });
+}

@@ -1,0 +1,394 @@
+import {
+  CR0_PE, CR0_PG, CR0_TS, CR4_PAE, type Cpu, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, halvesToSigned, isCanonical,
+  linToHalves,
+} from '../cpu/cpu.js';
+import { iret64 } from '../cpu/interrupts.js';
+import { loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
+import { type Insn, Opnd, Seg } from '../decode/insn.js';
+import { RF, VM } from '../isa/flags.js';
+import { GuestFault, Vec } from '../memory/guest-fault.js';
+import { readOp, writeOp } from './operands.js';
+
+/** Control registers, descriptor tables, MSRs, CPUID, RDTSC, HLT, I/O, SWAPGS, SYSCALL/SYSRET. */
+
+export const MSR = {
+  TSC: 0x10,
+  APIC_BASE: 0x1b,
+  SYSENTER_CS: 0x174,
+  SYSENTER_ESP: 0x175,
+  SYSENTER_EIP: 0x176,
+  PAT: 0x277,
+  EFER: 0xc0000080,
+  STAR: 0xc0000081,
+  LSTAR: 0xc0000082,
+  CSTAR: 0xc0000083,
+  SFMASK: 0xc0000084,
+  FS_BASE: 0xc0000100,
+  GS_BASE: 0xc0000101,
+  KERNEL_GS_BASE: 0xc0000102,
+  TSC_AUX: 0xc0000103,
+} as const;
+
+/** MSRs kept as plain storage, with their reset values. */
+export const STORED_MSRS: ReadonlyMap<number, bigint> = new Map([
+  [MSR.APIC_BASE, 0xfee00900n],
+  [MSR.SYSENTER_CS, 0n],
+  [MSR.SYSENTER_ESP, 0n],
+  [MSR.SYSENTER_EIP, 0n],
+  [MSR.PAT, 0x0007040600070406n],
+  [MSR.STAR, 0n],
+  [MSR.LSTAR, 0n],
+  [MSR.CSTAR, 0n],
+  [MSR.SFMASK, 0n],
+  [MSR.TSC_AUX, 0n],
+  [0x1a0, 1n], // MISC_ENABLE: fast strings
+  [0x2ff, 0n], // MTRRdefType
+  [0xfe, 0x508n], // MTRRcap as QEMU reports (8 variable ranges, fixed, WC)
+]);
+
+const CR4_VALID = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400; // VME..OSXMMEXCPT
+
+export function hlt(c: Cpu): void {
+  c.halted = true;
+}
+
+export function movFromCr(c: Cpu, d: Insn): void {
+  const n = d.reg;
+  let v: number;
+  switch (n) {
+    case 0: v = c.cr0; break;
+    case 2: v = c.cr2; break;
+    case 3: v = c.cr3; break;
+    case 4: v = c.cr4; break;
+    case 8: v = c.cr8; break;
+    default: throw new GuestFault(Vec.UD);
+  }
+  const [lo, hi] = linToHalves(v);
+  c.setReg(d.or[0]!, 8, lo, hi);
+}
+
+export function movToCr(c: Cpu, d: Insn): void {
+  const lo = c.getReg(d.or[1]!, 8);
+  const hi = c.hi;
+  writeCr(c, d.reg, lo, hi);
+}
+
+export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
+  switch (n) {
+    case 0: {
+      if (hi !== 0) throw new GuestFault(Vec.GP, 0);
+      const v = (lo | 0x10) >>> 0; // ET is hardwired to 1
+      if ((v & CR0_PG) && !(v & CR0_PE)) throw new GuestFault(Vec.GP, 0);
+      if ((v & CR0_PG) && (c.efer & EFER_LME) && !(c.cr4 & CR4_PAE)) throw new GuestFault(Vec.GP, 0);
+      if (!(v & CR0_PG) && c.long64) throw new GuestFault(Vec.GP, 0);
+      c.cr0 = v;
+      if ((v & CR0_PG) && (c.efer & EFER_LME)) c.efer |= EFER_LMA;
+      else if (!(v & CR0_PG)) c.efer &= ~EFER_LMA;
+      c.updateMode();
+      c.syncMmu();
+      return;
+    }
+    case 2:
+      c.cr2 = halvesToSigned(lo, hi);
+      return;
+    case 3:
+      c.cr3 = (hi & 0xfffff) * 4294967296 + lo;
+      c.syncMmu();
+      return;
+    case 4: {
+      if (hi !== 0 || (lo & ~CR4_VALID) !== 0) throw new GuestFault(Vec.GP, 0);
+      if ((c.efer & EFER_LMA) && !(lo & CR4_PAE)) throw new GuestFault(Vec.GP, 0);
+      c.cr4 = lo >>> 0;
+      c.syncMmu();
+      return;
+    }
+    case 8:
+      if (hi !== 0 || lo > 15) throw new GuestFault(Vec.GP, 0);
+      c.cr8 = lo;
+      return;
+    default:
+      throw new GuestFault(Vec.UD);
+  }
+}
+
+export function movFromDr(c: Cpu, d: Insn): void {
+  if (d.reg > 7) throw new GuestFault(Vec.UD);
+  c.set64(d.or[0]!, c.dr[d.reg]!);
+}
+
+export function movToDr(c: Cpu, d: Insn): void {
+  if (d.reg > 7) throw new GuestFault(Vec.UD);
+  c.dr[d.reg] = c.get64(d.or[1]!);
+}
+
+export function clts(c: Cpu): void {
+  c.cr0 = (c.cr0 & ~CR0_TS) >>> 0;
+}
+
+/** LGDT/LIDT/SGDT/SIDT: 2-byte limit + 8-byte base in 64-bit mode. */
+export function lgdt(c: Cpu): void {
+  const [limit, base] = readPseudoDescriptor(c);
+  c.gdtrLimit = limit;
+  c.gdtrBase = base;
+}
+
+export function lidt(c: Cpu): void {
+  const [limit, base] = readPseudoDescriptor(c);
+  c.idtrLimit = limit;
+  c.idtrBase = base;
+}
+
+function readPseudoDescriptor(c: Cpu): [number, number] {
+  const limit = c.read16(c.lin);
+  const lo = c.read32(c.lin + 2);
+  const hi = c.long64 ? c.read32(c.lin + 6) : 0;
+  const base = halvesToSigned(lo, hi);
+  if (c.long64 && !isCanonical(base)) throw new GuestFault(Vec.GP, 0);
+  return [limit, c.long64 ? base : lo >>> 0];
+}
+
+function storePseudoDescriptor(c: Cpu, limit: number, base: number): void {
+  c.probeWrite(c.lin, 10);
+  const [lo, hi] = linToHalves(base);
+  c.write16(c.lin, limit);
+  c.write32(c.lin + 2, lo);
+  if (c.long64) c.write32(c.lin + 6, hi);
+}
+
+export function sgdt(c: Cpu): void {
+  storePseudoDescriptor(c, c.gdtrLimit, c.gdtrBase);
+}
+
+export function sidt(c: Cpu): void {
+  storePseudoDescriptor(c, c.idtrLimit, c.idtrBase);
+}
+
+export function smsw(c: Cpu, d: Insn): void {
+  // Register form writes the operand size (upper CR0 bits included); memory form stores 16 bits.
+  if (d.ot[0] === Opnd.Mem) c.write16(c.lin, c.cr0 & 0xffff);
+  else c.setReg(d.or[0]!, d.osize, c.cr0 >>> 0, 0);
+}
+
+export function lmsw(c: Cpu, d: Insn): void {
+  const v = readOp(c, d, 0) & 0xf;
+  // LMSW can set PE but never clear it.
+  const cr0 = (c.cr0 & ~0xe) | v | (c.cr0 & 1);
+  writeCr(c, 0, cr0 >>> 0, 0);
+}
+
+export function invlpg(c: Cpu): void {
+  c.mmu.invalidate(c.lin);
+}
+
+export function sldt(c: Cpu, d: Insn): void {
+  writeSelector(c, d, c.ldtr.selector);
+}
+
+export function str(c: Cpu, d: Insn): void {
+  writeSelector(c, d, c.tr.selector);
+}
+
+function writeSelector(c: Cpu, d: Insn, sel: number): void {
+  if (d.ot[0] === Opnd.Mem) c.write16(c.lin, sel);
+  else c.setReg(d.or[0]!, d.osize, sel, 0);
+}
+
+/** LLDT/LTR: 16-byte system descriptors in 64-bit mode. */
+function loadSystemSegment(c: Cpu, d: Insn, tr: boolean): void {
+  const sel = readOp(c, d, 0) & 0xffff;
+  const target = tr ? c.tr : c.ldtr;
+  if ((sel & ~3) === 0) {
+    if (tr) throw new GuestFault(Vec.GP, 0);
+    Object.assign(target, { selector: sel, base: 0, limit: 0, attrs: 0 });
+    return;
+  }
+  if (sel & 4) throw new GuestFault(Vec.GP, sel & 0xfffc);
+  const desc = readDescriptor(c, sel);
+  const type = (desc.hi >> 8) & 0x1f;
+  if (tr ? type !== 0x09 : type !== 0x02) throw new GuestFault(Vec.GP, sel & 0xfffc);
+  if ((desc.hi & 0x8000) === 0) throw new GuestFault(Vec.NP, sel & 0xfffc);
+  let base = desc.base;
+  if (c.long64) {
+    const upper = c.asSupervisor(() => c.read32(desc.addr + 8));
+    base = halvesToSigned(desc.base, upper);
+  }
+  if (tr) c.asSupervisor(() => c.write32(desc.addr + 4, (desc.hi | 0x200) >>> 0)); // mark busy
+  Object.assign(target, { selector: sel, base, limit: desc.limit, attrs: tr ? (desc.attrs | 0x200) >>> 0 : desc.attrs });
+}
+
+export function lldt(c: Cpu, d: Insn): void {
+  loadSystemSegment(c, d, false);
+}
+
+export function ltr(c: Cpu, d: Insn): void {
+  loadSystemSegment(c, d, true);
+}
+
+export function movToSreg(c: Cpu, d: Insn): void {
+  const seg = d.reg & 7;
+  if (seg === Seg.CS || seg > Seg.GS) throw new GuestFault(Vec.UD);
+  const sel = readOp(c, d, 1) & 0xffff;
+  loadSegment(c, seg, sel);
+}
+
+export function movFromSreg(c: Cpu, d: Insn): void {
+  const seg = d.reg & 7;
+  if (seg > Seg.GS) throw new GuestFault(Vec.UD);
+  const sel = c.segSel[seg]!;
+  if (d.ot[0] === Opnd.Mem) c.write16(c.lin, sel);
+  else c.setReg(d.or[0]!, d.osize, sel, 0);
+}
+
+export function swapgs(c: Cpu): void {
+  if (!c.long64) throw new GuestFault(Vec.UD);
+  const t = c.segBase[Seg.GS]!;
+  c.segBase[Seg.GS] = c.kernelGsBase;
+  c.kernelGsBase = t;
+}
+
+export function readMsr(c: Cpu, n: number): bigint {
+  const big = (v: number) => BigInt.asUintN(64, BigInt(v));
+  switch (n) {
+    case MSR.EFER: return BigInt(c.efer);
+    case MSR.FS_BASE: return big(c.segBase[Seg.FS]!);
+    case MSR.GS_BASE: return big(c.segBase[Seg.GS]!);
+    case MSR.KERNEL_GS_BASE: return big(c.kernelGsBase);
+    case MSR.TSC: return BigInt.asUintN(64, c.readTsc());
+  }
+  const v = c.msr.get(n);
+  if (v === undefined) throw new GuestFault(Vec.GP, 0);
+  return v;
+}
+
+export function writeMsr(c: Cpu, n: number, v: bigint): void {
+  const canonical = () => {
+    const s = Number(BigInt.asIntN(64, v));
+    if (!isCanonical(s)) throw new GuestFault(Vec.GP, 0);
+    return s;
+  };
+  switch (n) {
+    case MSR.EFER: {
+      const allowed = BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE);
+      if ((v & ~allowed) !== 0n) throw new GuestFault(Vec.GP, 0);
+      const nv = Number(v);
+      // LMA is read-only (set by CR0.PG with LME).
+      c.efer = (nv & ~EFER_LMA) | (c.efer & EFER_LMA);
+      c.updateMode();
+      c.syncMmu();
+      return;
+    }
+    case MSR.FS_BASE: c.segBase[Seg.FS] = canonical(); return;
+    case MSR.GS_BASE: c.segBase[Seg.GS] = canonical(); return;
+    case MSR.KERNEL_GS_BASE: c.kernelGsBase = canonical(); return;
+    case MSR.TSC: c.tscOffset = BigInt.asIntN(64, v - BigInt(c.icount)); return;
+    case MSR.LSTAR:
+    case MSR.CSTAR:
+      canonical();
+      break;
+  }
+  if (!c.msr.has(n)) throw new GuestFault(Vec.GP, 0);
+  c.msr.set(n, v);
+}
+
+export function rdmsr(c: Cpu): void {
+  const v = readMsr(c, c.getReg(1, 4));
+  c.setReg(0, 4, Number(v & 0xffffffffn));
+  c.setReg(2, 4, Number(v >> 32n));
+}
+
+export function wrmsr(c: Cpu): void {
+  const v = (BigInt(c.getReg(2, 4)) << 32n) | BigInt(c.getReg(0, 4));
+  writeMsr(c, c.getReg(1, 4), v);
+}
+
+export function rdtsc(c: Cpu): void {
+  if ((c.cr4 & 0x4) && c.cpl !== 0) throw new GuestFault(Vec.GP, 0);
+  const t = BigInt.asUintN(64, c.readTsc());
+  c.setReg(0, 4, Number(t & 0xffffffffn));
+  c.setReg(2, 4, Number(t >> 32n));
+}
+
+export function rdtscp(c: Cpu): void {
+  rdtsc(c);
+  c.setReg(1, 4, Number(c.msr.get(MSR.TSC_AUX) ?? 0n));
+}
+
+export function cpuid(c: Cpu): void {
+  const m = c.model;
+  let leaf = c.getReg(0, 4);
+  const sub = c.getReg(1, 4);
+  // As QEMU: basic leaves above the maximum, and extended ones above xlevel, answer as the highest
+  // basic leaf; the hypervisor range 0x4000_0000–0x4fff_ffff is answered as is.
+  const hypervisor = leaf >= 0x40000000 && leaf < 0x50000000;
+  if (!hypervisor && (leaf >= 0x80000000 ? leaf > m.maxExtLeaf : leaf > m.maxBasicLeaf)) leaf = m.maxBasicLeaf;
+  const hex = leaf >= 0x80000000 ? `0x${leaf.toString(16)}` : String(leaf);
+  const r = m.cpuid.get(`${hex}.${sub}`) ?? m.cpuid.get(hex) ?? [0, 0, 0, 0];
+  c.setReg(0, 4, r[0]);
+  c.setReg(3, 4, r[1]);
+  c.setReg(1, 4, r[2]);
+  c.setReg(2, 4, r[3]);
+}
+
+function port(c: Cpu, d: Insn, i: number): number {
+  return d.ot[i] === Opnd.Imm ? d.imm & 0xff : c.getReg(2, 2);
+}
+
+export function portIn(c: Cpu, d: Insn): void {
+  const s = d.os[0]! as 1 | 2 | 4;
+  c.setReg(0, s, c.bus.portIn(port(c, d, 1), s));
+}
+
+export function portOut(c: Cpu, d: Insn): void {
+  const s = d.os[1]! as 1 | 2 | 4;
+  c.bus.portOut(port(c, d, 0), s, c.getReg(0, s));
+}
+
+export function iret(c: Cpu, d: Insn): void {
+  if (!c.long64) throw new GuestFault(Vec.UD); // legacy-mode IRET not implemented yet
+  iret64(c, d.osize);
+}
+
+export function syscall(c: Cpu): void {
+  if (!(c.efer & EFER_SCE) || !c.long64) throw new GuestFault(Vec.UD);
+  const star = c.msr.get(MSR.STAR) ?? 0n;
+  const sel = Number((star >> 32n) & 0xffffn);
+  const [nl, nh] = linToHalves(c.nextRip);
+  c.setReg(1, 8, nl, nh);
+  const flags = c.getFlags();
+  c.setReg(11, 8, flags & ~RF, 0);
+  const mask = Number((c.msr.get(MSR.SFMASK) ?? 0n) & 0xffffffffn);
+  c.setFlags(flags & ~mask & ~(RF | VM));
+  setSegmentCache(c, Seg.CS, sel & 0xfffc, 0, 0xffffffff, 0x00a09b00);
+  setSegmentCache(c, Seg.SS, (sel + 8) & 0xfffc, 0, 0xffffffff, 0x00c09300);
+  c.cpl = 0;
+  c.updateMode();
+  c.nextRip = Number(BigInt.asIntN(64, c.msr.get(MSR.LSTAR) ?? 0n));
+}
+
+export function sysret(c: Cpu, d: Insn): void {
+  if (!(c.efer & EFER_SCE) || !c.long64) throw new GuestFault(Vec.UD);
+  const star = c.msr.get(MSR.STAR) ?? 0n;
+  const base = Number((star >> 48n) & 0xffffn);
+  let target: number;
+  if (d.osize === 8) {
+    const lo = c.getReg(1, 8);
+    target = halvesToSigned(lo, c.hi);
+    if (!isCanonical(target)) throw new GuestFault(Vec.GP, 0);
+    setSegmentCache(c, Seg.CS, ((base + 16) & 0xfffc) | 3, 0, 0xffffffff, 0x00a0fb00);
+  } else {
+    target = c.getReg(1, 4);
+    setSegmentCache(c, Seg.CS, (base & 0xfffc) | 3, 0, 0xffffffff, 0x00cffb00);
+  }
+  c.setFlags((c.getReg(11, 4) & 0x3c7fd7) | 2);
+  setSegmentCache(c, Seg.SS, ((base + 8) & 0xfffc) | 3, 0, 0xffffffff, 0x00cff300);
+  c.cpl = 3;
+  c.updateMode();
+  c.nextRip = target;
+}
+
+export function x87(c: Cpu): void {
+  // No FPU yet: #NM when CR0.EM/TS say so, otherwise #UD (unimplemented).
+  if (c.cr0 & (0x4 | CR0_TS)) throw new GuestFault(Vec.NM);
+  throw new GuestFault(Vec.UD);
+}
+

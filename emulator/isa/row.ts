@@ -1,0 +1,108 @@
+import { flagMask } from './flags.js';
+import { needsModrm, parseOperands, type OperandForm } from './operand-forms.js';
+
+export type OpMap = 'one' | '0f' | '0f38' | '0f3a';
+
+/**
+ * How the operand size is chosen in 64-bit mode:
+ * - normal: 32, 16 with 0x66, 64 with REX.W
+ * - d64: defaults to 64 (PUSH/POP/LEAVE…), 16 with 0x66, never 32
+ * - f64: forced 64 (no prefix changes it)
+ */
+export type SizeRule = 'normal' | 'd64' | 'f64';
+
+/** CPU features a row depends on; rows whose feature the CPU model lacks decode as their fallback or #UD. */
+export type Feature = 'popcnt' | 'lzcnt' | 'bmi1' | 'movbe' | 'rdtscp' | 'rdrand';
+
+export interface IsaRow {
+  /** Position in the table (stable for one build; the coverage report counts by it). */
+  id: number;
+  readonly map: OpMap;
+  readonly opcode: number;
+  /** ModRM.reg for group rows (/digit). */
+  readonly ext?: number;
+  /** Restricts the row to register (mod = 3) or memory forms. */
+  readonly mod?: 'reg' | 'mem';
+  /** ModRM.rm for rows like 0F 01 F8 (SWAPGS). */
+  readonly rm?: number;
+  /** Mandatory prefix: the row applies only with this last 66/F2/F3 prefix ('none' = without F2/F3). */
+  readonly prefix?: 0x66 | 0xf2 | 0xf3 | 'none';
+  readonly mnemonic: string;
+  /** SDM operand notation, e.g. 'Eb,Gb'. */
+  readonly forms: string;
+  readonly operands: readonly OperandForm[];
+  readonly modrm: boolean;
+  readonly sizeRule: SizeRule;
+  readonly flagsRead: number;
+  readonly flagsWritten: number;
+  /** Architecturally undefined after this instruction (subset of flagsWritten). */
+  readonly flagsUndefined: number;
+  /** LOCK allowed (memory destination only). */
+  readonly lock: boolean;
+  /** F3/F2 act as REP/REPE/REPNE. */
+  readonly rep: 'none' | 'rep' | 'repcc';
+  /** Key into the handler table (emulator/exec/handlers.ts). */
+  readonly handler: string;
+  /** Handler parameter (condition code, ALU operation, …). */
+  readonly arg: number;
+  readonly feature?: Feature;
+  /** Privileged (CPL 0 only; #GP(0) otherwise). */
+  readonly privileged: boolean;
+  /** Not valid in 64-bit mode (#UD there). */
+  readonly invalid64: boolean;
+}
+
+export interface RowOptions {
+  ext?: number;
+  mod?: 'reg' | 'mem';
+  rm?: number;
+  prefix?: 0x66 | 0xf2 | 0xf3 | 'none';
+  size?: SizeRule;
+  /** Flags read/written/undefined as SDM initials, e.g. 'oszapc'. */
+  r?: string;
+  w?: string;
+  u?: string;
+  lock?: boolean;
+  rep?: 'rep' | 'repcc';
+  handler?: string;
+  arg?: number;
+  feature?: Feature;
+  priv?: boolean;
+  invalid64?: boolean;
+  /** Forces a ModRM byte even when no operand names one (e.g. 0F 1F /0 NOP Ev is explicit anyway). */
+  modrm?: boolean;
+}
+
+export function row(map: OpMap, opcode: number, mnemonic: string, forms: string, o: RowOptions = {}): IsaRow {
+  const operands = parseOperands(forms);
+  return {
+    id: -1,
+    map,
+    opcode,
+    ext: o.ext,
+    mod: o.mod,
+    rm: o.rm,
+    prefix: o.prefix,
+    mnemonic,
+    forms,
+    operands,
+    modrm: o.modrm ?? (needsModrm(operands) || o.ext !== undefined),
+    sizeRule: o.size ?? 'normal',
+    flagsRead: flagMask(o.r ?? ''),
+    flagsWritten: flagMask(o.w ?? ''),
+    flagsUndefined: flagMask(o.u ?? ''),
+    lock: o.lock ?? false,
+    rep: o.rep ?? 'none',
+    handler: o.handler ?? mnemonic.toLowerCase(),
+    arg: o.arg ?? 0,
+    feature: o.feature,
+    privileged: o.priv ?? false,
+    invalid64: o.invalid64 ?? false,
+  };
+}
+
+/** Condition-code suffixes in encoding order (tttn). */
+export const CONDITIONS = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'] as const;
+
+/** Flags each condition reads. */
+export const CONDITION_FLAGS = ['o', 'o', 'c', 'c', 'z', 'z', 'cz', 'cz', 's', 's', 'p', 'p', 'so', 'so', 'szo', 'szo'] as const;

@@ -1,0 +1,215 @@
+import { type CpuModel, qemu64Model } from './cpu/cpu-model.js';
+import { Cpu, isCanonical } from './cpu/cpu.js';
+import { deliverLongMode, pushesErrorCode } from './cpu/interrupts.js';
+import { DECODE_TOO_LONG, DECODE_UD, type DecodeMode, decode, MAX_INSN_LENGTH, NEED_MORE } from './decode/decoder.js';
+import { Insn, Opnd } from './decode/insn.js';
+import { SoftwareInterrupt } from './exec/control-flow.js';
+import { DISPATCH, type Handler, NO_EFFECTIVE_ADDRESS } from './exec/handlers.js';
+import { Bus } from './memory/bus.js';
+import { GuestFault, Vec } from './memory/guest-fault.js';
+import { Access } from './memory/mmu.js';
+
+export type StepOutcome =
+  | { kind: 'ok' }
+  | { kind: 'halted' }
+  | { kind: 'triple-fault' }
+  | { kind: 'crash'; message: string };
+
+const OK: StepOutcome = { kind: 'ok' };
+const HALTED: StepOutcome = { kind: 'halted' };
+const TRIPLE: StepOutcome = { kind: 'triple-fault' };
+
+const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
+
+/**
+ * The fetch–decode–execute loop around one CPU and its bus: faults thrown by handlers are
+ * delivered here (with #DF and triple-fault escalation), and any other exception becomes a
+ * 'crash' outcome naming RIP and the instruction bytes.
+ */
+export class Machine {
+  readonly bus: Bus;
+  readonly cpu: Cpu;
+  private readonly buf = new Uint8Array(16);
+  private mode: DecodeMode;
+  private modeKey = 0;
+  /**
+   * Decoded instructions by physical address of their first byte. A write to a page that holds
+   * decoded code drops that page's entries (Bus.codePages/onCodeWrite); instructions that cross a
+   * page boundary are never cached.
+   */
+  private readonly cachePages = new Map<number, Array<Insn | undefined>>();
+  decodeCacheEnabled = true;
+  /** The last code page's translation (valid while the MMU generation and CPL are unchanged). */
+  private fastLinPage = NaN;
+  private fastPhysPage = 0;
+  private fastGen = -1;
+  private fastUser = false;
+  private fastEntries: Array<Insn | undefined> | undefined;
+  /** Set by a triple fault; only reset() clears it. */
+  shutdown = false;
+  /** The last instruction's row id (coverage), -1 if it did not decode. */
+  lastRow = -1;
+
+  /** A new CPU over a new bus of `ram` bytes, or over an existing bus (whose memory it keeps). */
+  constructor(ram: number | Bus, model: CpuModel = qemu64Model()) {
+    this.bus = typeof ram === 'number' ? new Bus(ram) : ram;
+    this.bus.codePages.fill(0); // the decode cache starts empty, so no page is code yet
+    this.cpu = new Cpu(this.bus, model);
+    this.mode = { long64: true, default32: true, features: model.features };
+    this.bus.onCodeWrite = (page) => this.invalidatePage(page);
+  }
+
+  private invalidatePage(page: number): void {
+    this.cachePages.delete(page);
+    this.bus.codePages[page] = 0;
+    this.fastLinPage = NaN;
+  }
+
+  /** Drop every cached decode (mode or feature changes, tests). */
+  flushDecodeCache(): void {
+    for (const page of this.cachePages.keys()) this.bus.codePages[page] = 0;
+    this.cachePages.clear();
+    this.fastLinPage = NaN;
+  }
+
+  /** Execute one instruction (or one REP iteration), delivering any exception it raises. */
+  step(): StepOutcome {
+    if (this.shutdown) return TRIPLE;
+    const c = this.cpu;
+    if (c.halted) return HALTED;
+    const rip = c.rip;
+    try {
+      this.execute(c);
+      c.rip = c.nextRip;
+      c.icount++;
+      return c.halted ? HALTED : OK;
+    } catch (e) {
+      c.icount++;
+      if (e instanceof GuestFault) return this.raise(e.vector, e.errorCode, e.address, rip, false);
+      if (e instanceof SoftwareInterrupt) return this.raise(e.vector, undefined, undefined, c.nextRip, true);
+      return { kind: 'crash', message: this.crashMessage(rip, e) };
+    }
+  }
+
+  private execute(c: Cpu): void {
+    const d = this.fetchDecode(c);
+    const row = d.row;
+    this.lastRow = row.id;
+    c.nextRip = c.rip + d.len;
+    if (d.lock && (!row.lock || d.ot[0] !== Opnd.Mem)) throw new GuestFault(Vec.UD);
+    if (row.privileged && c.cpl !== 0) throw new GuestFault(Vec.GP, 0);
+    if (d.needsEa) c.lin = c.linearOf(d);
+    (d.exec as Handler)(c, d);
+  }
+
+  private fetchDecode(c: Cpu): Insn {
+    const key = (c.long64 ? 1 : 0) | (c.default32 ? 2 : 0);
+    if (key !== this.modeKey) {
+      this.modeKey = key;
+      this.mode = { long64: c.long64, default32: c.default32, features: c.model.features };
+    }
+    const rip = c.rip;
+    if (c.long64 && !isCanonical(rip)) throw new GuestFault(Vec.GP, 0);
+    const lin = c.long64 ? rip : (rip + c.segBase[1]!) % 4294967296;
+    const off = lin & 0xfff;
+    const linPage = lin - off;
+    let phys: number;
+    let entries: Array<Insn | undefined> | undefined;
+    if (linPage === this.fastLinPage && c.mmu.generation === this.fastGen && c.user === this.fastUser) {
+      phys = this.fastPhysPage + off;
+      entries = this.fastEntries;
+    } else {
+      phys = c.mmu.translate(lin, Access.Exec, c.user);
+      entries = this.cachePages.get(Math.floor(phys / 4096));
+      this.fastLinPage = linPage;
+      this.fastPhysPage = phys - off;
+      this.fastGen = c.mmu.generation;
+      this.fastUser = c.user;
+      this.fastEntries = entries;
+    }
+    if (entries !== undefined) {
+      const cached = entries[off];
+      if (cached !== undefined && cached.modeKey === key) return cached;
+    }
+    const inPage = 4096 - (lin & 0xfff);
+    const avail = Math.min(MAX_INSN_LENGTH, inPage);
+    const buf = this.buf;
+    for (let i = 0; i < avail; i++) buf[i] = c.bus.read8(phys + i);
+    const d = new Insn();
+    let r = decode(buf, avail, this.mode, d);
+    let crosses = false;
+    if (r === NEED_MORE) {
+      crosses = true;
+      const next = c.mmu.translate(lin + inPage, Access.Exec, c.user);
+      for (let i = avail; i < MAX_INSN_LENGTH; i++) buf[i] = c.bus.read8(next + (i - avail));
+      r = decode(buf, MAX_INSN_LENGTH, this.mode, d);
+    }
+    if (r === DECODE_UD || r === NEED_MORE) throw new GuestFault(Vec.UD);
+    if (r === DECODE_TOO_LONG) throw new GuestFault(Vec.GP, 0);
+    d.exec = DISPATCH[d.row.id]! as Insn['exec'];
+    d.needsEa = d.hasMem && !NO_EFFECTIVE_ADDRESS.has(d.row.handler);
+    d.modeKey = key;
+    if (this.decodeCacheEnabled && !crosses && phys + d.len <= this.bus.ramSize) {
+      const page = Math.floor(phys / 4096);
+      let list = this.cachePages.get(page);
+      if (!list) {
+        this.cachePages.set(page, (list = new Array<Insn | undefined>(4096).fill(undefined)));
+        this.fastLinPage = NaN; // the fast path holds the old (missing) list
+      }
+      list[off] = d;
+      this.bus.codePages[page] = 1;
+    }
+    return d;
+  }
+
+  /** Deliver an exception, escalating to #DF and then to a triple fault (SDM Vol. 3 Table 6-5). */
+  private raise(vector: number, errorCode: number | undefined, address: number | undefined, returnRip: number, software: boolean): StepOutcome {
+    const c = this.cpu;
+    let first = vector;
+    let ev = { vector, errorCode: pushesErrorCode(vector) ? (errorCode ?? 0) : undefined, software, returnRip };
+    let addr = address;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        if (ev.vector === Vec.PF && addr !== undefined) c.cr2 = addr;
+        if (!c.long64 && !((c.efer & 0x400) !== 0)) throw new Error('exception delivery outside long mode is not implemented');
+        deliverLongMode(c, ev);
+        c.halted = false;
+        return OK;
+      } catch (e) {
+        if (!(e instanceof GuestFault)) return { kind: 'crash', message: this.crashMessage(c.rip, e) };
+        const second = e.vector;
+        if (first === Vec.DF) {
+          this.shutdown = true;
+          return TRIPLE;
+        }
+        const benignFirst = !CONTRIBUTORY.has(first) && first !== Vec.PF;
+        const escalate = !benignFirst && (CONTRIBUTORY.has(second) || (first === Vec.PF && second === Vec.PF));
+        if (escalate) {
+          ev = { vector: Vec.DF, errorCode: 0, software: false, returnRip };
+          addr = undefined;
+          first = Vec.DF;
+        } else {
+          ev = { vector: second, errorCode: pushesErrorCode(second) ? (e.errorCode ?? 0) : undefined, software: false, returnRip };
+          addr = e.address;
+          first = second;
+        }
+      }
+    }
+    this.shutdown = true;
+    return TRIPLE;
+  }
+
+  private crashMessage(rip: number, e: unknown): string {
+    const ripHex = BigInt.asUintN(64, BigInt(rip)).toString(16);
+    let bytes = '';
+    try {
+      const lin = rip;
+      const phys = this.cpu.mmu.peekTranslate(lin);
+      if (phys >= 0) bytes = Array.from(this.bus.peek(phys, 15), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    } catch {
+      bytes = '(unreadable)';
+    }
+    const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    return `emulator crash at RIP 0x${ripHex} (bytes ${bytes || 'unmapped'}): ${what}`;
+  }
+}
