@@ -25,7 +25,7 @@ describe('difftest CLI', () => {
   it('lists the valid commands for an unknown one', async () => {
     const r = await run(['frobnicate']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/unknown command 'frobnicate'; valid commands: start, setup-check, bench/);
+    expect(r.stderr).toMatch(/unknown command 'frobnicate'; valid commands: start, setup-check, bench, replay, fuzz, ci, minimize, report$/m);
   });
 
   it('reports a missing QEMU in one line without a stack trace', async () => {

@@ -2,6 +2,7 @@ import { SetupError } from '../oracle/qemu/install.js';
 import { QmpError } from '../oracle/qemu/qmp.js';
 import { RspError } from '../oracle/rsp/errors.js';
 import { CaseFileError } from '../corpus/case-schema.js';
+import { ResultFileError } from '../reports/json.js';
 
 import { UsageError } from '../util/errors.js';
 
@@ -9,7 +10,7 @@ export { UsageError };
 
 /** Errors whose message is already a complete one-line diagnosis for the user. */
 export function isKnownError(err: unknown): err is Error {
-  return err instanceof SetupError || err instanceof RspError || err instanceof QmpError || err instanceof UsageError || err instanceof CaseFileError;
+  return err instanceof SetupError || err instanceof RspError || err instanceof QmpError || err instanceof UsageError || err instanceof CaseFileError || err instanceof ResultFileError;
 }
 
 /** One line, never a stack trace (unless verbose). */

@@ -13,6 +13,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'setup-check': async () => (await import('./setup-check.js')).setupCheckCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
   replay: async () => (await import('./replay.js')).replayCommand,
+  fuzz: async () => (await import('./fuzz.js')).fuzzCommand,
+  ci: async () => (await import('./ci.js')).ciCommand,
+  minimize: async () => (await import('./minimize.js')).minimizeCommand,
+  report: async () => (await import('./report.js')).reportCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -20,6 +24,10 @@ const SUMMARIES: Record<string, string> = {
   'setup-check': 'find or install qemu-system-x86_64 and print its version',
   bench: 'run the benchmarks and print figures and ratios',
   replay: 'replay saved cases (files or directories) on QEMU and the system under test',
+  fuzz: 'run a differential fuzzing campaign and write a report',
+  ci: 'fixed-seed campaign + regression corpus; exit 1 on any divergence; JUnit out',
+  minimize: 'shrink a diverging case to its smallest form and report it',
+  report: 're-render a report from a saved result.json',
 };
 
 function usage(): string {

@@ -23,6 +23,9 @@ export const CaseSchema = z.object({
     .strict()
     .default({}),
   rflags: hex64.optional(),
+  /** FS/GS segment bases (for FS:/GS: overrides). */
+  fsBase: hex64.optional(),
+  gsBase: hex64.optional(),
   /** Extra memory (physical = virtual on the test machine). */
   memory: z.array(MemoryRegionSchema).default([]),
   /** Memory compared after the run; defaults to the case's memory regions plus the top stack page. */

@@ -43,3 +43,19 @@ describe('state comparison', () => {
     expect(d.map((x) => [x.addr, x.expected.length])).toEqual([[0x1002n, 4], [0x1013n, 1]]);
   });
 });
+
+describe('memory region coalescing', () => {
+  it('merges touching and overlapping regions, later writes winning', async () => {
+    const { coalesce } = await import('./lockstep.js');
+    const out = coalesce([
+      { addr: 0x1000n, bytes: Uint8Array.of(1, 1, 1, 1) },
+      { addr: 0x2000n, bytes: Uint8Array.of(9) },
+      { addr: 0x1004n, bytes: Uint8Array.of(2, 2) },
+      { addr: 0x1002n, bytes: Uint8Array.of(3) },
+    ]);
+    expect(out).toEqual([
+      { addr: 0x1000n, bytes: Uint8Array.of(1, 1, 3, 1, 2, 2) },
+      { addr: 0x2000n, bytes: Uint8Array.of(9) },
+    ]);
+  });
+});

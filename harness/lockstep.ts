@@ -55,13 +55,43 @@ export function comparedRegions(c: Case): Array<{ addr: bigint; length: number }
 }
 
 export function machineForCase(c: Case): TestMachine {
-  return buildTestMachine({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags });
+  return buildTestMachine({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags, fsBase: c.fsBase, gsBase: c.gsBase });
 }
 
-/** The case's memory plus zeroed compared regions, so both targets start from the same bytes. */
+/**
+ * The case's memory, compared regions zeroed where the case does not fill them (so both
+ * targets start from the same bytes), and the block-mode trampoline after the code.
+ */
 function resetMemory(c: Case, machine: TestMachine, withSystem: boolean): MemoryRegion[] {
-  const zeroed = comparedRegions(c).map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
-  return [...(withSystem ? machine.memory.slice(0, machine.memory.length - machine.caseMemory.length) : []), ...zeroed, ...machine.caseMemory];
+  const covered = (r: { addr: bigint; length: number }) =>
+    c.memory.some((m) => m.addr <= r.addr && m.addr + BigInt(m.bytes.length) >= r.addr + BigInt(r.length));
+  const zeroed = comparedRegions(c)
+    .filter((r) => !covered(r))
+    .map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
+  const system = withSystem ? machine.memory.slice(0, machine.memory.length - machine.caseMemory.length) : [];
+  return coalesce([...system, ...zeroed, ...machine.caseMemory, machine.trampoline]);
+}
+
+/** Merge touching or overlapping regions (later ones win): one memory write each instead of several. */
+export function coalesce(regions: readonly MemoryRegion[]): MemoryRegion[] {
+  const sorted = regions.map((r, order) => ({ r, order })).sort((a, b) => (a.r.addr < b.r.addr ? -1 : a.r.addr > b.r.addr ? 1 : a.order - b.order));
+  const out: Array<{ addr: bigint; parts: Array<{ r: MemoryRegion; order: number }>; end: bigint }> = [];
+  for (const x of sorted) {
+    const last = out[out.length - 1];
+    const end = x.r.addr + BigInt(x.r.bytes.length);
+    if (last && x.r.addr <= last.end) {
+      last.parts.push(x);
+      if (end > last.end) last.end = end;
+    } else {
+      out.push({ addr: x.r.addr, parts: [x], end });
+    }
+  }
+  return out.map((g) => {
+    if (g.parts.length === 1) return g.parts[0]!.r;
+    const bytes = new Uint8Array(Number(g.end - g.addr));
+    for (const p of [...g.parts].sort((a, b) => a.order - b.order)) bytes.set(p.r.bytes, Number(p.r.addr - g.addr));
+    return { addr: g.addr, bytes };
+  });
 }
 
 /**
@@ -105,7 +135,7 @@ export class LockstepRunner {
   /** Both targets to the end; undefined when they differ (the caller then steps to locate it). */
   private async runBlock(c: Case, machine: TestMachine): Promise<LockstepResult | undefined> {
     await this.resetBoth(c, machine);
-    const stops = [machine.endAddress, ...machine.exceptionStops];
+    const stops = [LAYOUT.blockEnd, ...machine.exceptionStops];
     const [rs, ds] = await Promise.all([this.reference.runUntil(stops, c.maxSteps), this.dut.runUntil(stops, c.maxSteps)]);
     if (rs.kind !== ds.kind) return undefined;
     if (rs.kind === 'triple-fault') return { outcome: 'match', steps: -1, end: 'triple-fault', masked: [] };

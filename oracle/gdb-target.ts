@@ -179,6 +179,10 @@ export class GdbRemoteTarget implements ExecutionTarget {
   protected readonly log: Logger;
   private breakpoints = new Set<bigint>();
   protected physMode = false;
+  /** RIP as last written by us, while nothing has run since (saves a step in runUntil). */
+  private knownRip: bigint | undefined;
+  /** State read at the end of runUntil, handed out once by the next readState(). */
+  private cachedState: MachineState | undefined;
 
   protected constructor(
     readonly rsp: RspClient,
@@ -206,11 +210,16 @@ export class GdbRemoteTarget implements ExecutionTarget {
   }
 
   async writeRegisters(state: MachineState): Promise<void> {
+    this.cachedState = undefined;
+    this.knownRip = undefined;
     await this.rsp.request(`G${registersFromState(this.registers, state)}`);
+    this.knownRip = state.rip;
   }
 
   /** Write one register with `P` (value in the register's own width). */
   async writeRegister(name: string, value: bigint): Promise<void> {
+    this.cachedState = undefined;
+    this.knownRip = undefined;
     const reg = this.registers.get(name);
     await this.rsp.request(`P${reg.regnum.toString(16)}=${this.registers.encode(name, value)}`);
   }
@@ -239,6 +248,8 @@ export class GdbRemoteTarget implements ExecutionTarget {
   }
 
   async step(n = 1): Promise<StopReason> {
+    this.cachedState = undefined;
+    this.knownRip = undefined;
     let last: StopReason = { kind: 'step' };
     for (let i = 0; i < n; i++) {
       last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
@@ -264,12 +275,17 @@ export class GdbRemoteTarget implements ExecutionTarget {
   }
 
   async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
-    // Always retire the instruction at the current RIP first, as gdb's own `continue` does.
-    const first = await this.step(1);
-    if (first.kind !== 'step') return first;
-    const rip = await this.readRegister('rip');
-    if (stops.includes(rip)) return { kind: 'breakpoint', rip };
-    if (maxInstructions <= 1) return { kind: 'limit' };
+    // The instruction at the current RIP always runs first, as with gdb's own `continue`:
+    // step over it when it may carry a breakpoint (we cannot know where RIP is, or it is a stop).
+    if (this.knownRip === undefined || stops.includes(this.knownRip)) {
+      const first = await this.step(1);
+      if (first.kind !== 'step') return first;
+      const rip = await this.readRegister('rip');
+      if (stops.includes(rip)) return { kind: 'breakpoint', rip };
+      if (maxInstructions <= 1) return { kind: 'limit' };
+    }
+    this.knownRip = undefined;
+    this.cachedState = undefined;
     await this.syncBreakpoints(stops);
     const budgetMs = 1000 + (maxInstructions / 1e6) * (this.options.runMsPerMillion ?? 2000);
     const timer = setTimeout(() => this.rsp.interrupt(), budgetMs);
@@ -277,14 +293,21 @@ export class GdbRemoteTarget implements ExecutionTarget {
       const reply = await this.rsp.request('c', { expect: 'stop', timeoutMs: budgetMs + 5000 });
       const stop = this.stopFromReply(reply);
       if (stop.kind !== 'step') return stop;
-      const at = await this.readRegister('rip');
-      return stops.includes(at) ? { kind: 'breakpoint', rip: at } : { kind: 'step' };
+      // one `g` instead of `p rip`: the caller nearly always reads the state next
+      const state = await this.readState();
+      this.cachedState = state;
+      return stops.includes(state.rip) ? { kind: 'breakpoint', rip: state.rip } : { kind: 'step' };
     } finally {
       clearTimeout(timer);
     }
   }
 
   async readState(_options: ReadStateOptions = {}): Promise<MachineState> {
+    const cached = this.cachedState;
+    if (cached) {
+      this.cachedState = undefined;
+      return cached;
+    }
     return stateFromRegisters(this.registers, fromHex(await this.rsp.request('g')));
   }
 

@@ -32,6 +32,9 @@ export const LAYOUT = {
   dataSize: 0x10000,
   /** First address that no page table entry maps. */
   unmapped: 0x30000n,
+  /** Fixed stop address for block runs: the code is followed by a jump here, so the breakpoint
+   * never moves (QEMU flushes its translation cache on every breakpoint insert/remove). */
+  blockEnd: 0x1fff0n,
 } as const;
 
 export const SELECTORS = { code64: 0x1008, data: 0x1010, code32: 0x1018 } as const;
@@ -63,6 +66,8 @@ export interface TestMachineOptions {
   /** Initial register values; everything else starts at 0 (RSP at the stack top). */
   readonly regs?: Partial<Record<GprName, bigint>>;
   readonly rflags?: bigint;
+  readonly fsBase?: bigint;
+  readonly gsBase?: bigint;
 }
 
 export interface TestMachine {
@@ -74,6 +79,8 @@ export interface TestMachine {
   readonly caseMemory: MemoryRegion[];
   /** Address just past the code: reaching it means the fragment ran to completion. */
   readonly endAddress: bigint;
+  /** `jmp LAYOUT.blockEnd` placed at endAddress (not part of the case's code). */
+  readonly trampoline: MemoryRegion;
   /** Where each exception vector lands (index = vector). */
   readonly exceptionStops: readonly bigint[];
 }
@@ -128,19 +135,30 @@ function buildPageTables(): Uint8Array {
   return tables;
 }
 
+/** `jmp rel32` at `from` landing on `to`. */
+function jumpTo(from: bigint, to: bigint): MemoryRegion {
+  const bytes = new Uint8Array(5);
+  bytes[0] = 0xe9;
+  new DataView(bytes.buffer).setInt32(1, Number(to - (from + 5n)), true);
+  return { addr: from, bytes };
+}
+
 function buildHandlers(): Uint8Array {
   // Each stop address holds HLT: a target that runs past its breakpoint stops there anyway.
   return new Uint8Array(0x1000).fill(0xf4);
 }
 
-/** The memory every test machine starts from (tables, handlers), without code or data. */
+let systemMemoryCache: MemoryRegion[] | undefined;
+
+/** The memory every test machine starts from (tables, handlers), without code or data.
+ * Built once: it is the same for every case, and no caller mutates it. */
 export function systemMemory(): MemoryRegion[] {
-  return [
+  return (systemMemoryCache ??= [
     { addr: LAYOUT.idt, bytes: buildIdt() },
     { addr: LAYOUT.gdtPage, bytes: buildGdtPage() },
     { addr: LAYOUT.pml4, bytes: buildPageTables() },
     { addr: LAYOUT.handlers, bytes: buildHandlers() },
-  ];
+  ]);
 }
 
 export function initialState(regs: Partial<Record<GprName, bigint>> = {}, rflags = 0x2n): MachineState {
@@ -170,8 +188,9 @@ export function initialState(regs: Partial<Record<GprName, bigint>> = {}, rflags
 }
 
 export function buildTestMachine(options: TestMachineOptions): TestMachine {
-  if (options.code.length > LAYOUT.codeSize) {
-    throw new RangeError(`code is ${options.code.length} bytes; the test machine holds at most ${LAYOUT.codeSize}`);
+  const maxCode = Number(LAYOUT.blockEnd - LAYOUT.code) - 5;
+  if (options.code.length > maxCode) {
+    throw new RangeError(`code is ${options.code.length} bytes; the test machine holds at most ${maxCode}`);
   }
   const caseMemory = [{ addr: LAYOUT.code, bytes: options.code }, ...(options.memory ?? [])];
   const memory = [...systemMemory(), ...caseMemory];
@@ -185,10 +204,11 @@ export function buildTestMachine(options: TestMachineOptions): TestMachine {
     }
   }
   return {
-    state: initialState(options.regs, options.rflags),
+    state: { ...initialState(options.regs, options.rflags), fsBase: options.fsBase ?? 0n, gsBase: options.gsBase ?? 0n },
     memory,
     caseMemory,
     endAddress: LAYOUT.code + BigInt(options.code.length),
+    trampoline: jumpTo(LAYOUT.code + BigInt(options.code.length), LAYOUT.blockEnd),
     exceptionStops: Array.from({ length: 256 }, (_, v) => LAYOUT.handlers + BigInt(v) * LAYOUT.handlerStride),
   };
 }

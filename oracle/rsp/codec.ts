@@ -63,6 +63,17 @@ export function runLengthEncode(body: Uint8Array): Uint8Array {
 
 /** Frame a payload: `$` + escaped payload + `#` + two hex checksum digits. */
 export function encodePacket(payload: Uint8Array | string, options: { rle?: boolean } = {}): Uint8Array {
+  // Fast path for the common case (hex-encoded data, no bytes that need escaping): memory
+  // writes are most of the bytes we send, so skip the per-byte escape loop for them.
+  if (typeof payload === 'string' && !options.rle && !/[$#}*\x80-\uffff]/.test(payload)) {
+    const out = Buffer.allocUnsafe(payload.length + 4);
+    out[0] = DOLLAR;
+    out.write(payload, 1, 'latin1');
+    const sum = checksum(out.subarray(1, payload.length + 1));
+    out[payload.length + 1] = HASH;
+    out.write(hex2(sum), payload.length + 2, 'latin1');
+    return out;
+  }
   const raw = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
   let body = escapePayload(raw);
   if (options.rle) body = runLengthEncode(body);

@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { listCaseFiles } from '../corpus/case-files.js';
+import { readCaseFile, type Case } from '../corpus/case-schema.js';
+import { readSuppressions, suppressionFor, type Suppressions } from '../corpus/suppressions.js';
+import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
+import { buildDivergenceReport } from '../harness/divergence-report.js';
+import { LockstepSession } from '../harness/session.js';
+import { parseDutSpec } from '../harness/targets.js';
+import { UsageError } from '../util/errors.js';
+import { FUZZ_OPTIONS, parseSeed, runFuzz } from './fuzz.js';
+import { parseOptions } from './main.js';
+
+const DEFAULT_SUPPRESSIONS = 'difftest-suppressions.json';
+const DEFAULT_REGRESSIONS = 'corpus/regressions';
+
+const USAGE = `difftest ci [--seed N (default 1)] [--count N (default 300)] [--regressions DIR]
+           [--suppressions FILE] [fuzz options…]
+
+What an emulator project runs on every commit: a fixed-seed campaign plus the regression
+corpus (${DEFAULT_REGRESSIONS}). Divergences matching ${DEFAULT_SUPPRESSIONS} (or
+--suppressions) are reported separately and do not fail the run. Writes junit.xml with the
+rest of the report. Exit code 1 on any unsuppressed divergence or regression failure.`;
+
+/** Replay the regression corpus; a failing regression becomes a divergence in the result. */
+async function regressions(files: ReadonlyArray<{ file: string; c: Case }>, dutText: string, inject: string[], cpu?: string) {
+  const out: DivergenceReport[] = [];
+  if (files.length === 0) return { out, ran: 0 };
+  const session = await LockstepSession.open(parseDutSpec(dutText, inject), cpu);
+  try {
+    for (const { file, c } of files) {
+      const r = await session.runner.run(c, { mode: 'block' });
+      const expectDiv = c.expected?.outcome === 'divergence';
+      if (r.outcome === 'divergence' && !expectDiv) {
+        const replay = `node bin/difftest.mjs replay ${file}${dutText !== 'emulator' ? ` --dut ${dutText}` : ''}`;
+        const rep = buildDivergenceReport(c, r.divergence!, { caseFile: file, replayCommand: replay });
+        out.push({ ...rep, signature: `regression ${file}: ${rep.signature}` });
+      }
+    }
+  } finally {
+    await session.close();
+  }
+  return { out, ran: files.length };
+}
+
+export const ciCommand = {
+  summary: 'fixed-seed campaign + regression corpus, for CI',
+  usage: USAGE,
+  async run(argv: string[]): Promise<number> {
+    const { values, positionals } = parseOptions(
+      argv,
+      { ...FUZZ_OPTIONS, regressions: { type: 'string' }, suppressions: { type: 'string' } },
+      USAGE,
+    );
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; usage: ${USAGE.split('\n')[0]}`);
+    const supFile = values.suppressions ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
+    const suppressions: Suppressions | undefined = supFile ? await readSuppressions(supFile) : undefined;
+    const regDir = values.regressions ?? DEFAULT_REGRESSIONS;
+    const regFiles = existsSync(regDir) || values.regressions ? await listCaseFiles([regDir]) : [];
+    // validate the whole corpus before starting QEMU
+    const cases = await Promise.all(regFiles.map(async (f) => ({ file: f, c: await readCaseFile(f) })));
+    const { result } = await runFuzz({
+      seed: parseSeed(values.seed ?? '1'),
+      argv,
+      values,
+      defaultCount: 300,
+      command: 'ci',
+      postprocess: async (r: CampaignResult) => {
+        const reg = await regressions(cases, values.dut ?? 'emulator', values.inject ?? [], values.cpu);
+        process.stdout.write(`difftest: regression corpus: ${reg.ran} case(s), ${reg.out.length} failing\n`);
+        const divergences = [...r.divergences, ...reg.out].map((d) => {
+          const reason = suppressionFor(suppressions, d.signature);
+          return reason ? { ...d, suppressed: { reason } } : d;
+        });
+        return { ...r, testsRun: r.testsRun + reg.ran, divergences };
+      },
+    });
+    return result.divergences.some((d) => !d.suppressed) ? 1 : 0;
+  },
+};

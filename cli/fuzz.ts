@@ -1,0 +1,150 @@
+import path from 'node:path';
+import { availableParallelism } from 'node:os';
+import { runCampaign } from '../harness/campaign/campaign.js';
+import type { CampaignResult } from '../harness/campaign-result.js';
+import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/campaign/case-source.js';
+import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
+import { writeReport } from '../reports/write-report.js';
+import { UsageError } from '../util/errors.js';
+import { parseOptions } from './main.js';
+
+export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--family NAME]... [--workers N]
+              [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step] [--length MIN-MAX]
+              [--raw] [--no-minimize] [--cpu MODEL] [--out DIR]
+
+Generates random instruction sequences, runs each on QEMU and the system under test, and
+writes a report (index.html, summary.md, result.json, junit.xml) to reports/runs/<run>/.
+Every divergence is saved as a replayable case before anything else happens.
+Exit code: 0 when nothing diverged, 1 on any divergence, 2 on bad input or setup problems.`;
+
+export const FUZZ_OPTIONS = {
+  seed: { type: 'string' },
+  count: { type: 'string' },
+  seconds: { type: 'string' },
+  family: { type: 'string', multiple: true },
+  workers: { type: 'string' },
+  dut: { type: 'string' },
+  inject: { type: 'string', multiple: true },
+  mode: { type: 'string' },
+  length: { type: 'string' },
+  raw: { type: 'boolean' },
+  'no-minimize': { type: 'boolean' },
+  cpu: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+function positiveInt(name: string, text: string | undefined, fallback: number, max = 1e9): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name} '${text}' must be a whole number from 1 to ${max}`);
+  return n;
+}
+
+export interface FuzzSettings {
+  readonly seed: number;
+  readonly argv: readonly string[];
+  readonly values: Partial<Record<keyof typeof FUZZ_OPTIONS, string | boolean | string[]>>;
+  readonly defaultCount?: number;
+  readonly defaultSeconds?: number;
+  readonly command: string;
+  /** Adjust the result before the report is written (suppressions, regression results). */
+  readonly postprocess?: (result: CampaignResult) => Promise<CampaignResult> | CampaignResult;
+}
+
+/** Shared by `fuzz`, `start` and `ci`: validate options, run, write the report, print the summary. */
+export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult; dir: string }> {
+  const v = s.values;
+  const str = (k: keyof typeof FUZZ_OPTIONS) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const list = (k: keyof typeof FUZZ_OPTIONS) => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
+  const mode = str('mode') ?? 'block';
+  if (mode !== 'block' && mode !== 'step') throw new UsageError(`--mode '${mode}' is not a mode; use block or step`);
+  const families = list('family');
+  for (const f of families) {
+    if (!FAMILY_NAMES.includes(f)) throw new UsageError(`unknown --family '${f}'; valid families: ${FAMILY_NAMES.join(', ')}`);
+  }
+  const lengthText = str('length') ?? '1-10';
+  const lm = /^(\d+)-(\d+)$/.exec(lengthText) ?? /^(\d+)$/.exec(lengthText);
+  const length: [number, number] = lm ? [Number(lm[1]), Number(lm[2] ?? lm[1])] : [0, 0];
+  if (!lm || length[0] < 1 || length[1] < length[0] || length[1] > 200) {
+    throw new UsageError(`--length '${lengthText}' must be N or MIN-MAX with 1 <= MIN <= MAX <= 200`);
+  }
+  const count = str('count') !== undefined ? positiveInt('count', str('count'), 0) : undefined;
+  const seconds = str('seconds') !== undefined ? positiveInt('seconds', str('seconds'), 0, 86_400) : undefined;
+  const workers = positiveInt('workers', str('workers'), Math.min(availableParallelism(), 8), 64);
+  const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'));
+  const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${s.seed}`;
+  const runDir = path.resolve(str('out') ?? path.join('reports', 'runs', runId));
+  const dutArgs = [str('dut') ? `--dut ${str('dut')}` : '', ...list('inject').map((i) => `--inject ${i}`), str('cpu') ? `--cpu ${str('cpu')}` : '']
+    .filter(Boolean)
+    .join(' ');
+  process.stdout.write(
+    `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${count !== undefined ? `${count} cases` : `${seconds ?? s.defaultSeconds}s`}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
+  );
+  const abort = new AbortController();
+  const onSigint = () => {
+    process.stderr.write('\ndifftest: interrupted; finishing the cases in flight and writing a partial report (Ctrl-C again to quit at once)\n');
+    abort.abort();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  let result: CampaignResult;
+  try {
+    result = await runCampaign({
+      runId,
+      command: ['difftest', s.command, ...s.argv].join(' '),
+      seed: s.seed,
+      count: count ?? (seconds === undefined ? s.defaultCount : undefined),
+      seconds: seconds ?? (count === undefined ? s.defaultSeconds : undefined),
+      workers,
+      dut,
+      cpuModel: str('cpu'),
+      mode,
+      families: families.length ? families : undefined,
+      length,
+      raw: v.raw === true,
+      runDir,
+      minimize: v['no-minimize'] !== true,
+      replayTemplate: `node bin/difftest.mjs replay {file}${dutArgs ? ` ${dutArgs}` : ''}`,
+      progress: true,
+      signal: abort.signal,
+      rowNames: describeRow,
+      totalRows: GENERATABLE_ROW_COUNT,
+      onDivergence: (r) => process.stderr.write(`\ndifftest: divergence in case ${r.index}: ${r.signature ?? r.status} (saved under ${path.relative(process.cwd(), runDir)}/cases)\n`),
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (s.postprocess) result = await s.postprocess(result);
+  const { dir } = await writeReport(result, runDir);
+  const rel = path.relative(process.cwd(), dir) || '.';
+  const rate = result.seconds > 0 ? result.testsRun / result.seconds : 0;
+  process.stdout.write(
+    `difftest: ${result.testsRun} tests in ${result.seconds.toFixed(1)}s (${rate.toFixed(0)}/s), ` +
+      `${result.divergences.filter((d) => !d.suppressed).length} distinct divergence(s)` +
+      `${result.divergences.some((d) => d.suppressed) ? ` (+${result.divergences.filter((d) => d.suppressed).length} suppressed)` : ''}` +
+      `${result.partial ? ' (partial run)' : ''}; seed ${s.seed}\n` +
+      result.divergences
+        .map((d) => `  ${d.suppressed ? '(suppressed) ' : ''}${d.count}× ${d.signature}\n     replay: ${d.replayCommand}\n`)
+        .join('') +
+      `difftest: report ${path.join(rel, 'index.html')} (also summary.md, result.json, junit.xml)\n`,
+  );
+  return { result, dir };
+}
+
+export function parseSeed(text: string | undefined): number {
+  if (text === undefined) return Math.floor(Math.random() * 0x7fffffff);
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new UsageError(`--seed '${text}' must be a whole number from 0 to 4294967295`);
+  return n;
+}
+
+export const fuzzCommand = {
+  summary: 'run a differential fuzzing campaign',
+  usage: FUZZ_USAGE,
+  async run(argv: string[]): Promise<number> {
+    const { values, positionals } = parseOptions(argv, FUZZ_OPTIONS, FUZZ_USAGE);
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; usage: ${FUZZ_USAGE.split('\n')[0]}`);
+    const { result } = await runFuzz({ seed: parseSeed(values.seed), argv, values, defaultSeconds: 60, command: 'fuzz' });
+    return result.divergences.some((d) => !d.suppressed) ? 1 : 0;
+  },
+};

@@ -1,0 +1,22 @@
+import path from 'node:path';
+import { readResult } from '../reports/json.js';
+import { writeReport } from '../reports/write-report.js';
+import { UsageError } from '../util/errors.js';
+import { parseOptions } from './main.js';
+
+const USAGE = `difftest report <result.json> [--out DIR]
+
+Re-renders a report (index.html, summary.md, junit.xml) from a saved result.json.`;
+
+export const reportCommand = {
+  summary: 're-render a report from result.json',
+  usage: USAGE,
+  async run(argv: string[]): Promise<number> {
+    const { values, positionals } = parseOptions(argv, { out: { type: 'string' } }, USAGE);
+    if (positionals.length !== 1) throw new UsageError(`report takes exactly one result.json; usage: ${USAGE.split('\n')[0]}`);
+    const result = await readResult(positionals[0]!);
+    const { dir } = await writeReport(result, path.resolve(values.out ?? path.dirname(positionals[0]!)));
+    process.stdout.write(`difftest: report ${path.relative(process.cwd(), dir) || '.'}/index.html\n`);
+    return result.divergences.some((d) => !d.suppressed) ? 1 : 0;
+  },
+};

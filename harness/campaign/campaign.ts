@@ -1,0 +1,168 @@
+import { Worker } from 'node:worker_threads';
+import { childLogger } from '../../util/log.js';
+import { Progress } from '../../util/progress.js';
+import type { CampaignResult, DivergenceReport } from '../campaign-result.js';
+import type { CaseResult, FromWorker, WorkerConfig } from './protocol.js';
+import type { TargetInfo } from '../../target/execution-target.js';
+import { FRAGMENT_SYNC_RULES } from '../sync-rules.js';
+
+export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
+  readonly runId: string;
+  readonly command: string;
+  readonly workers: number;
+  /** Stop after this many cases… */
+  readonly count?: number;
+  /** …or after this many seconds (whichever comes first). */
+  readonly seconds?: number;
+  readonly progress?: boolean;
+  /** Aborts the campaign (Ctrl-C): outstanding cases finish, the result is marked partial. */
+  readonly signal?: AbortSignal;
+  /** Each divergence as soon as it is known (the case file is already on disk). */
+  readonly onDivergence?: (r: CaseResult) => void;
+  readonly rowNames?: (row: number) => string;
+  readonly totalRows?: number;
+}
+
+const log = childLogger('campaign');
+
+/**
+ * Runs a campaign over N worker threads (each with its own QEMU and system under test).
+ * Case i is generated from (seed, i) wherever it runs, so results merge reproducibly:
+ * they are ordered by index, and each divergence signature is represented by its first case.
+ */
+export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const results: CaseResult[] = [];
+  const progress = options.progress ? new Progress('fuzz', 10_000) : undefined;
+  let next = 0;
+  let stopping = false;
+  let partial = false;
+  let divergent = 0;
+  let fatal: string | undefined;
+  let oracleInfo: TargetInfo = { implementation: 'qemu', cpuModel: options.cpuModel ?? 'qemu64' };
+  let dutInfo: TargetInfo = { implementation: 'unknown', cpuModel: 'unknown' };
+  const deadline = options.seconds !== undefined ? t0 + options.seconds * 1000 : Infinity;
+  const limit = options.count ?? Infinity;
+  if (limit === Infinity && deadline === Infinity) throw new Error('a campaign needs --count or --seconds');
+
+  const onAbort = () => {
+    stopping = true;
+    partial = true;
+  };
+  options.signal?.addEventListener('abort', onAbort);
+
+  const workers: Worker[] = [];
+  const { signal: _s, onDivergence: _d, rowNames: _r, totalRows: _t, runId: _id, command: _c, workers: _w, count: _n, seconds: _sec, progress: _p, ...shared } = options;
+  await new Promise<void>((resolveAll) => {
+    let live = 0;
+    const finishOne = () => {
+      if (--live === 0) resolveAll();
+    };
+    const dispatch = (w: Worker) => {
+      if (stopping || fatal || next >= limit || performance.now() >= deadline) {
+        w.postMessage({ type: 'stop' });
+        return;
+      }
+      w.postMessage({ type: 'case', index: next++ });
+    };
+    for (let id = 0; id < Math.max(1, options.workers); id++) {
+      const config: WorkerConfig = { ...shared, workerId: id };
+      const w = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: config });
+      workers.push(w);
+      live++;
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          oracleInfo = m.oracle;
+          dutInfo = m.dut;
+          dispatch(w);
+        } else if (m.type === 'result') {
+          results.push(m.result);
+          if (m.result.status === 'divergence') {
+            divergent++;
+            if (m.result.signature) for (const other of workers) if (other !== w) other.postMessage({ type: 'known', signature: m.result.signature });
+            options.onDivergence?.(m.result);
+          }
+          progress?.update(results.length, options.count, `${divergent} divergent`);
+          dispatch(w);
+        } else {
+          fatal = m.message;
+          log.error({ worker: m.workerId, message: m.message }, 'worker failed');
+          w.postMessage({ type: 'stop' });
+        }
+      });
+      w.on('error', (err) => {
+        fatal ??= err.message;
+        finishOne();
+      });
+      w.on('exit', () => finishOne());
+    }
+  });
+  progress?.done();
+  options.signal?.removeEventListener('abort', onAbort);
+  if (fatal && results.length === 0) throw new Error(`campaign workers failed: ${fatal}`);
+  if (fatal) partial = true;
+  return summarize(options, results, { startedAt, seconds: (performance.now() - t0) / 1000, partial, oracleInfo, dutInfo });
+}
+
+function summarize(
+  options: CampaignOptions,
+  unordered: CaseResult[],
+  meta: { startedAt: Date; seconds: number; partial: boolean; oracleInfo: TargetInfo; dutInfo: TargetInfo },
+): CampaignResult {
+  const results = [...unordered].sort((a, b) => a.index - b.index);
+  const bySig = new Map<string, { report?: DivergenceReport; count: number }>();
+  const coverage = new Map<number, number>();
+  const rejects = new Map<string, { source: string; reason: string; count: number }>();
+  const masked = new Map<string, { mnemonic: string; flags: string; count: number }>();
+  const oracleCrashes: Array<{ caseId: string; message: string }> = [];
+  for (const r of results) {
+    for (const row of r.rows) coverage.set(row, (coverage.get(row) ?? 0) + 1);
+    for (const x of r.rejects) {
+      const k = `${x.source}\u0000${x.reason}`;
+      const e = rejects.get(k) ?? { ...x, count: 0 };
+      e.count++;
+      rejects.set(k, e);
+    }
+    for (const m of r.masked) {
+      const k = `${m.mnemonic}\u0000${m.flags}`;
+      const e = masked.get(k) ?? { ...m, count: 0 };
+      e.count++;
+      masked.set(k, e);
+    }
+    if (r.status === 'oracle-crash' || r.status === 'dut-crash') {
+      oracleCrashes.push({ caseId: r.caseId, message: `${r.status === 'dut-crash' ? 'system under test failed: ' : ''}${r.message ?? ''}` });
+    }
+    if (r.status === 'divergence' && r.signature) {
+      const e = bySig.get(r.signature) ?? { count: 0 };
+      e.count++;
+      e.report ??= r.divergence;
+      bySig.set(r.signature, e);
+    }
+  }
+  const divergences: DivergenceReport[] = [];
+  for (const [signature, e] of bySig) if (e.report) divergences.push({ ...e.report, signature, count: e.count });
+  const name = options.rowNames ?? ((row: number) => `row ${row}`);
+  return {
+    format: 'difftest-result/1',
+    runId: options.runId,
+    command: options.command,
+    startedAt: meta.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    seed: String(options.seed),
+    mode: options.mode,
+    workers: options.workers,
+    oracle: meta.oracleInfo,
+    dut: { name: options.dut.kind, implementation: meta.dutInfo.implementation },
+    testsRun: results.filter((r) => r.status !== 'rejected').length,
+    seconds: meta.seconds,
+    partial: meta.partial,
+    divergences,
+    oracleCrashes,
+    coverage: [...coverage].sort((a, b) => a[0] - b[0]).map(([row, count]) => ({ row: name(row), count })),
+    coverageTotalRows: options.totalRows ?? 0,
+    assemblerRejects: [...rejects.values()].sort((a, b) => b.count - a.count),
+    maskedFlags: [...masked.values()].sort((a, b) => b.count - a.count),
+    syncRules: [...FRAGMENT_SYNC_RULES],
+  };
+}

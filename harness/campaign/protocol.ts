@@ -1,0 +1,59 @@
+import type { Case } from '../../corpus/case-schema.js';
+import type { TargetInfo } from '../../target/execution-target.js';
+import type { DivergenceReport } from '../campaign-result.js';
+import type { DutSpec } from '../targets.js';
+
+/** Messages between the campaign and its worker threads (structured clone carries bigints). */
+export interface WorkerConfig {
+  readonly workerId: number;
+  readonly seed: number;
+  readonly dut: DutSpec;
+  readonly cpuModel?: string;
+  readonly mode: 'block' | 'step';
+  readonly families?: readonly string[];
+  readonly length: readonly [number, number];
+  readonly raw: boolean;
+  readonly runDir: string;
+  readonly minimize: boolean;
+  /** The command that replays a saved case, with `{file}` for its path. */
+  readonly replayTemplate: string;
+}
+
+export type ToWorker = { type: 'case'; index: number } | { type: 'known'; signature: string } | { type: 'stop' };
+
+export type CaseStatus = 'match' | 'divergence' | 'rejected' | 'oracle-crash' | 'dut-crash';
+
+export interface CaseResult {
+  readonly index: number;
+  readonly caseId: string;
+  readonly status: CaseStatus;
+  /** Opcode-table rows the case exercised. */
+  readonly rows: readonly number[];
+  readonly rejects: ReadonlyArray<{ source: string; reason: string }>;
+  readonly masked: ReadonlyArray<{ mnemonic: string; flags: string }>;
+  readonly signature?: string;
+  /** Full report, for the first case of each signature this worker saw. */
+  readonly divergence?: DivergenceReport;
+  readonly message?: string;
+}
+
+export type FromWorker =
+  | { type: 'ready'; workerId: number; oracle: TargetInfo; dut: TargetInfo }
+  | { type: 'result'; workerId: number; result: CaseResult }
+  | { type: 'fatal'; workerId: number; message: string };
+
+/** A source of generated cases, deterministic in (seed, index). */
+export interface GeneratedCase {
+  readonly case?: Case;
+  readonly rows: readonly number[];
+  readonly rejects: ReadonlyArray<{ source: string; reason: string }>;
+}
+export type CaseSource = (index: number) => Promise<GeneratedCase>;
+
+/** Per-case seed: a fixed mix of the campaign seed and the case index, independent of workers. */
+export function caseSeed(seed: number, index: number): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  h = Math.imul(h ^ index, 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}

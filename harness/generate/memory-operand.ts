@@ -1,0 +1,212 @@
+/**
+ * Memory operands whose effective address is valid: RIP-relative (displacement computed from the
+ * instruction's end once the code is laid out), [disp32], base, index*scale, base+index*scale with
+ * no/8/32-bit displacement and every base including RSP/RBP/R12/R13, 0x67 (32-bit) addressing with
+ * garbage in the registers' upper halves, and FS/GS overrides. The arbitrary draws *preferences*
+ * (form, registers, displacement, target offset); `resolveMemoryOperand` then computes the initial
+ * values of the address registers so that the address lands at the target inside the scratch
+ * window, reusing registers an earlier operand already fixed when a displacement can bridge the gap.
+ */
+import fc from 'fast-check';
+import { registerName, type OperandWidth } from './registers.js';
+
+export type AddressForm = 'rip' | 'absolute' | 'base' | 'index' | 'base-index';
+export type Scale = 1 | 2 | 4 | 8;
+export type SegmentOverride = 'fs' | 'gs';
+
+export interface MemoryOperandChoice {
+  readonly form: AddressForm;
+  readonly base: number;
+  /** Never 4: index 100b means "no index". */
+  readonly index: number;
+  readonly scale: Scale;
+  readonly dispWidth: 0 | 8 | 32;
+  readonly disp: bigint;
+  readonly addressSize: 64 | 32;
+  readonly segment: SegmentOverride | 'none';
+  /** Fraction (0..1) of the scratch window where the access starts. */
+  readonly targetFraction: number;
+  /** Initial value preferred for a fresh index register. */
+  readonly indexValue: bigint;
+  /** Bits 63..32 of fresh registers used for 32-bit addressing (ignored by the CPU). */
+  readonly upperBits: bigint;
+}
+
+export interface MemoryOperand {
+  readonly form: AddressForm;
+  readonly segment?: SegmentOverride;
+  readonly base?: number;
+  readonly index?: number;
+  readonly scale: Scale;
+  /** Encoded displacement (signed). For 'rip' it is filled in when the code address is known. */
+  readonly disp: bigint;
+  /** 0 = none (only legal without a base, or with base other than RBP/R13); 8 or 32 bits. */
+  readonly dispWidth: 0 | 8 | 32;
+  readonly addressSize: 64 | 32;
+  /** The linear address accessed (segment base included). */
+  readonly address: bigint;
+}
+
+/** What earlier instructions of the program fixed or destroyed. */
+export interface AddressingState {
+  /** Initial values of registers already used for addressing (encoding number → value). */
+  readonly pins: Map<number, bigint>;
+  /** Registers some earlier instruction wrote: their initial value no longer holds. */
+  readonly written: Set<number>;
+  /** Registers only string instructions wrote (bounded drift: fine for string pointers, not for addressing). */
+  readonly drifted: Set<number>;
+  readonly segmentBases: { readonly fs: bigint; readonly gs: bigint };
+}
+
+/** Where accesses may land: [start, start + length). */
+export interface ScratchWindow {
+  readonly start: bigint;
+  readonly length: number;
+}
+
+const M64 = (1n << 64n) - 1n;
+const fitsSigned = (v: bigint, bits: number): boolean => v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits - 1);
+
+const dispArbitrary = fc.oneof(
+  fc.constant<[0 | 8 | 32, bigint]>([0, 0n]),
+  fc.constantFrom<[0 | 8 | 32, bigint]>([8, 0n], [8, 1n], [8, -1n], [8, 0x7fn], [8, -0x80n]),
+  fc.integer({ min: -0x80, max: 0x7f }).map((d): [0 | 8 | 32, bigint] => [8, BigInt(d)]),
+  fc.constantFrom<[0 | 8 | 32, bigint]>([32, 0n], [32, 0x7fffffffn], [32, -0x80000000n], [32, 0x80n], [32, -0x81n]),
+  fc.integer().map((d): [0 | 8 | 32, bigint] => [32, BigInt(d)]),
+);
+
+/** Preferences for one memory operand (resolved against the program state later). */
+export function memoryOperandArbitrary(): fc.Arbitrary<MemoryOperandChoice> {
+  return fc
+    .record({
+      form: fc.constantFrom<AddressForm>('rip', 'rip', 'absolute', 'base', 'base', 'index', 'base-index', 'base-index', 'base-index'),
+      base: fc.integer({ min: 0, max: 15 }),
+      index: fc.integer({ min: 0, max: 14 }).map((i) => (i >= 4 ? i + 1 : i)),
+      scale: fc.constantFrom<Scale>(1, 2, 4, 8),
+      disp: dispArbitrary,
+      addressSize: fc.constantFrom<64 | 32>(64, 64, 64, 64, 32),
+      segment: fc.constantFrom<SegmentOverride | 'none'>('none', 'none', 'none', 'none', 'none', 'fs', 'gs'),
+      targetFraction: fc.oneof(fc.constantFrom(0, 1, 0.5), fc.double({ min: 0, max: 1, noNaN: true })),
+      indexValue: fc.oneof(fc.constantFrom(0n, 1n, -1n, 0x10n), fc.bigInt({ min: -0x400n, max: 0x400n })),
+      upperBits: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 0xffffffffn })),
+    })
+    .map(({ disp: [dispWidth, disp], ...rest }) => ({ ...rest, dispWidth, disp }));
+}
+
+export interface ResolveOptions {
+  /** Bytes accessed from the address (operand size, or more for XLAT-style tables). */
+  readonly span: number;
+  readonly noRex: boolean;
+  readonly window: ScratchWindow;
+  /** [disp32] without base or index: keystone turns it into RIP-relative, so only raw mode has it. */
+  readonly absoluteAllowed: boolean;
+}
+
+export interface ResolvedMemoryOperand {
+  readonly operand: MemoryOperand;
+  /** Initial register values this operand needs (already consistent with the state's pins). */
+  readonly pins: ReadonlyArray<readonly [number, bigint]>;
+}
+
+/** The address an operand's choice aims at, inside the window. */
+export function targetAddress(choice: MemoryOperandChoice, o: ResolveOptions): bigint {
+  const room = Math.max(0, o.window.length - o.span);
+  return o.window.start + BigInt(Math.min(room, Math.floor(choice.targetFraction * (room + 1))));
+}
+
+/**
+ * Compute a memory operand for `choice` that reaches its target given `state`. Registers that were
+ * written earlier are not used; pinned registers keep their value (the displacement adapts); when
+ * the preferred registers cannot work, other free registers are tried, then RIP-relative.
+ */
+export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: AddressingState, o: ResolveOptions): ResolvedMemoryOperand {
+  const choice: MemoryOperandChoice = wanted.form === 'absolute' && !o.absoluteAllowed ? { ...wanted, form: 'index' } : wanted;
+  const target = targetAddress(choice, o);
+  const segment = choice.segment === 'none' ? undefined : choice.segment;
+  const segBase = segment ? state.segmentBases[segment] : 0n;
+  // keystone text cannot ask for 32-bit addressing without a register: [disp32] and RIP stay 64-bit
+  const bits = choice.form === 'absolute' || choice.form === 'rip' ? 64 : choice.addressSize;
+  const ea = BigInt.asUintN(bits, target - segBase);
+  const limit = o.noRex ? 8 : 16;
+  const usable = (r: number): boolean => r < limit && !state.written.has(r) && !state.drifted.has(r);
+  const tries: Array<[number, number]> = [];
+  for (let k = 0; k < 16; k++) tries.push([(choice.base + k) % 16, choice.index]);
+  for (let k = 1; k < 15; k++) tries.push([choice.base, [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15][(k + choice.index) % 15]!]);
+  if (choice.form !== 'rip') {
+    if (choice.form === 'absolute') {
+      const r = build(choice, bits, ea, segment, target, undefined, undefined, state);
+      if (r) return r;
+    }
+    for (const [b, x] of tries) {
+      const base = choice.form === 'index' ? undefined : b;
+      const index = choice.form === 'base' ? undefined : x;
+      if ((base !== undefined && !usable(base)) || (index !== undefined && (!usable(index) || index === 4))) continue;
+      const r = build(choice, bits, ea, segment, target, base, index, state);
+      if (r) return r;
+      if (choice.form === 'absolute') break;
+    }
+  }
+  return { operand: { form: 'rip', segment, scale: 1, disp: 0n, dispWidth: 32, addressSize: 64, address: target }, pins: [] };
+}
+
+function build(
+  c: MemoryOperandChoice, bits: 64 | 32, ea: bigint, segment: SegmentOverride | undefined, target: bigint,
+  base: number | undefined, index: number | undefined, state: AddressingState,
+): ResolvedMemoryOperand | undefined {
+  const mask = bits === 64 ? M64 : 0xffffffffn;
+  const scale = index === undefined ? 1 : c.scale;
+  const fresh = (v: bigint): bigint => (bits === 32 ? (c.upperBits << 32n) | (v & mask) : v & M64);
+  const pinned = (r: number | undefined): bigint | undefined => (r === undefined ? undefined : state.pins.get(r));
+  const pins: Array<[number, bigint]> = [];
+  let disp = c.disp;
+  const vIndex = pinned(index) ?? (index !== undefined ? fresh(c.indexValue) : 0n);
+  if (index !== undefined && !state.pins.has(index)) pins.push([index, vIndex]);
+  if (base !== undefined && base === index) {
+    const k = BigInt(scale + 1);
+    const v = state.pins.get(base) ?? fresh((((ea - disp) & mask) / k));
+    if (!state.pins.has(base)) pins.splice(0, pins.length, [base, v]);
+    disp = BigInt.asIntN(bits, ea - (v & mask) * k);
+  } else if (base !== undefined && !state.pins.has(base)) {
+    pins.push([base, fresh(ea - vIndex * BigInt(scale) - disp)]);
+  } else {
+    const vBase = pinned(base) ?? 0n;
+    disp = BigInt.asIntN(bits, ea - vBase - vIndex * BigInt(scale));
+  }
+  let dispWidth = c.dispWidth;
+  if (base === undefined) dispWidth = 32; // no base: always disp32
+  else if (dispWidth === 0 && disp !== 0n) dispWidth = fitsSigned(disp, 8) ? 8 : 32;
+  else if (dispWidth === 8 && !fitsSigned(disp, 8)) dispWidth = 32;
+  if (!fitsSigned(disp, 32)) return undefined;
+  if (bits === 64 && base === undefined && index === undefined && !fitsSigned(BigInt.asIntN(64, ea), 32)) return undefined;
+  return { operand: { form: c.form, segment, base, index, scale: scale as Scale, disp, dispWidth, addressSize: bits, address: target }, pins };
+}
+
+/** The effective linear address of `m` given initial register values (for checks and tests). */
+export function effectiveAddress(m: MemoryOperand, regs: (num: number) => bigint, segmentBases: AddressingState['segmentBases'], nextIp: bigint): bigint {
+  const segBase = m.segment ? segmentBases[m.segment] : 0n;
+  if (m.form === 'rip') return BigInt.asUintN(64, segBase + nextIp + m.disp);
+  const mask = m.addressSize === 64 ? M64 : 0xffffffffn;
+  let ea = m.disp;
+  if (m.base !== undefined) ea += regs(m.base) & mask;
+  if (m.index !== undefined) ea += (regs(m.index) & mask) * BigInt(m.scale);
+  return BigInt.asUintN(64, segBase + (ea & mask));
+}
+
+const SIZE_WORDS: Record<number, string> = { 1: 'byte', 2: 'word', 4: 'dword', 8: 'qword', 16: 'xmmword' };
+
+/** Intel text: `qword ptr fs:[r13 + r12*4 - 0x8]`. `ripDisp` supplies the RIP displacement. */
+export function formatMemoryOperand(m: MemoryOperand, size: number | undefined, ripDisp: bigint = m.disp): string {
+  const width: OperandWidth = m.addressSize === 64 ? 8 : 4;
+  const parts: string[] = [];
+  if (m.form === 'rip') parts.push('rip');
+  if (m.base !== undefined) parts.push(registerName(m.base, width));
+  if (m.index !== undefined) parts.push(`${registerName(m.index, width)}*${m.scale}`);
+  let inner = parts.join(' + ');
+  const d = m.form === 'rip' ? ripDisp : m.disp;
+  const hex = `0x${(d < 0n ? -d : d).toString(16)}`;
+  if (inner === '') inner = `0x${BigInt.asUintN(m.addressSize, d).toString(16)}`;
+  else if (d !== 0n || m.dispWidth !== 0) inner += d < 0n ? ` - ${hex}` : ` + ${hex}`;
+  const seg = m.segment ? `${m.segment}:` : '';
+  const sizeWord = size !== undefined ? `${SIZE_WORDS[size]} ptr ` : '';
+  return `${sizeWord}${seg}[${inner}]`;
+}

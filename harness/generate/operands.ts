@@ -1,0 +1,119 @@
+/**
+ * The random choices for one instruction of a given row, read off the row's SDM operand forms:
+ * operation size (from the row's size rule), REX mode (high-byte registers only without REX),
+ * register or memory for E operands, registers for G/R/Z, immediates for I, preferences for memory
+ * operands (M, E-as-memory, moffs O) and for implicit string/XLAT pointers, and prefixes.
+ * Nothing here is specific to a mnemonic; `instruction.ts` turns the choice into an instruction.
+ */
+import fc from 'fast-check';
+import { Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
+import type { IsaRow } from '../../emulator/isa/row.js';
+import { immediateArbitrary, unsignedImmediateArbitrary, type ImmediateBits } from './immediates.js';
+import { memoryOperandArbitrary, type MemoryOperandChoice } from './memory-operand.js';
+import { prefixArbitrary, type PrefixChoice } from './prefixes.js';
+import { makeRegister, registerArbitrary, type OperandWidth, type RegisterOperand } from './registers.js';
+import { formSize, operandSizes, type Encoder } from './row-catalog.js';
+
+export type OperandChoice =
+  | { readonly kind: 'reg'; readonly reg: RegisterOperand }
+  | { readonly kind: 'mem'; readonly choice: MemoryOperandChoice; readonly size?: number }
+  | { readonly kind: 'imm'; readonly value: bigint; readonly bits: ImmediateBits }
+  | { readonly kind: 'sreg'; readonly num: number }
+  | { readonly kind: 'one' }
+  | { readonly kind: 'implicit' };
+
+export interface ImplicitPointerChoice {
+  /** REP count (RCX) when a REP prefix is used. */
+  readonly count: number;
+  /** Where RSI / RDI / RBX start, as a fraction of the scratch window. */
+  readonly sourceFraction: number;
+  readonly destinationFraction: number;
+}
+
+export interface InstructionChoice {
+  readonly row: IsaRow;
+  readonly opSize: 2 | 4 | 8;
+  readonly noRex: boolean;
+  readonly operands: readonly OperandChoice[];
+  readonly prefixes: PrefixChoice;
+  readonly pointers: ImplicitPointerChoice;
+}
+
+const RSP = 4;
+
+/** Rows whose first operand is only read (so RSP may appear there). */
+function firstOperandIsReadOnly(row: IsaRow): boolean {
+  return row.handler === 'push' || row.handler === 'test' || (row.handler === 'alu' && row.arg === 7) || (row.handler === 'bt' && row.arg === 0);
+}
+/** Rows that write every register operand. */
+function writesAllOperands(row: IsaRow): boolean {
+  return row.handler === 'xchg' || row.handler === 'xadd' || row.handler === 'cmpxchg';
+}
+
+/** Does the instruction write operand `i` (conservatively)? RSP is never a written register operand. */
+export function operandIsWritten(row: IsaRow, i: number): boolean {
+  return writesAllOperands(row) || (i === 0 && !firstOperandIsReadOnly(row));
+}
+
+function immediateBits(form: OperandForm, row: IsaRow, opSize: 2 | 4 | 8): ImmediateBits {
+  const size = formSize(form, opSize) ?? 1;
+  if (form.size === -1 && row.handler !== 'mov_imm') return opSize === 8 ? 32 : ((opSize * 8) as ImmediateBits);
+  return (size * 8) as ImmediateBits;
+}
+
+function operandArbitrary(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean): fc.Arbitrary<OperandChoice> {
+  const form = row.operands[i]!;
+  const size = formSize(form, opSize);
+  const exclude = operandIsWritten(row, i) && !(noRex && size === 1) ? [RSP] : [];
+  const reg = (width: number): fc.Arbitrary<OperandChoice> =>
+    registerArbitrary({ width: width as OperandWidth, noRex, exclude }).map((r) => ({ kind: 'reg', reg: r }));
+  const mem = (): fc.Arbitrary<OperandChoice> => memoryOperandArbitrary().map((choice) => ({ kind: 'mem', choice, size }));
+  switch (form.kind) {
+    case Kind.E: return useMemory ? mem() : reg(size ?? opSize);
+    case Kind.M: return mem();
+    case Kind.G: case Kind.R: return reg(size ?? opSize);
+    case Kind.O: return memoryOperandArbitrary().map((choice) => ({ kind: 'mem', choice: { ...choice, form: 'absolute', segment: 'none' }, size }));
+    case Kind.Z: {
+      const low = row.opcode & 7;
+      const width = (size ?? opSize) as OperandWidth;
+      const highByte = noRex && width === 1 && low >= 4;
+      // a written Z register 4 would be RSP/SPL: use R12 instead
+      const extended = fc.boolean().map((b) => (b || (low === RSP && operandIsWritten(row, i) && !highByte)) && !(noRex && width === 1));
+      return extended.map((x): OperandChoice => ({ kind: 'reg', reg: makeRegister(low + (x ? 8 : 0), width, highByte) }));
+    }
+    case Kind.I: {
+      if (row.handler === 'enter') return unsignedImmediateArbitrary(form.size === 1 ? 8 : 16).map((value) => ({ kind: 'imm', value, bits: form.size === 1 ? 8 : 16 }));
+      const bits = immediateBits(form, row, opSize);
+      return immediateArbitrary(bits).map((value) => ({ kind: 'imm', value, bits }));
+    }
+    case Kind.Reg: return fc.constant({ kind: 'reg', reg: makeRegister(form.reg, (size ?? opSize) as OperandWidth) });
+    case Kind.S: return fc.integer({ min: 0, max: 5 }).map((num) => ({ kind: 'sreg', num }));
+    case Kind.One: return fc.constant({ kind: 'one' });
+    default: return fc.constant({ kind: 'implicit' });
+  }
+}
+
+/** Random choices for one instruction of `row`. */
+export function instructionChoiceArbitrary(row: IsaRow, encoder: Encoder = 'keystone'): fc.Arbitrary<InstructionChoice> {
+  const hasByteOperand = row.operands.some((o) => o.size === 1 && (o.kind === Kind.E || o.kind === Kind.G || o.kind === Kind.Z));
+  const layout = fc.record({
+    opSize: fc.constantFrom(...operandSizes(row, encoder)),
+    noRex: hasByteOperand ? fc.constantFrom(false, false, true) : fc.constant(false),
+    useMemory: row.mod === 'reg' ? fc.constant(false) : row.mod === 'mem' ? fc.constant(true) : fc.boolean(),
+  });
+  return layout.chain(({ opSize, noRex, useMemory }) => {
+    const size = noRex && opSize === 8 && row.sizeRule === 'normal' ? 4 : opSize; // REX.W is a REX prefix
+    return fc.record({
+      row: fc.constant(row),
+      opSize: fc.constant(size as 2 | 4 | 8),
+      noRex: fc.constant(noRex),
+      operands: fc.tuple(...row.operands.map((_, i) => operandArbitrary(row, i, size as 2 | 4 | 8, noRex, useMemory))),
+      prefixes: prefixArbitrary(row),
+      pointers: fc.record({
+        count: fc.oneof(fc.constantFrom(0, 1, 16), fc.integer({ min: 0, max: 16 })),
+        sourceFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+        destinationFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+      }),
+    });
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * Whole random programs: a sequence of instructions drawn from the generatable rows (optionally of
+ * some families), the initial registers (edge-biased; address registers computed so every memory
+ * access lands in the scratch window), RFLAGS, the stack pointer and the scratch memory contents.
+ */
+import fc from 'fast-check';
+import { LAYOUT } from '../../target/test-machine.js';
+import { GPR_BY_ENCODING, type GprName } from '../../target/machine-state.js';
+import { formatInstruction, resolveInstruction, RSP, type GeneratedInstruction, type ProgramState } from './instruction.js';
+import { instructionChoiceArbitrary, type InstructionChoice } from './operands.js';
+import { encodeInstruction, implicitWrites } from './raw.js';
+import { registerValueArbitrary, rflagsArbitrary } from './register-values.js';
+import { generatableRows, type Encoder, type Family } from './row-catalog.js';
+import type { ScratchWindow } from './memory-operand.js';
+
+export interface MemoryImage {
+  readonly addr: bigint;
+  readonly bytes: Uint8Array;
+}
+
+export interface GeneratedProgram {
+  /** Intel syntax for keystone, one instruction per line (RIP displacements estimated; to-case.ts fixes them). */
+  readonly lines: string[];
+  readonly instructions: readonly GeneratedInstruction[];
+  /** Opcode-table row id per instruction (the row the generator aimed at). */
+  readonly rows: number[];
+  readonly regs: Record<GprName, bigint>;
+  readonly rflags: bigint;
+  /** FS/GS bases the memory operands assume (0 until the case format can carry them). */
+  readonly segmentBases: { readonly fs: bigint; readonly gs: bigint };
+  /** Scratch contents (random) plus the top stack page (zeros). */
+  readonly memory: readonly MemoryImage[];
+  /** Regions to compare after the run: every byte the program may touch. */
+  readonly compare: ReadonlyArray<{ readonly addr: bigint; readonly length: number }>;
+  /** Where explicit memory operands land. */
+  readonly window: ScratchWindow;
+  /** Instructions dropped because no valid addressing was left for them. */
+  readonly dropped: number;
+}
+
+export interface ProgramOptions {
+  readonly families?: readonly Family[];
+  /** Instruction count range [min, max]. */
+  readonly length: readonly [number, number];
+  /** Which encoder the program is for (default keystone): raw mode adds rows and forms keystone cannot spell. */
+  readonly encoder?: Encoder;
+}
+
+/** The stack bytes a case zeroes and compares: the top 1 KiB (pushes, calls and ENTER frames
+ * of generated programs stay within it; a deeper write still shows when it is read back).
+ * Kept small because every reset writes it and every comparison reads it over gdb. */
+export const STACK_PAGE = { addr: LAYOUT.stackTop - 0x400n, length: 0x400 } as const;
+
+type FillPattern = 'random' | 'zeros' | 'ones' | 'sign-bytes';
+
+/** xorshift32 fill: scratch contents from a seed, so a program does not carry 4 KiB of choices. */
+function fill(length: number, seed: number, pattern: FillPattern): Uint8Array {
+  const out = new Uint8Array(length);
+  if (pattern === 'zeros') return out;
+  if (pattern === 'ones') return out.fill(0xff);
+  let x = seed | 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    out[i] = pattern === 'sign-bytes' ? (x & 1 ? 0x80 : 0x7f) : x & 0xff;
+  }
+  return out;
+}
+
+const windowArbitrary: fc.Arbitrary<ScratchWindow> = fc
+  .record({
+    length: fc.oneof(fc.constantFrom(256, 1024, 4096), fc.integer({ min: 16, max: 256 }).map((n) => n * 16)),
+    placement: fc.constantFrom('start', 'page-crossing', 'end', 'anywhere', 'anywhere'),
+    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+  })
+  .map(({ length, placement, fraction }) => {
+    const room = LAYOUT.dataSize - length;
+    const offset = placement === 'start' ? 0 : placement === 'end' ? room
+      : placement === 'page-crossing' ? 0x1000 - length / 2 : Math.floor((fraction * room) / 16) * 16;
+    return { start: LAYOUT.data + BigInt(offset - (offset % 16)), length };
+  });
+
+interface ProgramDraw {
+  readonly choices: InstructionChoice[];
+  readonly values: bigint[];
+  readonly rflags: bigint;
+  readonly window: ScratchWindow;
+  readonly rsp: bigint;
+  readonly fillSeed: number;
+  readonly fillPattern: FillPattern;
+}
+
+/** Resolve the drawn choices in order into a program (deterministic). */
+export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): GeneratedProgram {
+  const state: ProgramState = {
+    pins: new Map([[RSP, d.rsp]]), written: new Set(), drifted: new Set(),
+    segmentBases: { fs: 0n, gs: 0n }, window: d.window, stringDrift: 0, absoluteAllowed: encoder === 'raw',
+  };
+  const instructions: GeneratedInstruction[] = [];
+  let dropped = 0;
+  for (const c of d.choices) {
+    const g = resolveInstruction(c, state, implicitWrites(c.row));
+    if (g) instructions.push(g);
+    else dropped++;
+  }
+  const regs = Object.fromEntries(GPR_BY_ENCODING.map((name, num) => [name, state.pins.get(num) ?? d.values[num]!])) as Record<GprName, bigint>;
+  const lo = Math.max(Number(d.window.start) - state.stringDrift, Number(LAYOUT.data));
+  const hi = Math.min(Number(d.window.start) + d.window.length + state.stringDrift, Number(LAYOUT.unmapped));
+  const scratch = { addr: BigInt(lo), bytes: fill(hi - lo, d.fillSeed, d.fillPattern) };
+  const lines: string[] = [];
+  let address = LAYOUT.code;
+  for (const g of instructions) {
+    const length = BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
+    const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
+    lines.push(formatInstruction(g, rip?.kind === 'mem' ? rip.mem.address - (address + length) : undefined));
+    address += length;
+  }
+  return {
+    lines,
+    instructions,
+    rows: instructions.map((g) => g.rowId),
+    regs,
+    rflags: d.rflags,
+    segmentBases: state.segmentBases,
+    memory: [scratch, { addr: STACK_PAGE.addr, bytes: new Uint8Array(STACK_PAGE.length) }],
+    compare: [{ addr: scratch.addr, length: scratch.bytes.length }, STACK_PAGE],
+    window: d.window,
+    dropped,
+  };
+}
+
+/** Random programs of `length` instructions from the generatable rows of `families`. */
+export function programArbitrary(options: ProgramOptions): fc.Arbitrary<GeneratedProgram> {
+  const encoder = options.encoder ?? 'keystone';
+  const rows = generatableRows(options.families, encoder);
+  if (rows.length === 0) throw new RangeError('programArbitrary: no generatable rows in the selected families');
+  const [minLength, maxLength] = options.length;
+  return fc
+    .record({
+      choices: fc.array(fc.constantFrom(...rows).chain((row) => instructionChoiceArbitrary(row, encoder)), { minLength, maxLength }),
+      values: fc.array(registerValueArbitrary(), { minLength: 16, maxLength: 16 }),
+      rflags: rflagsArbitrary(),
+      window: windowArbitrary,
+      rsp: fc.oneof(
+        fc.integer({ min: 0xf40, max: 0xfc0 }).map((n) => BigInt(n) << 4n),
+        fc.integer({ min: 0xf400, max: 0xfc00 }).map(BigInt),
+      ),
+      fillSeed: fc.integer(),
+      fillPattern: fc.constantFrom<FillPattern>('random', 'random', 'random', 'zeros', 'ones', 'sign-bytes'),
+    })
+    .map((d) => buildProgram(d, encoder));
+}

@@ -1,0 +1,146 @@
+/**
+ * Which opcode-table rows the generator can exercise, grouped into families, and how each row is
+ * spelled in keystone's Intel syntax. Everything is derived from the row data (handler, mnemonic,
+ * operand forms, flags), so a new row is generated without new generator code.
+ *
+ * Rows skipped, and why (see `skipReason`):
+ *  - invalid64 / '(bad)': #UD in 64-bit mode, nothing to compare but the exception.
+ *  - privileged (IN/OUT/INS/OUTS, HLT, MOV CRn/DRn, LGDT, WRMSR…): the fragment is not an OS.
+ *  - feature rows (POPCNT, LZCNT, TZCNT, MOVBE, RDTSCP, RDRAND): depend on the CPU model compared.
+ *  - J operands (Jcc, JMP/CALL rel, LOOP, JRCXZ): leave the fragment.
+ *  - control flow and interrupts: CALL/JMP indirect, far CALL/JMP, RET/RETF/IRET, INT/INT3/INT1,
+ *    SYSCALL/SYSRET: leave the fragment (or need a return address we do not model).
+ *  - UD0/UD1/UD2: raise #UD by design.
+ *  - segment loads (MOV Sreg, POP FS/GS) and PUSH FS/GS: selectors and hidden bases belong to the test machine.
+ *  - system-state instructions (SLDT, STR, SMSW, SGDT, SIDT, CLI, STI, CPUID, RDTSC): values differ
+ *    by design between targets or change interrupt delivery.
+ *  - x87 escape rows (D8–DF): no operand forms in the table yet.
+ */
+import { ALL_ROWS } from '../../emulator/isa/table.js';
+import { Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
+import type { IsaRow } from '../../emulator/isa/row.js';
+
+export type { IsaRow };
+
+export type Encoder = 'keystone' | 'raw';
+
+const SKIPPED_HANDLERS: Record<string, string> = {
+  ud: 'raises #UD by design',
+  ret: 'control flow leaves the fragment', retf: 'control flow leaves the fragment', iret: 'control flow leaves the fragment',
+  call_ind: 'control flow leaves the fragment', jmp_ind: 'control flow leaves the fragment',
+  int: 'interrupt leaves the fragment', int3: 'interrupt leaves the fragment', int1: 'interrupt leaves the fragment',
+  syscall: 'system call leaves the fragment', sysret: 'system call leaves the fragment',
+  mov_to_sreg: 'segment load', pop_sreg: 'segment load', push_sreg: 'segment registers belong to the test machine',
+  sldt: 'system state', str: 'system state', smsw: 'system state', sgdt: 'system state', sidt: 'system state',
+  cli: 'changes interrupt delivery', sti: 'changes interrupt delivery',
+  cpuid: 'differs by design (sync rule)', rdtsc: 'non-deterministic (sync rule)',
+  x87: 'x87 rows have no operand forms yet',
+  hlt: 'stops the CPU',
+};
+
+/** Why a row is not generated, or undefined when it is. */
+export function skipReason(row: IsaRow): string | undefined {
+  if (row.invalid64 || row.mnemonic === '(bad)') return 'invalid in 64-bit mode';
+  if (row.privileged) return 'privileged';
+  if (row.feature !== undefined) return `needs CPU feature ${row.feature}`;
+  if (row.operands.some((o) => o.kind === Kind.J)) return 'relative branch leaves the fragment';
+  if (row.operands.some((o) => o.kind === Kind.C || o.kind === Kind.D)) return 'control/debug registers';
+  return SKIPPED_HANDLERS[row.handler];
+}
+
+/** The per-row "generatable" predicate the coverage report uses. */
+export function isGeneratable(row: IsaRow): boolean {
+  return skipReason(row) === undefined;
+}
+
+export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+const FAMILY_BY_HANDLER: Record<string, Family> = {
+  alu: 'alu', test: 'alu', not: 'alu', neg: 'alu', inc: 'alu', dec: 'alu',
+  shift: 'shift', shld: 'shift', shrd: 'shift',
+  mul: 'muldiv', imul1: 'muldiv', imul2: 'muldiv', imul3: 'muldiv', div: 'muldiv', idiv: 'muldiv',
+  bt: 'bit', bsf: 'bit', bsr: 'bit', bswap: 'bit', popcnt: 'bit', tzcnt: 'bit', lzcnt: 'bit',
+  mov: 'mov', mov_imm: 'mov', movzx: 'mov', movsx: 'mov', movsxd: 'mov', lea: 'mov', cbw: 'mov', cwd: 'mov',
+  mov_from_sreg: 'mov', xlat: 'mov', movbe: 'mov',
+  movs: 'string', cmps: 'string', stos: 'string', lods: 'string', scas: 'string',
+  push: 'stack', pop: 'stack', pushf: 'stack', popf: 'stack', enter: 'stack', leave: 'stack',
+  clc: 'flags', stc: 'flags', cmc: 'flags', cld: 'flags', std: 'flags', sahf: 'flags', lahf: 'flags',
+  cmov: 'cmov-set', setcc: 'cmov-set',
+  xchg: 'atomic', xadd: 'atomic', cmpxchg: 'atomic', cmpxchg8b: 'atomic',
+};
+
+export function familyOf(row: IsaRow): Family {
+  return FAMILY_BY_HANDLER[row.handler] ?? 'misc';
+}
+
+/** Throws an error listing the valid families when a name is unknown. */
+export function parseFamilies(names: readonly string[]): Family[] {
+  for (const n of names) {
+    if (!(FAMILIES as readonly string[]).includes(n)) throw new RangeError(`unknown family '${n}'; valid families: ${FAMILIES.join(', ')}`);
+  }
+  return names as Family[];
+}
+
+/**
+ * Rows keystone cannot spell: it assembles `nop <r/m>` as the reserved-NOP 0F 18 form, so the
+ * hint NOP rows 0F 18–1F are raw-mode only.
+ */
+export function keystoneCanExpress(row: IsaRow): boolean {
+  return !(row.handler === 'nop' && row.operands.length > 0);
+}
+
+/** Generatable rows, optionally restricted to families and to what the encoder can express. */
+export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw'): IsaRow[] {
+  return ALL_ROWS.filter((r) => isGeneratable(r) && (!families || families.includes(familyOf(r))) && (encoder === 'raw' || keystoneCanExpress(r)));
+}
+
+/** Operand sizes (bytes) a row's 'v' operands can take, from its size rule (and what keystone can spell). */
+export function operandSizes(row: IsaRow, encoder: Encoder = 'raw'): Array<2 | 4 | 8> {
+  const extension = ['movzx', 'movsx', 'movsxd'].includes(row.handler);
+  if (encoder === 'keystone' && extension) {
+    // keystone refuses an extension whose destination is not wider than its source (movzx ax, cx; movsxd eax, ecx)
+    const source = row.operands[1]?.size ?? 1;
+    return ([2, 4, 8] as const).filter((s) => s > source);
+  }
+  if (row.sizeRule === 'f64') return [8];
+  if (row.handler === 'bswap') return [4, 8]; // BSWAP r16 is undefined (SDM)
+  if (row.sizeRule === 'd64') return row.operands.length === 0 ? [8] : [2, 8];
+  return [2, 4, 8];
+}
+
+/** Size in bytes of an operand form for an operation size (undefined: no size, e.g. LEA's M). */
+export function formSize(form: OperandForm, opSize: 2 | 4 | 8): number | undefined {
+  switch (form.size) {
+    case 1: case 2: case 4: case 8: return form.size;
+    case -1: return opSize; // v
+    case -2: return opSize === 2 ? 2 : 4; // z
+    case -3: return opSize === 8 ? 8 : 4; // y
+    default: return undefined;
+  }
+}
+
+const SUFFIX: Record<number, string> = { 1: 'b', 2: 'w', 4: 'd', 8: 'q' };
+const IMPLICIT_SIZE_MNEMONICS: Record<string, Record<number, string>> = {
+  cbw: { 2: 'cbw', 4: 'cwde', 8: 'cdqe' },
+  cwd: { 2: 'cwd', 4: 'cdq', 8: 'cqo' },
+};
+
+/** The keystone mnemonic for a row at an operation size (string ops and CBW/CWD spell the size). */
+export function textMnemonic(row: IsaRow, opSize: 2 | 4 | 8): string {
+  const m = row.mnemonic.toLowerCase();
+  const implicit = IMPLICIT_SIZE_MNEMONICS[row.handler];
+  if (implicit) return implicit[opSize]!;
+  if (row.operands.some((o) => o.kind === Kind.X || o.kind === Kind.Y)) {
+    const size = row.operands.some((o) => o.size === 1) ? 1 : opSize;
+    return m.replace(/[bwdq]$/, '') + SUFFIX[size];
+  }
+  switch (m) {
+    case 'pushf': return 'pushfq';
+    case 'popf': return 'popfq';
+    case 'fwait': return 'wait';
+    case 'xlat': return 'xlatb';
+    case 'cmpxchg8b': return opSize === 8 ? 'cmpxchg16b' : 'cmpxchg8b';
+    default: return m;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Generated program → replayable `Case`. Assembly mode: one batched `assembleChecked` call; a
+ * rejected line is dropped and the rest retried (rejects counted by reason); RIP-relative
+ * displacements are then recomputed from the real instruction ends and the program re-checked.
+ * Raw mode: bytes come from raw.ts, each encoding checked with iced.
+ */
+import { CASE_FORMAT, type Case } from '../../corpus/case-schema.js';
+import { LAYOUT } from '../../target/test-machine.js';
+import { assembleChecked, type AssembledInstruction } from '../asm/assembler.js';
+import { formatInstruction, type GeneratedInstruction } from './instruction.js';
+import type { GeneratedProgram } from './program.js';
+import { checkRawEncoding, encodeInstruction } from './raw.js';
+import { rowOfEncoding } from './row-of-encoding.js';
+
+export const GENERATOR_NAME = 'difftest-fuzz';
+export const GENERATOR_VERSION = '1';
+
+export interface GenerationReject {
+  readonly source: string;
+  readonly reason: string;
+}
+
+export interface AssembledProgram {
+  readonly ok: true;
+  readonly case: Case;
+  /** Rows the emitted encodings exercise (decoded), one per instruction. */
+  readonly rowsExercised: ReadonlyArray<number | undefined>;
+  /** Lines or encodings dropped on the way (the case is still usable). */
+  readonly rejects: readonly GenerationReject[];
+}
+export type AssemblyOutcome = AssembledProgram | { readonly ok: false; readonly rejects: readonly GenerationReject[] };
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly AssembledInstruction[]): string[] {
+  return instructions.map((g, i) => {
+    const a = assembled[i]!;
+    const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
+    return formatInstruction(g, rip?.kind === 'mem' ? rip.mem.address - (a.address + BigInt(a.length)) : undefined);
+  });
+}
+
+function buildCase(program: GeneratedProgram, seed: string, code: Uint8Array, asm: string[], mode: 'asm' | 'raw'): Case {
+  return {
+    format: CASE_FORMAT,
+    id: `fuzz-${mode}-${seed}`,
+    code,
+    asm,
+    regs: { ...program.regs },
+    rflags: program.rflags,
+    ...(program.segmentBases.fs !== 0n ? { fsBase: program.segmentBases.fs } : {}),
+    ...(program.segmentBases.gs !== 0n ? { gsBase: program.segmentBases.gs } : {}),
+    memory: program.memory.map((m) => ({ addr: m.addr, bytes: m.bytes })),
+    compare: program.compare.map((c) => ({ addr: c.addr, length: c.length })),
+    maxSteps: Math.max(64, asm.length * 40),
+    provenance: { generator: GENERATOR_NAME, generatorVersion: GENERATOR_VERSION, seed },
+  };
+}
+
+/** Assemble a generated program with keystone (checked by iced) into a Case placed at LAYOUT.code. */
+export function assembleProgram(program: GeneratedProgram, seed: string): AssemblyOutcome {
+  const rejects: GenerationReject[] = [];
+  let instructions = [...program.instructions];
+  let lines = [...program.lines];
+  for (let attempt = 0; attempt <= program.lines.length + 1; attempt++) {
+    if (instructions.length === 0) return { ok: false, rejects };
+    const first = assembleChecked(lines, LAYOUT.code);
+    if (!first.ok) {
+      if (first.line < 0) return { ok: false, rejects: [...rejects, { source: first.source, reason: `${first.kind}: ${first.reason}` }] };
+      rejects.push({ source: first.source, reason: `${first.kind}: ${first.reason}` });
+      instructions.splice(first.line, 1);
+      lines.splice(first.line, 1);
+      continue;
+    }
+    const exact = ripDisplacements(instructions, first.instructions);
+    const changed = exact.some((l, i) => l !== lines[i]);
+    const final = changed ? assembleChecked(exact, LAYOUT.code) : first;
+    if (!final.ok) {
+      rejects.push({ source: final.source, reason: `${final.kind}: ${final.reason} (after RIP fix-up)` });
+      if (final.line < 0) return { ok: false, rejects };
+      instructions = instructions.filter((_, i) => i !== final.line);
+      lines = exact.filter((_, i) => i !== final.line);
+      continue;
+    }
+    if (final.instructions.some((a, i) => a.length !== first.instructions[i]!.length)) {
+      return { ok: false, rejects: [...rejects, { source: '(program)', reason: 'instruction lengths changed after the RIP fix-up' }] };
+    }
+    return {
+      ok: true,
+      case: buildCase(program, seed, final.bytes, exact, 'asm'),
+      rowsExercised: final.instructions.map((a) => rowOfEncoding(a.bytes)),
+      rejects,
+    };
+  }
+  return { ok: false, rejects };
+}
+
+/** Raw mode: encode every instruction from its row, check each with iced, drop the ones that fail. */
+export function encodeRawProgram(program: GeneratedProgram, seed: string): AssemblyOutcome {
+  const rejects: GenerationReject[] = [];
+  const chunks: Uint8Array[] = [];
+  const asm: string[] = [];
+  const rowsExercised: Array<number | undefined> = [];
+  let address = LAYOUT.code;
+  for (const g of program.instructions) {
+    const bytes = encodeInstruction(g, address, true);
+    const check = checkRawEncoding(g.row, bytes, address);
+    if (!check.ok) {
+      rejects.push({ source: `${g.row.mnemonic} ${g.row.forms} [${hex(bytes)}]`, reason: check.reason });
+      continue;
+    }
+    chunks.push(bytes);
+    asm.push(check.text);
+    rowsExercised.push(rowOfEncoding(bytes));
+    address += BigInt(bytes.length);
+  }
+  if (chunks.length === 0) return { ok: false, rejects };
+  const code = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) { code.set(c, at); at += c.length; }
+  return { ok: true, case: buildCase(program, seed, code, asm, 'raw'), rowsExercised, rejects };
+}
