@@ -1,4 +1,5 @@
 import { UsageError } from '../util/errors.js';
+import { isMutantName, MUTANT_NAMES } from '../emulator/mutants.js';
 import { GdbRemoteTarget } from '../oracle/gdb-target.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import type { ExecutionTarget } from '../target/execution-target.js';
@@ -18,6 +19,10 @@ export type DutSpec =
 export const DUT_HELP = 'emulator | qemu | gdb:unix:PATH | gdb:HOST:PORT';
 
 export function parseDutSpec(text: string, inject: readonly string[] = []): DutSpec {
+  for (const name of inject) {
+    if (!isMutantName(name)) throw new UsageError(`unknown --inject '${name}'; valid mutants: ${MUTANT_NAMES.join(', ')}`);
+  }
+  if (inject.length && text !== 'emulator') throw new UsageError(`--inject plants bugs in our emulator; it cannot be used with --dut ${text}`);
   if (text === 'emulator') return { kind: 'emulator', inject };
   if (text === 'qemu') return { kind: 'qemu' };
   const unix = /^gdb:unix:(.+)$/.exec(text);

@@ -1,5 +1,6 @@
+import { mutants } from '../mutants.js';
 import { BASE_RIP, type Insn, Seg } from '../decode/insn.js';
-import { ARITH, CF, FIXED_ONE } from '../isa/flags.js';
+import { AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { Access, Mmu } from '../memory/mmu.js';
@@ -160,7 +161,8 @@ export class Cpu {
 
   /** materializeFlags(): the full RFLAGS value. */
   getFlags(): number {
-    return ((this.flagsRest & ~ARITH) | computeArith(this.cc) | FIXED_ONE) >>> 0;
+    const arith = computeArith(this.cc);
+    return ((this.flagsRest & ~ARITH) | (mutants.afNeverSet ? arith & ~AF : arith) | FIXED_ONE) >>> 0;
   }
 
   setFlags(v: number): void {
@@ -233,7 +235,7 @@ export class Cpu {
         lin = d.disp;
         let slow = false;
         if (d.base >= 0) {
-          if (d.base === BASE_RIP) lin += this.nextRip;
+          if (d.base === BASE_RIP) lin += mutants.ripRelFromStart ? this.rip : this.nextRip;
           else {
             const hi = r[(d.base << 1) + 1]! | 0;
             if (hi >= 0x8000 || hi < -0x8000) slow = true;
@@ -250,7 +252,7 @@ export class Cpu {
     } else {
       // 32-bit address size: the effective address wraps at 4 GiB, then zero-extends.
       let ea = d.disp;
-      if (d.base === BASE_RIP) ea += this.nextRip;
+      if (d.base === BASE_RIP) ea += mutants.ripRelFromStart ? this.rip : this.nextRip;
       else if (d.base >= 0) ea += r[d.base << 1]!;
       if (d.index >= 0) ea += r[d.index << 1]! * (1 << d.scale);
       lin = d.absolute ? d.disp >>> 0 : ea >>> 0;
@@ -279,7 +281,7 @@ export class Cpu {
     if (d.base >= 0) {
       let bl: number;
       let bh: number;
-      if (d.base === BASE_RIP) [bl, bh] = linToHalves(this.nextRip);
+      if (d.base === BASE_RIP) [bl, bh] = linToHalves(mutants.ripRelFromStart ? this.rip : this.nextRip);
       else {
         bl = r[d.base << 1]!;
         bh = r[(d.base << 1) + 1]!;

@@ -1,3 +1,4 @@
+import { mutants } from '../mutants.js';
 import { Kind, Size, type OperandForm } from '../isa/operand-forms.js';
 import type { Feature, IsaRow, OpMap } from '../isa/row.js';
 import { opcodeHasModrm, selectRow } from '../isa/table.js';
@@ -105,6 +106,7 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
   const rexR = (rex & 4) << 1;
   const rexX = (rex & 2) << 2;
   const rexB = (rex & 1) << 3;
+  const rmB = mutants.rexBIgnored ? 0 : rexB; // ModRM.rm's extension (a planted bug can drop it)
 
   let modrm = -1;
   let mod = 3;
@@ -128,7 +130,7 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
   d.opsizePrefix = opsize;
   d.mod = mod;
   d.reg = reg3 | rexR;
-  d.rm = rm3 | rexB;
+  d.rm = rm3 | rmB;
   d.hasMem = false;
   d.absolute = false;
   d.segOverride = seg >= 0;
@@ -175,7 +177,7 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
       if (mode.long64) d.base = BASE_RIP;
       d.disp = r.s32();
     } else {
-      d.base = rm3 | rexB;
+      d.base = rm3 | rmB;
     }
     if (mod === 1) d.disp = r.s8();
     else if (mod === 2) d.disp = r.s32();
@@ -206,12 +208,12 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
       case Kind.M:
         if (mod === 3 && o.kind === Kind.E) {
           d.ot[i] = Opnd.Reg;
-          d.or[i] = byteReg(rm3 | rexB, size, byteRegsHigh);
+          d.or[i] = byteReg(rm3 | rmB, size, byteRegsHigh);
         } else d.ot[i] = Opnd.Mem;
         break;
       case Kind.R:
         d.ot[i] = Opnd.Reg;
-        d.or[i] = rm3 | rexB;
+        d.or[i] = rm3 | rmB;
         break;
       case Kind.G:
         d.ot[i] = Opnd.Reg;

@@ -1,6 +1,7 @@
+import { mutants } from '../mutants.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { CC } from '../cpu/lazy-flags.js';
-import type { Insn } from '../decode/insn.js';
+import { type Insn, Opnd } from '../decode/insn.js';
 import { mask, readOp, writeOp } from './operands.js';
 
 /** ADD OR ADC SBB AND SUB XOR CMP (row arg = the /digit order), TEST, INC, DEC, NEG, NOT. */
@@ -12,7 +13,7 @@ export function alu(c: Cpu, d: Insn): void {
   const a = readOp(c, d, 0);
   const ah = c.hi;
   const b = readOp(c, d, 1);
-  const bh = c.hi;
+  let bh = c.hi;
   const op = d.arg;
   let r: number;
   let rh = 0;
@@ -22,6 +23,7 @@ export function alu(c: Cpu, d: Insn): void {
     case ADD:
     case ADC: {
       cin = op === ADC ? c.carry() : 0;
+      if (mutants.add64MemTrunc32 && op === ADD && s === 8 && d.ot[1] === Opnd.Mem) bh = 0;
       const t = a + b + cin;
       if (s === 8) {
         r = t >>> 0;
@@ -33,7 +35,7 @@ export function alu(c: Cpu, d: Insn): void {
     case SUB:
     case SBB:
     case CMP: {
-      cin = op === SBB ? c.carry() : 0;
+      cin = op === SBB && !(mutants.sbb16NoCarry && s === 2) ? c.carry() : 0;
       const t = a - b - cin;
       if (s === 8) {
         r = t >>> 0;
@@ -67,7 +69,7 @@ export function test(c: Cpu, d: Insn): void {
   const a = readOp(c, d, 0);
   const ah = c.hi;
   const b = readOp(c, d, 1);
-  const bh = c.hi;
+  let bh = c.hi;
   c.setCc(CC.Logic, s, (a & b) >>> 0, (ah & bh) >>> 0, 0, 0, 0, 0);
 }
 

@@ -1,3 +1,4 @@
+import { mutants } from '../mutants.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { CC } from '../cpu/lazy-flags.js';
 import type { Insn } from '../decode/insn.js';
@@ -36,7 +37,7 @@ export function shift(c: Cpu, d: Insn): void {
   const s = d.os[0]!;
   const a = readOp(c, d, 0);
   const ah = c.hi;
-  const count = readOp(c, d, 1) & (s === 8 ? 0x3f : 0x1f);
+  const count = readOp(c, d, 1) & (mutants.shiftCountUnmasked ? 0xff : s === 8 ? 0x3f : 0x1f);
   const op = d.arg;
   if (count === 0) {
     writeOp(c, d, 0, a, ah);

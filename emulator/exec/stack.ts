@@ -1,3 +1,4 @@
+import { mutants } from '../mutants.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { loadSegment } from '../cpu/segments.js';
 import { type Insn, Opnd } from '../decode/insn.js';
@@ -9,7 +10,8 @@ import { readOp, writeOp } from './operands.js';
 
 export function push(c: Cpu, d: Insn): void {
   const v = readOp(c, d, 0);
-  c.push(d.osize, v, c.hi);
+  const planted = mutants.pushImm32NoSext && d.ot[0] === Opnd.Imm && d.osize === 8 && d.row.opcode === 0x68;
+  c.push(d.osize, v, planted ? 0 : c.hi);
 }
 
 export function pop(c: Cpu, d: Insn): void {
