@@ -7,29 +7,62 @@ const run = (args: string[], env: Record<string, string> = {}) =>
   execa('node', [bin, ...args], { reject: false, env: { ...process.env, ...env }, timeout: 60_000 });
 
 describe('difftest CLI', () => {
-  it('start runs the seed sample on QEMU and prints the add result', async () => {
-    const r = await run(['start']);
+  it('sample runs the seed case on QEMU and prints the add result', async () => {
+    const r = await run(['sample']);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/oracle qemu \d+\.\d+/);
     expect(r.stdout).toContain('r13 0x1111111111111111 -> 0xefbed000dc0fcbcf');
     expect(r.stdout).toContain('flags CF=0 PF=1 AF=0 ZF=0 SF=1 DF=0 OF=0');
   });
 
-  it('rejects an unknown flag in one line, exit 2', async () => {
-    const r = await run(['start', '--bogus']);
+  it('start runs a short campaign, prints its seed, and ends with a report', async () => {
+    const r = await run(['start', '--seconds', '4', '--seed', '99']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/seed 99 \(replay with --seed 99\)/);
+    const report = /report (\S+index\.html)/.exec(r.stdout)?.[1];
+    expect(report).toBeDefined();
+    const { readResult } = await import('../reports/json.js');
+    const result = await readResult(path.join(path.dirname(path.resolve(report!)), 'result.json'));
+    expect(result.seed).toBe('99');
+    expect(result.testsRun).toBeGreaterThan(0);
+    expect(result.oracle.implementation).toMatch(/^qemu /);
+  });
+
+  it('rejects an unknown --family and --inject by listing the valid ones', async () => {
+    const f = await run(['fuzz', '--family', 'nope', '--count', '1']);
+    expect(f.exitCode).toBe(2);
+    expect(f.stderr).toMatch(/unknown --family 'nope'; valid families: alu, /);
+    const i = await run(['fuzz', '--inject', 'nope', '--count', '1']);
+    expect(i.exitCode).toBe(2);
+    expect(i.stderr).toMatch(/unknown --inject 'nope'; valid mutants: rip-rel-from-start, /);
+  });
+
+  it('names the file and the field of a malformed corpus case', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'difftest-cli-')), 'bad.json');
+    writeFileSync(file, JSON.stringify({ format: 'difftest-case/1', id: 'x', code: 'zz', provenance: { generator: 'hand' } }));
+    const r = await run(['replay', file]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^difftest: Unknown option '--bogus'.*usage: difftest start/);
+    expect(r.stderr).toContain(`${file}: not a valid difftest case (code: expected an even-length hex byte string)`);
+  });
+
+  it('rejects an unknown flag in one line, exit 2', async () => {
+    const r = await run(['sample', '--bogus']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^difftest: Unknown option '--bogus'.*usage: difftest sample/);
   });
 
   it('lists the valid commands for an unknown one', async () => {
     const r = await run(['frobnicate']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/unknown command 'frobnicate'; valid commands: start, setup-check, bench, replay, fuzz, ci, minimize, report$/m);
+    expect(r.stderr).toMatch(/unknown command 'frobnicate'; valid commands: start, sample, setup-check, bench, replay, fuzz, ci, minimize, report$/m);
   });
 
   it('reports a missing QEMU in one line without a stack trace', async () => {
-    const r = await run(['start'], { DIFFTEST_QEMU: '/nonexistent/qemu-system-x86_64' });
+    const r = await run(['sample'], { DIFFTEST_QEMU: '/nonexistent/qemu-system-x86_64' });
     expect(r.exitCode).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^difftest: DIFFTEST_QEMU=\/nonexistent\/qemu-system-x86_64 does not exist/);
@@ -37,7 +70,7 @@ describe('difftest CLI', () => {
   });
 
   it('reports a QEMU that dies at start-up with its own words', async () => {
-    const r = await run(['start', '--cpu', 'no-such-cpu']);
+    const r = await run(['sample', '--cpu', 'no-such-cpu']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/QEMU exited .*no-such-cpu/i);

@@ -10,6 +10,7 @@ interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start.js')).startCommand,
+  sample: async () => (await import('./sample.js')).sampleCommand,
   'setup-check': async () => (await import('./setup-check.js')).setupCheckCommand,
   bench: async () => (await import('./bench.js')).benchCommand,
   replay: async () => (await import('./replay.js')).replayCommand,
@@ -20,7 +21,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 const SUMMARIES: Record<string, string> = {
-  start: 'run the built-in sample fragment on QEMU and print each step (the main job)',
+  start: 'the main job: a one-minute campaign (QEMU vs the emulator) ending with a report',
+  sample: 'run the seed notes\' add r13, [rip+disp] on QEMU and print each step',
   'setup-check': 'find or install qemu-system-x86_64 and print its version',
   bench: 'run the benchmarks and print figures and ratios',
   replay: 'replay saved cases (files or directories) on QEMU and the system under test',
