@@ -48,6 +48,28 @@ describe('difftest CLI', () => {
     expect(r.stderr).toContain(`${file}: not a valid difftest case (code: expected an even-length hex byte string)`);
   });
 
+  it('ci: QEMU vs QEMU passes (exit 0, JUnit with no failures); a planted bug fails it unless suppressed', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(path.join(tmpdir(), 'difftest-ci-'));
+    const ok = await run(['ci', '--dut', 'qemu', '--count', '20', '--workers', '1', '--out', path.join(dir, 'ok')]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, 'ok', 'junit.xml'), 'utf8')).toMatch(/<testsuite [^>]*failures="0"/);
+    expect(ok.stdout).toMatch(/regression corpus: \d+ case\(s\), 0 failing/);
+
+    const bugArgs = ['ci', '--inject', 'add64-mem-trunc32', '--family', 'alu', '--count', '60', '--workers', '1', '--no-minimize'];
+    const bad = await run([...bugArgs, '--out', path.join(dir, 'bad')]);
+    expect(bad.exitCode).toBe(1);
+    expect(readFileSync(path.join(dir, 'bad', 'junit.xml'), 'utf8')).toMatch(/<failure /);
+
+    const sup = path.join(dir, 'suppressions.json');
+    writeFileSync(sup, JSON.stringify({ format: 'difftest-suppressions/1', suppressions: [{ signature: '/.*/', reason: 'accepted for this test' }] }));
+    const accepted = await run([...bugArgs, '--suppressions', sup, '--out', path.join(dir, 'sup')]);
+    expect(accepted.exitCode).toBe(0);
+    expect(accepted.stdout).toMatch(/\(suppressed\)/);
+    expect(readFileSync(path.join(dir, 'sup', 'junit.xml'), 'utf8')).toMatch(/<skipped /);
+  }, 180_000);
+
   it('rejects an unknown flag in one line, exit 2', async () => {
     const r = await run(['sample', '--bogus']);
     expect(r.exitCode).toBe(2);

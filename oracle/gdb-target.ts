@@ -6,6 +6,11 @@ import { fromHex, parseStopReply, toHex } from './rsp/codec.js';
 import { RspProtocolError, RspStubError } from './rsp/errors.js';
 import { includesOf, leHex, parseRegisters, readLE, RegisterMap } from './rsp/register-map.js';
 
+/** The part of a state that needs the ordered, mode-changing setup rather than one `G`. */
+export function systemKey(s: MachineState): string {
+  return [s.cr0, s.cr3, s.cr4, s.efer, ...SEGMENT_NAMES.map((n) => s.seg[n].selector)].join(',');
+}
+
 /** gdb signal numbers that stop replies carry. */
 export const GDB_SIGNAL = { INT: 2, QUIT: 3, TRAP: 5, ABRT: 6 } as const;
 
@@ -197,16 +202,49 @@ export class GdbRemoteTarget implements ExecutionTarget {
     const rsp = await RspClient.connect(endpoint, { timeoutMs: options.timeoutMs });
     await rsp.request('qSupported:xmlRegisters=i386;swbreak+');
     const map = await readRegisterMap(rsp);
-    return new GdbRemoteTarget(rsp, map, options);
+    const target = new GdbRemoteTarget(rsp, map, options);
+    await target.probeFeatures();
+    return target;
+  }
+
+  /** Ask for QEMU's extensions; other stubs answer with an empty packet (unsupported). */
+  protected async probeFeatures(): Promise<void> {
+    const reply = await this.rsp.request('qqemu.Supported', { allowError: true });
+    this.physModeSupported = reply.split(';').includes('PhyMemMode');
   }
 
   info(): TargetInfo {
     return { implementation: 'gdb remote stub', cpuModel: 'unknown' };
   }
 
+  /** The system part of the state last loaded with the ordered setup. */
+  protected configuredKey: string | undefined;
+  /** Whether the stub reads/writes physical memory on request (QEMU's Qqemu.PhyMemMode). */
+  protected physModeSupported = false;
+
   async reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void> {
     for (const region of memory) await this.writeMemory(region.addr, region.bytes, 'phys');
+    const key = systemKey(state);
+    if (key !== this.configuredKey) await this.configureSystem(state);
     await this.writeRegisters(state);
+  }
+
+  /**
+   * Put the CPU in the state's mode by single-register writes, in the order hardware needs:
+   * CR4 → CR3 → EFER → CR0, then each selector through 0 (stubs like QEMU's reload a
+   * descriptor cache only when the selector changes). A full `G` is safe only afterwards:
+   * outside 64-bit code QEMU's stub takes some registers as 4 bytes.
+   */
+  protected async configureSystem(state: MachineState): Promise<void> {
+    this.configuredKey = undefined;
+    for (const n of ['cr4', 'cr3', 'efer', 'cr0'] as const) {
+      if (this.registers.has(n)) await this.writeRegister(n, state[n]);
+    }
+    for (const n of SEGMENT_NAMES) {
+      await this.writeRegister(n, 0n);
+      await this.writeRegister(n, BigInt(state.seg[n].selector));
+    }
+    this.configuredKey = systemKey(state);
   }
 
   async writeRegisters(state: MachineState): Promise<void> {
@@ -312,7 +350,8 @@ export class GdbRemoteTarget implements ExecutionTarget {
   }
 
   protected async setPhysMode(on: boolean): Promise<void> {
-    if (this.physMode === on) return;
+    // Stubs without a physical mode see virtual addresses; the test machine maps them 1:1.
+    if (this.physMode === on || !this.physModeSupported) return;
     await this.rsp.request(`Qqemu.PhyMemMode:${on ? 1 : 0}`);
     this.physMode = on;
   }

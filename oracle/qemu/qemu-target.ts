@@ -16,11 +16,6 @@ export interface QemuTargetOptions extends QemuLaunchOptions {
 const CR0_PE = 1n;
 const CR0_PG = 1n << 31n;
 
-/** The part of a state that needs the ordered, mode-changing setup rather than one `G`. */
-function systemKey(s: MachineState): string {
-  return [s.cr0, s.cr3, s.cr4, s.efer, ...SEGMENT_NAMES.map((n) => s.seg[n].selector)].join(',');
-}
-
 /**
  * QEMU as an ExecutionTarget, over its gdb stub (plus QMP for what the stub cannot do).
  * reset() puts the CPU into the requested mode purely by register and memory writes:
@@ -28,7 +23,6 @@ function systemKey(s: MachineState): string {
  * descriptor cache from the GDT, then all registers with one `G` (safe once CS is 64-bit).
  */
 export class QemuTarget extends GdbRemoteTarget {
-  private configuredKey: string | undefined;
   private needsSystemReset = false;
 
   private constructor(
@@ -45,6 +39,7 @@ export class QemuTarget extends GdbRemoteTarget {
       await qemu.rsp.request('qSupported:xmlRegisters=i386;swbreak+');
       const map = await readRegisterMap(qemu.rsp);
       const target = new QemuTarget(qemu, map, options);
+      await target.probeFeatures();
       await target.setSingleStepFlags(options.singleStepFlags ?? 0x7);
       return target;
     } catch (err) {
@@ -72,10 +67,7 @@ export class QemuTarget extends GdbRemoteTarget {
 
   override async reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void> {
     if (this.needsSystemReset) await this.recoverFromShutdown();
-    for (const region of memory) await this.writeMemory(region.addr, region.bytes, 'phys');
-    const key = systemKey(state);
-    if (key !== this.configuredKey) await this.configureSystem(state);
-    await this.writeRegisters(state);
+    await super.reset(state, memory);
   }
 
   /**
@@ -100,7 +92,8 @@ export class QemuTarget extends GdbRemoteTarget {
     await this.rsp.request('Qqemu.PhyMemMode:0');
   }
 
-  private async configureSystem(state: MachineState): Promise<void> {
+  /** The generic ordered setup, checked against QEMU's own view (`info registers`). */
+  protected override async configureSystem(state: MachineState): Promise<void> {
     const before = await this.systemRegisters();
     for (const t of ['gdtr', 'idtr'] as const) {
       const want = state[t];
@@ -112,16 +105,7 @@ export class QemuTarget extends GdbRemoteTarget {
         );
       }
     }
-    await this.writeRegister('cr4', state.cr4);
-    await this.writeRegister('cr3', state.cr3);
-    await this.writeRegister('efer', state.efer);
-    await this.writeRegister('cr0', state.cr0);
-    // QEMU reloads a descriptor cache only when the selector changes: go through 0.
-    for (const n of SEGMENT_NAMES) {
-      await this.writeRegister(n, 0n);
-      await this.writeRegister(n, BigInt(state.seg[n].selector));
-    }
-    this.configuredKey = systemKey(state);
+    await super.configureSystem(state);
     if ((state.cr0 & (CR0_PE | CR0_PG)) === (CR0_PE | CR0_PG) && state.efer & 0x400n) {
       const after = await this.systemRegisters();
       const cs = after.segments.cs;
