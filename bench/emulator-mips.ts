@@ -20,14 +20,14 @@ import { join } from 'node:path';
 import { EmulatorTarget } from '../emulator/emulator-target.js';
 import { buildTestMachine, LAYOUT } from '../target/test-machine.js';
 
-function nasm(src: string): Uint8Array {
+export function nasm(src: string): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'bench-nasm-'));
   writeFileSync(join(dir, 'a.asm'), `bits 64\ndefault rel\norg 0x${LAYOUT.code.toString(16)}\n${src}\n`);
   execFileSync('nasm', ['-f', 'bin', '-o', join(dir, 'a.bin'), join(dir, 'a.asm')]);
   return new Uint8Array(readFileSync(join(dir, 'a.bin')));
 }
 
-const WORKLOADS: Record<string, string> = {
+export const WORKLOADS: Record<string, string> = {
   'integer arithmetic loop': `
     mov ecx, 2000000
     xor eax, eax
@@ -76,7 +76,7 @@ const WORKLOADS: Record<string, string> = {
     done: nop`,
 };
 
-async function runOnce(code: Uint8Array): Promise<{ instructions: number; ms: number }> {
+export async function runOnce(code: Uint8Array): Promise<{ instructions: number; ms: number }> {
   const tm = buildTestMachine({ code });
   const t = new EmulatorTarget();
   await t.reset(tm.state, tm.memory);
@@ -93,18 +93,22 @@ async function runOnce(code: Uint8Array): Promise<{ instructions: number; ms: nu
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const only = process.argv.includes('--profile-friendly');
 
-for (const [name, src] of Object.entries(WORKLOADS)) {
-  if (only && !name.startsWith('integer')) continue;
-  const code = nasm(src);
-  await runOnce(code); // warm-up
-  const rates: number[] = [];
-  let count = 0;
-  for (let i = 0; i < (only ? 10 : 5); i++) {
-    const r = await runOnce(code);
-    count = r.instructions;
-    rates.push(r.instructions / r.ms / 1000);
+async function main(): Promise<void> {
+  const only = process.argv.includes('--profile-friendly');
+  for (const [name, src] of Object.entries(WORKLOADS)) {
+    if (only && !name.startsWith('integer')) continue;
+    const code = nasm(src);
+    await runOnce(code); // warm-up
+    const rates: number[] = [];
+    let count = 0;
+    for (let i = 0; i < (only ? 10 : 5); i++) {
+      const r = await runOnce(code);
+      count = r.instructions;
+      rates.push(r.instructions / r.ms / 1000);
+    }
+    console.log(`${name.padEnd(30)} ${median(rates).toFixed(2).padStart(7)} MIPS  (${count} instructions, median of ${rates.length})`);
   }
-  console.log(`${name.padEnd(30)} ${median(rates).toFixed(2).padStart(7)} MIPS  (${count} instructions, median of ${rates.length})`);
 }
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) await main();

@@ -1,17 +1,30 @@
+import { UsageError } from '../util/errors.js';
 import { parseOptions } from './main.js';
 
-const USAGE = `difftest bench [--rounds N]
+const BENCHES = ['b1', 'b2', 'b3', 'b5'] as const;
 
-Runs the benchmarks (DESIGN.md B1…) and prints medians and ratios measured in one run.`;
+const USAGE = `difftest bench [--rounds N] [--only ${BENCHES.join(',')}]
+
+Runs the benchmarks (DESIGN.md B1, B2, B3, B5) and prints medians and ratios measured in one run:
+  b1  gdb lockstep: QemuTarget.step()+readState() vs the raw s+g packet loop, reset() rate
+  b2  fuzz throughput: block/step tests/s on 2 workers vs a fresh QEMU per case
+  b3  emulator MIPS on three workloads vs QEMU TCG on the same code
+  b5  planted bugs: time to find, minimization time and final size`;
 
 export const benchCommand = {
   summary: 'run the benchmarks',
   usage: USAGE,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseOptions(argv, { rounds: { type: 'string' } }, USAGE);
+    const { values } = parseOptions(argv, { rounds: { type: 'string' }, only: { type: 'string' } }, USAGE);
     const rounds = values.rounds ? Number(values.rounds) : 5;
-    const { runGdbLockstepBench } = await import('../bench/b1-gdb-lockstep.js');
-    await runGdbLockstepBench({ rounds });
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError(`--rounds '${values.rounds}' must be a whole number from 1 to 100`);
+    const only = values.only ? values.only.split(',') : [...BENCHES];
+    for (const b of only) if (!(BENCHES as readonly string[]).includes(b)) throw new UsageError(`unknown benchmark '${b}'; valid: ${BENCHES.join(', ')}`);
+    process.stdout.write(`difftest bench: ${only.join(', ')} (${rounds} rounds where rounds apply); machine: ${(await import('node:os')).cpus().length} cores\n`);
+    if (only.includes('b1')) await (await import('../bench/b1-gdb-lockstep.js')).runGdbLockstepBench({ rounds });
+    if (only.includes('b2')) await (await import('../bench/b2-fuzz-throughput.js')).runFuzzThroughputBench({ rounds });
+    if (only.includes('b3')) await (await import('../bench/b3-emulator-vs-qemu.js')).runEmulatorVsQemuBench({ rounds });
+    if (only.includes('b5')) await (await import('../bench/b5-minimization.js')).runMinimizationBench();
     return 0;
   },
 };

@@ -74,6 +74,8 @@ export const CampaignResultSchema = z.object({
   dut: z.object({ name: z.string(), implementation: z.string() }),
   testsRun: z.number().int().nonnegative(),
   seconds: z.number().nonnegative(),
+  /** Of `seconds`, the time until every worker had its QEMU and emulator ready. */
+  startupSeconds: z.number().nonnegative().optional(),
   /** Campaign interrupted (Ctrl-C) or cut short: the report is partial. */
   partial: z.boolean().default(false),
   divergences: z.array(DivergenceReportSchema),

@@ -9,7 +9,8 @@ import { GPR_NAMES, type GprName, type MachineState, type MemoryRegion } from '.
  *   0x00000 IDT (256 × 16 bytes)                           read-only
  *   0x01000 GDT entries 512.. (selectors ≥ 0x1000, so they do not overlap the IDT)  read-only
  *   0x02000 PML4, 0x03000 PDPT, 0x04000 PD, 0x05000 PT     read-only
- *   0x06000 exception stop addresses: vector v at 0x6000 + 16·v (each a HLT)   read-only, exec
+ *   0x06000 exception stop addresses: vector v < 32 at 0x6000 + 16·v, all vectors ≥ 32 share
+ *           0x6200 (each a HLT)                                read-only, exec
  *   0x08000–0x0ffff stack (RSP starts at 0x10000)           read/write, NX
  *   0x10000–0x1ffff code                                     read/write/exec
  *   0x20000–0x2ffff data / scratch                           read/write, NX
@@ -24,6 +25,9 @@ export const LAYOUT = {
   pt: 0x5000n,
   handlers: 0x6000n,
   handlerStride: 16n,
+  /** Vectors from here up share one stop address: every breakpoint costs QEMU a check on each
+   * translation-block lookup, so 256 of them slow TCG ~27×; exceptions (0–31) keep their own. */
+  sharedVectorsFrom: 32,
   stackBase: 0x8000n,
   stackTop: 0x10000n,
   code: 0x10000n,
@@ -81,7 +85,7 @@ export interface TestMachine {
   readonly endAddress: bigint;
   /** `jmp LAYOUT.blockEnd` placed at endAddress (not part of the case's code). */
   readonly trampoline: MemoryRegion;
-  /** Where each exception vector lands (index = vector). */
+  /** Where exceptions land: index = vector for 0–31, then the shared stop of vectors 32–255. */
   readonly exceptionStops: readonly bigint[];
 }
 
@@ -92,7 +96,7 @@ function putQword(buf: Uint8Array, offset: number, value: bigint): void {
 function buildIdt(): Uint8Array {
   const idt = new Uint8Array(256 * 16);
   for (let v = 0; v < 256; v++) {
-    const handler = LAYOUT.handlers + BigInt(v) * LAYOUT.handlerStride;
+    const handler = LAYOUT.handlers + BigInt(Math.min(v, LAYOUT.sharedVectorsFrom)) * LAYOUT.handlerStride;
     const low =
       (handler & 0xffffn) |
       (BigInt(SELECTORS.code64) << 16n) |
@@ -209,7 +213,7 @@ export function buildTestMachine(options: TestMachineOptions): TestMachine {
     caseMemory,
     endAddress: LAYOUT.code + BigInt(options.code.length),
     trampoline: jumpTo(LAYOUT.code + BigInt(options.code.length), LAYOUT.blockEnd),
-    exceptionStops: Array.from({ length: 256 }, (_, v) => LAYOUT.handlers + BigInt(v) * LAYOUT.handlerStride),
+    exceptionStops: Array.from({ length: LAYOUT.sharedVectorsFrom + 1 }, (_, v) => LAYOUT.handlers + BigInt(v) * LAYOUT.handlerStride),
   };
 }
 
@@ -228,7 +232,9 @@ export async function classifyException(
   readStack: (addr: bigint, length: number) => Promise<Uint8Array>,
 ): Promise<ExceptionInfo | undefined> {
   const offset = state.rip - LAYOUT.handlers;
-  if (offset < 0n || offset >= 256n * LAYOUT.handlerStride || offset % LAYOUT.handlerStride !== 0n) return undefined;
+  const stops = BigInt(LAYOUT.sharedVectorsFrom + 1);
+  if (offset < 0n || offset >= stops * LAYOUT.handlerStride || offset % LAYOUT.handlerStride !== 0n) return undefined;
+  // 32 stands for "some vector from 32 up" (software INT n or an external interrupt)
   const vector = Number(offset / LAYOUT.handlerStride);
   const hasError = ERROR_CODE_VECTORS.has(vector);
   const frame = await readStack(state.gpr.rsp, 16);

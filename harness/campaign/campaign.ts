@@ -42,6 +42,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   let fatal: string | undefined;
   let oracleInfo: TargetInfo = { implementation: 'qemu', cpuModel: options.cpuModel ?? 'qemu64' };
   let dutInfo: TargetInfo = { implementation: 'unknown', cpuModel: 'unknown' };
+  let readyCount = 0;
+  let startupSeconds: number | undefined;
   const deadline = options.seconds !== undefined ? t0 + options.seconds * 1000 : Infinity;
   const limit = options.count ?? Infinity;
   if (limit === Infinity && deadline === Infinity) throw new Error('a campaign needs --count or --seconds');
@@ -75,6 +77,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         if (m.type === 'ready') {
           oracleInfo = m.oracle;
           dutInfo = m.dut;
+          if (++readyCount === options.workers) startupSeconds = (performance.now() - t0) / 1000;
           dispatch(w);
         } else if (m.type === 'result') {
           results.push(m.result);
@@ -102,13 +105,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   options.signal?.removeEventListener('abort', onAbort);
   if (fatal && results.length === 0) throw new Error(`campaign workers failed: ${fatal}`);
   if (fatal) partial = true;
-  return summarize(options, results, { startedAt, seconds: (performance.now() - t0) / 1000, partial, oracleInfo, dutInfo });
+  return summarize(options, results, { startedAt, seconds: (performance.now() - t0) / 1000, startupSeconds, partial, oracleInfo, dutInfo });
 }
 
 function summarize(
   options: CampaignOptions,
   unordered: CaseResult[],
-  meta: { startedAt: Date; seconds: number; partial: boolean; oracleInfo: TargetInfo; dutInfo: TargetInfo },
+  meta: { startedAt: Date; seconds: number; startupSeconds?: number; partial: boolean; oracleInfo: TargetInfo; dutInfo: TargetInfo },
 ): CampaignResult {
   const results = [...unordered].sort((a, b) => a.index - b.index);
   const bySig = new Map<string, { report?: DivergenceReport; count: number }>();
@@ -156,6 +159,7 @@ function summarize(
     dut: { name: options.dut.kind, implementation: meta.dutInfo.implementation },
     testsRun: results.filter((r) => r.status !== 'rejected').length,
     seconds: meta.seconds,
+    startupSeconds: meta.startupSeconds,
     partial: meta.partial,
     divergences,
     oracleCrashes,
