@@ -46,10 +46,10 @@ export interface ProgramOptions {
   readonly encoder?: Encoder;
 }
 
-/** The stack bytes a case zeroes and compares: the top 1 KiB (pushes, calls and ENTER frames
- * of generated programs stay within it; a deeper write still shows when it is read back).
- * Kept small because every reset writes it and every comparison reads it over gdb. */
-export const STACK_PAGE = { addr: LAYOUT.stackTop - 0x400n, length: 0x400 } as const;
+/** The stack bytes a case zeroes and compares: the whole top page. Initial RSP is drawn from
+ * 0xf400–0xfc00, so pushes and pops of generated programs stay inside it; a smaller window
+ * lets a case read bytes an earlier case left behind (which differ once targets diverged). */
+export const STACK_PAGE = { addr: LAYOUT.stackTop - 0x1000n, length: 0x1000 } as const;
 
 type FillPattern = 'random' | 'zeros' | 'ones' | 'sign-bytes';
 
