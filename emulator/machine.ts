@@ -8,6 +8,10 @@ import { DISPATCH, type Handler, NO_EFFECTIVE_ADDRESS } from './exec/handlers.js
 import { Bus } from './memory/bus.js';
 import { GuestFault, Vec } from './memory/guest-fault.js';
 import { Access } from './memory/mmu.js';
+import { TF } from './isa/flags.js';
+
+/** DR6.BS: the #DB came from single-stepping. */
+const DR6_BS = 0x4000n;
 
 export type StepOutcome =
   | { kind: 'ok' }
@@ -78,10 +82,17 @@ export class Machine {
     const c = this.cpu;
     if (c.halted) return HALTED;
     const rip = c.rip;
+    // TF as it was when the instruction started: POPF setting TF traps after the next one.
+    const singleStep = (c.flagsRest & TF) !== 0;
     try {
       this.execute(c);
       c.rip = c.nextRip;
       c.icount++;
+      // single-step trap (SDM Vol. 3 §18.3.1.4): #DB after the instruction, RIP = the next one
+      if (singleStep) {
+        c.dr[6] = c.dr[6]! | DR6_BS;
+        return this.raise(Vec.DB, undefined, undefined, c.rip, false);
+      }
       return c.halted ? HALTED : OK;
     } catch (e) {
       c.icount++;

@@ -23,7 +23,7 @@ export function diffFields(diffs: readonly FieldDiff[]): string[] {
 export function divergenceSignature(d: Divergence): string {
   const ins = d.instruction;
   const form = ins ? ins.form : 'undecodable';
-  const operandKind = !ins ? '' : /\[rip[+-]/.test(ins.text) ? ' rip-rel' : /\[/.test(ins.text) ? ' mem' : ' reg';
+  const operandKind = !ins ? '' : /\[(?:[a-z]s:)?rip[+-]/.test(ins.text) ? ' rip-rel' : /\[/.test(ins.text) ? ' mem' : ' reg';
   const what: string[] = diffFields(d.diffs).map((f) => f.replace(/^gpr\..*/, 'gpr').replace(/^sse\.xmm\[\d+\]/, 'xmm'));
   if (d.memoryDiffs.length) what.push('memory');
   if (d.expectedStop.kind !== d.actualStop.kind) what.push(`stop:${d.expectedStop.kind}/${d.actualStop.kind}`);
