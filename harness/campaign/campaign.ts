@@ -104,7 +104,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   progress?.done();
   options.signal?.removeEventListener('abort', onAbort);
   if (fatal && results.length === 0) throw new Error(`campaign workers failed: ${fatal}`);
-  if (fatal) partial = true;
+  if (fatal) {
+    partial = true;
+    process.stderr.write(`difftest: a worker stopped early (${fatal.split('\n')[0]}); the report is partial\n`);
+  }
   return summarize(options, results, { startedAt, seconds: (performance.now() - t0) / 1000, startupSeconds, partial, oracleInfo, dutInfo });
 }
 

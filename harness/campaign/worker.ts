@@ -93,7 +93,19 @@ async function main(): Promise<void> {
       try {
         post({ type: 'result', workerId: config.workerId, result: await runCase(m.index) });
       } catch (err) {
-        post({ type: 'fatal', workerId: config.workerId, message: `case ${m.index}: ${(err as Error).stack ?? String(err)}` });
+        // One case failing in an unexpected way must not end the campaign: record it as an
+        // oracle problem, start a fresh QEMU, go on.
+        const message = `unexpected failure: ${(err as Error).message ?? String(err)}`;
+        post({
+          type: 'result',
+          workerId: config.workerId,
+          result: { index: m.index, caseId: `${config.seed}-${m.index}`, status: 'oracle-crash', rows: [], rejects: [], masked: [], message },
+        });
+        try {
+          await restartReference();
+        } catch (restartErr) {
+          post({ type: 'fatal', workerId: config.workerId, message: `cannot restart QEMU: ${(restartErr as Error).message}` });
+        }
       }
     });
   });
