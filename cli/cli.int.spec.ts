@@ -70,6 +70,56 @@ describe('difftest CLI', () => {
     expect(readFileSync(path.join(dir, 'sup', 'junit.xml'), 'utf8')).toMatch(/<skipped /);
   }, 180_000);
 
+  it('restarts a QEMU that dies mid-campaign, marks the case, and finishes the report', async () => {
+    const { findTaggedQemu } = await import('../oracle/qemu/orphans.js');
+    const runId = `kill-test-${process.pid}`;
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'difftest-kill-')), 'run');
+    const child = execa('node', [bin, 'fuzz', '--seconds', '10', '--workers', '1', '--seed', '5', '--no-minimize', '--out', out], {
+      reject: false,
+      env: { ...process.env, DIFFTEST_RUN_ID: runId },
+    });
+    // kill the worker's QEMU once it is busy running cases (CPU time, from /proc), not while starting
+    const cpuTicks = (pid: number) => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]);
+    };
+    let killed = 0;
+    for (let i = 0; i < 400 && killed === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const pid = findTaggedQemu(`difftest-${runId}`)[0];
+      if (pid !== undefined && cpuTicks(pid) > 50) {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      }
+    }
+    const r = await child;
+    expect(killed).toBe(1);
+    expect([0, 1], r.stderr).toContain(r.exitCode);
+    const { readResult } = await import('../reports/json.js');
+    const result = await readResult(path.join(out, 'result.json'));
+    expect(result.oracleCrashes.length).toBeGreaterThanOrEqual(1);
+    expect(result.oracleCrashes[0]!.message).toMatch(/gdb connection .* lost|QEMU exited/);
+    expect(result.testsRun).toBeGreaterThan(20);
+  }, 60_000);
+
+  it('Ctrl-C ends a campaign with a partial report', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'difftest-int-')), 'run');
+    const child = execa('node', [bin, 'fuzz', '--seconds', '60', '--workers', '1', '--seed', '6', '--no-minimize', '--out', out], { reject: false });
+    // let it start and run cases for a few seconds (any point works: the report must be written)
+    await new Promise((r) => setTimeout(r, 6000));
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.stderr).toMatch(/interrupted; finishing the cases in flight and writing a partial report/);
+    const { readResult } = await import('../reports/json.js');
+    const result = await readResult(path.join(out, 'result.json'));
+    expect(result.partial).toBe(true);
+    expect(result.seconds).toBeLessThan(30);
+  }, 60_000);
+
   it('rejects an unknown flag in one line, exit 2', async () => {
     const r = await run(['sample', '--bogus']);
     expect(r.exitCode).toBe(2);
