@@ -16,6 +16,12 @@ function aluFlags(op: number): { r?: string; w: string; u?: string } {
   return { w: 'oszapc' };
 }
 
+/** Flags of the count-of-1 forms (D0/D1): OF is defined there; shifts still leave AF undefined. */
+export function shiftByOneFlags(op: number): { r?: string; w: string; u: string } {
+  const f = shiftFlags(op);
+  return { ...f, u: f.u.replace('o', '') };
+}
+
 export function shiftFlags(op: number): { r?: string; w: string; u: string } {
   if (op < 2) return { w: 'oc', u: 'o' }; // ROL/ROR: OF defined for count 1 only
   if (op < 4) return { r: 'c', w: 'oc', u: 'o' }; // RCL/RCR
@@ -105,8 +111,9 @@ function oneByte(): IsaRow[] {
     const f = shiftFlags(op);
     add(row('one', 0xc0, name, 'Eb,Ib', { ...f, ext: op, handler: 'shift', arg: op }));
     add(row('one', 0xc1, name, 'Ev,Ib', { ...f, ext: op, handler: 'shift', arg: op }));
-    add(row('one', 0xd0, name, 'Eb,1', { ...f, ext: op, handler: 'shift', arg: op }));
-    add(row('one', 0xd1, name, 'Ev,1', { ...f, ext: op, handler: 'shift', arg: op }));
+    const one = shiftByOneFlags(op);
+    add(row('one', 0xd0, name, 'Eb,1', { ...one, ext: op, handler: 'shift', arg: op }));
+    add(row('one', 0xd1, name, 'Ev,1', { ...one, ext: op, handler: 'shift', arg: op }));
     add(row('one', 0xd2, name, 'Eb,CL', { ...f, ext: op, handler: 'shift', arg: op }));
     add(row('one', 0xd3, name, 'Ev,CL', { ...f, ext: op, handler: 'shift', arg: op }));
   });
