@@ -2,46 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASE_FORMAT, decodeCase, type Case } from '../corpus/case-schema.js';
 import { seedCase } from './samples/seed-case.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import type { ExecutionTarget, StopReason } from '../target/execution-target.js';
-import type { MachineState } from '../target/machine-state.js';
 import { LockstepRunner } from './lockstep.js';
+import { seedNotesBug } from './testing/corrupting-target.js';
 
 /**
  * QEMU against QEMU: zero divergences expected. A planted fault in the second one (a real
  * QEMU whose R13 loses its upper bits after the add, as in the seed notes) must be found at
  * exactly that instruction.
  */
-class TruncatingTarget implements ExecutionTarget {
-  readonly name = 'qemu-with-planted-bug';
-  constructor(private readonly inner: QemuTarget, private readonly atRip: bigint) {}
-  info() { return this.inner.info(); }
-  reset(s: MachineState, m: Parameters<ExecutionTarget['reset']>[1]) { return this.inner.reset(s, m); }
-  async step(n = 1): Promise<StopReason> {
-    let last: StopReason = { kind: 'step' };
-    for (let i = 0; i < n; i++) {
-      const s = await this.inner.readState();
-      last = await this.inner.step();
-      if (s.rip === this.atRip) {
-        const after = await this.inner.readState();
-        await this.inner.reset({ ...after, gpr: { ...after.gpr, r13: after.gpr.r13 & 0xffffffffn } }, []);
-      }
-    }
-    return last;
-  }
-  async runUntil(stops: readonly bigint[], max: number): Promise<StopReason> {
-    for (let i = 0; i < max; i++) {
-      const r = await this.step();
-      const rip = (await this.inner.readState()).rip;
-      if (r.kind !== 'step') return r;
-      if (stops.includes(rip)) return { kind: 'breakpoint', rip };
-    }
-    return { kind: 'limit' };
-  }
-  readState(o?: { system?: boolean }) { return this.inner.readState(o); }
-  readMemory(a: bigint, n: number, s: 'virt' | 'phys') { return this.inner.readMemory(a, n, s); }
-  writeMemory(a: bigint, b: Uint8Array, s: 'virt' | 'phys') { return this.inner.writeMemory(a, b, s); }
-  close() { return this.inner.close(); }
-}
 
 let a: QemuTarget;
 let b: QemuTarget;
@@ -77,7 +45,7 @@ describe('LockstepRunner, QEMU vs QEMU', () => {
   it('locates a planted truncation at the add, naming R13 and only R13', async () => {
     const c = seed();
     const addRip = 0x1000an;
-    const runner = new LockstepRunner(a, new TruncatingTarget(b, addRip));
+    const runner = new LockstepRunner(a, seedNotesBug(b));
     for (const mode of ['block', 'step'] as const) {
       const r = await runner.run(c, { mode });
       expect(r.outcome).toBe('divergence');

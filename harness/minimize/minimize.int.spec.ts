@@ -1,65 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASE_FORMAT, type Case } from '../../corpus/case-schema.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
-import type { AddressSpace, ExecutionTarget, StopReason } from '../../target/execution-target.js';
-import type { MachineState, MemoryRegion } from '../../target/machine-state.js';
 import { LAYOUT } from '../../target/test-machine.js';
 import { asm } from '../asm/assembler.js';
-import { decodeOne } from '../asm/decode.js';
 import { LockstepRunner, type Divergence } from '../lockstep.js';
 import { splitCode } from './instructions.js';
 import { minimizeCase } from './minimize.js';
 import { qword } from './test-fixtures.js';
+import { seedNotesBug } from '../testing/corrupting-target.js';
 
 /**
  * Real QEMU as the reference; a second QEMU with a planted bug as the system under test: after
  * any `add r13, [rip+…]` (FS override or not) it drops R13's upper 32 bits (the seed notes' bug). A 12-instruction
  * case around that add must minimize to at most 3 instructions that still diverge on R13.
  */
-class PlantedAddR13Bug implements ExecutionTarget {
-  readonly name = 'qemu-with-planted-add-r13-bug';
-  constructor(private readonly inner: QemuTarget) {}
-  info() {
-    return this.inner.info();
-  }
-  reset(state: MachineState, memory: readonly MemoryRegion[]) {
-    return this.inner.reset(state, memory);
-  }
-  async step(n = 1): Promise<StopReason> {
-    let last: StopReason = { kind: 'step' };
-    for (let i = 0; i < n; i++) {
-      const before = await this.inner.readState();
-      const next = decodeOne(await this.inner.readMemory(before.rip, 15, 'virt'), before.rip);
-      last = await this.inner.step();
-      if (/^add r13, \[(fs:)?rip[+-]/.test(next.text)) {
-        const after = await this.inner.readState();
-        await this.inner.reset({ ...after, gpr: { ...after.gpr, r13: after.gpr.r13 & 0xffffffffn } }, []);
-      }
-    }
-    return last;
-  }
-  async runUntil(stops: readonly bigint[], max: number): Promise<StopReason> {
-    for (let i = 0; i < max; i++) {
-      const r = await this.step();
-      if (r.kind !== 'step') return r;
-      const rip = (await this.inner.readState()).rip;
-      if (stops.includes(rip)) return { kind: 'breakpoint', rip };
-    }
-    return { kind: 'limit' };
-  }
-  readState(o?: { system?: boolean }) {
-    return this.inner.readState(o);
-  }
-  readMemory(a: bigint, n: number, s: AddressSpace) {
-    return this.inner.readMemory(a, n, s);
-  }
-  writeMemory(a: bigint, b: Uint8Array, s: AddressSpace) {
-    return this.inner.writeMemory(a, b, s);
-  }
-  close() {
-    return this.inner.close();
-  }
-}
 
 /** Same instruction form (iced Code, memory or register operand) and the same set of differing fields. */
 function signature(d: Divergence): string {
@@ -122,7 +76,7 @@ afterAll(async () => {
 
 describe('minimizeCase against QEMU with a planted bug', () => {
   it('shrinks a 12-instruction case to the RIP-relative add, diverging on R13 only, with unrelated registers zeroed', async () => {
-    const runner = new LockstepRunner(reference, new PlantedAddR13Bug(buggy));
+    const runner = new LockstepRunner(reference, seedNotesBug(buggy));
     const start = await startingCase();
     expect(splitCode(start.code)).toHaveLength(12);
     const first = await runner.run(start, { mode: 'block' });
