@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { availableParallelism } from 'node:os';
 import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
@@ -10,11 +12,13 @@ import { parseOptions } from './main.js';
 
 export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--family NAME]... [--workers N]
               [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step] [--length MIN-MAX]
-              [--raw] [--no-minimize] [--cpu MODEL] [--out DIR]
+              [--raw] [--no-minimize] [--cpu MODEL] [--out DIR] [--suppressions FILE]
 
 Generates random instruction sequences, runs each on QEMU and the system under test, and
 writes a report (index.html, summary.md, result.json, junit.xml) to reports/runs/<run>/.
-Every divergence is saved as a replayable case before anything else happens.
+Every divergence is saved as a replayable case before anything else happens. Divergences
+matching the suppressions file (default ./difftest-suppressions.json when present) are
+reported separately and do not count.
 Exit code: 0 when nothing diverged, 1 on any divergence, 2 on bad input or setup problems.`;
 
 export const FUZZ_OPTIONS = {
@@ -31,7 +35,10 @@ export const FUZZ_OPTIONS = {
   'no-minimize': { type: 'boolean' },
   cpu: { type: 'string' },
   out: { type: 'string' },
+  suppressions: { type: 'string' },
 } as const;
+
+export const DEFAULT_SUPPRESSIONS = 'difftest-suppressions.json';
 
 function positiveInt(name: string, text: string | undefined, fallback: number, max = 1e9): number {
   if (text === undefined) return fallback;
@@ -115,6 +122,17 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     process.off('SIGINT', onSigint);
   }
   if (s.postprocess) result = await s.postprocess(result);
+  const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
+  if (supFile) {
+    const suppressions = await readSuppressions(supFile);
+    result = {
+      ...result,
+      divergences: result.divergences.map((d) => {
+        const reason = suppressionFor(suppressions, d.signature);
+        return reason ? { ...d, suppressed: { reason } } : d;
+      }),
+    };
+  }
   const { dir } = await writeReport(result, runDir);
   const rel = path.relative(process.cwd(), dir) || '.';
   const rate = result.seconds > 0 ? result.testsRun / result.seconds : 0;

@@ -44,9 +44,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   let dutInfo: TargetInfo = { implementation: 'unknown', cpuModel: 'unknown' };
   let readyCount = 0;
   let startupSeconds: number | undefined;
-  const deadline = options.seconds !== undefined ? t0 + options.seconds * 1000 : Infinity;
+  // --seconds is testing time: the clock starts when the first worker is ready (start-up, i.e.
+  // booting the workers, QEMU and keystone, takes seconds on a loaded machine).
+  let deadline = Infinity;
   const limit = options.count ?? Infinity;
-  if (limit === Infinity && deadline === Infinity) throw new Error('a campaign needs --count or --seconds');
+  if (limit === Infinity && options.seconds === undefined) throw new Error('a campaign needs --count or --seconds');
 
   const onAbort = () => {
     stopping = true;
@@ -55,18 +57,55 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   options.signal?.addEventListener('abort', onAbort);
 
   const workers: Worker[] = [];
+  const minimized = new Map<string, DivergenceReport>();
+  const minimizeJobs: Array<{ index: number; signature: string }> = [];
+  let phase: 'run' | 'minimize' = 'run';
+  let pendingMinimize = 0;
   const { signal: _s, onDivergence: _d, rowNames: _r, totalRows: _t, runId: _id, command: _c, workers: _w, count: _n, seconds: _sec, progress: _p, ...shared } = options;
   await new Promise<void>((resolveAll) => {
     let live = 0;
+    let inFlight = 0;
+    const idle: Worker[] = [];
     const finishOne = () => {
       if (--live === 0) resolveAll();
     };
+    const stopAll = () => {
+      for (const w of workers) w.postMessage({ type: 'stop' });
+    };
+    /** Phase 2: once every case has run, shrink the first (lowest-index) case of each signature. */
+    const startMinimizing = () => {
+      phase = 'minimize';
+      const first = new Map<string, number>();
+      for (const r of results) {
+        if (r.status === 'divergence' && r.signature && (first.get(r.signature) ?? Infinity) > r.index) first.set(r.signature, r.index);
+      }
+      for (const [signature, index] of first) minimizeJobs.push({ index, signature });
+      minimizeJobs.sort((a, b) => a.index - b.index);
+      if (minimizeJobs.length) progress?.update(results.length, options.count, `minimizing ${minimizeJobs.length} divergence(s)`);
+      for (const w of idle.splice(0)) dispatch(w);
+    };
     const dispatch = (w: Worker) => {
-      if (stopping || fatal || next >= limit || performance.now() >= deadline) {
-        w.postMessage({ type: 'stop' });
+      if (phase === 'run') {
+        if (stopping || fatal || next >= limit || performance.now() >= deadline) {
+          idle.push(w);
+          if (inFlight === 0) {
+            if (options.minimize && !stopping && !fatal) startMinimizing();
+            else stopAll();
+          }
+          return;
+        }
+        inFlight++;
+        w.postMessage({ type: 'case', index: next++ });
         return;
       }
-      w.postMessage({ type: 'case', index: next++ });
+      const job = stopping ? undefined : minimizeJobs.shift();
+      if (job) {
+        pendingMinimize++;
+        w.postMessage({ type: 'minimize', ...job });
+      } else {
+        idle.push(w);
+        if (pendingMinimize === 0) stopAll();
+      }
     };
     for (let id = 0; id < Math.max(1, options.workers); id++) {
       const config: WorkerConfig = { ...shared, workerId: id };
@@ -77,16 +116,22 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         if (m.type === 'ready') {
           oracleInfo = m.oracle;
           dutInfo = m.dut;
+          if (readyCount === 0 && options.seconds !== undefined) deadline = performance.now() + options.seconds * 1000;
           if (++readyCount === options.workers) startupSeconds = (performance.now() - t0) / 1000;
           dispatch(w);
         } else if (m.type === 'result') {
+          inFlight--;
           results.push(m.result);
           if (m.result.status === 'divergence') {
             divergent++;
-            if (m.result.signature) for (const other of workers) if (other !== w) other.postMessage({ type: 'known', signature: m.result.signature });
             options.onDivergence?.(m.result);
           }
           progress?.update(results.length, options.count, `${divergent} divergent`);
+          dispatch(w);
+        } else if (m.type === 'minimized') {
+          pendingMinimize--;
+          if (m.report) minimized.set(m.signature, m.report);
+          else log.warn({ signature: m.signature, index: m.index, message: m.message }, 'could not minimize; reporting the case as found');
           dispatch(w);
         } else {
           fatal = m.message;
@@ -108,12 +153,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     partial = true;
     process.stderr.write(`difftest: a worker stopped early (${fatal.split('\n')[0]}); the report is partial\n`);
   }
-  return summarize(options, results, { startedAt, seconds: (performance.now() - t0) / 1000, startupSeconds, partial, oracleInfo, dutInfo });
+  return summarize(options, results, minimized, { startedAt, seconds: (performance.now() - t0) / 1000, startupSeconds, partial, oracleInfo, dutInfo });
 }
 
 function summarize(
   options: CampaignOptions,
   unordered: CaseResult[],
+  minimized: ReadonlyMap<string, DivergenceReport>,
   meta: { startedAt: Date; seconds: number; startupSeconds?: number; partial: boolean; oracleInfo: TargetInfo; dutInfo: TargetInfo },
 ): CampaignResult {
   const results = [...unordered].sort((a, b) => a.index - b.index);
@@ -147,7 +193,10 @@ function summarize(
     }
   }
   const divergences: DivergenceReport[] = [];
-  for (const [signature, e] of bySig) if (e.report) divergences.push({ ...e.report, signature, count: e.count });
+  for (const [signature, e] of bySig) {
+    const report = minimized.get(signature) ?? e.report;
+    if (report) divergences.push({ ...report, signature, count: e.count });
+  }
   const name = options.rowNames ?? ((row: number) => `row ${row}`);
   return {
     format: 'difftest-result/1',

@@ -19,7 +19,8 @@ export interface WorkerConfig {
   readonly replayTemplate: string;
 }
 
-export type ToWorker = { type: 'case'; index: number } | { type: 'known'; signature: string } | { type: 'stop' };
+/** `case`: run case i. `minimize`: shrink case i (known to diverge with `signature`) and report it. */
+export type ToWorker = { type: 'case'; index: number } | { type: 'minimize'; index: number; signature: string } | { type: 'stop' };
 
 export type CaseStatus = 'match' | 'divergence' | 'rejected' | 'oracle-crash' | 'dut-crash';
 
@@ -32,7 +33,7 @@ export interface CaseResult {
   readonly rejects: ReadonlyArray<{ source: string; reason: string }>;
   readonly masked: ReadonlyArray<{ mnemonic: string; flags: string }>;
   readonly signature?: string;
-  /** Full report, for the first case of each signature this worker saw. */
+  /** The divergence as found (unminimized); the campaign minimizes one case per signature. */
   readonly divergence?: DivergenceReport;
   readonly message?: string;
 }
@@ -40,6 +41,7 @@ export interface CaseResult {
 export type FromWorker =
   | { type: 'ready'; workerId: number; oracle: TargetInfo; dut: TargetInfo }
   | { type: 'result'; workerId: number; result: CaseResult }
+  | { type: 'minimized'; workerId: number; index: number; signature: string; report?: DivergenceReport; message?: string }
   | { type: 'fatal'; workerId: number; message: string };
 
 /** A source of generated cases, deterministic in (seed, index). */

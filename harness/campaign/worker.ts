@@ -26,7 +26,6 @@ const casesDir = path.join(config.runDir, 'cases');
 let reference: QemuTarget;
 let dut: ExecutionTarget;
 let runner: LockstepRunner;
-const knownSignatures = new Set<string>();
 const source = createCaseSource(config);
 
 async function restartReference(): Promise<void> {
@@ -57,19 +56,34 @@ async function runCase(index: number): Promise<CaseResult> {
   const d = r.divergence!;
   // Saved first: whatever happens next (minimizer crash, Ctrl-C), the divergence is on disk.
   const rawFile = await saveCase(casesDir, c.id, c);
-  const signature = divergenceSignature(d);
-  if (knownSignatures.has(signature)) return { ...base, caseId: c.id, status: 'divergence', masked, signature };
-  knownSignatures.add(signature);
-  const min = config.minimize ? await minimizeDivergence(runner, c, d, signature) : undefined;
-  const finalCase = min?.case ?? c;
-  const finalFile = min ? await saveCase(casesDir, `${c.id}.min`, min.case) : rawFile;
-  const report = buildDivergenceReport(finalCase, min?.divergence ?? d, {
-    caseFile: finalFile,
+  const report = buildDivergenceReport(c, d, {
+    caseFile: rawFile,
     seed: String(config.seed),
-    replayCommand: config.replayTemplate.replace('{file}', finalFile),
-    minimization: min ? { fromInstructions: min.fromInstructions, toInstructions: min.toInstructions, seconds: min.seconds } : undefined,
+    replayCommand: config.replayTemplate.replace('{file}', rawFile),
   });
-  return { ...base, caseId: c.id, status: 'divergence', masked, signature, divergence: report };
+  return { ...base, caseId: c.id, status: 'divergence', masked, signature: report.signature, divergence: report };
+}
+
+/** Shrink case `index` (regenerated from the seed) while it keeps its signature. */
+async function minimizeIndex(index: number, signature: string): Promise<FromWorker> {
+  const gen = await source(index);
+  const base = { type: 'minimized' as const, workerId: config.workerId, index, signature };
+  if (!gen.case) return { ...base, message: 'the case no longer generates' };
+  const c = gen.case;
+  const r = await runner.run(c, { mode: 'block' });
+  if (r.outcome !== 'divergence' || divergenceSignature(r.divergence!) !== signature) {
+    return { ...base, message: 'the divergence did not reproduce' };
+  }
+  const min = await minimizeDivergence(runner, c, r.divergence!, signature);
+  if (!min) return { ...base, message: 'the minimized case did not reproduce' };
+  const file = await saveCase(casesDir, `${c.id}.min`, min.case);
+  const report = buildDivergenceReport(min.case, min.divergence, {
+    caseFile: file,
+    seed: String(config.seed),
+    replayCommand: config.replayTemplate.replace('{file}', file),
+    minimization: { fromInstructions: min.fromInstructions, toInstructions: min.toInstructions, seconds: min.seconds },
+  });
+  return { ...base, report };
 }
 
 async function main(): Promise<void> {
@@ -78,14 +92,21 @@ async function main(): Promise<void> {
   post({ type: 'ready', workerId: config.workerId, oracle: reference.info(), dut: dut.info() });
   let queue = Promise.resolve();
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'known') {
-      knownSignatures.add(m.signature);
-      return;
-    }
     if (m.type === 'stop') {
       queue = queue.then(async () => {
         await Promise.allSettled([reference.close(), dut.close()]);
         port.close();
+      });
+      return;
+    }
+    if (m.type === 'minimize') {
+      queue = queue.then(async () => {
+        try {
+          post(await minimizeIndex(m.index, m.signature));
+        } catch (err) {
+          post({ type: 'minimized', workerId: config.workerId, index: m.index, signature: m.signature, message: (err as Error).message });
+          await restartReference().catch(() => undefined);
+        }
       });
       return;
     }

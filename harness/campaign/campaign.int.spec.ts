@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCampaign } from './campaign.js';
+
+describe('campaign', () => {
+  it('merges to the same result from the same seed, whatever the number of workers', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'difftest-campaign-'));
+    try {
+      const run = (workers: number) =>
+        runCampaign({
+          runId: `repro-${workers}`,
+          command: 'test',
+          seed: 8,
+          count: 80,
+          workers,
+          dut: { kind: 'emulator', inject: ['af-never-set'] },
+          mode: 'block',
+          families: ['alu'],
+          length: [1, 6],
+          raw: false,
+          runDir: path.join(dir, String(workers)),
+          minimize: false,
+          replayTemplate: 'replay {file}',
+        });
+      const [one, two] = [await run(1), await run(2)];
+      const summary = (r: Awaited<ReturnType<typeof run>>) => ({
+        testsRun: r.testsRun,
+        coverage: r.coverage,
+        divergences: r.divergences.map((d) => [d.signature, d.count, d.caseId]).sort(),
+      });
+      expect(one.divergences.length).toBeGreaterThan(0); // the planted bug is there to be found
+      expect(summary(two)).toEqual(summary(one));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
