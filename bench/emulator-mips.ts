@@ -8,10 +8,22 @@
  *   plain interpreter (decode every instruction)        3.5 / 3.2 / 3.2 MIPS
  *   + decode cache keyed by physical address            12.5 / 8.5 / 9.2 MIPS
  *   + last-code-page translation fast path              15.2 / 11.8 / 12.3 MIPS
- * Profile of the arithmetic loop (node --cpu-prof, self time): fetch/decode-cache lookup 23%,
+ * Profile of the arithmetic loop then (node --cpu-prof, self time): fetch/decode-cache lookup 23%,
  * alu handler 20%, step loop 14%, generic operand reads (readOp) 11%, dec 5%, EA 3%, jcc 3%.
- * Next steps toward 50 MIPS: operand-form-specialised handlers chosen at decode time (no readOp
- * switch), chaining decoded instructions of a block to skip the per-step fetch, inlined flags.
+ *
+ * Second round, measured on the same machine while it was shared and loaded (load average ~4 on
+ * 2 cores, so all of these are below idle-machine numbers); before and after run alternately in
+ * one session, three rounds each, the range of the medians:
+ *   before (step() per instruction, generic handlers)   15.2–16.4 / 6.9–11.1 / 3.4–9.9 MIPS
+ *   + Machine.run: bursts on the current code page,     23.4–34.7 / 14.8–17.7 / 15.3–17.9 MIPS
+ *     operand-form-specialised handlers (exec/fast.ts), no closures/arrays in string ops
+ * Process CPU time instead of wall time, same session: 10–14 → 31–40 / 7–11 → 14–20 / 6–9 → 12–18.
+ * The arithmetic loop compiled with tsc and run on plain node at a quieter moment: 43 MIPS.
+ * Profile of the arithmetic loop after (self time): the burst loop (page-local fetch, stop/TF
+ * checks, the indirect handler call) 45% + run 9%; handlers lea 8%, sub r,imm 7%, dec 6%, add 6%,
+ * jnz 6%, xor 5%. The loop itself is now the cost: next steps toward 50 MIPS are chaining the
+ * decoded instructions of a block (one validity check per block, not per instruction), fewer
+ * per-step stores (lastRow, icount), and a cheaper memory path (linearOf/translate for simple EAs).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -82,14 +94,12 @@ export async function runOnce(code: Uint8Array): Promise<{ instructions: number;
   await t.reset(tm.state, tm.memory);
   const m = t.internals;
   const end = Number(tm.endAddress);
+  const stops = new Set([end]);
   const t0 = performance.now();
-  let n = 0;
-  while (m.cpu.rip !== end) {
-    const r = m.step();
-    n++;
-    if (r.kind !== 'ok') throw new Error(`workload stopped: ${JSON.stringify(r)} at 0x${m.cpu.rip.toString(16)}`);
-  }
-  return { instructions: n, ms: performance.now() - t0 };
+  const r = m.run(Infinity, stops);
+  const ms = performance.now() - t0;
+  if (r.kind !== 'breakpoint') throw new Error(`workload stopped: ${JSON.stringify(r)} at 0x${m.cpu.rip.toString(16)}`);
+  return { instructions: m.executed, ms };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -130,17 +130,11 @@ export class EmulatorTarget implements ExecutionTarget {
 
   async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
     const m = this.machine;
-    const set = new Set(stops.map(toSigned));
-    for (let i = 0; i < maxInstructions; i++) {
-      // Like gdb's continue: the instruction at the starting RIP runs even if it is a stop.
-      if (i > 0 && set.has(m.cpu.rip)) return { kind: 'breakpoint', rip: toU64(m.cpu.rip) };
-      const r = m.step();
-      if (r.kind === 'ok') continue;
-      if (r.kind === 'halted') return { kind: 'halted', rip: toU64(m.cpu.rip) };
-      return r;
-    }
-    if (set.has(m.cpu.rip)) return { kind: 'breakpoint', rip: toU64(m.cpu.rip) };
-    return { kind: 'limit' };
+    // Like gdb's continue: the instruction at the starting RIP runs even if it is a stop.
+    const r = m.run(maxInstructions, new Set(stops.map(toSigned)));
+    if (r.kind === 'breakpoint') return { kind: 'breakpoint', rip: toU64(m.cpu.rip) };
+    if (r.kind === 'halted') return { kind: 'halted', rip: toU64(m.cpu.rip) };
+    return r;
   }
 
   async readState(options: ReadStateOptions = {}): Promise<MachineState> {

@@ -5,6 +5,7 @@ import { DECODE_TOO_LONG, DECODE_UD, type DecodeMode, decode, MAX_INSN_LENGTH, N
 import { Insn, Opnd } from './decode/insn.js';
 import { SoftwareInterrupt } from './exec/control-flow.js';
 import { DISPATCH, type Handler, NO_EFFECTIVE_ADDRESS } from './exec/handlers.js';
+import { specialise } from './exec/fast.js';
 import { Bus } from './memory/bus.js';
 import { GuestFault, Vec } from './memory/guest-fault.js';
 import { Access } from './memory/mmu.js';
@@ -19,9 +20,15 @@ export type StepOutcome =
   | { kind: 'triple-fault' }
   | { kind: 'crash'; message: string };
 
+/** What Machine.run stopped on: a step's outcome, a stop address, or the instruction limit. */
+export type RunOutcome = Exclude<StepOutcome, { kind: 'ok' }> | { kind: 'breakpoint' } | { kind: 'limit' };
+
 const OK: StepOutcome = { kind: 'ok' };
 const HALTED: StepOutcome = { kind: 'halted' };
 const TRIPLE: StepOutcome = { kind: 'triple-fault' };
+const BREAKPOINT: RunOutcome = { kind: 'breakpoint' };
+const LIMIT: RunOutcome = { kind: 'limit' };
+const NO_STOPS: ReadonlySet<number> = new Set();
 
 const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
 
@@ -43,6 +50,8 @@ export class Machine {
    */
   private readonly cachePages = new Map<number, Array<Insn | undefined>>();
   decodeCacheEnabled = true;
+  /** Use operand-form-specialised handlers (exec/fast.ts); tests turn it off to compare. */
+  specialiseHandlers = true;
   /** The last code page's translation (valid while the MMU generation and CPL are unchanged). */
   private fastLinPage = NaN;
   private fastPhysPage = 0;
@@ -53,6 +62,10 @@ export class Machine {
   shutdown = false;
   /** The last instruction's row id (coverage), -1 if it did not decode. */
   lastRow = -1;
+  /** Steps the last run() executed (each counts as one step(), faulting ones included). */
+  executed = 0;
+  /** Outcome of the last burst (OK: keep going). */
+  private burstOutcome: StepOutcome = OK;
 
   /** A new CPU over a new bus of `ram` bytes, or over an existing bus (whose memory it keeps). */
   constructor(ram: number | Bus, model: CpuModel = qemu64Model()) {
@@ -63,17 +76,18 @@ export class Machine {
     this.bus.onCodeWrite = (page) => this.invalidatePage(page);
   }
 
+  /** Empty the page's entries in place: a running burst may hold the list (Machine.burst). */
   private invalidatePage(page: number): void {
-    this.cachePages.delete(page);
+    this.cachePages.get(page)?.fill(undefined);
     this.bus.codePages[page] = 0;
-    this.fastLinPage = NaN;
   }
 
   /** Drop every cached decode (mode or feature changes, tests). */
   flushDecodeCache(): void {
-    for (const page of this.cachePages.keys()) this.bus.codePages[page] = 0;
-    this.cachePages.clear();
-    this.fastLinPage = NaN;
+    for (const [page, list] of this.cachePages) {
+      list.fill(undefined);
+      this.bus.codePages[page] = 0;
+    }
   }
 
   /** Execute one instruction (or one REP iteration), delivering any exception it raises. */
@@ -96,21 +110,137 @@ export class Machine {
       return c.halted ? HALTED : OK;
     } catch (e) {
       c.icount++;
-      if (e instanceof GuestFault) return this.raise(e.vector, e.errorCode, e.address, rip, false);
-      if (e instanceof SoftwareInterrupt) return this.raise(e.vector, undefined, undefined, c.nextRip, true);
-      return { kind: 'crash', message: this.crashMessage(rip, e) };
+      return this.fault(e, rip);
+    }
+  }
+
+  /** Deliver what the instruction at `rip` threw (the instruction counts as retired already). */
+  private fault(e: unknown, rip: number): StepOutcome {
+    const c = this.cpu;
+    if (e instanceof GuestFault) return this.raise(e.vector, e.errorCode, e.address, rip, false);
+    if (e instanceof SoftwareInterrupt) return this.raise(e.vector, undefined, undefined, c.nextRip, true);
+    return { kind: 'crash', message: this.crashMessage(rip, e) };
+  }
+
+  /**
+   * Up to `max` steps, exactly as that many step() calls would run them, stopping early (before
+   * a step other than the first) when RIP is in `stops`, or when a step does not return 'ok'.
+   * Returns that step's outcome, 'breakpoint' (RIP is a stop, also checked after the last step)
+   * or 'limit'; `executed` tells how many steps ran. While nothing needs step()'s slow path
+   * (TF, HLT, shutdown), instructions run in bursts that keep the decoded code page at hand.
+   */
+  run(max: number, stops: ReadonlySet<number> = NO_STOPS): RunOutcome {
+    const c = this.cpu;
+    let n = 0;
+    while (n < max) {
+      if (n > 0 && stops.has(c.rip)) {
+        this.executed = n;
+        return BREAKPOINT;
+      }
+      if (this.shutdown || c.halted || (c.flagsRest & TF) !== 0) {
+        const r = this.step();
+        n++;
+        if (r.kind !== 'ok') {
+          this.executed = n;
+          return r;
+        }
+        continue;
+      }
+      n = this.burst(n, max, stops);
+      const r = this.burstOutcome;
+      if (r.kind !== 'ok') {
+        this.executed = n;
+        return r;
+      }
+    }
+    this.executed = n;
+    return stops.has(c.rip) ? BREAKPOINT : LIMIT;
+  }
+
+  /**
+   * Steps from count `n` while they stay on the fast path: returns the new count with the
+   * outcome in burstOutcome (OK to continue). Each instruction does what step() does for it
+   * when TF is clear and the CPU neither halted nor shut down; the burst ends before a stop
+   * address (the caller reports it), after HLT, when TF becomes set, or after an exception.
+   */
+  private burst(n: number, max: number, stops: ReadonlySet<number>): number {
+    const c = this.cpu;
+    const mmu = c.mmu;
+    const n0 = n;
+    // The code page being executed: its linear base, decoded entries, the MMU generation that
+    // validates the translation (Cpu.updateMode bumps it too, so mode and CPL are covered), the
+    // decode-mode key, and the stops on it (none, exactly `stopAt`, or several: ask the set).
+    let page = NaN;
+    let entries: Array<Insn | undefined> = [];
+    let gen = -1;
+    let key = 0;
+    let stopMode = 0;
+    let stopAt = 0;
+    let rip = c.rip;
+    try {
+      for (;;) {
+        let d: Insn | undefined;
+        const off = rip - page;
+        if (off >= 0 && off < 4096 && mmu.generation === gen) {
+          if (stopMode !== 0 && (stopMode === 1 ? rip === stopAt : stops.has(rip))) break;
+          d = entries[off];
+          if (d !== undefined && d.modeKey !== key) d = undefined;
+        } else if (n > n0 && stops.has(rip)) break;
+        if (d === undefined) {
+          d = this.fetchDecode(c);
+          // Cache the page for the following instructions when the fast path applies to it.
+          if (c.long64 && this.fastEntries !== undefined && this.fastLinPage === rip - (rip & 0xfff)) {
+            if (this.fastLinPage !== page || this.fastEntries !== entries) {
+              page = this.fastLinPage;
+              entries = this.fastEntries;
+              stopMode = 0;
+              for (const s of stops) {
+                if (s - (s & 0xfff) !== page) continue;
+                stopMode = stopMode === 0 ? 1 : 2;
+                stopAt = s;
+              }
+            }
+            gen = this.fastGen;
+            key = d.modeKey;
+          } else page = NaN;
+        }
+        this.lastRow = d.rowId;
+        c.nextRip = rip + d.len;
+        if (d.checks) this.checkLockAndPrivilege(c, d);
+        if (d.needsEa) c.lin = c.linearOf(d);
+        (d.exec as Handler)(c, d);
+        rip = c.nextRip;
+        c.rip = rip;
+        c.icount++;
+        n++;
+        if (c.halted) {
+          this.burstOutcome = HALTED;
+          return n;
+        }
+        if ((c.flagsRest & TF) !== 0 || n >= max) break;
+      }
+      this.burstOutcome = OK;
+      return n;
+    } catch (e) {
+      c.icount++;
+      this.burstOutcome = this.fault(e, c.rip);
+      return n + 1;
     }
   }
 
   private execute(c: Cpu): void {
     const d = this.fetchDecode(c);
-    const row = d.row;
-    this.lastRow = row.id;
+    this.lastRow = d.rowId;
     c.nextRip = c.rip + d.len;
-    if (d.lock && (!row.lock || d.ot[0] !== Opnd.Mem)) throw new GuestFault(Vec.UD);
-    if (row.privileged && c.cpl !== 0) throw new GuestFault(Vec.GP, 0);
+    if (d.checks) this.checkLockAndPrivilege(c, d);
     if (d.needsEa) c.lin = c.linearOf(d);
     (d.exec as Handler)(c, d);
+  }
+
+  private checkLockAndPrivilege(c: Cpu, d: Insn): void {
+    const row = d.row;
+    if (d.lock && (!row.lock || d.ot[0] !== Opnd.Mem)) throw new GuestFault(Vec.UD);
+    if (row.privileged && c.cpl !== 0) throw new GuestFault(Vec.GP, 0);
   }
 
   private fetchDecode(c: Cpu): Insn {
@@ -157,9 +287,11 @@ export class Machine {
     }
     if (r === DECODE_UD || r === NEED_MORE) throw new GuestFault(Vec.UD);
     if (r === DECODE_TOO_LONG) throw new GuestFault(Vec.GP, 0);
-    d.exec = DISPATCH[d.row.id]! as Insn['exec'];
+    d.exec = ((this.specialiseHandlers ? specialise(d) : undefined) ?? DISPATCH[d.row.id]!) as Insn['exec'];
     d.needsEa = d.hasMem && !NO_EFFECTIVE_ADDRESS.has(d.row.handler);
     d.modeKey = key;
+    d.rowId = d.row.id;
+    d.checks = d.lock || d.row.privileged;
     if (this.decodeCacheEnabled && !crosses && phys + d.len <= this.bus.ramSize) {
       const page = Math.floor(phys / 4096);
       let list = this.cachePages.get(page);

@@ -210,6 +210,8 @@ export class Cpu {
     this.long64 = (this.efer & EFER_LMA) !== 0 && (attr & ATTR_L) !== 0;
     this.default32 = (attr & ATTR_DB) !== 0;
     this.user = this.cpl === 3;
+    // Cached code translations (Machine's fetch fast paths) depend on the mode and CPL.
+    this.mmu.generation++;
   }
 
   /** Push CR0/CR3/CR4/EFER into the MMU (and flush its TLB). */
@@ -488,6 +490,29 @@ export class Cpu {
     const lin = this.stackLin(-size);
     this.writeSized(lin, size, lo, hi);
     this.addRsp(-size);
+  }
+
+  /** push(8, lo, hi) in 64-bit mode (the specialised handlers' PUSH/CALL). */
+  push64(lo: number, hi: number): void {
+    const r = this.regs;
+    const lin = halvesToSigned(r[8]!, r[9]!) - 8;
+    if (!isCanonical(lin)) this.canonicalFault(true);
+    this.write64(lin, lo, hi);
+    const t = r[8]! - 8;
+    r[8] = t >>> 0;
+    r[9] = (r[9]! + Math.floor(t / TWO32)) >>> 0;
+  }
+
+  /** pop(8) in 64-bit mode: the low half, high half in `hi`. */
+  pop64(): number {
+    const r = this.regs;
+    const lin = halvesToSigned(r[8]!, r[9]!);
+    if (!isCanonical(lin)) this.canonicalFault(true);
+    const v = this.read64(lin);
+    const t = r[8]! + 8;
+    r[8] = t >>> 0;
+    r[9] = (r[9]! + Math.floor(t / TWO32)) >>> 0;
+    return v;
   }
 
   /** Pop `size` bytes: returns the low half (high half in `hi`); RSP changes after the load. */

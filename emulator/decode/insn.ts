@@ -67,4 +67,11 @@ export class Insn {
   exec: ((c: never, d: Insn) => void) | null = null;
   needsEa = false;
   modeKey = 0;
+  /** row.id (read per step for coverage). */
+  rowId = -1;
+  /** LOCK prefix or a privileged row: the machine checks #UD/#GP before executing. */
+  checks = false;
+  /** Specialised handlers (exec/fast.ts): c.regs index (2n) of register operands 0 and 1. */
+  ra = 0;
+  rb = 0;
 }

@@ -6,6 +6,11 @@ import { mask, readOp, writeOp } from './operands.js';
 
 /** ADD OR ADC SBB AND SUB XOR CMP (row arg = the /digit order), TEST, INC, DEC, NEG, NOT. */
 
+/** High half of a 64-bit ADD's memory source (the planted add64-mem-trunc32 bug drops it). */
+export function add64MemSourceHi(hi: number): number {
+  return mutants.add64MemTrunc32 ? 0 : hi;
+}
+
 const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
 
 export function alu(c: Cpu, d: Insn): void {
@@ -23,7 +28,7 @@ export function alu(c: Cpu, d: Insn): void {
     case ADD:
     case ADC: {
       cin = op === ADC ? c.carry() : 0;
-      if (mutants.add64MemTrunc32 && op === ADD && s === 8 && d.ot[1] === Opnd.Mem) bh = 0;
+      if (op === ADD && s === 8 && d.ot[1] === Opnd.Mem) bh = add64MemSourceHi(bh);
       const t = a + b + cin;
       if (s === 8) {
         r = t >>> 0;

@@ -10,6 +10,8 @@ export function testCondition(c: Cpu, cond: number): boolean {
     const z = f.size === 8 ? (f.res | f.resHi) === 0 : f.res === 0;
     return cond === 4 ? z : !z;
   }
+  // CF alone (JB/JAE after CMP): no need to compute the other flags.
+  if (cond === 2 || cond === 3) return (c.getCF() !== 0) === (cond === 2);
   const fl = c.status();
   let r: boolean;
   switch (cond >> 1) {

@@ -12,9 +12,10 @@ import { mask } from './operands.js';
  * instructions and how QEMU's gdbstub steps them. rSI/rDI/rCX follow the address size.
  */
 
-function indexReg(c: Cpu, n: number, asize: number): [number, number] {
-  if (asize === 8) return [c.regs[n << 1]!, c.regs[(n << 1) + 1]!];
-  return [c.getReg(n, asize), 0];
+/** Linear address of [seg:rSI] or [ES:rDI] (register n) at the address size. */
+function indexLin(c: Cpu, n: number, asize: number, seg: number): number {
+  if (asize === 8) return c.segLinear(c.regs[n << 1]!, c.regs[(n << 1) + 1]!, seg);
+  return c.segLinear(c.getReg(n, asize), 0, seg);
 }
 
 function advance(c: Cpu, n: number, asize: number, delta: number): void {
@@ -26,13 +27,11 @@ function advance(c: Cpu, n: number, asize: number, delta: number): void {
 }
 
 function srcLin(c: Cpu, d: Insn): number {
-  const [lo, hi] = indexReg(c, 6, d.asize);
-  return c.segLinear(lo, hi, d.seg);
+  return indexLin(c, 6, d.asize, d.seg);
 }
 
 function dstLin(c: Cpu, d: Insn): number {
-  const [lo, hi] = indexReg(c, 7, d.asize);
-  return c.segLinear(lo, hi, Seg.ES);
+  return indexLin(c, 7, d.asize, Seg.ES);
 }
 
 function step(c: Cpu, d: Insn): number {
@@ -40,14 +39,17 @@ function step(c: Cpu, d: Insn): number {
   return c.getDF() ? -s : s;
 }
 
-/** Run one iteration under REP rules; `cc` = true for REPE/REPNE-sensitive instructions. */
-function repeat(c: Cpu, d: Insn, cc: boolean, body: () => void): void {
-  if (d.rep === 0) {
-    body();
-    return;
-  }
-  if (counterIsZero(c, d.asize)) return;
-  body();
+/**
+ * One iteration under REP rules, split around the body (no closure per iteration):
+ * `if (!repBegin(c, d)) return; body; repEnd(c, d, cc);` where `cc` = true for the
+ * REPE/REPNE-sensitive instructions.
+ */
+function repBegin(c: Cpu, d: Insn): boolean {
+  return d.rep === 0 || !counterIsZero(c, d.asize);
+}
+
+function repEnd(c: Cpu, d: Insn, cc: boolean): void {
+  if (d.rep === 0) return;
   advance(c, 1, d.asize, -1);
   if (counterIsZero(c, d.asize)) return;
   if (cc) {
@@ -62,32 +64,32 @@ function operandSize(d: Insn): number {
 }
 
 export function movs(c: Cpu, d: Insn): void {
-  repeat(c, d, false, () => {
-    const s = operandSize(d);
-    const v = c.readSized(srcLin(c, d), s);
-    c.writeSized(dstLin(c, d), s, v, c.hi);
-    const delta = step(c, d);
-    advance(c, 6, d.asize, delta);
-    advance(c, 7, d.asize, delta);
-  });
+  if (!repBegin(c, d)) return;
+  const s = operandSize(d);
+  const v = c.readSized(srcLin(c, d), s);
+  c.writeSized(dstLin(c, d), s, v, c.hi);
+  const delta = step(c, d);
+  advance(c, 6, d.asize, delta);
+  advance(c, 7, d.asize, delta);
+  repEnd(c, d, false);
 }
 
 export function stos(c: Cpu, d: Insn): void {
-  repeat(c, d, false, () => {
-    const s = operandSize(d);
-    const v = c.getReg(0, s);
-    c.writeSized(dstLin(c, d), s, v, s === 8 ? c.hi : 0);
-    advance(c, 7, d.asize, step(c, d));
-  });
+  if (!repBegin(c, d)) return;
+  const s = operandSize(d);
+  const v = c.getReg(0, s);
+  c.writeSized(dstLin(c, d), s, v, s === 8 ? c.hi : 0);
+  advance(c, 7, d.asize, step(c, d));
+  repEnd(c, d, false);
 }
 
 export function lods(c: Cpu, d: Insn): void {
-  repeat(c, d, false, () => {
-    const s = operandSize(d);
-    const v = c.readSized(srcLin(c, d), s);
-    c.setReg(0, s, v, s === 8 ? c.hi : 0);
-    advance(c, 6, d.asize, step(c, d));
-  });
+  if (!repBegin(c, d)) return;
+  const s = operandSize(d);
+  const v = c.readSized(srcLin(c, d), s);
+  c.setReg(0, s, v, s === 8 ? c.hi : 0);
+  advance(c, 6, d.asize, step(c, d));
+  repEnd(c, d, false);
 }
 
 function compare(c: Cpu, s: number, a: number, ah: number, b: number, bh: number): void {
@@ -99,29 +101,29 @@ function compare(c: Cpu, s: number, a: number, ah: number, b: number, bh: number
 }
 
 export function scas(c: Cpu, d: Insn): void {
-  repeat(c, d, true, () => {
-    const s = operandSize(d);
-    const a = c.getReg(0, s);
-    const ah = s === 8 ? c.hi : 0;
-    const b = c.readSized(dstLin(c, d), s);
-    const bh = s === 8 ? c.hi : 0;
-    compare(c, s, a, ah, b, bh);
-    advance(c, 7, d.asize, step(c, d));
-  });
+  if (!repBegin(c, d)) return;
+  const s = operandSize(d);
+  const a = c.getReg(0, s);
+  const ah = s === 8 ? c.hi : 0;
+  const b = c.readSized(dstLin(c, d), s);
+  const bh = s === 8 ? c.hi : 0;
+  compare(c, s, a, ah, b, bh);
+  advance(c, 7, d.asize, step(c, d));
+  repEnd(c, d, true);
 }
 
 export function cmps(c: Cpu, d: Insn): void {
-  repeat(c, d, true, () => {
-    const s = operandSize(d);
-    const a = c.readSized(srcLin(c, d), s);
-    const ah = s === 8 ? c.hi : 0;
-    const b = c.readSized(dstLin(c, d), s);
-    const bh = s === 8 ? c.hi : 0;
-    compare(c, s, a, ah, b, bh);
-    const delta = step(c, d);
-    advance(c, 6, d.asize, delta);
-    advance(c, 7, d.asize, delta);
-  });
+  if (!repBegin(c, d)) return;
+  const s = operandSize(d);
+  const a = c.readSized(srcLin(c, d), s);
+  const ah = s === 8 ? c.hi : 0;
+  const b = c.readSized(dstLin(c, d), s);
+  const bh = s === 8 ? c.hi : 0;
+  compare(c, s, a, ah, b, bh);
+  const delta = step(c, d);
+  advance(c, 6, d.asize, delta);
+  advance(c, 7, d.asize, delta);
+  repEnd(c, d, true);
 }
 
 function ioSize(d: Insn, operand: number): 1 | 2 | 4 {
@@ -131,20 +133,20 @@ function ioSize(d: Insn, operand: number): 1 | 2 | 4 {
 }
 
 export function ins(c: Cpu, d: Insn): void {
-  repeat(c, d, false, () => {
-    const s = ioSize(d, 0);
-    const lin = dstLin(c, d);
-    c.probeWrite(lin, s);
-    c.writeSized(lin, s, c.bus.portIn(c.getReg(2, 2), s), 0);
-    advance(c, 7, d.asize, step(c, d));
-  });
+  if (!repBegin(c, d)) return;
+  const s = ioSize(d, 0);
+  const lin = dstLin(c, d);
+  c.probeWrite(lin, s);
+  c.writeSized(lin, s, c.bus.portIn(c.getReg(2, 2), s), 0);
+  advance(c, 7, d.asize, step(c, d));
+  repEnd(c, d, false);
 }
 
 export function outs(c: Cpu, d: Insn): void {
-  repeat(c, d, false, () => {
-    const s = ioSize(d, 1);
-    const v = c.readSized(srcLin(c, d), s);
-    c.bus.portOut(c.getReg(2, 2), s, v);
-    advance(c, 6, d.asize, step(c, d));
-  });
+  if (!repBegin(c, d)) return;
+  const s = ioSize(d, 1);
+  const v = c.readSized(srcLin(c, d), s);
+  c.bus.portOut(c.getReg(2, 2), s, v);
+  advance(c, 6, d.asize, step(c, d));
+  repEnd(c, d, false);
 }
