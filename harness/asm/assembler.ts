@@ -31,6 +31,18 @@ export type AsmResult =
   | { ok: true; bytes: Uint8Array; instructions: AssembledInstruction[] }
   | { ok: false; line: number; source: string; reason: string; kind: RejectKind };
 
+/** Where each source line's instruction landed (what a generator needs; no iced text or flags). */
+export interface PlacedInstruction {
+  line: number;
+  address: bigint;
+  length: number;
+  /** a view into the assembled bytes */
+  bytes: Uint8Array;
+}
+export type LeanAsmResult =
+  | { ok: true; bytes: Uint8Array; instructions: PlacedInstruction[] }
+  | Extract<AsmResult, { ok: false }>;
+
 const MASK64 = (1n << 64n) - 1n;
 
 let sharedKs: KeystoneX86 | undefined;
@@ -294,9 +306,11 @@ export function compareInstruction(src: SrcInstruction, ins: Instruction): strin
 // ---------------------------------------------------------------------------------------------
 // the checked assembler
 
-function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint): AsmResult {
+function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint): AsmResult;
+function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint, lean: true): LeanAsmResult;
+function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint, lean = false): AsmResult | LeanAsmResult {
   const insLines = prep.lines.filter((l) => l.ins !== undefined);
-  const out: AssembledInstruction[] = [];
+  const out: Array<AssembledInstruction | PlacedInstruction> = [];
   let failure: Extract<AsmResult, { ok: false }> | undefined;
   let k = 0;
   forEachInstruction(bytes, address, 64, (ins, offset) => {
@@ -320,7 +334,10 @@ function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address
       failure = { ok: false, line: src.line, source: src.source, reason: `${reason} [${hexBytes} = ${d.text}]`, kind: 'mismatch' };
       return false;
     }
-    out.push({ ...describe(ins, bytes, offset), line: src.line, source: src.source });
+    if (lean) {
+      const length = ins.length;
+      out.push({ line: src.line, address: address + BigInt(offset), length, bytes: bytes.subarray(offset, offset + length) });
+    } else out.push({ ...describe(ins, bytes, offset), line: src.line, source: src.source });
     k++;
     return true;
   });
@@ -329,7 +346,7 @@ function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address
     const src = insLines[k]!;
     return { ok: false, line: src.line, source: src.source, reason: `no bytes decoded for this line (${k} of ${insLines.length} instructions decoded)`, kind: 'mismatch' };
   }
-  return { ok: true, bytes, instructions: out };
+  return { ok: true, bytes, instructions: out } as AsmResult | LeanAsmResult;
 }
 
 /** Find the first line keystone refuses, assembling line by line (labels kept so references resolve). */
@@ -351,6 +368,18 @@ function locateKeystoneError(ks: KeystoneX86, prep: Extract<Prepared, { ok: true
  * Synchronous: call `await initAssembler()` once first, or pass a KeystoneX86.
  */
 export function assembleChecked(lines: readonly string[] | string, address: bigint = 0n, ks: KeystoneX86 | undefined = sharedKs): AsmResult {
+  return assemble(lines, address, ks, false) as AsmResult;
+}
+
+/**
+ * `assembleChecked` without the per-instruction iced description (text, flags, opcode info):
+ * the same checks, cheaper, for callers that only need where each instruction landed.
+ */
+export function assembleCheckedLean(lines: readonly string[], address: bigint = 0n, ks: KeystoneX86 | undefined = sharedKs): LeanAsmResult {
+  return assemble(lines, address, ks, true) as LeanAsmResult;
+}
+
+function assemble(lines: readonly string[] | string, address: bigint, ks: KeystoneX86 | undefined, lean: boolean): AsmResult | LeanAsmResult {
   if (!ks) throw new Error('assembleChecked: keystone not loaded; call `await initAssembler()` first');
   const arr = typeof lines === 'string' ? lines.split('\n') : lines;
   const prep = prepare(arr);
@@ -369,7 +398,7 @@ export function assembleChecked(lines: readonly string[] | string, address: bigi
     }
     return locateKeystoneError(ks, prep, address, r.error);
   }
-  return check(prep, r.bytes, address);
+  return lean ? check(prep, r.bytes, address, true) : check(prep, r.bytes, address);
 }
 
 /**

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { initAssembler } from '../asm/assembler.js';
-import { programArbitrary } from '../generate/program.js';
+import { fastProgramArbitrary } from '../generate/program.js';
 import { FAMILIES, generatableRows, parseFamilies, type Family } from '../generate/row-catalog.js';
 import { assembleProgram, encodeRawProgram } from '../generate/to-case.js';
 import { caseSeed, type CaseSource, type WorkerConfig } from './protocol.js';
@@ -26,7 +26,8 @@ export function describeRow(id: number): string {
 export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' | 'length' | 'raw'>): CaseSource {
   const encoder = config.raw ? 'raw' : 'keystone';
   const families: Family[] | undefined = config.families?.length ? parseFamilies(config.families) : undefined;
-  const arbitrary = programArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
+  // the same programs as `programArbitrary` (seeded identically), minus shrinking bookkeeping
+  const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
   let ready: Promise<unknown> | undefined;
   return async (index) => {
     if (encoder === 'keystone') await (ready ??= initAssembler());

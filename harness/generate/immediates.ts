@@ -3,7 +3,8 @@
  * maximum, sign-bit patterns, all-ones, and shift counts around every operand width.
  * Values are signed (the text form keystone and the checker agree on for sign-extended immediates).
  */
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import { G, type Gen } from './gen.js';
 
 export type ImmediateBits = 8 | 16 | 32 | 64;
 
@@ -33,17 +34,34 @@ export function immediateEdges(bits: ImmediateBits): bigint[] {
 
 /** A signed immediate of `bits` bits: edge values about half the time, otherwise uniform. */
 export function immediateArbitrary(bits: ImmediateBits): fc.Arbitrary<bigint> {
-  const { min, max } = signedRange(bits);
-  return fc.oneof(
-    { weight: 1, arbitrary: fc.constantFrom(...immediateEdges(bits)) },
-    { weight: 1, arbitrary: fc.bigInt({ min, max }) },
-  );
+  return immediateGen(bits).arb;
+}
+
+const immediateGens = new Map<number, Gen<bigint>>();
+export function immediateGen(bits: ImmediateBits): Gen<bigint> {
+  let g = immediateGens.get(bits);
+  if (!g) {
+    const { min, max } = signedRange(bits);
+    g = G.oneof({ weight: 1, gen: G.constantFrom(...immediateEdges(bits)) }, { weight: 1, gen: G.bigInt({ min, max }) });
+    immediateGens.set(bits, g);
+  }
+  return g;
 }
 
 /** Unsigned immediates (ENTER's frame size, RET's pop count): 0…2^bits-1, edge-biased. */
 export function unsignedImmediateArbitrary(bits: 8 | 16): fc.Arbitrary<bigint> {
-  const max = (1n << BigInt(bits)) - 1n;
-  return fc.oneof(fc.constantFrom(0n, 1n, 8n, max, max >> 1n, 1n << BigInt(bits - 1)), fc.bigInt({ min: 0n, max }));
+  return unsignedImmediateGen(bits).arb;
+}
+
+const unsignedGens = new Map<number, Gen<bigint>>();
+export function unsignedImmediateGen(bits: 8 | 16): Gen<bigint> {
+  let g = unsignedGens.get(bits);
+  if (!g) {
+    const max = (1n << BigInt(bits)) - 1n;
+    g = G.oneof(G.constantFrom(0n, 1n, 8n, max, max >> 1n, 1n << BigInt(bits - 1)), G.bigInt({ min: 0n, max }));
+    unsignedGens.set(bits, g);
+  }
+  return g;
 }
 
 /** Render an immediate as keystone text (bare numbers are decimal; we always write hex). */

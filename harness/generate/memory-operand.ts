@@ -7,7 +7,8 @@
  * values of the address registers so that the address lands at the target inside the scratch
  * window, reusing registers an earlier operand already fixed when a displacement can bridge the gap.
  */
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import { G, type Gen } from './gen.js';
 import { registerName, type OperandWidth } from './registers.js';
 
 export type AddressForm = 'rip' | 'absolute' | 'base' | 'index' | 'base-index';
@@ -67,30 +68,34 @@ export interface ScratchWindow {
 const M64 = (1n << 64n) - 1n;
 const fitsSigned = (v: bigint, bits: number): boolean => v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits - 1);
 
-const dispArbitrary = fc.oneof(
-  fc.constant<[0 | 8 | 32, bigint]>([0, 0n]),
-  fc.constantFrom<[0 | 8 | 32, bigint]>([8, 0n], [8, 1n], [8, -1n], [8, 0x7fn], [8, -0x80n]),
-  fc.integer({ min: -0x80, max: 0x7f }).map((d): [0 | 8 | 32, bigint] => [8, BigInt(d)]),
-  fc.constantFrom<[0 | 8 | 32, bigint]>([32, 0n], [32, 0x7fffffffn], [32, -0x80000000n], [32, 0x80n], [32, -0x81n]),
-  fc.integer().map((d): [0 | 8 | 32, bigint] => [32, BigInt(d)]),
+type Disp = [0 | 8 | 32, bigint];
+const dispGen: Gen<Disp> = G.oneof<Disp>(
+  G.constant<Disp>([0, 0n]),
+  G.constantFrom<Disp>([8, 0n], [8, 1n], [8, -1n], [8, 0x7fn], [8, -0x80n]),
+  G.integer({ min: -0x80, max: 0x7f }).map((d): Disp => [8, BigInt(d)]),
+  G.constantFrom<Disp>([32, 0n], [32, 0x7fffffffn], [32, -0x80000000n], [32, 0x80n], [32, -0x81n]),
+  G.integer().map((d): Disp => [32, BigInt(d)]),
 );
 
 /** Preferences for one memory operand (resolved against the program state later). */
+export const MEMORY_OPERAND_GEN: Gen<MemoryOperandChoice> = G
+  .record({
+    form: G.constantFrom<AddressForm>('rip', 'rip', 'absolute', 'base', 'base', 'index', 'base-index', 'base-index', 'base-index'),
+    base: G.integer({ min: 0, max: 15 }),
+    index: G.integer({ min: 0, max: 14 }).map((i) => (i >= 4 ? i + 1 : i)),
+    scale: G.constantFrom<Scale>(1, 2, 4, 8),
+    disp: dispGen,
+    addressSize: G.constantFrom<64 | 32>(64, 64, 64, 64, 32),
+    segment: G.constantFrom<SegmentOverride | 'none'>('none', 'none', 'none', 'none', 'none', 'fs', 'gs'),
+    targetFraction: G.oneof(G.constantFrom(0, 1, 0.5), G.double({ min: 0, max: 1, noNaN: true })),
+    indexValue: G.oneof(G.constantFrom(0n, 1n, -1n, 0x10n), G.bigInt({ min: -0x400n, max: 0x400n })),
+    upperBits: G.oneof(G.constant(0n), G.bigInt({ min: 0n, max: 0xffffffffn })),
+  })
+  .map(({ disp: [dispWidth, disp], ...rest }): MemoryOperandChoice => ({ ...rest, dispWidth, disp }));
+
+/** Preferences for one memory operand (resolved against the program state later). */
 export function memoryOperandArbitrary(): fc.Arbitrary<MemoryOperandChoice> {
-  return fc
-    .record({
-      form: fc.constantFrom<AddressForm>('rip', 'rip', 'absolute', 'base', 'base', 'index', 'base-index', 'base-index', 'base-index'),
-      base: fc.integer({ min: 0, max: 15 }),
-      index: fc.integer({ min: 0, max: 14 }).map((i) => (i >= 4 ? i + 1 : i)),
-      scale: fc.constantFrom<Scale>(1, 2, 4, 8),
-      disp: dispArbitrary,
-      addressSize: fc.constantFrom<64 | 32>(64, 64, 64, 64, 32),
-      segment: fc.constantFrom<SegmentOverride | 'none'>('none', 'none', 'none', 'none', 'none', 'fs', 'gs'),
-      targetFraction: fc.oneof(fc.constantFrom(0, 1, 0.5), fc.double({ min: 0, max: 1, noNaN: true })),
-      indexValue: fc.oneof(fc.constantFrom(0n, 1n, -1n, 0x10n), fc.bigInt({ min: -0x400n, max: 0x400n })),
-      upperBits: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 0xffffffffn })),
-    })
-    .map(({ disp: [dispWidth, disp], ...rest }) => ({ ...rest, dispWidth, disp }));
+  return MEMORY_OPERAND_GEN.arb;
 }
 
 export interface ResolveOptions {

@@ -5,13 +5,14 @@
  * operands (M, E-as-memory, moffs O) and for implicit string/XLAT pointers, and prefixes.
  * Nothing here is specific to a mnemonic; `instruction.ts` turns the choice into an instruction.
  */
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import { G, type Gen } from './gen.js';
 import { Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
 import type { IsaRow } from '../../emulator/isa/row.js';
-import { immediateArbitrary, unsignedImmediateArbitrary, type ImmediateBits } from './immediates.js';
-import { memoryOperandArbitrary, type MemoryOperandChoice } from './memory-operand.js';
-import { prefixArbitrary, type PrefixChoice } from './prefixes.js';
-import { makeRegister, registerArbitrary, type OperandWidth, type RegisterOperand } from './registers.js';
+import { immediateGen, unsignedImmediateGen, type ImmediateBits } from './immediates.js';
+import { MEMORY_OPERAND_GEN, type MemoryOperandChoice } from './memory-operand.js';
+import { prefixGen, type PrefixChoice } from './prefixes.js';
+import { makeRegister, registerGen, type OperandWidth, type RegisterOperand } from './registers.js';
 import { formSize, operandSizes, type Encoder } from './row-catalog.js';
 
 export type OperandChoice =
@@ -61,59 +62,82 @@ function immediateBits(form: OperandForm, row: IsaRow, opSize: 2 | 4 | 8): Immed
   return (size * 8) as ImmediateBits;
 }
 
-function operandArbitrary(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean): fc.Arbitrary<OperandChoice> {
+function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean): Gen<OperandChoice> {
   const form = row.operands[i]!;
   const size = formSize(form, opSize);
   const exclude = operandIsWritten(row, i) && !(noRex && size === 1) ? [RSP] : [];
-  const reg = (width: number): fc.Arbitrary<OperandChoice> =>
-    registerArbitrary({ width: width as OperandWidth, noRex, exclude }).map((r) => ({ kind: 'reg', reg: r }));
-  const mem = (): fc.Arbitrary<OperandChoice> => memoryOperandArbitrary().map((choice) => ({ kind: 'mem', choice, size }));
+  const reg = (width: number): Gen<OperandChoice> =>
+    registerGen({ width: width as OperandWidth, noRex, exclude }).map((r) => ({ kind: 'reg', reg: r }));
+  const mem = (): Gen<OperandChoice> => MEMORY_OPERAND_GEN.map((choice) => ({ kind: 'mem', choice, size }));
   switch (form.kind) {
     case Kind.E: return useMemory ? mem() : reg(size ?? opSize);
     case Kind.M: return mem();
     case Kind.G: case Kind.R: return reg(size ?? opSize);
-    case Kind.O: return memoryOperandArbitrary().map((choice) => ({ kind: 'mem', choice: { ...choice, form: 'absolute', segment: 'none' }, size }));
+    case Kind.O: return MEMORY_OPERAND_GEN.map((choice) => ({ kind: 'mem', choice: { ...choice, form: 'absolute', segment: 'none' }, size }));
     case Kind.Z: {
       const low = row.opcode & 7;
       const width = (size ?? opSize) as OperandWidth;
       const highByte = noRex && width === 1 && low >= 4;
       // a written Z register 4 would be RSP/SPL: use R12 instead
-      const extended = fc.boolean().map((b) => (b || (low === RSP && operandIsWritten(row, i) && !highByte)) && !(noRex && width === 1));
+      const extended = G.boolean().map((b) => (b || (low === RSP && operandIsWritten(row, i) && !highByte)) && !(noRex && width === 1));
       return extended.map((x): OperandChoice => ({ kind: 'reg', reg: makeRegister(low + (x ? 8 : 0), width, highByte) }));
     }
     case Kind.I: {
-      if (row.handler === 'enter') return unsignedImmediateArbitrary(form.size === 1 ? 8 : 16).map((value) => ({ kind: 'imm', value, bits: form.size === 1 ? 8 : 16 }));
+      if (row.handler === 'enter') return unsignedImmediateGen(form.size === 1 ? 8 : 16).map((value) => ({ kind: 'imm', value, bits: form.size === 1 ? 8 : 16 }));
       const bits = immediateBits(form, row, opSize);
-      return immediateArbitrary(bits).map((value) => ({ kind: 'imm', value, bits }));
+      return immediateGen(bits).map((value) => ({ kind: 'imm', value, bits }));
     }
-    case Kind.Reg: return fc.constant({ kind: 'reg', reg: makeRegister(form.reg, (size ?? opSize) as OperandWidth) });
-    case Kind.S: return fc.integer({ min: 0, max: 5 }).map((num) => ({ kind: 'sreg', num }));
-    case Kind.One: return fc.constant({ kind: 'one' });
-    default: return fc.constant({ kind: 'implicit' });
+    case Kind.Reg: return G.constant<OperandChoice>({ kind: 'reg', reg: makeRegister(form.reg, (size ?? opSize) as OperandWidth) });
+    case Kind.S: return G.integer({ min: 0, max: 5 }).map((num) => ({ kind: 'sreg', num }));
+    case Kind.One: return G.constant<OperandChoice>({ kind: 'one' });
+    default: return G.constant<OperandChoice>({ kind: 'implicit' });
   }
 }
 
+const POINTERS_GEN: Gen<ImplicitPointerChoice> = G.record({
+  count: G.oneof(G.constantFrom(0, 1, 16), G.integer({ min: 0, max: 16 })),
+  sourceFraction: G.double({ min: 0, max: 1, noNaN: true }),
+  destinationFraction: G.double({ min: 0, max: 1, noNaN: true }),
+});
+
+/** Generators are pure: built once per (row, encoder) and reused (building them per draw cost more than drawing). */
+const choiceCache = new Map<string, Gen<InstructionChoice>>();
+
 /** Random choices for one instruction of `row`. */
 export function instructionChoiceArbitrary(row: IsaRow, encoder: Encoder = 'keystone'): fc.Arbitrary<InstructionChoice> {
+  return instructionChoiceGen(row, encoder).arb;
+}
+
+export function instructionChoiceGen(row: IsaRow, encoder: Encoder = 'keystone'): Gen<InstructionChoice> {
+  const key = `${row.id}:${encoder}`;
+  let gen = choiceCache.get(key);
+  if (!gen) choiceCache.set(key, (gen = buildInstructionChoiceGen(row, encoder)));
+  return gen;
+}
+
+function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder): Gen<InstructionChoice> {
   const hasByteOperand = row.operands.some((o) => o.size === 1 && (o.kind === Kind.E || o.kind === Kind.G || o.kind === Kind.Z));
-  const layout = fc.record({
-    opSize: fc.constantFrom(...operandSizes(row, encoder)),
-    noRex: hasByteOperand ? fc.constantFrom(false, false, true) : fc.constant(false),
-    useMemory: row.mod === 'reg' ? fc.constant(false) : row.mod === 'mem' ? fc.constant(true) : fc.boolean(),
+  const layout = G.record({
+    opSize: G.constantFrom(...operandSizes(row, encoder)),
+    noRex: hasByteOperand ? G.constantFrom(false, false, true) : G.constant(false),
+    useMemory: row.mod === 'reg' ? G.constant(false) : row.mod === 'mem' ? G.constant(true) : G.boolean(),
   });
+  const prefixes = prefixGen(row);
+  const inner = new Map<string, Gen<InstructionChoice>>();
   return layout.chain(({ opSize, noRex, useMemory }) => {
     const size = noRex && opSize === 8 && row.sizeRule === 'normal' ? 4 : opSize; // REX.W is a REX prefix
-    return fc.record({
-      row: fc.constant(row),
-      opSize: fc.constant(size as 2 | 4 | 8),
-      noRex: fc.constant(noRex),
-      operands: fc.tuple(...row.operands.map((_, i) => operandArbitrary(row, i, size as 2 | 4 | 8, noRex, useMemory))),
-      prefixes: prefixArbitrary(row),
-      pointers: fc.record({
-        count: fc.oneof(fc.constantFrom(0, 1, 16), fc.integer({ min: 0, max: 16 })),
-        sourceFraction: fc.double({ min: 0, max: 1, noNaN: true }),
-        destinationFraction: fc.double({ min: 0, max: 1, noNaN: true }),
-      }),
+    const key = `${size}:${noRex}:${useMemory}`;
+    const cached = inner.get(key);
+    if (cached) return cached;
+    const gen = G.record<InstructionChoice & Record<string, unknown>>({
+      row: G.constant(row),
+      opSize: G.constant(size as 2 | 4 | 8),
+      noRex: G.constant(noRex),
+      operands: G.tuple(...row.operands.map((_, i) => operandGen(row, i, size as 2 | 4 | 8, noRex, useMemory))),
+      prefixes,
+      pointers: POINTERS_GEN,
     });
+    inner.set(key, gen);
+    return gen;
   });
 }

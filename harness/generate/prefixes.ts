@@ -5,7 +5,8 @@
  * Operand-size 0x66 and REX.W follow from the operation size; 0x67 and FS/GS overrides from the
  * memory operand (memory-operand.ts).
  */
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import { G, type Gen } from './gen.js';
 import type { IsaRow } from '../../emulator/isa/row.js';
 
 export type RepPrefix = 'rep' | 'repe' | 'repne';
@@ -23,17 +24,24 @@ export interface PrefixChoice {
 const REDUNDANT_BYTES = [0x2e, 0x3e, 0x26, 0x36] as const; // CS/DS/ES/SS overrides: no effect in 64-bit mode
 
 export function prefixArbitrary(row: IsaRow): fc.Arbitrary<PrefixChoice> {
-  const rep: fc.Arbitrary<RepPrefix | undefined> =
-    row.rep === 'rep' ? fc.constantFrom<RepPrefix | undefined>(undefined, 'rep', 'rep')
-      : row.rep === 'repcc' ? fc.constantFrom<RepPrefix | undefined>(undefined, 'repe', 'repne')
-        : fc.constant(undefined);
-  return fc.record({
-    lock: row.lock ? fc.boolean() : fc.constant(false),
+  return prefixGen(row).arb;
+}
+
+const REDUNDANT_GEN: Gen<readonly number[]> = G.oneof<readonly number[]>(
+  { weight: 4, gen: G.constant<readonly number[]>([]) },
+  { weight: 1, gen: G.array(G.constantFrom<number>(...REDUNDANT_BYTES), { minLength: 1, maxLength: 2 }) },
+);
+const EMPTY_REX_GEN = G.constantFrom(false, false, false, true);
+
+export function prefixGen(row: IsaRow): Gen<PrefixChoice> {
+  const rep: Gen<RepPrefix | undefined> =
+    row.rep === 'rep' ? G.constantFrom<RepPrefix | undefined>(undefined, 'rep', 'rep')
+      : row.rep === 'repcc' ? G.constantFrom<RepPrefix | undefined>(undefined, 'repe', 'repne')
+        : G.constant(undefined);
+  return G.record<PrefixChoice & Record<string, unknown>>({
+    lock: row.lock ? G.boolean() : G.constant(false),
     rep,
-    redundant: fc.oneof(
-      { weight: 4, arbitrary: fc.constant<number[]>([]) },
-      { weight: 1, arbitrary: fc.array(fc.constantFrom(...REDUNDANT_BYTES), { minLength: 1, maxLength: 2 }) },
-    ),
-    emptyRex: fc.constantFrom(false, false, false, true),
+    redundant: REDUNDANT_GEN,
+    emptyRex: EMPTY_REX_GEN,
   });
 }

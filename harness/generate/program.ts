@@ -3,13 +3,14 @@
  * some families), the initial registers (edge-biased; address registers computed so every memory
  * access lands in the scratch window), RFLAGS, the stack pointer and the scratch memory contents.
  */
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import { G, type Gen } from './gen.js';
 import { LAYOUT } from '../../target/test-machine.js';
 import { GPR_BY_ENCODING, type GprName } from '../../target/machine-state.js';
 import { formatInstruction, resolveInstruction, RSP, type GeneratedInstruction, type ProgramState } from './instruction.js';
-import { instructionChoiceArbitrary, type InstructionChoice } from './operands.js';
+import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
-import { registerValueArbitrary, rflagsArbitrary } from './register-values.js';
+import { REGISTER_VALUE_GEN, RFLAGS_GEN } from './register-values.js';
 import { generatableRows, type Encoder, type Family } from './row-catalog.js';
 import type { ScratchWindow } from './memory-operand.js';
 
@@ -66,11 +67,11 @@ function fill(length: number, seed: number, pattern: FillPattern): Uint8Array {
   return out;
 }
 
-const windowArbitrary: fc.Arbitrary<ScratchWindow> = fc
+const windowGen: Gen<ScratchWindow> = G
   .record({
-    length: fc.oneof(fc.constantFrom(256, 1024, 4096), fc.integer({ min: 16, max: 256 }).map((n) => n * 16)),
-    placement: fc.constantFrom('start', 'page-crossing', 'end', 'anywhere', 'anywhere'),
-    fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+    length: G.oneof(G.constantFrom(256, 1024, 4096), G.integer({ min: 16, max: 256 }).map((n) => n * 16)),
+    placement: G.constantFrom('start', 'page-crossing', 'end', 'anywhere', 'anywhere'),
+    fraction: G.double({ min: 0, max: 1, noNaN: true }),
   })
   .map(({ length, placement, fraction }) => {
     const room = LAYOUT.dataSize - length;
@@ -106,16 +107,12 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
   const lo = Math.max(Number(d.window.start) - state.stringDrift, Number(LAYOUT.data));
   const hi = Math.min(Number(d.window.start) + d.window.length + state.stringDrift, Number(LAYOUT.unmapped));
   const scratch = { addr: BigInt(lo), bytes: fill(hi - lo, d.fillSeed, d.fillPattern) };
-  const lines: string[] = [];
-  let address = LAYOUT.code;
-  for (const g of instructions) {
-    const length = BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
-    const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
-    lines.push(formatInstruction(g, rip?.kind === 'mem' ? rip.mem.address - (address + length) : undefined));
-    address += length;
-  }
+  let lines: string[] | undefined;
   return {
-    lines,
+    // computed on first use: raw mode never needs the keystone text
+    get lines(): string[] {
+      return (lines ??= keystoneLines(instructions));
+    },
     instructions,
     rows: instructions.map((g) => g.rowId),
     regs,
@@ -128,24 +125,49 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
   };
 }
 
+/** Intel text per instruction, RIP displacements estimated from raw.ts's encoding lengths. */
+function keystoneLines(instructions: readonly GeneratedInstruction[]): string[] {
+  const lines: string[] = [];
+  let address = LAYOUT.code;
+  for (const g of instructions) {
+    const length = BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
+    const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
+    lines.push(formatInstruction(g, rip?.kind === 'mem' ? rip.mem.address - (address + length) : undefined));
+    address += length;
+  }
+  return lines;
+}
+
 /** Random programs of `length` instructions from the generatable rows of `families`. */
 export function programArbitrary(options: ProgramOptions): fc.Arbitrary<GeneratedProgram> {
+  return programGen(options).arb;
+}
+
+/**
+ * The same programs without fast-check's shrinking bookkeeping: `fc.sample(fastProgramArbitrary(o), p)`
+ * yields exactly what `fc.sample(programArbitrary(o), p)` does, several times faster (no shrinking).
+ */
+export function fastProgramArbitrary(options: ProgramOptions): fc.Arbitrary<GeneratedProgram> {
+  return programGen(options).fastArbitrary();
+}
+
+export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
   const encoder = options.encoder ?? 'keystone';
   const rows = generatableRows(options.families, encoder);
   if (rows.length === 0) throw new RangeError('programArbitrary: no generatable rows in the selected families');
   const [minLength, maxLength] = options.length;
-  return fc
-    .record({
-      choices: fc.array(fc.constantFrom(...rows).chain((row) => instructionChoiceArbitrary(row, encoder)), { minLength, maxLength }),
-      values: fc.array(registerValueArbitrary(), { minLength: 16, maxLength: 16 }),
-      rflags: rflagsArbitrary(),
-      window: windowArbitrary,
-      rsp: fc.oneof(
-        fc.integer({ min: 0xf40, max: 0xfc0 }).map((n) => BigInt(n) << 4n),
-        fc.integer({ min: 0xf400, max: 0xfc00 }).map(BigInt),
+  return G
+    .record<ProgramDraw & Record<string, unknown>>({
+      choices: G.array(G.constantFrom(...rows).chain((row) => instructionChoiceGen(row, encoder)), { minLength, maxLength }),
+      values: G.array(REGISTER_VALUE_GEN, { minLength: 16, maxLength: 16 }),
+      rflags: RFLAGS_GEN,
+      window: windowGen,
+      rsp: G.oneof(
+        G.integer({ min: 0xf40, max: 0xfc0 }).map((n) => BigInt(n) << 4n),
+        G.integer({ min: 0xf400, max: 0xfc00 }).map(BigInt),
       ),
-      fillSeed: fc.integer(),
-      fillPattern: fc.constantFrom<FillPattern>('random', 'random', 'random', 'zeros', 'ones', 'sign-bytes'),
+      fillSeed: G.integer(),
+      fillPattern: G.constantFrom<FillPattern>('random', 'random', 'random', 'zeros', 'ones', 'sign-bytes'),
     })
     .map((d) => buildProgram(d, encoder));
 }

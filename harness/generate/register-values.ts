@@ -4,7 +4,8 @@
  * and addresses inside the test machine's pages. Registers used for addressing are not drawn
  * from here: the memory-operand resolver computes them (see memory-operand.ts).
  */
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import { G, type Gen } from './gen.js';
 import { LAYOUT } from '../../target/test-machine.js';
 
 const M64 = (1n << 64n) - 1n;
@@ -25,18 +26,22 @@ export const REGISTER_EDGE_VALUES: readonly bigint[] = [
 ];
 
 /** One initial 64-bit register value: edge values, small numbers, or anything. */
+export const REGISTER_VALUE_GEN: Gen<bigint> = G.oneof(
+  { weight: 4, gen: G.constantFrom(...REGISTER_EDGE_VALUES) },
+  { weight: 2, gen: G.bigInt({ min: 0n, max: 0x1ffn }) },
+  { weight: 1, gen: G.bigInt({ min: -0x200n, max: -1n }).map((v) => BigInt.asUintN(64, v)) },
+  { weight: 3, gen: G.bigInt({ min: 0n, max: M64 }) },
+);
+
 export function registerValueArbitrary(): fc.Arbitrary<bigint> {
-  return fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...REGISTER_EDGE_VALUES) },
-    { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: 0x1ffn }) },
-    { weight: 1, arbitrary: fc.bigInt({ min: -0x200n, max: -1n }).map((v) => BigInt.asUintN(64, v)) },
-    { weight: 3, arbitrary: fc.bigInt({ min: 0n, max: M64 }) },
-  );
+  return REGISTER_VALUE_GEN.arb;
 }
 
 /** Status flags (CF PF AF ZF SF OF) and DF, with reserved bit 1 set; IF/TF stay clear. */
 export const RFLAGS_GENERATED_MASK = 0x8d5n | 0x400n;
 
+export const RFLAGS_GEN: Gen<bigint> = G.bigInt({ min: 0n, max: 0xfffn }).map((v) => (v & RFLAGS_GENERATED_MASK) | 0x2n);
+
 export function rflagsArbitrary(): fc.Arbitrary<bigint> {
-  return fc.bigInt({ min: 0n, max: 0xfffn }).map((v) => (v & RFLAGS_GENERATED_MASK) | 0x2n);
+  return RFLAGS_GEN.arb;
 }

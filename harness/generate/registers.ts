@@ -3,7 +3,8 @@
  * them. Byte registers 4–7 are SPL/BPL/SIL/DIL with a REX prefix and AH/CH/DH/BH without one, so
  * an instruction chooses its REX mode first and its registers inside it.
  */
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import { G, type Gen } from './gen.js';
 
 export type OperandWidth = 1 | 2 | 4 | 8;
 
@@ -66,7 +67,11 @@ export function legalRegisters(c: RegisterConstraints): RegisterOperand[] {
 
 /** One general register of the given width, legal for the instruction's REX mode. */
 export function registerArbitrary(c: RegisterConstraints): fc.Arbitrary<RegisterOperand> {
+  return registerGen(c).arb;
+}
+
+export function registerGen(c: RegisterConstraints): Gen<RegisterOperand> {
   const legal = legalRegisters(c);
   if (legal.length === 0) throw new RangeError('registerArbitrary: every register is excluded');
-  return fc.constantFrom(...legal);
+  return G.constantFrom(...legal);
 }

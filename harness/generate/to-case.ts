@@ -6,7 +6,7 @@
  */
 import { CASE_FORMAT, type Case } from '../../corpus/case-schema.js';
 import { LAYOUT } from '../../target/test-machine.js';
-import { assembleChecked, type AssembledInstruction } from '../asm/assembler.js';
+import { assembleCheckedLean, type PlacedInstruction } from '../asm/assembler.js';
 import { formatInstruction, type GeneratedInstruction } from './instruction.js';
 import type { GeneratedProgram } from './program.js';
 import { checkRawEncoding, encodeInstruction } from './raw.js';
@@ -32,7 +32,7 @@ export type AssemblyOutcome = AssembledProgram | { readonly ok: false; readonly 
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly AssembledInstruction[]): string[] {
+function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly PlacedInstruction[]): string[] {
   return instructions.map((g, i) => {
     const a = assembled[i]!;
     const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
@@ -64,7 +64,7 @@ export function assembleProgram(program: GeneratedProgram, seed: string): Assemb
   let lines = [...program.lines];
   for (let attempt = 0; attempt <= program.lines.length + 1; attempt++) {
     if (instructions.length === 0) return { ok: false, rejects };
-    const first = assembleChecked(lines, LAYOUT.code);
+    const first = assembleCheckedLean(lines, LAYOUT.code);
     if (!first.ok) {
       if (first.line < 0) return { ok: false, rejects: [...rejects, { source: first.source, reason: `${first.kind}: ${first.reason}` }] };
       rejects.push({ source: first.source, reason: `${first.kind}: ${first.reason}` });
@@ -74,7 +74,7 @@ export function assembleProgram(program: GeneratedProgram, seed: string): Assemb
     }
     const exact = ripDisplacements(instructions, first.instructions);
     const changed = exact.some((l, i) => l !== lines[i]);
-    const final = changed ? assembleChecked(exact, LAYOUT.code) : first;
+    const final = changed ? assembleCheckedLean(exact, LAYOUT.code) : first;
     if (!final.ok) {
       rejects.push({ source: final.source, reason: `${final.kind}: ${final.reason} (after RIP fix-up)` });
       if (final.line < 0) return { ok: false, rejects };

@@ -1,0 +1,36 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { G } from './gen.js';
+import { fastProgramArbitrary, programArbitrary, type ProgramOptions } from './program.js';
+
+const serialize = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? Buffer.from(x).toString('hex') : x));
+
+describe('Gen: the fast draw and the fast-check arbitrary agree', () => {
+  it('on combinators (same values for the same seed)', () => {
+    const g = G.record({
+      a: G.oneof({ weight: 3, gen: G.constantFrom(1, 2, 3) }, { weight: 1, gen: G.integer({ min: -5, max: 500 }) }),
+      b: G.tuple(G.boolean(), G.bigInt({ min: 0n, max: 1n << 64n }), G.double({ min: 0, max: 1, noNaN: true })),
+      c: G.array(G.constantFrom('x', 'y'), { minLength: 0, maxLength: 5 }),
+      d: G.integer({ min: 0, max: 2 }).chain((n) => [G.constant('zero'), G.constantFrom('one'), G.integer().map(String)][n]!),
+    });
+    for (let seed = 0; seed < 50; seed++) {
+      expect(serialize(fc.sample(g.fastArbitrary(), { seed, numRuns: 5 }))).toBe(serialize(fc.sample(g.arb, { seed, numRuns: 5 })));
+    }
+  });
+
+  it('on whole programs (the campaign samples fastProgramArbitrary)', () => {
+    const options: ProgramOptions[] = [
+      { length: [10, 10], encoder: 'keystone' },
+      { length: [10, 10], encoder: 'raw' },
+      { length: [1, 10], encoder: 'keystone', families: ['string', 'atomic'] },
+    ];
+    for (const o of options) {
+      for (let seed = 0; seed < 20; seed++) {
+        const fast = fc.sample(fastProgramArbitrary(o), { seed, numRuns: 1 });
+        const slow = fc.sample(programArbitrary(o), { seed, numRuns: 1 });
+        expect(serialize(fast)).toBe(serialize(slow));
+      }
+    }
+  });
+});
