@@ -66,7 +66,7 @@ describe('difftest CLI', () => {
     writeFileSync(sup, JSON.stringify({ format: 'difftest-suppressions/1', suppressions: [{ signature: '/.*/', reason: 'accepted for this test' }] }));
     const accepted = await run([...bugArgs, '--suppressions', sup, '--out', path.join(dir, 'sup')]);
     expect(accepted.exitCode).toBe(0);
-    expect(accepted.stdout).toMatch(/\(suppressed\)/);
+    expect(accepted.stdout).toMatch(/suppressed \(known, listed in the report with their reasons\): \d+ case\(s\)/);
     expect(readFileSync(path.join(dir, 'sup', 'junit.xml'), 'utf8')).toMatch(/<skipped /);
   }, 180_000);
 

@@ -87,6 +87,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   process.stdout.write(
     `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${count !== undefined ? `${count} cases` : `${seconds ?? s.defaultSeconds}s`}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
   );
+  const seen = new Set<string>();
   const abort = new AbortController();
   const onSigint = () => {
     process.stderr.write('\ndifftest: interrupted; finishing the cases in flight and writing a partial report (Ctrl-C again to quit at once)\n');
@@ -116,7 +117,13 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       signal: abort.signal,
       rowNames: describeRow,
       totalRows: GENERATABLE_ROW_COUNT,
-      onDivergence: (r) => process.stderr.write(`\ndifftest: divergence in case ${r.index}: ${r.signature ?? r.status} (saved under ${path.relative(process.cwd(), runDir)}/cases)\n`),
+      onDivergence: (r) => {
+        // one line per new signature; the report counts the repeats
+        if (!r.signature || seen.has(r.signature)) return;
+        seen.add(r.signature);
+        const lead = process.stderr.isTTY ? '\n' : '';
+        process.stderr.write(`${lead}difftest: new divergence in case ${r.index}: ${r.signature} (saved under ${path.relative(process.cwd(), runDir)}/cases)\n`);
+      },
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -142,8 +149,14 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       `${result.divergences.some((d) => d.suppressed) ? ` (+${result.divergences.filter((d) => d.suppressed).length} suppressed)` : ''}` +
       `${result.partial ? ' (partial run)' : ''}; seed ${s.seed}\n` +
       result.divergences
-        .map((d) => `  ${d.suppressed ? '(suppressed) ' : ''}${d.count}× ${d.signature}\n     replay: ${d.replayCommand}\n`)
+        .filter((d) => !d.suppressed)
+        .map((d) => `  ${d.count}× ${d.signature}\n     replay: ${d.replayCommand}\n`)
         .join('') +
+      (result.divergences.some((d) => d.suppressed)
+        ? `  suppressed (known, listed in the report with their reasons): ${result.divergences
+            .filter((d) => d.suppressed)
+            .reduce((n, d) => n + d.count, 0)} case(s) in ${result.divergences.filter((d) => d.suppressed).length} signature(s)\n`
+        : '') +
       `difftest: report ${path.join(rel, 'index.html')} (also summary.md, result.json, junit.xml)\n`,
   );
   return { result, dir };
