@@ -117,6 +117,12 @@ export function sequences(): Sequence[] {
   add('#UD: lock on register', 'db 0xf0, 0x01, 0xd8');
   add('#UD: invalid opcode in 64-bit mode', 'db 0x06');
   add('#UD: ud2', 'ud2');
+  add('#UD: TEST Ev,Iz alias F7 /1 (QEMU raises #UD)', 'db 0xf7, 0xc8, 0x01, 0x00, 0x00, 0x00');
+  add('int1 (#DB)', 'db 0xf1', 'QEMU 7.2 with its gdb stub attached lands on the #UD vector for INT1 (F1); the SDM says #DB (the emulator delivers vector 1)');
+  add('sysret with EFER.SCE clear (#UD)', 'sysret');
+  add('sldt/str', 'mov eax, -1\nmov ebx, -1\nsldt ax\nstr ebx');
+  add('lldt null selector', 'xor eax, eax\nlldt ax');
+  add('ltr null selector (#GP)', 'xor eax, eax\nltr ax', 'QEMU 7.2 loads an invalid TR for a null LTR selector; the SDM says #GP(0), which the emulator raises');
   add('#GP: too long', 'times 14 db 0x66\ndb 0x90');
   add('#GP: non-canonical', 'mov rax, 0x0000800000000000\nmov rbx, [rax]');
   add('#GP/SS: non-canonical stack', 'mov rsp, 0x0000800000000010\npush rax');
