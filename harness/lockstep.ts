@@ -123,6 +123,17 @@ export class LockstepRunner {
     this.systemLoaded = new WeakSet();
   }
 
+  /**
+   * Zero the stack, code and data pages on both targets. After a divergence the targets' memory
+   * may differ outside the case's compared regions, and a later case that reads such bytes
+   * (a string op running past its window, ENTER copying frame pointers) would diverge falsely.
+   * Targets that agreed received identical writes, so this is needed only after a divergence.
+   */
+  async scrub(): Promise<void> {
+    const zeros = new Uint8Array(Number(LAYOUT.unmapped - LAYOUT.stackBase));
+    await Promise.all([this.reference, this.dut].map((t) => t.writeMemory(LAYOUT.stackBase, zeros, 'phys')));
+  }
+
   async run(c: Case, options: LockstepOptions = {}): Promise<LockstepResult> {
     const machine = machineForCase(c);
     if ((options.mode ?? 'block') === 'block') {

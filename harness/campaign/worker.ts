@@ -56,6 +56,7 @@ async function runCase(index: number): Promise<CaseResult> {
   const d = r.divergence!;
   // Saved first: whatever happens next (minimizer crash, Ctrl-C), the divergence is on disk.
   const rawFile = await saveCase(casesDir, c.id, c);
+  await runner.scrub();
   const report = buildDivergenceReport(c, d, {
     caseFile: rawFile,
     seed: String(config.seed),
@@ -75,6 +76,7 @@ async function minimizeIndex(index: number, signature: string): Promise<FromWork
     return { ...base, message: 'the divergence did not reproduce' };
   }
   const min = await minimizeDivergence(runner, c, r.divergence!, signature);
+  await runner.scrub();
   if (!min) return { ...base, message: 'the minimized case did not reproduce' };
   const file = await saveCase(casesDir, `${c.id}.min`, min.case);
   const report = buildDivergenceReport(min.case, min.divergence, {

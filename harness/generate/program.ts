@@ -47,10 +47,18 @@ export interface ProgramOptions {
   readonly encoder?: Encoder;
 }
 
-/** The stack bytes a case zeroes and compares: the whole top page. Initial RSP is drawn from
- * 0xf400–0xfc00, so pushes and pops of generated programs stay inside it; a smaller window
- * lets a case read bytes an earlier case left behind (which differ once targets diverged). */
-export const STACK_PAGE = { addr: LAYOUT.stackTop - 0x1000n, length: 0x1000 } as const;
+/**
+ * The stack bytes a case zeroes and compares: 1 KiB around the initial RSP (drawn from
+ * 0xf400–0xfc00), 0x300 below it for pushes and ENTER frames, 0x100 above it for pops. Every
+ * reset writes this window and every comparison reads it over gdb, so it is kept to what
+ * generated programs can touch (no CALL/RET or RSP arithmetic is generated): the whole page
+ * cost 2–3 extra packets per case.
+ */
+export const STACK_WINDOW = { below: 0x300n, length: 0x400 } as const;
+
+export function stackWindow(rsp: bigint): { addr: bigint; length: number } {
+  return { addr: rsp - STACK_WINDOW.below, length: STACK_WINDOW.length };
+}
 
 type FillPattern = 'random' | 'zeros' | 'ones' | 'sign-bytes';
 
@@ -118,8 +126,8 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     regs,
     rflags: d.rflags,
     segmentBases: state.segmentBases,
-    memory: [scratch, { addr: STACK_PAGE.addr, bytes: new Uint8Array(STACK_PAGE.length) }],
-    compare: [{ addr: scratch.addr, length: scratch.bytes.length }, STACK_PAGE],
+    memory: [scratch, { addr: stackWindow(d.rsp).addr, bytes: new Uint8Array(STACK_WINDOW.length) }],
+    compare: [{ addr: scratch.addr, length: scratch.bytes.length }, stackWindow(d.rsp)],
     window: d.window,
     dropped,
   };
