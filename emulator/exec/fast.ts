@@ -21,18 +21,6 @@ import type { Handler } from './handlers.js';
 
 // ---- ALU: a op= b with lazy flags, as alu() records them --------------------------------------
 
-/** Record a flag-setting result (cin is left to the caller, as Cpu.setCc does). */
-function setFlags(c: Cpu, op: CC, size: number, r: number, rh: number, a: number, ah: number, b: number, bh: number): void {
-  const f = c.cc;
-  f.op = op;
-  f.size = size;
-  f.res = r;
-  f.resHi = rh;
-  f.a = a;
-  f.aHi = ah;
-  f.b = b;
-  f.bHi = bh;
-}
 
 function add64(c: Cpu, x: number, b: number, bh: number): void {
   const r = c.regs;
@@ -43,7 +31,7 @@ function add64(c: Cpu, x: number, b: number, bh: number): void {
   const hi = (ah + bh + (t > 0xffffffff ? 1 : 0)) >>> 0;
   r[x] = lo;
   r[x + 1] = hi;
-  setFlags(c, CC.Add, 8, lo, hi, a, ah, b, bh);
+  c.setCc(CC.Add, 8, lo, hi, a, ah, b, bh);
   c.cc.cin = 0;
 }
 
@@ -58,7 +46,7 @@ function sub64(c: Cpu, x: number, b: number, bh: number, write: boolean): void {
     r[x] = lo;
     r[x + 1] = hi;
   }
-  setFlags(c, CC.Sub, 8, lo, hi, a, ah, b, bh);
+  c.setCc(CC.Sub, 8, lo, hi, a, ah, b, bh);
   c.cc.cin = 0;
 }
 
@@ -71,7 +59,7 @@ function logic64(c: Cpu, x: number, b: number, bh: number, op: number): void {
   const hi = (op === 1 ? ah | bh : op === 4 ? ah & bh : ah ^ bh) >>> 0;
   r[x] = lo;
   r[x + 1] = hi;
-  setFlags(c, CC.Logic, 8, lo, hi, a, ah, b, bh);
+  c.setCc(CC.Logic, 8, lo, hi, a, ah, b, bh);
   c.cc.cin = 0;
 }
 
@@ -81,7 +69,7 @@ function add32(c: Cpu, x: number, b: number): void {
   const lo = (a + b) >>> 0;
   r[x] = lo;
   r[x + 1] = 0;
-  setFlags(c, CC.Add, 4, lo, 0, a, 0, b, 0);
+  c.setCc(CC.Add, 4, lo, 0, a, 0, b, 0);
   c.cc.cin = 0;
 }
 
@@ -93,7 +81,7 @@ function sub32(c: Cpu, x: number, b: number, write: boolean): void {
     r[x] = lo;
     r[x + 1] = 0;
   }
-  setFlags(c, CC.Sub, 4, lo, 0, a, 0, b, 0);
+  c.setCc(CC.Sub, 4, lo, 0, a, 0, b, 0);
   c.cc.cin = 0;
 }
 
@@ -103,7 +91,7 @@ function logic32(c: Cpu, x: number, b: number, op: number): void {
   const lo = (op === 1 ? a | b : op === 4 ? a & b : a ^ b) >>> 0;
   r[x] = lo;
   r[x + 1] = 0;
-  setFlags(c, CC.Logic, 4, lo, 0, a, 0, b, 0);
+  c.setCc(CC.Logic, 4, lo, 0, a, 0, b, 0);
   c.cc.cin = 0;
 }
 
@@ -177,18 +165,18 @@ const ALU32: ReadonlyArray<readonly Handler[] | undefined> = [
 
 const test64rr: Handler = (c, d) => {
   const r = c.regs;
-  setFlags(c, CC.Logic, 8, (r[d.ra]! & r[d.rb]!) >>> 0, (r[d.ra + 1]! & r[d.rb + 1]!) >>> 0, 0, 0, 0, 0);
+  c.setCc(CC.Logic, 8, (r[d.ra]! & r[d.rb]!) >>> 0, (r[d.ra + 1]! & r[d.rb + 1]!) >>> 0, 0, 0, 0, 0);
 };
 const test32rr: Handler = (c, d) => {
   const r = c.regs;
-  setFlags(c, CC.Logic, 4, (r[d.ra]! & r[d.rb]!) >>> 0, 0, 0, 0, 0, 0);
+  c.setCc(CC.Logic, 4, (r[d.ra]! & r[d.rb]!) >>> 0, 0, 0, 0, 0, 0);
 };
 const test64ri: Handler = (c, d) => {
   const r = c.regs;
-  setFlags(c, CC.Logic, 8, (r[d.ra]! & d.imm) >>> 0, (r[d.ra + 1]! & d.immHi) >>> 0, 0, 0, 0, 0);
+  c.setCc(CC.Logic, 8, (r[d.ra]! & d.imm) >>> 0, (r[d.ra + 1]! & d.immHi) >>> 0, 0, 0, 0, 0);
 };
 const test32ri: Handler = (c, d) => {
-  setFlags(c, CC.Logic, 4, (c.regs[d.ra]! & d.imm) >>> 0, 0, 0, 0, 0, 0);
+  c.setCc(CC.Logic, 4, (c.regs[d.ra]! & d.imm) >>> 0, 0, 0, 0, 0, 0);
 };
 
 /** INC/DEC keep CF: it is saved in cin (computed from the previous flag state first). */
@@ -202,7 +190,7 @@ function incDec64(c: Cpu, x: number, delta: number, op: CC): void {
   const cf = c.carry();
   r[x] = lo;
   r[x + 1] = hi;
-  setFlags(c, op, 8, lo, hi, a, ah, 1, 0);
+  c.setCc(op, 8, lo, hi, a, ah, 1, 0);
   c.cc.cin = cf;
 }
 
@@ -213,7 +201,7 @@ function incDec32(c: Cpu, x: number, delta: number, op: CC): void {
   const cf = c.carry();
   r[x] = lo;
   r[x + 1] = 0;
-  setFlags(c, op, 4, lo, 0, a, 0, 1, 0);
+  c.setCc(op, 4, lo, 0, a, 0, 1, 0);
   c.cc.cin = cf;
 }
 
