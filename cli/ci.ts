@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { listCaseFiles } from '../corpus/case-files.js';
 import { readCaseFile, type Case } from '../corpus/case-schema.js';
-import { readSuppressions } from '../corpus/suppressions.js';
 import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
 import { buildDivergenceReport } from '../harness/divergence-report.js';
 import { LockstepSession } from '../harness/session.js';
@@ -51,9 +50,6 @@ export const ciCommand = {
       USAGE,
     );
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; usage: ${USAGE.split('\n')[0]}`);
-    // validate the suppressions file before starting anything expensive (runFuzz applies it)
-    const supFile = values.suppressions ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
-    if (supFile) await readSuppressions(supFile);
     const regDir = values.regressions ?? DEFAULT_REGRESSIONS;
     const regFiles = existsSync(regDir) || values.regressions ? await listCaseFiles([regDir]) : [];
     // validate the whole corpus before starting QEMU

@@ -120,6 +120,17 @@ describe('difftest CLI', () => {
     expect(result.seconds).toBeLessThan(30);
   }, 60_000);
 
+  it('rejects a malformed suppressions file before fuzzing, naming the file and the problem', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'difftest-sup-')), 'sup.json');
+    writeFileSync(file, JSON.stringify({ format: 'difftest-suppressions/1', suppressions: [{ signature: '/(/', reason: 'x' }] }));
+    const r = await run(['fuzz', '--count', '5', '--suppressions', file]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${file}: bad regex /(/`);
+  });
+
   it('rejects an unknown flag in one line, exit 2', async () => {
     const r = await run(['sample', '--bogus']);
     expect(r.exitCode).toBe(2);

@@ -87,6 +87,9 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   process.stdout.write(
     `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${count !== undefined ? `${count} cases` : `${seconds ?? s.defaultSeconds}s`}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
   );
+  // read before the campaign: a malformed file must not cost a minute of fuzzing first
+  const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
+  const suppressions = supFile ? await readSuppressions(supFile) : undefined;
   const seen = new Set<string>();
   const abort = new AbortController();
   const onSigint = () => {
@@ -129,9 +132,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     process.off('SIGINT', onSigint);
   }
   if (s.postprocess) result = await s.postprocess(result);
-  const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
-  if (supFile) {
-    const suppressions = await readSuppressions(supFile);
+  if (suppressions) {
     result = {
       ...result,
       divergences: result.divergences.map((d) => {
