@@ -112,7 +112,9 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     else dropped++;
   }
   const regs = Object.fromEntries(GPR_BY_ENCODING.map((name, num) => [name, state.pins.get(num) ?? d.values[num]!])) as Record<GprName, bigint>;
-  const lo = Math.max(Number(d.window.start) - state.stringDrift, Number(LAYOUT.data));
+  // not clipped at the data page: a string op running down from the window's start touches the
+  // (mapped, writable) top of the code page, and those bytes must be initialised and compared too
+  const lo = Number(d.window.start) - state.stringDrift;
   const hi = Math.min(Number(d.window.start) + d.window.length + state.stringDrift, Number(LAYOUT.unmapped));
   const scratch = { addr: BigInt(lo), bytes: fill(hi - lo, d.fillSeed, d.fillPattern) };
   let lines: string[] | undefined;
