@@ -44,7 +44,8 @@ export interface MemoryOperand {
   /** 0 = none (only legal without a base, or with base other than RBP/R13); 8 or 32 bits. */
   readonly dispWidth: 0 | 8 | 32;
   readonly addressSize: 64 | 32;
-  /** The linear address accessed (segment base included). */
+  /** The address the encoding names, before the segment base is added: the RIP-relative
+   * target or moffs offset to encode (linear address = segment base + this). */
   readonly address: bigint;
 }
 
@@ -151,7 +152,7 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
       if (choice.form === 'absolute') break;
     }
   }
-  return { operand: { form: 'rip', segment, scale: 1, disp: 0n, dispWidth: 32, addressSize: 64, address: target }, pins: [] };
+  return { operand: { form: 'rip', segment, scale: 1, disp: 0n, dispWidth: 32, addressSize: 64, address: BigInt.asUintN(64, target - segBase) }, pins: [] };
 }
 
 function build(
@@ -183,7 +184,8 @@ function build(
   else if (dispWidth === 8 && !fitsSigned(disp, 8)) dispWidth = 32;
   if (!fitsSigned(disp, 32)) return undefined;
   if (bits === 64 && base === undefined && index === undefined && !fitsSigned(BigInt.asIntN(64, ea), 32)) return undefined;
-  return { operand: { form: c.form, segment, base, index, scale: scale as Scale, disp, dispWidth, addressSize: bits, address: target }, pins };
+  const segBase = segment ? state.segmentBases[segment] : 0n;
+  return { operand: { form: c.form, segment, base, index, scale: scale as Scale, disp, dispWidth, addressSize: bits, address: BigInt.asUintN(64, target - segBase) }, pins };
 }
 
 /** The effective linear address of `m` given initial register values (for checks and tests). */

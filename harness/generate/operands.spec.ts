@@ -37,8 +37,8 @@ describe('immediates', () => {
 describe('memory operands', () => {
   it('resolve to an address inside the window, computed from the registers they pin', () => {
     fc.assert(
-      fc.property(memoryOperandArbitrary(), fc.boolean(), fc.integer({ min: 1, max: 16 }), (choice, noRex, span) => {
-        const state: AddressingState = { pins: new Map([[4, 0xf800n]]), written: new Set([0, 2]), drifted: new Set(), segmentBases: { fs: 0n, gs: 0n } };
+      fc.property(memoryOperandArbitrary(), fc.boolean(), fc.integer({ min: 1, max: 16 }), fc.constantFrom(0n, 0x1000n, 0x20000n), (choice, noRex, span, base) => {
+        const state: AddressingState = { pins: new Map([[4, 0xf800n]]), written: new Set([0, 2]), drifted: new Set(), segmentBases: { fs: base, gs: base / 2n } };
         const r = resolveMemoryOperand(choice, state, { span, noRex, window, absoluteAllowed: true });
         const regs = new Map([...state.pins, ...r.pins]);
         for (const [reg] of r.pins) expect([0, 2]).not.toContain(reg);
@@ -47,7 +47,7 @@ describe('memory operands', () => {
         const nextIp = LAYOUT.code + 0x20n;
         const op = m.form === 'rip' ? { ...m, disp: m.address - nextIp } : m;
         const ea = effectiveAddress(op, (n) => regs.get(n) ?? 0n, state.segmentBases, nextIp);
-        expect(ea).toBe(m.address);
+        expect(ea).toBe(BigInt.asUintN(64, m.address + (m.segment ? state.segmentBases[m.segment] : 0n)));
         expect(ea >= window.start && ea + BigInt(span) <= window.start + BigInt(window.length)).toBe(true);
       }),
       { numRuns: 3000 },

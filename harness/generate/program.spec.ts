@@ -48,6 +48,9 @@ function checkAddresses(c: Case): string[] {
         if (base !== Register.None && base !== Register.RIP) ea += regs(gprNumber(base));
         if (index !== Register.None) ea += regs(gprNumber(index)) * BigInt(ins.memoryIndexScale);
         ea = BigInt.asUintN(bits, ea);
+        // an FS/GS override adds the segment base after the address-size truncation
+        const seg = ins.memorySegment;
+        if (seg === Register.FS || seg === Register.GS) ea = BigInt.asUintN(64, ea + ((seg === Register.FS ? c.fsBase : c.gsBase) ?? 0n));
         if (xlat && !inCompared(ea + 255n)) problems.push(`${text}: table end outside the compared scratch memory`);
         if (!inCompared(ea)) problems.push(`${text}: address 0x${ea.toString(16)} outside the compared scratch memory`);
       }

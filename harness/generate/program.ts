@@ -96,13 +96,15 @@ interface ProgramDraw {
   readonly rsp: bigint;
   readonly fillSeed: number;
   readonly fillPattern: FillPattern;
+  readonly fsBase: bigint;
+  readonly gsBase: bigint;
 }
 
 /** Resolve the drawn choices in order into a program (deterministic). */
 export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): GeneratedProgram {
   const state: ProgramState = {
     pins: new Map([[RSP, d.rsp]]), written: new Set(), drifted: new Set(),
-    segmentBases: { fs: 0n, gs: 0n }, window: d.window, stringDrift: 0, absoluteAllowed: encoder === 'raw',
+    segmentBases: { fs: d.fsBase, gs: d.gsBase }, window: d.window, stringDrift: 0, absoluteAllowed: encoder === 'raw',
   };
   const instructions: GeneratedInstruction[] = [];
   let dropped = 0;
@@ -161,6 +163,8 @@ export function fastProgramArbitrary(options: ProgramOptions): fc.Arbitrary<Gene
   return programGen(options).fastArbitrary();
 }
 
+const SEGMENT_BASE_GEN = G.constantFrom(0n, 0n, 0x1000n, 0x18000n, LAYOUT.data);
+
 export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
   const encoder = options.encoder ?? 'keystone';
   const rows = generatableRows(options.families, encoder);
@@ -178,6 +182,10 @@ export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
       ),
       fillSeed: G.integer(),
       fillPattern: G.constantFrom<FillPattern>('random', 'random', 'random', 'zeros', 'ones', 'sign-bytes'),
+      // FS/GS bases for segment overrides; at most the data page's address, so a 32-bit
+      // effective address (0x67) can still reach the window above them
+      fsBase: SEGMENT_BASE_GEN,
+      gsBase: SEGMENT_BASE_GEN,
     })
     .map((d) => buildProgram(d, encoder));
 }
