@@ -7,6 +7,7 @@ import { childLogger } from '../../util/log.js';
 import { RspClient } from '../rsp/client.js';
 import { ensureQemu, SetupError, type QemuBinary } from './install.js';
 import { QmpClient } from './qmp.js';
+import { reapOrphanedQemu } from './orphans.js';
 
 export interface QemuLaunchOptions {
   /** Guest RAM in MiB (default 32). */
@@ -26,6 +27,7 @@ export function qemuRunTag(): string {
 
 const log = childLogger('qemu');
 const live = new Set<QemuProcess>();
+let reaped = false;
 
 function killAllSync(): void {
   for (const q of live) q.killNow();
@@ -60,6 +62,11 @@ export class QemuProcess {
 
   static async launch(options: QemuLaunchOptions = {}): Promise<QemuProcess> {
     const binary = await ensureQemu();
+    if (!reaped) {
+      reaped = true;
+      const orphans = reapOrphanedQemu();
+      if (orphans.length) log.warn({ pids: orphans }, 'killed QEMU processes left by a difftest that was killed');
+    }
     const cpuModel = options.cpuModel ?? 'qemu64';
     const memoryMiB = options.memoryMiB ?? 32;
     if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 2048) {
