@@ -5,7 +5,9 @@ import { findTaggedQemu, reapOrphanedQemu } from './orphans.js';
 
 describe('orphaned QEMU processes', () => {
   it('are killed when the difftest process that owned them is gone', async () => {
-    const gone = (await execa('true')).pid!; // a pid that has exited
+    const exited = execa('true');
+    const gone = exited.pid!; // a pid that has exited
+    await exited;
     const qemu = await ensureQemu();
     const tag = `difftest-${gone}`;
     const child = execa(qemu.path, ['-name', tag, '-S', '-display', 'none', '-nodefaults', '-machine', 'none'], { reject: false });
