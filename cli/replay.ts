@@ -1,7 +1,7 @@
 import { listCaseFiles } from '../corpus/case-files.js';
 import { readCaseFile } from '../corpus/case-schema.js';
 import { LockstepSession } from '../harness/session.js';
-import { divergenceSignature } from '../harness/signature.js';
+import { judgeCase } from '../harness/expectation.js';
 import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
 import { UsageError } from '../util/errors.js';
 import { parseOptions } from './main.js';
@@ -35,24 +35,22 @@ export const replayCommand = {
     try {
       for (const { file, c } of cases) {
         const r = await session.runner.run(c, { mode });
-        const expectDiv = c.expected?.outcome === 'divergence';
-        if (r.outcome === 'match') {
-          if (expectDiv) {
-            bad++;
-            process.stdout.write(`FIXED      ${file}: no longer diverges (was: ${c.expected?.signature ?? 'divergence'}); update its expected outcome\n`);
-          } else {
-            process.stdout.write(`ok         ${file} (${r.end}${r.steps >= 0 ? `, ${r.steps} steps` : ''})\n`);
-          }
+        const { verdict, signature } = judgeCase(c, r);
+        if (verdict === 'fixed') {
+          bad++;
+          process.stdout.write(`FIXED      ${file}: no longer diverges (was: ${c.expected?.signature ?? 'divergence'}); update its expected outcome\n`);
           continue;
         }
-        const d = r.divergence!;
-        const sig = divergenceSignature(d);
-        if (expectDiv && (!c.expected?.signature || c.expected.signature === sig)) {
-          process.stdout.write(`known      ${file}: ${sig}\n`);
+        if (verdict === 'ok') {
+          process.stdout.write(`ok         ${file} (${r.end}${r.steps >= 0 ? `, ${r.steps} steps` : ''})\n`);
+          continue;
+        }
+        if (verdict === 'known') {
+          process.stdout.write(`known      ${file}: ${signature}\n`);
           continue;
         }
         bad++;
-        process.stdout.write(`DIVERGENCE ${file}: ${sig}\n${describeDivergence(d, 4)}\n`);
+        process.stdout.write(`DIVERGENCE ${file}: ${signature}\n${describeDivergence(r.divergence!, 4)}\n`);
       }
     } finally {
       await session.close();

@@ -61,7 +61,18 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const minimizeJobs: Array<{ index: number; signature: string }> = [];
   let phase: 'run' | 'minimize' = 'run';
   let pendingMinimize = 0;
-  const { signal: _s, onDivergence: _d, rowNames: _r, totalRows: _t, runId: _id, command: _c, workers: _w, count: _n, seconds: _sec, progress: _p, ...shared } = options;
+  const shared: Omit<WorkerConfig, 'workerId'> = {
+    seed: options.seed,
+    dut: options.dut,
+    cpuModel: options.cpuModel,
+    mode: options.mode,
+    families: options.families,
+    length: options.length,
+    raw: options.raw,
+    runDir: options.runDir,
+    minimize: options.minimize,
+    replayTemplate: options.replayTemplate,
+  };
   await new Promise<void>((resolveAll) => {
     let live = 0;
     let inFlight = 0;
