@@ -5,12 +5,11 @@
  * after the instruction (nasm has no `rip` register syntax; `rel` is relative to the next one).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export const NASM = '/usr/bin/nasm';
-export const hasNasm = (): boolean => existsSync(NASM);
 
 /** Translate one keystone-style Intel line to nasm; returns the lines to emit. */
 export function toNasm(line: string, n: number): string[] {
