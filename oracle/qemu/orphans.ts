@@ -1,36 +1,46 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** PIDs of QEMU processes started with `-name <tag>` (Linux /proc scan; empty elsewhere). */
-export function findTaggedQemu(tag: string): number[] {
-  const pids: number[] = [];
+/** Running QEMU processes and their `-name` tag (Linux /proc scan; empty elsewhere). */
+function taggedQemuProcesses(): Array<{ pid: number; tag: string | undefined }> {
+  const out: Array<{ pid: number; tag: string | undefined }> = [];
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return pids;
+    return out;
   }
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const argv = readFileSync(`/proc/${e}/cmdline`, 'latin1').split('\0');
+      if (!argv[0]?.includes('qemu')) continue;
       const i = argv.indexOf('-name');
-      if (i >= 0 && argv[i + 1] === tag && argv[0]?.includes('qemu')) pids.push(Number(e));
+      out.push({ pid: Number(e), tag: i >= 0 ? argv[i + 1] : undefined });
     } catch {
       // the process ended while we looked
     }
   }
-  return pids;
+  return out;
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** PIDs of QEMU processes started with `-name <tag>`. */
+export function findTaggedQemu(tag: string): number[] {
+  return taggedQemuProcesses()
+    .filter((p) => p.tag === tag)
+    .map((p) => p.pid);
 }
 
 export function killTaggedQemu(tag: string): number[] {
   const pids = findTaggedQemu(tag);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  pids.forEach(kill);
   return pids;
 }
 
@@ -48,26 +58,12 @@ function alive(pid: number): boolean {
  * difftest process killed with SIGKILL cannot take its QEMUs down with it, so the next one does.
  */
 export function reapOrphanedQemu(): number[] {
-  const killed: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return killed;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const argv = readFileSync(`/proc/${e}/cmdline`, 'latin1').split('\0');
-      const i = argv.indexOf('-name');
-      const owner = i >= 0 && argv[0]?.includes('qemu') ? /^difftest-(?:test-)?(\d+)$/.exec(argv[i + 1] ?? '') : null;
-      if (owner && !alive(Number(owner[1]))) {
-        process.kill(Number(e), 'SIGKILL');
-        killed.push(Number(e));
-      }
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return killed;
+  const orphans = taggedQemuProcesses()
+    .filter((p) => {
+      const owner = /^difftest-(?:test-)?(\d+)$/.exec(p.tag ?? '');
+      return owner !== null && !alive(Number(owner[1]));
+    })
+    .map((p) => p.pid);
+  orphans.forEach(kill);
+  return orphans;
 }
