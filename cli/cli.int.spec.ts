@@ -89,7 +89,7 @@ describe('difftest CLI', () => {
     for (let i = 0; i < 400 && killed === 0; i++) {
       await new Promise((r) => setTimeout(r, 25));
       const pid = findTaggedQemu(`difftest-${runId}`)[0];
-      if (pid !== undefined && cpuTicks(pid) > 50) {
+      if (pid !== undefined && cpuTicks(pid) > 20) {
         process.kill(pid, 'SIGKILL');
         killed++;
       }

@@ -8,17 +8,20 @@ import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/cam
 import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';
+import { BATCH } from '../harness/batch/batch-layout.js';
+import { DEFAULT_BATCH } from '../harness/campaign/campaign.js';
 import { parseOptions } from './main.js';
 
 export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--family NAME]... [--workers N]
               [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step] [--length MIN-MAX]
-              [--raw] [--no-minimize] [--cpu MODEL] [--out DIR] [--suppressions FILE]
+              [--raw] [--no-minimize] [--cpu MODEL] [--out DIR] [--suppressions FILE] [--batch N]
 
 Generates random instruction sequences, runs each on QEMU and the system under test, and
 writes a report (index.html, summary.md, result.json, junit.xml) to reports/runs/<run>/.
 Every divergence is saved as a replayable case before anything else happens. Divergences
 matching the suppressions file (default ./difftest-suppressions.json when present) are
-reported separately and do not count.
+reported separately and do not count. In block mode, --batch N cases (default 32) run per gdb
+round trip in a guest-side batch; cases whose outcomes differ are re-run alone (--batch 1: no batching).
 Exit code: 0 when nothing diverged, 1 on any divergence, 2 on bad input or setup problems.`;
 
 export const FUZZ_OPTIONS = {
@@ -36,6 +39,7 @@ export const FUZZ_OPTIONS = {
   cpu: { type: 'string' },
   out: { type: 'string' },
   suppressions: { type: 'string' },
+  batch: { type: 'string' },
 } as const;
 
 export const DEFAULT_SUPPRESSIONS = 'difftest-suppressions.json';
@@ -110,6 +114,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       dut,
       cpuModel: str('cpu'),
       mode,
+      batch: positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases),
       families: families.length ? families : undefined,
       length,
       raw: v.raw === true,

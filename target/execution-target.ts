@@ -38,5 +38,12 @@ export interface ExecutionTarget {
   readState(options?: ReadStateOptions): Promise<MachineState>;
   readMemory(addr: bigint, length: number, space: AddressSpace): Promise<Uint8Array>;
   writeMemory(addr: bigint, bytes: Uint8Array, space: AddressSpace): Promise<void>;
+  /**
+   * Optional: the last run was abandoned (a HLT that never woke, an interrupted batch), so the
+   * CPU may hold state a register write cannot undo (halted, descriptor tables the stub cannot
+   * load). The next reset then starts from a freshly reset CPU. Targets whose reset() already
+   * rebuilds the whole CPU need not implement it.
+   */
+  resetCpuOnNextLoad?(): void;
   close(): Promise<void>;
 }

@@ -25,6 +25,9 @@ export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
 
 const log = childLogger('campaign');
 
+/** Cases per message in block mode: one guest-side batch per message (see harness/batch/). */
+export const DEFAULT_BATCH = 32;
+
 /**
  * Runs a campaign over N worker threads (each with its own QEMU and system under test).
  * Case i is generated from (seed, i) wherever it runs, so results merge reproducibly:
@@ -59,6 +62,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const workers: Worker[] = [];
   const minimized = new Map<string, DivergenceReport>();
   const minimizeJobs: Array<{ index: number; signature: string }> = [];
+  /** QEMU deaths during a batch (its cases ran again alone, so no result carries them). */
+  const batchCrashes: Array<{ caseId: string; message: string }> = [];
   let phase: 'run' | 'minimize' = 'run';
   let pendingMinimize = 0;
   const shared: Omit<WorkerConfig, 'workerId'> = {
@@ -66,6 +71,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     dut: options.dut,
     cpuModel: options.cpuModel,
     mode: options.mode,
+    batch: options.batch,
     families: options.families,
     length: options.length,
     raw: options.raw,
@@ -106,7 +112,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           return;
         }
         inFlight++;
-        w.postMessage({ type: 'case', index: next++ });
+        const count = Math.min(options.mode === 'block' ? (options.batch ?? DEFAULT_BATCH) : 1, limit - next);
+        w.postMessage({ type: 'cases', first: next, count });
+        next += count;
         return;
       }
       const job = stopping ? undefined : minimizeJobs.shift();
@@ -130,12 +138,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           if (readyCount === 0 && options.seconds !== undefined) deadline = performance.now() + options.seconds * 1000;
           if (++readyCount === options.workers) startupSeconds = (performance.now() - t0) / 1000;
           dispatch(w);
-        } else if (m.type === 'result') {
+        } else if (m.type === 'results') {
           inFlight--;
-          results.push(m.result);
-          if (m.result.status === 'divergence') {
-            divergent++;
-            options.onDivergence?.(m.result);
+          batchCrashes.push(...(m.oracleCrashes ?? []));
+          for (const r of m.results) {
+            results.push(r);
+            if (r.status === 'divergence') {
+              divergent++;
+              options.onDivergence?.(r);
+            }
           }
           progress?.update(results.length, options.count, `${divergent} divergent`);
           dispatch(w);
@@ -165,21 +176,21 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     partial = true;
     process.stderr.write(`difftest: a worker stopped early (${fatal.split('\n')[0]}); the report is partial\n`);
   }
-  return summarize(options, results, minimized, { startedAt, seconds: (performance.now() - t0) / 1000, startupSeconds, partial, oracleInfo, dutInfo });
+  return summarize(options, results, minimized, { batchCrashes, startedAt, seconds: (performance.now() - t0) / 1000, startupSeconds, partial, oracleInfo, dutInfo });
 }
 
 function summarize(
   options: CampaignOptions,
   unordered: CaseResult[],
   minimized: ReadonlyMap<string, DivergenceReport>,
-  meta: { startedAt: Date; seconds: number; startupSeconds?: number; partial: boolean; oracleInfo: TargetInfo; dutInfo: TargetInfo },
+  meta: { batchCrashes: ReadonlyArray<{ caseId: string; message: string }>; startedAt: Date; seconds: number; startupSeconds?: number; partial: boolean; oracleInfo: TargetInfo; dutInfo: TargetInfo },
 ): CampaignResult {
   const results = [...unordered].sort((a, b) => a.index - b.index);
   const bySig = new Map<string, { report?: DivergenceReport; count: number }>();
   const coverage = new Map<number, number>();
   const rejects = new Map<string, { source: string; reason: string; count: number }>();
   const masked = new Map<string, { mnemonic: string; flags: string; count: number }>();
-  const oracleCrashes: Array<{ caseId: string; message: string }> = [];
+  const oracleCrashes: Array<{ caseId: string; message: string }> = [...meta.batchCrashes];
   for (const r of results) {
     for (const row of r.rows) coverage.set(row, (coverage.get(row) ?? 0) + 1);
     for (const x of r.rejects) {

@@ -10,6 +10,8 @@ export interface WorkerConfig {
   readonly dut: DutSpec;
   readonly cpuModel?: string;
   readonly mode: 'block' | 'step';
+  /** Block mode: cases per guest-side batch (1: each case alone). */
+  readonly batch?: number;
   readonly families?: readonly string[];
   readonly length: readonly [number, number];
   readonly raw: boolean;
@@ -19,8 +21,11 @@ export interface WorkerConfig {
   readonly replayTemplate: string;
 }
 
-/** `case`: run case i. `minimize`: shrink case i (known to diverge with `signature`) and report it. */
-export type ToWorker = { type: 'case'; index: number } | { type: 'minimize'; index: number; signature: string } | { type: 'stop' };
+/**
+ * `cases`: run cases first..first+count-1 (block mode screens them as one guest-side batch).
+ * `minimize`: shrink case i (known to diverge with `signature`) and report it.
+ */
+export type ToWorker = { type: 'cases'; first: number; count: number } | { type: 'minimize'; index: number; signature: string } | { type: 'stop' };
 
 export type CaseStatus = 'match' | 'divergence' | 'rejected' | 'oracle-crash' | 'dut-crash';
 
@@ -40,7 +45,7 @@ export interface CaseResult {
 
 export type FromWorker =
   | { type: 'ready'; workerId: number; oracle: TargetInfo; dut: TargetInfo }
-  | { type: 'result'; workerId: number; result: CaseResult }
+  | { type: 'results'; workerId: number; results: CaseResult[]; oracleCrashes?: Array<{ caseId: string; message: string }> }
   | { type: 'minimized'; workerId: number; index: number; signature: string; report?: DivergenceReport; message?: string }
   | { type: 'fatal'; workerId: number; message: string };
 

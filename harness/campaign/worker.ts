@@ -9,9 +9,11 @@ import { buildDivergenceReport } from '../divergence-report.js';
 import { LockstepRunner, type LockstepResult } from '../lockstep.js';
 import { divergenceSignature } from '../signature.js';
 import { createDut } from '../targets.js';
+import { BatchRecoveryError, BatchScreen } from '../batch/batch-screen.js';
+import { childLogger } from '../../util/log.js';
 import { createCaseSource } from './case-source.js';
 import { minimizeDivergence } from './minimize-divergence.js';
-import type { CaseResult, FromWorker, ToWorker, WorkerConfig } from './protocol.js';
+import type { CaseResult, FromWorker, GeneratedCase, ToWorker, WorkerConfig } from './protocol.js';
 import { saveCase } from './save-case.js';
 
 /**
@@ -22,20 +24,76 @@ const config = workerData as WorkerConfig;
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const casesDir = path.join(config.runDir, 'cases');
+const log = childLogger('worker');
 
 let reference: QemuTarget;
 let dut: ExecutionTarget;
 let runner: LockstepRunner;
 const source = createCaseSource(config);
 
+let screen: BatchScreen;
+
 async function restartReference(): Promise<void> {
   await reference?.close().catch(() => undefined);
   reference = await QemuTarget.launch({ cpuModel: config.cpuModel });
   runner = new LockstepRunner(reference, dut);
+  screen = new BatchScreen(reference, dut);
 }
 
-async function runCase(index: number): Promise<CaseResult> {
-  const gen = await source(index);
+/**
+ * Cases first..first+count-1. In block mode they are screened as one guest-side batch first:
+ * a case whose outcome records agree is a match; every other case runs alone, as before.
+ */
+async function runCases(first: number, count: number): Promise<FromWorker> {
+  const generated = await Promise.all(Array.from({ length: count }, (_, k) => source(first + k)));
+  let agreed: boolean[] = [];
+  const oracleCrashes: Array<{ caseId: string; message: string }> = [];
+  const runnable = generated.flatMap((g) => (g.case ? [g.case] : []));
+  if (config.mode === 'block' && runnable.length > 1) {
+    try {
+      agreed = (await screen.screen(runnable)).agreed;
+    } catch (err) {
+      // Every case of the batch then runs alone below (where a case that kills QEMU again is
+      // marked as usual); a QEMU that died is restarted first, and the death is reported.
+      const message = (err as Error).message ?? String(err);
+      log.debug({ err: message }, 'batch screening failed; running the cases one by one');
+      if (reference.qemu.hasExited || reference.rsp.closed) {
+        oracleCrashes.push({ caseId: `${config.seed}-${first}..${first + count - 1}`, message: `during a batch (its cases were re-run one by one on a fresh QEMU): ${message}` });
+        await restartReference();
+      } else if (err instanceof BatchRecoveryError) {
+        await restartReference();
+      }
+      agreed = [];
+    }
+  }
+  const out: CaseResult[] = [];
+  let k = 0;
+  for (let i = 0; i < count; i++) {
+    const g = generated[i]!;
+    const index = first + i;
+    if (g.case && agreed[k++]) out.push({ index, rows: g.rows, rejects: g.rejects, caseId: g.case.id, status: 'match', masked: [] });
+    else out.push(await runCaseSafely(index, g));
+  }
+  return { type: 'results', workerId: config.workerId, results: out, oracleCrashes };
+}
+
+async function runCaseSafely(index: number, gen: GeneratedCase): Promise<CaseResult> {
+  try {
+    return await runCase(index, gen);
+  } catch (err) {
+    // One case failing in an unexpected way must not end the campaign: record it as an
+    // oracle problem, start a fresh QEMU, go on.
+    const message = `unexpected failure: ${(err as Error).message ?? String(err)}`;
+    try {
+      await restartReference();
+    } catch (restartErr) {
+      post({ type: 'fatal', workerId: config.workerId, message: `cannot restart QEMU: ${(restartErr as Error).message}` });
+    }
+    return { index, caseId: `${config.seed}-${index}`, status: 'oracle-crash', rows: [], rejects: [], masked: [], message };
+  }
+}
+
+async function runCase(index: number, gen: GeneratedCase): Promise<CaseResult> {
   const base = { index, rows: gen.rows, rejects: gen.rejects };
   if (!gen.case) return { ...base, caseId: `case-${index}`, status: 'rejected', masked: [] };
   const c: Case = gen.case;
@@ -113,23 +171,7 @@ async function main(): Promise<void> {
       return;
     }
     queue = queue.then(async () => {
-      try {
-        post({ type: 'result', workerId: config.workerId, result: await runCase(m.index) });
-      } catch (err) {
-        // One case failing in an unexpected way must not end the campaign: record it as an
-        // oracle problem, start a fresh QEMU, go on.
-        const message = `unexpected failure: ${(err as Error).message ?? String(err)}`;
-        post({
-          type: 'result',
-          workerId: config.workerId,
-          result: { index: m.index, caseId: `${config.seed}-${m.index}`, status: 'oracle-crash', rows: [], rejects: [], masked: [], message },
-        });
-        try {
-          await restartReference();
-        } catch (restartErr) {
-          post({ type: 'fatal', workerId: config.workerId, message: `cannot restart QEMU: ${(restartErr as Error).message}` });
-        }
-      }
+      post(await runCases(m.first, m.count));
     });
   });
 }

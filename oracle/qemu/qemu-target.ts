@@ -65,6 +65,10 @@ export class QemuTarget extends GdbRemoteTarget {
     return parseInfoRegisters(await this.monitor('info registers'));
   }
 
+  resetCpuOnNextLoad(): void {
+    this.needsSystemReset = true;
+  }
+
   override async reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void> {
     if (this.needsSystemReset) await this.recoverFromShutdown();
     await super.reset(state, memory);

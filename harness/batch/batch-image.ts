@@ -1,0 +1,184 @@
+/**
+ * Stages a batch of cases for the guest-side runner (batch-layout.ts): per case a descriptor
+ * (registers, RFLAGS, FS/GS bases, where its copy and hash lists are), a copy list (code with a
+ * trampoline to the runner, memory regions, zeroed compared regions: the bytes a per-case reset
+ * writes) and a hash list (the compared regions). Everything goes in one contiguous write.
+ */
+import type { Case } from '../../corpus/case-schema.js';
+import { GPR_BY_ENCODING, type MemoryRegion } from '../../target/machine-state.js';
+import { LAYOUT } from '../../target/test-machine.js';
+import { coalesce, comparedRegions } from '../lockstep.js';
+import { BATCH, DESC } from './batch-layout.js';
+
+export interface StagedBatch {
+  /** Control block (index 0, count) and the descriptors + staged memory. */
+  readonly writes: MemoryRegion[];
+  readonly count: number;
+  /** A generous instruction budget for the whole batch (runner overhead plus every case's own budget). */
+  readonly budget: number;
+}
+
+const floor8 = (a: bigint) => a & ~7n;
+const ceil8 = (a: bigint) => (a + 7n) & ~7n;
+
+/** Regions widened to whole qwords (gaps between them filled with zeros), for `rep movsq` and the hash. */
+export function qwordAligned(regions: readonly MemoryRegion[]): MemoryRegion[] {
+  const out: MemoryRegion[] = [];
+  for (const r of coalesce(regions)) {
+    const lo = floor8(r.addr);
+    const hi = ceil8(r.addr + BigInt(r.bytes.length));
+    const last = out[out.length - 1];
+    if (last && lo <= last.addr + BigInt(last.bytes.length)) {
+      const bytes = new Uint8Array(Number(hi - last.addr));
+      bytes.set(last.bytes);
+      bytes.set(r.bytes, Number(r.addr - last.addr));
+      out[out.length - 1] = { addr: last.addr, bytes };
+    } else {
+      const bytes = new Uint8Array(Number(hi - lo));
+      bytes.set(r.bytes, Number(r.addr - lo));
+      out.push({ addr: lo, bytes });
+    }
+  }
+  return out;
+}
+
+/** `jmp rel32` from the end of the code to the runner. */
+function trampoline(codeEnd: bigint, caseDone: bigint): MemoryRegion {
+  const bytes = new Uint8Array(5);
+  bytes[0] = 0xe9;
+  new DataView(bytes.buffer).setInt32(1, Number(caseDone - (codeEnd + 5n)), true);
+  return { addr: codeEnd, bytes };
+}
+
+/** Why a case cannot run in a batch (then it runs alone), or undefined. */
+export function batchIneligible(c: Case): string | undefined {
+  if (c.code.length + 5 > Number(LAYOUT.blockEnd - LAYOUT.code)) return 'code too long';
+  for (const r of [...c.memory.map((m) => ({ addr: m.addr, length: m.bytes.length })), ...comparedRegions(c)]) {
+    if (r.addr < LAYOUT.stackBase || r.addr + BigInt(r.length) > LAYOUT.unmapped) return 'memory outside the test machine';
+  }
+  return undefined;
+}
+
+/** The bytes a per-case reset writes: code + trampoline, memory, compared regions it does not fill (zeros). */
+function caseWrites(c: Case, caseDone: bigint): MemoryRegion[] {
+  const code = { addr: LAYOUT.code, bytes: c.code };
+  const covered = (r: { addr: bigint; length: number }) =>
+    c.memory.some((m) => m.addr <= r.addr && m.addr + BigInt(m.bytes.length) >= r.addr + BigInt(r.length));
+  const zeroed = comparedRegions(c)
+    .filter((r) => !covered(r))
+    .map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
+  return qwordAligned([...zeroed, code, ...c.memory, trampoline(LAYOUT.code + BigInt(c.code.length), caseDone)]);
+}
+
+function hashRanges(c: Case): Array<{ addr: bigint; qwords: number }> {
+  const regions = comparedRegions(c).map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
+  return qwordAligned(regions).map((r) => ({ addr: r.addr, qwords: r.bytes.length / 8 }));
+}
+
+/** Runner overhead per case in instructions, besides copying and hashing. */
+const PER_CASE_OVERHEAD = 400;
+/** A REP string op can run until it leaves the mapped stack/code/data pages. */
+const LONGEST_STRING_RUN = 0x30000;
+
+/** A runner copy-list entry: copy `bytes`, or fill `qwords` with `value` (runs of equal qwords travel as one). */
+type CopyEntry = { addr: bigint; bytes: Uint8Array } | { addr: bigint; qwords: number; value: bigint };
+
+/** Runs of at least this many equal qwords are filled by the runner instead of sent over gdb. */
+const MIN_FILL_QWORDS = 8;
+
+function copyEntries(writes: readonly MemoryRegion[]): CopyEntry[] {
+  const out: CopyEntry[] = [];
+  for (const w of writes) {
+    const view = new DataView(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength);
+    const n = w.bytes.length / 8;
+    let start = 0; // first qword not yet emitted
+    let i = 0;
+    while (i < n) {
+      const v = view.getBigUint64(i * 8, true);
+      let j = i + 1;
+      while (j < n && view.getBigUint64(j * 8, true) === v) j++;
+      if (j - i >= MIN_FILL_QWORDS) {
+        if (i > start) out.push({ addr: w.addr + BigInt(start * 8), bytes: w.bytes.subarray(start * 8, i * 8) });
+        out.push({ addr: w.addr + BigInt(i * 8), qwords: j - i, value: v });
+        start = j;
+      }
+      i = j;
+    }
+    if (n > start) out.push({ addr: w.addr + BigInt(start * 8), bytes: w.bytes.subarray(start * 8) });
+  }
+  return out;
+}
+
+const ENTRY_BYTES = 32;
+
+/** Stage `cases` (all batch-eligible). Throws when they do not fit the batch area. */
+export function stageBatch(cases: readonly Case[], caseDone: bigint): StagedBatch {
+  if (cases.length > BATCH.maxCases) throw new RangeError(`a batch holds at most ${BATCH.maxCases} cases`);
+  const base = BATCH.descs;
+  const chunks: Uint8Array[] = [];
+  let cursor = base + BigInt(cases.length * BATCH.descBytes);
+  const descs = new Uint8Array(cases.length * BATCH.descBytes);
+  const dv = new DataView(descs.buffer);
+  let budget = 0;
+  cases.forEach((c, i) => {
+    const d = i * BATCH.descBytes;
+    GPR_BY_ENCODING.forEach((name, n) => dv.setBigUint64(d + DESC.gpr + n * 8, c.regs[name] ?? (name === 'rsp' ? LAYOUT.stackTop : 0n), true));
+    dv.setBigUint64(d + DESC.rflags, c.rflags ?? 0x2n, true);
+    dv.setBigUint64(d + DESC.fsBase, c.fsBase ?? 0n, true);
+    dv.setBigUint64(d + DESC.gsBase, c.gsBase ?? 0n, true);
+    dv.setBigUint64(d + DESC.rip, LAYOUT.code, true);
+    const entries = copyEntries(caseWrites(c, caseDone));
+    const hashes = hashRanges(c);
+    const lists = new Uint8Array(entries.length * ENTRY_BYTES + hashes.length * 16);
+    const lv = new DataView(lists.buffer);
+    const copyPtr = cursor;
+    const hashPtr = cursor + BigInt(entries.length * ENTRY_BYTES);
+    let data = cursor + BigInt(lists.length);
+    const payload: Uint8Array[] = [];
+    entries.forEach((e, k) => {
+      const o = k * ENTRY_BYTES;
+      lv.setBigUint64(o, e.addr, true);
+      if ('bytes' in e) {
+        lv.setBigUint64(o + 8, data, true);
+        lv.setBigUint64(o + 16, BigInt(e.bytes.length / 8), true);
+        payload.push(e.bytes);
+        data += BigInt(e.bytes.length);
+        budget += e.bytes.length / 8;
+      } else {
+        lv.setBigUint64(o + 16, BigInt(e.qwords), true);
+        lv.setBigUint64(o + 24, e.value, true);
+        budget += e.qwords;
+      }
+    });
+    hashes.forEach((h, k) => {
+      lv.setBigUint64(entries.length * ENTRY_BYTES + k * 16, h.addr, true);
+      lv.setBigUint64(entries.length * ENTRY_BYTES + k * 16 + 8, BigInt(h.qwords), true);
+      budget += h.qwords * 5;
+    });
+    dv.setBigUint64(d + DESC.copyCount, BigInt(entries.length), true);
+    dv.setBigUint64(d + DESC.copyPtr, copyPtr, true);
+    dv.setBigUint64(d + DESC.hashCount, BigInt(hashes.length), true);
+    dv.setBigUint64(d + DESC.hashPtr, hashPtr, true);
+    chunks.push(lists, ...payload);
+    cursor = data;
+    budget += PER_CASE_OVERHEAD + c.maxSteps * 4 + LONGEST_STRING_RUN;
+  });
+  if (cursor > BATCH.areaEnd) throw new RangeError('batch does not fit the staging area');
+  const staged = new Uint8Array(Number(cursor - base));
+  staged.set(descs, 0);
+  let off = descs.length;
+  for (const ch of chunks) {
+    staged.set(ch, off);
+    off += ch.length;
+  }
+  const ctrl = new Uint8Array(16);
+  new DataView(ctrl.buffer).setBigUint64(8, BigInt(cases.length), true);
+  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count: cases.length, budget };
+}
+
+/** Size of the staged image of `c` (descriptor + lists + data), to fill a batch without overflowing. */
+export function stagedBytes(c: Case): number {
+  const entries = copyEntries(caseWrites(c, 0n));
+  const data = entries.reduce((a, e) => a + ('bytes' in e ? e.bytes.length : 0), 0);
+  return BATCH.descBytes + entries.length * ENTRY_BYTES + hashRanges(c).length * 16 + data;
+}

@@ -1,0 +1,422 @@
+/**
+ * The batch machine: a guest-side runner that executes many fuzz cases per gdb round trip.
+ *
+ * Per-case lockstep costs ~25 gdb packets (reset, registers, breakpoints, state, memory), which
+ * caps a QEMU worker near 200 cases/s. The batch runner instead lives in guest memory above the
+ * test machine (physical = virtual 0x100000–0x1fffff, a range the test machine leaves unmapped
+ * and that fragments' string drift cannot reach: it faults at 0x30000 first). For each staged
+ * case it copies the case's code and memory into place, loads its registers with IRETQ (so a
+ * TF set in the case's RFLAGS traps after the first instruction, as with a direct load), runs
+ * it, and records the outcome: registers, RFLAGS, selectors, FS/GS bases, and a hash of the
+ * compared memory — or, when the case raised an exception, the vector, error code, CR2 and the
+ * frame (exceptions go through IST 1, so even a case that wrecked RSP is recorded). Both targets
+ * run the same batch program; records that differ send their case to the ordinary per-case
+ * lockstep, which is authoritative and produces the report.
+ *
+ * Everything the runner needs (its page tables, GDT with a TSS, IDT, stubs) lives in the batch
+ * area, so the test machine's own pages are never rewritten; the runner loads GDTR/IDTR/TR itself
+ * and restores the test machine's GDTR/IDTR at the end (QEMU's gdb stub cannot write them).
+ */
+import { initAssembler } from '../asm/assembler.js';
+import { decodeAll } from '../asm/decode.js';
+import { initialState, LAYOUT, SELECTORS, systemMemory } from '../../target/test-machine.js';
+import type { MachineState, MemoryRegion } from '../../target/machine-state.js';
+
+export const BATCH = {
+  /** Runner code. */
+  code: 0x100000n,
+  /** Control block: q0 next case index, q1 case count; pseudo-descriptors at +0x40…+0x70. */
+  ctrl: 0x101000n,
+  /** Record of the case being finished (copied to `results` when complete). */
+  save: 0x101100n,
+  /** Descriptor of the case being run (copied from `descs`). */
+  cur: 0x101200n,
+  tss: 0x101400n,
+  runnerStackTop: 0x103000n,
+  istStackTop: 0x104000n,
+  results: 0x104000n,
+  /** Per-case descriptors, then the staged memory right after the last one. */
+  descs: 0x10c000n,
+  maxCases: 128,
+  areaEnd: 0x1f0000n,
+  pml4: 0x1f0000n,
+  pdpt: 0x1f1000n,
+  pd: 0x1f2000n,
+  pt: 0x1f3000n,
+  /** GDT base: selectors ≥ 0x1000 land on the next page, as in the test machine. */
+  gdtBase: 0x1f4000n,
+  idt: 0x1f6000n,
+  stubs: 0x1f7000n,
+  recordBytes: 256,
+  descBytes: 256,
+} as const;
+
+export const TSS_SELECTOR = 0x1020;
+
+/** Offsets (bytes) inside a case descriptor and a result record. GPRs are in encoding order. */
+export const DESC = { gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, copyCount: 0x98, copyPtr: 0xa0, hashCount: 0xa8, hashPtr: 0xb0, rip: 0xb8 } as const;
+export const RECORD = {
+  gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, status: 0x98, vector: 0xa0, errorCode: 0xa8,
+  frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, hash2: 0xe8,
+} as const;
+export const RECORD_STATUS = { completed: 1, exception: 2 } as const;
+
+/**
+ * Memory checksum over the compared qwords, Fletcher-style mod 2^64: a = Σ q, b = Σ a (each q
+ * weighted by its distance from the end). Any single changed qword changes a; two changes that
+ * cancel in a (δ and −δ) still change b unless δ·(distance) ≡ 0 mod 2^64. Two adds per qword:
+ * the interpreter runs this ~400 times per case, and multiplies or rotates cost it far more.
+ */
+export const HASH_SEED = 0x9e3779b97f4a7c15n;
+
+const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+
+const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+
+const GPRS = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'] as const;
+
+/**
+ * The runner, Intel syntax for keystone (every number in hex: keystone reads bare numbers as
+ * hex). All its data is addressed from RBP = BATCH.ctrl: keystone mis-encodes some absolute
+ * operands as RIP-relative with the absolute value as displacement, so the only absolute form
+ * used is the moffs store of RAX that frees a register when a case ends.
+ */
+function runnerSource(): string {
+  const SAVE = Number(BATCH.save - BATCH.ctrl);
+  const CUR = Number(BATCH.cur - BATCH.ctrl);
+  const ctrlQ = (offset: number) => `qword ptr [rbp + ${hex(offset)}]`;
+  const save = (offset: number) => ctrlQ(SAVE + offset);
+  const cur = (offset: number) => ctrlQ(CUR + offset);
+  /** Entry from case context: RAX saved by moffs, then every other GPR through RAX. */
+  const saveCaseGprs = (withRsp: boolean) => [
+    `mov qword ptr [${hex(BATCH.save)}], rax`,
+    `mov eax, ${hex(BATCH.ctrl)}`,
+    ...GPRS.flatMap((r, i) => (r === 'rax' || (r === 'rsp' && !withRsp) ? [] : [`mov qword ptr [rax + ${hex(SAVE + i * 8)}], ${r}`])),
+    'mov rbp, rax',
+  ];
+  const tssTypeByte = BATCH.gdtBase + BigInt(TSS_SELECTOR) + 5n;
+  return [
+    'start:',
+    `mov ebp, ${hex(BATCH.ctrl)}`,
+    'lgdt [rbp + 0x40]',
+    'lidt [rbp + 0x50]',
+    // the TSS descriptor is left busy by the previous batch's LTR
+    `mov eax, ${hex(tssTypeByte)}`,
+    'and byte ptr [rax], 0xfd',
+    `mov ax, ${hex(TSS_SELECTOR)}`,
+    'ltr ax',
+    'next_case:',
+    `mov rax, ${ctrlQ(0)}`,
+    `cmp rax, ${ctrlQ(8)}`,
+    'jae finish',
+    'cld',
+    'mov rsi, rax',
+    'shl rsi, 0x8',
+    `add rsi, ${hex(BATCH.descs)}`,
+    `mov edi, ${hex(BATCH.cur)}`,
+    'mov ecx, 0x20',
+    'rep movsq',
+    'xor eax, eax',
+    `mov edi, ${hex(BATCH.save)}`,
+    'mov ecx, 0x20',
+    'rep stosq',
+    `mov r8, ${cur(DESC.copyPtr)}`,
+    `mov r9, ${cur(DESC.copyCount)}`,
+    // entries {dst, src, qwords, value}: src 0 means fill with value (runs of zeros, say)
+    'copy_next:',
+    'test r9, r9',
+    'jz copy_done',
+    'mov rdi, qword ptr [r8]',
+    'mov rsi, qword ptr [r8 + 0x8]',
+    'mov rcx, qword ptr [r8 + 0x10]',
+    'mov rax, qword ptr [r8 + 0x18]',
+    'test rsi, rsi',
+    'jz copy_fill',
+    'rep movsq',
+    'jmp copy_step',
+    'copy_fill:',
+    'rep stosq',
+    'copy_step:',
+    'add r8, 0x20',
+    'dec r9',
+    'jmp copy_next',
+    'copy_done:',
+    `mov ax, ${hex(SELECTORS.data)}`,
+    'mov ds, ax', 'mov es, ax', 'mov fs, ax', 'mov gs, ax', 'mov ss, ax',
+    'mov ecx, 0xc0000100',
+    `mov eax, dword ptr [rbp + ${hex(CUR + DESC.fsBase)}]`,
+    `mov edx, dword ptr [rbp + ${hex(CUR + DESC.fsBase + 4)}]`,
+    'wrmsr',
+    'mov ecx, 0xc0000101',
+    `mov eax, dword ptr [rbp + ${hex(CUR + DESC.gsBase)}]`,
+    `mov edx, dword ptr [rbp + ${hex(CUR + DESC.gsBase + 4)}]`,
+    'wrmsr',
+    // IRETQ loads RSP, RFLAGS and RIP at once (a TF in the case's RFLAGS traps after its first instruction)
+    `mov rsp, ${hex(BATCH.runnerStackTop)}`,
+    `push ${hex(SELECTORS.data)}`,
+    `push ${cur(DESC.gpr + 4 * 8)}`,
+    `push ${cur(DESC.rflags)}`,
+    `push ${hex(SELECTORS.code64)}`,
+    `push ${cur(DESC.rip)}`,
+    ...GPRS.flatMap((r, i) => (r === 'rsp' || r === 'rbp' ? [] : [`mov ${r}, ${cur(DESC.gpr + i * 8)}`])),
+    `mov rbp, ${cur(DESC.gpr + 5 * 8)}`,
+    'iretq',
+    // the case ran to its end (its trampoline jumps here)
+    'case_done:',
+    ...saveCaseGprs(true),
+    `mov rsp, ${hex(BATCH.runnerStackTop)}`,
+    'pushfq',
+    `pop ${save(RECORD.rflags)}`,
+    `mov ${save(RECORD.status)}, ${RECORD_STATUS.completed}`,
+    'jmp record',
+    // exception stubs push (error code or 0, vector) on the IST stack and jump here
+    'exception:',
+    ...saveCaseGprs(false),
+    `pop ${save(RECORD.vector)}`,
+    `pop ${save(RECORD.errorCode)}`,
+    `pop ${save(RECORD.frameRip)}`,
+    `pop ${save(RECORD.frameCs)}`,
+    `pop ${save(RECORD.rflags)}`,
+    `pop ${save(DESC.gpr + 4 * 8)}`,
+    `pop ${save(RECORD.frameSs)}`,
+    'mov rax, cr2',
+    `mov ${save(RECORD.cr2)}, rax`,
+    `mov ${save(RECORD.status)}, ${RECORD_STATUS.exception}`,
+    `mov rsp, ${hex(BATCH.runnerStackTop)}`,
+    'record:',
+    'cld',
+    // not SS: QEMU 7.2 loads a null SS on every IST delivery, the SDM only on a CPL change, and
+    // fragments cannot load SS anyway
+    ...(['ds', 'es', 'fs', 'gs'] as const).flatMap((sr, i) => [`mov ax, ${sr}`, `mov word ptr [rbp + ${hex(SAVE + RECORD.selectors + 2 * i)}], ax`]),
+    'mov ecx, 0xc0000100',
+    'rdmsr',
+    `mov dword ptr [rbp + ${hex(SAVE + RECORD.fsBase)}], eax`,
+    `mov dword ptr [rbp + ${hex(SAVE + RECORD.fsBase + 4)}], edx`,
+    'mov ecx, 0xc0000101',
+    'rdmsr',
+    `mov dword ptr [rbp + ${hex(SAVE + RECORD.gsBase)}], eax`,
+    `mov dword ptr [rbp + ${hex(SAVE + RECORD.gsBase + 4)}], edx`,
+    `mov rax, ${hex(HASH_SEED)}`,
+    'xor edx, edx',
+    `mov r8, ${cur(DESC.hashPtr)}`,
+    `mov r9, ${cur(DESC.hashCount)}`,
+    'hash_next:',
+    'test r9, r9',
+    'jz hash_done',
+    'mov rsi, qword ptr [r8]',
+    'mov rcx, qword ptr [r8 + 0x8]',
+    'hash_qword:',
+    'add rax, qword ptr [rsi]',
+    'add rdx, rax',
+    'add rsi, 0x8',
+    'dec rcx',
+    'jnz hash_qword',
+    'add r8, 0x10',
+    'dec r9',
+    'jmp hash_next',
+    'hash_done:',
+    `mov ${save(RECORD.hash)}, rax`,
+    `mov ${save(RECORD.hash2)}, rdx`,
+    `mov rdi, ${ctrlQ(0)}`,
+    'shl rdi, 0x8',
+    `add rdi, ${hex(BATCH.results)}`,
+    `mov esi, ${hex(BATCH.save)}`,
+    'mov ecx, 0x20',
+    'rep movsq',
+    `inc ${ctrlQ(0)}`,
+    'jmp next_case',
+    // back to the test machine's descriptor tables, then stop
+    'finish:',
+    `mov ebp, ${hex(BATCH.ctrl)}`,
+    'lgdt [rbp + 0x60]',
+    'lidt [rbp + 0x70]',
+    'done:',
+    'hlt',
+  ].join('\n');
+}
+
+export interface BatchProgram {
+  /** Memory the runner needs, written once per target. */
+  readonly system: MemoryRegion[];
+  readonly entry: bigint;
+  /** Where a case's trampoline jumps when the case ran to its end. */
+  readonly caseDone: bigint;
+  /** Entry that only restores the test machine's descriptor tables (after an aborted batch). */
+  readonly finish: bigint;
+  /** Breakpoint: the batch is over. */
+  readonly done: bigint;
+  /** Initial CPU state for running the batch (runner stack, batch page tables). */
+  readonly state: MachineState;
+}
+
+let programPromise: Promise<BatchProgram> | undefined;
+
+/** The runner assembled (keystone, checked by iced) and its system memory; built once per process. */
+export function batchProgram(): Promise<BatchProgram> {
+  return (programPromise ??= buildBatchProgram());
+}
+
+async function buildBatchProgram(): Promise<BatchProgram> {
+  const source = runnerSource();
+  // Unchecked keystone: the checker rejects absolute operands that keystone (correctly, at a fixed
+  // address) encodes RIP-relative. labelAddresses() cross-checks the decoding instruction by instruction.
+  const ks = await initAssembler();
+  await ks.ready();
+  const code = ks.assemble(source, BATCH.code);
+  const labels = labelAddresses(source, code, ['case_done', 'exception', 'finish', 'done']);
+  const state: MachineState = { ...initialState({ rsp: BATCH.runnerStackTop }), rip: BATCH.code, cr3: BATCH.pml4 };
+  return {
+    // the test machine's own tables too: the gdb stub loads segment caches from its GDT (at 0)
+    system: [
+      ...systemMemory(),
+      { addr: BATCH.code, bytes: code },
+      { addr: BATCH.ctrl + 0x40n, bytes: pseudoDescriptors() },
+      { addr: BATCH.tss, bytes: tss() },
+      { addr: BATCH.pml4, bytes: pageTables() },
+      { addr: BATCH.gdtBase + 0x1000n, bytes: gdtPage() },
+      { addr: BATCH.idt, bytes: idt() },
+      { addr: BATCH.stubs, bytes: stubs(labels.exception!) },
+    ],
+    entry: BATCH.code,
+    caseDone: labels.case_done!,
+    finish: labels.finish!,
+    done: labels.done!,
+    state,
+  };
+}
+
+/** Label addresses: every non-label source line is one instruction, so label i is the address of
+ * the instruction that follows it in iced's decoding of the assembled bytes. */
+function labelAddresses(source: string, code: Uint8Array, names: string[]): Record<string, bigint> {
+  const decoded = decodeAll(code, BATCH.code);
+  const out: Record<string, bigint> = {};
+  let index = 0;
+  for (const line of source.split('\n')) {
+    const label = /^(\w+):$/.exec(line);
+    if (!label) {
+      index++;
+      continue;
+    }
+    if (names.includes(label[1]!)) {
+      const ins = decoded[index];
+      if (!ins) throw new Error(`batch runner: label ${label[1]} is past the code`);
+      out[label[1]!] = ins.address;
+    }
+  }
+  if (index !== decoded.length) throw new Error(`batch runner: ${index} source instructions but ${decoded.length} decoded`);
+  const ripRelative = decoded.find((d) => /\[rip/.test(d.text));
+  if (ripRelative) throw new Error(`batch runner: keystone produced a RIP-relative operand (${ripRelative.text})`);
+  return out;
+}
+
+function put(buf: Uint8Array, offset: number, value: bigint, bytes = 8): void {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (bytes === 8) view.setBigUint64(offset, value, true);
+  else if (bytes === 4) view.setUint32(offset, Number(value), true);
+  else view.setUint16(offset, Number(value), true);
+}
+
+/** lgdt/lidt operands: batch GDT, batch IDT, then the test machine's {0, 0xffff} twice. */
+function pseudoDescriptors(): Uint8Array {
+  const b = new Uint8Array(0x40); // at BATCH.ctrl + 0x40
+  put(b, 0x00, 0xffffn, 2);
+  put(b, 0x02, BATCH.gdtBase);
+  put(b, 0x10, 0xfffn, 2);
+  put(b, 0x12, BATCH.idt);
+  put(b, 0x20, 0xffffn, 2);
+  put(b, 0x22, 0n);
+  put(b, 0x30, 0xffffn, 2);
+  put(b, 0x32, 0n);
+  return b;
+}
+
+function tss(): Uint8Array {
+  const b = new Uint8Array(0x68);
+  put(b, 0x24, BATCH.istStackTop); // IST1
+  put(b, 0x66, 0x68n, 2); // no I/O bitmap
+  return b;
+}
+
+function gdtPage(): Uint8Array {
+  const page = new Uint8Array(0x1000);
+  put(page, SELECTORS.code64 - 0x1000, 0x00af9b000000ffffn);
+  put(page, SELECTORS.data - 0x1000, 0x00cf93000000ffffn);
+  put(page, SELECTORS.code32 - 0x1000, 0x00cf9b000000ffffn);
+  const base = BATCH.tss;
+  const low = 0x67n | ((base & 0xffffffn) << 16n) | (0x89n << 40n) | (((base >> 24n) & 0xffn) << 56n);
+  put(page, TSS_SELECTOR - 0x1000, low);
+  put(page, TSS_SELECTOR - 0x1000 + 8, base >> 32n);
+  return page;
+}
+
+function idt(): Uint8Array {
+  const b = new Uint8Array(256 * 16);
+  for (let v = 0; v < 256; v++) {
+    const h = BATCH.stubs + BigInt(v * 16);
+    const low = (h & 0xffffn) | (BigInt(SELECTORS.code64) << 16n) | (1n << 32n) /* IST1 */ | (0x8en << 40n) | (((h >> 16n) & 0xffffn) << 48n);
+    put(b, v * 16, low);
+    put(b, v * 16 + 8, h >> 32n);
+  }
+  return b;
+}
+
+/** Per vector: [push 0 when the CPU pushes no error code] push vector; jmp exception. */
+function stubs(exception: bigint): Uint8Array {
+  const b = new Uint8Array(256 * 16).fill(0xf4);
+  for (let v = 0; v < 256; v++) {
+    let o = v * 16;
+    if (!ERROR_CODE_VECTORS.has(v)) {
+      b[o++] = 0x6a;
+      b[o++] = 0x00;
+    }
+    b[o++] = 0x68;
+    put(b, o, BigInt(v), 4);
+    o += 4;
+    b[o] = 0xe9;
+    put(b, o + 1, BigInt.asUintN(32, exception - (BATCH.stubs + BigInt(o + 5))), 4);
+  }
+  return b;
+}
+
+const PTE = { P: 1n, RW: 2n, A: 0x20n, D: 0x40n, NX: 1n << 63n } as const;
+
+/**
+ * The test machine's mappings (same pages, same permissions, so a case sees what it would see
+ * alone) plus the batch area: supervisor read/write, A/D preset, executable only where code is.
+ */
+function pageTables(): Uint8Array {
+  const t = new Uint8Array(0x4000);
+  const upper = PTE.P | PTE.RW | PTE.A;
+  put(t, 0x0000, BATCH.pdpt | upper);
+  put(t, 0x1000, BATCH.pd | upper);
+  put(t, 0x2000, BATCH.pt | upper);
+  const testMachine = testMachineLeafFlags();
+  for (let i = 0; i < 512; i++) {
+    const addr = BigInt(i) << 12n;
+    let flags = testMachine.get(addr);
+    if (addr >= BATCH.code && addr < 0x200000n) {
+      flags = PTE.P | PTE.RW | PTE.A | PTE.D | (addr === BATCH.code || addr === BATCH.stubs ? 0n : PTE.NX);
+    }
+    if (flags !== undefined) put(t, 0x3000 + i * 8, addr | flags);
+  }
+  return t;
+}
+
+/** Leaf flags of the test machine's own page table (read from the pages it builds). */
+function testMachineLeafFlags(): Map<bigint, bigint> {
+  const out = new Map<bigint, bigint>();
+  const pt = systemPageTable();
+  const view = new DataView(pt.buffer, pt.byteOffset, pt.byteLength);
+  for (let i = 0; i < 512; i++) {
+    const e = view.getBigUint64(i * 8, true);
+    if (e & PTE.P) out.set(BigInt(i) << 12n, e & ~0x000ffffffffff000n);
+  }
+  return out;
+}
+
+
+function systemPageTable(): Uint8Array {
+  const tables = systemMemory().find((r) => r.addr === LAYOUT.pml4);
+  if (!tables) throw new Error('test machine has no page tables');
+  return tables.bytes.subarray(0x3000, 0x4000);
+}

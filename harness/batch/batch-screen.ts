@@ -1,0 +1,106 @@
+import type { Case } from '../../corpus/case-schema.js';
+import type { ExecutionTarget, StopReason } from '../../target/execution-target.js';
+import { BATCH } from './batch-layout.js';
+import { batchProgram, type BatchProgram } from './batch-layout.js';
+import { batchIneligible, stageBatch, stagedBytes } from './batch-image.js';
+
+/** Thrown when a target could not be brought back from a batch (the caller restarts it). */
+export class BatchRecoveryError extends Error {}
+
+export interface ScreenResult {
+  /** Per case: true when both targets recorded identical outcomes in the batch. False: run it alone. */
+  readonly agreed: boolean[];
+  /** Cases that went through the batch (the rest were ineligible or did not fit). */
+  readonly batched: number;
+  /** Whether the batch itself ran to its end on both targets. */
+  readonly completed: boolean;
+}
+
+/**
+ * Runs many cases in one go on both targets with the guest-side runner and compares their
+ * outcome records. Agreement means the per-case lockstep would find no difference either (same
+ * registers, flags, selectors, bases, exception and compared memory); any disagreement, and any
+ * case that cannot be batched, is left to the per-case lockstep, which is authoritative.
+ */
+export class BatchScreen {
+  private loaded = new WeakSet<ExecutionTarget>();
+
+  constructor(
+    readonly reference: ExecutionTarget,
+    readonly dut: ExecutionTarget,
+  ) {}
+
+  /** Forget what the targets hold (after a restart). */
+  invalidate(): void {
+    this.loaded = new WeakSet();
+  }
+
+  async screen(cases: readonly Case[]): Promise<ScreenResult> {
+    const agreed = cases.map(() => false);
+    const program = await batchProgram();
+    const picked: number[] = [];
+    let bytes = 0;
+    const room = Number(BATCH.areaEnd - BATCH.descs);
+    for (let i = 0; i < cases.length && picked.length < BATCH.maxCases; i++) {
+      if (batchIneligible(cases[i]!)) continue;
+      const size = stagedBytes(cases[i]!);
+      if (bytes + size > room) break;
+      bytes += size;
+      picked.push(i);
+    }
+    if (picked.length === 0) return { agreed, batched: 0, completed: false };
+    const staged = stageBatch(
+      picked.map((i) => cases[i]!),
+      program.caseDone,
+    );
+    const load = async (t: ExecutionTarget) => {
+      await t.reset(program.state, this.loaded.has(t) ? staged.writes : [...program.system, ...staged.writes]);
+      this.loaded.add(t);
+    };
+    // The reference first, and running while the DUT (maybe an in-process emulator that keeps
+    // the event loop busy) loads and runs: otherwise its packets would wait for the emulator.
+    await load(this.reference);
+    const referenceRun = this.reference.runUntil([program.done], staged.budget);
+    referenceRun.catch(() => undefined);
+    await load(this.dut);
+    const dutStop = await this.dut.runUntil([program.done], staged.budget);
+    const stops = [await referenceRun, dutStop];
+    const atDone = (s: StopReason) => s.kind === 'breakpoint' && s.rip === program.done;
+    if (!stops.every(atDone)) {
+      await this.restore(program, stops);
+      return { agreed, batched: picked.length, completed: false };
+    }
+    const length = picked.length * BATCH.recordBytes;
+    const [expected, actual] = await Promise.all([this.reference, this.dut].map((t) => t.readMemory(BATCH.results, length, 'phys')));
+    picked.forEach((caseIndex, k) => {
+      const o = k * BATCH.recordBytes;
+      agreed[caseIndex] = Buffer.compare(expected!.subarray(o, o + BATCH.recordBytes), actual!.subarray(o, o + BATCH.recordBytes)) === 0;
+    });
+    return { agreed, batched: picked.length, completed: true };
+  }
+
+  /**
+   * A batch that did not reach its end (a HLT that never wakes, a crash, a triple fault) may
+   * leave a target halted or on the batch's GDT/IDT, which a gdb stub cannot reset: targets that
+   * can (QEMU) start the next load from a freshly reset CPU, others run the runner's restoring tail.
+   */
+  private async restore(program: BatchProgram, stops: StopReason[]): Promise<void> {
+    await Promise.all(
+      [this.reference, this.dut].map(async (t, i) => {
+        const s = stops[i]!;
+        if (s.kind === 'breakpoint' && s.rip === program.done) return;
+        this.loaded.delete(t);
+        if (t.resetCpuOnNextLoad) {
+          t.resetCpuOnNextLoad();
+          return;
+        }
+        await t.reset({ ...program.state, rip: program.finish }, program.system);
+        this.loaded.add(t);
+        const r = await t.runUntil([program.done], 100);
+        if (!(r.kind === 'breakpoint' && r.rip === program.done)) {
+          throw new BatchRecoveryError(`${t.name} did not return from an aborted batch (${r.kind})`);
+        }
+      }),
+    );
+  }
+}

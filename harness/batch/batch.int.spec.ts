@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CASE_FORMAT, decodeCase, type Case } from '../../corpus/case-schema.js';
+import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
+import { LAYOUT } from '../../target/test-machine.js';
+import { asm } from '../asm/assembler.js';
+import { createCaseSource } from '../campaign/case-source.js';
+import { createEmulatorDut } from '../emulator-dut.js';
+import { LockstepRunner } from '../lockstep.js';
+import { BatchScreen } from './batch-screen.js';
+
+/**
+ * The guest-side batch against real QEMU and the emulator. Its promise: a case it reports as
+ * agreed is one the per-case lockstep finds no divergence in, and a case with a real divergence
+ * is never reported as agreed. Both are checked case by case against LockstepRunner.
+ */
+let qemu: QemuTarget;
+beforeAll(async () => {
+  qemu = await QemuTarget.launch();
+});
+afterAll(async () => {
+  await qemu?.close();
+});
+
+async function handCase(id: string, text: string, extra: Partial<Record<string, unknown>> = {}): Promise<Case> {
+  const code = await asm(text, LAYOUT.code);
+  return decodeCase({
+    format: CASE_FORMAT,
+    id,
+    code: Buffer.from(code).toString('hex'),
+    regs: { rbx: '0x20000' },
+    memory: [{ addr: '0x20000', bytes: '1122334455667788'.repeat(4) }],
+    compare: [{ addr: '0x20000', length: 32 }, { addr: '0xfc00', length: 0x400 }],
+    provenance: { generator: 'hand' },
+    ...extra,
+  });
+}
+
+async function generated(seed: number, n: number): Promise<Case[]> {
+  const source = createCaseSource({ seed, length: [10, 10], raw: false });
+  const out: Case[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const g = await source(i);
+    if (g.case) out.push(g.case);
+  }
+  return out;
+}
+
+describe('BatchScreen (QEMU vs emulator)', () => {
+  it('agrees only on cases the per-case lockstep also finds matching', async () => {
+    const emulator = createEmulatorDut([]);
+    const cases = await generated(11, 40);
+    const r = await new BatchScreen(qemu, emulator).screen(cases);
+    expect(r.completed).toBe(true);
+    expect(r.batched).toBe(cases.length);
+    // the emulator agrees with QEMU on nearly everything; undefined flags send some cases to the per-case run
+    expect(r.agreed.filter(Boolean).length).toBeGreaterThan(cases.length * 0.7);
+    const single = new LockstepRunner(qemu, emulator);
+    for (const [i, c] of cases.entries()) {
+      const one = await single.run(c, { mode: 'block' });
+      if (r.agreed[i]) expect(one.outcome, `case ${i} agreed in the batch`).toBe('match');
+      if (one.outcome !== 'match') await single.scrub();
+    }
+  }, 120_000);
+
+  it('never agrees on a case with a planted bug, and agrees around it', async () => {
+    const dut = createEmulatorDut(['rip-rel-from-start']);
+    const plain = await handCase('plain', 'mov rax, qword ptr [rbx]\nadd rax, 0x1234\nmov qword ptr [rbx + 8], rax');
+    const ripRel = await handCase('rip-rel', 'add r13, qword ptr [rip + 0xfff0]\nmov qword ptr [rbx], r13');
+    const r = await new BatchScreen(qemu, dut).screen([plain, ripRel, plain]);
+    expect(r.agreed).toEqual([true, false, true]);
+    const one = await new LockstepRunner(qemu, dut).run(ripRel, { mode: 'block' });
+    expect(one.outcome).toBe('divergence');
+    await dut.close();
+  }, 60_000);
+
+  it('sees a difference in memory alone', async () => {
+    // PUSH imm32 not sign-extended: only the pushed qword (and its copy) differ, registers agree.
+    // (A mutant that breaks an instruction the runner itself uses — the checksum's 64-bit ADD
+    // from memory, say — makes every record differ: slower, since all cases then run alone, but
+    // never a missed divergence.)
+    const dut = createEmulatorDut(['push-imm32-no-sext']);
+    const plain = await handCase('plain', 'inc qword ptr [rbx]');
+    const c = await handCase('mem-only', 'push -0x12345\npop qword ptr [rbx]');
+    const r = await new BatchScreen(qemu, dut).screen([plain, c, plain]);
+    expect(r.agreed).toEqual([true, false, true]);
+    const one = await new LockstepRunner(qemu, dut).run(c, { mode: 'block' });
+    expect(one.outcome).toBe('divergence');
+    expect(one.divergence?.diffs).toEqual([]);
+    expect(one.divergence?.memoryDiffs.length).toBeGreaterThan(0);
+    await dut.close();
+  }, 60_000);
+
+  it('records exceptions, even with a wrecked stack pointer, and agrees on them', async () => {
+    const emulator = createEmulatorDut([]);
+    const cases = [
+      await handCase('pf', 'mov rax, qword ptr [0x40000]'),
+      await handCase('de', 'xor ecx, ecx\ndiv ecx'),
+      await handCase('bad-rsp', 'mov rsp, 0x7000\npush rax'),
+      await handCase('ud', 'ud2'),
+      await handCase('ok', 'inc qword ptr [rbx]'),
+    ];
+    const r = await new BatchScreen(qemu, emulator).screen(cases);
+    expect(r.completed).toBe(true);
+    expect(r.agreed).toEqual([true, true, true, true, true]);
+  }, 60_000);
+
+  it('gives up on a batch that does not end, restores the test machine, and goes on', async () => {
+    const emulator = createEmulatorDut([]);
+    const ok = await handCase('ok', 'inc qword ptr [rbx]');
+    const hangs = await handCase('hlt', 'hlt');
+    const screen = new BatchScreen(qemu, emulator);
+    const r = await screen.screen([ok, hangs, ok]);
+    expect(r.completed).toBe(false);
+    expect(r.agreed).toEqual([false, false, false]);
+    // the per-case lockstep still sees exceptions through the test machine's own IDT
+    const pf = await handCase('pf', 'mov rax, qword ptr [0x40000]');
+    const one = await new LockstepRunner(qemu, emulator).run(pf, { mode: 'block' });
+    expect(one.outcome).toBe('match');
+    expect(one.exception?.vector).toBe(14);
+    expect(one.exception?.cr2).toBe(0x40000n);
+    const again = await screen.screen([ok, ok]);
+    expect(again.agreed).toEqual([true, true]);
+  }, 60_000);
+});
