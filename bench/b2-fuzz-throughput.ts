@@ -14,7 +14,7 @@ import { fmt, printTable } from './stats.js';
  *   and the baseline that spawns a fresh QEMU for every case (1 worker).
  */
 /** Tests/s over the whole campaign, and after start-up (workers booting tsx, QEMU, keystone). */
-async function campaignRate(mode: 'block' | 'step', count: number, seed: number): Promise<{ overall: number; steady: number }> {
+async function campaignRate(mode: 'block' | 'step', count: number, seed: number, batch?: number): Promise<{ overall: number; steady: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'difftest-b2-'));
   try {
     const r = await runCampaign({
@@ -25,6 +25,7 @@ async function campaignRate(mode: 'block' | 'step', count: number, seed: number)
       workers: 2,
       dut: { kind: 'emulator', inject: [] },
       mode,
+      batch,
       length: [10, 10],
       raw: false,
       runDir: dir,
@@ -56,14 +57,29 @@ async function spawnPerCaseRate(count: number, seed: number): Promise<number> {
   return ran / ((performance.now() - t0) / 1000);
 }
 
+/** Generation alone (fast-check draw, keystone, iced check), one thread: the floor under any lockstep. */
+async function generationRate(count: number, seed: number): Promise<number> {
+  const source = createCaseSource({ seed, length: [10, 10], raw: false });
+  await source(0);
+  const t0 = performance.now();
+  for (let i = 1; i <= count; i++) await source(i);
+  return count / ((performance.now() - t0) / 1000);
+}
+
 export async function runFuzzThroughputBench(options: { rounds: number }): Promise<void> {
-  const block = await campaignRate('block', 600 * Math.max(1, Math.min(options.rounds, 3)), 101);
+  const scale = Math.max(1, Math.min(options.rounds, 3));
+  const block = await campaignRate('block', 1500 * scale, 101);
+  const perCase = await campaignRate('block', 400 * scale, 101, 1);
   const step = await campaignRate('step', 150, 102);
   const baseline = await spawnPerCaseRate(15, 103);
+  const generation = await generationRate(300 * scale, 104);
   printTable('B2 fuzz throughput (10-instruction cases, emulator vs QEMU; goal >= 2,000 tests/s and >= 60x the baseline)', [
-    ['block mode, 2 workers', `${fmt(block.steady, 1)} tests/s after start-up (${fmt(block.overall, 1)} including it)`],
+    ['block mode, guest-side batches of 32, 2 workers', `${fmt(block.steady, 1)} tests/s after start-up (${fmt(block.overall, 1)} including it)`],
+    ['block mode, one case per round trip (--batch 1), 2 workers', `${fmt(perCase.steady, 1)} tests/s after start-up (${fmt(perCase.overall, 1)} including it)`],
     ['step mode, 2 workers', `${fmt(step.steady, 1)} tests/s after start-up (${fmt(step.overall, 1)} including it)`],
     ['baseline: fresh QEMU per case, 1 worker', `${fmt(baseline, 1)} tests/s`],
-    ['block / baseline', `${fmt(block.steady / baseline, 1)}x`],
+    ['generation alone, 1 thread (keystone + iced)', `${fmt(generation, 1)} cases/s`],
+    ['batched / per-case', `${fmt(block.steady / perCase.steady, 1)}x`],
+    ['batched / baseline', `${fmt(block.steady / baseline, 1)}x`],
   ]);
 }
