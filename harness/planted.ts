@@ -3,7 +3,7 @@ import { setMutants, type MutantName } from '../emulator/mutants.js';
 import type { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import type { Case } from '../corpus/case-schema.js';
 import { createCaseSource } from './campaign/case-source.js';
-import { minimizeDivergence, type MinimizedDivergence } from './campaign/minimize-divergence.js';
+import { minimizeGeneratedDivergence, type MinimizedDivergence } from './campaign/minimize-divergence.js';
 import type { Family } from './generate/row-catalog.js';
 import { LockstepRunner } from './lockstep.js';
 import { divergenceSignature } from './signature.js';
@@ -44,7 +44,8 @@ export async function huntMutant(
   setMutants([mutant]);
   try {
     const runner = new LockstepRunner(reference, new EmulatorTarget());
-    const source = createCaseSource({ seed: options.seed, families: [MUTANT_FAMILY[mutant]], length: [1, 10], raw: false });
+    const generation = { seed: options.seed, families: [MUTANT_FAMILY[mutant]], length: [1, 10] as const, raw: false };
+    const source = createCaseSource(generation);
     for (let i = 0; i < options.maxCases; i++) {
       const g = await source(i);
       if (!g.case) continue;
@@ -58,7 +59,7 @@ export async function huntMutant(
       setMutants([mutant]);
       if (without.outcome === 'divergence') continue;
       const huntSeconds = (performance.now() - t0) / 1000;
-      const minimized = await minimizeDivergence(runner, g.case, r.divergence!, signature);
+      const minimized = await minimizeGeneratedDivergence(runner, { config: generation, index: i }, g.case, r.divergence!, signature);
       let confirmed: boolean | undefined;
       if (minimized) {
         setMutants([]);

@@ -4,6 +4,8 @@ import { decodeAll } from '../asm/decode.js';
 import type { Divergence, LockstepRunner } from '../lockstep.js';
 import { minimizeCase } from '../minimize/minimize.js';
 import { divergenceSignature } from '../signature.js';
+import { shrinkWithFastCheck } from './fast-check-shrink.js';
+import type { WorkerConfig } from './protocol.js';
 
 export interface MinimizedDivergence {
   readonly case: Case;
@@ -14,7 +16,7 @@ export interface MinimizedDivergence {
   readonly steps: readonly string[];
 }
 
-const instructionCount = (c: Case) => decodeAll(c.code, LAYOUT.code).length;
+export const instructionCount = (c: Case): number => decodeAll(c.code, LAYOUT.code).length;
 
 /**
  * Shrink a diverging case while it keeps the same signature (so the minimizer cannot wander
@@ -43,4 +45,33 @@ export async function minimizeDivergence(
     seconds: (performance.now() - t0) / 1000,
     steps: min.steps,
   };
+}
+
+/**
+ * A divergence in generated case `index`: fast-check's shrinker on the generated value first
+ * (shrinkWithFastCheck), then minimizeDivergence on the bytes. Sizes and time count from the
+ * case as generated.
+ */
+export async function minimizeGeneratedDivergence(
+  runner: LockstepRunner,
+  generation: { config: Pick<WorkerConfig, 'seed' | 'families' | 'length' | 'raw'>; index: number },
+  c: Case,
+  d: Divergence,
+  signature: string,
+): Promise<MinimizedDivergence | undefined> {
+  const t0 = performance.now();
+  const keepsSignature = async (candidate: Case) => {
+    const x = await runner.run(candidate, { mode: 'block' });
+    return x.outcome === 'divergence' && divergenceSignature(x.divergence!) === signature;
+  };
+  let start = { case: c, divergence: d };
+  const shrunk = await shrinkWithFastCheck(generation.config, generation.index, keepsSignature);
+  if (shrunk && shrunk.case !== c) {
+    const again = await runner.run(shrunk.case, { mode: 'block' });
+    if (again.outcome === 'divergence' && divergenceSignature(again.divergence!) === signature) start = { case: shrunk.case, divergence: again.divergence! };
+  }
+  const min = await minimizeDivergence(runner, start.case, start.divergence, signature);
+  if (!min) return undefined;
+  const steps = shrunk ? [`fast-check shrink: ${shrunk.runs} run(s)`, ...min.steps] : min.steps;
+  return { ...min, case: { ...min.case, id: `${c.id}-min` }, fromInstructions: instructionCount(c), seconds: (performance.now() - t0) / 1000, steps };
 }

@@ -12,7 +12,7 @@ import { createDut } from '../targets.js';
 import { BatchRecoveryError, BatchScreen } from '../batch/batch-screen.js';
 import { childLogger } from '../../util/log.js';
 import { createCaseSource } from './case-source.js';
-import { minimizeDivergence } from './minimize-divergence.js';
+import { minimizeGeneratedDivergence } from './minimize-divergence.js';
 import type { CaseResult, FromWorker, GeneratedCase, ToWorker, WorkerConfig } from './protocol.js';
 import { saveCase } from './save-case.js';
 
@@ -133,7 +133,7 @@ async function minimizeIndex(index: number, signature: string): Promise<FromWork
   if (r.outcome !== 'divergence' || divergenceSignature(r.divergence!) !== signature) {
     return { ...base, message: 'the divergence did not reproduce' };
   }
-  const min = await minimizeDivergence(runner, c, r.divergence!, signature);
+  const min = await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature);
   await runner.scrub();
   if (!min) return { ...base, message: 'the minimized case did not reproduce' };
   const file = await saveCase(casesDir, `${c.id}.min`, min.case);
