@@ -20,6 +20,8 @@ export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   /** Each divergence as soon as it is known (the case file is already on disk). */
   readonly onDivergence?: (r: CaseResult) => void;
   readonly rowNames?: (row: number) => string;
+  /** Signatures not worth minimizing (known, suppressed divergences): reported as found. */
+  readonly skipMinimize?: (signature: string) => boolean;
   readonly totalRows?: number;
 }
 
@@ -94,7 +96,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       phase = 'minimize';
       const first = new Map<string, number>();
       for (const r of results) {
-        if (r.status === 'divergence' && r.signature && (first.get(r.signature) ?? Infinity) > r.index) first.set(r.signature, r.index);
+        if (r.status !== 'divergence' || !r.signature || options.skipMinimize?.(r.signature)) continue;
+        if ((first.get(r.signature) ?? Infinity) > r.index) first.set(r.signature, r.index);
       }
       for (const [signature, index] of first) minimizeJobs.push({ index, signature });
       minimizeJobs.sort((a, b) => a.index - b.index);
