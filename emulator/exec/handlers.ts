@@ -7,6 +7,7 @@ import * as atomics from './atomics.js';
 import * as bits from './bits.js';
 import * as cf from './control-flow.js';
 import * as flags from './flag-ops.js';
+import { fwait, x87 } from '../fpu/dispatch.js';
 import * as mov from './mov.js';
 import * as muldiv from './muldiv.js';
 import { readOp, writeOp } from './operands.js';
@@ -140,7 +141,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   iret: sys.iret,
   syscall: sys.syscall,
   sysret: sys.sysret,
-  x87: sys.x87,
+  x87,
+  fwait,
   // Far transfers are not implemented yet: #UD keeps the guest (and the harness) informed.
   retf: unimplemented,
   rdrand: unimplemented,

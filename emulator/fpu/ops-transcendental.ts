@@ -1,0 +1,63 @@
+import { f64ToX80, x80ToF64 } from './convert.js';
+import { X80_ONE } from './floatx80.js';
+import { FSW_C2, type X87 } from './x87-state.js';
+
+/**
+ * FSIN/FCOS/FSINCOS/FPTAN the way QEMU 7.2 computes them: ST(0) rounded to a double per FCW.RC,
+ * the host libm function, and the double widened back (rounded per FCW.PC). Exception flags are
+ * not merged into FSW (QEMU's helpers skip that step). Exact against QEMU only where V8's libm
+ * and the host glibc agree on the double result (both are within 1 ulp; they match on the
+ * ordinary arguments the tests use), and not for NaN operands (payloads differ between libms).
+ * F2XM1/FYL2X/FYL2XP1/FPATAN are softfloat polynomial algorithms in QEMU 7.2 and are not here.
+ */
+
+const MAXTAN = 2 ** 63;
+const scratch = new DataView(new ArrayBuffer(8));
+
+function toDouble(f: X87, v: bigint): number {
+  scratch.setBigUint64(0, x80ToF64(v, f.status()));
+  return scratch.getFloat64(0);
+}
+
+function fromDouble(f: X87, d: number): bigint {
+  scratch.setFloat64(0, d);
+  return f64ToX80(scratch.getBigUint64(0), f.status());
+}
+
+function inRange(f: X87, d: number): boolean {
+  if (d > MAXTAN || d < -MAXTAN) {
+    f.fsw |= FSW_C2;
+    return false;
+  }
+  return true;
+}
+
+export function fsin(f: X87): void {
+  const d = toDouble(f, f.st(0));
+  if (!inRange(f, d)) return;
+  f.setSt(0, fromDouble(f, Math.sin(d)));
+  f.fsw &= ~FSW_C2;
+}
+
+export function fcos(f: X87): void {
+  const d = toDouble(f, f.st(0));
+  if (!inRange(f, d)) return;
+  f.setSt(0, fromDouble(f, Math.cos(d)));
+  f.fsw &= ~FSW_C2;
+}
+
+export function fsincos(f: X87): void {
+  const d = toDouble(f, f.st(0));
+  if (!inRange(f, d)) return;
+  f.setSt(0, fromDouble(f, Math.sin(d)));
+  f.push(fromDouble(f, Math.cos(d)));
+  f.fsw &= ~FSW_C2;
+}
+
+export function fptan(f: X87): void {
+  const d = toDouble(f, f.st(0));
+  if (!inRange(f, d)) return;
+  f.setSt(0, fromDouble(f, Math.tan(d)));
+  f.push(X80_ONE);
+  f.fsw &= ~FSW_C2;
+}
