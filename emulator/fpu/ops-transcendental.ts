@@ -1,13 +1,13 @@
 import { f64ToX80, x80ToF64 } from './convert.js';
 import { X80_ONE } from './floatx80.js';
+import { libm, type LibmFunction } from './libm.js';
 import { FSW_C2, type X87 } from './x87-state.js';
 
 /**
  * FSIN/FCOS/FSINCOS/FPTAN the way QEMU 7.2 computes them: ST(0) rounded to a double per FCW.RC,
- * the host libm function, and the double widened back (rounded per FCW.PC). Exception flags are
- * not merged into FSW (QEMU's helpers skip that step). Exact against QEMU only where V8's libm
- * and the host glibc agree on the double result (both are within 1 ulp; they match on the
- * ordinary arguments the tests use), and not for NaN operands (payloads differ between libms).
+ * the host libm function (glibc: correctly rounded, reproduced by libm.ts), and the double
+ * widened back (rounded per FCW.PC). Exception flags are not merged into FSW (QEMU's helpers
+ * skip that step). A NaN comes back as the same NaN, quietened (glibc returns x − x).
  * F2XM1/FYL2X/FYL2XP1/FPATAN are softfloat polynomial algorithms in QEMU 7.2 and are not here.
  */
 
@@ -19,9 +19,17 @@ function toDouble(f: X87, v: bigint): number {
   return scratch.getFloat64(0);
 }
 
-function fromDouble(f: X87, d: number): bigint {
-  scratch.setFloat64(0, d);
-  return f64ToX80(scratch.getBigUint64(0), f.status());
+/** The host function of a double, as double bits (NaN in, the same NaN quietened out). */
+function call(fn: LibmFunction, d: number): bigint {
+  if (Number.isNaN(d)) {
+    scratch.setFloat64(0, d);
+    return scratch.getBigUint64(0) | (1n << 51n);
+  }
+  return libm(fn, d);
+}
+
+function fromBits(f: X87, bits: bigint): bigint {
+  return f64ToX80(bits, f.status());
 }
 
 function inRange(f: X87, d: number): boolean {
@@ -35,29 +43,29 @@ function inRange(f: X87, d: number): boolean {
 export function fsin(f: X87): void {
   const d = toDouble(f, f.st(0));
   if (!inRange(f, d)) return;
-  f.setSt(0, fromDouble(f, Math.sin(d)));
+  f.setSt(0, fromBits(f, call('sin', d)));
   f.fsw &= ~FSW_C2;
 }
 
 export function fcos(f: X87): void {
   const d = toDouble(f, f.st(0));
   if (!inRange(f, d)) return;
-  f.setSt(0, fromDouble(f, Math.cos(d)));
+  f.setSt(0, fromBits(f, call('cos', d)));
   f.fsw &= ~FSW_C2;
 }
 
 export function fsincos(f: X87): void {
   const d = toDouble(f, f.st(0));
   if (!inRange(f, d)) return;
-  f.setSt(0, fromDouble(f, Math.sin(d)));
-  f.push(fromDouble(f, Math.cos(d)));
+  f.setSt(0, fromBits(f, call('sin', d)));
+  f.push(fromBits(f, call('cos', d)));
   f.fsw &= ~FSW_C2;
 }
 
 export function fptan(f: X87): void {
   const d = toDouble(f, f.st(0));
   if (!inRange(f, d)) return;
-  f.setSt(0, fromDouble(f, Math.tan(d)));
+  f.setSt(0, fromBits(f, call('tan', d)));
   f.push(X80_ONE);
   f.fsw &= ~FSW_C2;
 }
