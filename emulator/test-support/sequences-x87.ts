@@ -265,8 +265,12 @@ export function x87Sequences(): Sequence[] {
   }
   add('fchs/fabs', ['fld tword [rel snan]', 'fchs', 'fabs', 'fld tword [rel nzero]', 'fabs', 'fchs', 'fld tword [rel unnormal]', 'fchs', 'fabs'].join('\n'), { x80: ['snan', 'nzero', 'unnormal'] });
   slot = 0;
-  const trig: X80Name[] = ['pzero', 'one', 'pointFive', 'mPointSeven', 'three', 'third', 'twoPointFive', 'p2p63', 'big'];
-  add('fsin/fcos/fsincos/fptan (QEMU: host libm on doubles)', trig.map((v) => `fld tword [rel ${v}]\nfld st0\nfld st0\nfld st0\nfsin\n${store()}\nfcos\n${store()}\nfptan\n${store()}\n${store()}\nfsincos\n${store()}\n${store()}`).join('\n'), { x80: trig });
+  const trig: X80Name[] = ['pzero', 'nzero', 'one', 'pointFive', 'mPointSeven', 'three', 'third', 'twoPointFive', 'p2p63', 'm2p63', 'big', 'pi', 'denormMin', 'qnan', 'snan', 'pinf', 'huge', 'minNormal'];
+  for (const [rc, pc] of [[0, 64], [1, 24], [3, 53]] as const) {
+    slot = 0;
+    add(`fsin/fcos/fsincos/fptan RC=${rc} PC=${pc} (QEMU: host libm on doubles)`, ['fldcw [rel w0]', ...trig.map((v) => `fld tword [rel ${v}]\nfld st0\nfld st0\nfld st0\nfsin\n${store()}\nfcos\n${store()}\nfptan\n${store()}\n${store()}\nfsincos\n${store()}\n${store()}\nfninit\nfldcw [rel w0]`)].join('\n'),
+      { x80: trig, words: [fcw(rc, pc)] });
+  }
 
   // ---- environment images ----------------------------------------------------------------
   add('fnstenv/fldenv 28-byte and 14-byte forms', ['fld1', 'fldpi', 'fld tword [rel snan]', 'fadd st0, st1', 'fstp dword [0x20010]', 'fnstenv [0x20100]', 'o16 fnstenv [0x20200]',
@@ -286,6 +290,15 @@ export function x87Sequences(): Sequence[] {
   add('CR0.TS: #NM on an x87 instruction', ['mov rax, cr0', 'or eax, 8', 'mov cr0, rax', 'fld1'].join('\n'));
   add('CR0.TS with MP: #NM on FWAIT', ['mov rax, cr0', 'or eax, 8', 'mov cr0, rax', 'fwait'].join('\n'));
   add('CR0.EM: #NM on an x87 instruction', ['mov rax, cr0', 'or eax, 4', 'mov cr0, rax', 'fldz'].join('\n'));
+  add('unmasked OE/UE/PE/IE: QEMU still stores the rounded result (and the integer indefinite)', ['fldcw [rel w0]', 'fld tword [rel huge]', 'fst dword [0x20000]', 'fst qword [0x20008]',
+    'fld tword [rel denormMax]', 'fst dword [0x20010]', 'fld tword [rel qnan]', 'fist dword [0x20020]', 'fistp word [0x20024]', 'fld1', 'fld tword [rel snan]', 'faddp st1, st0', 'fnstsw ax'].join('\n'),
+  { x80: ['huge', 'denormMax', 'qnan', 'snan'], words: [0x0340] });
+  add('pointers with FS/GS overrides, addr32 and a stack operand', ['mov eax, 0x20000', 'fs fld dword [0x20000]', 'fnstenv [0x20100]', 'gs fild word [0x20004]', 'fnstenv [0x20140]',
+    'fld qword [eax+8]', 'fnstenv [0x20180]', 'push rax', 'fild dword [rsp]', 'pop rax', 'fnstenv [0x201c0]', 'fld tword [rbp+rax*1+0x10]', 'fnstenv [0x20200]'].join('\n'));
+  add('#PF: FLD m80 across into an unmapped page (nothing pushed)', ['fld1', 'fld tword [0x2fff8]'].join('\n'));
+  add('#PF: FSTP m80 across into an unmapped page (first 8 bytes written, no pop)', ['fld1', 'fldpi', 'fstp tword [0x2fff8]'].join('\n'));
+  add('#PF: FIST to a read-only page (flags already merged, no pop)', ['fld tword [rel third]', 'fistp dword [0x100]'].join('\n'), { x80: ['third'] });
+  add('#PF: FNSAVE across into an unmapped page', ['fld1', 'fldpi', 'fnsave [0x2ffa0]'].join('\n'));
   add('#UD: holes in the x87 map', 'db 0xd9, 0xd1');
   add('#UD: D9 /1 memory form', 'db 0xd9, 0x08');
   add('#UD: LOCK on x87', 'mov rax, 0x20000\ndb 0xf0, 0xd8, 0x00', {}, 'QEMU 7.2 ignores LOCK on x87 instructions and executes FADD; the SDM says #UD, which the emulator raises');
