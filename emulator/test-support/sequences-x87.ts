@@ -92,6 +92,41 @@ function program(body: string, c: Partial<Constants>): string {
   return lines.join('\n');
 }
 
+function xorshift(seed: bigint): () => bigint {
+  let x = seed;
+  return () => {
+    x ^= (x << 13n) & 0xffffffffffffffffn;
+    x ^= x >> 7n;
+    x ^= (x << 17n) & 0xffffffffffffffffn;
+    return x;
+  };
+}
+
+/** A random extended value: mostly near 1 and near the denormal/overflow edges, sometimes any bits. */
+function randomX80(rand: () => bigint): bigint {
+  const pick = Number(rand() % 8n);
+  const sign = rand() & 1n ? 0x8000n : 0n;
+  let exp: bigint;
+  if (pick < 4) exp = 0x3fffn - 40n + (rand() % 80n);
+  else if (pick === 4) exp = rand() % 70n; // denormal and just above
+  else if (pick === 5) exp = 0x7ffen - (rand() % 70n);
+  else if (pick === 6) exp = 0x7fffn; // inf/NaN
+  else exp = rand() & 0x7fffn;
+  let sig = rand();
+  if (exp !== 0n && pick !== 7) sig |= 1n << 63n; // keep it a valid encoding except for the anything-goes draw
+  if (rand() % 4n === 0n) sig &= ~((1n << (rand() % 60n)) - 1n); // short significands: exact results and ties
+  return ((sign | exp) << 64n) | sig;
+}
+
+/** program() with arbitrary named 80-bit constants. */
+function programWith(body: string, x80: Array<[string, bigint]>, words: number[]): string {
+  const lines = ['fninit', 'jmp x87_start', 'align 16'];
+  for (const [n, v] of x80) lines.push(`${n}: dq ${hex(v & 0xffffffffffffffffn)}`, `dw ${hex(v >> 64n)}`, 'align 16');
+  words.forEach((w, i) => lines.push(`w${i}: dw ${hex(w)}`));
+  lines.push('x87_start:', body, 'fnstenv [0x20f00]');
+  return lines.join('\n');
+}
+
 /** Values used as operands of arithmetic, in groups small enough for one sequence each. */
 const ARITH_GROUPS: X80Name[][] = [
   ['one', 'three', 'pi', 'third', 'mone'],
@@ -281,6 +316,22 @@ export function x87Sequences(): Sequence[] {
     'fstp tword [0x20000]', 'fincstp'].join('\n'), { x80: ['third', 'ndenorm'] });
   add('pointers: FDP/FDS from memory forms, FIP kept by control instructions', ['fld tword [rel pi]', 'mov rbx, 0x20040', 'fst dword [rbx+8]', 'fnstcw [0x20100]', 'fnop',
     'fnstenv [0x20200]', 'fadd st0, st0', 'fnstenv [0x20240]', 'fiadd dword [rsp-16]', 'fnstenv [0x20280]'].join('\n'), { x80: ['pi'] });
+
+  // ---- random operands (fixed seed) ----------------------------------------------------
+  const rand = xorshift(0x87d1f2e3n);
+  for (let k = 0; k < 12; k++) {
+    slot = 0;
+    const values = Array.from({ length: 16 }, () => randomX80(rand));
+    const labels = values.map((_, i) => `rnd${i}`);
+    const ops = ['fadd st0, st1', 'fsub st0, st1', 'fmul st0, st1', 'fdiv st0, st1', 'fsqrt', 'frndint', 'fprem', 'fscale', 'fxtract', 'fcom st1'];
+    const body = [`fldcw [rel w0]`];
+    for (let i = 0; i < 16; i += 2) {
+      const op = ops[Number(rand() % BigInt(ops.length))]!;
+      body.push(`fld tword [rel ${labels[i]}]\nfld tword [rel ${labels[i + 1]}]\n${op}\n${store()}\n${store()}\nfninit\nfldcw [rel w0]`);
+    }
+    const cw = fcw(Number(rand() & 3n), ([24, 53, 64] as const)[Number(rand() % 3n)]!);
+    out.push({ name: `x87 random operands #${k} (fcw 0x${cw.toString(16)})`, asm: programWith(body.join('\n'), labels.map((l, i) => [l, values[i]!]), [cw]) });
+  }
 
   // ---- exceptions ------------------------------------------------------------------------
   add('unmasked IE: FSW.ES/B, then #MF at FWAIT', ['fldcw [rel w0]', 'fld1', 'fld tword [rel snan]', 'fadd st0, st1', 'fnstsw ax', 'fld1', 'fwait'].join('\n'),
