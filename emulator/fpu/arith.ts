@@ -1,4 +1,4 @@
-import { bitLength, Cls, isInvalidEncoding, isNaNCls, packX80, unpackX80, type Unpacked } from './floatx80.js';
+import { bitLength, Cls, isInvalidEncoding, isNaNCls, unpackX80, type Unpacked } from './floatx80.js';
 import { anyNaN, invalid, nanResult, pickNaN } from './nan.js';
 import { packInf, packZero, roundPack, x80Format } from './round-pack.js';
 import { type FloatStatus, Rounding, ZE } from './status.js';
@@ -136,4 +136,3 @@ export function sqrt(a: bigint, st: FloatStatus): bigint {
   return roundPack(0, r, (exp - 2 * DIV_EXTRA) / 2 - 1, fmt, st);
 }
 
-export { packX80 };

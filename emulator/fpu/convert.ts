@@ -1,4 +1,4 @@
-import { Cls, isInvalidEncoding, isNaNCls, J_BIT, packX80, QUIET_BIT, unpackX80 } from './floatx80.js';
+import { Cls, isInvalidEncoding, isNaNCls, QUIET_BIT, unpackX80 } from './floatx80.js';
 import { invalid, nanResult } from './nan.js';
 import { F32, F64, type Format, packInf, packZero, roundPack, x80Format } from './round-pack.js';
 import { type FloatStatus, IE, PE, Rounding } from './status.js';
@@ -137,4 +137,3 @@ export function roundToInt(a: bigint, st: FloatStatus): bigint {
   return roundPack(x.sign, n, 0, fmt, st);
 }
 
-export { J_BIT, packX80 };

@@ -42,7 +42,6 @@ function fixedOf(d: number): bigint {
 
 /** sin and cos of a reduced argument |r| ≤ π/4 (fixed point), by Taylor series. */
 function sinCosReduced(r: bigint): [bigint, bigint] {
-  const r2 = (r * r) >> F;
   let s = 0n;
   let c = 0n;
   let term = ONE; // r^k / k!
@@ -53,7 +52,6 @@ function sinCosReduced(r: bigint): [bigint, bigint] {
     term = (term * r) >> F;
     term /= k + 1n;
   }
-  void r2;
   return [s, c];
 }
 

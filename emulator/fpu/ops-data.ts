@@ -1,6 +1,6 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { intToX80, f32ToX80, f64ToX80, x80ToF32, x80ToF64, x80ToInt } from './convert.js';
-import { expOf, isZero80, J_BIT, negate, absolute, signOf, sigOf, X80_ONE } from './floatx80.js';
+import { absolute, expOf, J_BIT, negate, signOf, sigOf, X80_ONE } from './floatx80.js';
 import { readM16, readM32, readM64, readM80, writeM16, writeM32, writeM64, writeM80 } from './access.js';
 import { IE, Rounding } from './status.js';
 import { FSW_CC, type X87 } from './x87-state.js';
@@ -187,4 +187,3 @@ export function fbstp(c: Cpu, f: X87): void {
   f.pop();
 }
 
-export { isZero80 };
