@@ -219,7 +219,7 @@ export function x87Sequences(): Sequence[] {
   ARITH_GROUPS.forEach((group, gi) => {
     // Every ordered pair of the group under one operation per sequence (pairs × 4 instructions).
     arithReg.forEach((op, oi) => {
-      if ((oi + gi) % 3 !== 0 && gi !== 0 && gi !== 3) return; // spread operations over groups to bound the run time
+      if ((oi + gi) % 3 !== 0) return; // each operation meets two or three groups (the host-x87 unit test covers all pairs)
       slot = 0;
       const body: string[] = [];
       for (const a of group) for (const b of group) body.push(`fld tword [rel ${b}]\nfld tword [rel ${a}]\n${op}\n${op.includes('p ') ? store() : `${store()}\n${store()}`}`);
