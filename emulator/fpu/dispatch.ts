@@ -6,6 +6,7 @@ import { checkPending, readM16, writeM16 } from './access.js';
 import { envForm, fnsave, frstor, loadEnv, storeEnv } from './environment.js';
 import * as a from './ops-arith.js';
 import * as m from './ops-data.js';
+import { f2xm1 } from './ops-f2xm1.js';
 import * as t from './ops-transcendental.js';
 import { FSW_CC } from './x87-state.js';
 import type { X87 } from './x87-state.js';
@@ -83,7 +84,7 @@ const OPS: Record<X87Op, Op> = {
   [X87Op.Ftst]: (_c, f) => a.ftst(f),
   [X87Op.Fxam]: (_c, f) => m.fxam(f),
   [X87Op.FldConst]: (_c, f, _d, _reg, rm) => m.fldConst(f, rm),
-  [X87Op.F2xm1]: notInQemu,
+  [X87Op.F2xm1]: (_c, f) => f2xm1(f),
   [X87Op.Fyl2x]: notInQemu,
   [X87Op.Fptan]: (_c, f) => t.fptan(f),
   [X87Op.Fpatan]: notInQemu,

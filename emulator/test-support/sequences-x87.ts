@@ -118,6 +118,18 @@ function randomX80(rand: () => bigint): bigint {
   return ((sign | exp) << 64n) | sig;
 }
 
+/** An exact extended encoding of a (normal) double, independent of the code under test. */
+function doubleToX80(d: number): bigint {
+  if (d === 0) return Object.is(d, -0) ? 1n << 79n : 0n;
+  const v = new DataView(new ArrayBuffer(8));
+  v.setFloat64(0, d);
+  const bits = v.getBigUint64(0);
+  const sign = bits >> 63n;
+  const exp = ((bits >> 52n) & 0x7ffn) - 1023n + 16383n;
+  const sig = (1n << 63n) | ((bits & ((1n << 52n) - 1n)) << 11n);
+  return (((sign << 15n) | exp) << 64n) | sig;
+}
+
 /** program() with arbitrary named 80-bit constants. */
 function programWith(body: string, x80: Array<[string, bigint]>, words: number[]): string {
   const lines = ['fninit', 'jmp x87_start', 'align 16'];
@@ -305,6 +317,25 @@ export function x87Sequences(): Sequence[] {
     slot = 0;
     add(`fsin/fcos/fsincos/fptan RC=${rc} PC=${pc} (QEMU: host libm on doubles)`, ['fldcw [rel w0]', ...trig.map((v) => `fld tword [rel ${v}]\nfld st0\nfld st0\nfld st0\nfsin\n${store()}\nfcos\n${store()}\nfptan\n${store()}\n${store()}\nfsincos\n${store()}\n${store()}\nfninit\nfldcw [rel w0]`)].join('\n'),
       { x80: trig, words: [fcw(rc, pc)] });
+  }
+
+  // F2XM1 over every table interval of QEMU's algorithm: off-grid points, exact multiples of 1/32, tiny and special values.
+  const f2xm1Inputs: bigint[] = [];
+  for (let k = 0; k <= 64; k++) {
+    const t = (k - 32) / 32;
+    f2xm1Inputs.push(doubleToX80(t + 0.0123), doubleToX80(t - 0.0071), doubleToX80(t));
+  }
+  f2xm1Inputs.push(X80.denormMax, X80.ndenorm, X80.pseudoDenorm, 0x3faf_f123456789abcdefn, 0xbfa0_8000000000000001n, X80.pzero, X80.nzero, X80.one, X80.mone,
+    0x3fff_8000000000000001n, X80.pinf, X80.ninf, X80.qnan, X80.snan, X80.unnormal, 0x3ffd_aaaaaaaaaaaaaaabn, 0xbffe_ffffffffffffffffn);
+  for (let start = 0; start < f2xm1Inputs.length; start += 40) {
+    for (const [rc, pc] of [[0, 64], [1, 24], [2, 53], [3, 64]] as const) {
+      if (start > 0 && rc !== 0) continue;
+      slot = 0;
+      const chunk = f2xm1Inputs.slice(start, start + 40);
+      const labels = chunk.map((_, i) => `fx${i}`);
+      out.push({ name: `x87 f2xm1 inputs ${start}–${start + chunk.length - 1} RC=${rc} PC=${pc}`,
+        asm: programWith(['fldcw [rel w0]', ...labels.map((l) => `fld tword [rel ${l}]\nf2xm1\n${store()}`)].join('\n'), labels.map((l, i) => [l, chunk[i]!]), [fcw(rc, pc)]) });
+    }
   }
 
   // ---- environment images ----------------------------------------------------------------
