@@ -7,6 +7,7 @@ import { envForm, fnsave, frstor, loadEnv, storeEnv } from './environment.js';
 import * as a from './ops-arith.js';
 import * as m from './ops-data.js';
 import { f2xm1 } from './ops-f2xm1.js';
+import { fyl2x, fyl2xp1 } from './ops-log.js';
 import * as t from './ops-transcendental.js';
 import { FSW_CC } from './x87-state.js';
 import type { X87 } from './x87-state.js';
@@ -85,7 +86,7 @@ const OPS: Record<X87Op, Op> = {
   [X87Op.Fxam]: (_c, f) => m.fxam(f),
   [X87Op.FldConst]: (_c, f, _d, _reg, rm) => m.fldConst(f, rm),
   [X87Op.F2xm1]: (_c, f) => f2xm1(f),
-  [X87Op.Fyl2x]: notInQemu,
+  [X87Op.Fyl2x]: (_c, f) => fyl2x(f),
   [X87Op.Fptan]: (_c, f) => t.fptan(f),
   [X87Op.Fpatan]: notInQemu,
   [X87Op.Fxtract]: (_c, f) => a.fxtract(f),
@@ -99,7 +100,7 @@ const OPS: Record<X87Op, Op> = {
     f.fsw &= ~FSW_CC;
   },
   [X87Op.Fprem]: (_c, f) => a.fprem(f, true),
-  [X87Op.Fyl2xp1]: notInQemu,
+  [X87Op.Fyl2xp1]: (_c, f) => fyl2xp1(f),
   [X87Op.Fsqrt]: (_c, f) => a.fsqrt(f),
   [X87Op.Fsincos]: (_c, f) => t.fsincos(f),
   [X87Op.Frndint]: (_c, f) => a.frndint(f),

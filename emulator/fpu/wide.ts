@@ -38,3 +38,18 @@ export function normalizeSubnormal(sig: bigint): [number, bigint] {
   const shift = 64 - bitLength(sig);
   return [1 - shift, (sig << BigInt(shift)) & M64];
 }
+
+/** estimateDiv128To64: softfloat's approximation (q..q+2) of (a0:a1)/b for b ≥ 2^63; all-ones when it overflows. */
+export function estimateDiv128To64(a0: bigint, a1: bigint, b: bigint): bigint {
+  if (b <= a0) return M64;
+  const b0 = b >> 32n;
+  let z = (b0 << 32n) <= a0 ? 0xffffffff00000000n : ((a0 / b0) << 32n) & M64;
+  let rem = (((a0 << 64n) | a1) - b * z) & M128;
+  while (rem >> 127n) {
+    z = (z - 0x100000000n) & M64;
+    rem = (rem + (b << 32n)) & M128;
+  }
+  const rem0 = (((rem >> 64n) << 32n) | ((rem & M64) >> 32n)) & M64;
+  z |= (b0 << 32n) <= rem0 ? 0xffffffffn : rem0 / b0;
+  return z & M64;
+}

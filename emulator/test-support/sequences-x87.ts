@@ -338,6 +338,25 @@ export function x87Sequences(): Sequence[] {
     }
   }
 
+  // FYL2X / FYL2XP1 (QEMU's 128-bit polynomial algorithms): ST(0) across ranges and the √2 split, ST(1) special and ordinary.
+  const log2Args: bigint[] = [X80.one, X80.three, X80.pi, X80.pointFive, X80.third, X80.nearTwo, 0x3fff_8000000000000001n, 0x3ffe_ffffffffffffffffn,
+    0x3fff_b504f333f9de6484n, 0x3fff_b504f333f9de6485n, 0x4000_8000000000000000n, 0x7ffe_c000000000000000n, X80.denormMax, X80.minNormal, X80.huge,
+    doubleToX80(1e-300), doubleToX80(12345.678), doubleToX80(0.999), X80.pzero, X80.nzero, X80.mone, X80.pinf, X80.qnan, X80.snan, X80.unnormal];
+  const log2Scales: bigint[] = [X80.one, X80.mTwoPointFive, X80.third, X80.pzero, X80.ninf, X80.denormMin];
+  const lnp1Args: bigint[] = [doubleToX80(0.1), doubleToX80(-0.2), doubleToX80(0.29), doubleToX80(-0.29), 0x3ffd_d413cccfe7799211n, 0x3ffd_d413cccfe7799212n,
+    0xbffd_95f619980c4336f7n, 0xbffd_95f619980c4336f8n, 0x3fb0_8000000000000000n, 0x3faf_ffffffffffffffffn, 0xbf80_c000000000000000n, X80.denormMax,
+    doubleToX80(1e-10), doubleToX80(-3e-5), X80.pzero, X80.nzero, X80.one, X80.qnan, X80.pinf];
+  for (const [name, args] of [['fyl2x', log2Args], ['fyl2xp1', lnp1Args]] as const) {
+    for (const [rc, pc] of [[0, 64], [1, 24], [2, 53], [3, 64]] as const) {
+      slot = 0;
+      const labels = [...args.map((_, i) => `la${i}`), ...log2Scales.map((_, i) => `ls${i}`)];
+      const values = [...args, ...log2Scales];
+      const body = ['fldcw [rel w0]'];
+      args.forEach((_, i) => body.push(`fld tword [rel ls${(i * (rc + 1)) % log2Scales.length}]\nfld tword [rel la${i}]\n${name}\n${store()}`));
+      out.push({ name: `x87 ${name} RC=${rc} PC=${pc}`, asm: programWith(body.join('\n'), labels.map((l, i) => [l, values[i]!]), [fcw(rc, pc)]) });
+    }
+  }
+
   // ---- environment images ----------------------------------------------------------------
   add('fnstenv/fldenv 28-byte and 14-byte forms', ['fld1', 'fldpi', 'fld tword [rel snan]', 'fadd st0, st1', 'fstp dword [0x20010]', 'fnstenv [0x20100]', 'o16 fnstenv [0x20200]',
     'fninit', 'fldenv [0x20100]', 'fnstsw ax', 'fxam', 'fninit', 'o16 fldenv [0x20200]', 'fnstenv [0x20300]', 'fldenv [rel b0]', 'fnstenv [0x20400]'].join('\n'),
