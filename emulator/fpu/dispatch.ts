@@ -6,6 +6,7 @@ import { checkPending, readM16, writeM16 } from './access.js';
 import { envForm, fnsave, frstor, loadEnv, storeEnv } from './environment.js';
 import * as a from './ops-arith.js';
 import * as m from './ops-data.js';
+import { fpatan } from './ops-atan.js';
 import { f2xm1 } from './ops-f2xm1.js';
 import { fyl2x, fyl2xp1 } from './ops-log.js';
 import * as t from './ops-transcendental.js';
@@ -22,11 +23,6 @@ type Op = (c: Cpu, f: X87, d: Insn, reg: number, rm: number) => void;
 
 const CR0_MP = 0x2;
 const CR0_EM = 0x4;
-
-function notInQemu(): never {
-  // QEMU 7.2 computes these with softfloat polynomial code that is not reproduced here.
-  throw new GuestFault(Vec.UD);
-}
 
 const OPS: Record<X87Op, Op> = {
   [X87Op.ArithMem]: (c, f, d, reg) => a.arithMem(c, f, reg, d.row.opcode),
@@ -88,7 +84,7 @@ const OPS: Record<X87Op, Op> = {
   [X87Op.F2xm1]: (_c, f) => f2xm1(f),
   [X87Op.Fyl2x]: (_c, f) => fyl2x(f),
   [X87Op.Fptan]: (_c, f) => t.fptan(f),
-  [X87Op.Fpatan]: notInQemu,
+  [X87Op.Fpatan]: (_c, f) => fpatan(f),
   [X87Op.Fxtract]: (_c, f) => a.fxtract(f),
   [X87Op.Fprem1]: (_c, f) => a.fprem(f, false),
   [X87Op.Fdecstp]: (_c, f) => {

@@ -357,6 +357,27 @@ export function x87Sequences(): Sequence[] {
     }
   }
 
+  // FPATAN: ST(1)/ST(0) over all quadrants, every 1/8 table interval, exponent gaps ≥ 80 (the division path), zeros, infinities, NaNs.
+  const atanPairs: Array<[bigint, bigint]> = [];
+  for (let k = 0; k <= 16; k++) {
+    const ratio = k / 16 + 0.0137;
+    atanPairs.push([doubleToX80(ratio), X80.one], [X80.one, doubleToX80(ratio + 0.3)], [doubleToX80(-ratio), X80.mone], [doubleToX80(ratio * 3), doubleToX80(-2.5)]);
+  }
+  atanPairs.push([doubleToX80(0.125), X80.one], [X80.one, 0x4063_8000000000000000n], [0x4063_8000000000000000n, X80.one], [X80.one, 0xc063_8000000000000000n],
+    [X80.three, 0x4063_c000000000000000n], [X80.pzero, X80.one], [X80.nzero, X80.mone], [X80.pzero, X80.mone], [X80.one, X80.pzero], [X80.one, X80.nzero],
+    [X80.pinf, X80.one], [X80.ninf, X80.mone], [X80.pinf, X80.pinf], [X80.pinf, X80.ninf], [X80.one, X80.pinf], [X80.one, X80.ninf], [X80.denormMax, X80.one],
+    [X80.one, X80.denormMin], [X80.denormMin, X80.denormMax], [X80.qnan, X80.one], [X80.one, X80.snan], [X80.unnormal, X80.one], [X80.minNormal, X80.huge]);
+  for (let start = 0; start < atanPairs.length; start += 35) {
+    for (const [rc, pc] of [[0, 64], [1, 24], [2, 53], [3, 64]] as const) {
+      if (start > 0 && rc !== 0) continue;
+      slot = 0;
+      const chunk = atanPairs.slice(start, start + 35);
+      const consts: Array<[string, bigint]> = chunk.flatMap(([y, xv], i) => [[`ay${i}`, y], [`ax${i}`, xv]] as Array<[string, bigint]>);
+      const body = ['fldcw [rel w0]', ...chunk.map((_, i) => `fld tword [rel ay${i}]\nfld tword [rel ax${i}]\nfpatan\n${store()}`)];
+      out.push({ name: `x87 fpatan pairs ${start}–${start + chunk.length - 1} RC=${rc} PC=${pc}`, asm: programWith(body.join('\n'), consts, [fcw(rc, pc)]) });
+    }
+  }
+
   // ---- environment images ----------------------------------------------------------------
   add('fnstenv/fldenv 28-byte and 14-byte forms', ['fld1', 'fldpi', 'fld tword [rel snan]', 'fadd st0, st1', 'fstp dword [0x20010]', 'fnstenv [0x20100]', 'o16 fnstenv [0x20200]',
     'fninit', 'fldenv [0x20100]', 'fnstsw ax', 'fxam', 'fninit', 'o16 fldenv [0x20200]', 'fnstenv [0x20300]', 'fldenv [rel b0]', 'fnstenv [0x20400]'].join('\n'),
@@ -381,6 +402,31 @@ export function x87Sequences(): Sequence[] {
     }
     const cw = fcw(Number(rand() & 3n), ([24, 53, 64] as const)[Number(rand() % 3n)]!);
     out.push({ name: `x87 random operands #${k} (fcw 0x${cw.toString(16)})`, asm: programWith(body.join('\n'), labels.map((l, i) => [l, values[i]!]), [cw]) });
+  }
+
+  // Transcendentals on random in-domain operands (fixed seed).
+  const trand = xorshift(0x5eed7a11n);
+  const fraction = () => Number(trand() % 1000000n) / 1000000;
+  for (let k = 0; k < 4; k++) {
+    slot = 0;
+    const consts: Array<[string, bigint]> = [];
+    const body: string[] = ['fldcw [rel w0]'];
+    for (let i = 0; i < 10; i++) {
+      const sign = trand() & 1n ? -1 : 1;
+      const scale = 2 ** -Number(trand() % 40n);
+      const cases: Array<[string, number, number]> = [
+        ['f2xm1', sign * fraction() * scale, 0], ['fyl2x', (fraction() + 0.001) * 2 ** Number(trand() % 64n - 32n), sign * (fraction() + 0.5)],
+        ['fyl2xp1', sign * fraction() * 0.29 * scale, fraction() * 10], ['fpatan', sign * fraction() * 2 ** Number(trand() % 20n - 10n), (fraction() - 0.5) * 8],
+        ['fsin', sign * fraction() * 2 ** Number(trand() % 30n), 0],
+      ];
+      for (const [op, st0, st1] of cases) {
+        const j = consts.length;
+        consts.push([`ta${j}`, doubleToX80(st0 === 0 ? 0.5 : st0)], [`tb${j}`, doubleToX80(st1 === 0 ? 1 : st1)]);
+        body.push(`fld tword [rel tb${j}]\nfld tword [rel ta${j}]\n${op}\n${store()}${op === 'f2xm1' || op === 'fsin' ? `\n${store()}` : ''}`);
+      }
+    }
+    const cw = fcw(Number(trand() & 3n), ([24, 53, 64] as const)[Number(trand() % 3n)]!);
+    out.push({ name: `x87 transcendentals on random operands #${k} (fcw 0x${cw.toString(16)})`, asm: programWith(body.join('\n'), consts, [cw]) });
   }
 
   // ---- exceptions ------------------------------------------------------------------------
