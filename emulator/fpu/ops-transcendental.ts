@@ -8,7 +8,10 @@ import { FSW_C2, type X87 } from './x87-state.js';
  * the host libm function (glibc: correctly rounded, reproduced by libm.ts), and the double
  * widened back (rounded per FCW.PC). Exception flags are not merged into FSW (QEMU's helpers
  * skip that step). A NaN comes back as the same NaN, quietened (glibc returns x − x).
- * F2XM1/FYL2X/FYL2XP1/FPATAN are softfloat polynomial algorithms in QEMU 7.2 and are not here.
+ * glibc is not correctly rounded everywhere (sin(0x3fea8d3ae685db77) gives ...0a72, the nearest
+ * double is ...0a73): on such rare arguments (about 1 in 1000 random ones) the result differs
+ * from QEMU in the last bit of the double. F2XM1, FYL2X/FYL2XP1 and FPATAN are QEMU's own
+ * softfloat algorithms: ops-f2xm1.ts, ops-log.ts, ops-atan.ts.
  */
 
 const MAXTAN = 2 ** 63;
