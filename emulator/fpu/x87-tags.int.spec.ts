@@ -46,3 +46,15 @@ describe('x87 state including the tag word, emulator vs QEMU info registers', ()
     expect(se.fpu).toEqual(sq.fpu);
   });
 });
+
+describe('gdb register numbering of the x87 stack (measured on QEMU 7.2)', () => {
+  it('st0..st7 are the physical registers R0..R7, not ST(i) relative to TOP', async () => {
+    const tm = buildTestMachine({ code: nasm('fninit\nfld1\nnop', Number(LAYOUT.code)) });
+    await qemu.reset(tm.state, tm.memory);
+    await qemu.step(2);
+    const s = await qemu.readState();
+    expect(s.fpu!.fsw >> 11).toBe(7); // TOP = 7 after one push
+    expect(s.fpu!.st[7]).toBe(0x3fff_8000000000000000n); // R7 = ST(0) = 1.0
+    expect(s.fpu!.st[0]).toBe(0n);
+  });
+});
