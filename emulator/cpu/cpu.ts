@@ -1,10 +1,10 @@
 import { mutants } from '../mutants.js';
 import { BASE_RIP, type Insn, Seg } from '../decode/insn.js';
+import { X87 } from '../fpu/x87-state.js';
 import { AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { Access, Mmu } from '../memory/mmu.js';
-import { X87 } from '../fpu/x87-state.js';
 import type { CpuModel } from './cpu-model.js';
 import { CC, LazyFlags, computeArith, computeCarry } from './lazy-flags.js';
 

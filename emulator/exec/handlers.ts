@@ -1,5 +1,6 @@
 import type { Cpu } from '../cpu/cpu.js';
 import type { Insn } from '../decode/insn.js';
+import { fwait, x87 } from '../fpu/dispatch.js';
 import { ALL_ROWS } from '../isa/table.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import * as alu from './alu.js';
@@ -7,7 +8,6 @@ import * as atomics from './atomics.js';
 import * as bits from './bits.js';
 import * as cf from './control-flow.js';
 import * as flags from './flag-ops.js';
-import { fwait, x87 } from '../fpu/dispatch.js';
 import * as mov from './mov.js';
 import * as muldiv from './muldiv.js';
 import { readOp, writeOp } from './operands.js';
