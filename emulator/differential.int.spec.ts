@@ -6,6 +6,7 @@ import { EmulatorTarget } from './emulator-target.js';
 import { ALL_ROWS } from './isa/table.js';
 import { nasm } from './test-support/nasm.js';
 import { sequences } from './test-support/sequences.js';
+import { x87Sequences } from './test-support/sequences-x87.js';
 
 /**
  * Lockstep differential suite: every sequence runs one instruction at a time on the emulator and
@@ -45,6 +46,13 @@ function diffStates(a: MachineState, b: MachineState, flagMask: bigint): string[
   for (const k of ['fsBase', 'gsBase', 'kernelGsBase', 'cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer'] as const) {
     if (a[k] !== b[k]) out.push(`${k}: emu 0x${a[k].toString(16)} qemu 0x${b[k].toString(16)}`);
   }
+  if (a.fpu && b.fpu) {
+    if (a.fpu.fcw !== b.fpu.fcw) out.push(`fcw: emu 0x${a.fpu.fcw.toString(16)} qemu 0x${b.fpu.fcw.toString(16)}`);
+    if (a.fpu.fsw !== b.fpu.fsw) out.push(`fsw: emu 0x${a.fpu.fsw.toString(16)} qemu 0x${b.fpu.fsw.toString(16)}`);
+    a.fpu.st.forEach((v, i) => {
+      if (v !== b.fpu!.st[i]) out.push(`R${i}: emu 0x${v.toString(16)} qemu 0x${b.fpu!.st[i]!.toString(16)}`);
+    });
+  }
   return out;
 }
 
@@ -54,7 +62,7 @@ async function pages(t: { readMemory: EmulatorTarget['readMemory'] }): Promise<U
   return Uint8Array.from([...stack, ...data]);
 }
 
-const all = sequences();
+const all = [...sequences(), ...x87Sequences()];
 
 describe(`differential: emulator vs QEMU (${all.length} sequences)`, () => {
   it('has at least 300 sequences', () => {

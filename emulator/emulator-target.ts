@@ -86,6 +86,21 @@ export class EmulatorTarget implements ExecutionTarget {
     c.segBase[Seg.FS] = toSigned(state.fsBase);
     c.segBase[Seg.GS] = toSigned(state.gsBase);
     c.updateMode();
+    this.loadFpu(state.fpu);
+  }
+
+  /**
+   * x87 state from a MachineState (physical registers, FSW with TOP). Without one, the values a
+   * gdb target writes for a state without FPU (FCW 0x37F, FSW 0, registers 0); without a tag
+   * word, all registers empty (QEMU's reset state: its gdb stub cannot set tags).
+   */
+  private loadFpu(fpu: MachineState['fpu']): void {
+    const f = this.machine.cpu.fpu;
+    f.fcw = fpu?.fcw ?? 0x37f;
+    f.fsw = (fpu?.fsw ?? 0) & ~0x3800;
+    f.top = ((fpu?.fsw ?? 0) >> 11) & 7;
+    for (let r = 0; r < 8; r++) f.regs[r] = fpu?.st[r] ?? 0n;
+    f.loadAbridgedTagWord(fpu?.ftw ?? 0);
   }
 
   private systemSegment(s: Segment, fallback: { selector: number; base: number; limit: number; attrs: number }) {
@@ -163,6 +178,8 @@ export class EmulatorTarget implements ExecutionTarget {
       cr8: BigInt(c.cr8),
       efer: BigInt(c.efer),
     };
+    const f = c.fpu;
+    state.fpu = { fcw: f.fcw, fsw: f.statusWord, st: [...f.regs], ftw: f.abridgedTagWord() };
     if (options.system) {
       state.gdtr = { base: toU64(c.gdtrBase), limit: c.gdtrLimit };
       state.idtr = { base: toU64(c.idtrBase), limit: c.idtrLimit };

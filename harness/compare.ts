@@ -40,6 +40,7 @@ export function stateFields(s: MachineState): Field[] {
   if (s.fpu) {
     out.push(['fpu.fcw', 16, BigInt(s.fpu.fcw)], ['fpu.fsw', 16, BigInt(s.fpu.fsw)]);
     s.fpu.st.forEach((v, i) => out.push([`fpu.st[${i}]`, 80, v]));
+    if (s.fpu.ftw !== undefined) out.push(['fpu.ftw', 8, BigInt(s.fpu.ftw)]);
   }
   if (s.sse) {
     out.push(['sse.mxcsr', 32, BigInt(s.sse.mxcsr)]);

@@ -42,9 +42,20 @@ export const GprSchema = z.object(
 
 export const FpuSchema = z.object({
   fcw: u16,
+  /** FSW including TOP (bits 13–11). */
   fsw: u16,
-  /** st0..st7 as 80-bit values (64-bit significand + 16-bit sign/exponent). */
+  /**
+   * The eight x87 data registers as 80-bit values (64-bit significand + 16-bit sign/exponent),
+   * in *physical* order R0..R7 (ST(i) is R[(TOP + i) & 7]): QEMU 7.2's gdb stub reports and
+   * writes gdb's st0..st7 that way.
+   */
   st: z.array(hex80).length(8),
+  /**
+   * Abridged tag word (FXSAVE's: bit i set when R(i) is not empty). Optional: QEMU's gdb stub
+   * reports ftag as a constant 0 and ignores writes, so the QEMU target leaves it out (the tags
+   * show up in memory through FNSTENV/FNSAVE); QEMU's `info registers` prints it as FTW.
+   */
+  ftw: z.number().int().min(0).max(0xff).optional(),
 });
 
 export const SseSchema = z.object({

@@ -1,5 +1,6 @@
 import { mutants } from '../mutants.js';
 import { BASE_RIP, type Insn, Seg } from '../decode/insn.js';
+import { X87 } from '../fpu/x87-state.js';
 import { AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
@@ -83,6 +84,8 @@ export class Cpu {
   readonly tr = { selector: 0, base: 0, limit: 0xffff, attrs: 0x8b00 };
   readonly ldtr = { selector: 0, base: 0, limit: 0xffff, attrs: 0x8200 };
   readonly msr = new Map<number, bigint>();
+  /** The x87 FPU (its own object: emulator/fpu/). */
+  readonly fpu = new X87();
 
   /** 64-bit mode (EFER.LMA and CS.L); else CS.D picks 32/16-bit defaults. */
   long64 = false;

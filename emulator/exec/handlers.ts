@@ -1,5 +1,6 @@
 import type { Cpu } from '../cpu/cpu.js';
 import type { Insn } from '../decode/insn.js';
+import { fwait, x87 } from '../fpu/dispatch.js';
 import { ALL_ROWS } from '../isa/table.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import * as alu from './alu.js';
@@ -140,7 +141,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   iret: sys.iret,
   syscall: sys.syscall,
   sysret: sys.sysret,
-  x87: sys.x87,
+  x87,
+  fwait,
   // Far transfers are not implemented yet: #UD keeps the guest (and the harness) informed.
   retf: unimplemented,
   rdrand: unimplemented,

@@ -1,4 +1,5 @@
 import { CONDITIONS, CONDITION_FLAGS, row, type IsaRow } from './row.js';
+import { X87_ROWS } from './rows-x87.js';
 
 /**
  * The one-byte opcode map (SDM Vol. 2 Table A-2), 64-bit mode semantics. Prefix bytes are not rows.
@@ -82,7 +83,7 @@ function oneByte(): IsaRow[] {
   for (let r = 1; r < 8; r++) add(row('one', 0x90 + r, 'XCHG', 'Zv,rAX'));
   add(row('one', 0x98, 'CBW', '', { handler: 'cbw' })); // CBW/CWDE/CDQE by operand size
   add(row('one', 0x99, 'CWD', '', { handler: 'cwd' })); // CWD/CDQ/CQO
-  add(row('one', 0x9b, 'FWAIT', '', { handler: 'nop' }));
+  add(row('one', 0x9b, 'FWAIT', '', { handler: 'fwait' }));
   add(row('one', 0x9c, 'PUSHF', '', { size: 'd64', r: 'oszapcdit' }));
   add(row('one', 0x9d, 'POPF', '', { size: 'd64', w: 'oszapcdit' }));
   add(row('one', 0x9e, 'SAHF', '', { w: 'szapc' }));
@@ -129,7 +130,7 @@ function oneByte(): IsaRow[] {
   add(row('one', 0xcd, 'INT', 'Ib', { handler: 'int' }));
   add(row('one', 0xcf, 'IRET', '', { handler: 'iret', w: 'oszapcdit' }));
   add(row('one', 0xd7, 'XLAT', '', { handler: 'xlat' }));
-  for (let op = 0xd8; op <= 0xdf; op++) add(row('one', op, 'x87', '', { handler: 'x87', modrm: true }));
+  for (const r of X87_ROWS) add(r);
   add(row('one', 0xe0, 'LOOPNE', 'Jb', { size: 'd64', r: 'z', handler: 'loop', arg: 0 }));
   add(row('one', 0xe1, 'LOOPE', 'Jb', { size: 'd64', r: 'z', handler: 'loop', arg: 1 }));
   add(row('one', 0xe2, 'LOOP', 'Jb', { size: 'd64', handler: 'loop', arg: 2 }));

@@ -5,6 +5,8 @@ export interface SystemRegisters {
   readonly gdtr?: TableRegister;
   readonly idtr?: TableRegister;
   readonly cpl?: number;
+  /** x87 abridged tag word (bit i set: physical register i not empty), which the gdb stub does not report. */
+  readonly ftw?: number;
 }
 
 const SEG_NAMES: Record<string, keyof SystemRegisters['segments']> = {
@@ -31,5 +33,6 @@ export function parseInfoRegisters(text: string): SystemRegisters {
     return m ? { base: BigInt(`0x${m[1]}`), limit: Number.parseInt(m[2]!, 16) } : undefined;
   };
   const cpl = /CPL=(\d)/.exec(text);
-  return { segments, gdtr: table('GDT'), idtr: table('IDT'), cpl: cpl ? Number(cpl[1]) : undefined };
+  const ftw = /FTW=([0-9a-f]{2})/.exec(text);
+  return { segments, gdtr: table('GDT'), idtr: table('IDT'), cpl: cpl ? Number(cpl[1]) : undefined, ftw: ftw ? Number.parseInt(ftw[1]!, 16) : undefined };
 }

@@ -167,6 +167,7 @@ export class QemuTarget extends GdbRemoteTarget {
       if (sys.idtr) state.idtr = sys.idtr;
       if (sys.segments.tr) state.tr = sys.segments.tr;
       if (sys.segments.ldtr) state.ldtr = sys.segments.ldtr;
+      if (sys.ftw !== undefined && state.fpu) state.fpu.ftw = sys.ftw;
     }
     return state;
   }
