@@ -172,6 +172,12 @@ export interface GdbRemoteTargetOptions {
   readonly timeoutMs?: number;
   /** Wall-clock budget for `runUntil` per million instructions requested. */
   readonly runMsPerMillion?: number;
+  /**
+   * A single step that has not stopped after this long is interrupted (0x03) and reported as
+   * 'limit' (an instruction that never retires, such as HLT with no interrupt to come).
+   * Default: no deadline (the request timeout applies).
+   */
+  readonly stepDeadlineMs?: number;
   readonly logger?: Logger;
 }
 
@@ -290,10 +296,22 @@ export class GdbRemoteTarget implements ExecutionTarget {
     this.knownRip = undefined;
     let last: StopReason = { kind: 'step' };
     for (let i = 0; i < n; i++) {
-      last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
+      last = await this.stepOnce();
       if (last.kind !== 'step') return last;
     }
     return last;
+  }
+
+  /** One `s`, interrupted at the step deadline when one is set. */
+  private async stepOnce(): Promise<StopReason> {
+    const deadline = this.options.stepDeadlineMs;
+    if (deadline === undefined) return this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
+    const timer = setTimeout(() => this.rsp.interrupt(), deadline);
+    try {
+      return this.stopFromReply(await this.rsp.request('s', { expect: 'stop', timeoutMs: deadline + 5000 }));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async syncBreakpoints(stops: readonly bigint[]): Promise<void> {

@@ -6,6 +6,7 @@ import * as alu from './alu.js';
 import * as atomics from './atomics.js';
 import * as bits from './bits.js';
 import * as cf from './control-flow.js';
+import * as far from './far-transfer.js';
 import * as flags from './flag-ops.js';
 import * as mov from './mov.js';
 import * as muldiv from './muldiv.js';
@@ -141,9 +142,10 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   syscall: sys.syscall,
   sysret: sys.sysret,
   x87: sys.x87,
-  // Far transfers are not implemented yet: #UD keeps the guest (and the harness) informed.
-  retf: unimplemented,
-  rdrand: unimplemented,
+  rdrand: sys.rdrand,
+  callf: far.callFar,
+  jmpf: far.jmpFar,
+  retf: far.retf,
 };
 
 /** Handler per row id (the dispatch array); rows whose handler is missing raise #UD. */

@@ -34,8 +34,9 @@ function dstLin(c: Cpu, d: Insn): number {
   return indexLin(c, 7, d.asize, Seg.ES);
 }
 
-function step(c: Cpu, d: Insn): number {
-  const s = d.os[0]!;
+/** rSI/rDI increment: the element size (operand 0, or operand 1 for OUTS, whose operand 0 is DX). */
+function step(c: Cpu, d: Insn, operand = 0): number {
+  const s = d.os[operand]!;
   return c.getDF() ? -s : s;
 }
 
@@ -147,6 +148,6 @@ export function outs(c: Cpu, d: Insn): void {
   const s = ioSize(d, 1);
   const v = c.readSized(srcLin(c, d), s);
   c.bus.portOut(c.getReg(2, 2), s, v);
-  advance(c, 6, d.asize, step(c, d));
+  advance(c, 6, d.asize, step(c, d, 1));
   repEnd(c, d, false);
 }

@@ -5,7 +5,7 @@ import {
 import { iret64 } from '../cpu/interrupts.js';
 import { loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
 import { type Insn, Opnd, Seg } from '../decode/insn.js';
-import { RF, VM } from '../isa/flags.js';
+import { AF, CF, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { readOp, writeOp } from './operands.js';
 
@@ -311,6 +311,28 @@ export function rdtsc(c: Cpu): void {
 export function rdtscp(c: Cpu): void {
   rdtsc(c);
   c.setReg(1, 4, Number(c.msr.get(MSR.TSC_AUX) ?? 0n));
+}
+
+/**
+ * RDRAND's generator: splitmix64 from a fixed seed, so emulator runs repeat exactly. Its values
+ * are nondeterministic by definition; the differential harness follows the oracle's value
+ * (harness/sync-rules.ts, rule 'rdrand-rdseed').
+ */
+let randomState = 0x9e3779b97f4a7c15n;
+
+function nextRandom(): bigint {
+  randomState = BigInt.asUintN(64, randomState + 0x9e3779b97f4a7c15n);
+  let z = randomState;
+  z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+  z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+  return z ^ (z >> 31n);
+}
+
+/** RDRAND r16/r32/r64: a value is always available, so CF=1 and OF/SF/ZF/AF/PF are cleared (as QEMU). */
+export function rdrand(c: Cpu, d: Insn): void {
+  const v = nextRandom();
+  c.setReg(d.or[0]!, d.osize, Number(v & 0xffffffffn), Number(v >> 32n));
+  c.setStatus(OF | SF | ZF | AF | PF | CF, CF);
 }
 
 export function cpuid(c: Cpu): void {

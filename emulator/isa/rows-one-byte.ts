@@ -123,7 +123,7 @@ function oneByte(): IsaRow[] {
   add(row('one', 0xc7, 'MOV', 'Ev,Iz', { ext: 0 }));
   add(row('one', 0xc8, 'ENTER', 'Iw,Ib', { size: 'd64' }));
   add(row('one', 0xc9, 'LEAVE', '', { size: 'd64' }));
-  add(row('one', 0xca, 'RETF', 'Iw', { handler: 'retf' }));
+  add(row('one', 0xca, 'RETF', 'Iw', { handler: 'retf' })); // operand size 32 by default, also in 64-bit mode
   add(row('one', 0xcb, 'RETF', '', { handler: 'retf' }));
   add(row('one', 0xcc, 'INT3', '', { handler: 'int3' }));
   add(row('one', 0xcd, 'INT', 'Ib', { handler: 'int' }));
@@ -174,9 +174,9 @@ function oneByte(): IsaRow[] {
   add(row('one', 0xff, 'INC', 'Ev', { ext: 0, lock: true, w: 'oszap' }));
   add(row('one', 0xff, 'DEC', 'Ev', { ext: 1, lock: true, w: 'oszap' }));
   add(row('one', 0xff, 'CALL', 'Ev', { ext: 2, size: 'f64', handler: 'call_ind' }));
-  add(row('one', 0xff, 'CALLF', 'M', { ext: 3, handler: 'ud' }));
+  add(row('one', 0xff, 'CALLF', 'M', { ext: 3, handler: 'callf' })); // m16:16/32, m16:64 with REX.W
   add(row('one', 0xff, 'JMP', 'Ev', { ext: 4, size: 'f64', handler: 'jmp_ind' }));
-  add(row('one', 0xff, 'JMPF', 'M', { ext: 5, handler: 'ud' }));
+  add(row('one', 0xff, 'JMPF', 'M', { ext: 5, handler: 'jmpf' }));
   add(row('one', 0xff, 'PUSH', 'Ev', { ext: 6, size: 'd64' }));
   return rows;
 }

@@ -5,6 +5,8 @@ export interface SystemRegisters {
   readonly gdtr?: TableRegister;
   readonly idtr?: TableRegister;
   readonly cpl?: number;
+  /** The CPU sits in HLT (QEMU's `HLT=1`). */
+  readonly halted?: boolean;
 }
 
 const SEG_NAMES: Record<string, keyof SystemRegisters['segments']> = {
@@ -31,5 +33,6 @@ export function parseInfoRegisters(text: string): SystemRegisters {
     return m ? { base: BigInt(`0x${m[1]}`), limit: Number.parseInt(m[2]!, 16) } : undefined;
   };
   const cpl = /CPL=(\d)/.exec(text);
-  return { segments, gdtr: table('GDT'), idtr: table('IDT'), cpl: cpl ? Number(cpl[1]) : undefined };
+  const hlt = /HLT=(\d)/.exec(text);
+  return { segments, gdtr: table('GDT'), idtr: table('IDT'), cpl: cpl ? Number(cpl[1]) : undefined, halted: hlt ? hlt[1] === '1' : undefined };
 }
