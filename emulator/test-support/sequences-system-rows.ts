@@ -146,6 +146,13 @@ function tscSequences(add: (name: string, body: string, qemuDeviation?: string) 
   add('rdtsc (EDX:EAX followed; upper halves zeroed)', 'mov rax, -1\nmov rdx, -1\nrdtsc\nshl rdx, 32\nor rax, rdx\nmov rbx, rax\nrdtsc\nmov [rsi], eax\nmov [rsi+4], edx');
 }
 
+/** Under qemu64 (no BMI1/ABM/POPCNT/MOVBE) F3 0F BC/BD run as BSF/BSR and POPCNT/MOVBE are #UD. */
+function qemu64FeatureSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
+  add('tzcnt/lzcnt as bsf/bsr, zero source keeps the destination (qemu64)', 'xor ebx, ebx\ntzcnt rax, rbx\nlzcnt ecx, ebx\ntzcnt dx, bx\nlzcnt r9w, [rsi+0x100]\ntzcnt r8, [rsi]');
+  add('#UD: popcnt 16-bit (qemu64)', 'popcnt ax, bx');
+  add('#UD: movbe store (qemu64)', 'movbe [rsi], eax');
+}
+
 function extendedSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
   add('cpuid leaves 1, 7, 0x80000001 (extended model)', 'mov eax, 1\ncpuid\nmov eax, 7\nxor ecx, ecx\ncpuid\nmov eax, 0x80000001\ncpuid');
   add('popcnt 16/32/64, reg and mem, zero source', 'popcnt ax, bx\npopcnt ecx, ebx\npopcnt rdx, r8\npopcnt r10, [rsi+8]\npopcnt r11w, [rsi]\nxor ebx, ebx\nmov r12, -1\npopcnt r12, rbx\npopcnt r12d, [rsi+16]');
@@ -182,6 +189,7 @@ export function systemRowSequences(): SystemSequence[] {
   farSequences(add);
   hltSequences(add);
   tscSequences(add);
+  qemu64FeatureSequences(add);
   extendedSequences(adder(QEMU64_EXTENDED_CPU));
   return out;
 }
