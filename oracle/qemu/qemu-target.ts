@@ -153,18 +153,20 @@ export class QemuTarget extends GdbRemoteTarget {
    * the next reset() wakes it with a system reset.
    */
   override async step(n = 1): Promise<StopReason> {
-    const stop = await super.step(n);
+    return this.afterRun(await super.step(n));
+  }
+
+  /** A run whose time budget ran out while the CPU sits in HLT stopped there, as a step would. */
+  override async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
+    return this.afterRun(await super.runUntil(stops, maxInstructions));
+  }
+
+  private async afterRun(stop: StopReason): Promise<StopReason> {
     if (stop.kind === 'triple-fault') this.needsSystemReset = true;
     if (stop.kind === 'limit' && (await this.systemRegisters()).halted) {
       this.needsSystemReset = true;
       return { kind: 'halted', rip: await this.readRegister('rip') };
     }
-    return stop;
-  }
-
-  override async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
-    const stop = await super.runUntil(stops, maxInstructions);
-    if (stop.kind === 'triple-fault') this.needsSystemReset = true;
     return stop;
   }
 
