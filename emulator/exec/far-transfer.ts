@@ -6,8 +6,9 @@ import { GuestFault, Vec } from '../memory/guest-fault.js';
 /**
  * Far CALL/JMP through a memory pointer (FF /3, FF /5: m16:16, m16:32, or m16:64 with REX.W)
  * and far RET (CB, CA iw), in protected and long mode (SDM Vol. 2 CALL, JMP, RET; Vol. 3 §5.8).
- * Direct transfers to code segments only: call gates, task gates and TSS targets are not
- * implemented (they stop the emulator with a crash report rather than run wrongly).
+ * Targets: code segments, and in long mode 64-bit call gates (a CALL through one to a more
+ * privileged level, and legacy-mode gates, task gates and TSS targets, are not implemented:
+ * they stop the emulator with a crash report rather than run wrongly).
  *
  * QEMU 7.2 differs from the SDM in 64-bit mode: it does not check that a 64-bit target offset
  * is canonical at the far transfer; the fetch at the target faults instead (the emulator
@@ -27,25 +28,64 @@ function dplOf(d: Descriptor): number {
   return (d.hi >> 13) & 3;
 }
 
-/** The descriptor a far JMP/CALL may load into CS directly, checked as the SDM lists. */
-function checkFarTarget(c: Cpu, sel: number): Descriptor {
-  if ((sel & 0xfffc) === 0) throw new GuestFault(Vec.GP, 0);
-  const d = readDescriptor(c, sel);
+/** A code-segment descriptor as a far JMP/CALL or a call gate may load it into CS. */
+function checkCodeTarget(c: Cpu, sel: number, d: Descriptor): void {
   const type = typeOf(d);
-  if ((d.attrs & ATTR_S) === 0) {
-    // Long mode allows only 64-bit call gates (everything else is #GP(selector)); legacy
-    // protected mode also has 16/32-bit call gates, task gates and TSS targets.
-    const gate = c.efer & EFER_LMA ? type === TYPE_CALL_GATE64 : [1, 4, 5, 9, 12].includes(type);
-    if (gate) throw new Error(`far transfer through a gate or TSS (selector 0x${sel.toString(16)}, type ${type}) is not implemented`);
-    throw new GuestFault(Vec.GP, sel & 0xfffc);
-  }
-  if ((type & TYPE_CODE) === 0) throw new GuestFault(Vec.GP, sel & 0xfffc);
+  if ((d.attrs & ATTR_S) === 0 || (type & TYPE_CODE) === 0) throw new GuestFault(Vec.GP, sel & 0xfffc);
   const dpl = dplOf(d);
   if (type & TYPE_CONFORMING) {
     if (dpl > c.cpl) throw new GuestFault(Vec.GP, sel & 0xfffc);
   } else if ((sel & 3) > c.cpl || dpl !== c.cpl) throw new GuestFault(Vec.GP, sel & 0xfffc);
+}
+
+/** Where a far JMP/CALL goes: CS selector and descriptor, and the gate's offset when it went through one. */
+interface FarTarget {
+  readonly sel: number;
+  readonly desc: Descriptor;
+  /** Offset from a 64-bit call gate (which also makes the CALL push 8-byte slots). */
+  readonly gateOffset?: number;
+}
+
+/** The far JMP/CALL target, checked as the SDM lists (a code segment, or a 64-bit call gate in long mode). */
+function farTarget(c: Cpu, sel: number, call: boolean): FarTarget {
+  if ((sel & 0xfffc) === 0) throw new GuestFault(Vec.GP, 0);
+  const d = readDescriptor(c, sel);
+  if ((d.attrs & ATTR_S) !== 0) {
+    checkCodeTarget(c, sel, d);
+    if ((d.attrs & ATTR_P) === 0) throw new GuestFault(Vec.NP, sel & 0xfffc);
+    return { sel, desc: d };
+  }
+  const type = typeOf(d);
+  if (c.efer & EFER_LMA && type === TYPE_CALL_GATE64) return throughCallGate(c, sel, d, call);
+  // Legacy protected mode also has 16/32-bit call gates, task gates and TSS targets.
+  if (!(c.efer & EFER_LMA) && [1, 4, 5, 9, 12].includes(type)) {
+    throw new Error(`far transfer through a gate or TSS (selector 0x${sel.toString(16)}, type ${type}) is not implemented outside long mode`);
+  }
+  throw new GuestFault(Vec.GP, sel & 0xfffc);
+}
+
+/** A 64-bit call gate (16 bytes): its DPL and presence, then the 64-bit code segment it names. */
+function throughCallGate(c: Cpu, gateSel: number, gate: Descriptor, call: boolean): FarTarget {
+  const dpl = dplOf(gate);
+  if (dpl < c.cpl || dpl < (gateSel & 3)) throw new GuestFault(Vec.GP, gateSel & 0xfffc);
+  if ((gate.attrs & ATTR_P) === 0) throw new GuestFault(Vec.NP, gateSel & 0xfffc);
+  // The upper half must be in the table too, with a zero type field.
+  const upper = readDescriptor(c, (gateSel & 0xfffc) + 8);
+  if (((upper.hi >> 8) & 0x1f) !== 0) throw new GuestFault(Vec.GP, gateSel & 0xfffc);
+  const offset = halvesToSigned(((gate.lo & 0xffff) | (gate.hi & 0xffff0000)) >>> 0, upper.lo);
+  const sel = gate.lo >>> 16;
+  if ((sel & 0xfffc) === 0) throw new GuestFault(Vec.GP, 0);
+  const d = readDescriptor(c, sel);
+  // The gate's code selector: its RPL is not checked; a JMP needs DPL = CPL (or conforming
+  // code with DPL ≤ CPL), a CALL may also go to more privileged non-conforming code.
+  const type = typeOf(d);
+  const codeDpl = dplOf(d);
+  if ((d.attrs & ATTR_S) === 0 || (type & TYPE_CODE) === 0 || codeDpl > c.cpl) throw new GuestFault(Vec.GP, sel & 0xfffc);
+  if (!call && (type & TYPE_CONFORMING) === 0 && codeDpl !== c.cpl) throw new GuestFault(Vec.GP, sel & 0xfffc);
+  if (!isLongCode(d)) throw new GuestFault(Vec.GP, sel & 0xfffc);
   if ((d.attrs & ATTR_P) === 0) throw new GuestFault(Vec.NP, sel & 0xfffc);
-  return d;
+  if (!isCanonical(offset)) throw new GuestFault(Vec.GP, 0);
+  return { sel, desc: d, gateOffset: offset };
 }
 
 /** Target offset: 64-bit code takes a canonical 64-bit offset, other code one within the limit. */
@@ -71,17 +111,22 @@ function readFarPointer(c: Cpu, size: number): { lo: number; hi: number; sel: nu
 export function jmpFar(c: Cpu, d: Insn): void {
   const s = d.osize;
   const p = readFarPointer(c, s);
-  const desc = checkFarTarget(c, p.sel);
-  const off = targetOffset(c, desc, p.lo, p.hi, s);
-  loadCodeSegment(c, p.sel, desc, c.cpl);
+  const t = farTarget(c, p.sel, false);
+  const off = t.gateOffset ?? targetOffset(c, t.desc, p.lo, p.hi, s);
+  loadCodeSegment(c, t.sel, t.desc, c.cpl);
   c.nextRip = off;
 }
 
 export function callFar(c: Cpu, d: Insn): void {
-  const s = d.osize;
-  const p = readFarPointer(c, s);
-  const desc = checkFarTarget(c, p.sel);
-  const off = targetOffset(c, desc, p.lo, p.hi, s);
+  const p = readFarPointer(c, d.osize);
+  const t = farTarget(c, p.sel, true);
+  // Through a 64-bit call gate the pushes are 8 bytes whatever the operand size. A gate to
+  // more privileged code switches stacks (TSS.RSPn): not implemented, and unreachable at CPL 0.
+  if (t.gateOffset !== undefined && (typeOf(t.desc) & TYPE_CONFORMING) === 0 && dplOf(t.desc) < c.cpl) {
+    throw new Error('far CALL through a call gate to a more privileged level is not implemented');
+  }
+  const s = t.gateOffset !== undefined ? 8 : d.osize;
+  const off = t.gateOffset ?? targetOffset(c, t.desc, p.lo, p.hi, s);
   // Return CS, then return RIP, at the operand size on the current stack; RSP moves only
   // once both stores are done (a fault on the second leaves RSP as it was, as in QEMU).
   const ret = c.nextRip;
@@ -89,7 +134,7 @@ export function callFar(c: Cpu, d: Insn): void {
   c.writeSized(c.stackLin(-s), s, c.segSel[Seg.CS]!, 0);
   c.writeSized(c.stackLin(-2 * s), s, (ret - retHi * 4294967296) >>> 0, retHi >>> 0);
   c.adjustRsp(-2 * s);
-  loadCodeSegment(c, p.sel, desc, c.cpl);
+  loadCodeSegment(c, t.sel, t.desc, c.cpl);
   c.nextRip = off;
 }
 

@@ -51,6 +51,7 @@ const SETUP = `
   mov qword [0x20010], r8
 `;
 
+const LAYOUT_CODE = 0x10000;
 const CODE64 = 0x1008;
 const DATA = 0x1010;
 const CODE32 = 0x1018;
@@ -133,6 +134,66 @@ function farSequences(add: (name: string, body: string, qemuDeviation?: string) 
   );
 }
 
+/**
+ * Descriptors a sequence writes itself: GDTR's limit (0xffff, QEMU's reset value) covers the
+ * stack page, so selectors 0x9000 and up name 8-byte slots at physical 0x9000 (zeroed before
+ * every sequence). `put(selector, descriptor)` stores one.
+ */
+function put(selector: number, descriptor: bigint): string {
+  return `mov rax, 0x${descriptor.toString(16)}\nmov [0x${selector.toString(16)}], rax`;
+}
+
+function descriptorSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
+  const far = (sel: number, bits: 16 | 32 | 64 = 32) => `${farPointer(bits, 0x40, 't', sel)}\n${jmpFar(bits, 0x40)}\nud2\nt: mov ax, cs`;
+  add('jmp far to a 64-bit code segment with base 0x100 (the base is ignored)', `${put(0x9000, 0x00af9b000100ffffn)}\n${far(0x9000)}\nnop\nmov rbx, 1`);
+  add('jmp far to conforming code (DPL 0): CS.RPL = CPL', `${put(0x9000, 0x00af9f000000ffffn)}\n${far(0x9000 | 0)}\nmov rbx, [0x9000]`);
+  add('#GP: jmp far to conforming code with DPL 3 > CPL', `${put(0x9000, 0x00afff000000ffffn)}\n${far(0x9000)}`);
+  add('#GP: jmp far to non-conforming code with DPL 3', `${put(0x9000, 0x00affb000000ffffn)}\n${far(0x9003)}`);
+  add('#NP: jmp far to a not-present code segment', `${put(0x9000, 0x00af1b000000ffffn)}\n${far(0x9000, 64)}`);
+  add('#NP: call far to a not-present code segment', `${put(0x9000, 0x00af1b000000ffffn)}\n${farPointer(64, 0x40, 't', 0x9000)}\n${callFar(64, 0x40)}\nt: nop`);
+  add('#GP(0): jmp far beyond a 32-bit segment\'s limit (0xffff)', `${put(0x9000, 0x00409b000000ffffn)}\n${far(0x9000)}`);
+  add(
+    'jmp far sets the code descriptor\'s accessed bit',
+    `${put(0x9000, 0x00af9a000000ffffn)}\n${far(0x9000)}\nmov rbx, [0x9000]`,
+    'QEMU 7.2 does not set the accessed bit of a code descriptor it loads by a far JMP/CALL; the SDM says the processor sets it (the emulator)',
+  );
+}
+
+/**
+ * A 64-bit call gate at `selector` (16 bytes) to `codeSel`:`label`, with the access byte
+ * `access` (0x8c: present, DPL 0, type 12) and `upper` as the second quadword's high dword.
+ */
+function callGate(selector: number, codeSel: number, label: string, access = 0x8c, upper = 0): string {
+  const off = `(${label} - $$ + 0x${LAYOUT_CODE.toString(16)})`;
+  return (
+    `mov rax, ((${off} & 0xffff) | (0x${codeSel.toString(16)} << 16) | (0x${access.toString(16)} << 40) | (((${off} >> 16) & 0xffff) << 48))\n` +
+    `mov [0x${selector.toString(16)}], rax\nmov rax, ((${off} >> 32) | (0x${upper.toString(16)} << 32))\nmov [0x${(selector + 8).toString(16)}], rax`
+  );
+}
+
+function callGateSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
+  const jmpGate = (sel: number) => `mov dword [rsi+0x40], 0\nmov word [rsi+0x44], 0x${sel.toString(16)}\n${jmpFar(32, 0x40)}`;
+  const callGateAt = (sel: number, bits: 16 | 32 | 64 = 32) =>
+    `mov qword [rsi+0x40], 0\nmov word [rsi+0x${(0x40 + bits / 8).toString(16)}], 0x${sel.toString(16)}\n${callFar(bits, 0x40)}`;
+  add('jmp far through a 64-bit call gate', `${callGate(0x9000, CODE64, 't')}\n${jmpGate(0x9000)}\nud2\nt: mov ax, cs`);
+  add(
+    'call far through a 64-bit call gate: 8-byte slots whatever the operand size, o64 retf back',
+    `${callGate(0x9000, CODE64, 'f')}\n${callGateAt(0x9000, 16)}\nmov rbx, [rsp-8]\nmov rcx, [rsp-16]\njmp e\nf: mov rdx, [rsp]\no64 retf\ne: nop`,
+  );
+  add('#NP: call gate not present', `${callGate(0x9000, CODE64, 't', 0x0c)}\n${jmpGate(0x9000)}\nt: nop`);
+  add('#GP: call gate DPL 0 with an RPL 3 selector', `${callGate(0x9000, CODE64, 't')}\n${jmpGate(0x9003)}\nt: nop`);
+  add('#GP: call gate to a data segment', `${callGate(0x9000, DATA, 't')}\n${callGateAt(0x9000)}\nt: nop`);
+  add('#GP: call gate to 32-bit code', `${callGate(0x9000, CODE32, 't')}\n${jmpGate(0x9000)}\nt: nop`);
+  add('#GP: call gate whose upper half has a type', `${callGate(0x9000, CODE64, 't', 0x8c, 0xc00)}\n${jmpGate(0x9000)}\nt: nop`);
+  add('#GP: call gate with a null code selector', `${callGate(0x9000, 0, 't')}\n${jmpGate(0x9000)}\nt: nop`);
+  add(
+    'call gate to a not-present code segment',
+    `${put(0x9010, 0x00af1b000000ffffn)}\n${callGate(0x9000, 0x9010, 't')}\n${jmpGate(0x9000)}\nt: nop`,
+    'QEMU 7.2 raises #GP for a not-present code segment named by a call gate; the SDM says #NP(code selector) (the emulator)',
+  );
+  add('#GP(0): call gate with a non-canonical offset', `${callGate(0x9000, CODE64, 't', 0x8c, 0)}\nmov dword [0x900c], 0x8000\n${jmpGate(0x9000)}\nt: nop`);
+}
+
 function hltSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
   // Under QEMU's gdb stub a stepped HLT never retires by itself (IF=0, IRQs masked while
   // stepping): QemuTarget interrupts the step at its deadline and reports 'halted' when QEMU
@@ -187,6 +248,8 @@ export function systemRowSequences(): SystemSequence[] {
   const add = adder();
   portSequences(add);
   farSequences(add);
+  descriptorSequences(add);
+  callGateSequences(add);
   hltSequences(add);
   tscSequences(add);
   qemu64FeatureSequences(add);
