@@ -194,6 +194,31 @@ function callGateSequences(add: (name: string, body: string, qemuDeviation?: str
   add('#GP(0): call gate with a non-canonical offset', `${callGate(0x9000, CODE64, 't', 0x8c, 0)}\nmov dword [0x900c], 0x8000\n${jmpGate(0x9000)}\nt: nop`);
 }
 
+/**
+ * Drop to CPL 3 at `label` with RFLAGS = `rflags`: DPL-3 code and data descriptors at 0x9000
+ * and 0x9008 (in the GDT's reach, on the stack page), and the U/S bit on the page walk of the
+ * code, data and top stack pages (written with CR0.WP cleared: the tables are read-only; every
+ * sequence starts from fresh tables). Exceptions then switch to TSS.RSP0, which with QEMU's
+ * reset TR (base 0, limit 0xffff) is read from the IDT's first bytes: 0x8e00, on the stack page.
+ */
+function enterRing3(label: string, rflags = 0x2): string {
+  return [
+    put(0x9000, 0x00affb000000ffffn),
+    put(0x9008, 0x00cff3000000ffffn),
+    'mov rax, cr0\nand eax, ~0x10000\nmov cr0, rax',
+    'or qword [0x2000], 4\nor qword [0x3000], 4\nor qword [0x4000], 4',
+    'or qword [0x5000 + 0x10*8], 4\nor qword [0x5000 + 0x20*8], 4\nor qword [0x5000 + 0xf*8], 4',
+    'mov rax, cr3\nmov cr3, rax',
+    `push 0x900b\npush 0x10000\npush 0x${rflags.toString(16)}\npush 0x9003\nlea rax, [rel ${label}]\npush rax\niretq`,
+  ].join('\n');
+}
+
+function ring3Sequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
+  add('#GP(0): hlt at CPL 3', `${enterRing3('u')}\nu: mov rbx, [rsi]\nhlt`);
+  add('#GP(0): in at CPL 3 with IOPL 0 (QEMU\'s reset TR fails the I/O-bitmap check)', `${enterRing3('u')}\nu: mov dx, 0x80\nin al, dx`);
+  add('#GP(0): rep insb at CPL 3 with IOPL 0, even with RCX = 0', `${enterRing3('u')}\nu: mov dx, 0x80\nxor ecx, ecx\nmov rdi, rsi\nrep insb`);
+}
+
 function hltSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
   // Under QEMU's gdb stub a stepped HLT never retires by itself (IF=0, IRQs masked while
   // stepping): QemuTarget interrupts the step at its deadline and reports 'halted' when QEMU
@@ -251,6 +276,7 @@ export function systemRowSequences(): SystemSequence[] {
   descriptorSequences(add);
   callGateSequences(add);
   hltSequences(add);
+  ring3Sequences(add);
   tscSequences(add);
   qemu64FeatureSequences(add);
   extendedSequences(adder(QEMU64_EXTENDED_CPU));
