@@ -10,6 +10,7 @@ import * as far from './far-transfer.js';
 import * as flags from './flag-ops.js';
 import * as mov from './mov.js';
 import * as muldiv from './muldiv.js';
+import * as io from './port-io.js';
 import { readOp, writeOp } from './operands.js';
 import * as shifts from './shifts.js';
 import * as stack from './stack.js';
@@ -136,8 +137,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   rdtsc: sys.rdtsc,
   rdtscp: sys.rdtscp,
   cpuid: sys.cpuid,
-  in: sys.portIn,
-  out: sys.portOut,
+  in: io.portIn,
+  out: io.portOut,
   iret: sys.iret,
   syscall: sys.syscall,
   sysret: sys.sysret,

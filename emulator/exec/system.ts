@@ -9,7 +9,7 @@ import { AF, CF, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { readOp, writeOp } from './operands.js';
 
-/** Control registers, descriptor tables, MSRs, CPUID, RDTSC, HLT, I/O, SWAPGS, SYSCALL/SYSRET. */
+/** Control registers, descriptor tables, MSRs, CPUID, RDTSC, RDRAND, HLT, SWAPGS, SYSCALL/SYSRET (port I/O: port-io.ts). */
 
 export const MSR = {
   TSC: 0x10,
@@ -349,20 +349,6 @@ export function cpuid(c: Cpu): void {
   c.setReg(3, 4, r[1]);
   c.setReg(1, 4, r[2]);
   c.setReg(2, 4, r[3]);
-}
-
-function port(c: Cpu, d: Insn, i: number): number {
-  return d.ot[i] === Opnd.Imm ? d.imm & 0xff : c.getReg(2, 2);
-}
-
-export function portIn(c: Cpu, d: Insn): void {
-  const s = d.os[0]! as 1 | 2 | 4;
-  c.setReg(0, s, c.bus.portIn(port(c, d, 1), s));
-}
-
-export function portOut(c: Cpu, d: Insn): void {
-  const s = d.os[1]! as 1 | 2 | 4;
-  c.bus.portOut(port(c, d, 0), s, c.getReg(0, s));
 }
 
 export function iret(c: Cpu, d: Insn): void {

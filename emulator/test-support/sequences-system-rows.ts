@@ -215,8 +215,18 @@ function enterRing3(label: string, rflags = 0x2): string {
 
 function ring3Sequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
   add('#GP(0): hlt at CPL 3', `${enterRing3('u')}\nu: mov rbx, [rsi]\nhlt`);
-  add('#GP(0): in at CPL 3 with IOPL 0 (QEMU\'s reset TR fails the I/O-bitmap check)', `${enterRing3('u')}\nu: mov dx, 0x80\nin al, dx`);
-  add('#GP(0): rep insb at CPL 3 with IOPL 0, even with RCX = 0', `${enterRing3('u')}\nu: mov dx, 0x80\nxor ecx, ecx\nmov rdi, rsi\nrep insb`);
+  // At CPL > IOPL the I/O permission bit map decides. QEMU's reset TR cache (base 0, limit
+  // 0xffff) is a busy TSS, which QEMU's check rejects (it accepts only an available TSS), so
+  // every port faults there; by the SDM the map at TSS+0x66 (here: IDT bytes) decides, and it
+  // allows port 0x80 but not port 0x2b (bit 3 of IDT byte 5, the gate's access byte 0x8e).
+  const resetTr = 'QEMU 7.2 fails every I/O-bitmap check while TR is its reset cache (type 11, busy): its check accepts only type 9; the SDM consults the bit map (the emulator allows port 0x80 here)';
+  add('in at CPL 3 with IOPL 0, the reset TR\'s bit map allows port 0x80', `${enterRing3('u')}\nu: mov dx, 0x80\nin al, dx`, resetTr);
+  add('rep insb at CPL 3 with IOPL 0, RCX = 0 (the check comes first)', `${enterRing3('u')}\nu: mov dx, 0x80\nxor ecx, ecx\nmov rdi, rsi\nrep insb`, resetTr);
+  add('#GP(0): out at CPL 3 with IOPL 0 to a port the bit map denies (0x2b)', `${enterRing3('u')}\nu: mov al, 0\nout 0x2b, al`);
+  add(
+    'in/out/ins/outs at CPL 3 with IOPL 3',
+    `${enterRing3('u', 0x3002)}\nu: mov dx, 0x80\nin al, dx\nin eax, 0x80\nout dx, ax\nmov rdi, rsi\nmov ecx, 3\nrep insb\nmov ecx, 2\nrep outsw\nmov dx, 0x300\nin ax, dx\nhlt`,
+  );
 }
 
 function hltSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {

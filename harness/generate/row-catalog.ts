@@ -42,7 +42,7 @@ const SKIPPED_HANDLERS: Record<string, string> = {
 /** Why a row is not generated, or undefined when it is. */
 export function skipReason(row: IsaRow): string | undefined {
   if (row.invalid64 || row.mnemonic === '(bad)') return 'invalid in 64-bit mode';
-  if (row.privileged) return 'privileged';
+  if (row.privileged || row.ioPrivileged) return 'privileged';
   if (row.feature !== undefined) return `needs CPU feature ${row.feature}`;
   if (row.operands.some((o) => o.kind === Kind.J)) return 'relative branch leaves the fragment';
   if (row.operands.some((o) => o.kind === Kind.C || o.kind === Kind.D)) return 'control/debug registers';
