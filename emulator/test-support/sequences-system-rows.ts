@@ -227,6 +227,13 @@ function ring3Sequences(add: (name: string, body: string, qemuDeviation?: string
     'in/out/ins/outs at CPL 3 with IOPL 3',
     `${enterRing3('u', 0x3002)}\nu: mov dx, 0x80\nin al, dx\nin eax, 0x80\nout dx, ax\nmov rdi, rsi\nmov ecx, 3\nrep insb\nmov ecx, 2\nrep outsw\nmov dx, 0x300\nin ax, dx\nhlt`,
   );
+  // Last of the ring-3 sequences: LTR of an available 64-bit TSS shaped like the reset TR
+  // (base 0, limit 0xffff) makes QEMU's bit-map check work; the TR stays loaded in QEMU for the
+  // sequences after this one, none of which does I/O at CPL 3.
+  add(
+    'I/O bit map of an LTR-loaded TSS at CPL 3: ports 0x80/0x81 allowed, 0x2b denied',
+    `${put(0x9010, 0x000089000000ffffn)}\nmov ax, 0x9010\nltr ax\n${enterRing3('u')}\nu: mov dx, 0x80\nin al, dx\nin ax, 0x80\nmov rdi, rsi\nmov ecx, 2\nrep insb\nout 0x2b, al`,
+  );
 }
 
 function hltSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
