@@ -201,7 +201,7 @@ function callGateSequences(add: (name: string, body: string, qemuDeviation?: str
  * sequence starts from fresh tables). Exceptions then switch to TSS.RSP0, which with QEMU's
  * reset TR (base 0, limit 0xffff) is read from the IDT's first bytes: 0x8e00, on the stack page.
  */
-function enterRing3(label: string, rflags = 0x2): string {
+function ring3Setup(): string {
   return [
     put(0x9000, 0x00affb000000ffffn),
     put(0x9008, 0x00cff3000000ffffn),
@@ -209,11 +209,25 @@ function enterRing3(label: string, rflags = 0x2): string {
     'or qword [0x2000], 4\nor qword [0x3000], 4\nor qword [0x4000], 4',
     'or qword [0x5000 + 0x10*8], 4\nor qword [0x5000 + 0x20*8], 4\nor qword [0x5000 + 0xf*8], 4',
     'mov rax, cr3\nmov cr3, rax',
-    `push 0x900b\npush 0x10000\npush 0x${rflags.toString(16)}\npush 0x9003\nlea rax, [rel ${label}]\npush rax\niretq`,
   ].join('\n');
 }
 
+function enterRing3(label: string, rflags = 0x2): string {
+  return `${ring3Setup()}\npush 0x900b\npush 0x10000\npush 0x${rflags.toString(16)}\npush 0x9003\nlea rax, [rel ${label}]\npush rax\niretq`;
+}
+
 function ring3Sequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
+  // RETF to an outer level pops the outer RSP and SS after CS (and releases imm16 bytes on both stacks).
+  add(
+    'o64 retf to CPL 3 (outer level: RSP and SS popped too, DS/ES/FS/GS nulled)',
+    `${ring3Setup()}\npush 0x900b\npush 0xff00\npush 0x9003\nlea rax, [rel u]\npush rax\no64 retf\nu: mov rbx, [rsi]\nhlt`,
+  );
+  add(
+    'retf imm16 (32-bit) to CPL 3',
+    `${ring3Setup()}\nsub rsp, 24\nlea rax, [rel u]\nmov [rsp], eax\nmov dword [rsp+4], 0x9003\nmov dword [rsp+16], 0xff00\nmov dword [rsp+20], 0x900b\nretf 8\nu: push rax\nhlt`,
+  );
+  add('#GP: retf to CPL 3 with an SS of RPL 0', `${ring3Setup()}\npush 0x9008\npush 0xff00\npush 0x9003\nlea rax, [rel u]\npush rax\no64 retf\nu: nop`);
+  add('#GP(0): retf to 64-bit CPL 3 code with a null SS', `${ring3Setup()}\npush 0x3\npush 0xff00\npush 0x9003\nlea rax, [rel u]\npush rax\no64 retf\nu: nop`);
   add('#GP(0): hlt at CPL 3', `${enterRing3('u')}\nu: mov rbx, [rsi]\nhlt`);
   // At CPL > IOPL the I/O permission bit map decides. QEMU's reset TR cache (base 0, limit
   // 0xffff) is a busy TSS, which QEMU's check rejects (it accepts only an available TSS), so
