@@ -2,11 +2,14 @@ import { QEMU64_EXTENDED_CPU } from '../cpu/cpu-model.js';
 import type { Sequence } from './sequences.js';
 
 /**
- * Sequences for the system rows: port I/O (IN/OUT/INS/OUTS), far CALL/JMP/RETF, HLT, the time
- * stamp counter and RDRAND, and the CPUID-dependent POPCNT/LZCNT/TZCNT/MOVBE. Same conventions
- * as sequences.ts (data page 0x20000, stack top 0x10000, code 0x10000); expectations come from
- * QEMU. `cpu` names the QEMU `-cpu` the sequence runs under (the emulator takes the matching
- * model); without it, the default qemu64.
+ * Sequences for the system rows: port I/O (IN/OUT/INS/OUTS, and their permission check at
+ * CPL 3), far CALL/JMP/RETF (direct, through 64-bit call gates, into compatibility mode, back to
+ * CPL 3), HLT, the time stamp counter and RDRAND, and the CPUID-dependent POPCNT/LZCNT/TZCNT/
+ * MOVBE. Same conventions as sequences.ts (data page 0x20000, stack top 0x10000, code 0x10000);
+ * expectations come from QEMU. `cpu` names the QEMU `-cpu` the sequence runs under (the emulator
+ * takes the matching model); without it, the default qemu64. Descriptors a sequence needs beyond
+ * the test machine's three are written at 0x9000 and up, on the stack page, which GDTR's limit
+ * covers.
  *
  * Ports used, as QEMU's pc machine answers them (see emulator/memory/pc-ports.ts): 0x80 reads
  * all-ones and ignores writes; 0x300/0x1234 are unassigned (all-ones, 0 when misaligned);
