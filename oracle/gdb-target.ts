@@ -294,24 +294,38 @@ export class GdbRemoteTarget implements ExecutionTarget {
   async step(n = 1): Promise<StopReason> {
     this.cachedState = undefined;
     this.knownRip = undefined;
+    const deadline = this.options.stepDeadlineMs;
     let last: StopReason = { kind: 'step' };
     for (let i = 0; i < n; i++) {
-      last = await this.stepOnce();
+      if (deadline === undefined) last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
+      else {
+        this.armStepDeadline(deadline);
+        try {
+          last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop', timeoutMs: deadline + 5000 }));
+        } finally {
+          this.stepDeadlineAt = Infinity;
+        }
+      }
       if (last.kind !== 'step') return last;
     }
     return last;
   }
 
-  /** One `s`, interrupted at the step deadline when one is set. */
-  private async stepOnce(): Promise<StopReason> {
-    const deadline = this.options.stepDeadlineMs;
-    if (deadline === undefined) return this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
-    const timer = setTimeout(() => this.rsp.interrupt(), deadline);
-    try {
-      return this.stopFromReply(await this.rsp.request('s', { expect: 'stop', timeoutMs: deadline + 5000 }));
-    } finally {
-      clearTimeout(timer);
+  /** When the step in flight is interrupted (Infinity: none is, or it has no deadline). */
+  private stepDeadlineAt = Infinity;
+  /** One sweeping timer for step deadlines: a timer per step costs more than the step's packet work. */
+  private stepWatch: ReturnType<typeof setInterval> | undefined;
+
+  private armStepDeadline(deadline: number): void {
+    if (!this.stepWatch) {
+      this.stepWatch = setInterval(() => {
+        if (performance.now() < this.stepDeadlineAt) return;
+        this.stepDeadlineAt = Infinity;
+        this.rsp.interrupt();
+      }, Math.max(10, Math.min(100, deadline / 4)));
+      this.stepWatch.unref();
     }
+    this.stepDeadlineAt = performance.now() + deadline;
   }
 
   private async syncBreakpoints(stops: readonly bigint[]): Promise<void> {
@@ -416,6 +430,7 @@ export class GdbRemoteTarget implements ExecutionTarget {
   }
 
   async close(): Promise<void> {
+    if (this.stepWatch) clearInterval(this.stepWatch);
     await this.rsp.close();
   }
 }

@@ -153,7 +153,8 @@ export class QemuTarget extends GdbRemoteTarget {
    * the next reset() wakes it with a system reset.
    */
   override async step(n = 1): Promise<StopReason> {
-    return this.afterRun(await super.step(n));
+    const stop = await super.step(n);
+    return stop.kind === 'step' ? stop : this.afterRun(stop);
   }
 
   /** A run whose time budget ran out while the CPU sits in HLT stopped there, as a step would. */
@@ -187,6 +188,7 @@ export class QemuTarget extends GdbRemoteTarget {
   }
 
   override async close(): Promise<void> {
+    await super.close(); // stops the step-deadline timer and closes the gdb connection
     await this.qemu.close();
   }
 }
