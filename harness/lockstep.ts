@@ -4,6 +4,7 @@ import type { MachineState, MemoryRegion } from '../target/machine-state.js';
 import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../target/test-machine.js';
 import { decodeOne, type DecodedInstruction } from './asm/decode.js';
 import { compareMemory, compareStates, type FieldDiff, type MemoryDiff } from './compare.js';
+import { followOracle } from './sync-rules.js';
 
 /** The first point where the system under test disagreed with the reference. */
 export interface Divergence {
@@ -41,6 +42,8 @@ export interface LockstepResult {
   readonly exception?: ExceptionInfo;
   /** Each instruction whose undefined flags differed and were masked (then synced from the reference). */
   readonly masked: MaskedFlags[];
+  /** Each nondeterministic result the DUT took from the reference (RESULT_SYNC_RULES). */
+  readonly followed?: Array<{ readonly rule: string; readonly rip: bigint }>;
 }
 
 export interface LockstepOptions {
@@ -179,13 +182,21 @@ export class LockstepRunner {
   private async runStep(c: Case, machine: TestMachine): Promise<LockstepResult> {
     await this.resetBoth(c, machine);
     const masked: MaskedFlags[] = [];
+    const followed: Array<{ rule: string; rip: bigint }> = [];
     const readStack = (t: ExecutionTarget) => (a: bigint, n: number) => t.readMemory(a, n, 'virt');
     let before = await this.reference.readState();
     for (let i = 0; i < c.maxSteps; i++) {
       const ins = this.instructionAt(c, before.rip);
       const flagMask = BigInt(ins?.flags.undefined ?? 0);
       const [rs, ds] = await Promise.all([this.reference.step(), this.dut.step()]);
-      const [expected, actual] = await Promise.all([this.reference.readState(), this.dut.readState()]);
+      const [expected, dutState] = await Promise.all([this.reference.readState(), this.dut.readState()]);
+      let actual = dutState;
+      const follow = followOracle(ins, expected, actual);
+      if (follow) {
+        actual = follow.state;
+        followed.push({ rule: follow.rule, rip: before.rip });
+        await this.dut.reset(actual, []);
+      }
       const diffs = compareStates(expected, actual, { flagMask });
       // memory is compared per instruction only for instructions that may write it
       const memoryDiffs = diffs.length || rs.kind !== 'step' || ds.kind !== 'step' || writesMemory(ins) ? await this.memoryDiffs(c) : [];
@@ -199,6 +210,7 @@ export class LockstepRunner {
           steps: i,
           end: 'stopped',
           masked,
+          followed,
           divergence: { index: i, rip: before.rip, instruction: ins, before, expected, actual, diffs, memoryDiffs, expectedStop: rs, actualStop: ds, expectedException, actualException, flagMask },
         };
       }
@@ -206,13 +218,13 @@ export class LockstepRunner {
         masked.push({ mnemonic: ins?.mnemonic ?? '?', mask: (expected.rflags ^ actual.rflags) & flagMask });
         await this.dut.reset({ ...actual, rflags: expected.rflags }, []);
       }
-      if (rs.kind === 'triple-fault') return { outcome: 'match', steps: i + 1, end: 'triple-fault', masked };
+      if (rs.kind === 'triple-fault') return { outcome: 'match', steps: i + 1, end: 'triple-fault', masked, followed };
       const exception = await classifyException(expected, readStack(this.reference));
-      if (exception) return { outcome: 'match', steps: i + 1, end: 'exception', exception, masked };
-      if (expected.rip === machine.endAddress) return { outcome: 'match', steps: i + 1, end: 'completed', masked };
+      if (exception) return { outcome: 'match', steps: i + 1, end: 'exception', exception, masked, followed };
+      if (expected.rip === machine.endAddress) return { outcome: 'match', steps: i + 1, end: 'completed', masked, followed };
       before = expected;
     }
-    return { outcome: 'match', steps: c.maxSteps, end: 'budget', masked };
+    return { outcome: 'match', steps: c.maxSteps, end: 'budget', masked, followed };
   }
 }
 

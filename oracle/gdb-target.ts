@@ -172,6 +172,12 @@ export interface GdbRemoteTargetOptions {
   readonly timeoutMs?: number;
   /** Wall-clock budget for `runUntil` per million instructions requested. */
   readonly runMsPerMillion?: number;
+  /**
+   * A single step that has not stopped after this long is interrupted (0x03) and reported as
+   * 'limit' (an instruction that never retires, such as HLT with no interrupt to come).
+   * Default: no deadline (the request timeout applies).
+   */
+  readonly stepDeadlineMs?: number;
   readonly logger?: Logger;
 }
 
@@ -288,12 +294,38 @@ export class GdbRemoteTarget implements ExecutionTarget {
   async step(n = 1): Promise<StopReason> {
     this.cachedState = undefined;
     this.knownRip = undefined;
+    const deadline = this.options.stepDeadlineMs;
     let last: StopReason = { kind: 'step' };
     for (let i = 0; i < n; i++) {
-      last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
+      if (deadline === undefined) last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop' }));
+      else {
+        this.armStepDeadline(deadline);
+        try {
+          last = this.stopFromReply(await this.rsp.request('s', { expect: 'stop', timeoutMs: deadline + 5000 }));
+        } finally {
+          this.stepDeadlineAt = Infinity;
+        }
+      }
       if (last.kind !== 'step') return last;
     }
     return last;
+  }
+
+  /** When the step in flight is interrupted (Infinity: none is, or it has no deadline). */
+  private stepDeadlineAt = Infinity;
+  /** One sweeping timer for step deadlines: a timer per step costs more than the step's packet work. */
+  private stepWatch: ReturnType<typeof setInterval> | undefined;
+
+  private armStepDeadline(deadline: number): void {
+    if (!this.stepWatch) {
+      this.stepWatch = setInterval(() => {
+        if (performance.now() < this.stepDeadlineAt) return;
+        this.stepDeadlineAt = Infinity;
+        this.rsp.interrupt();
+      }, Math.max(10, Math.min(100, deadline / 4)));
+      this.stepWatch.unref();
+    }
+    this.stepDeadlineAt = performance.now() + deadline;
   }
 
   private async syncBreakpoints(stops: readonly bigint[]): Promise<void> {
@@ -398,6 +430,7 @@ export class GdbRemoteTarget implements ExecutionTarget {
   }
 
   async close(): Promise<void> {
+    if (this.stepWatch) clearInterval(this.stepWatch);
     await this.rsp.close();
   }
 }

@@ -123,6 +123,22 @@ export function targetContract(name: string, target: () => ExecutionTarget): voi
       expect((await target().readState()).gpr.r13).toBe(0xefbed000dc0fcbcfn);
     });
 
+    it('reports HLT with nothing to wake it as halted (RIP after it), stepping or running, and recovers on the next reset()', async () => {
+      const code = Uint8Array.from([0x90, 0xf4, 0x0f, 0x0b]); // nop; hlt; ud2
+      const m = buildTestMachine({ code });
+      await target().reset(m.state, m.memory);
+      expect((await target().step()).kind).toBe('step');
+      expect(await target().step()).toEqual({ kind: 'halted', rip: LAYOUT.code + 2n });
+      expect((await target().readState()).rip).toBe(LAYOUT.code + 2n);
+      await target().reset(m.state, m.caseMemory);
+      expect(await target().runUntil([m.endAddress, ...m.exceptionStops], 100)).toEqual({ kind: 'halted', rip: LAYOUT.code + 2n });
+      const frag = seedCase();
+      const m2 = buildTestMachine({ code: frag.code, memory: frag.memory });
+      await target().reset(m2.state, m2.memory);
+      await target().step(2);
+      expect((await target().readState()).gpr.r13).toBe(0xefbed000dc0fcbcfn);
+    });
+
     it('runUntil stops at the end address or at an exception stop', async () => {
       const frag = seedCase();
       const m = buildTestMachine({ code: frag.code, memory: frag.memory });

@@ -20,7 +20,8 @@ export interface CpuModel {
 /**
  * QEMU 7.2's `-cpu qemu64` under TCG, measured by executing CPUID in it (bench/emulator-cpuid-dump.ts):
  * AuthenticAMD, family 15 model 107 stepping 1 (signature 0x60fb1), level 0xd, xlevel 0x8000000a,
- * no POPCNT/ABM/BMI1/MOVBE/RDTSCP/PDPE1GB. So POPCNT is #UD, and F3 0F BC/BD run as BSF/BSR.
+ * no POPCNT/ABM/BMI1/MOVBE/RDTSCP/RDRAND/PDPE1GB. So POPCNT, MOVBE, RDTSCP and RDRAND are #UD, and
+ * F3 0F BC/BD run as BSF/BSR (QEMU ignores the F3 without BMI1/ABM).
  * Leaves not listed read as zero (those measured as all-zero are omitted).
  */
 const QEMU64_CPUID: ReadonlyArray<[string, [number, number, number, number]]> = [
@@ -52,20 +53,35 @@ export function qemu64Model(): CpuModel {
   };
 }
 
-/** qemu64 plus the optional integer extensions (for testing POPCNT/LZCNT/TZCNT/1 GiB pages). */
+/** The QEMU `-cpu` string that extendedModel() matches. */
+export const QEMU64_EXTENDED_CPU = 'qemu64,+popcnt,+movbe,+bmi1,+abm,+rdtscp,+rdrand,+pdpe1gb';
+
+/**
+ * qemu64 plus the optional integer extensions, as QEMU 7.2 reports them for QEMU64_EXTENDED_CPU
+ * (measured with CPUID under TCG): leaf 1 ECX gains MOVBE (22), POPCNT (23), RDRAND (30);
+ * leaf 7 EBX BMI1 (3); 0x8000_0001 ECX ABM/LZCNT (5), EDX PDPE1GB (26) and RDTSCP (27).
+ * Every other leaf reads as qemu64's.
+ */
 export function extendedModel(): CpuModel {
   const base = qemu64Model();
   const cpuid = new Map(base.cpuid);
   const l1 = cpuid.get('1')!;
-  cpuid.set('1', [l1[0], l1[1], (l1[2] | (1 << 23) | (1 << 22)) >>> 0, l1[3]]);
+  cpuid.set('1', [l1[0], l1[1], (l1[2] | (1 << 22) | (1 << 23) | (1 << 30)) >>> 0, l1[3]]);
   const e1 = cpuid.get('0x80000001')!;
   cpuid.set('0x80000001', [e1[0], e1[1], e1[2] | (1 << 5), (e1[3] | (1 << 26) | (1 << 27)) >>> 0]);
   cpuid.set('7.0', [0, 1 << 3, 0, 0]);
   return {
     ...base,
-    name: 'qemu64+popcnt,abm,bmi1,movbe,rdtscp,pdpe1gb',
-    features: new Set(['popcnt', 'lzcnt', 'bmi1', 'movbe', 'rdtscp']),
+    name: QEMU64_EXTENDED_CPU,
+    features: new Set(['popcnt', 'lzcnt', 'bmi1', 'movbe', 'rdtscp', 'rdrand']),
     cpuid,
     pdpe1gb: true,
   };
+}
+
+/** The emulator's model for a QEMU `-cpu` string it matches, if any. */
+export function modelForQemuCpu(cpu: string): CpuModel | undefined {
+  if (cpu === 'qemu64') return qemu64Model();
+  if (cpu === QEMU64_EXTENDED_CPU) return extendedModel();
+  return undefined;
 }

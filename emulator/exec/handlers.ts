@@ -7,9 +7,11 @@ import * as alu from './alu.js';
 import * as atomics from './atomics.js';
 import * as bits from './bits.js';
 import * as cf from './control-flow.js';
+import * as far from './far-transfer.js';
 import * as flags from './flag-ops.js';
 import * as mov from './mov.js';
 import * as muldiv from './muldiv.js';
+import * as io from './port-io.js';
 import { readOp, writeOp } from './operands.js';
 import * as shifts from './shifts.js';
 import * as stack from './stack.js';
@@ -136,16 +138,17 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   rdtsc: sys.rdtsc,
   rdtscp: sys.rdtscp,
   cpuid: sys.cpuid,
-  in: sys.portIn,
-  out: sys.portOut,
+  in: io.portIn,
+  out: io.portOut,
   iret: sys.iret,
   syscall: sys.syscall,
   sysret: sys.sysret,
   x87,
   fwait,
-  // Far transfers are not implemented yet: #UD keeps the guest (and the harness) informed.
-  retf: unimplemented,
-  rdrand: unimplemented,
+  rdrand: sys.rdrand,
+  callf: far.callFar,
+  jmpf: far.jmpFar,
+  retf: far.retf,
 };
 
 /** Handler per row id (the dispatch array); rows whose handler is missing raise #UD. */

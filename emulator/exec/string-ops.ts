@@ -5,6 +5,7 @@ import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { counterIsZero } from './control-flow.js';
 import { testCondition } from './conditions.js';
 import { mask } from './operands.js';
+import { checkIoPermission } from './port-io.js';
 
 /**
  * MOVS STOS LODS SCAS CMPS INS OUTS, with REP/REPE/REPNE. One iteration per step (RIP stays
@@ -34,8 +35,9 @@ function dstLin(c: Cpu, d: Insn): number {
   return indexLin(c, 7, d.asize, Seg.ES);
 }
 
-function step(c: Cpu, d: Insn): number {
-  const s = d.os[0]!;
+/** rSI/rDI increment: the element size (operand 0, or operand 1 for OUTS, whose operand 0 is DX). */
+function step(c: Cpu, d: Insn, operand = 0): number {
+  const s = d.os[operand]!;
   return c.getDF() ? -s : s;
 }
 
@@ -133,8 +135,9 @@ function ioSize(d: Insn, operand: number): 1 | 2 | 4 {
 }
 
 export function ins(c: Cpu, d: Insn): void {
-  if (!repBegin(c, d)) return;
   const s = ioSize(d, 0);
+  checkIoPermission(c, c.getReg(2, 2), s); // before the count: REP INS with rCX = 0 still checks
+  if (!repBegin(c, d)) return;
   const lin = dstLin(c, d);
   c.probeWrite(lin, s);
   c.writeSized(lin, s, c.bus.portIn(c.getReg(2, 2), s), 0);
@@ -143,10 +146,11 @@ export function ins(c: Cpu, d: Insn): void {
 }
 
 export function outs(c: Cpu, d: Insn): void {
-  if (!repBegin(c, d)) return;
   const s = ioSize(d, 1);
+  checkIoPermission(c, c.getReg(2, 2), s);
+  if (!repBegin(c, d)) return;
   const v = c.readSized(srcLin(c, d), s);
   c.bus.portOut(c.getReg(2, 2), s, v);
-  advance(c, 6, d.asize, step(c, d));
+  advance(c, 6, d.asize, step(c, d, 1));
   repEnd(c, d, false);
 }

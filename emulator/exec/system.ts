@@ -5,11 +5,11 @@ import {
 import { iret64 } from '../cpu/interrupts.js';
 import { loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
 import { type Insn, Opnd, Seg } from '../decode/insn.js';
-import { RF, VM } from '../isa/flags.js';
+import { AF, CF, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { readOp, writeOp } from './operands.js';
 
-/** Control registers, descriptor tables, MSRs, CPUID, RDTSC, HLT, I/O, SWAPGS, SYSCALL/SYSRET. */
+/** Control registers, descriptor tables, MSRs, CPUID, RDTSC, RDRAND, HLT, SWAPGS, SYSCALL/SYSRET (port I/O: port-io.ts). */
 
 export const MSR = {
   TSC: 0x10,
@@ -313,6 +313,28 @@ export function rdtscp(c: Cpu): void {
   c.setReg(1, 4, Number(c.msr.get(MSR.TSC_AUX) ?? 0n));
 }
 
+/**
+ * RDRAND's generator: splitmix64 from a fixed seed, so emulator runs repeat exactly. Its values
+ * are nondeterministic by definition; the differential harness follows the oracle's value
+ * (harness/sync-rules.ts, rule 'rdrand-rdseed').
+ */
+let randomState = 0x9e3779b97f4a7c15n;
+
+function nextRandom(): bigint {
+  randomState = BigInt.asUintN(64, randomState + 0x9e3779b97f4a7c15n);
+  let z = randomState;
+  z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+  z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+  return z ^ (z >> 31n);
+}
+
+/** RDRAND r16/r32/r64: a value is always available, so CF=1 and OF/SF/ZF/AF/PF are cleared (as QEMU). */
+export function rdrand(c: Cpu, d: Insn): void {
+  const v = nextRandom();
+  c.setReg(d.or[0]!, d.osize, Number(v & 0xffffffffn), Number(v >> 32n));
+  c.setStatus(OF | SF | ZF | AF | PF | CF, CF);
+}
+
 export function cpuid(c: Cpu): void {
   const m = c.model;
   let leaf = c.getReg(0, 4);
@@ -327,20 +349,6 @@ export function cpuid(c: Cpu): void {
   c.setReg(3, 4, r[1]);
   c.setReg(1, 4, r[2]);
   c.setReg(2, 4, r[3]);
-}
-
-function port(c: Cpu, d: Insn, i: number): number {
-  return d.ot[i] === Opnd.Imm ? d.imm & 0xff : c.getReg(2, 2);
-}
-
-export function portIn(c: Cpu, d: Insn): void {
-  const s = d.os[0]! as 1 | 2 | 4;
-  c.setReg(0, s, c.bus.portIn(port(c, d, 1), s));
-}
-
-export function portOut(c: Cpu, d: Insn): void {
-  const s = d.os[1]! as 1 | 2 | 4;
-  c.bus.portOut(port(c, d, 0), s, c.getReg(0, s));
 }
 
 export function iret(c: Cpu, d: Insn): void {
@@ -384,11 +392,5 @@ export function sysret(c: Cpu, d: Insn): void {
   c.cpl = 3;
   c.updateMode();
   c.nextRip = target;
-}
-
-export function x87(c: Cpu): void {
-  // No FPU yet: #NM when CR0.EM/TS say so, otherwise #UD (unimplemented).
-  if (c.cr0 & (0x4 | CR0_TS)) throw new GuestFault(Vec.NM);
-  throw new GuestFault(Vec.UD);
 }
 

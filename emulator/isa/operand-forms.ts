@@ -47,7 +47,7 @@ const KIND_LETTERS: Record<string, Kind> = {
   S: Kind.S, C: Kind.C, D: Kind.D, X: Kind.X, Y: Kind.Y,
 };
 const FIXED: Record<string, [number, Size]> = {
-  AL: [0, Size.b], CL: [1, Size.b], DX: [2, Size.w], AX: [0, Size.w], eAX: [0, Size.d], rAX: [0, Size.v],
+  AL: [0, Size.b], CL: [1, Size.b], DX: [2, Size.w], AX: [0, Size.w], eAX: [0, Size.z], rAX: [0, Size.v],
 };
 
 export function parseOperand(text: string): OperandForm {

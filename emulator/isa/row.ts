@@ -48,6 +48,8 @@ export interface IsaRow {
   readonly feature?: Feature;
   /** Privileged (CPL 0 only; #GP(0) otherwise). */
   readonly privileged: boolean;
+  /** Port I/O: allowed at CPL ≤ IOPL, else as the TSS I/O permission bit map says (checked by the handler). */
+  readonly ioPrivileged: boolean;
   /** Not valid in 64-bit mode (#UD there). */
   readonly invalid64: boolean;
 }
@@ -68,6 +70,7 @@ export interface RowOptions {
   arg?: number;
   feature?: Feature;
   priv?: boolean;
+  io?: boolean;
   invalid64?: boolean;
   /** Forces a ModRM byte even when no operand names one (e.g. 0F 1F /0 NOP Ev is explicit anyway). */
   modrm?: boolean;
@@ -97,6 +100,7 @@ export function row(map: OpMap, opcode: number, mnemonic: string, forms: string,
     arg: o.arg ?? 0,
     feature: o.feature,
     privileged: o.priv ?? false,
+    ioPrivileged: o.io ?? false,
     invalid64: o.invalid64 ?? false,
   };
 }

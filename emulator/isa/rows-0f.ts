@@ -83,7 +83,8 @@ function twoByte(): IsaRow[] {
   add(row(M, 0xc1, 'XADD', 'Ev,Gv', { w: 'oszapc', lock: true }));
   // CMPXCHG8B, or CMPXCHG16B with REX.W.
   add(row(M, 0xc7, 'CMPXCHG8B', 'M', { ext: 1, mod: 'mem', w: 'z', lock: true, handler: 'cmpxchg8b' }));
-  add(row(M, 0xc7, 'RDRAND', 'Rv', { ext: 6, mod: 'reg', w: 'oszapc', feature: 'rdrand' }));
+  // RDRAND: F2/F3 make it #UD (as in QEMU 7.2); 0x66 selects the 16-bit form.
+  add(row(M, 0xc7, 'RDRAND', 'Rv', { ext: 6, mod: 'reg', prefix: 'none', w: 'oszapc', feature: 'rdrand' }));
   for (let r = 0; r < 8; r++) add(row(M, 0xc8 + r, 'BSWAP', 'Zv'));
   add(row(M, 0xff, 'UD0', 'Gv,Ev', { handler: 'ud' }));
   return rows;
@@ -91,8 +92,14 @@ function twoByte(): IsaRow[] {
 
 export const TWO_BYTE_ROWS: readonly IsaRow[] = twoByte();
 
-/** 0F 38 / 0F 3A rows: only MOVBE matters for the integer ISA (absent from qemu64, so it decodes as #UD there). */
+/**
+ * 0F 38 / 0F 3A rows: only MOVBE matters for the integer ISA (absent from qemu64, so it decodes
+ * as #UD there). In these maps 0x66 is matched as a mandatory prefix, so MOVBE's 16-bit form
+ * (66 0F 38 F0/F1) is a row of its own; F2 0F 38 F0/F1 is CRC32 (SSE4.2, not here).
+ */
 export const THREE_BYTE_ROWS: readonly IsaRow[] = [
   row('0f38', 0xf0, 'MOVBE', 'Gv,Mv', { prefix: 'none', feature: 'movbe' }),
   row('0f38', 0xf1, 'MOVBE', 'Mv,Gv', { prefix: 'none', feature: 'movbe' }),
+  row('0f38', 0xf0, 'MOVBE', 'Gv,Mv', { prefix: 0x66, feature: 'movbe' }), // 16-bit; REX.W still wins (SDM)
+  row('0f38', 0xf1, 'MOVBE', 'Mv,Gv', { prefix: 0x66, feature: 'movbe' }),
 ];

@@ -62,10 +62,10 @@ function oneByte(): IsaRow[] {
   add(row('one', 0x69, 'IMUL', 'Gv,Ev,Iz', { w: 'oszapc', u: 'szap', handler: 'imul3' }));
   add(row('one', 0x6a, 'PUSH', 'Ib', { size: 'd64' }));
   add(row('one', 0x6b, 'IMUL', 'Gv,Ev,Ib', { w: 'oszapc', u: 'szap', handler: 'imul3' }));
-  add(row('one', 0x6c, 'INSB', 'Yb,DX', { rep: 'rep', priv: true, handler: 'ins', r: 'd' }));
-  add(row('one', 0x6d, 'INS', 'Yz,DX', { rep: 'rep', priv: true, handler: 'ins', r: 'd' }));
-  add(row('one', 0x6e, 'OUTSB', 'DX,Xb', { rep: 'rep', priv: true, handler: 'outs', r: 'd' }));
-  add(row('one', 0x6f, 'OUTS', 'DX,Xz', { rep: 'rep', priv: true, handler: 'outs', r: 'd' }));
+  add(row('one', 0x6c, 'INSB', 'Yb,DX', { rep: 'rep', io: true, handler: 'ins', r: 'd' }));
+  add(row('one', 0x6d, 'INS', 'Yz,DX', { rep: 'rep', io: true, handler: 'ins', r: 'd' }));
+  add(row('one', 0x6e, 'OUTSB', 'DX,Xb', { rep: 'rep', io: true, handler: 'outs', r: 'd' }));
+  add(row('one', 0x6f, 'OUTS', 'DX,Xz', { rep: 'rep', io: true, handler: 'outs', r: 'd' }));
   CONDITIONS.forEach((cc, i) => add(row('one', 0x70 + i, `J${cc.toUpperCase()}`, 'Jb', { size: 'd64', r: CONDITION_FLAGS[i], handler: 'jcc', arg: i })));
   add(row('one', 0x84, 'TEST', 'Eb,Gb', { w: 'oszapc', u: 'a' }));
   add(row('one', 0x85, 'TEST', 'Ev,Gv', { w: 'oszapc', u: 'a' }));
@@ -124,7 +124,7 @@ function oneByte(): IsaRow[] {
   add(row('one', 0xc7, 'MOV', 'Ev,Iz', { ext: 0 }));
   add(row('one', 0xc8, 'ENTER', 'Iw,Ib', { size: 'd64' }));
   add(row('one', 0xc9, 'LEAVE', '', { size: 'd64' }));
-  add(row('one', 0xca, 'RETF', 'Iw', { handler: 'retf' }));
+  add(row('one', 0xca, 'RETF', 'Iw', { handler: 'retf' })); // operand size 32 by default, also in 64-bit mode
   add(row('one', 0xcb, 'RETF', '', { handler: 'retf' }));
   add(row('one', 0xcc, 'INT3', '', { handler: 'int3' }));
   add(row('one', 0xcd, 'INT', 'Ib', { handler: 'int' }));
@@ -135,17 +135,17 @@ function oneByte(): IsaRow[] {
   add(row('one', 0xe1, 'LOOPE', 'Jb', { size: 'd64', r: 'z', handler: 'loop', arg: 1 }));
   add(row('one', 0xe2, 'LOOP', 'Jb', { size: 'd64', handler: 'loop', arg: 2 }));
   add(row('one', 0xe3, 'JRCXZ', 'Jb', { size: 'd64', handler: 'jrcxz' }));
-  add(row('one', 0xe4, 'IN', 'AL,Ib', { priv: true, handler: 'in' }));
-  add(row('one', 0xe5, 'IN', 'eAX,Ib', { priv: true, handler: 'in' }));
-  add(row('one', 0xe6, 'OUT', 'Ib,AL', { priv: true, handler: 'out' }));
-  add(row('one', 0xe7, 'OUT', 'Ib,eAX', { priv: true, handler: 'out' }));
+  add(row('one', 0xe4, 'IN', 'AL,Ib', { io: true, handler: 'in' }));
+  add(row('one', 0xe5, 'IN', 'eAX,Ib', { io: true, handler: 'in' }));
+  add(row('one', 0xe6, 'OUT', 'Ib,AL', { io: true, handler: 'out' }));
+  add(row('one', 0xe7, 'OUT', 'Ib,eAX', { io: true, handler: 'out' }));
   add(row('one', 0xe8, 'CALL', 'Jz', { size: 'd64', handler: 'call_rel' }));
   add(row('one', 0xe9, 'JMP', 'Jz', { size: 'd64', handler: 'jmp_rel' }));
   add(row('one', 0xeb, 'JMP', 'Jb', { size: 'd64', handler: 'jmp_rel' }));
-  add(row('one', 0xec, 'IN', 'AL,DX', { priv: true, handler: 'in' }));
-  add(row('one', 0xed, 'IN', 'eAX,DX', { priv: true, handler: 'in' }));
-  add(row('one', 0xee, 'OUT', 'DX,AL', { priv: true, handler: 'out' }));
-  add(row('one', 0xef, 'OUT', 'DX,eAX', { priv: true, handler: 'out' }));
+  add(row('one', 0xec, 'IN', 'AL,DX', { io: true, handler: 'in' }));
+  add(row('one', 0xed, 'IN', 'eAX,DX', { io: true, handler: 'in' }));
+  add(row('one', 0xee, 'OUT', 'DX,AL', { io: true, handler: 'out' }));
+  add(row('one', 0xef, 'OUT', 'DX,eAX', { io: true, handler: 'out' }));
   add(row('one', 0xf1, 'INT1', '', { handler: 'int1' }));
   add(row('one', 0xf4, 'HLT', '', { priv: true }));
   add(row('one', 0xf5, 'CMC', '', { r: 'c', w: 'c' }));
@@ -175,9 +175,9 @@ function oneByte(): IsaRow[] {
   add(row('one', 0xff, 'INC', 'Ev', { ext: 0, lock: true, w: 'oszap' }));
   add(row('one', 0xff, 'DEC', 'Ev', { ext: 1, lock: true, w: 'oszap' }));
   add(row('one', 0xff, 'CALL', 'Ev', { ext: 2, size: 'f64', handler: 'call_ind' }));
-  add(row('one', 0xff, 'CALLF', 'M', { ext: 3, handler: 'ud' }));
+  add(row('one', 0xff, 'CALLF', 'M', { ext: 3, handler: 'callf' })); // m16:16/32, m16:64 with REX.W
   add(row('one', 0xff, 'JMP', 'Ev', { ext: 4, size: 'f64', handler: 'jmp_ind' }));
-  add(row('one', 0xff, 'JMPF', 'M', { ext: 5, handler: 'ud' }));
+  add(row('one', 0xff, 'JMPF', 'M', { ext: 5, handler: 'jmpf' }));
   add(row('one', 0xff, 'PUSH', 'Ev', { ext: 6, size: 'd64' }));
   return rows;
 }

@@ -1,3 +1,5 @@
+import { pcPorts, unassignedPortIn } from './pc-ports.js';
+
 /** A device window in physical address space. Values are at most 32 bits per access. */
 export interface MmioHandler {
   read(offset: number, size: 1 | 2 | 4): number;
@@ -18,6 +20,8 @@ interface MmioRegion {
 /**
  * Physical address space: flat RAM from 0, MMIO windows on top, I/O ports beside.
  * Reads outside RAM and any window return all-ones (open bus); writes there are dropped.
+ * The port space starts with the pc machine's fixed ports (pc-ports.ts); unclaimed ports
+ * answer as QEMU's do (all-ones, or 0 for a misaligned access).
  * Physical addresses are plain numbers (at most 52 bits, exact in a double).
  */
 export class Bus {
@@ -34,6 +38,7 @@ export class Bus {
     this.ram = new Uint8Array(ramBytes);
     this.view = new DataView(this.ram.buffer);
     this.codePages = new Uint8Array(Math.ceil(ramBytes / 4096));
+    for (const [first, count, handler] of pcPorts()) this.addPorts(first, count, handler);
   }
 
   get ramSize(): number {
@@ -135,9 +140,10 @@ export class Bus {
     for (let p = addr >>> 12; p <= (addr + bytes.length - 1) >>> 12; p++) if (this.codePages[p]) this.onCodeWrite?.(p);
   }
 
+  /** The whole access goes to the handler of its first port (as in QEMU's memory core). */
   portIn(port: number, size: 1 | 2 | 4): number {
     const h = this.ports.get(port);
-    return h ? h.in(port, size) >>> 0 : size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
+    return h ? h.in(port, size) >>> 0 : unassignedPortIn(port, size);
   }
 
   portOut(port: number, size: 1 | 2 | 4, value: number): void {

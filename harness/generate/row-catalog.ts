@@ -28,6 +28,7 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   ud: 'raises #UD by design',
   ret: 'control flow leaves the fragment', retf: 'control flow leaves the fragment', iret: 'control flow leaves the fragment',
   call_ind: 'control flow leaves the fragment', jmp_ind: 'control flow leaves the fragment',
+  callf: 'control flow leaves the fragment', jmpf: 'control flow leaves the fragment',
   int: 'interrupt leaves the fragment', int3: 'interrupt leaves the fragment', int1: 'interrupt leaves the fragment',
   syscall: 'system call leaves the fragment', sysret: 'system call leaves the fragment',
   mov_to_sreg: 'segment load', pop_sreg: 'segment load', push_sreg: 'segment registers belong to the test machine',
@@ -41,7 +42,7 @@ const SKIPPED_HANDLERS: Record<string, string> = {
 /** Why a row is not generated, or undefined when it is. */
 export function skipReason(row: IsaRow): string | undefined {
   if (row.invalid64 || row.mnemonic === '(bad)') return 'invalid in 64-bit mode';
-  if (row.privileged) return 'privileged';
+  if (row.privileged || row.ioPrivileged) return 'privileged';
   if (row.feature !== undefined) return `needs CPU feature ${row.feature}`;
   if (row.operands.some((o) => o.kind === Kind.J)) return 'relative branch leaves the fragment';
   if (row.operands.some((o) => o.kind === Kind.C || o.kind === Kind.D)) return 'control/debug registers';

@@ -7,6 +7,8 @@ export interface SystemRegisters {
   readonly cpl?: number;
   /** x87 abridged tag word (bit i set: physical register i not empty), which the gdb stub does not report. */
   readonly ftw?: number;
+  /** The CPU sits in HLT (QEMU's `HLT=1`). */
+  readonly halted?: boolean;
 }
 
 const SEG_NAMES: Record<string, keyof SystemRegisters['segments']> = {
@@ -34,5 +36,13 @@ export function parseInfoRegisters(text: string): SystemRegisters {
   };
   const cpl = /CPL=(\d)/.exec(text);
   const ftw = /FTW=([0-9a-f]{2})/.exec(text);
-  return { segments, gdtr: table('GDT'), idtr: table('IDT'), cpl: cpl ? Number(cpl[1]) : undefined, ftw: ftw ? Number.parseInt(ftw[1]!, 16) : undefined };
+  const hlt = /HLT=(\d)/.exec(text);
+  return {
+    segments,
+    gdtr: table('GDT'),
+    idtr: table('IDT'),
+    cpl: cpl ? Number(cpl[1]) : undefined,
+    ftw: ftw ? Number.parseInt(ftw[1]!, 16) : undefined,
+    halted: hlt ? hlt[1] === '1' : undefined,
+  };
 }

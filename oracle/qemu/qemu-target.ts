@@ -9,6 +9,8 @@ import { QemuProcess, type QemuLaunchOptions } from './launcher.js';
 
 export interface QemuTargetOptions extends QemuLaunchOptions {
   readonly name?: string;
+  /** How long a single step may take before it is interrupted and checked for HLT (default 1000 ms). */
+  readonly stepDeadlineMs?: number;
   /** `qqemu.sstep` flags: bit0 enable, bit1 no IRQs, bit2 no timers (QEMU's default 0x7). */
   readonly singleStepFlags?: number;
 }
@@ -30,7 +32,12 @@ export class QemuTarget extends GdbRemoteTarget {
     registers: Awaited<ReturnType<typeof readRegisterMap>>,
     options: QemuTargetOptions,
   ) {
-    super(qemu.rsp, registers, { name: options.name ?? 'qemu', timeoutMs: options.timeoutMs, logger: childLogger('qemu-target') });
+    super(qemu.rsp, registers, {
+      name: options.name ?? 'qemu',
+      timeoutMs: options.timeoutMs,
+      stepDeadlineMs: options.stepDeadlineMs ?? 1000,
+      logger: childLogger('qemu-target'),
+    });
   }
 
   static async launch(options: QemuTargetOptions = {}): Promise<QemuTarget> {
@@ -76,7 +83,7 @@ export class QemuTarget extends GdbRemoteTarget {
 
   /**
    * After a triple fault with `-action reboot=shutdown,shutdown=pause` the VM sits in the
-   * shutdown state and refuses to run. A QMP system_reset would itself be turned into a
+   * shutdown state and refuses to run; after HLT it sits halted. A QMP system_reset would itself be turned into a
    * shutdown by that action, so switch reboot to `reset` for the duration, and wait for the
    * main loop to carry the (asynchronous) reset out before touching the CPU again.
    */
@@ -85,8 +92,8 @@ export class QemuTarget extends GdbRemoteTarget {
     await qmp.execute('set-action', { reboot: 'reset' });
     await qmp.execute('system_reset');
     const deadline = Date.now() + 5000;
-    while ((await qmp.status()).status === 'shutdown') {
-      if (Date.now() > deadline) throw new RspProtocolError('QEMU stayed in the shutdown state after system_reset; restart it');
+    while ((await qmp.status()).status === 'shutdown' || (await this.systemRegisters()).halted) {
+      if (Date.now() > deadline) throw new RspProtocolError('QEMU stayed shut down or halted after system_reset; restart it');
       await new Promise((r) => setTimeout(r, 1));
     }
     await qmp.execute('set-action', { reboot: 'shutdown' });
@@ -143,15 +150,28 @@ export class QemuTarget extends GdbRemoteTarget {
     return super.writeMemory(addr, bytes, space);
   }
 
+  /**
+   * Stepping HLT never stops by itself under the gdb stub (IF=0 and IRQs masked while stepping):
+   * the step deadline interrupts it, and `info registers` tells whether the CPU sits halted
+   * (RIP then points after the HLT). A halted CPU stays halted through register writes, so
+   * the next reset() wakes it with a system reset.
+   */
   override async step(n = 1): Promise<StopReason> {
     const stop = await super.step(n);
-    if (stop.kind === 'triple-fault') this.needsSystemReset = true;
-    return stop;
+    return stop.kind === 'step' ? stop : this.afterRun(stop);
   }
 
+  /** A run whose time budget ran out while the CPU sits in HLT stopped there, as a step would. */
   override async runUntil(stops: readonly bigint[], maxInstructions: number): Promise<StopReason> {
-    const stop = await super.runUntil(stops, maxInstructions);
+    return this.afterRun(await super.runUntil(stops, maxInstructions));
+  }
+
+  private async afterRun(stop: StopReason): Promise<StopReason> {
     if (stop.kind === 'triple-fault') this.needsSystemReset = true;
+    if (stop.kind === 'limit' && (await this.systemRegisters()).halted) {
+      this.needsSystemReset = true;
+      return { kind: 'halted', rip: await this.readRegister('rip') };
+    }
     return stop;
   }
 
@@ -173,6 +193,7 @@ export class QemuTarget extends GdbRemoteTarget {
   }
 
   override async close(): Promise<void> {
+    await super.close(); // stops the step-deadline timer and closes the gdb connection
     await this.qemu.close();
   }
 }
