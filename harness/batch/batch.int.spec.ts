@@ -6,6 +6,7 @@ import { asm } from '../asm/assembler.js';
 import { createCaseSource } from '../campaign/case-source.js';
 import { createEmulatorDut } from '../emulator-dut.js';
 import { LockstepRunner } from '../lockstep.js';
+import { batchIneligible } from './batch-image.js';
 import { BatchScreen } from './batch-screen.js';
 
 /**
@@ -102,6 +103,18 @@ describe('BatchScreen (QEMU vs emulator)', () => {
     const r = await new BatchScreen(qemu, emulator).screen(cases);
     expect(r.completed).toBe(true);
     expect(r.agreed).toEqual([true, true, true, true, true]);
+  }, 60_000);
+
+  it('leaves cases with x87 or system instructions to the per-case lockstep', async () => {
+    const emulator = createEmulatorDut([]);
+    const ok = await handCase('ok', 'inc qword ptr [rbx]');
+    const x87 = await handCase('x87', 'fld1\nfstp qword ptr [rbx]');
+    const cr = await handCase('cr', 'mov rax, cr0');
+    const r = await new BatchScreen(qemu, emulator).screen([ok, x87, cr, ok]);
+    expect(batchIneligible(x87)).toMatch(/fld1/);
+    expect(batchIneligible(cr)).toMatch(/cr0/);
+    expect(r.batched).toBe(2);
+    expect(r.agreed).toEqual([true, false, false, true]);
   }, 60_000);
 
   it('gives up on a batch that does not end, restores the test machine, and goes on', async () => {
