@@ -1,0 +1,253 @@
+import type { Cpu } from '../cpu/cpu.js';
+import { CC, type LazyFlags } from '../cpu/lazy-flags.js';
+import type { Insn } from '../decode/insn.js';
+import { type FastForm, fastForm } from './fast.js';
+
+/**
+ * Block compiler: a straight run of register-only instructions (the forms exec/fast.ts
+ * specialises: ALU/TEST/INC/DEC/MOV on 32/64-bit registers with register or immediate sources,
+ * LEA) becomes one JavaScript function with the register numbers, immediates and flag kinds
+ * written in as constants. The run may end with one instruction of any other kind (a branch, a
+ * store, …), which the function executes through its handler, with RIP, the instruction count
+ * and the flags brought up to date first, exactly as Machine.burst would.
+ *
+ * Why: after the decode cache and the specialised handlers, the remaining cost per instruction
+ * was the dispatch itself (an indirect call per instruction, the lookup of the next decoded
+ * instruction) and the lazy-flag record every ALU instruction stores (nine fields). In a
+ * compiled block the calls are gone, and the flag record lives in locals: V8 drops the
+ * assignments a later instruction overwrites, so only the block's last flag record is stored.
+ *
+ * What stays exact:
+ * - Compiled instructions cannot fault, so an exception can only come from the last
+ *   instruction, which runs with c.rip, c.nextRip, c.icount and the flags as a single step
+ *   would leave them; RDTSC as the last instruction reads the right count.
+ * - Anything that changes the mode, paging, TF, or writes code is a last instruction (compiled
+ *   ones touch only registers and flags), so the machine's checks after the block see it.
+ * - No planted bug (emulator/mutants.ts) is on these forms: RIP-relative LEA, memory sources
+ *   and the other mutated forms are never compiled.
+ */
+export type BlockFn = (c: Cpu, r: Uint32Array, f: LazyFlags, last: Insn | undefined, rip0: number) => void;
+
+export interface Block {
+  readonly fn: BlockFn;
+  /** Instructions the block retires (the last one included). */
+  readonly count: number;
+  /** Offsets of the instructions after the first, from the block's start (stop addresses). */
+  readonly offsets: readonly number[];
+  /** Bytes covered. */
+  readonly span: number;
+  /** The trailing instruction run through its handler, if any. */
+  readonly last: Insn | undefined;
+  /** Row id of the block's last instruction (Machine.lastRow). */
+  readonly lastRowId: number;
+}
+
+/** Longest run compiled into one block. */
+export const MAX_BLOCK_INSNS = 64;
+
+/** A form the compiler emits inline (register-only, no planted bug on it). */
+export function compilable(d: Insn): boolean {
+  const f = fastForm(d.exec);
+  return f !== undefined && f.src !== 'm';
+}
+
+/**
+ * Compile `insns` (consecutive, the first at the block's start; all but possibly the last
+ * compilable). Returns undefined when there is nothing to gain (no compilable instruction).
+ */
+export function compileBlock(insns: readonly Insn[]): Block | undefined {
+  const n = insns.length;
+  const tail = insns[n - 1]!;
+  const last = compilable(tail) ? undefined : tail;
+  const inline = last === undefined ? n : n - 1;
+  if (inline === 0) return undefined;
+  const g = new Emitter();
+  const offsets: number[] = [];
+  let off = 0;
+  for (let i = 0; i < inline; i++) {
+    const d = insns[i]!;
+    if (i > 0) offsets.push(off);
+    g.insn(d, fastForm(d.exec)!);
+    off += d.len;
+  }
+  g.storeFlags();
+  if (last !== undefined) {
+    if (inline > 0) offsets.push(off);
+    g.line(`c.icount += ${inline};`);
+    g.line(`c.rip = rip0 + ${off};`);
+    g.line(`c.nextRip = rip0 + ${off + last.len};`);
+    if (last.needsEa) g.line('c.lin = c.linearOf(last);');
+    g.line('last.exec(c, last);');
+    off += last.len;
+  } else {
+    // The machine counts one instruction after the block, as after any step.
+    g.line(`c.icount += ${inline - 1};`);
+    g.line(`c.nextRip = rip0 + ${off};`);
+  }
+  return { fn: functionFor(g.source()), count: n, offsets, span: off, last, lastRowId: tail.rowId };
+}
+
+/**
+ * Compiled functions by source. Blocks hold no per-machine state (RIP comes in as rip0), so the
+ * same code in a new machine (every reset makes one) or at another address reuses the function
+ * V8 has already optimized, instead of starting again in the bytecode interpreter.
+ */
+const FUNCTIONS = new Map<string, BlockFn>();
+const MAX_FUNCTIONS = 4096;
+
+function functionFor(source: string): BlockFn {
+  let fn = FUNCTIONS.get(source);
+  if (fn === undefined) {
+    if (FUNCTIONS.size >= MAX_FUNCTIONS) FUNCTIONS.clear();
+    fn = new Function('c', 'r', 'f', 'last', 'rip0', source) as BlockFn;
+    FUNCTIONS.set(source, fn);
+  }
+  return fn;
+}
+
+/** Flag kinds as alu()/fast.ts record them. */
+const ALU_CC: Record<number, CC> = { 0: CC.Add, 1: CC.Logic, 4: CC.Logic, 5: CC.Sub, 6: CC.Logic, 7: CC.Sub };
+const LOGIC_OP: Record<number, string> = { 1: '|', 4: '&', 6: '^' };
+
+/**
+ * Emits the body. The lazy-flag record of the latest flag-setting instruction is kept in locals
+ * (fr, frh, fa, fah, fb, fbh, fcin) with its kind and size known here; storeFlags writes it to
+ * `f` once. Before any instruction in the block sets flags, `f` itself is current.
+ */
+class Emitter {
+  private readonly lines: string[] = ['let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0;'];
+  private ccOp = -1;
+  private ccSize = 0;
+  private cinSet = false;
+  private tmp = 0;
+
+  line(s: string): void {
+    this.lines.push(s);
+  }
+
+  source(): string {
+    return this.lines.join('\n');
+  }
+
+  /** Record flags: kind and size are constants, the values expressions. */
+  private setCc(op: CC, size: number, res: string, resHi: string, a: string, aHi: string, b: string, bHi: string): void {
+    this.line(`fr = ${res}; frh = ${resHi}; fa = ${a}; fah = ${aHi}; fb = ${b}; fbh = ${bHi};`);
+    this.ccOp = op;
+    this.ccSize = size;
+  }
+
+  private setCin(expr: string): void {
+    this.line(`fcin = ${expr};`);
+    this.cinSet = true;
+  }
+
+  /** CF as 0/1 (computeCarry), from the record in locals or, before any, from the CPU. */
+  private carry(): string {
+    const v = `cf${this.tmp++}`;
+    switch (this.ccOp) {
+      case -1:
+        this.line(`const ${v} = c.carry();`);
+        break;
+      case CC.Add:
+        this.line(`const ${v} = (frh !== fah ? frh < fah : fr < fa) ? 1 : 0;`);
+        break;
+      case CC.Sub:
+        this.line(`const ${v} = (fah !== fbh ? fah < fbh : fa < fb) ? 1 : 0;`);
+        break;
+      case CC.Logic:
+        this.line(`const ${v} = 0;`);
+        break;
+      case CC.Inc:
+      case CC.Dec:
+        this.line(`const ${v} = fcin & 1;`);
+        break;
+      default:
+        throw new Error(`block compiler: no carry for flag kind ${this.ccOp}`);
+    }
+    return v;
+  }
+
+  storeFlags(): void {
+    if (this.ccOp >= 0) {
+      this.line(`f.op = ${this.ccOp}; f.size = ${this.ccSize}; f.res = fr; f.resHi = frh; f.a = fa; f.aHi = fah; f.b = fb; f.bHi = fbh;`);
+    }
+    if (this.cinSet) this.line('f.cin = fcin;');
+  }
+
+  insn(d: Insn, form: FastForm): void {
+    const x = d.ra;
+    const y = d.rb;
+    const { op, size, src } = form;
+    const w = size === 8;
+    // Source halves as expressions (the instruction's own constants, or its register).
+    const sLo = src === 'i' ? `${d.imm >>> 0}` : `r[${y}]`;
+    const sHi = src === 'i' ? `${d.immHi >>> 0}` : `r[${y + 1}]`;
+    if (typeof op === 'number') {
+      const cc = ALU_CC[op]!;
+      const write = op !== 7;
+      if (w) {
+        this.line(`a = r[${x}]; ah = r[${x + 1}]; b = ${sLo}; bh = ${sHi};`);
+        if (cc === CC.Add) this.line('t = a + b; lo = t >>> 0; hi = (ah + bh + (t > 0xffffffff ? 1 : 0)) >>> 0;');
+        else if (cc === CC.Sub) this.line('t = a - b; lo = t >>> 0; hi = (ah - bh - (t < 0 ? 1 : 0)) >>> 0;');
+        else this.line(`lo = (a ${LOGIC_OP[op]} b) >>> 0; hi = (ah ${LOGIC_OP[op]} bh) >>> 0;`);
+        if (write) this.line(`r[${x}] = lo; r[${x + 1}] = hi;`);
+        this.setCc(cc, 8, 'lo', 'hi', 'a', 'ah', 'b', 'bh');
+      } else {
+        this.line(`a = r[${x}]; b = ${sLo};`);
+        if (cc === CC.Add) this.line('lo = (a + b) >>> 0;');
+        else if (cc === CC.Sub) this.line('lo = (a - b) >>> 0;');
+        else this.line(`lo = (a ${LOGIC_OP[op]} b) >>> 0;`);
+        if (write) this.line(`r[${x}] = lo; r[${x + 1}] = 0;`);
+        this.setCc(cc, 4, 'lo', '0', 'a', '0', 'b', '0');
+      }
+      this.setCin('0');
+      return;
+    }
+    switch (op) {
+      case 'test':
+        // TEST leaves the carry-in as it was (fast.ts test* do not touch cc.cin).
+        if (w) this.setCc(CC.Logic, 8, `(r[${x}] & ${sLo}) >>> 0`, `(r[${x + 1}] & ${sHi}) >>> 0`, '0', '0', '0', '0');
+        else this.setCc(CC.Logic, 4, `(r[${x}] & ${sLo}) >>> 0`, '0', '0', '0', '0', '0');
+        return;
+      case 'inc':
+      case 'dec': {
+        const delta = op === 'inc' ? 1 : -1;
+        const cf = this.carry();
+        if (w) {
+          this.line(`a = r[${x}]; ah = r[${x + 1}]; t = a + ${delta}; lo = t >>> 0; hi = (ah + (t > 0xffffffff ? 1 : t < 0 ? -1 : 0)) >>> 0;`);
+          this.line(`r[${x}] = lo; r[${x + 1}] = hi;`);
+          this.setCc(op === 'inc' ? CC.Inc : CC.Dec, 8, 'lo', 'hi', 'a', 'ah', '1', '0');
+        } else {
+          this.line(`a = r[${x}]; lo = (a + ${delta}) >>> 0; r[${x}] = lo; r[${x + 1}] = 0;`);
+          this.setCc(op === 'inc' ? CC.Inc : CC.Dec, 4, 'lo', '0', 'a', '0', '1', '0');
+        }
+        this.setCin(cf);
+        return;
+      }
+      case 'mov':
+        if (w) this.line(`lo = ${sLo}; hi = ${sHi}; r[${x}] = lo; r[${x + 1}] = hi;`);
+        else this.line(`r[${x}] = ${sLo}; r[${x + 1}] = 0;`);
+        return;
+      case 'lea':
+        this.lea(d, x, w);
+        return;
+    }
+  }
+
+  /** LEA with a 64-bit address, not RIP-relative (fast.ts lea64Address with constants). */
+  private lea(d: Insn, x: number, w: boolean): void {
+    this.line(`lo = ${d.disp >>> 0}; hi = ${d.disp < 0 ? 0xffffffff : 0};`);
+    if (d.base >= 0) {
+      const bi = d.base << 1;
+      this.line(`t = lo + r[${bi}]; lo = t >>> 0; hi = (hi + r[${bi + 1}] + (t > 0xffffffff ? 1 : 0)) >>> 0;`);
+    }
+    if (d.index >= 0) {
+      const ii = d.index << 1;
+      const s = d.scale;
+      if (s === 0) this.line(`b = r[${ii}]; bh = r[${ii + 1}];`);
+      else this.line(`b = (r[${ii}] << ${s}) >>> 0; bh = ((r[${ii + 1}] << ${s}) | (r[${ii}] >>> ${32 - s})) >>> 0;`);
+      this.line('t = lo + b; lo = t >>> 0; hi = (hi + bh + (t > 0xffffffff ? 1 : 0)) >>> 0;');
+    }
+    this.line(w ? `r[${x}] = lo; r[${x + 1}] = hi;` : `r[${x}] = lo; r[${x + 1}] = 0;`);
+  }
+}
