@@ -164,6 +164,58 @@ describe('compiled blocks agree with step() and the generic handlers', () => {
     await expectSame('mov ecx, 3\nl: add eax, ecx\nsub ebx, 7\nud2\ndec ecx\njnz l');
   });
 
+  it('faults in a compiled load, store or push with the state before it', async () => {
+    // 0x40000 is not mapped; 0x2000 (the PML4) is mapped read-only.
+    await expectSame('mov ecx, 3\nmov rsi, 0x20000\nl: add eax, ecx\ninc ebx\nmov rdx, [rsi]\nsub esi, -0x10000\ndec ecx\njnz l');
+    await expectSame('mov ecx, 3\nmov rdi, 0x2000\nl: add eax, ecx\ncmp ebx, eax\nmov [rdi], eax\ndec ecx\njnz l');
+    await expectSame('mov ecx, 3\nmov rsp, 0x8010\nl: add eax, ecx\npush rax\nxor ebx, eax\npush rbx\npush rcx\ndec ecx\njnz l');
+  });
+
+  it('stops a block after a compiled store into its own code, and runs the new code', async () => {
+    await expectSame(`
+      mov ecx, 4
+      lea rdi, [rel patch]
+      mov dl, 0xc6
+      l: add eax, 1
+      mov [rdi+1], dl
+      patch: add ebx, 1
+      inc edx
+      dec ecx
+      jnz l`);
+    await expectSame(`
+      mov ecx, 4
+      lea rdi, [rel patch]
+      mov rsi, 0x20000
+      l: mov rax, [rdi]
+      mov [rsi], rax
+      mov [rdi], rax
+      patch: add ebx, 1
+      inc edx
+      dec ecx
+      jnz l`);
+  });
+
+  it('runs loads, stores, PUSH and POP in blocks like single steps', async () => {
+    await expectSame(`
+      mov rsi, 0x20000
+      mov rdi, 0x21000
+      mov ecx, 300
+      l: mov al, [rsi]
+      mov [rdi], al
+      mov r8, [rsi+8]
+      mov [rdi+16], r8
+      mov r9d, [rsi+3]
+      mov [rdi+40], r9d
+      push r8
+      push rcx
+      pop rdx
+      pop r10
+      inc rsi
+      inc rdi
+      dec ecx
+      jnz l`, { threshold: 4 });
+  });
+
   it('reads the instruction count mid-block (RDTSC as a block’s last instruction)', async () => {
     await expectSame('mov ecx, 3\nl: add r8, rcx\ninc r9\nrdtsc\nmov r10, rax\ndec ecx\njnz l');
   });

@@ -36,7 +36,10 @@ const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
 
 /** A stop address at one of the block's instructions after its first (Machine.burst stops there). */
 function stopInside(b: Block, rip: number, stopMode: number, stopAt: number, stops: ReadonlySet<number>): boolean {
-  if (stopMode === 1) return b.offsets.includes(stopAt - rip);
+  if (stopMode === 1) {
+    const o = stopAt - rip;
+    return o > 0 && o < b.span && b.offsets.includes(o);
+  }
   for (const s of stops) if (b.offsets.includes(s - rip)) return true;
   return false;
 }
@@ -97,6 +100,7 @@ export class Machine {
   private invalidatePage(page: number): void {
     this.cachePages.get(page)?.fill(undefined);
     this.bus.codePages[page] = 0;
+    this.cpu.codeEpoch++; // a running block stops after the write (block-compiler.ts)
   }
 
   /** Drop every cached decode (mode or feature changes, tests). */
@@ -105,6 +109,7 @@ export class Machine {
       list.fill(undefined);
       this.bus.codePages[page] = 0;
     }
+    this.cpu.codeEpoch++;
   }
 
   /** Execute one instruction (or one REP iteration), delivering any exception it raises. */
@@ -201,6 +206,9 @@ export class Machine {
     // Control arrived here other than by falling through (a branch, a block's end, the burst's
     // start): blocks are compiled where code is entered.
     let entered = true;
+    // The block running and c.icount when it started, to count what it retired if it faults.
+    let running: Block | undefined;
+    let blockIcount = 0;
     const compile = this.compileBlocks && this.specialiseHandlers && this.decodeCacheEnabled;
     try {
       for (;;) {
@@ -235,12 +243,16 @@ export class Machine {
           this.buildBlock(d, rip - page, entries, physPage);
           b = d.block;
         }
-        if (b !== undefined && n + b.count <= max && (stopMode === 0 || !stopInside(b, rip, stopMode, stopAt, stops))) {
-          // A compiled block: all its instructions but the last count now (the last one
-          // counts below, or in the catch if it faults, like any step).
-          this.lastRow = b.lastRowId;
-          n += b.count - 1;
-          b.fn(c, regs, flags, b.last, rip);
+        if (b !== undefined && n + b.insns.length <= max && (stopMode === 0 || !stopInside(b, rip, stopMode, stopAt, stops))) {
+          // A compiled block: it advances icount by the instructions it retired but the last,
+          // which counts below like any step (block-compiler.ts compileBlock: exit protocol).
+          blockIcount = c.icount;
+          running = b;
+          b.fn(c, regs, flags, b.insns, rip);
+          running = undefined;
+          const done = c.icount - blockIcount;
+          this.lastRow = b.insns[done]!.rowId;
+          n += done;
           entered = true;
         } else {
           this.lastRow = d.rowId;
@@ -249,7 +261,8 @@ export class Machine {
           if (d.checks) this.checkLockAndPrivilege(c, d);
           if (d.needsEa) c.lin = c.linearOf(d);
           (d.exec as Handler)(c, d);
-          entered = c.nextRip !== fall;
+          // A block may start after a branch, or after an instruction no block can start with.
+          entered = c.nextRip !== fall || !d.startsBlocks;
         }
         rip = c.nextRip;
         c.rip = rip;
@@ -264,6 +277,11 @@ export class Machine {
       this.burstOutcome = OK;
       return n;
     } catch (e) {
+      if (running !== undefined) {
+        const done = c.icount - blockIcount;
+        n += done;
+        this.lastRow = running.insns[done]!.rowId;
+      }
       c.icount++;
       this.burstOutcome = this.fault(e, c.rip);
       return n + 1;
@@ -277,10 +295,10 @@ export class Machine {
    * fetchDecode would cache them.
    */
   private buildBlock(d: Insn, off: number, entries: Array<Insn | undefined>, physPage: number): void {
-    if (!compilable(d) || d.modeKey !== this.modeKey) return;
+    if (!d.startsBlocks || d.modeKey !== this.modeKey) return;
     const insns = [d];
     let o = off + d.len;
-    while (insns.length < MAX_BLOCK_INSNS && o < 4096 && compilable(insns[insns.length - 1]!)) {
+    while (insns.length < MAX_BLOCK_INSNS && o < 4096 && insns[insns.length - 1]!.startsBlocks) {
       let next = entries[o];
       if (next === undefined || next.modeKey !== d.modeKey) next = this.decodeCached(physPage, o, entries);
       if (next === undefined || next.checks) break;
@@ -310,6 +328,7 @@ export class Machine {
     d.modeKey = this.modeKey;
     d.rowId = d.row.id;
     d.checks = d.lock || d.row.privileged;
+    d.startsBlocks = compilable(d);
   }
 
   private execute(c: Cpu): void {

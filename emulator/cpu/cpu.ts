@@ -90,6 +90,8 @@ export class Cpu {
   halted = false;
   /** Retired instructions (drives the deterministic TSC). */
   icount = 0;
+  /** Bumped by the machine whenever decoded code is dropped (a write to a code page). */
+  codeEpoch = 0;
   tscOverride: (() => bigint) | undefined;
   tscOffset = 0n;
 
@@ -338,24 +340,79 @@ export class Cpu {
     return this.mmu.translate(lin, access, this.user);
   }
 
+  // One-page translation caches for data reads and for data writes: the linear page last
+  // translated for that access, its physical page, and whether that is plain RAM (no MMIO
+  // window, inside RAM). Valid while the MMU generation (bumped on every TLB flush, INVLPG,
+  // TLB eviction, mode or CPL change) and `user` are as they were: then the TLB would hit
+  // with the same result and no A/D bit left to set, so skipping it changes nothing.
+  private rdLin = NaN;
+  private rdPhys = 0;
+  private rdGen = -1;
+  private rdUser = false;
+  private rdRam = false;
+  private wrLin = NaN;
+  private wrPhys = 0;
+  private wrGen = -1;
+  private wrUser = false;
+  private wrRam = false;
+
+  /** Physical address for a read of `lin` (which the caller keeps within one page). */
+  private xlateRead(lin: number): number {
+    const o = lin - this.rdLin;
+    if (o >= 0 && o < 4096 && this.rdGen === this.mmu.generation && this.rdUser === this.user) return this.rdPhys + o;
+    const p = this.mmu.translate(lin, Access.Read, this.user);
+    const off = lin & 0xfff;
+    this.rdLin = lin - off;
+    this.rdPhys = p - off;
+    this.rdGen = this.mmu.generation;
+    this.rdUser = this.user;
+    this.rdRam = this.bus.isPlainRam(p - off, 4096);
+    return p;
+  }
+
+  private xlateWrite(lin: number): number {
+    const o = lin - this.wrLin;
+    if (o >= 0 && o < 4096 && this.wrGen === this.mmu.generation && this.wrUser === this.user) return this.wrPhys + o;
+    const p = this.mmu.translate(lin, Access.Write, this.user);
+    const off = lin & 0xfff;
+    this.wrLin = lin - off;
+    this.wrPhys = p - off;
+    this.wrGen = this.mmu.generation;
+    this.wrUser = this.user;
+    this.wrRam = this.bus.isPlainRam(p - off, 4096);
+    return p;
+  }
+
   read8(lin: number): number {
-    return this.bus.read8(this.xlate(lin, Access.Read));
+    const p = this.xlateRead(lin);
+    return this.rdRam ? this.bus.ram[p]! : this.bus.read8(p);
   }
 
   read16(lin: number): number {
-    if ((lin & 0xfff) <= 0xffe) return this.bus.read16(this.xlate(lin, Access.Read));
+    if ((lin & 0xfff) <= 0xffe) {
+      const p = this.xlateRead(lin);
+      return this.rdRam ? this.bus.view.getUint16(p, true) : this.bus.read16(p);
+    }
     return this.readCross(lin, 2, Access.Read);
   }
 
   read32(lin: number): number {
-    if ((lin & 0xfff) <= 0xffc) return this.bus.read32(this.xlate(lin, Access.Read));
+    if ((lin & 0xfff) <= 0xffc) {
+      const p = this.xlateRead(lin);
+      return this.rdRam ? this.bus.view.getUint32(p, true) : this.bus.read32(p);
+    }
     return this.readCross(lin, 4, Access.Read);
   }
 
   /** 64-bit read: returns the low half, high half in `hi`. */
   read64(lin: number): number {
     if ((lin & 0xfff) <= 0xff8) {
-      const p = this.xlate(lin, Access.Read);
+      const p = this.xlateRead(lin);
+      if (this.rdRam) {
+        const v = this.bus.view;
+        this.hi = v.getUint32(p + 4, true);
+        return v.getUint32(p, true);
+      }
       const lo = this.bus.read32(p);
       this.hi = this.bus.read32(p + 4);
       return lo;
@@ -401,23 +458,50 @@ export class Cpu {
     }
   }
 
+  /** A RAM write through the write cache: the bytes, then decode-cache invalidation as Bus.write* does. */
+  private wroteRam(p: number): void {
+    const page = Math.floor(p / 4096);
+    if (this.bus.codePages[page] !== 0) this.bus.onCodeWrite?.(page);
+  }
+
   write8(lin: number, v: number): void {
-    this.bus.write8(this.xlate(lin, Access.Write), v & 0xff);
+    const p = this.xlateWrite(lin);
+    if (this.wrRam) {
+      this.bus.ram[p] = v;
+      this.wroteRam(p);
+    } else this.bus.write8(p, v & 0xff);
   }
 
   write16(lin: number, v: number): void {
-    if ((lin & 0xfff) <= 0xffe) this.bus.write16(this.xlate(lin, Access.Write), v & 0xffff);
-    else this.writeCross(lin, 2, v);
+    if ((lin & 0xfff) <= 0xffe) {
+      const p = this.xlateWrite(lin);
+      if (this.wrRam) {
+        this.bus.view.setUint16(p, v, true);
+        this.wroteRam(p);
+      } else this.bus.write16(p, v & 0xffff);
+    } else this.writeCross(lin, 2, v);
   }
 
   write32(lin: number, v: number): void {
-    if ((lin & 0xfff) <= 0xffc) this.bus.write32(this.xlate(lin, Access.Write), v >>> 0);
-    else this.writeCross(lin, 4, v);
+    if ((lin & 0xfff) <= 0xffc) {
+      const p = this.xlateWrite(lin);
+      if (this.wrRam) {
+        this.bus.view.setUint32(p, v, true);
+        this.wroteRam(p);
+      } else this.bus.write32(p, v >>> 0);
+    } else this.writeCross(lin, 4, v);
   }
 
   write64(lin: number, lo: number, hi: number): void {
     if ((lin & 0xfff) <= 0xff8) {
-      const p = this.xlate(lin, Access.Write);
+      const p = this.xlateWrite(lin);
+      if (this.wrRam) {
+        const view = this.bus.view;
+        view.setUint32(p, lo, true);
+        view.setUint32(p + 4, hi, true);
+        this.wroteRam(p);
+        return;
+      }
       this.bus.write32(p, lo >>> 0);
       this.bus.write32(p + 4, hi >>> 0);
       return;

@@ -75,6 +75,8 @@ export class Insn {
   /** Specialised handlers (exec/fast.ts): c.regs index (2n) of register operands 0 and 1. */
   ra = 0;
   rb = 0;
+  /** A compiled block can start here (exec/block-compiler.ts compilable). */
+  startsBlocks = false;
   /** Times a run entered the code here (Machine compiles a block when it gets hot). */
   heat = 0;
   /** The compiled block starting here (exec/block-compiler.ts), if any. */

@@ -1,6 +1,6 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { CC, type LazyFlags } from '../cpu/lazy-flags.js';
-import type { Insn } from '../decode/insn.js';
+import { BASE_RIP, type Insn } from '../decode/insn.js';
 import { type FastForm, fastForm } from './fast.js';
 
 /**
@@ -26,34 +26,41 @@ import { type FastForm, fastForm } from './fast.js';
  * - No planted bug (emulator/mutants.ts) is on these forms: RIP-relative LEA, memory sources
  *   and the other mutated forms are never compiled.
  */
-export type BlockFn = (c: Cpu, r: Uint32Array, f: LazyFlags, last: Insn | undefined, rip0: number) => void;
+export type BlockFn = (c: Cpu, r: Uint32Array, f: LazyFlags, ds: readonly Insn[], rip0: number) => void;
 
 export interface Block {
   readonly fn: BlockFn;
-  /** Instructions the block retires (the last one included). */
-  readonly count: number;
+  /** The block's instructions; the last one may be a non-compiled one run through its handler. */
+  readonly insns: readonly Insn[];
   /** Offsets of the instructions after the first, from the block's start (stop addresses). */
   readonly offsets: readonly number[];
   /** Bytes covered. */
   readonly span: number;
-  /** The trailing instruction run through its handler, if any. */
-  readonly last: Insn | undefined;
-  /** Row id of the block's last instruction (Machine.lastRow). */
-  readonly lastRowId: number;
 }
 
 /** Longest run compiled into one block. */
 export const MAX_BLOCK_INSNS = 64;
 
-/** A form the compiler emits inline (register-only, no planted bug on it). */
+/**
+ * A form the compiler emits (register-only ALU/MOV/LEA inline; register↔memory MOV and
+ * PUSH/POP through their specialised handlers) and on which no planted bug sits: RIP-relative
+ * addresses (mutants.ripRelFromStart) and ALU memory sources (add64MemTrunc32) stay out.
+ */
 export function compilable(d: Insn): boolean {
   const f = fastForm(d.exec);
-  return f !== undefined && f.src !== 'm';
+  if (f === undefined || (f.src === 'm' && f.op !== 'load')) return false;
+  return !(d.hasMem && (d.base === BASE_RIP || d.absolute));
 }
 
 /**
  * Compile `insns` (consecutive, the first at the block's start; all but possibly the last
  * compilable). Returns undefined when there is nothing to gain (no compilable instruction).
+ *
+ * Exit protocol (Machine.burst relies on it): when the function returns, c.nextRip is where
+ * execution continues and c.icount has grown by the instructions retired minus one (the
+ * machine counts the last one, as after any step). When it throws, c.rip is the faulting
+ * instruction, c.icount has grown by the instructions retired before it, and the flags are
+ * those before it.
  */
 export function compileBlock(insns: readonly Insn[]): Block | undefined {
   const n = insns.length;
@@ -67,24 +74,25 @@ export function compileBlock(insns: readonly Insn[]): Block | undefined {
   for (let i = 0; i < inline; i++) {
     const d = insns[i]!;
     if (i > 0) offsets.push(off);
-    g.insn(d, fastForm(d.exec)!);
+    g.insn(d, fastForm(d.exec)!, i, off);
     off += d.len;
   }
+  g.endTry();
   g.storeFlags();
   if (last !== undefined) {
-    if (inline > 0) offsets.push(off);
+    offsets.push(off);
     g.line(`c.icount += ${inline};`);
     g.line(`c.rip = rip0 + ${off};`);
     g.line(`c.nextRip = rip0 + ${off + last.len};`);
+    g.line(`const last = ds[${inline}];`);
     if (last.needsEa) g.line('c.lin = c.linearOf(last);');
     g.line('last.exec(c, last);');
     off += last.len;
   } else {
-    // The machine counts one instruction after the block, as after any step.
     g.line(`c.icount += ${inline - 1};`);
     g.line(`c.nextRip = rip0 + ${off};`);
   }
-  return { fn: functionFor(g.source()), count: n, offsets, span: off, last, lastRowId: tail.rowId };
+  return { fn: functionFor(g.source()), insns, offsets, span: off };
 }
 
 /**
@@ -99,7 +107,7 @@ function functionFor(source: string): BlockFn {
   let fn = FUNCTIONS.get(source);
   if (fn === undefined) {
     if (FUNCTIONS.size >= MAX_FUNCTIONS) FUNCTIONS.clear();
-    fn = new Function('c', 'r', 'f', 'last', 'rip0', source) as BlockFn;
+    fn = new Function('c', 'r', 'f', 'ds', 'rip0', source) as BlockFn;
     FUNCTIONS.set(source, fn);
   }
   return fn;
@@ -115,11 +123,17 @@ const LOGIC_OP: Record<number, string> = { 1: '|', 4: '&', 6: '^' };
  * `f` once. Before any instruction in the block sets flags, `f` itself is current.
  */
 class Emitter {
-  private readonly lines: string[] = ['let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0;'];
+  private readonly lines: string[] = [
+    'let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0, pos = 0;',
+    'const mmuGen = c.mmu.generation, codeEpoch = c.codeEpoch;',
+    'try {',
+  ];
   private ccOp = -1;
   private ccSize = 0;
   private cinSet = false;
   private tmp = 0;
+  /** catch-clause cases: the state a fault at each memory instruction must leave. */
+  private readonly faults: string[] = [];
 
   line(s: string): void {
     this.lines.push(s);
@@ -167,14 +181,44 @@ class Emitter {
     return v;
   }
 
-  storeFlags(): void {
-    if (this.ccOp >= 0) {
-      this.line(`f.op = ${this.ccOp}; f.size = ${this.ccSize}; f.res = fr; f.resHi = frh; f.a = fa; f.aHi = fah; f.b = fb; f.bHi = fbh;`);
-    }
-    if (this.cinSet) this.line('f.cin = fcin;');
+  /** The statement storing the flag record in locals to `f` (empty before any flag-setting instruction). */
+  private flagStore(): string {
+    let out = '';
+    if (this.ccOp >= 0) out += `f.op = ${this.ccOp}; f.size = ${this.ccSize}; f.res = fr; f.resHi = frh; f.a = fa; f.aHi = fah; f.b = fb; f.bHi = fbh;`;
+    if (this.cinSet) out += ' f.cin = fcin;';
+    return out;
   }
 
-  insn(d: Insn, form: FastForm): void {
+  storeFlags(): void {
+    const s = this.flagStore();
+    if (s) this.line(s);
+  }
+
+  /** Close the body's try: a fault in instruction `pos` stores what a step would have left, and rethrows. */
+  endTry(): void {
+    this.line('} catch (e) {');
+    if (this.faults.length > 0) this.line(`switch (pos) {\n${this.faults.join('\n')}\n}`);
+    this.line('throw e;');
+    this.line('}');
+  }
+
+  /**
+   * Instruction `i` (at `off`, `len` bytes) goes through its specialised handler (a memory
+   * access: it may fault, and a store may hit decoded code or a page table).
+   */
+  private viaHandler(d: Insn, form: FastForm, i: number, off: number): void {
+    this.faults.push(`case ${i}: ${this.flagStore()} c.icount += ${i}; c.rip = rip0 + ${off}; c.nextRip = rip0 + ${off + d.len}; break;`);
+    // The form in a comment: blocks share a function only when their handlers are the same, so
+    // each handler call site stays monomorphic (and inlinable).
+    this.line(`pos = ${i}; /* ${String(form.op)}${form.size} */`);
+    if (d.needsEa) this.line(`c.lin = c.linearOf(ds[${i}]);`);
+    this.line(`ds[${i}].exec(c, ds[${i}]);`);
+    // Leave after an access that dropped decoded code or changed the MMU state (a TLB eviction):
+    // the instructions after it must be fetched again, as single steps would.
+    this.line(`if (c.codeEpoch !== codeEpoch || c.mmu.generation !== mmuGen) { ${this.flagStore()} c.icount += ${i}; c.nextRip = rip0 + ${off + d.len}; return; }`);
+  }
+
+  insn(d: Insn, form: FastForm, i: number, off: number): void {
     const x = d.ra;
     const y = d.rb;
     const { op, size, src } = form;
@@ -231,6 +275,8 @@ class Emitter {
       case 'lea':
         this.lea(d, x, w);
         return;
+      default:
+        this.viaHandler(d, form, i, off);
     }
   }
 

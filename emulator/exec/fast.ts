@@ -417,8 +417,8 @@ function pick(d: Insn): Handler | undefined {
  * or 'm' (the instruction's memory operand, not compiled).
  */
 export interface FastForm {
-  readonly op: number | 'test' | 'inc' | 'dec' | 'mov' | 'lea';
-  readonly size: 4 | 8;
+  readonly op: number | 'test' | 'inc' | 'dec' | 'mov' | 'lea' | 'load' | 'store' | 'push' | 'pop';
+  readonly size: 1 | 4 | 8;
   readonly src: 'r' | 'i' | 'm' | 'none';
 }
 
@@ -445,6 +445,15 @@ FORMS.set(mov64ri, { op: 'mov', size: 8, src: 'i' });
 FORMS.set(mov32ri, { op: 'mov', size: 4, src: 'i' });
 FORMS.set(lea64, { op: 'lea', size: 8, src: 'none' });
 FORMS.set(lea32, { op: 'lea', size: 4, src: 'none' });
+// Register ↔ memory moves and PUSH/POP: memory access, no flags.
+FORMS.set(mov64rm, { op: 'load', size: 8, src: 'm' });
+FORMS.set(mov32rm, { op: 'load', size: 4, src: 'm' });
+FORMS.set(mov8rm, { op: 'load', size: 1, src: 'm' });
+FORMS.set(mov64mr, { op: 'store', size: 8, src: 'r' });
+FORMS.set(mov32mr, { op: 'store', size: 4, src: 'r' });
+FORMS.set(mov8mr, { op: 'store', size: 1, src: 'r' });
+FORMS.set(push64r, { op: 'push', size: 8, src: 'r' });
+FORMS.set(pop64r, { op: 'pop', size: 8, src: 'none' });
 
 /** The form a specialised handler implements, undefined for generic handlers and other forms. */
 export function fastForm(h: unknown): FastForm | undefined {
