@@ -216,6 +216,23 @@ describe('compiled blocks agree with step() and the generic handlers', () => {
       jnz l`, { threshold: 4 });
   });
 
+  it('computes memory addresses as linearOf does: wrap-around, index scaling, FS base, non-canonical', async () => {
+    const body = (setup: string, access: string) => `
+      mov ecx, 5
+      ${setup}
+      l: add r8, rcx
+      ${access}
+      inc r9
+      dec ecx
+      jnz l`;
+    await expectSame(body('mov rbx, -1', 'mov al, [rbx + 0x20001]\nmov [rbx + 0x20011], al'));
+    await expectSame(body('mov rbx, 0x20000\nmov rdx, -8', 'mov r10, [rbx + rdx*8 + 0x100]\nmov [rbx + rdx*4 + 0x200], r10d'));
+    await expectSame(body('mov rbx, 0xffff800000000000\nmov rdx, 0x7fff80000002', 'mov r10, [rbx + rdx*2 + 0x1fffc]'));
+    await expectSame(body('mov eax, 0x20000\nxor edx, edx\nmov ecx, 0xc0000100\nwrmsr\nmov ecx, 5\nmov rsi, 0x40', 'mov r11, [fs:rsi]\nmov [fs:rsi+8], r11'));
+    await expectSame(body('mov rsi, 0x800000000000', 'mov r11, [rsi]'));
+    await expectSame(body('mov rsi, 0x7ffffffffff8\nmov rdi, 0x10', 'mov r11, [rsi + rdi]'));
+  });
+
   it('reads the instruction count mid-block (RDTSC as a block’s last instruction)', async () => {
     await expectSame('mov ecx, 3\nl: add r8, rcx\ninc r9\nrdtsc\nmov r10, rax\ndec ecx\njnz l');
   });

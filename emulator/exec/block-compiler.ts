@@ -1,6 +1,6 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { CC, type LazyFlags } from '../cpu/lazy-flags.js';
-import { BASE_RIP, type Insn } from '../decode/insn.js';
+import { BASE_RIP, type Insn, Seg } from '../decode/insn.js';
 import { type FastForm, fastForm } from './fast.js';
 
 /**
@@ -124,7 +124,7 @@ const LOGIC_OP: Record<number, string> = { 1: '|', 4: '&', 6: '^' };
  */
 class Emitter {
   private readonly lines: string[] = [
-    'let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0, pos = 0;',
+    'let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0, pos = 0, lin = 0, xh = 0, yh = 0;',
     'const mmuGen = c.mmu.generation, codeEpoch = c.codeEpoch;',
     'try {',
   ];
@@ -203,19 +203,60 @@ class Emitter {
   }
 
   /**
-   * Instruction `i` (at `off`, `len` bytes) goes through its specialised handler (a memory
-   * access: it may fault, and a store may hit decoded code or a page table).
+   * Instruction `i` (at `off`) is a memory access, as its specialised handler does it (so it
+   * may fault: the catch restores the state before it; and a store may hit decoded code or a
+   * page table).
    */
-  private viaHandler(d: Insn, form: FastForm, i: number, off: number): void {
+  private memoryAccess(d: Insn, op: 'load' | 'store' | 'push' | 'pop', size: number, i: number, off: number): void {
     this.faults.push(`case ${i}: ${this.flagStore()} c.icount += ${i}; c.rip = rip0 + ${off}; c.nextRip = rip0 + ${off + d.len}; break;`);
-    // The form in a comment: blocks share a function only when their handlers are the same, so
-    // each handler call site stays monomorphic (and inlinable).
-    this.line(`pos = ${i}; /* ${String(form.op)}${form.size} */`);
-    if (d.needsEa) this.line(`c.lin = c.linearOf(ds[${i}]);`);
-    this.line(`ds[${i}].exec(c, ds[${i}]);`);
+    this.line(`pos = ${i};`);
+    const x = d.ra;
+    const y = d.rb;
+    if (op === 'push') this.line(`c.push64(r[${x}], r[${x + 1}]);`);
+    else if (op === 'pop') this.line(`lo = c.pop64(); r[${x}] = lo; r[${x + 1}] = c.hi;`);
+    else {
+      this.address(d, i);
+      if (op === 'load') {
+        if (size === 8) this.line(`lo = c.read64(lin); r[${x}] = lo; r[${x + 1}] = c.hi;`);
+        else if (size === 4) this.line(`lo = c.read32(lin); r[${x}] = lo; r[${x + 1}] = 0;`);
+        else this.line(`lo = c.read8(lin); r[${x}] = (r[${x}] & 0xffffff00) | lo;`);
+      } else if (size === 8) this.line(`c.write64(lin, r[${y}], r[${y + 1}]);`);
+      else if (size === 4) this.line(`c.write32(lin, r[${y}]);`);
+      else this.line(`c.write8(lin, r[${y}]);`);
+    }
     // Leave after an access that dropped decoded code or changed the MMU state (a TLB eviction):
     // the instructions after it must be fetched again, as single steps would.
     this.line(`if (c.codeEpoch !== codeEpoch || c.mmu.generation !== mmuGen) { ${this.flagStore()} c.icount += ${i}; c.nextRip = rip0 + ${off + d.len}; return; }`);
+  }
+
+  /**
+   * The memory operand's linear address into `lin`: Cpu.linearOf's 64-bit-mode arithmetic with
+   * the instruction's constants, falling back to linearOf itself (exact wrap-around, the
+   * canonical-address fault) when a register is too large for it or the result is not canonical.
+   */
+  private address(d: Insn, i: number): void {
+    if (d.asize !== 8 || d.absolute || d.base === BASE_RIP) {
+      this.line(`lin = c.linearOf(ds[${i}]);`);
+      return;
+    }
+    const terms = [`${d.disp}`];
+    const checks: string[] = [];
+    if (d.base >= 0) {
+      const bi = d.base << 1;
+      this.line(`xh = r[${bi + 1}] | 0;`);
+      terms.push(`xh * 4294967296 + r[${bi}]`);
+      checks.push('xh >= 0x8000 || xh < -0x8000');
+    }
+    if (d.index >= 0) {
+      const ii = d.index << 1;
+      this.line(`yh = r[${ii + 1}] | 0;`);
+      terms.push(`(yh * 4294967296 + r[${ii}]) * ${1 << d.scale}`);
+      checks.push('yh >= 0x8000 || yh < -0x8000');
+    }
+    if (d.seg >= Seg.FS) terms.push(`c.segBase[${d.seg}]`);
+    this.line(`lin = ${terms.join(' + ')};`);
+    checks.push('!(lin >= -140737488355328 && lin < 140737488355328)');
+    this.line(`if (${checks.join(' || ')}) lin = c.linearOf(ds[${i}]);`);
   }
 
   insn(d: Insn, form: FastForm, i: number, off: number): void {
@@ -276,7 +317,7 @@ class Emitter {
         this.lea(d, x, w);
         return;
       default:
-        this.viaHandler(d, form, i, off);
+        this.memoryAccess(d, op, size, i, off);
     }
   }
 
