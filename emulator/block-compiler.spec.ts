@@ -233,6 +233,15 @@ describe('compiled blocks agree with step() and the generic handlers', () => {
     await expectSame(body('mov rsi, 0x7ffffffffff8\nmov rdi, 0x10', 'mov r11, [rsi + rdi]'));
   });
 
+  it('runs REP iterations as single steps: at a limit, at a stop, overwriting themselves', async () => {
+    const rep = 'mov rdi, 0x20000\nmov ecx, 100\nmov al, 7\nrp: rep stosb\nmov rsi, 0x20000\nmov ecx, 30\nrep lodsb\nnop';
+    for (const max of [3, 4, 5, 50, 103, 104, 150]) await expectSame(rep, { max });
+    // the first REP instruction starts at code + 12 (5 + 5 + 2 bytes before it)
+    await expectSame(rep, { stops: [LAYOUT.code + 12n] });
+    await expectSame('lea rdi, [rel rp]\nmov ecx, 3\nmov al, 0x90\nrp: rep stosb\nnop\nnop');
+    await expectSame('mov rdi, 0x2ffc\nmov ecx, 10\nrep stosb\nnop');
+  });
+
   it('reads the instruction count mid-block (RDTSC as a block’s last instruction)', async () => {
     await expectSame('mov ecx, 3\nl: add r8, rcx\ninc r9\nrdtsc\nmov r10, rax\ndec ecx\njnz l');
   });

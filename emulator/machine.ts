@@ -263,6 +263,19 @@ export class Machine {
           (d.exec as Handler)(c, d);
           // A block may start after a branch, or after an instruction no block can start with.
           entered = c.nextRip !== fall || !d.startsBlocks;
+          // REP iterations: the instruction asks to run again at the same RIP. Each further
+          // iteration is a step of its own, run here while nothing the loop's checks look at
+          // could have changed: no stop at this RIP, no HLT/TF, the limit, the page still
+          // mapped the same (MMU generation) and this instruction still in its decode cache.
+          if (c.nextRip === rip && d.rep !== 0 && !d.checks && page === page && !stops.has(rip)) {
+            while (c.nextRip === rip && n + 1 < max && !c.halted && (c.flagsRest & TF) === 0 && mmu.generation === gen && entries[rip - page] === d) {
+              c.icount++;
+              n++;
+              c.nextRip = fall;
+              if (d.needsEa) c.lin = c.linearOf(d);
+              (d.exec as Handler)(c, d);
+            }
+          }
         }
         rip = c.nextRip;
         c.rip = rip;

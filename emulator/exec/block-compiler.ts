@@ -84,7 +84,9 @@ export function compileBlock(insns: readonly Insn[]): Block | undefined {
     g.line(`c.icount += ${inline};`);
     g.line(`c.rip = rip0 + ${off};`);
     g.line(`c.nextRip = rip0 + ${off + last.len};`);
-    g.line(`const last = ds[${inline}];`);
+    // The handler's name in a comment: blocks share a function only when they end in the same
+    // handler, so that call site stays monomorphic and V8 can inline the handler.
+    g.line(`const last = ds[${inline}]; /* ${((last.exec as { name?: string } | null)?.name ?? '').replace(/\W/g, '')} */`);
     if (last.needsEa) g.line('c.lin = c.linearOf(last);');
     g.line('last.exec(c, last);');
     off += last.len;
