@@ -28,7 +28,7 @@ async function reference(t: EmulatorTarget, stops: readonly bigint[], max: numbe
 const blockTarget = new EmulatorTarget();
 const refTarget = new EmulatorTarget();
 
-async function expectSame(src: string, opts: { max?: number; stops?: bigint[]; threshold?: number } = {}) {
+async function expectSame(src: string, opts: { max?: number; stops?: bigint[]; threshold?: number; runs?: number } = {}) {
   const code = nasm(src);
   const tm = buildTestMachine({
     code,
@@ -44,7 +44,9 @@ async function expectSame(src: string, opts: { max?: number; stops?: bigint[]; t
     const t = compiled ? blockTarget : refTarget;
     await t.reset(tm.state, tm.memory);
     if (compiled) t.internals.blockThreshold = opts.threshold ?? 1;
-    const stop = compiled ? await t.runUntil(stops, max) : await reference(t, stops, max);
+    // Several runs in a row (as the harness continues from a stop): later runs find blocks compiled.
+    let stop: StopReason = { kind: 'limit' };
+    for (let i = 0; i < (opts.runs ?? 1); i++) stop = compiled ? await t.runUntil(stops, max) : await reference(t, stops, max);
     out.push({
       stop,
       state: await t.readState({ system: true }),
@@ -145,6 +147,10 @@ describe('compiled blocks agree with step() and the generic handlers', () => {
     for (const max of [1, 2, 3, 7, 11, 50, 123]) await expectSame(loop, { max });
     // 'add ebx, eax' is at code + 5 + 2 (mov ecx, imm32 is 5 bytes, inc eax 2)
     await expectSame(loop, { stops: [LAYOUT.code + 7n] });
+    // A loop starting at a stop (the run's first instruction runs even so): one round, then stop.
+    await expectSame('l: inc eax\nadd ebx, eax\ncmp eax, 50\njne l', { stops: [LAYOUT.code], runs: 5 });
+    await expectSame('l: inc eax\nadd ebx, eax\ncmp eax, 50\njne l', { stops: [LAYOUT.code + 2n], runs: 5 });
+    await expectSame('l: inc eax\nadd ebx, eax\ncmp eax, 50\njne l', { max: 9, runs: 5 });
     await expectSame(loop, { stops: [LAYOUT.code + 7n, LAYOUT.code + 9n] });
   });
 

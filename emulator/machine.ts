@@ -236,22 +236,30 @@ export class Machine {
             physPage = this.fastPhysPage;
             gen = this.fastGen;
             key = d.modeKey;
-          } else page = NaN;
+          } else {
+            page = NaN;
+            stopMode = 2; // blocks ask the set (stopInside)
+          }
         }
         let b = d.block;
-        if (b === undefined && entered && compile && ++d.heat === this.blockThreshold && entries[rip - page] === d) {
+        if (b === undefined && entered && compile && ++d.heat >= this.blockThreshold && entries[rip - page] === d) {
+          d.heat = -0x3fffffff; // one attempt (a failed one is not retried for a billion entries)
           this.buildBlock(d, rip - page, entries, physPage);
           b = d.block;
         }
         if (b !== undefined && n + b.insns.length <= max && (stopMode === 0 || !stopInside(b, rip, stopMode, stopAt, stops))) {
           // A compiled block: it advances icount by the instructions it retired but the last,
           // which counts below like any step (block-compiler.ts compileBlock: exit protocol).
+          // A looping block may go round while whole rounds fit the limit, and while its start
+          // is not a stop (stops inside it were ruled out above).
+          const len = b.insns.length;
+          const loops = stopMode !== 0 && (stopMode === 1 ? rip === stopAt : stops.has(rip)) ? 1 : Math.floor((max - n) / len);
           blockIcount = c.icount;
           running = b;
-          b.fn(c, regs, flags, b.insns, rip);
+          b.fn(c, regs, flags, b.insns, rip, loops);
           running = undefined;
           const done = c.icount - blockIcount;
-          this.lastRow = b.insns[done]!.rowId;
+          this.lastRow = b.insns[done % len]!.rowId;
           n += done;
           entered = true;
         } else {
@@ -293,7 +301,7 @@ export class Machine {
       if (running !== undefined) {
         const done = c.icount - blockIcount;
         n += done;
-        this.lastRow = running.insns[done]!.rowId;
+        this.lastRow = running.insns[done % running.insns.length]!.rowId;
       }
       c.icount++;
       this.burstOutcome = this.fault(e, c.rip);

@@ -26,7 +26,8 @@ import { type FastForm, fastForm } from './fast.js';
  * - No planted bug (emulator/mutants.ts) is on these forms: RIP-relative LEA, memory sources
  *   and the other mutated forms are never compiled.
  */
-export type BlockFn = (c: Cpu, r: Uint32Array, f: LazyFlags, ds: readonly Insn[], rip0: number) => void;
+/** `loops`: how many times a looping block may run (at least 1; the machine's instruction limit and stops decide). */
+export type BlockFn = (c: Cpu, r: Uint32Array, f: LazyFlags, ds: readonly Insn[], rip0: number, loops: number) => void;
 
 export interface Block {
   readonly fn: BlockFn;
@@ -68,7 +69,14 @@ export function compileBlock(insns: readonly Insn[]): Block | undefined {
   const last = compilable(tail) ? undefined : tail;
   const inline = last === undefined ? n : n - 1;
   if (inline === 0) return undefined;
-  const g = new Emitter();
+  let span = 0;
+  for (const d of insns) span += d.len;
+  // A loop: the block ends in a conditional jump back to its own start. The function then runs
+  // the block again itself (up to `loops` times) for as long as the jump is taken: a Jcc
+  // changes nothing but RIP, and anything else that could end the run (a fault, a write to
+  // code, an MMU change) leaves the function anyway.
+  const loop = last !== undefined && last.row.handler === 'jcc' && (last.imm | 0) + span === 0;
+  const g = new Emitter(loop);
   const offsets: number[] = [];
   let off = 0;
   for (let i = 0; i < inline; i++) {
@@ -89,12 +97,13 @@ export function compileBlock(insns: readonly Insn[]): Block | undefined {
     g.line(`const last = ds[${inline}]; /* ${((last.exec as { name?: string } | null)?.name ?? '').replace(/\W/g, '')} */`);
     if (last.needsEa) g.line('c.lin = c.linearOf(last);');
     g.line('last.exec(c, last);');
-    off += last.len;
+    // Another round: the jump retired (the machine counts only the last instruction).
+    if (loop) g.line('if (c.nextRip !== rip0 || --loops <= 0) return;\nc.icount += 1;\n}');
   } else {
     g.line(`c.icount += ${inline - 1};`);
     g.line(`c.nextRip = rip0 + ${off};`);
   }
-  return { fn: functionFor(g.source()), insns, offsets, span: off };
+  return { fn: functionFor(g.source()), insns, offsets, span };
 }
 
 /**
@@ -109,7 +118,7 @@ function functionFor(source: string): BlockFn {
   let fn = FUNCTIONS.get(source);
   if (fn === undefined) {
     if (FUNCTIONS.size >= MAX_FUNCTIONS) FUNCTIONS.clear();
-    fn = new Function('c', 'r', 'f', 'ds', 'rip0', source) as BlockFn;
+    fn = new Function('c', 'r', 'f', 'ds', 'rip0', 'loops', source) as BlockFn;
     FUNCTIONS.set(source, fn);
   }
   return fn;
@@ -128,7 +137,6 @@ class Emitter {
   private readonly lines: string[] = [
     'let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0, pos = 0, lin = 0, xh = 0, yh = 0;',
     'const mmuGen = c.mmu.generation, codeEpoch = c.codeEpoch;',
-    'try {',
   ];
   private ccOp = -1;
   private ccSize = 0;
@@ -136,6 +144,11 @@ class Emitter {
   private tmp = 0;
   /** catch-clause cases: the state a fault at each memory instruction must leave. */
   private readonly faults: string[] = [];
+
+  constructor(loop: boolean) {
+    if (loop) this.line('for (;;) {');
+    this.line('try {');
+  }
 
   line(s: string): void {
     this.lines.push(s);
