@@ -253,7 +253,8 @@ export class Machine {
           // A looping block may go round while whole rounds fit the limit, and while its start
           // is not a stop (stops inside it were ruled out above).
           const len = b.insns.length;
-          const loops = stopMode !== 0 && (stopMode === 1 ? rip === stopAt : stops.has(rip)) ? 1 : Math.floor((max - n) / len);
+          // (Kept a small integer: a double argument would be boxed on every call.)
+          const loops = !b.loops || (stopMode !== 0 && (stopMode === 1 ? rip === stopAt : stops.has(rip))) ? 1 : Math.min(0x3fffffff, Math.floor((max - n) / len));
           blockIcount = c.icount;
           running = b;
           b.fn(c, regs, flags, b.insns, rip, loops);

@@ -37,6 +37,8 @@ export interface Block {
   readonly offsets: readonly number[];
   /** Bytes covered. */
   readonly span: number;
+  /** Ends in a Jcc back to its start: the function may run several rounds. */
+  readonly loops: boolean;
 }
 
 /** Longest run compiled into one block. */
@@ -103,7 +105,7 @@ export function compileBlock(insns: readonly Insn[]): Block | undefined {
     g.line(`c.icount += ${inline - 1};`);
     g.line(`c.nextRip = rip0 + ${off};`);
   }
-  return { fn: functionFor(g.source()), insns, offsets, span };
+  return { fn: functionFor(g.source()), insns, offsets, span, loops: loop };
 }
 
 /**
