@@ -260,7 +260,7 @@ export class Machine {
           b.fn(c, regs, flags, b.insns, rip, loops);
           running = undefined;
           const done = c.icount - blockIcount;
-          this.lastRow = b.insns[done % len]!.rowId;
+          this.lastRow = b.insns[done < len ? done : done % len]!.rowId;
           n += done;
           entered = true;
         } else {
