@@ -247,7 +247,7 @@ export class Machine {
           this.buildBlock(d, rip - page, entries, physPage);
           b = d.block;
         }
-        if (b !== undefined && n + b.insns.length <= max && (stopMode === 0 || !stopInside(b, rip, stopMode, stopAt, stops))) {
+        if (b !== undefined && compile && n + b.insns.length <= max && (stopMode === 0 || !stopInside(b, rip, stopMode, stopAt, stops))) {
           // A compiled block: it advances icount by the instructions it retired but the last,
           // which counts below like any step (block-compiler.ts compileBlock: exit protocol).
           // A looping block may go round while whole rounds fit the limit, and while its start
