@@ -4,6 +4,7 @@ import { AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { Access, Mmu } from '../memory/mmu.js';
+import { PageCache } from '../memory/page-cache.js';
 import type { CpuModel } from './cpu-model.js';
 import { CC, LazyFlags, computeArith, computeCarry } from './lazy-flags.js';
 
@@ -103,12 +104,17 @@ export class Cpu {
   linStack = false;
 
   readonly mmu: Mmu;
+  /** The last data pages translated for reads and for writes (memory/page-cache.ts). */
+  private readonly readPage: PageCache;
+  private readonly writePage: PageCache;
 
   constructor(
     readonly bus: Bus,
     readonly model: CpuModel,
   ) {
     this.mmu = new Mmu(bus, { physBits: model.physBits, pdpe1gb: model.pdpe1gb });
+    this.readPage = new PageCache(this.mmu, bus, Access.Read);
+    this.writePage = new PageCache(this.mmu, bus, Access.Write);
   }
 
   // ---- registers -------------------------------------------------------------------------
@@ -340,58 +346,24 @@ export class Cpu {
     return this.mmu.translate(lin, access, this.user);
   }
 
-  // One-page translation caches for data reads and for data writes: the linear page last
-  // translated for that access, its physical page, and whether that is plain RAM (no MMIO
-  // window, inside RAM). Valid while the MMU generation (bumped on every TLB flush, INVLPG,
-  // TLB eviction, mode or CPL change) and `user` are as they were: then the TLB would hit
-  // with the same result and no A/D bit left to set, so skipping it changes nothing.
-  private rdLin = NaN;
-  private rdPhys = 0;
-  private rdGen = -1;
-  private rdUser = false;
-  private rdRam = false;
-  private wrLin = NaN;
-  private wrPhys = 0;
-  private wrGen = -1;
-  private wrUser = false;
-  private wrRam = false;
-
   /** Physical address for a read of `lin` (which the caller keeps within one page). */
   private xlateRead(lin: number): number {
-    const o = lin - this.rdLin;
-    if (o >= 0 && o < 4096 && this.rdGen === this.mmu.generation && this.rdUser === this.user) return this.rdPhys + o;
-    const p = this.mmu.translate(lin, Access.Read, this.user);
-    const off = lin & 0xfff;
-    this.rdLin = lin - off;
-    this.rdPhys = p - off;
-    this.rdGen = this.mmu.generation;
-    this.rdUser = this.user;
-    this.rdRam = this.bus.isPlainRam(p - off, 4096);
-    return p;
+    return this.readPage.translate(lin, this.user);
   }
 
   private xlateWrite(lin: number): number {
-    const o = lin - this.wrLin;
-    if (o >= 0 && o < 4096 && this.wrGen === this.mmu.generation && this.wrUser === this.user) return this.wrPhys + o;
-    const p = this.mmu.translate(lin, Access.Write, this.user);
-    const off = lin & 0xfff;
-    this.wrLin = lin - off;
-    this.wrPhys = p - off;
-    this.wrGen = this.mmu.generation;
-    this.wrUser = this.user;
-    this.wrRam = this.bus.isPlainRam(p - off, 4096);
-    return p;
+    return this.writePage.translate(lin, this.user);
   }
 
   read8(lin: number): number {
     const p = this.xlateRead(lin);
-    return this.rdRam ? this.bus.ram[p]! : this.bus.read8(p);
+    return this.readPage.ram ? this.bus.ram[p]! : this.bus.read8(p);
   }
 
   read16(lin: number): number {
     if ((lin & 0xfff) <= 0xffe) {
       const p = this.xlateRead(lin);
-      return this.rdRam ? this.bus.view.getUint16(p, true) : this.bus.read16(p);
+      return this.readPage.ram ? this.bus.view.getUint16(p, true) : this.bus.read16(p);
     }
     return this.readCross(lin, 2, Access.Read);
   }
@@ -399,7 +371,7 @@ export class Cpu {
   read32(lin: number): number {
     if ((lin & 0xfff) <= 0xffc) {
       const p = this.xlateRead(lin);
-      return this.rdRam ? this.bus.view.getUint32(p, true) : this.bus.read32(p);
+      return this.readPage.ram ? this.bus.view.getUint32(p, true) : this.bus.read32(p);
     }
     return this.readCross(lin, 4, Access.Read);
   }
@@ -408,7 +380,7 @@ export class Cpu {
   read64(lin: number): number {
     if ((lin & 0xfff) <= 0xff8) {
       const p = this.xlateRead(lin);
-      if (this.rdRam) {
+      if (this.readPage.ram) {
         const v = this.bus.view;
         this.hi = v.getUint32(p + 4, true);
         return v.getUint32(p, true);
@@ -466,7 +438,7 @@ export class Cpu {
 
   write8(lin: number, v: number): void {
     const p = this.xlateWrite(lin);
-    if (this.wrRam) {
+    if (this.writePage.ram) {
       this.bus.ram[p] = v;
       this.wroteRam(p);
     } else this.bus.write8(p, v & 0xff);
@@ -475,7 +447,7 @@ export class Cpu {
   write16(lin: number, v: number): void {
     if ((lin & 0xfff) <= 0xffe) {
       const p = this.xlateWrite(lin);
-      if (this.wrRam) {
+      if (this.writePage.ram) {
         this.bus.view.setUint16(p, v, true);
         this.wroteRam(p);
       } else this.bus.write16(p, v & 0xffff);
@@ -485,7 +457,7 @@ export class Cpu {
   write32(lin: number, v: number): void {
     if ((lin & 0xfff) <= 0xffc) {
       const p = this.xlateWrite(lin);
-      if (this.wrRam) {
+      if (this.writePage.ram) {
         this.bus.view.setUint32(p, v, true);
         this.wroteRam(p);
       } else this.bus.write32(p, v >>> 0);
@@ -495,7 +467,7 @@ export class Cpu {
   write64(lin: number, lo: number, hi: number): void {
     if ((lin & 0xfff) <= 0xff8) {
       const p = this.xlateWrite(lin);
-      if (this.wrRam) {
+      if (this.writePage.ram) {
         const view = this.bus.view;
         view.setUint32(p, lo, true);
         view.setUint32(p + 4, hi, true);
