@@ -24,6 +24,13 @@
  * jnz 6%, xor 5%. The loop itself is now the cost: next steps toward 50 MIPS are chaining the
  * decoded instructions of a block (one validity check per block, not per instruction), fewer
  * per-step stores (lastRow, icount), and a cheaper memory path (linearOf/translate for simple EAs).
+ *
+ * Third round (bench/emulator-profile.md has the profiles): removing the per-step bookkeeping
+ * alone gained nothing measurable; the cost was the indirect handler call and the handler bodies.
+ * Hot straight-line code is now compiled into one JS function per block (exec/block-compiler.ts),
+ * with page-level data translation caches in Cpu and REP iterations repeated in place. Old and
+ * new builds interleaved in one process (bench/emulator-ab.ts, load average 4–7 on 2 cores),
+ * median MIPS: 40.8 → 169 (arith), 14.9 → 28.1 (copy), fib about even (15–20 both).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

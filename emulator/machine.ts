@@ -4,6 +4,7 @@ import { deliverLongMode, pushesErrorCode } from './cpu/interrupts.js';
 import { DECODE_TOO_LONG, DECODE_UD, type DecodeMode, decode, MAX_INSN_LENGTH, NEED_MORE } from './decode/decoder.js';
 import { Insn, Opnd } from './decode/insn.js';
 import { SoftwareInterrupt } from './exec/control-flow.js';
+import { type Block, compilable, compileBlock, MAX_BLOCK_INSNS } from './exec/block-compiler.js';
 import { DISPATCH, type Handler, NO_EFFECTIVE_ADDRESS } from './exec/handlers.js';
 import { specialise } from './exec/fast.js';
 import { Bus } from './memory/bus.js';
@@ -32,6 +33,17 @@ const NO_STOPS: ReadonlySet<number> = new Set();
 
 const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
 
+
+/** A stop address at one of the block's instructions after its first (Machine.burst stops there). */
+function stopInside(b: Block, rip: number, stopMode: number, stopAt: number, stops: ReadonlySet<number>): boolean {
+  if (stopMode === 1) {
+    const o = stopAt - rip;
+    return o > 0 && o < b.span && b.offsets.includes(o);
+  }
+  for (const s of stops) if (b.offsets.includes(s - rip)) return true;
+  return false;
+}
+
 /**
  * The fetch–decode–execute loop around one CPU and its bus: faults thrown by handlers are
  * delivered here (with #DF and triple-fault escalation), and any other exception becomes a
@@ -52,6 +64,14 @@ export class Machine {
   decodeCacheEnabled = true;
   /** Use operand-form-specialised handlers (exec/fast.ts); tests turn it off to compare. */
   specialiseHandlers = true;
+  /** Compile hot straight-line code (exec/block-compiler.ts); needs the two switches above. */
+  compileBlocks = true;
+  /**
+   * Entries into the code at one instruction (by a branch or after a block) before a block is
+   * compiled there: high enough that straight-line code run once (most fuzz cases) never pays
+   * for compiling, low enough that a loop is compiled within its first iterations. Tests set 1.
+   */
+  blockThreshold = 64;
   /** The last code page's translation (valid while the MMU generation and CPL are unchanged). */
   private fastLinPage = NaN;
   private fastPhysPage = 0;
@@ -80,6 +100,7 @@ export class Machine {
   private invalidatePage(page: number): void {
     this.cachePages.get(page)?.fill(undefined);
     this.bus.codePages[page] = 0;
+    this.cpu.codeEpoch++; // a running block stops after the write (block-compiler.ts)
   }
 
   /** Drop every cached decode (mode or feature changes, tests). */
@@ -88,6 +109,7 @@ export class Machine {
       list.fill(undefined);
       this.bus.codePages[page] = 0;
     }
+    this.cpu.codeEpoch++;
   }
 
   /** Execute one instruction (or one REP iteration), delivering any exception it raises. */
@@ -166,17 +188,28 @@ export class Machine {
   private burst(n: number, max: number, stops: ReadonlySet<number>): number {
     const c = this.cpu;
     const mmu = c.mmu;
+    const regs = c.regs;
+    const flags = c.cc;
     const n0 = n;
-    // The code page being executed: its linear base, decoded entries, the MMU generation that
-    // validates the translation (Cpu.updateMode bumps it too, so mode and CPL are covered), the
-    // decode-mode key, and the stops on it (none, exactly `stopAt`, or several: ask the set).
+    // The code page being executed: its linear base, physical base, decoded entries, the MMU
+    // generation that validates the translation (Cpu.updateMode bumps it too, so mode and CPL
+    // are covered), the decode-mode key, and the stops on it (none, exactly `stopAt`, or
+    // several: ask the set).
     let page = NaN;
+    let physPage = 0;
     let entries: Array<Insn | undefined> = [];
     let gen = -1;
     let key = 0;
     let stopMode = 0;
     let stopAt = 0;
     let rip = c.rip;
+    // Control arrived here other than by falling through (a branch, a block's end, the burst's
+    // start): blocks are compiled where code is entered.
+    let entered = true;
+    // The block running and c.icount when it started, to count what it retired if it faults.
+    let running: Block | undefined;
+    let blockIcount = 0;
+    const compile = this.compileBlocks && this.specialiseHandlers && this.decodeCacheEnabled;
     try {
       for (;;) {
         let d: Insn | undefined;
@@ -200,15 +233,59 @@ export class Machine {
                 stopAt = s;
               }
             }
+            physPage = this.fastPhysPage;
             gen = this.fastGen;
             key = d.modeKey;
-          } else page = NaN;
+          } else {
+            page = NaN;
+            stopMode = 2; // blocks ask the set (stopInside)
+          }
         }
-        this.lastRow = d.rowId;
-        c.nextRip = rip + d.len;
-        if (d.checks) this.checkLockAndPrivilege(c, d);
-        if (d.needsEa) c.lin = c.linearOf(d);
-        (d.exec as Handler)(c, d);
+        let b = d.block;
+        if (b === undefined && entered && compile && ++d.heat >= this.blockThreshold && entries[rip - page] === d) {
+          d.heat = -0x3fffffff; // one attempt (a failed one is not retried for a billion entries)
+          this.buildBlock(d, rip - page, entries, physPage);
+          b = d.block;
+        }
+        if (b !== undefined && compile && n + b.insns.length <= max && (stopMode === 0 || !stopInside(b, rip, stopMode, stopAt, stops))) {
+          // A compiled block: it advances icount by the instructions it retired but the last,
+          // which counts below like any step (block-compiler.ts compileBlock: exit protocol).
+          // A looping block may go round while whole rounds fit the limit, and while its start
+          // is not a stop (stops inside it were ruled out above).
+          const len = b.insns.length;
+          // (Kept a small integer: a double argument would be boxed on every call.)
+          const loops = !b.loops || (stopMode !== 0 && (stopMode === 1 ? rip === stopAt : stops.has(rip))) ? 1 : Math.min(0x3fffffff, Math.floor((max - n) / len));
+          blockIcount = c.icount;
+          running = b;
+          b.fn(c, regs, flags, b.insns, rip, loops);
+          running = undefined;
+          const done = c.icount - blockIcount;
+          this.lastRow = b.insns[done < len ? done : done % len]!.rowId;
+          n += done;
+          entered = true;
+        } else {
+          this.lastRow = d.rowId;
+          const fall = rip + d.len;
+          c.nextRip = fall;
+          if (d.checks) this.checkLockAndPrivilege(c, d);
+          if (d.needsEa) c.lin = c.linearOf(d);
+          (d.exec as Handler)(c, d);
+          // A block may start after a branch, or after an instruction no block can start with.
+          entered = c.nextRip !== fall || !d.startsBlocks;
+          // REP iterations: the instruction asks to run again at the same RIP. Each further
+          // iteration is a step of its own, run here while nothing the loop's checks look at
+          // could have changed: no stop at this RIP, no HLT/TF, the limit, the page still
+          // mapped the same (MMU generation) and this instruction still in its decode cache.
+          if (c.nextRip === rip && d.rep !== 0 && !d.checks && page === page && !stops.has(rip)) {
+            while (c.nextRip === rip && n + 1 < max && !c.halted && (c.flagsRest & TF) === 0 && mmu.generation === gen && entries[rip - page] === d) {
+              c.icount++;
+              n++;
+              c.nextRip = fall;
+              if (d.needsEa) c.lin = c.linearOf(d);
+              (d.exec as Handler)(c, d);
+            }
+          }
+        }
         rip = c.nextRip;
         c.rip = rip;
         c.icount++;
@@ -222,10 +299,58 @@ export class Machine {
       this.burstOutcome = OK;
       return n;
     } catch (e) {
+      if (running !== undefined) {
+        const done = c.icount - blockIcount;
+        n += done;
+        this.lastRow = running.insns[done % running.insns.length]!.rowId;
+      }
       c.icount++;
       this.burstOutcome = this.fault(e, c.rip);
       return n + 1;
     }
+  }
+
+  /**
+   * Compile the straight-line code from `d` (at page offset `off`) into a block: compilable
+   * instructions, then at most one other (not one with LOCK/privilege checks), all on this
+   * page. Instructions ahead are decoded from the page's physical bytes and cached as
+   * fetchDecode would cache them.
+   */
+  private buildBlock(d: Insn, off: number, entries: Array<Insn | undefined>, physPage: number): void {
+    if (!d.startsBlocks || d.modeKey !== this.modeKey) return;
+    const insns = [d];
+    let o = off + d.len;
+    while (insns.length < MAX_BLOCK_INSNS && o < 4096 && insns[insns.length - 1]!.startsBlocks) {
+      let next = entries[o];
+      if (next === undefined || next.modeKey !== d.modeKey) next = this.decodeCached(physPage, o, entries);
+      if (next === undefined || next.checks) break;
+      insns.push(next);
+      o += next.len;
+    }
+    d.block = compileBlock(insns);
+  }
+
+  /** Decode and cache the instruction at page offset `off`; undefined if it does not decode within the page. */
+  private decodeCached(physPage: number, off: number, entries: Array<Insn | undefined>): Insn | undefined {
+    const avail = Math.min(MAX_INSN_LENGTH, 4096 - off);
+    if (physPage + off + avail > this.bus.ramSize) return undefined;
+    const buf = this.buf;
+    for (let i = 0; i < avail; i++) buf[i] = this.bus.read8(physPage + off + i);
+    const d = new Insn();
+    if (decode(buf, avail, this.mode, d) <= 0) return undefined;
+    this.prepare(d);
+    entries[off] = d;
+    return d;
+  }
+
+  /** Fill in what the machine keeps on a decoded instruction (handler, EA, checks, mode key). */
+  private prepare(d: Insn): void {
+    d.exec = ((this.specialiseHandlers ? specialise(d) : undefined) ?? DISPATCH[d.row.id]!) as Insn['exec'];
+    d.needsEa = d.hasMem && !NO_EFFECTIVE_ADDRESS.has(d.row.handler);
+    d.modeKey = this.modeKey;
+    d.rowId = d.row.id;
+    d.checks = d.lock || d.row.privileged;
+    d.startsBlocks = compilable(d);
   }
 
   private execute(c: Cpu): void {
@@ -287,11 +412,7 @@ export class Machine {
     }
     if (r === DECODE_UD || r === NEED_MORE) throw new GuestFault(Vec.UD);
     if (r === DECODE_TOO_LONG) throw new GuestFault(Vec.GP, 0);
-    d.exec = ((this.specialiseHandlers ? specialise(d) : undefined) ?? DISPATCH[d.row.id]!) as Insn['exec'];
-    d.needsEa = d.hasMem && !NO_EFFECTIVE_ADDRESS.has(d.row.handler);
-    d.modeKey = key;
-    d.rowId = d.row.id;
-    d.checks = d.lock || d.row.privileged;
+    this.prepare(d);
     if (this.decodeCacheEnabled && !crosses && phys + d.len <= this.bus.ramSize) {
       const page = Math.floor(phys / 4096);
       let list = this.cachePages.get(page);

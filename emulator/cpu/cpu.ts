@@ -5,6 +5,7 @@ import { AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { Access, Mmu } from '../memory/mmu.js';
+import { PageCache } from '../memory/page-cache.js';
 import type { CpuModel } from './cpu-model.js';
 import { CC, LazyFlags, computeArith, computeCarry } from './lazy-flags.js';
 
@@ -93,6 +94,8 @@ export class Cpu {
   halted = false;
   /** Retired instructions (drives the deterministic TSC). */
   icount = 0;
+  /** Bumped by the machine whenever decoded code is dropped (a write to a code page). */
+  codeEpoch = 0;
   tscOverride: (() => bigint) | undefined;
   tscOffset = 0n;
 
@@ -104,12 +107,17 @@ export class Cpu {
   linStack = false;
 
   readonly mmu: Mmu;
+  /** The last data pages translated for reads and for writes (memory/page-cache.ts). */
+  private readonly readPage: PageCache;
+  private readonly writePage: PageCache;
 
   constructor(
     readonly bus: Bus,
     readonly model: CpuModel,
   ) {
     this.mmu = new Mmu(bus, { physBits: model.physBits, pdpe1gb: model.pdpe1gb });
+    this.readPage = new PageCache(this.mmu, bus, Access.Read);
+    this.writePage = new PageCache(this.mmu, bus, Access.Write);
   }
 
   // ---- registers -------------------------------------------------------------------------
@@ -341,24 +349,45 @@ export class Cpu {
     return this.mmu.translate(lin, access, this.user);
   }
 
+  /** Physical address for a read of `lin` (which the caller keeps within one page). */
+  private xlateRead(lin: number): number {
+    return this.readPage.translate(lin, this.user);
+  }
+
+  private xlateWrite(lin: number): number {
+    return this.writePage.translate(lin, this.user);
+  }
+
   read8(lin: number): number {
-    return this.bus.read8(this.xlate(lin, Access.Read));
+    const p = this.xlateRead(lin);
+    return this.readPage.ram ? this.bus.ram[p]! : this.bus.read8(p);
   }
 
   read16(lin: number): number {
-    if ((lin & 0xfff) <= 0xffe) return this.bus.read16(this.xlate(lin, Access.Read));
+    if ((lin & 0xfff) <= 0xffe) {
+      const p = this.xlateRead(lin);
+      return this.readPage.ram ? this.bus.view.getUint16(p, true) : this.bus.read16(p);
+    }
     return this.readCross(lin, 2, Access.Read);
   }
 
   read32(lin: number): number {
-    if ((lin & 0xfff) <= 0xffc) return this.bus.read32(this.xlate(lin, Access.Read));
+    if ((lin & 0xfff) <= 0xffc) {
+      const p = this.xlateRead(lin);
+      return this.readPage.ram ? this.bus.view.getUint32(p, true) : this.bus.read32(p);
+    }
     return this.readCross(lin, 4, Access.Read);
   }
 
   /** 64-bit read: returns the low half, high half in `hi`. */
   read64(lin: number): number {
     if ((lin & 0xfff) <= 0xff8) {
-      const p = this.xlate(lin, Access.Read);
+      const p = this.xlateRead(lin);
+      if (this.readPage.ram) {
+        const v = this.bus.view;
+        this.hi = v.getUint32(p + 4, true);
+        return v.getUint32(p, true);
+      }
       const lo = this.bus.read32(p);
       this.hi = this.bus.read32(p + 4);
       return lo;
@@ -404,23 +433,50 @@ export class Cpu {
     }
   }
 
+  /** A RAM write through the write cache: the bytes, then decode-cache invalidation as Bus.write* does. */
+  private wroteRam(p: number): void {
+    const page = Math.floor(p / 4096);
+    if (this.bus.codePages[page] !== 0) this.bus.onCodeWrite?.(page);
+  }
+
   write8(lin: number, v: number): void {
-    this.bus.write8(this.xlate(lin, Access.Write), v & 0xff);
+    const p = this.xlateWrite(lin);
+    if (this.writePage.ram) {
+      this.bus.ram[p] = v;
+      this.wroteRam(p);
+    } else this.bus.write8(p, v & 0xff);
   }
 
   write16(lin: number, v: number): void {
-    if ((lin & 0xfff) <= 0xffe) this.bus.write16(this.xlate(lin, Access.Write), v & 0xffff);
-    else this.writeCross(lin, 2, v);
+    if ((lin & 0xfff) <= 0xffe) {
+      const p = this.xlateWrite(lin);
+      if (this.writePage.ram) {
+        this.bus.view.setUint16(p, v, true);
+        this.wroteRam(p);
+      } else this.bus.write16(p, v & 0xffff);
+    } else this.writeCross(lin, 2, v);
   }
 
   write32(lin: number, v: number): void {
-    if ((lin & 0xfff) <= 0xffc) this.bus.write32(this.xlate(lin, Access.Write), v >>> 0);
-    else this.writeCross(lin, 4, v);
+    if ((lin & 0xfff) <= 0xffc) {
+      const p = this.xlateWrite(lin);
+      if (this.writePage.ram) {
+        this.bus.view.setUint32(p, v, true);
+        this.wroteRam(p);
+      } else this.bus.write32(p, v >>> 0);
+    } else this.writeCross(lin, 4, v);
   }
 
   write64(lin: number, lo: number, hi: number): void {
     if ((lin & 0xfff) <= 0xff8) {
-      const p = this.xlate(lin, Access.Write);
+      const p = this.xlateWrite(lin);
+      if (this.writePage.ram) {
+        const view = this.bus.view;
+        view.setUint32(p, lo, true);
+        view.setUint32(p + 4, hi, true);
+        this.wroteRam(p);
+        return;
+      }
       this.bus.write32(p, lo >>> 0);
       this.bus.write32(p + 4, hi >>> 0);
       return;

@@ -1,3 +1,4 @@
+import type { Block } from '../exec/block-compiler.js';
 import type { IsaRow } from '../isa/row.js';
 
 /** Operand types after decoding (the row's E/G/Z/I… resolved against the actual bytes). */
@@ -74,4 +75,10 @@ export class Insn {
   /** Specialised handlers (exec/fast.ts): c.regs index (2n) of register operands 0 and 1. */
   ra = 0;
   rb = 0;
+  /** A compiled block can start here (exec/block-compiler.ts compilable). */
+  startsBlocks = false;
+  /** Times a run entered the code here (Machine compiles a block when it gets hot). */
+  heat = 0;
+  /** The compiled block starting here (exec/block-compiler.ts), if any. */
+  block: Block | undefined = undefined;
 }

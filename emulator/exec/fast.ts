@@ -407,3 +407,55 @@ function pick(d: Insn): Handler | undefined {
       return undefined;
   }
 }
+
+// ---- forms for the block compiler -------------------------------------------------------------
+
+/**
+ * What a register-only specialised handler computes, for exec/block-compiler.ts, which emits
+ * the same operations inline: `op` is the ALU operation (0 ADD, 1 OR, 4 AND, 5 SUB, 6 XOR,
+ * 7 CMP), or 'test' | 'inc' | 'dec' | 'mov' | 'lea'; `src` is 'r' (register), 'i' (immediate)
+ * or 'm' (the instruction's memory operand, not compiled).
+ */
+export interface FastForm {
+  readonly op: number | 'test' | 'inc' | 'dec' | 'mov' | 'lea' | 'load' | 'store' | 'push' | 'pop';
+  readonly size: 1 | 4 | 8;
+  readonly src: 'r' | 'i' | 'm' | 'none';
+}
+
+const FORMS = new Map<Handler, FastForm>();
+for (const [size, table] of [[8, ALU64], [4, ALU32]] as const) {
+  table.forEach((ops, op) => {
+    if (ops === undefined) return;
+    FORMS.set(ops[0]!, { op, size, src: 'r' });
+    FORMS.set(ops[1]!, { op, size, src: 'i' });
+    FORMS.set(ops[2]!, { op, size, src: 'm' });
+  });
+}
+FORMS.set(test64rr, { op: 'test', size: 8, src: 'r' });
+FORMS.set(test32rr, { op: 'test', size: 4, src: 'r' });
+FORMS.set(test64ri, { op: 'test', size: 8, src: 'i' });
+FORMS.set(test32ri, { op: 'test', size: 4, src: 'i' });
+FORMS.set(inc64r, { op: 'inc', size: 8, src: 'none' });
+FORMS.set(inc32r, { op: 'inc', size: 4, src: 'none' });
+FORMS.set(dec64r, { op: 'dec', size: 8, src: 'none' });
+FORMS.set(dec32r, { op: 'dec', size: 4, src: 'none' });
+FORMS.set(mov64rr, { op: 'mov', size: 8, src: 'r' });
+FORMS.set(mov32rr, { op: 'mov', size: 4, src: 'r' });
+FORMS.set(mov64ri, { op: 'mov', size: 8, src: 'i' });
+FORMS.set(mov32ri, { op: 'mov', size: 4, src: 'i' });
+FORMS.set(lea64, { op: 'lea', size: 8, src: 'none' });
+FORMS.set(lea32, { op: 'lea', size: 4, src: 'none' });
+// Register ↔ memory moves and PUSH/POP: memory access, no flags.
+FORMS.set(mov64rm, { op: 'load', size: 8, src: 'm' });
+FORMS.set(mov32rm, { op: 'load', size: 4, src: 'm' });
+FORMS.set(mov8rm, { op: 'load', size: 1, src: 'm' });
+FORMS.set(mov64mr, { op: 'store', size: 8, src: 'r' });
+FORMS.set(mov32mr, { op: 'store', size: 4, src: 'r' });
+FORMS.set(mov8mr, { op: 'store', size: 1, src: 'r' });
+FORMS.set(push64r, { op: 'push', size: 8, src: 'r' });
+FORMS.set(pop64r, { op: 'pop', size: 8, src: 'none' });
+
+/** The form a specialised handler implements, undefined for generic handlers and other forms. */
+export function fastForm(h: unknown): FastForm | undefined {
+  return FORMS.get(h as Handler);
+}

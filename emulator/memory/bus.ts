@@ -58,6 +58,13 @@ export class Bus {
     return undefined;
   }
 
+  /** [addr, addr+size) is RAM that no MMIO window overlaps (Cpu's write/read caches go straight to `ram`). */
+  isPlainRam(addr: number, size: number): boolean {
+    if (addr < 0 || addr + size > this.ram.length) return false;
+    for (const r of this.mmio) if (r.base < addr + size && addr < r.end) return false;
+    return true;
+  }
+
   /** RAM fast path applies when the whole access is in RAM and no window covers it. */
   private inRam(addr: number, size: number): boolean {
     return addr + size <= this.ram.length && (this.mmio.length === 0 || this.findMmio(addr) === undefined);

@@ -151,6 +151,10 @@ export class Mmu {
       const within = shift === 12 ? 0 : (lin & pageMask & ~0xfff) >>> 0;
       const physPage = frame + within;
       if (effects && slot >= 0) {
+        // Evicting another page's entry: translations cached outside the TLB (Cpu's page
+        // caches, Machine's code page) must not outlive it, so they see a new generation.
+        const old = this.tlbTag[slot]!;
+        if (old === old && old !== vpn) this.generation++;
         this.tlbTag[slot] = vpn;
         this.tlbPhys[slot] = physPage;
         this.tlbBits[slot] = (us ? TLB_US : 0) | (rw ? TLB_RW : 0) | (nx ? TLB_NX : 0) | (lo & PTE_D ? TLB_DIRTY : 0);
