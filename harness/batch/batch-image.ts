@@ -202,3 +202,22 @@ export function stagedBytes(c: Case): number {
   const data = entries.reduce((a, e) => a + ('bytes' in e ? e.bytes.length : 0), 0);
   return BATCH.descBytes + entries.length * ENTRY_BYTES + hashRanges(c).length * 16 + data;
 }
+
+/** Control transfers: with one, the code does not run straight through once. */
+const CONTROL_FLOW = /^(j|call|ret|loop|int|iret|sys|hlt|ud)/;
+
+/**
+ * RFLAGS bits left undefined at the end of a case that runs straight through: for each flag, the
+ * last instruction that modifies it leaves it undefined (iced-x86's flag info, as the per-case
+ * lockstep masks them instruction by instruction). Undefined when the code has control flow, so
+ * that which instruction wrote a flag last cannot be told from the bytes alone. A difference
+ * that flows on into registers or memory (ADC, SETcc, PUSHF…) still shows there; as in any
+ * block-mode comparison, a flag that differed mid-case and was overwritten later does not.
+ */
+export function finalUndefinedFlags(c: Case): bigint | undefined {
+  const decoded = decodeAll(c.code, LAYOUT.code);
+  if (decoded.some((d) => d.invalid || CONTROL_FLOW.test(d.mnemonic))) return undefined;
+  let mask = 0n;
+  for (const d of decoded) mask = (mask & ~BigInt(d.flags.modified)) | BigInt(d.flags.undefined);
+  return mask;
+}
