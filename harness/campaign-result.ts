@@ -69,6 +69,8 @@ export const CampaignResultSchema = z.object({
   finishedAt: z.string(),
   seed: z.string(),
   mode: z.enum(['block', 'step']),
+  /** Block mode's guest-side batches: cases per batch, and how many cases their records settled. */
+  batch: z.object({ size: z.number().int().positive(), screened: z.number().int().nonnegative() }).optional(),
   workers: z.number().int().positive(),
   oracle: z.object({ implementation: z.string(), cpuModel: z.string() }),
   dut: z.object({ name: z.string(), implementation: z.string() }),

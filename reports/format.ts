@@ -69,7 +69,12 @@ export function headerRows(r: CampaignResult): HeaderRow[] {
     { label: 'System under test', value: `${r.dut.name} (${r.dut.implementation})` },
     { label: 'Tests run', value: r.testsRun.toLocaleString('en-US') },
     { label: 'Duration', value: `${r.seconds.toFixed(1)} s (${testsPerSecond(r)} tests/s)` },
-    { label: 'Mode', value: r.mode },
+    {
+      label: 'Mode',
+      value: r.batch
+        ? `${r.mode}, guest-side batches of ${r.batch.size} (${r.batch.screened.toLocaleString('en-US')} cases settled by their batch records; the rest ran alone)`
+        : r.mode,
+    },
     { label: 'Workers', value: String(r.workers) },
     { label: 'Started / finished', value: `${r.startedAt} / ${r.finishedAt}` },
   ];

@@ -5,22 +5,23 @@ import { describe, expect, it } from 'vitest';
 import { runCampaign } from './campaign.js';
 
 describe('campaign', () => {
-  it('merges to the same result from the same seed, whatever the number of workers', async () => {
+  it('merges to the same result from the same seed, whatever the number of workers or the batching', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'difftest-campaign-'));
     try {
-      const run = (workers: number) =>
+      const run = (workers: number, batch?: number) =>
         runCampaign({
-          runId: `repro-${workers}`,
+          runId: `repro-${workers}-${batch ?? 'default'}`,
           command: 'test',
           seed: 8,
           count: 80,
           workers,
           dut: { kind: 'emulator', inject: ['af-never-set'] },
           mode: 'block',
+          batch,
           families: ['alu'],
           length: [1, 6],
           raw: false,
-          runDir: path.join(dir, String(workers)),
+          runDir: path.join(dir, `${workers}-${batch ?? 'default'}`),
           minimize: false,
           replayTemplate: 'replay {file}',
         });
@@ -32,6 +33,11 @@ describe('campaign', () => {
       });
       expect(one.divergences.length).toBeGreaterThan(0); // the planted bug is there to be found
       expect(summary(two)).toEqual(summary(one));
+      // batch screening settles most cases, and changes nothing a case-by-case run finds
+      expect(one.batch?.screened).toBeGreaterThan(20);
+      const alone = await run(1, 1);
+      expect(alone.batch).toBeUndefined();
+      expect(summary(alone)).toEqual(summary(one));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

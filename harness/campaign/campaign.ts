@@ -232,6 +232,9 @@ function summarize(
     finishedAt: new Date().toISOString(),
     seed: String(options.seed),
     mode: options.mode,
+    ...(options.mode === 'block' && (options.batch ?? DEFAULT_BATCH) > 1
+      ? { batch: { size: options.batch ?? DEFAULT_BATCH, screened: results.filter((r) => r.screened).length } }
+      : {}),
     workers: options.workers,
     oracle: meta.oracleInfo,
     dut: { name: options.dut.kind, implementation: meta.dutInfo.implementation },

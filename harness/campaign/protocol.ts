@@ -37,6 +37,8 @@ export interface CaseResult {
   readonly rows: readonly number[];
   readonly rejects: ReadonlyArray<{ source: string; reason: string }>;
   readonly masked: ReadonlyArray<{ mnemonic: string; flags: string }>;
+  /** Settled by guest-side batch screening (records agreed), without a per-case lockstep run. */
+  readonly screened?: boolean;
   readonly signature?: string;
   /** The divergence as found (unminimized); the campaign minimizes one case per signature. */
   readonly divergence?: DivergenceReport;

@@ -71,7 +71,7 @@ async function runCases(first: number, count: number): Promise<FromWorker> {
   for (let i = 0; i < count; i++) {
     const g = generated[i]!;
     const index = first + i;
-    if (g.case && agreed[k++]) out.push({ index, rows: g.rows, rejects: g.rejects, caseId: g.case.id, status: 'match', masked: [] });
+    if (g.case && agreed[k++]) out.push({ index, rows: g.rows, rejects: g.rejects, caseId: g.case.id, status: 'match', masked: [], screened: true });
     else out.push(await runCaseSafely(index, g));
   }
   return { type: 'results', workerId: config.workerId, results: out, oracleCrashes };
