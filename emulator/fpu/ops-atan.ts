@@ -1,7 +1,8 @@
 import { add, div, mul } from './arith.js';
+import { binaryNanCases } from './binary-nan.js';
 import { x80ToInt } from './convert.js';
-import { DEFAULT_NAN, expOf, isInf80, isInvalidEncoding, isNaN80, isSignalingNaN80, isZero80, packX80, QUIET_BIT, signOf, sigOf } from './floatx80.js';
-import { IE, PE, Rounding } from './status.js';
+import { expOf, isInf80, isZero80, packX80, signOf, sigOf } from './floatx80.js';
+import { PE, Rounding } from './status.js';
 import { estimateDiv128To64, M128, M64, mul128By64Top, normalizeRoundPack, normalizeSubnormal, shiftRightJam128 } from './wide.js';
 import type { X87 } from './x87-state.js';
 
@@ -45,18 +46,9 @@ export function fpatan(f: X87): void {
   let exp1 = expOf(b);
   let sig1 = sigOf(b);
   const sign1 = signOf(b);
-  if (isSignalingNaN80(a)) {
-    st.raise(IE);
-    f.setSt(1, a | QUIET_BIT);
-  } else if (isSignalingNaN80(b)) {
-    st.raise(IE);
-    f.setSt(1, b | QUIET_BIT);
-  } else if (isInvalidEncoding(a) || isInvalidEncoding(b)) {
-    st.raise(IE);
-    f.setSt(1, DEFAULT_NAN);
-  } else if (isNaN80(a)) {
-    f.setSt(1, a);
-  } else if (isNaN80(b) || (isZero80(b) && !sign0)) {
+  if (binaryNanCases(f, st)) {
+    // decided
+  } else if (isZero80(b) && !sign0) {
     // ST(1) passes through.
   } else if (((isInf80(a) && !isInf80(b)) || exp0 - exp1 >= 80) && !sign0) {
     const saved = st.precision;

@@ -1,8 +1,9 @@
 import { add, mul, sub } from './arith.js';
+import { binaryNanCases } from './binary-nan.js';
 import { compare, Relation } from './compare.js';
 import { intToX80 } from './convert.js';
 import {
-  DEFAULT_NAN, expOf, isInf80, isInvalidEncoding, isNaN80, isSignalingNaN80, isZero80, negate, packX80, QUIET_BIT, signOf, sigOf, X80_ONE,
+  DEFAULT_NAN, expOf, isInf80, isZero80, negate, packX80, signOf, sigOf, X80_ONE,
 } from './floatx80.js';
 import { scalbn } from './remainder.js';
 import { type FloatStatus, IE, Rounding, ZE } from './status.js';
@@ -65,24 +66,6 @@ function log2Common(arg: bigint, st: FloatStatus): [number, bigint] {
   return [aexp, (s * t) >> 128n];
 }
 
-/** NaN and invalid-encoding cases shared by both instructions; true when ST(1) is decided. */
-function nanCases(f: X87, st: FloatStatus): boolean {
-  const a = f.st(0);
-  const b = f.st(1);
-  if (isSignalingNaN80(a)) {
-    st.raise(IE);
-    f.setSt(1, a | QUIET_BIT);
-  } else if (isSignalingNaN80(b)) {
-    st.raise(IE);
-    f.setSt(1, b | QUIET_BIT);
-  } else if (isInvalidEncoding(a) || isInvalidEncoding(b)) {
-    st.raise(IE);
-    f.setSt(1, DEFAULT_NAN);
-  } else if (isNaN80(a)) f.setSt(1, a);
-  else if (!isNaN80(b)) return false;
-  return true;
-}
-
 function finish(f: X87, st: FloatStatus): void {
   f.pop();
   f.raise(st.flags);
@@ -90,7 +73,7 @@ function finish(f: X87, st: FloatStatus): void {
 
 export function fyl2x(f: X87): void {
   const st = f.status();
-  if (nanCases(f, st)) return finish(f, st);
+  if (binaryNanCases(f, st)) return finish(f, st);
   const a = f.st(0);
   const b = f.st(1);
   const sign1 = signOf(b);
@@ -162,7 +145,7 @@ export function fyl2x(f: X87): void {
 
 export function fyl2xp1(f: X87): void {
   const st = f.status();
-  if (nanCases(f, st)) return finish(f, st);
+  if (binaryNanCases(f, st)) return finish(f, st);
   const a = f.st(0);
   const b = f.st(1);
   const sign0 = signOf(a);
