@@ -66,13 +66,17 @@ export function machineForCase(c: Case): TestMachine {
  * targets start from the same bytes), and the block-mode trampoline after the code.
  */
 function resetMemory(c: Case, machine: TestMachine, withSystem: boolean): MemoryRegion[] {
+  const system = withSystem ? machine.memory.slice(0, machine.memory.length - machine.caseMemory.length) : [];
+  return coalesce([...system, ...zeroedComparedRegions(c), ...machine.caseMemory, machine.trampoline]);
+}
+
+/** Compared regions the case's memory does not fill, as zeros: both targets start from the same bytes. */
+export function zeroedComparedRegions(c: Case): MemoryRegion[] {
   const covered = (r: { addr: bigint; length: number }) =>
     c.memory.some((m) => m.addr <= r.addr && m.addr + BigInt(m.bytes.length) >= r.addr + BigInt(r.length));
-  const zeroed = comparedRegions(c)
+  return comparedRegions(c)
     .filter((r) => !covered(r))
     .map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
-  const system = withSystem ? machine.memory.slice(0, machine.memory.length - machine.caseMemory.length) : [];
-  return coalesce([...system, ...zeroed, ...machine.caseMemory, machine.trampoline]);
 }
 
 /** Merge touching or overlapping regions (later ones win): one memory write each instead of several. */

@@ -8,7 +8,7 @@ import type { Case } from '../../corpus/case-schema.js';
 import { GPR_BY_ENCODING, type MemoryRegion } from '../../target/machine-state.js';
 import { LAYOUT } from '../../target/test-machine.js';
 import { decodeAll, type DecodedInstruction } from '../asm/decode.js';
-import { coalesce, comparedRegions } from '../lockstep.js';
+import { coalesce, comparedRegions, zeroedComparedRegions } from '../lockstep.js';
 import { BATCH, DESC } from './batch-layout.js';
 
 export interface StagedBatch {
@@ -82,12 +82,7 @@ export function batchIneligible(c: Case): string | undefined {
 /** The bytes a per-case reset writes: code + trampoline, memory, compared regions it does not fill (zeros). */
 function caseWrites(c: Case, caseDone: bigint): MemoryRegion[] {
   const code = { addr: LAYOUT.code, bytes: c.code };
-  const covered = (r: { addr: bigint; length: number }) =>
-    c.memory.some((m) => m.addr <= r.addr && m.addr + BigInt(m.bytes.length) >= r.addr + BigInt(r.length));
-  const zeroed = comparedRegions(c)
-    .filter((r) => !covered(r))
-    .map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
-  return qwordAligned([...zeroed, code, ...c.memory, trampoline(LAYOUT.code + BigInt(c.code.length), caseDone)]);
+  return qwordAligned([...zeroedComparedRegions(c), code, ...c.memory, trampoline(LAYOUT.code + BigInt(c.code.length), caseDone)]);
 }
 
 function hashRanges(c: Case): Array<{ addr: bigint; qwords: number }> {
@@ -131,16 +126,21 @@ function copyEntries(writes: readonly MemoryRegion[]): CopyEntry[] {
 
 const ENTRY_BYTES = 32;
 
-/** Stage `cases` (all batch-eligible). Throws when they do not fit the batch area. */
-export function stageBatch(cases: readonly Case[], caseDone: bigint): StagedBatch {
-  if (cases.length > BATCH.maxCases) throw new RangeError(`a batch holds at most ${BATCH.maxCases} cases`);
+/**
+ * Stage the first cases of `cases` (all batch-eligible) that fit: at most BATCH.maxCases, and
+ * as many as the staging area holds. `count` says how many were staged.
+ */
+export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch {
+  const cases = all.slice(0, BATCH.maxCases);
   const base = BATCH.descs;
   const chunks: Uint8Array[] = [];
+  // descriptors are sized for every candidate; the ones past the last case that fits stay unused
   let cursor = base + BigInt(cases.length * BATCH.descBytes);
   const descs = new Uint8Array(cases.length * BATCH.descBytes);
   const dv = new DataView(descs.buffer);
   let budget = 0;
-  cases.forEach((c, i) => {
+  let count = 0;
+  for (const [i, c] of cases.entries()) {
     const d = i * BATCH.descBytes;
     GPR_BY_ENCODING.forEach((name, n) => dv.setBigUint64(d + DESC.gpr + n * 8, c.regs[name] ?? (name === 'rsp' ? LAYOUT.stackTop : 0n), true));
     dv.setBigUint64(d + DESC.rflags, c.rflags ?? 0x2n, true);
@@ -150,6 +150,8 @@ export function stageBatch(cases: readonly Case[], caseDone: bigint): StagedBatc
     const entries = copyEntries(caseWrites(c, caseDone));
     const hashes = hashRanges(c);
     const lists = new Uint8Array(entries.length * ENTRY_BYTES + hashes.length * 16);
+    const payloadBytes = entries.reduce((n, e) => n + ('bytes' in e ? e.bytes.length : 0), 0);
+    if (cursor + BigInt(lists.length + payloadBytes) > BATCH.areaEnd) break;
     const lv = new DataView(lists.buffer);
     const copyPtr = cursor;
     const hashPtr = cursor + BigInt(entries.length * ENTRY_BYTES);
@@ -182,8 +184,8 @@ export function stageBatch(cases: readonly Case[], caseDone: bigint): StagedBatc
     chunks.push(lists, ...payload);
     cursor = data;
     budget += PER_CASE_OVERHEAD + c.maxSteps * 4 + LONGEST_STRING_RUN;
-  });
-  if (cursor > BATCH.areaEnd) throw new RangeError('batch does not fit the staging area');
+    count++;
+  }
   const staged = new Uint8Array(Number(cursor - base));
   staged.set(descs, 0);
   let off = descs.length;
@@ -192,15 +194,8 @@ export function stageBatch(cases: readonly Case[], caseDone: bigint): StagedBatc
     off += ch.length;
   }
   const ctrl = new Uint8Array(16);
-  new DataView(ctrl.buffer).setBigUint64(8, BigInt(cases.length), true);
-  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count: cases.length, budget };
-}
-
-/** Size of the staged image of `c` (descriptor + lists + data), to fill a batch without overflowing. */
-export function stagedBytes(c: Case): number {
-  const entries = copyEntries(caseWrites(c, 0n));
-  const data = entries.reduce((a, e) => a + ('bytes' in e ? e.bytes.length : 0), 0);
-  return BATCH.descBytes + entries.length * ENTRY_BYTES + hashRanges(c).length * 16 + data;
+  new DataView(ctrl.buffer).setBigUint64(8, BigInt(count), true);
+  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count, budget };
 }
 
 /** Control transfers: with one, the code does not run straight through once. */

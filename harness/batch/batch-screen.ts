@@ -3,7 +3,7 @@ import type { ExecutionTarget, StopReason } from '../../target/execution-target.
 import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
 import { BATCH, RECORD, RECORD_STATUS } from './batch-layout.js';
 import { batchProgram, type BatchProgram } from './batch-layout.js';
-import { batchIneligible, finalUndefinedFlags, stageBatch, stagedBytes } from './batch-image.js';
+import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.js';
 
 /**
  * The batch's stop plus the per-case lockstep's (block end, exception stops), which a batch
@@ -11,7 +11,11 @@ import { batchIneligible, finalUndefinedFlags, stageBatch, stagedBytes } from '.
  * stub like QEMU's removing and re-inserting 34 breakpoints, and flushing its translated code
  * each time, whenever a case falls back to the per-case lockstep.
  */
-const BATCH_STOPS = (program: BatchProgram): bigint[] => [program.done, LAYOUT.blockEnd, ...buildTestMachine({ code: new Uint8Array(0) }).exceptionStops];
+let perCaseStops: bigint[] | undefined;
+const BATCH_STOPS = (program: BatchProgram): bigint[] => [
+  program.done,
+  ...(perCaseStops ??= [LAYOUT.blockEnd, ...buildTestMachine({ code: new Uint8Array(0) }).exceptionStops]),
+];
 
 /**
  * Two outcome records agree when they are equal, except for RFLAGS bits left undefined at the
@@ -65,21 +69,13 @@ export class BatchScreen {
   async screen(cases: readonly Case[]): Promise<ScreenResult> {
     const agreed = cases.map(() => false);
     const program = await batchProgram();
-    const picked: number[] = [];
-    let bytes = 0;
-    const room = Number(BATCH.areaEnd - BATCH.descs);
-    for (let i = 0; i < cases.length && picked.length < BATCH.maxCases; i++) {
-      if (batchIneligible(cases[i]!)) continue;
-      const size = stagedBytes(cases[i]!);
-      if (bytes + size > room) break;
-      bytes += size;
-      picked.push(i);
-    }
-    if (picked.length === 0) return { agreed, batched: 0, completed: false };
+    const eligible = cases.flatMap((c, i) => (batchIneligible(c) ? [] : [i]));
     const staged = stageBatch(
-      picked.map((i) => cases[i]!),
+      eligible.map((i) => cases[i]!),
       program.caseDone,
     );
+    const picked = eligible.slice(0, staged.count);
+    if (picked.length === 0) return { agreed, batched: 0, completed: false };
     const load = async (t: ExecutionTarget) => {
       await t.reset(program.state, this.loaded.has(t) ? staged.writes : [...program.system, ...staged.writes]);
       this.loaded.add(t);
