@@ -35,6 +35,10 @@ describe('difftest CLI', () => {
     const i = await run(['fuzz', '--inject', 'nope', '--count', '1']);
     expect(i.exitCode).toBe(2);
     expect(i.stderr).toMatch(/unknown --inject 'nope'; valid mutants: rip-rel-from-start, /);
+    const b = await run(['fuzz', '--batch', '500', '--count', '1']);
+    expect(b.exitCode).toBe(2);
+    expect(b.stderr.trim()).toBe("difftest: --batch '500' must be a whole number from 1 to 128");
+    expect(b.stdout).toBe('');
   });
 
   it('names the file and the field of a malformed corpus case', async () => {

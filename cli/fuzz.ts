@@ -82,6 +82,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   const count = str('count') !== undefined ? positiveInt('count', str('count'), 0) : undefined;
   const seconds = str('seconds') !== undefined ? positiveInt('seconds', str('seconds'), 0, 86_400) : undefined;
   const workers = positiveInt('workers', str('workers'), Math.min(availableParallelism(), 8), 64);
+  const batch = positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
   const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'));
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${s.seed}`;
   const runDir = path.resolve(str('out') ?? path.join('reports', 'runs', runId));
@@ -114,7 +115,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       dut,
       cpuModel: str('cpu'),
       mode,
-      batch: positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases),
+      batch,
       families: families.length ? families : undefined,
       length,
       raw: v.raw === true,
