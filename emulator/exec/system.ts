@@ -5,7 +5,7 @@ import {
 import { iret64 } from '../cpu/interrupts.js';
 import { loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
 import { type Insn, Opnd, Seg } from '../decode/insn.js';
-import { AF, CF, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
+import { AF, CF, NT, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { readOp, writeOp } from './operands.js';
 
@@ -353,6 +353,10 @@ export function cpuid(c: Cpu): void {
 
 export function iret(c: Cpu, d: Insn): void {
   if (!c.long64) throw new GuestFault(Vec.UD); // legacy-mode IRET not implemented yet
+  // NT set asks for a task return, which IA-32e mode does not have: #GP(0) before anything is
+  // popped (SDM IRET, TASK-RETURN; QEMU helper_iret_protected). Found by the batch runner,
+  // which inherited NT from a case that had set it with POPF.
+  if (c.getFlags() & NT) throw new GuestFault(Vec.GP, 0);
   iret64(c, d.osize);
 }
 

@@ -205,5 +205,7 @@ export function sequences(): Sequence[] {
   add('int3 / int1 frames', 'int3');
   add('into is invalid', 'db 0xce');
   add('iretq to same cpl with flags', 'mov rax, rsp\npush 0x1010\npush rax\npush 0x8d7\npush 0x1008\nlea rbx, [rel t]\npush rbx\niretq\nt: pushfq\npop rcx');
+  // NT set when IRETQ runs: a task return, which IA-32e mode refuses with #GP(0)
+  add('iretq with NT set', 'pushfq\nor qword [rsp], 0x4000\npopfq\nmov rax, rsp\npush 0x1010\npush rax\npush 0x2\npush 0x1008\nlea rbx, [rel t]\npush rbx\niretq\nt: nop');
   return out;
 }
