@@ -83,7 +83,7 @@ const R32 = ['eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp', 'r8d', 'r9d', 'r10
 const IMMS = ['0', '1', '-1', '0x7fffffff', '-0x80000000', '0x80', '-2', '0x1234567'];
 
 /**
- * A random register-only program: the forms the block compiler emits, mixed with instructions
+ * A random register-only program (plus ALU reads from the stack): the forms the block compiler emits, mixed with instructions
  * that read the flags mid-block (SETcc, ADC, PUSHF, Jcc to the next line) and so end blocks.
  * R15 counts the loop around it; RSP is left alone.
  */
@@ -100,9 +100,15 @@ function randomProgram(seed: number, length: number): string {
     // Equal operands now and then: CF/ZF edge cases (a - a, a ^ a) then INC/DEC keeping CF.
     const y = r() < 0.2 ? x : pick(regs);
     const k = r();
-    if (k < 0.45) {
+    if (k < 0.35) {
       const op = pick(['add', 'sub', 'and', 'or', 'xor', 'cmp', 'test']);
       lines.push(r() < 0.5 ? `${op} ${x}, ${y}` : `${op} ${x}, ${pick(IMMS)}`);
+    } else if (k < 0.4) {
+      // ALU with a memory source: the stack below RSP (PUSHFQ leaves flags there)
+      lines.push(`${pick(['add', 'sub', 'and', 'or', 'xor', 'cmp'])} ${x}, ${wide ? 'qword' : 'dword'} [rsp - ${pick([0, 8, 16, 12, 64])}]`);
+    } else if (k < 0.45) {
+      // constant shifts, counts at and beyond the mask included (those are not compiled)
+      lines.push(`${pick(['shl', 'shr', 'sar', 'sal'])} ${x}, ${pick([0, 1, 2, 7, 31, 32, 33, 63, 64, 200])}`);
     } else if (k < 0.6) lines.push(`${pick(['inc', 'dec'])} ${x}`);
     else if (k < 0.7) lines.push(r() < 0.5 ? `mov ${x}, ${y}` : `mov ${x}, ${pick(IMMS)}`);
     else if (k < 0.8) lines.push(`lea ${x}, [${pick(R64)} + ${pick(R64)}*${pick([1, 2, 4, 8])} + ${pick(IMMS)}]`);
@@ -246,6 +252,36 @@ describe('compiled blocks agree with step() and the generic handlers', () => {
     await expectSame(rep, { stops: [LAYOUT.code + 12n] });
     await expectSame('lea rdi, [rel rp]\nmov ecx, 3\nmov al, 0x90\nrp: rep stosb\nnop\nnop');
     await expectSame('mov rdi, 0x2ffc\nmov ecx, 10\nrep stosb\nnop');
+  });
+
+  it('runs REP MOVS/STOS in bulk exactly as iteration by iteration (string-ops.ts repBulk)', async () => {
+    // a pattern in the data pages first, so that copies move something
+    const pattern = 'mov rdi, 0x20000\nmov ecx, 1024\nmov rax, 0x0102030405060708\nfl: mov [rdi], rax\nadd rax, rcx\nrol rax, 7\nadd rdi, 8\ndec ecx\njnz fl\n';
+    const programs = [
+      'mov rdi, 0x20008\nmov ecx, 700\nmov rax, 0x1122334455667788\nrep stosq', // crosses into the next page
+      'mov rdi, 0x20ffd\nmov ecx, 40\nmov eax, 0xdeadbeef\nrep stosd', // first element straddles a page
+      'mov rdi, 0x20001\nmov ecx, 5000\nmov al, 0x5a\nrep stosb',
+      'mov rdi, 0x20002\nmov ecx, 900\nmov ax, 0x1234\nrep stosw',
+      'mov rsi, 0x20000\nmov rdi, 0x22800\nmov ecx, 700\nrep movsq', // disjoint
+      'mov rsi, 0x20010\nmov rdi, 0x20000\nmov ecx, 300\nrep movsq', // overlapping, destination below
+      'mov rsi, 0x20000\nmov rdi, 0x20008\nmov ecx, 300\nrep movsq', // overlapping, destination above: iterations see earlier stores
+      'mov rsi, 0x20003\nmov rdi, 0x20001\nmov ecx, 3000\nrep movsb',
+      'mov rsi, 0x20000\nmov rdi, 0x20000\nmov ecx, 64\nrep movsd',
+      'std\nmov rsi, 0x20800\nmov rdi, 0x21800\nmov ecx, 100\nrep movsq\ncld', // DF set: not in bulk
+      'mov rsi, 0x21000\nmov rdi, 0x24000\nmov ecx, 50\nfs rep movsq', // FS base 0
+      'mov esi, 0x20000\nmov edi, 0x23000\nmov ecx, 100\na32 rep movsd', // 32-bit addressing: not in bulk
+      'mov rdi, 0x2f000\nmov rcx, 0x100000002\nxor eax, eax\nrep stosq', // runs into the unmapped page and faults
+      'mov rdi, 0x20000\nxor ecx, ecx\nrep stosq', // count 0
+    ];
+    for (const p of programs) {
+      for (const max of [undefined, 1030 * 5 + 10, 1030 * 5 + 300, 1030 * 5 + 2000]) {
+        try {
+          await expectSame(`${pattern}${p}\nnop`, { max });
+        } catch (e) {
+          throw new Error(`${p} (max ${max}): ${(e as Error).message}`);
+        }
+      }
+    }
   });
 
   it('reads the instruction count mid-block (RDTSC as a block’s last instruction)', async () => {

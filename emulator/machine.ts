@@ -7,6 +7,7 @@ import { SoftwareInterrupt } from './exec/control-flow.js';
 import { type Block, compilable, compileBlock, MAX_BLOCK_INSNS } from './exec/block-compiler.js';
 import { DISPATCH, type Handler, NO_EFFECTIVE_ADDRESS } from './exec/handlers.js';
 import { specialise } from './exec/fast.js';
+import { repBulk } from './exec/string-ops.js';
 import { Bus } from './memory/bus.js';
 import { GuestFault, Vec } from './memory/guest-fault.js';
 import { Access } from './memory/mmu.js';
@@ -278,6 +279,12 @@ export class Machine {
           // mapped the same (MMU generation) and this instruction still in its decode cache.
           if (c.nextRip === rip && d.rep !== 0 && !d.checks && page === page && !stops.has(rip)) {
             while (c.nextRip === rip && n + 1 < max && !c.halted && (c.flagsRest & TF) === 0 && mmu.generation === gen && entries[rip - page] === d) {
+              const k = repBulk(c, d, max - n - 1);
+              if (k !== 0) {
+                c.icount += k;
+                n += k;
+                continue;
+              }
               c.icount++;
               n++;
               c.nextRip = fall;

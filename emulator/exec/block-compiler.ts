@@ -1,7 +1,8 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { CC, type LazyFlags } from '../cpu/lazy-flags.js';
 import { BASE_RIP, type Insn, Seg } from '../decode/insn.js';
-import { type FastForm, fastForm } from './fast.js';
+import { mutants } from '../mutants.js';
+import { constantShiftCount, type FastForm, fastForm } from './fast.js';
 
 /**
  * Block compiler: a straight run of register-only instructions (the forms exec/fast.ts
@@ -46,12 +47,19 @@ export const MAX_BLOCK_INSNS = 64;
 
 /**
  * A form the compiler emits (register-only ALU/MOV/LEA inline; register↔memory MOV and
- * PUSH/POP through their specialised handlers) and on which no planted bug sits: RIP-relative
- * addresses (mutants.ripRelFromStart) and ALU memory sources (add64MemTrunc32) stay out.
+ * PUSH/POP through their specialised handlers; ALU with a memory source) and on which no
+ * planted bug sits: RIP-relative addresses (mutants.ripRelFromStart) stay out, and so does a
+ * 64-bit ADD from memory while its planted bug (add64MemTrunc32) is switched on.
  */
 export function compilable(d: Insn): boolean {
   const f = fastForm(d.exec);
-  if (f === undefined || (f.src === 'm' && f.op !== 'load')) return false;
+  if (f === undefined) return false;
+  if (f.src === 'm' && f.op === 0 && f.size === 8 && mutants.add64MemTrunc32) return false;
+  // constant shifts: only counts the mask leaves alone (the shift-count planted bug is then moot), and not 0 (no flags)
+  if (f.op === 'shl' || f.op === 'shr' || f.op === 'sar') {
+    const n = constantShiftCount(d);
+    if (n <= 0 || n >= f.size * 8) return false;
+  }
   return !(d.hasMem && (d.base === BASE_RIP || d.absolute));
 }
 
@@ -137,7 +145,7 @@ const LOGIC_OP: Record<number, string> = { 1: '|', 4: '&', 6: '^' };
  */
 class Emitter {
   private readonly lines: string[] = [
-    'let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0, pos = 0, lin = 0, xh = 0, yh = 0;',
+    'let fr = 0, frh = 0, fa = 0, fah = 0, fb = 0, fbh = 0, fcin = 0, t = 0, lo = 0, hi = 0, a = 0, ah = 0, b = 0, bh = 0, m = 0, mh = 0, pos = 0, lin = 0, xh = 0, yh = 0;',
     'const mmuGen = c.mmu.generation, codeEpoch = c.codeEpoch;',
   ];
   private ccOp = -1;
@@ -192,6 +200,12 @@ class Emitter {
       case CC.Dec:
         this.line(`const ${v} = fcin & 1;`);
         break;
+      case CC.Shl:
+        this.line(`const ${v} = ${this.ccSize === 8 ? 'fah' : 'fa'} >>> 31;`);
+        break;
+      case CC.Sar:
+        this.line(`const ${v} = fa & 1;`);
+        break;
       default:
         throw new Error(`block compiler: no carry for flag kind ${this.ccOp}`);
     }
@@ -219,14 +233,27 @@ class Emitter {
     this.line('}');
   }
 
+  /** Instruction `i` (at `off`) may fault from here on: the catch restores the state before it. */
+  private mayFault(d: Insn, i: number, off: number): void {
+    this.faults.push(`case ${i}: ${this.flagStore()} c.icount += ${i}; c.rip = rip0 + ${off}; c.nextRip = rip0 + ${off + d.len}; break;`);
+    this.line(`pos = ${i};`);
+  }
+
+  /**
+   * Leave after an access that dropped decoded code or changed the MMU state (a TLB eviction):
+   * the instructions after it must be fetched again, as single steps would.
+   */
+  private leaveIfCodeOrMmuChanged(d: Insn, i: number, off: number): void {
+    this.line(`if (c.codeEpoch !== codeEpoch || c.mmu.generation !== mmuGen) { ${this.flagStore()} c.icount += ${i}; c.nextRip = rip0 + ${off + d.len}; return; }`);
+  }
+
   /**
    * Instruction `i` (at `off`) is a memory access, as its specialised handler does it (so it
    * may fault: the catch restores the state before it; and a store may hit decoded code or a
    * page table).
    */
   private memoryAccess(d: Insn, op: 'load' | 'store' | 'push' | 'pop', size: number, i: number, off: number): void {
-    this.faults.push(`case ${i}: ${this.flagStore()} c.icount += ${i}; c.rip = rip0 + ${off}; c.nextRip = rip0 + ${off + d.len}; break;`);
-    this.line(`pos = ${i};`);
+    this.mayFault(d, i, off);
     const x = d.ra;
     const y = d.rb;
     if (op === 'push') this.line(`c.push64(r[${x}], r[${x + 1}]);`);
@@ -241,9 +268,7 @@ class Emitter {
       else if (size === 4) this.line(`c.write32(lin, r[${y}]);`);
       else this.line(`c.write8(lin, r[${y}]);`);
     }
-    // Leave after an access that dropped decoded code or changed the MMU state (a TLB eviction):
-    // the instructions after it must be fetched again, as single steps would.
-    this.line(`if (c.codeEpoch !== codeEpoch || c.mmu.generation !== mmuGen) { ${this.flagStore()} c.icount += ${i}; c.nextRip = rip0 + ${off + d.len}; return; }`);
+    this.leaveIfCodeOrMmuChanged(d, i, off);
   }
 
   /**
@@ -281,10 +306,17 @@ class Emitter {
     const y = d.rb;
     const { op, size, src } = form;
     const w = size === 8;
-    // Source halves as expressions (the instruction's own constants, or its register).
-    const sLo = src === 'i' ? `${d.imm >>> 0}` : `r[${y}]`;
-    const sHi = src === 'i' ? `${d.immHi >>> 0}` : `r[${y + 1}]`;
+    // Source halves as expressions (the instruction's own constants, its register, or the
+    // memory operand read into m/mh).
+    const sLo = src === 'i' ? `${d.imm >>> 0}` : src === 'm' ? 'm' : `r[${y}]`;
+    const sHi = src === 'i' ? `${d.immHi >>> 0}` : src === 'm' ? 'mh' : `r[${y + 1}]`;
     if (typeof op === 'number') {
+      if (src === 'm') {
+        // read the source first: the only step that can fault
+        this.mayFault(d, i, off);
+        this.address(d, i);
+        this.line(w ? 'm = c.read64(lin); mh = c.hi;' : 'm = c.read32(lin); mh = 0;');
+      }
       const cc = ALU_CC[op]!;
       const write = op !== 7;
       if (w) {
@@ -303,6 +335,8 @@ class Emitter {
         this.setCc(cc, 4, 'lo', '0', 'a', '0', 'b', '0');
       }
       this.setCin('0');
+      // after the instruction retired: leave if its read evicted a TLB entry
+      if (src === 'm') this.leaveIfCodeOrMmuChanged(d, i, off);
       return;
     }
     switch (op) {
@@ -333,9 +367,34 @@ class Emitter {
       case 'lea':
         this.lea(d, x, w);
         return;
+      case 'shl':
+      case 'shr':
+      case 'sar':
+        this.shift(op, constantShiftCount(d), x, w);
+        return;
       default:
         this.memoryAccess(d, op, size, i, off);
     }
+  }
+
+  /**
+   * Shift by a constant count n (1 ≤ n < width), as exec/shifts.ts shift(): the value shifted
+   * by n-1 goes into the flag record's `a` (CF and OF come from it), the carry-in is left alone.
+   */
+  private shift(op: 'shl' | 'shr' | 'sar', n: number, x: number, w: boolean): void {
+    if (w) {
+      this.line(`a = r[${x}]; ah = r[${x + 1}];`);
+      const [tl, th] = shift64Expr(op, n - 1, 'a', 'ah');
+      this.line(`t = ${tl}; b = ${th};`);
+      const [rl, rh] = shift64Expr(op, n, 'a', 'ah');
+      this.line(`lo = ${rl}; hi = ${rh}; r[${x}] = lo; r[${x + 1}] = hi;`);
+      this.setCc(op === 'shl' ? CC.Shl : CC.Sar, 8, 'lo', 'hi', 't', 'b', '0', '0');
+      return;
+    }
+    this.line(`a = r[${x}];`);
+    const by = (k: number) => (op === 'shl' ? `(a << ${k}) >>> 0` : op === 'shr' ? `a >>> ${k}` : `((a | 0) >> ${k}) >>> 0`);
+    this.line(`t = ${by(n - 1)}; lo = ${by(n)}; r[${x}] = lo; r[${x + 1}] = 0;`);
+    this.setCc(op === 'shl' ? CC.Shl : CC.Sar, 4, 'lo', '0', 't', '0', '0', '0');
   }
 
   /** LEA with a 64-bit address, not RIP-relative (fast.ts lea64Address with constants). */
@@ -354,4 +413,13 @@ class Emitter {
     }
     this.line(w ? `r[${x}] = lo; r[${x + 1}] = hi;` : `r[${x}] = lo; r[${x + 1}] = 0;`);
   }
+}
+
+/** Halves of a 64-bit value (`lo`, `hi` expressions) shifted by the constant k (0 ≤ k < 64), as expressions. */
+function shift64Expr(op: 'shl' | 'shr' | 'sar', k: number, lo: string, hi: string): [string, string] {
+  if (k === 0) return [lo, hi];
+  if (op === 'shl') return k < 32 ? [`(${lo} << ${k}) >>> 0`, `((${hi} << ${k}) | (${lo} >>> ${32 - k})) >>> 0`] : ['0', `(${lo} << ${k - 32}) >>> 0`];
+  const top = op === 'shr' ? `${hi} >>> ${k}` : `(${hi} >> ${k}) >>> 0`;
+  if (k < 32) return [`((${lo} >>> ${k}) | (${hi} << ${32 - k})) >>> 0`, top];
+  return op === 'shr' ? [`${hi} >>> ${k - 32}`, '0'] : [`(${hi} >> ${k - 32}) >>> 0`, `(${hi} >> 31) >>> 0`];
 }

@@ -4,6 +4,7 @@ import { BASE_RIP, type Insn, Opnd } from '../decode/insn.js';
 import { add64MemSourceHi } from './alu.js';
 import { ZF } from '../isa/flags.js';
 import { testCondition } from './conditions.js';
+import { shift } from './shifts.js';
 import type { Handler } from './handlers.js';
 
 /**
@@ -345,12 +346,40 @@ export function specialise(d: Insn): Handler | undefined {
   return h;
 }
 
+/**
+ * SHL/SAL, SHR and SAR of a full register by a constant count (C1 ib, D1): the generic handler
+ * under names of their own, so that the block compiler knows the form (FORMS below).
+ */
+const shl64ri: Handler = (c, d) => shift(c, d);
+const shr64ri: Handler = (c, d) => shift(c, d);
+const sar64ri: Handler = (c, d) => shift(c, d);
+const shl32ri: Handler = (c, d) => shift(c, d);
+const shr32ri: Handler = (c, d) => shift(c, d);
+const sar32ri: Handler = (c, d) => shift(c, d);
+/** By group-2 /digit: 4 SHL, 5 SHR, 6 SAL (= SHL), 7 SAR. */
+const SHIFT_RI: Record<number, readonly [Handler, Handler]> = {
+  4: [shl64ri, shl32ri],
+  5: [shr64ri, shr32ri],
+  6: [shl64ri, shl32ri],
+  7: [sar64ri, sar32ri],
+};
+
+/** The count a constant-count shift applies (before masking), or -1 when the count is not constant. */
+export function constantShiftCount(d: Insn): number {
+  return d.ot[1] === Opnd.One ? 1 : d.ot[1] === Opnd.Imm ? d.imm & 0xff : -1;
+}
+
 function pick(d: Insn): Handler | undefined {
   const row = d.row;
   if (d.lock || d.rep !== 0 && row.rep !== 'none') return undefined;
   const s = d.os[0]!;
   const wide = s === 8 || s === 4;
   switch (row.handler) {
+    case 'shift': {
+      const forms = SHIFT_RI[d.arg];
+      if (!wide || !fullReg(d, 0) || forms === undefined || constantShiftCount(d) < 0) return undefined;
+      return forms[s === 8 ? 0 : 1];
+    }
     case 'alu': {
       if (!wide || !fullReg(d, 0) || d.os[1] !== s) return undefined;
       const ops = (s === 8 ? ALU64 : ALU32)[d.arg];
@@ -417,7 +446,7 @@ function pick(d: Insn): Handler | undefined {
  * or 'm' (the instruction's memory operand, not compiled).
  */
 export interface FastForm {
-  readonly op: number | 'test' | 'inc' | 'dec' | 'mov' | 'lea' | 'load' | 'store' | 'push' | 'pop';
+  readonly op: number | 'test' | 'inc' | 'dec' | 'mov' | 'lea' | 'load' | 'store' | 'push' | 'pop' | 'shl' | 'shr' | 'sar';
   readonly size: 1 | 4 | 8;
   readonly src: 'r' | 'i' | 'm' | 'none';
 }
@@ -453,6 +482,12 @@ FORMS.set(mov64mr, { op: 'store', size: 8, src: 'r' });
 FORMS.set(mov32mr, { op: 'store', size: 4, src: 'r' });
 FORMS.set(mov8mr, { op: 'store', size: 1, src: 'r' });
 FORMS.set(push64r, { op: 'push', size: 8, src: 'r' });
+FORMS.set(shl64ri, { op: 'shl', size: 8, src: 'i' });
+FORMS.set(shr64ri, { op: 'shr', size: 8, src: 'i' });
+FORMS.set(sar64ri, { op: 'sar', size: 8, src: 'i' });
+FORMS.set(shl32ri, { op: 'shl', size: 4, src: 'i' });
+FORMS.set(shr32ri, { op: 'shr', size: 4, src: 'i' });
+FORMS.set(sar32ri, { op: 'sar', size: 4, src: 'i' });
 FORMS.set(pop64r, { op: 'pop', size: 8, src: 'none' });
 
 /** The form a specialised handler implements, undefined for generic handlers and other forms. */

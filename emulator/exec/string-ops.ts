@@ -2,6 +2,7 @@ import type { Cpu } from '../cpu/cpu.js';
 import { CC } from '../cpu/lazy-flags.js';
 import { type Insn, Seg } from '../decode/insn.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
+import { Access } from '../memory/mmu.js';
 import { counterIsZero } from './control-flow.js';
 import { testCondition } from './conditions.js';
 import { mask } from './operands.js';
@@ -153,4 +154,65 @@ export function outs(c: Cpu, d: Insn): void {
   c.bus.portOut(c.getReg(2, 2), s, v);
   advance(c, 6, d.asize, step(c, d, 1));
   repEnd(c, d, false);
+}
+
+/**
+ * Many iterations of REP MOVS/STOS at once (Machine.burst's REP loop): a hot path for the block
+ * copies and fills that firmware, kernels and the batch runner spend their time in. Returns how
+ * many iterations it did (at most `limit`), 0 when it would not apply: only 64-bit addressing
+ * with DF clear, only within one page on each side, only plain RAM that holds no decoded code,
+ * and, for MOVS, not onto an overlapping destination above the source (where iterations see
+ * each other's stores). Translations happen in the order one iteration makes them (source
+ * read, then destination write), so a fault leaves the same accessed/dirty bits: it is left
+ * for the per-iteration path to raise.
+ */
+export function repBulk(c: Cpu, d: Insn, limit: number): number {
+  const isMovs = d.exec === (movs as unknown);
+  if ((!isMovs && d.exec !== (stos as unknown)) || d.asize !== 8 || c.getDF()) return 0;
+  const s = operandSize(d);
+  const regs = c.regs;
+  const count = regs[3] !== 0 ? 0x7fffffff : regs[2]!;
+  let k = Math.min(limit, count);
+  let src = 0;
+  let dst: number;
+  try {
+    if (isMovs) {
+      const lin = srcLin(c, d);
+      k = Math.min(k, Math.floor((4096 - (lin & 0xfff)) / s));
+      if (k < 2) return 0;
+      src = c.mmu.translate(lin, Access.Read, c.user);
+    }
+    const lin = dstLin(c, d);
+    k = Math.min(k, Math.floor((4096 - (lin & 0xfff)) / s));
+    if (k < 2) return 0;
+    dst = c.mmu.translate(lin, Access.Write, c.user);
+  } catch {
+    return 0;
+  }
+  const bus = c.bus;
+  const bytes = k * s;
+  if (bus.codePages[Math.floor(dst / 4096)] !== 0 || !bus.isPlainRam(dst, bytes)) return 0;
+  const ram = bus.ram;
+  if (isMovs) {
+    if (!bus.isPlainRam(src, bytes) || (dst > src && dst < src + bytes)) return 0;
+    ram.copyWithin(dst, src, src + bytes);
+    advance(c, 6, 8, bytes);
+  } else if (s === 1) {
+    ram.fill(regs[0]! & 0xff, dst, dst + bytes);
+  } else {
+    const view = bus.view;
+    const lo = regs[0]!;
+    const hi = regs[1]!;
+    for (let p = dst, end = dst + bytes; p < end; p += s) {
+      if (s === 2) view.setUint16(p, lo & 0xffff, true);
+      else {
+        view.setUint32(p, lo, true);
+        if (s === 8) view.setUint32(p + 4, hi, true);
+      }
+    }
+  }
+  advance(c, 7, 8, bytes);
+  advance(c, 1, 8, -k);
+  c.nextRip = counterIsZero(c, 8) ? c.rip + d.len : c.rip;
+  return k;
 }
