@@ -145,9 +145,9 @@ export class QemuTarget extends GdbRemoteTarget {
     return super.readMemory(addr, length, space);
   }
 
-  override async writeMemory(addr: bigint, bytes: Uint8Array, space: AddressSpace): Promise<void> {
-    if (space === 'phys') this.checkPhysRange(addr, bytes.length, 'write');
-    return super.writeMemory(addr, bytes, space);
+  protected override async writeRegions(regions: readonly MemoryRegion[], space: AddressSpace): Promise<void> {
+    if (space === 'phys') for (const r of regions) this.checkPhysRange(r.addr, r.bytes.length, 'write');
+    return super.writeRegions(regions, space);
   }
 
   /**

@@ -45,14 +45,18 @@ const MAX_RETRIES = 3;
 const PLUS_BYTE = Buffer.from('+');
 
 /**
- * gdb remote serial protocol client: one request in flight, the rest queued in order.
- * Every failure becomes a typed RspError naming the request and what was received.
+ * gdb remote serial protocol client: one request in flight (or one pipelined group, see
+ * requestPipelined), the rest queued in order. Every failure becomes a typed RspError naming
+ * the request and what was received.
  */
 export class RspClient {
   private readonly parser = new RspFrameParser();
   private readonly log: Logger;
   private readonly trace: boolean;
-  private pending: Pending | undefined;
+  /** Requests sent and not yet answered, oldest first (more than one only while pipelining). */
+  private inflight: Pending[] = [];
+  /** How many of `inflight` (from the front) the stub has acknowledged with `+`. */
+  private acked = 0;
   private readonly queue: Array<() => void> = [];
   private ackOwed = false;
   private readonly packetCache = new Map<string, Uint8Array>();
@@ -75,10 +79,14 @@ export class RspClient {
     this.watchdog.unref();
   }
 
+  private get pending(): Pending | undefined {
+    return this.inflight[0];
+  }
+
   private checkDeadline(): void {
     const p = this.pending;
     if (!p || performance.now() < p.deadline) return;
-    this.pending = undefined;
+    this.shiftInflight();
     const partial = this.parser.partial;
     const got = [
       p.garbage.length ? `received non-packet bytes ${hexDump(Uint8Array.from(p.garbage))}` : '',
@@ -91,7 +99,19 @@ export class RspClient {
           ' (the stub is hung or does not speak the gdb protocol; restart it or raise --timeout)',
       ),
     );
+    this.failRestOfGroup(new RspTimeoutError(`no reply to '${p.label}', so none to the requests pipelined after it`));
     this.pump();
+  }
+
+  private shiftInflight(): void {
+    this.inflight.shift();
+    if (this.acked > 0) this.acked--;
+  }
+
+  /** Reject every request still in flight (a pipelined group whose order is lost). */
+  private failRestOfGroup(err: Error): void {
+    for (const p of this.inflight.splice(0)) p.reject(err);
+    this.acked = 0;
   }
 
   private encode(payload: string): Uint8Array {
@@ -134,6 +154,68 @@ export class RspClient {
     return new Promise<string>((resolve, reject) => {
       this.queue.push(() => this.send(payload, options).then(resolve, reject));
     });
+  }
+
+  /**
+   * Send several packets in one write without waiting for each reply, and collect the replies in
+   * order. Only for requests that do not run the target (memory and register writes): each costs
+   * the stub's processing, not a round trip. Stubs answer packets in order (QEMU's abandons
+   * waiting for an ack when the next packet starts); a `-` from the stub, or a reply that fails
+   * its checksum, loses which packet it belongs to, so the whole group then fails.
+   */
+  requestPipelined(payloads: readonly string[], options: Omit<RequestOptions, 'expect'> = {}): Promise<string[]> {
+    if (payloads.length <= 1) return Promise.all(payloads.map((p) => this.request(p, options)));
+    const run = () => this.sendGroup(payloads, options);
+    if (!this.pending && this.queue.length === 0) return run();
+    return new Promise<string[]>((resolve, reject) => {
+      this.queue.push(() => run().then(resolve, reject));
+    });
+  }
+
+  private sendGroup(payloads: readonly string[], options: Omit<RequestOptions, 'expect'>): Promise<string[]> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 5000;
+    if (this.trace) this.log.debug({ out: `${payloads.length} pipelined packets` }, 'rsp ->');
+    const packets = payloads.map((p) => this.encode(p));
+    const replies = packets.map(
+      (packet, i) =>
+        new Promise<string>((resolve, reject) => {
+          this.inflight.push(this.newPending(payloads[i]!, packet, 'reply', options.allowError ?? false, timeoutMs, resolve, reject));
+        }),
+    );
+    this.acked = 0;
+    this.write(Buffer.concat(packets));
+    // every reply is consumed even after one failed, so the next request starts clean
+    return Promise.all(replies.map((r) => r.then((v) => ({ ok: true as const, v }), (e: Error) => ({ ok: false as const, e })))).then((rs) => {
+      const bad = rs.find((r) => !r.ok);
+      if (bad && !bad.ok) throw bad.e;
+      return rs.map((r) => (r.ok ? r.v : ''));
+    });
+  }
+
+  private newPending(
+    payload: string,
+    packet: Uint8Array,
+    expect: Pending['expect'],
+    allowError: boolean,
+    timeoutMs: number,
+    resolve: (payload: string) => void,
+    reject: (err: Error) => void,
+  ): Pending {
+    return {
+      label: payload.length > 40 ? `${payload.slice(0, 40)}…` : payload,
+      packet,
+      expect,
+      allowError,
+      resolve,
+      reject,
+      retransmits: 0,
+      badChecksums: 0,
+      garbage: [],
+      console: '',
+      timeoutMs,
+      deadline: performance.now() + timeoutMs,
+    };
   }
 
   /** Start the next queued request once the one in flight has its answer. */
@@ -179,8 +261,7 @@ export class RspClient {
   private send(payload: string, options: RequestOptions): Promise<string> {
     if (this.closedError) return Promise.reject(this.closedError);
     const packet = this.encode(payload);
-    const label = payload.length > 40 ? `${payload.slice(0, 40)}…` : payload;
-    if (this.trace) this.log.debug({ out: label }, 'rsp ->');
+    if (this.trace) this.log.debug({ out: payload.length > 40 ? `${payload.slice(0, 40)}…` : payload }, 'rsp ->');
     const expect = options.expect ?? 'reply';
     if (expect === 'none') {
       this.write(packet);
@@ -188,20 +269,8 @@ export class RspClient {
     }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 5000;
     return new Promise<string>((resolve, reject) => {
-      this.pending = {
-        label,
-        packet,
-        expect,
-        allowError: options.allowError ?? false,
-        resolve,
-        reject,
-        retransmits: 0,
-        badChecksums: 0,
-        garbage: [],
-        console: '',
-        timeoutMs,
-        deadline: performance.now() + timeoutMs,
-      };
+      this.acked = 0;
+      this.inflight.push(this.newPending(payload, packet, expect, options.allowError ?? false, timeoutMs, resolve, reject));
       this.write(packet);
     });
   }
@@ -221,9 +290,15 @@ export class RspClient {
     const p = this.pending;
     switch (frame.kind) {
       case 'ack':
+        if (this.acked < this.inflight.length) this.acked++;
         return;
       case 'nack':
         if (!p) return;
+        if (this.inflight.length > 1) {
+          this.failRestOfGroup(new RspProtocolError(`stub rejected one of ${this.inflight.length} pipelined packets (from '${p.label}'); the connection is noisy`));
+          this.pump();
+          return;
+        }
         if (++p.retransmits > MAX_RETRIES) {
           this.fail(new RspProtocolError(`stub rejected '${p.label}' ${MAX_RETRIES + 1} times (packet ${hexDump(p.packet)})`));
         } else {
@@ -236,6 +311,11 @@ export class RspClient {
         return;
       case 'bad-checksum':
         if (!p) return;
+        if (this.inflight.length > 1) {
+          this.failRestOfGroup(new RspChecksumError(`a reply to one of ${this.inflight.length} pipelined packets (from '${p.label}') failed its checksum: packet ${hexDump(frame.raw)}`));
+          this.pump();
+          return;
+        }
         if (++p.badChecksums > MAX_RETRIES) {
           this.fail(
             new RspChecksumError(
@@ -260,7 +340,7 @@ export class RspClient {
           if (p.expect === 'console') p.console += Buffer.from(text.slice(1), 'hex').toString('latin1');
           return; // console output
         }
-        this.pending = undefined;
+        this.shiftInflight();
         const errno = parseErrorReply(text);
         if (errno !== undefined && !p.allowError) {
           p.reject(new RspStubError(`stub answered '${p.label}' with error E${errno.toString(16).padStart(2, '0')}`, errno));
@@ -274,10 +354,8 @@ export class RspClient {
   }
 
   private fail(err: Error): void {
-    const p = this.pending;
-    if (!p) return;
-    this.pending = undefined;
-    p.reject(err);
+    if (!this.pending) return;
+    this.failRestOfGroup(err);
     this.pump();
   }
 
