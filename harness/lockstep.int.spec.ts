@@ -59,3 +59,33 @@ describe('LockstepRunner, QEMU vs QEMU', () => {
     }
   });
 });
+
+describe('LockstepRunner, QEMU vs a planted emulator bug', () => {
+  it('runs a diverging case the same way every time (a store to a wrong address is scrubbed)', async () => {
+    const { createEmulatorDut } = await import('./emulator-dut.js');
+    const { divergenceSignature } = await import('./signature.js');
+    // rip-rel-from-start: the emulator adds at [data - 7], a byte no case region covers, so
+    // without a scrub each run starts from what the previous one left there
+    const dut = createEmulatorDut(['rip-rel-from-start']);
+    const c = decodeCase({
+      format: CASE_FORMAT,
+      id: 'wrong-address',
+      code: '8005f9ff00007f', // add byte ptr [rip + 0xfff9], 0x7f: data+0 (0x20000) from 0x10000
+      memory: [{ addr: '0x20000', bytes: '00'.repeat(16) }],
+      compare: [{ addr: '0x20000', length: 16 }],
+      provenance: { generator: 'hand' },
+    });
+    try {
+      const runner = new LockstepRunner(a, dut);
+      const signatures: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await runner.run(c, { mode: 'block' });
+        expect(r.outcome).toBe('divergence');
+        signatures.push(divergenceSignature(r.divergence!));
+      }
+      expect(new Set(signatures).size).toBe(1);
+    } finally {
+      await dut.close();
+    }
+  });
+});

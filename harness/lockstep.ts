@@ -141,13 +141,21 @@ export class LockstepRunner {
     await Promise.all([this.reference, this.dut].map((t) => t.writeMemory(LAYOUT.stackBase, zeros, 'phys')));
   }
 
+  /**
+   * Run a case. After a divergence both targets' memory is scrubbed (see scrub()), so that every
+   * run starts from the same memory whatever ran before: a planted bug that stores to a wrong
+   * address would otherwise change what the next run of the same case reads, and a minimizer
+   * would chase a divergence that comes and goes.
+   */
   async run(c: Case, options: LockstepOptions = {}): Promise<LockstepResult> {
     const machine = machineForCase(c);
     if ((options.mode ?? 'block') === 'block') {
       const block = await this.runBlock(c, machine);
       if (block) return block;
     }
-    return this.runStep(c, machine);
+    const r = await this.runStep(c, machine);
+    if (r.outcome === 'divergence') await this.scrub();
+    return r;
   }
 
   /** Both targets to the end; undefined when they differ (the caller then steps to locate it). */

@@ -47,11 +47,12 @@ async function restartReference(): Promise<void> {
 async function runCases(first: number, count: number): Promise<FromWorker> {
   const generated = await Promise.all(Array.from({ length: count }, (_, k) => source(first + k)));
   let agreed: boolean[] = [];
+  let differed: boolean[] = [];
   const oracleCrashes: Array<{ caseId: string; message: string }> = [];
   const runnable = generated.flatMap((g) => (g.case ? [g.case] : []));
   if (config.mode === 'block' && runnable.length > 1) {
     try {
-      agreed = (await screen.screen(runnable)).agreed;
+      ({ agreed, differed } = await screen.screen(runnable));
     } catch (err) {
       // Every case of the batch then runs alone below (where a case that kills QEMU again is
       // marked as usual); a QEMU that died is restarted first, and the death is reported.
@@ -64,6 +65,7 @@ async function runCases(first: number, count: number): Promise<FromWorker> {
         await restartReference();
       }
       agreed = [];
+      differed = [];
     }
   }
   const out: CaseResult[] = [];
@@ -71,15 +73,16 @@ async function runCases(first: number, count: number): Promise<FromWorker> {
   for (let i = 0; i < count; i++) {
     const g = generated[i]!;
     const index = first + i;
-    if (g.case && agreed[k++]) out.push({ index, rows: g.rows, rejects: g.rejects, caseId: g.case.id, status: 'match', masked: [], screened: true });
-    else out.push(await runCaseSafely(index, g));
+    const j = g.case ? k++ : -1;
+    if (g.case && agreed[j]) out.push({ index, rows: g.rows, rejects: g.rejects, caseId: g.case.id, status: 'match', masked: [], screened: true });
+    else out.push(await runCaseSafely(index, g, differed[j] ? 'step' : config.mode));
   }
   return { type: 'results', workerId: config.workerId, results: out, oracleCrashes };
 }
 
-async function runCaseSafely(index: number, gen: GeneratedCase): Promise<CaseResult> {
+async function runCaseSafely(index: number, gen: GeneratedCase, mode: 'block' | 'step' = config.mode): Promise<CaseResult> {
   try {
-    return await runCase(index, gen);
+    return await runCase(index, gen, mode);
   } catch (err) {
     // One case failing in an unexpected way must not end the campaign: record it as an
     // oracle problem, start a fresh QEMU, go on.
@@ -93,13 +96,14 @@ async function runCaseSafely(index: number, gen: GeneratedCase): Promise<CaseRes
   }
 }
 
-async function runCase(index: number, gen: GeneratedCase): Promise<CaseResult> {
+/** `mode` step for a case whose batch records differed: a block run would only find the difference again. */
+async function runCase(index: number, gen: GeneratedCase, mode: 'block' | 'step'): Promise<CaseResult> {
   const base = { index, rows: gen.rows, rejects: gen.rejects };
   if (!gen.case) return { ...base, caseId: `case-${index}`, status: 'rejected', masked: [] };
   const c: Case = gen.case;
   let r: LockstepResult;
   try {
-    r = await runner.run(c, { mode: config.mode });
+    r = await runner.run(c, { mode });
   } catch (err) {
     if (err instanceof RspError && (reference.qemu.hasExited || reference.rsp.closed)) {
       const file = await saveCase(casesDir, `${c.id}.oracle-crash`, c);
@@ -114,7 +118,6 @@ async function runCase(index: number, gen: GeneratedCase): Promise<CaseResult> {
   const d = r.divergence!;
   // Saved first: whatever happens next (minimizer crash, Ctrl-C), the divergence is on disk.
   const rawFile = await saveCase(casesDir, c.id, c);
-  await runner.scrub();
   const report = buildDivergenceReport(c, d, {
     caseFile: rawFile,
     seed: String(config.seed),
@@ -134,7 +137,6 @@ async function minimizeIndex(index: number, signature: string): Promise<FromWork
     return { ...base, message: 'the divergence did not reproduce' };
   }
   const min = await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature);
-  await runner.scrub();
   if (!min) return { ...base, message: 'the minimized case did not reproduce' };
   const file = await saveCase(casesDir, `${c.id}.min`, min.case);
   const report = buildDivergenceReport(min.case, min.divergence, {
