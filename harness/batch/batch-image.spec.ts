@@ -41,5 +41,10 @@ describe('batch staging', () => {
     expect(batchIneligible(await codeCase('fld1'))).toMatch(/fld1/);
     expect(batchIneligible(await codeCase('movaps xmm0, xmm1'))).toMatch(/xmm/);
     expect(batchIneligible(await codeCase('mov cr3, rax'))).toMatch(/cr3/);
+    expect(batchIneligible(await codeCase('pop fs'))).toMatch(/pop fs/);
+    expect(batchIneligible(await codeCase('mov gs, ax'))).toMatch(/mov gs/);
+    // an FS/GS override on a memory operand changes no segment register
+    expect(batchIneligible(await codeCase('pop word ptr fs:[rsi + 0x8]'))).toBeUndefined();
+    expect(batchIneligible(await codeCase('pop qword ptr gs:[rbx]'))).toBeUndefined();
   });
 });

@@ -47,11 +47,27 @@ export const BATCH = {
   gdtBase: 0x1f4000n,
   idt: 0x1f6000n,
   stubs: 0x1f7000n,
+  /**
+   * The batch's end (a HLT and the breakpoint on it), alone in its page: QEMU 7.2 runs every page
+   * holding a breakpoint one instruction per translation block without chaining
+   * (cpu-exec.c check_for_breakpoints), which made its runner loops about 3x slower.
+   */
+  done: 0x1f8000n,
   recordBytes: 256,
   descBytes: 256,
 } as const;
 
 export const TSS_SELECTOR = 0x1020;
+
+/**
+ * A breakpoint no case reaches, on the case's first code page. It makes QEMU translate the case
+ * one instruction per block (cpu-exec.c check_for_breakpoints), as it does when the per-case
+ * lockstep runs it: QEMU 7.2 computes CMPXCHG8B's flags from a stale lazy-flag state when a
+ * flag-setting instruction precedes it in the same translation block (translate.c calls the
+ * helper without gen_update_cc_op), so without this the batch and the per-case run disagree.
+ * Cases whose code reaches it run alone (batch-image.ts batchIneligible).
+ */
+export const BATCH_CODE_PAGE_STOP = LAYOUT.code + 0xff0n;
 
 /** Offsets (bytes) inside a case descriptor and a result record. GPRs are in encoding order. */
 export const DESC = { gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, copyCount: 0x98, copyPtr: 0xa0, hashCount: 0xa8, hashPtr: 0xb0, rip: 0xb8 } as const;
@@ -60,6 +76,8 @@ export const RECORD = {
   frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, hash2: 0xe8,
 } as const;
 export const RECORD_STATUS = { completed: 1, exception: 2 } as const;
+/** Copy-list entries {dst, src, qwords, value}: these `src` values make qwords instead of copying them. */
+export const COPY_SOURCE = { fill: 0n, xorshift: 1n } as const;
 
 /**
  * Memory checksum over the compared qwords, Fletcher-style mod 2^64: a = Σ q, b = Σ a (each q
@@ -122,7 +140,8 @@ function runnerSource(): string {
     'rep stosq',
     `mov r8, ${cur(DESC.copyPtr)}`,
     `mov r9, ${cur(DESC.copyCount)}`,
-    // entries {dst, src, qwords, value}: src 0 means fill with value (runs of zeros, say)
+    // entries {dst, src, qwords, value}: src 0 means fill with value (runs of zeros, say), src 1
+    // the xorshift64 stream after value (the generator's scratch fill), any other src a copy
     'copy_next:',
     'test r9, r9',
     'jz copy_done',
@@ -132,10 +151,23 @@ function runnerSource(): string {
     'mov rax, qword ptr [r8 + 0x18]',
     'test rsi, rsi',
     'jz copy_fill',
+    'cmp rsi, 1',
+    'je copy_xorshift',
     'rep movsq',
     'jmp copy_step',
     'copy_fill:',
     'rep stosq',
+    'jmp copy_step',
+    // x ^= x << 13; x ^= x >> 7; x ^= x << 17 (harness/generate/xorshift64.ts), stored; rcx > 0
+    'copy_xorshift:',
+    'mov rdx, rax', 'shl rdx, 0xd', 'xor rax, rdx',
+    'mov rdx, rax', 'shr rdx, 0x7', 'xor rax, rdx',
+    'mov rdx, rax', 'shl rdx, 0x11', 'xor rax, rdx',
+    // a store and an add rather than STOSQ: the emulator compiles this loop into one block
+    'mov qword ptr [rdi], rax',
+    'add rdi, 0x8',
+    'dec rcx',
+    'jnz copy_xorshift',
     'copy_step:',
     'add r8, 0x20',
     'dec r9',
@@ -167,6 +199,10 @@ function runnerSource(): string {
     `mov rsp, ${hex(BATCH.runnerStackTop)}`,
     'pushfq',
     `pop ${save(RECORD.rflags)}`,
+    // the runner does not go on with the case's flags: an NT left set makes the next IRETQ #GP,
+    // AC or DF would change what the runner's own instructions do
+    'push 0x2',
+    'popfq',
     `mov ${save(RECORD.status)}, ${RECORD_STATUS.completed}`,
     'jmp record',
     // exception stubs push (error code or 0, vector) on the IST stack and jump here
@@ -230,8 +266,8 @@ function runnerSource(): string {
     `mov ebp, ${hex(BATCH.ctrl)}`,
     'lgdt [rbp + 0x60]',
     'lidt [rbp + 0x70]',
-    'done:',
-    'hlt',
+    `mov eax, ${hex(BATCH.done)}`,
+    'jmp rax',
   ].join('\n');
 }
 
@@ -263,7 +299,7 @@ async function buildBatchProgram(): Promise<BatchProgram> {
   const ks = await initAssembler();
   await ks.ready();
   const code = ks.assemble(source, BATCH.code);
-  const labels = labelAddresses(source, code, ['case_done', 'exception', 'finish', 'done']);
+  const labels = labelAddresses(source, code, ['case_done', 'exception', 'finish']);
   const state: MachineState = { ...initialState({ rsp: BATCH.runnerStackTop }), rip: BATCH.code, cr3: BATCH.pml4 };
   return {
     // the test machine's own tables too: the gdb stub loads segment caches from its GDT (at 0)
@@ -276,11 +312,12 @@ async function buildBatchProgram(): Promise<BatchProgram> {
       { addr: BATCH.gdtBase + 0x1000n, bytes: gdtPage() },
       { addr: BATCH.idt, bytes: idt() },
       { addr: BATCH.stubs, bytes: stubs(labels.exception!) },
+      { addr: BATCH.done, bytes: Uint8Array.of(0xf4) }, // hlt
     ],
     entry: BATCH.code,
     caseDone: labels.case_done!,
     finish: labels.finish!,
-    done: labels.done!,
+    done: BATCH.done,
     state,
   };
 }
@@ -395,7 +432,7 @@ function pageTables(): Uint8Array {
     const addr = BigInt(i) << 12n;
     let flags = testMachine.get(addr);
     if (addr >= BATCH.code && addr < 0x200000n) {
-      flags = PTE.P | PTE.RW | PTE.A | PTE.D | (addr === BATCH.code || addr === BATCH.stubs ? 0n : PTE.NX);
+      flags = PTE.P | PTE.RW | PTE.A | PTE.D | (addr === BATCH.code || addr === BATCH.stubs || addr === BATCH.done ? 0n : PTE.NX);
     }
     if (flags !== undefined) put(t, 0x3000 + i * 8, addr | flags);
   }

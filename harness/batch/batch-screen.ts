@@ -1,7 +1,7 @@
 import type { Case } from '../../corpus/case-schema.js';
 import type { ExecutionTarget, StopReason } from '../../target/execution-target.js';
 import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
-import { BATCH, RECORD, RECORD_STATUS } from './batch-layout.js';
+import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS } from './batch-layout.js';
 import { batchProgram, type BatchProgram } from './batch-layout.js';
 import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.js';
 
@@ -14,6 +14,7 @@ import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.
 let perCaseStops: bigint[] | undefined;
 const BATCH_STOPS = (program: BatchProgram): bigint[] => [
   program.done,
+  BATCH_CODE_PAGE_STOP,
   ...(perCaseStops ??= [LAYOUT.blockEnd, ...buildTestMachine({ code: new Uint8Array(0) }).exceptionStops]),
 ];
 
@@ -41,6 +42,11 @@ export class BatchRecoveryError extends Error {}
 export interface ScreenResult {
   /** Per case: true when both targets recorded identical outcomes in the batch. False: run it alone. */
   readonly agreed: boolean[];
+  /**
+   * Per case: the batch ran it and the records differ. Its final states differ too, so a
+   * per-case block run would only confirm that: step mode can start at once.
+   */
+  readonly differed: boolean[];
   /** Cases that went through the batch (the rest were ineligible or did not fit). */
   readonly batched: number;
   /** Whether the batch itself ran to its end on both targets. */
@@ -68,6 +74,7 @@ export class BatchScreen {
 
   async screen(cases: readonly Case[]): Promise<ScreenResult> {
     const agreed = cases.map(() => false);
+    const differed = cases.map(() => false);
     const program = await batchProgram();
     const eligible = cases.flatMap((c, i) => (batchIneligible(c) ? [] : [i]));
     const staged = stageBatch(
@@ -75,7 +82,7 @@ export class BatchScreen {
       program.caseDone,
     );
     const picked = eligible.slice(0, staged.count);
-    if (picked.length === 0) return { agreed, batched: 0, completed: false };
+    if (picked.length === 0) return { agreed, differed, batched: 0, completed: false };
     const load = async (t: ExecutionTarget) => {
       await t.reset(program.state, this.loaded.has(t) ? staged.writes : [...program.system, ...staged.writes]);
       this.loaded.add(t);
@@ -91,15 +98,16 @@ export class BatchScreen {
     const atDone = (s: StopReason) => s.kind === 'breakpoint' && s.rip === program.done;
     if (!stops.every(atDone)) {
       await this.restore(program, stops);
-      return { agreed, batched: picked.length, completed: false };
+      return { agreed, differed, batched: picked.length, completed: false };
     }
     const length = picked.length * BATCH.recordBytes;
     const [expected, actual] = await Promise.all([this.reference, this.dut].map((t) => t.readMemory(BATCH.results, length, 'phys')));
     picked.forEach((caseIndex, k) => {
       const o = k * BATCH.recordBytes;
       agreed[caseIndex] = recordsAgree(expected!.subarray(o, o + BATCH.recordBytes), actual!.subarray(o, o + BATCH.recordBytes), finalUndefinedFlags(cases[caseIndex]!));
+      differed[caseIndex] = !agreed[caseIndex];
     });
-    return { agreed, batched: picked.length, completed: true };
+    return { agreed, differed, batched: picked.length, completed: true };
   }
 
   /**

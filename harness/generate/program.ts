@@ -13,6 +13,7 @@ import { encodeInstruction, implicitWrites } from './raw.js';
 import { REGISTER_VALUE_GEN, RFLAGS_GEN } from './register-values.js';
 import { generatableRows, type Encoder, type Family } from './row-catalog.js';
 import type { ScratchWindow } from './memory-operand.js';
+import { xorshift64Next } from './xorshift64.js';
 
 export interface MemoryImage {
   readonly addr: bigint;
@@ -62,17 +63,26 @@ export function stackWindow(rsp: bigint): { addr: bigint; length: number } {
 
 type FillPattern = 'random' | 'zeros' | 'ones' | 'sign-bytes';
 
-/** xorshift32 fill: scratch contents from a seed, so a program does not carry 4 KiB of choices. */
-function fill(length: number, seed: number, pattern: FillPattern): Uint8Array {
-  const out = new Uint8Array(length);
-  if (pattern === 'zeros') return out;
-  if (pattern === 'ones') return out.fill(0xff);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = pattern === 'sign-bytes' ? (x & 1 ? 0x80 : 0x7f) : x & 0xff;
+/**
+ * Scratch contents from a seed, so a program does not carry 4 KiB of choices: an xorshift64
+ * stream with one step per qword of the aligned qwords covering [lo, hi), so that the batch
+ * runner can regenerate it in the guest (harness/batch/batch-image.ts), cut to [lo, hi).
+ * 'sign-bytes' maps each byte of the stream to 0x80 or 0x7f by its low bit.
+ */
+function fill(lo: number, hi: number, seed: number, pattern: FillPattern): Uint8Array {
+  if (pattern === 'zeros') return new Uint8Array(hi - lo);
+  if (pattern === 'ones') return new Uint8Array(hi - lo).fill(0xff);
+  const start = lo - (lo & 7);
+  const out = new Uint8Array(((hi + 7) & ~7) - start);
+  const view = new DataView(out.buffer);
+  const state = Uint32Array.of(seed | 1, Math.imul(seed, 0x9e3779b9) >>> 0);
+  for (let o = 0; o < out.length; o += 8) {
+    xorshift64Next(state);
+    view.setUint32(o, state[0]!, true);
+    view.setUint32(o + 4, state[1]!, true);
   }
-  return out;
+  if (pattern === 'sign-bytes') for (let i = 0; i < out.length; i++) out[i] = out[i]! & 1 ? 0x80 : 0x7f;
+  return out.slice(lo - start, hi - start);
 }
 
 const windowGen: Gen<ScratchWindow> = G
@@ -118,7 +128,7 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
   // (mapped, writable) top of the code page, and those bytes must be initialised and compared too
   const lo = Number(d.window.start) - state.stringDrift;
   const hi = Math.min(Number(d.window.start) + d.window.length + state.stringDrift, Number(LAYOUT.unmapped));
-  const scratch = { addr: BigInt(lo), bytes: fill(hi - lo, d.fillSeed, d.fillPattern) };
+  const scratch = { addr: BigInt(lo), bytes: fill(lo, hi, d.fillSeed, d.fillPattern) };
   let lines: string[] | undefined;
   return {
     // computed on first use: raw mode never needs the keystone text

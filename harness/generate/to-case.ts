@@ -13,7 +13,8 @@ import { checkRawEncoding, encodeInstruction } from './raw.js';
 import { rowOfEncoding } from './row-of-encoding.js';
 
 export const GENERATOR_NAME = 'difftest-fuzz';
-export const GENERATOR_VERSION = '1';
+/** 2: scratch memory is an xorshift64 stream per qword (was xorshift32 per byte). */
+export const GENERATOR_VERSION = '2';
 
 export interface GenerationReject {
   readonly source: string;
