@@ -130,6 +130,33 @@ describe('RspClient against a misbehaving stub', () => {
     expect(await client.request('qRcmd,00', { expect: 'console' })).toBe('hello world\n');
   });
 
+  it('pipelines a group in one write and collects the replies in order', async () => {
+    const writes: number[] = [];
+    const client = await scriptedStub((p, sock, n) => {
+      writes.push(n);
+      sock.write(encodePacket(`re:${p}`));
+    });
+    const replies = await client.requestPipelined(['M1', 'M2', 'M3', 'M4']);
+    expect(replies).toEqual(['re:M1', 're:M2', 're:M3', 're:M4']);
+    // the client goes on normally afterwards
+    expect(await client.request('g')).toBe('re:g');
+  });
+
+  it('fails a pipelined group on a stub error, consumes the rest, and goes on', async () => {
+    const client = await scriptedStub((p, sock) => sock.write(encodePacket(p === 'M2' ? 'E14' : 'OK')));
+    await expect(client.requestPipelined(['M1', 'M2', 'M3'])).rejects.toBeInstanceOf(RspStubError);
+    // the replies to M3 did not end up answering the next request
+    expect(await client.request('M9')).toBe('OK');
+  });
+
+  it('fails a pipelined group when the stub rejects one packet (which one is lost)', async () => {
+    const client = await scriptedStub((p, sock) => {
+      if (p === 'M2') sock.write('-');
+      else sock.write(encodePacket('OK'));
+    });
+    await expect(client.requestPipelined(['M1', 'M2', 'M3'])).rejects.toThrow(/pipelined/);
+  });
+
   it('gives a one-line error when nothing listens', async () => {
     const err = await RspClient.connect({ path: '/nonexistent/difftest.sock' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RspClosedError);
