@@ -59,6 +59,9 @@ export const BATCH = {
 
 export const TSS_SELECTOR = 0x1020;
 
+/** What a scrub zeroes: every page a case can write (stack, code, data). */
+export const SCRUB = { addr: LAYOUT.stackBase, length: Number(LAYOUT.unmapped - LAYOUT.stackBase) } as const;
+
 /**
  * A breakpoint no case reaches, on the case's first code page. It makes QEMU translate the case
  * one instruction per block (cpu-exec.c check_for_breakpoints), as it does when the per-case
@@ -268,6 +271,16 @@ function runnerSource(): string {
     'lidt [rbp + 0x70]',
     `mov eax, ${hex(BATCH.done)}`,
     'jmp rax',
+    // zero the test machine's stack, code and data pages (LockstepRunner.scrub), then stop: a
+    // gdb stub then receives a few register packets instead of 160 KiB of hex
+    'scrub:',
+    'cld',
+    'xor eax, eax',
+    `mov edi, ${hex(SCRUB.addr)}`,
+    `mov ecx, ${hex(SCRUB.length / 8)}`,
+    'rep stosq',
+    `mov eax, ${hex(BATCH.done)}`,
+    'jmp rax',
   ].join('\n');
 }
 
@@ -279,6 +292,8 @@ export interface BatchProgram {
   readonly caseDone: bigint;
   /** Entry that only restores the test machine's descriptor tables (after an aborted batch). */
   readonly finish: bigint;
+  /** Entry that zeroes SCRUB (the test machine's stack, code and data pages), then stops at done. */
+  readonly scrub: bigint;
   /** Breakpoint: the batch is over. */
   readonly done: bigint;
   /** Initial CPU state for running the batch (runner stack, batch page tables). */
@@ -299,7 +314,7 @@ async function buildBatchProgram(): Promise<BatchProgram> {
   const ks = await initAssembler();
   await ks.ready();
   const code = ks.assemble(source, BATCH.code);
-  const labels = labelAddresses(source, code, ['case_done', 'exception', 'finish']);
+  const labels = labelAddresses(source, code, ['case_done', 'exception', 'finish', 'scrub']);
   const state: MachineState = { ...initialState({ rsp: BATCH.runnerStackTop }), rip: BATCH.code, cr3: BATCH.pml4 };
   return {
     // the test machine's own tables too: the gdb stub loads segment caches from its GDT (at 0)
@@ -317,6 +332,7 @@ async function buildBatchProgram(): Promise<BatchProgram> {
     entry: BATCH.code,
     caseDone: labels.case_done!,
     finish: labels.finish!,
+    scrub: labels.scrub!,
     done: BATCH.done,
     state,
   };

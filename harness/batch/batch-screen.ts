@@ -1,7 +1,7 @@
 import type { Case } from '../../corpus/case-schema.js';
 import type { ExecutionTarget, StopReason } from '../../target/execution-target.js';
 import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
-import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS } from './batch-layout.js';
+import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS, SCRUB } from './batch-layout.js';
 import { batchProgram, type BatchProgram } from './batch-layout.js';
 import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.js';
 
@@ -108,6 +108,18 @@ export class BatchScreen {
       differed[caseIndex] = !agreed[caseIndex];
     });
     return { agreed, differed, batched: picked.length, completed: true };
+  }
+
+  /**
+   * Zero the test machine's writable pages on `t` with the runner's scrub entry (a few packets
+   * for a gdb stub instead of 160 KiB of hex); false when the target did not get to the end.
+   */
+  async scrub(t: ExecutionTarget): Promise<boolean> {
+    const program = await batchProgram();
+    await t.reset({ ...program.state, rip: program.scrub }, this.loaded.has(t) ? [] : program.system);
+    this.loaded.add(t);
+    const r = await t.runUntil([program.done], SCRUB.length / 8 + 100);
+    return r.kind === 'breakpoint' && r.rip === program.done;
   }
 
   /**

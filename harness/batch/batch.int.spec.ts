@@ -127,6 +127,20 @@ describe('BatchScreen (QEMU vs emulator)', () => {
     await dut.close();
   }, 60_000);
 
+  it('scrubs the test machine\'s pages with a guest loop, and the per-case lockstep goes on after it', async () => {
+    const emulator = createEmulatorDut([]);
+    const screen = new BatchScreen(qemu, emulator);
+    const junk = new Uint8Array(0x100).fill(0xa5);
+    for (const t of [qemu, emulator]) {
+      for (const addr of [LAYOUT.stackBase, LAYOUT.code + 0x800n, LAYOUT.unmapped - 0x100n]) await t.writeMemory(addr, junk, 'phys');
+      expect(await screen.scrub(t)).toBe(true);
+      const all = await t.readMemory(LAYOUT.stackBase, Number(LAYOUT.unmapped - LAYOUT.stackBase), 'phys');
+      expect(all.every((b) => b === 0), t.name).toBe(true);
+    }
+    const c = await handCase('after', 'mov rax, qword ptr [rbx]\nadd rax, 0x1234\nmov qword ptr [rbx + 8], rax');
+    expect((await new LockstepRunner(qemu, emulator).run(c, { mode: 'step' })).outcome).toBe('match');
+  }, 60_000);
+
   it('records exceptions, even with a wrecked stack pointer, and agrees on them', async () => {
     const emulator = createEmulatorDut([]);
     const cases = [

@@ -38,6 +38,8 @@ async function restartReference(): Promise<void> {
   reference = await QemuTarget.launch({ cpuModel: config.cpuModel });
   runner = new LockstepRunner(reference, dut);
   screen = new BatchScreen(reference, dut);
+  const scrubScreen = screen;
+  runner.scrubber = (t) => scrubScreen.scrub(t);
 }
 
 /**
