@@ -70,10 +70,18 @@ function outsideRecord(ins: DecodedInstruction): boolean {
   );
 }
 
+/** A case's code decoded once for batchIneligible and finalUndefinedFlags (both run per screened case). */
+const DECODED = new WeakMap<Uint8Array, DecodedInstruction[]>();
+function decodedCode(c: Case): DecodedInstruction[] {
+  let d = DECODED.get(c.code);
+  if (!d) DECODED.set(c.code, (d = decodeAll(c.code, LAYOUT.code)));
+  return d;
+}
+
 /** Why a case cannot run in a batch (then it runs alone), or undefined. */
 export function batchIneligible(c: Case): string | undefined {
   if (c.code.length + 5 > Number(BATCH_CODE_PAGE_STOP - LAYOUT.code)) return 'code too long';
-  const outside = decodeAll(c.code, LAYOUT.code).find(outsideRecord);
+  const outside = decodedCode(c).find(outsideRecord);
   if (outside) return `'${outside.text}' changes state the batch record does not hold`;
   for (const r of [...c.memory.map((m) => ({ addr: m.addr, length: m.bytes.length })), ...comparedRegions(c)]) {
     if (r.addr < LAYOUT.stackBase || r.addr + BigInt(r.length) > LAYOUT.unmapped) return 'memory outside the test machine';
@@ -239,7 +247,7 @@ const CONTROL_FLOW = /^(j|call|ret|loop|int|iret|sys|hlt|ud)/;
  * block-mode comparison, a flag that differed mid-case and was overwritten later does not.
  */
 export function finalUndefinedFlags(c: Case): bigint | undefined {
-  const decoded = decodeAll(c.code, LAYOUT.code);
+  const decoded = decodedCode(c);
   if (decoded.some((d) => d.invalid || CONTROL_FLOW.test(d.mnemonic))) return undefined;
   let mask = 0n;
   for (const d of decoded) mask = (mask & ~BigInt(d.flags.modified)) | BigInt(d.flags.undefined);

@@ -12,8 +12,8 @@ const MINUS = 0x2d;
 
 export function checksum(bytes: Uint8Array): number {
   let sum = 0;
-  for (const b of bytes) sum = (sum + b) & 0xff;
-  return sum;
+  for (let i = 0; i < bytes.length; i++) sum += bytes[i]!;
+  return sum & 0xff;
 }
 
 function hex2(n: number): string {
@@ -65,14 +65,26 @@ export function runLengthEncode(body: Uint8Array): Uint8Array {
 export function encodePacket(payload: Uint8Array | string, options: { rle?: boolean } = {}): Uint8Array {
   // Fast path for the common case (hex-encoded data, no bytes that need escaping): memory
   // writes are most of the bytes we send, so skip the per-byte escape loop for them.
-  if (typeof payload === 'string' && !options.rle && !/[$#}*\x80-\uffff]/.test(payload)) {
-    const out = Buffer.allocUnsafe(payload.length + 4);
-    out[0] = DOLLAR;
-    out.write(payload, 1, 'latin1');
-    const sum = checksum(out.subarray(1, payload.length + 1));
-    out[payload.length + 1] = HASH;
-    out.write(hex2(sum), payload.length + 2, 'latin1');
-    return out;
+  if (typeof payload === 'string' && !options.rle) {
+    // one pass: the checksum, and whether any character needs escaping (then the general path)
+    let sum = 0;
+    let plain = true;
+    for (let i = 0; i < payload.length; i++) {
+      const ch = payload.charCodeAt(i);
+      if (ch === DOLLAR || ch === HASH || ch === BRACE || ch === STAR || ch > 0x7f) {
+        plain = false;
+        break;
+      }
+      sum += ch;
+    }
+    if (plain) {
+      const out = Buffer.allocUnsafe(payload.length + 4);
+      out[0] = DOLLAR;
+      out.write(payload, 1, 'latin1');
+      out[payload.length + 1] = HASH;
+      out.write(hex2(sum & 0xff), payload.length + 2, 'latin1');
+      return out;
+    }
   }
   const raw = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
   let body = escapePayload(raw);
