@@ -48,11 +48,16 @@ export const BATCH = {
   idt: 0x1f6000n,
   stubs: 0x1f7000n,
   /**
-   * The batch's end (a HLT and the breakpoint on it), alone in its page: QEMU 7.2 runs every page
-   * holding a breakpoint one instruction per translation block without chaining
-   * (cpu-exec.c check_for_breakpoints), which made its runner loops about 3x slower.
+   * Entry and exit, in the test machine's handler page (mapped, executable, the same under both
+   * page tables): `enter` loads the batch page tables and jumps to RBX; `leave` loads the test
+   * machine's and halts on the batch's end. A target is thus reset into a batch with the test
+   * machine's CR3, so a gdb stub goes between batch and per-case runs with one `G` packet
+   * instead of re-establishing the mode (QEMU: ~20 packets and two `info registers`). The end
+   * is also off the runner's page: QEMU 7.2 runs a page holding a breakpoint one instruction
+   * per translation block without chaining (cpu-exec.c check_for_breakpoints).
    */
-  done: 0x1f8000n,
+  enter: LAYOUT.handlers + 0x800n,
+  leave: LAYOUT.handlers + 0x840n,
   recordBytes: 256,
   descBytes: 256,
 } as const;
@@ -270,7 +275,7 @@ function runnerSource(): string {
     `mov ebp, ${hex(BATCH.ctrl)}`,
     'lgdt [rbp + 0x60]',
     'lidt [rbp + 0x70]',
-    `mov eax, ${hex(BATCH.done)}`,
+    `mov eax, ${hex(BATCH.leave)}`,
     'jmp rax',
     // zero the test machine's stack, code and data pages (LockstepRunner.scrub), then stop: a
     // gdb stub then receives a few register packets instead of 160 KiB of hex
@@ -280,7 +285,7 @@ function runnerSource(): string {
     `mov edi, ${hex(SCRUB.addr)}`,
     `mov ecx, ${hex(SCRUB.length / 8)}`,
     'rep stosq',
-    `mov eax, ${hex(BATCH.done)}`,
+    `mov eax, ${hex(BATCH.leave)}`,
     'jmp rax',
   ].join('\n');
 }
@@ -295,10 +300,19 @@ export interface BatchProgram {
   readonly finish: bigint;
   /** Entry that zeroes SCRUB (the test machine's stack, code and data pages), then stops at done. */
   readonly scrub: bigint;
-  /** Breakpoint: the batch is over. */
+  /** Breakpoint: the batch is over (the test machine's page tables are back). */
   readonly done: bigint;
-  /** Initial CPU state for running the batch (runner stack, batch page tables). */
+  /**
+   * Initial CPU state for running the batch: the runner's stack, the test machine's CR3, RIP at
+   * the gateway that loads the batch page tables and jumps to RBX (the runner's start; another
+   * entry such as `finish` or `scrub` goes in RBX).
+   */
   readonly state: MachineState;
+  /**
+   * The gateway's bytes, in the test machine's handler page: a per-case load of the test
+   * machine's system memory overwrites them, so every batch load writes them again.
+   */
+  readonly gateway: MemoryRegion;
 }
 
 let programPromise: Promise<BatchProgram> | undefined;
@@ -316,7 +330,19 @@ async function buildBatchProgram(): Promise<BatchProgram> {
   await ks.ready();
   const code = ks.assemble(source, BATCH.code);
   const labels = labelAddresses(source, code, ['case_done', 'exception', 'finish', 'scrub']);
-  const state: MachineState = { ...initialState({ rsp: BATCH.runnerStackTop }), rip: BATCH.code, cr3: BATCH.pml4 };
+  const gatewayCode = ks.assemble(
+    [`mov eax, ${hex(BATCH.pml4)}`, 'mov cr3, rax', 'jmp rbx'].join('\n'),
+    BATCH.enter,
+  );
+  const leaveCode = ks.assemble([`mov eax, ${hex(LAYOUT.pml4)}`, 'mov cr3, rax', 'hlt'].join('\n'), BATCH.leave);
+  const done = BATCH.leave + BigInt(leaveCode.length - 1);
+  const gatewayBytes = new Uint8Array(Number(BATCH.leave - BATCH.enter) + leaveCode.length).fill(0xf4);
+  gatewayBytes.set(gatewayCode, 0);
+  gatewayBytes.set(leaveCode, Number(BATCH.leave - BATCH.enter));
+  const gateway: MemoryRegion = { addr: BATCH.enter, bytes: gatewayBytes };
+  // the test machine's CR3 (its key for a gdb stub's mode setup), entering at the gateway with RBX the runner's start
+  const base = initialState({ rsp: BATCH.runnerStackTop });
+  const state: MachineState = { ...base, rip: BATCH.enter, gpr: { ...base.gpr, rbx: BATCH.code } };
   return {
     // the test machine's own tables too: the gdb stub loads segment caches from its GDT (at 0)
     system: [
@@ -328,13 +354,14 @@ async function buildBatchProgram(): Promise<BatchProgram> {
       { addr: BATCH.gdtBase + 0x1000n, bytes: gdtPage() },
       { addr: BATCH.idt, bytes: idt() },
       { addr: BATCH.stubs, bytes: stubs(labels.exception!) },
-      { addr: BATCH.done, bytes: Uint8Array.of(0xf4) }, // hlt
+      gateway,
     ],
+    gateway,
     entry: BATCH.code,
     caseDone: labels.case_done!,
     finish: labels.finish!,
     scrub: labels.scrub!,
-    done: BATCH.done,
+    done,
     state,
   };
 }
@@ -449,7 +476,7 @@ function pageTables(): Uint8Array {
     const addr = BigInt(i) << 12n;
     let flags = testMachine.get(addr);
     if (addr >= BATCH.code && addr < 0x200000n) {
-      flags = PTE.P | PTE.RW | PTE.A | PTE.D | (addr === BATCH.code || addr === BATCH.stubs || addr === BATCH.done ? 0n : PTE.NX);
+      flags = PTE.P | PTE.RW | PTE.A | PTE.D | (addr === BATCH.code || addr === BATCH.stubs ? 0n : PTE.NX);
     }
     if (flags !== undefined) put(t, 0x3000 + i * 8, addr | flags);
   }

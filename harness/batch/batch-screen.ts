@@ -1,5 +1,6 @@
 import type { Case } from '../../corpus/case-schema.js';
 import type { ExecutionTarget, StopReason } from '../../target/execution-target.js';
+import type { MachineState } from '../../target/machine-state.js';
 import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
 import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS, SCRUB } from './batch-layout.js';
 import { batchProgram, type BatchProgram } from './batch-layout.js';
@@ -34,6 +35,11 @@ function recordsAgree(expected: Uint8Array, actual: Uint8Array, undefinedFlags: 
     if (o === RECORD.rflags ? (x ^ y) & ~undefinedFlags : x !== y) return false;
   }
   return true;
+}
+
+/** The batch state entering the runner at `entry` (through the gateway, which jumps to RBX). */
+function at(program: BatchProgram, entry: bigint): MachineState {
+  return { ...program.state, gpr: { ...program.state.gpr, rbx: entry } };
 }
 
 /** Thrown when a target could not be brought back from a batch (the caller restarts it). */
@@ -84,7 +90,7 @@ export class BatchScreen {
     const picked = eligible.slice(0, staged.count);
     if (picked.length === 0) return { agreed, differed, batched: 0, completed: false };
     const load = async (t: ExecutionTarget) => {
-      await t.reset(program.state, this.loaded.has(t) ? staged.writes : [...program.system, ...staged.writes]);
+      await t.reset(program.state, this.loaded.has(t) ? [program.gateway, ...staged.writes] : [...program.system, ...staged.writes]);
       this.loaded.add(t);
     };
     // The reference first, and running while the DUT (maybe an in-process emulator that keeps
@@ -116,7 +122,7 @@ export class BatchScreen {
    */
   async scrub(t: ExecutionTarget): Promise<boolean> {
     const program = await batchProgram();
-    await t.reset({ ...program.state, rip: program.scrub }, this.loaded.has(t) ? [] : program.system);
+    await t.reset(at(program, program.scrub), this.loaded.has(t) ? [program.gateway] : program.system);
     this.loaded.add(t);
     const r = await t.runUntil([program.done], SCRUB.length / 8 + 100);
     return r.kind === 'breakpoint' && r.rip === program.done;
@@ -137,7 +143,7 @@ export class BatchScreen {
           t.resetCpuOnNextLoad();
           return;
         }
-        await t.reset({ ...program.state, rip: program.finish }, program.system);
+        await t.reset(at(program, program.finish), program.system);
         this.loaded.add(t);
         const r = await t.runUntil([program.done], 100);
         if (!(r.kind === 'breakpoint' && r.rip === program.done)) {
