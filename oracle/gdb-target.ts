@@ -217,7 +217,13 @@ export class GdbRemoteTarget implements ExecutionTarget {
   protected async probeFeatures(): Promise<void> {
     const reply = await this.rsp.request('qqemu.Supported', { allowError: true });
     this.physModeSupported = reply.split(';').includes('PhyMemMode');
+    // QEMU's stub abandons waiting for our ack when the next packet starts; a stub like GNU
+    // gdbserver discards everything but '+' while it waits, so it gets one packet at a time
+    this.pipelineWrites = reply !== '' && !reply.startsWith('E');
   }
+
+  /** Whether memory writes may be pipelined (see probeFeatures). */
+  protected pipelineWrites = false;
 
   info(): TargetInfo {
     return { implementation: 'gdb remote stub', cpuModel: 'unknown' };
@@ -427,7 +433,8 @@ export class GdbRemoteTarget implements ExecutionTarget {
     }
     const packet = (c: { addr: bigint; bytes: Uint8Array }) => `M${c.addr.toString(16)},${c.bytes.length.toString(16)}:${toHex(c.bytes)}`;
     try {
-      await this.rsp.requestPipelined(chunks.map(packet));
+      if (this.pipelineWrites) await this.rsp.requestPipelined(chunks.map(packet));
+      else for (const c of chunks) await this.rsp.request(packet(c));
     } catch (err) {
       if (!(err instanceof RspStubError)) throw err;
       for (const c of chunks) {
