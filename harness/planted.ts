@@ -5,7 +5,7 @@ import type { Case } from '../corpus/case-schema.js';
 import { createCaseSource } from './campaign/case-source.js';
 import { minimizeGeneratedDivergence, type MinimizedDivergence } from './campaign/minimize-divergence.js';
 import type { Family } from './generate/row-catalog.js';
-import { LockstepRunner } from './lockstep.js';
+import { BatchScreen, runnerWithGuestScrub } from './batch/batch-screen.js';
 import { divergenceSignature } from './signature.js';
 
 /** Where each planted bug shows: the generator family that exercises it. */
@@ -43,7 +43,7 @@ export async function huntMutant(
   const t0 = performance.now();
   setMutants([mutant]);
   try {
-    const runner = new LockstepRunner(reference, new EmulatorTarget());
+    const runner = runnerWithGuestScrub(new BatchScreen(reference, new EmulatorTarget()));
     const generation = { seed: options.seed, families: [MUTANT_FAMILY[mutant]], length: [1, 10] as const, raw: false };
     const source = createCaseSource(generation);
     for (let i = 0; i < options.maxCases; i++) {

@@ -1,6 +1,7 @@
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import type { ExecutionTarget } from '../target/execution-target.js';
-import { LockstepRunner } from './lockstep.js';
+import { BatchScreen, runnerWithGuestScrub } from './batch/batch-screen.js';
+import type { LockstepRunner } from './lockstep.js';
 import { createDut, type DutSpec } from './targets.js';
 
 /** A reference QEMU, a system under test, and the runner between them; closed together. */
@@ -15,7 +16,7 @@ export class LockstepSession {
     const reference = await QemuTarget.launch({ cpuModel });
     try {
       const d = await createDut(dut, cpuModel);
-      return new LockstepSession(reference, d, new LockstepRunner(reference, d));
+      return new LockstepSession(reference, d, runnerWithGuestScrub(new BatchScreen(reference, d)));
     } catch (err) {
       await reference.close();
       throw err;

@@ -5,6 +5,7 @@ import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
 import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS, SCRUB } from './batch-layout.js';
 import { batchProgram, type BatchProgram } from './batch-layout.js';
 import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.js';
+import { LockstepRunner } from '../lockstep.js';
 
 /**
  * The batch's stop plus the per-case lockstep's (block end, exception stops), which a batch
@@ -40,6 +41,13 @@ function recordsAgree(expected: Uint8Array, actual: Uint8Array, undefinedFlags: 
 /** The batch state entering the runner at `entry` (through the gateway, which jumps to RBX). */
 function at(program: BatchProgram, entry: bigint): MachineState {
   return { ...program.state, gpr: { ...program.state.gpr, rbx: entry } };
+}
+
+/** A LockstepRunner on `screen`'s targets whose scrub after a divergence is the runner's guest loop. */
+export function runnerWithGuestScrub(screen: BatchScreen): LockstepRunner {
+  const runner = new LockstepRunner(screen.reference, screen.dut);
+  runner.scrubber = (t) => screen.scrub(t);
+  return runner;
 }
 
 /** Thrown when a target could not be brought back from a batch (the caller restarts it). */

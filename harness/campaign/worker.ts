@@ -9,7 +9,7 @@ import { buildDivergenceReport } from '../divergence-report.js';
 import { LockstepRunner, type LockstepResult } from '../lockstep.js';
 import { divergenceSignature } from '../signature.js';
 import { createDut } from '../targets.js';
-import { BatchRecoveryError, BatchScreen } from '../batch/batch-screen.js';
+import { BatchRecoveryError, BatchScreen, runnerWithGuestScrub } from '../batch/batch-screen.js';
 import { childLogger } from '../../util/log.js';
 import { createCaseSource } from './case-source.js';
 import { minimizeGeneratedDivergence } from './minimize-divergence.js';
@@ -36,10 +36,8 @@ let screen: BatchScreen;
 async function restartReference(): Promise<void> {
   await reference?.close().catch(() => undefined);
   reference = await QemuTarget.launch({ cpuModel: config.cpuModel });
-  runner = new LockstepRunner(reference, dut);
   screen = new BatchScreen(reference, dut);
-  const scrubScreen = screen;
-  runner.scrubber = (t) => scrubScreen.scrub(t);
+  runner = runnerWithGuestScrub(screen);
 }
 
 /**
