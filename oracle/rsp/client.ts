@@ -55,8 +55,6 @@ export class RspClient {
   private readonly trace: boolean;
   /** Requests sent and not yet answered, oldest first (more than one only while pipelining). */
   private inflight: Pending[] = [];
-  /** How many of `inflight` (from the front) the stub has acknowledged with `+`. */
-  private acked = 0;
   private readonly queue: Array<() => void> = [];
   private ackOwed = false;
   private readonly packetCache = new Map<string, Uint8Array>();
@@ -86,7 +84,7 @@ export class RspClient {
   private checkDeadline(): void {
     const p = this.pending;
     if (!p || performance.now() < p.deadline) return;
-    this.shiftInflight();
+    this.inflight.shift();
     const partial = this.parser.partial;
     const got = [
       p.garbage.length ? `received non-packet bytes ${hexDump(Uint8Array.from(p.garbage))}` : '',
@@ -103,15 +101,9 @@ export class RspClient {
     this.pump();
   }
 
-  private shiftInflight(): void {
-    this.inflight.shift();
-    if (this.acked > 0) this.acked--;
-  }
-
   /** Reject every request still in flight (a pipelined group whose order is lost). */
   private failRestOfGroup(err: Error): void {
     for (const p of this.inflight.splice(0)) p.reject(err);
-    this.acked = 0;
   }
 
   private encode(payload: string): Uint8Array {
@@ -183,7 +175,6 @@ export class RspClient {
           this.inflight.push(this.newPending(payloads[i]!, packet, 'reply', options.allowError ?? false, timeoutMs, resolve, reject));
         }),
     );
-    this.acked = 0;
     this.write(Buffer.concat(packets));
     // every reply is consumed even after one failed, so the next request starts clean
     return Promise.all(replies.map((r) => r.then((v) => ({ ok: true as const, v }), (e: Error) => ({ ok: false as const, e })))).then((rs) => {
@@ -269,7 +260,6 @@ export class RspClient {
     }
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 5000;
     return new Promise<string>((resolve, reject) => {
-      this.acked = 0;
       this.inflight.push(this.newPending(payload, packet, expect, options.allowError ?? false, timeoutMs, resolve, reject));
       this.write(packet);
     });
@@ -290,7 +280,6 @@ export class RspClient {
     const p = this.pending;
     switch (frame.kind) {
       case 'ack':
-        if (this.acked < this.inflight.length) this.acked++;
         return;
       case 'nack':
         if (!p) return;
@@ -340,7 +329,7 @@ export class RspClient {
           if (p.expect === 'console') p.console += Buffer.from(text.slice(1), 'hex').toString('latin1');
           return; // console output
         }
-        this.shiftInflight();
+        this.inflight.shift();
         const errno = parseErrorReply(text);
         if (errno !== undefined && !p.allowError) {
           p.reject(new RspStubError(`stub answered '${p.label}' with error E${errno.toString(16).padStart(2, '0')}`, errno));
