@@ -107,6 +107,9 @@ export function coalesce(regions: readonly MemoryRegion[]): MemoryRegion[] {
  * (from iced-x86's flag info) and, when they differ, copied from the reference so that the
  * difference does not resurface at the next instruction; every masking is recorded.
  */
+/** What scrub() zeroes: every page a case can write (stack, code, data). */
+export const SCRUBBED = { addr: LAYOUT.stackBase, length: Number(LAYOUT.unmapped - LAYOUT.stackBase) } as const;
+
 export class LockstepRunner {
   private systemLoaded = new WeakSet<ExecutionTarget>();
 
@@ -137,10 +140,9 @@ export class LockstepRunner {
    * Targets that agreed received identical writes, so this is needed only after a divergence.
    */
   async scrub(): Promise<void> {
-    const zeros = new Uint8Array(Number(LAYOUT.unmapped - LAYOUT.stackBase));
     await Promise.all(
       [this.reference, this.dut].map(async (t) => {
-        if (!(this.scrubber && (await this.scrubber(t)))) await t.writeMemory(LAYOUT.stackBase, zeros, 'phys');
+        if (!(this.scrubber && (await this.scrubber(t)))) await t.writeMemory(SCRUBBED.addr, new Uint8Array(SCRUBBED.length), 'phys');
       }),
     );
   }

@@ -60,7 +60,8 @@ export const EFER_TEST = 0xd00n; // NXE | LMA | LME
 /** Vectors whose delivery pushes an error code (SDM Vol. 3 Table 6-1). */
 const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
-const PTE = { P: 1n, RW: 2n, US: 4n, A: 0x20n, D: 0x40n, NX: 1n << 63n } as const;
+/** Page-table entry bits (also the batch runner's tables, harness/batch/batch-layout.ts). */
+export const PTE = { P: 1n, RW: 2n, US: 4n, A: 0x20n, D: 0x40n, NX: 1n << 63n } as const;
 
 export interface TestMachineOptions {
   /** Code bytes placed at LAYOUT.code. */
@@ -140,7 +141,7 @@ function buildPageTables(): Uint8Array {
 }
 
 /** `jmp rel32` at `from` landing on `to`. */
-function jumpTo(from: bigint, to: bigint): MemoryRegion {
+export function jumpTo(from: bigint, to: bigint): MemoryRegion {
   const bytes = new Uint8Array(5);
   bytes[0] = 0xe9;
   new DataView(bytes.buffer).setInt32(1, Number(to - (from + 5n)), true);

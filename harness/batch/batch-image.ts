@@ -6,7 +6,7 @@
  */
 import type { Case } from '../../corpus/case-schema.js';
 import { GPR_BY_ENCODING, type MemoryRegion } from '../../target/machine-state.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { jumpTo, LAYOUT } from '../../target/test-machine.js';
 import { decodeAll, type DecodedInstruction } from '../asm/decode.js';
 import { coalesce, comparedRegions, zeroedComparedRegions } from '../lockstep.js';
 import { xorshift64Next } from '../generate/xorshift64.js';
@@ -42,14 +42,6 @@ export function qwordAligned(regions: readonly MemoryRegion[]): MemoryRegion[] {
     }
   }
   return out;
-}
-
-/** `jmp rel32` from the end of the code to the runner. */
-function trampoline(codeEnd: bigint, caseDone: bigint): MemoryRegion {
-  const bytes = new Uint8Array(5);
-  bytes[0] = 0xe9;
-  new DataView(bytes.buffer).setInt32(1, Number(caseDone - (codeEnd + 5n)), true);
-  return { addr: codeEnd, bytes };
 }
 
 /**
@@ -92,7 +84,7 @@ export function batchIneligible(c: Case): string | undefined {
 /** The bytes a per-case reset writes: code + trampoline, memory, compared regions it does not fill (zeros). */
 function caseWrites(c: Case, caseDone: bigint): MemoryRegion[] {
   const code = { addr: LAYOUT.code, bytes: c.code };
-  return qwordAligned([...zeroedComparedRegions(c), code, ...c.memory, trampoline(LAYOUT.code + BigInt(c.code.length), caseDone)]);
+  return qwordAligned([...zeroedComparedRegions(c), code, ...c.memory, jumpTo(LAYOUT.code + BigInt(c.code.length), caseDone)]);
 }
 
 function hashRanges(c: Case): Array<{ addr: bigint; qwords: number }> {

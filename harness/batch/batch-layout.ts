@@ -19,8 +19,9 @@
  */
 import { initAssembler } from '../asm/assembler.js';
 import { decodeAll } from '../asm/decode.js';
-import { initialState, LAYOUT, SELECTORS, systemMemory } from '../../target/test-machine.js';
+import { initialState, LAYOUT, PTE, SELECTORS, systemMemory } from '../../target/test-machine.js';
 import type { MachineState, MemoryRegion } from '../../target/machine-state.js';
+import { SCRUBBED } from '../lockstep.js';
 
 export const BATCH = {
   /** Runner code. */
@@ -63,9 +64,6 @@ export const BATCH = {
 } as const;
 
 export const TSS_SELECTOR = 0x1020;
-
-/** What a scrub zeroes: every page a case can write (stack, code, data). */
-export const SCRUB = { addr: LAYOUT.stackBase, length: Number(LAYOUT.unmapped - LAYOUT.stackBase) } as const;
 
 /**
  * A breakpoint no case reaches, on the case's first code page. It makes QEMU translate the case
@@ -282,8 +280,8 @@ function runnerSource(): string {
     'scrub:',
     'cld',
     'xor eax, eax',
-    `mov edi, ${hex(SCRUB.addr)}`,
-    `mov ecx, ${hex(SCRUB.length / 8)}`,
+    `mov edi, ${hex(SCRUBBED.addr)}`,
+    `mov ecx, ${hex(SCRUBBED.length / 8)}`,
     'rep stosq',
     `mov eax, ${hex(BATCH.leave)}`,
     'jmp rax',
@@ -298,7 +296,7 @@ export interface BatchProgram {
   readonly caseDone: bigint;
   /** Entry that only restores the test machine's descriptor tables (after an aborted batch). */
   readonly finish: bigint;
-  /** Entry that zeroes SCRUB (the test machine's stack, code and data pages), then stops at done. */
+  /** Entry that zeroes SCRUBBED (lockstep.ts: the test machine's stack, code and data pages), then stops at done. */
   readonly scrub: bigint;
   /** Breakpoint: the batch is over (the test machine's page tables are back). */
   readonly done: bigint;
@@ -459,7 +457,6 @@ function stubs(exception: bigint): Uint8Array {
   return b;
 }
 
-const PTE = { P: 1n, RW: 2n, A: 0x20n, D: 0x40n, NX: 1n << 63n } as const;
 
 /**
  * The test machine's mappings (same pages, same permissions, so a case sees what it would see

@@ -2,10 +2,10 @@ import type { Case } from '../../corpus/case-schema.js';
 import type { ExecutionTarget, StopReason } from '../../target/execution-target.js';
 import type { MachineState } from '../../target/machine-state.js';
 import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
-import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS, SCRUB } from './batch-layout.js';
+import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS } from './batch-layout.js';
 import { batchProgram, type BatchProgram } from './batch-layout.js';
 import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.js';
-import { LockstepRunner } from '../lockstep.js';
+import { LockstepRunner, SCRUBBED } from '../lockstep.js';
 
 /**
  * The batch's stop plus the per-case lockstep's (block end, exception stops), which a batch
@@ -132,7 +132,7 @@ export class BatchScreen {
     const program = await batchProgram();
     await t.reset(at(program, program.scrub), this.loaded.has(t) ? [program.gateway] : program.system);
     this.loaded.add(t);
-    const r = await t.runUntil([program.done], SCRUB.length / 8 + 100);
+    const r = await t.runUntil([program.done], SCRUBBED.length / 8 + 100);
     return r.kind === 'breakpoint' && r.rip === program.done;
   }
 
