@@ -22,7 +22,7 @@ export function xorshift64Next(s: Uint32Array): void {
   s[1] = hi;
 }
 
-/** The same step on a BigInt (tests, and the runner's assembly comments). */
+/** The same step on a BigInt, as the batch runner spells it in the guest (xorshift64.spec.ts checks the two agree). */
 export function xorshift64NextBig(x: bigint): bigint {
   x ^= (x << 13n) & 0xffffffffffffffffn;
   x ^= x >> 7n;
