@@ -66,23 +66,23 @@ export function encodePacket(payload: Uint8Array | string, options: { rle?: bool
   // Fast path for the common case (hex-encoded data, no bytes that need escaping): memory
   // writes are most of the bytes we send, so skip the per-byte escape loop for them.
   if (typeof payload === 'string' && !options.rle) {
-    // one pass: the checksum, and whether any character needs escaping (then the general path)
+    // One pass over the bytes once copied natively into the frame (a byte loop over a buffer
+    // runs about twice as fast as charCodeAt over the string): the checksum, and whether any
+    // character needs escaping or is not one byte (then the general path).
+    const n = payload.length;
+    const out = Buffer.allocUnsafe(n + 4);
+    out[0] = DOLLAR;
+    const written = out.write(payload, 1, 'latin1');
     let sum = 0;
-    let plain = true;
-    for (let i = 0; i < payload.length; i++) {
-      const ch = payload.charCodeAt(i);
-      if (ch === DOLLAR || ch === HASH || ch === BRACE || ch === STAR || ch > 0x7f) {
-        plain = false;
-        break;
-      }
+    let plain = written === n;
+    for (let i = 1; plain && i <= n; i++) {
+      const ch = out[i]!;
+      if (ch === DOLLAR || ch === HASH || ch === BRACE || ch === STAR || ch > 0x7f) plain = false;
       sum += ch;
     }
     if (plain) {
-      const out = Buffer.allocUnsafe(payload.length + 4);
-      out[0] = DOLLAR;
-      out.write(payload, 1, 'latin1');
-      out[payload.length + 1] = HASH;
-      out.write(hex2(sum & 0xff), payload.length + 2, 'latin1');
+      out[n + 1] = HASH;
+      out.write(hex2(sum & 0xff), n + 2, 'latin1');
       return out;
     }
   }
