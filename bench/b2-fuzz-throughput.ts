@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EmulatorTarget } from '../emulator/emulator-target.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import { runCampaign } from '../harness/campaign/campaign.js';
+import { DEFAULT_BATCH, runCampaign } from '../harness/campaign/campaign.js';
 import { createCaseSource } from '../harness/campaign/case-source.js';
 import { LockstepRunner } from '../harness/lockstep.js';
 import { fmt, printTable } from './stats.js';
@@ -82,7 +82,7 @@ export async function runFuzzThroughputBench(options: { rounds: number }): Promi
   const baseline = await spawnPerCaseRate(15, 103);
   const generation = await generationRate(300 * scale, 104);
   printTable('B2 fuzz throughput (10-instruction cases, emulator vs QEMU; goal >= 2,000 tests/s and >= 60x the baseline)', [
-    [`block mode, guest-side batches of 32, 2 workers, ${10 * scale} s`, `${fmt(block.steady, 1)} tests/s after start-up (${fmt(block.overall, 1)} including it)`],
+    [`block mode, guest-side batches of ${DEFAULT_BATCH}, 2 workers, ${10 * scale} s`, `${fmt(block.steady, 1)} tests/s after start-up (${fmt(block.overall, 1)} including it)`],
     [`  the same with raw encodings (--raw), ${10 * scale} s`, `${fmt(blockRaw.steady, 1)} tests/s after start-up (${fmt(blockRaw.overall, 1)} including it)`],
     ['block mode, one case per round trip (--batch 1), 2 workers', `${fmt(perCase.steady, 1)} tests/s after start-up (${fmt(perCase.overall, 1)} including it)`],
     ['step mode, 2 workers', `${fmt(step.steady, 1)} tests/s after start-up (${fmt(step.overall, 1)} including it)`],

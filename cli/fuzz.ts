@@ -20,7 +20,7 @@ Generates random instruction sequences, runs each on QEMU and the system under t
 writes a report (index.html, summary.md, result.json, junit.xml) to reports/runs/<run>/.
 Every divergence is saved as a replayable case before anything else happens. Divergences
 matching the suppressions file (default ./difftest-suppressions.json when present) are
-reported separately and do not count. In block mode, --batch N cases (default 32) run per gdb
+reported separately and do not count. In block mode, --batch N cases (default ${DEFAULT_BATCH}) run per gdb
 round trip in a guest-side batch; cases whose outcomes differ are re-run alone (--batch 1: no batching).
 Exit code: 0 when nothing diverged, 1 on any divergence, 2 on bad input or setup problems.`;
 
