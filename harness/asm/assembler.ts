@@ -375,11 +375,20 @@ export function assembleChecked(lines: readonly string[] | string, address: bigi
  * `assembleChecked` without the per-instruction iced description (text, flags, opcode info):
  * the same checks, cheaper, for callers that only need where each instruction landed.
  */
-export function assembleCheckedLean(lines: readonly string[], address: bigint = 0n, ks: KeystoneX86 | undefined = sharedKs): LeanAsmResult {
-  return assemble(lines, address, ks, true) as LeanAsmResult;
+export function assembleCheckedLean(
+  lines: readonly string[],
+  address: bigint = 0n,
+  ks: KeystoneX86 | undefined = sharedKs,
+  options: { locateKeystoneErrors?: boolean } = {},
+): LeanAsmResult {
+  return assemble(lines, address, ks, true, options.locateKeystoneErrors ?? true) as LeanAsmResult;
 }
 
-function assemble(lines: readonly string[] | string, address: bigint, ks: KeystoneX86 | undefined, lean: boolean): AsmResult | LeanAsmResult {
+/**
+ * `locate`: when keystone refuses a text of several lines, find the line by assembling them one
+ * by one (otherwise the failure names no line: `line` is -1).
+ */
+function assemble(lines: readonly string[] | string, address: bigint, ks: KeystoneX86 | undefined, lean: boolean, locate = true): AsmResult | LeanAsmResult {
   if (!ks) throw new Error('assembleChecked: keystone not loaded; call `await initAssembler()` first');
   const arr = typeof lines === 'string' ? lines.split('\n') : lines;
   const prep = prepare(arr);
@@ -396,6 +405,7 @@ function assemble(lines: readonly string[] | string, address: bigint, ks: Keysto
       const l = prep.lines.find((x) => x.ins)!;
       return { ok: false, line: l.line, source: l.source, reason: `keystone: ${r.error.message}`, kind: 'syntax' };
     }
+    if (!locate) return { ok: false, line: -1, source: '', reason: `keystone: ${r.error.message}`, kind: 'syntax' };
     return locateKeystoneError(ks, prep, address, r.error);
   }
   return lean ? check(prep, r.bytes, address, true) : check(prep, r.bytes, address);

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { initAssembler } from '../asm/assembler.js';
-import { fastProgramArbitrary } from '../generate/program.js';
+import { fastProgramArbitrary, type GeneratedProgram } from '../generate/program.js';
 import { FAMILIES, generatableRows, parseFamilies, type Family } from '../generate/row-catalog.js';
-import { assembleProgram, encodeRawProgram } from '../generate/to-case.js';
-import { caseSeed, type CaseSource, type WorkerConfig } from './protocol.js';
+import { assemblePrograms, type ProgramToAssemble } from '../generate/assemble-many.js';
+import { encodeRawProgram, type AssemblyOutcome } from '../generate/to-case.js';
+import { caseSeed, type CaseSource, type GeneratedCase, type WorkerConfig } from './protocol.js';
 
 export const FAMILY_NAMES: readonly string[] = FAMILIES;
 
@@ -22,6 +23,8 @@ export function describeRow(id: number): string {
 /**
  * Case i of a campaign: a program drawn by fast-check from the per-case seed, assembled with
  * keystone (checked by iced) or encoded raw from the opcode tables. Deterministic in (seed, i).
+ * Calls made together (a worker asks for a whole batch at once) are assembled together, with
+ * one keystone call per pass (assemble-many.ts); each case is what it would be alone.
  */
 export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' | 'length' | 'raw'>): CaseSource {
   const encoder = config.raw ? 'raw' : 'keystone';
@@ -29,12 +32,42 @@ export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' 
   // the same programs as `programArbitrary` (seeded identically), minus shrinking bookkeeping
   const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
   let ready: Promise<unknown> | undefined;
-  return async (index) => {
-    if (encoder === 'keystone') await (ready ??= initAssembler());
-    const [program] = fc.sample(arbitrary, { seed: caseSeed(config.seed, index), numRuns: 1 });
-    const id = `${config.seed}-${index}`;
-    const out = encoder === 'raw' ? encodeRawProgram(program!, id) : assembleProgram(program!, id);
-    if (!out.ok) return { rows: [], rejects: out.rejects };
-    return { case: out.case, rows: out.rowsExercised.filter((r): r is number => r !== undefined), rejects: out.rejects };
+  let pending: Array<{ item: ProgramToAssemble; resolve: (g: GeneratedCase) => void; reject: (e: unknown) => void }> = [];
+  let flushing: Promise<void> | undefined;
+  const flush = () => {
+    const group = pending;
+    pending = [];
+    flushing = undefined;
+    try {
+      const outcomes = assemblePrograms(group.map((p) => p.item));
+      group.forEach((p, i) => p.resolve(generatedCase(outcomes[i]!)));
+    } catch (err) {
+      for (const p of group) p.reject(err);
+    }
   };
+  return (index) => {
+    const id = `${config.seed}-${index}`;
+    let program: GeneratedProgram;
+    try {
+      program = fc.sample(arbitrary, { seed: caseSeed(config.seed, index), numRuns: 1 })[0]!;
+      if (encoder === 'raw') return Promise.resolve(generatedCase(encodeRawProgram(program, id)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<GeneratedCase>((resolve, reject) => {
+      pending.push({ item: { program, seed: id }, resolve, reject });
+      // after the current synchronous run of calls, so that a batch's calls share the keystone passes
+      flushing ??= (ready ??= initAssembler()).then(flush, (err: unknown) => {
+        const group = pending;
+        pending = [];
+        flushing = undefined;
+        for (const p of group) p.reject(err);
+      });
+    });
+  };
+}
+
+function generatedCase(out: AssemblyOutcome): GeneratedCase {
+  if (!out.ok) return { rows: [], rejects: out.rejects };
+  return { case: out.case, rows: out.rowsExercised.filter((r): r is number => r !== undefined), rejects: out.rejects };
 }

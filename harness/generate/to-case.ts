@@ -33,7 +33,7 @@ export type AssemblyOutcome = AssembledProgram | { readonly ok: false; readonly 
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly PlacedInstruction[]): string[] {
+export function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly PlacedInstruction[]): string[] {
   return instructions.map((g, i) => {
     const a = assembled[i]!;
     const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
@@ -41,7 +41,7 @@ function ripDisplacements(instructions: readonly GeneratedInstruction[], assembl
   });
 }
 
-function buildCase(program: GeneratedProgram, seed: string, code: Uint8Array, asm: string[], mode: 'asm' | 'raw'): Case {
+export function buildCase(program: GeneratedProgram, seed: string, code: Uint8Array, asm: string[], mode: 'asm' | 'raw'): Case {
   return {
     format: CASE_FORMAT,
     id: `fuzz-${mode}-${seed}`,
