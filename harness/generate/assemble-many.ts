@@ -107,7 +107,7 @@ function assembleGroup(ids: readonly number[], items: readonly ProgramToAssemble
     return assembleGroup(ids.filter((_, p) => !odd.includes(p)), items, out);
   }
   // RIP displacements were estimated from raw.ts's lengths: recompute them from keystone's
-  const exact = ids.map((i, p) => ripDisplacements(items[i]!.program.instructions, first.slices[p]!.placed));
+  const exact = ids.map((i, p) => ripDisplacements(items[i]!.program.instructions, first.slices[p]!.placed, items[i]!.program.lines));
   const changed = ids.flatMap((_, p) => (exact[p]!.some((l, k) => l !== items[ids[p]!]!.program.lines[k]) ? [p] : []));
   const second = changed.length ? joinedPass(changed.map((p) => exact[p]!)) : undefined;
   if (second && !second.ok) assembleAlone(changed.map((p) => ids[p]!), items, out);

@@ -150,12 +150,21 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
 /** Intel text per instruction, RIP displacements estimated from raw.ts's encoding lengths. */
 function keystoneLines(instructions: readonly GeneratedInstruction[]): string[] {
   const lines: string[] = [];
+  const rips = instructions.map((g) => g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip'));
+  // lengths matter only up to the last RIP-relative instruction
+  let needLengths = rips.some((r) => r !== undefined);
   let address = LAYOUT.code;
-  for (const g of instructions) {
+  for (let i = 0; i < instructions.length; i++) {
+    const g = instructions[i]!;
+    const rip = rips[i];
+    if (!needLengths) {
+      lines.push(formatInstruction(g, undefined));
+      continue;
+    }
     const length = BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
-    const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
     lines.push(formatInstruction(g, rip?.kind === 'mem' ? rip.mem.address - (address + length) : undefined));
     address += length;
+    needLengths = rips.slice(i + 1).some((r) => r !== undefined);
   }
   return lines;
 }

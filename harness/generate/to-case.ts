@@ -33,11 +33,13 @@ export type AssemblyOutcome = AssembledProgram | { readonly ok: false; readonly 
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-export function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly PlacedInstruction[]): string[] {
+/** The lines again with each RIP displacement computed from where the instruction landed (the others are kept). */
+export function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly PlacedInstruction[], lines: readonly string[]): string[] {
   return instructions.map((g, i) => {
-    const a = assembled[i]!;
     const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
-    return formatInstruction(g, rip?.kind === 'mem' ? rip.mem.address - (a.address + BigInt(a.length)) : undefined);
+    if (rip?.kind !== 'mem') return lines[i]!;
+    const a = assembled[i]!;
+    return formatInstruction(g, rip.mem.address - (a.address + BigInt(a.length)));
   });
 }
 
@@ -73,7 +75,7 @@ export function assembleProgram(program: GeneratedProgram, seed: string): Assemb
       lines.splice(first.line, 1);
       continue;
     }
-    const exact = ripDisplacements(instructions, first.instructions);
+    const exact = ripDisplacements(instructions, first.instructions, lines);
     const changed = exact.some((l, i) => l !== lines[i]);
     const final = changed ? assembleCheckedLean(exact, LAYOUT.code) : first;
     if (!final.ok) {
