@@ -132,7 +132,8 @@ export class BatchScreen {
     const program = await batchProgram();
     await t.reset(at(program, program.scrub), this.loaded.has(t) ? [program.gateway] : program.system);
     this.loaded.add(t);
-    const r = await t.runUntil([program.done], SCRUBBED.length / 8 + 100);
+    // the batch's stops, not only its end: a gdb stub would otherwise remove and re-insert 35 breakpoints (QEMU 7.2 flushes its translations on each)
+    const r = await t.runUntil(BATCH_STOPS(program), SCRUBBED.length / 8 + 100);
     return r.kind === 'breakpoint' && r.rip === program.done;
   }
 
@@ -153,7 +154,7 @@ export class BatchScreen {
         }
         await t.reset(at(program, program.finish), program.system);
         this.loaded.add(t);
-        const r = await t.runUntil([program.done], 100);
+        const r = await t.runUntil(BATCH_STOPS(program), 100);
         if (!(r.kind === 'breakpoint' && r.rip === program.done)) {
           throw new BatchRecoveryError(`${t.name} did not return from an aborted batch (${r.kind})`);
         }
