@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetContract } from '../../target/target-contract.js';
-import { buildTestMachine } from '../../target/test-machine.js';
+import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
 import { RspStubError } from '../rsp/errors.js';
 import { QemuTarget } from './qemu-target.js';
 
@@ -38,6 +38,22 @@ describe('QemuTarget bad input', () => {
     const err = await qemu.readMemory(0x7fff_0000_0000n, 16, 'virt').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RspStubError);
     expect((err as Error).message).toMatch(/^cannot read 16 bytes of virt memory at 0x7fff00000000: not mapped/);
+  });
+
+  it('names the refused packet of a pipelined read that runs into unmapped memory, and goes on', async () => {
+    const m = buildTestMachine({ code: Uint8Array.of(0x90) });
+    await qemu.reset(m.state, m.memory);
+    const start = LAYOUT.unmapped - 0x1000n; // chunks of 0x7f0: the third starts 0x20 below the unmapped page
+    const err = await qemu.readMemory(start, 0x2000, 'virt').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RspStubError);
+    expect((err as Error).message).toMatch(new RegExp(`^cannot read 2032 bytes of virt memory at 0x${(start + 0xfe0n).toString(16)}: not mapped`));
+    expect(await qemu.readMemory(start, 0x1000, 'virt')).toHaveLength(0x1000);
+  });
+
+  it('reads back many packets of memory as written', async () => {
+    const bytes = Uint8Array.from({ length: 24 * 1024 + 5 }, (_, i) => (i * 131 + (i >> 8)) & 0xff);
+    await qemu.writeMemory(0x40000n, bytes, 'phys');
+    expect(Buffer.from(await qemu.readMemory(0x40000n, bytes.length, 'phys')).equals(Buffer.from(bytes))).toBe(true);
   });
 
   it('names a register that target.xml lacks', async () => {
