@@ -11,7 +11,7 @@ import { RspChecksumError, RspClosedError, RspStubError, RspTimeoutError } from 
  * A scripted stub on a unix socket: `answer` gets each request payload and writes raw bytes.
  * These tests are about our client's handling of a misbehaving peer, which QEMU cannot be made to be.
  */
-async function scriptedStub(answer: (payload: string, sock: net.Socket, n: number) => void) {
+async function scriptedStub(answer: (payload: string, sock: net.Socket, n: number) => void, onData?: (bytes: Buffer) => void) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rsp-test-'));
   const sockPath = path.join(dir, 'stub.sock');
   let count = 0;
@@ -19,6 +19,7 @@ async function scriptedStub(answer: (payload: string, sock: net.Socket, n: numbe
     const parser = new RspFrameParser();
     let last = '';
     sock.on('data', (d) => {
+      onData?.(d);
       for (const f of parser.feed(d)) {
         if (f.kind === 'packet') {
           sock.write('+');
@@ -140,6 +141,18 @@ describe('RspClient against a misbehaving stub', () => {
     expect(replies).toEqual(['re:M1', 're:M2', 're:M3', 're:M4']);
     // the client goes on normally afterwards
     expect(await client.request('g')).toBe('re:g');
+  });
+
+  it('acks every reply of a pipelined group, together after the last one', async () => {
+    const chunks: string[] = [];
+    const client = await scriptedStub(
+      (p, sock) => setTimeout(() => sock.write(encodePacket(`re:${p}`)), 5), // replies arrive one by one
+      (d) => chunks.push(d.toString('latin1')),
+    );
+    await client.requestPipelined(['M1', 'M2', 'M3', 'M4']);
+    await new Promise((r) => setTimeout(r, 30)); // the deferred ack flush
+    const ackWrites = chunks.filter((c) => /^\++$/.test(c));
+    expect(ackWrites).toEqual(['++++']);
   });
 
   it('fails a pipelined group on a stub error, consumes the rest, and goes on', async () => {
