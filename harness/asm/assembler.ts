@@ -68,7 +68,9 @@ const LABEL = /^([A-Za-z_.$][\w.$@]*)\s*:(?!:)\s*(.*)$/;
 
 function stripComment(s: string): string {
   const i = s.search(/[;#]/);
-  return (i >= 0 ? s.slice(0, i) : s).trim().replace(/\s+/g, ' ');
+  const t = (i >= 0 ? s.slice(0, i) : s).trim();
+  // generated lines have single spaces already: skip the rewrite (and its allocation) for them
+  return /[^\S ]| {2}/.test(t) ? t.replace(/\s+/g, ' ') : t;
 }
 
 type Prepared = { ok: true; lines: SrcLine[]; program: string } | Extract<AsmResult, { ok: false }>;
