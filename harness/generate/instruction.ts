@@ -59,13 +59,21 @@ function memorySpan(inst: InstructionChoice, size: number | undefined): number {
   return size ?? 1;
 }
 
+/** Pins set while resolving one instruction, with what they replaced, to undo them if it fails. */
+type PinUndo = Array<[number, bigint | undefined]>;
+
+function setPin(s: ProgramState, undo: PinUndo, reg: number, value: bigint): void {
+  undo.push([reg, s.pins.get(reg)]);
+  s.pins.set(reg, value);
+}
+
 /** Pin `reg` to `value` unless it is already pinned or written; false when it cannot hold `ok` values. */
-function pinPointer(s: ProgramState, reg: number, value: bigint, ok: (v: bigint) => boolean, allowDrifted: boolean): boolean {
+function pinPointer(s: ProgramState, undo: PinUndo, reg: number, value: bigint, ok: (v: bigint) => boolean, allowDrifted: boolean): boolean {
   if (s.drifted.has(reg)) return allowDrifted;
   if (s.written.has(reg)) return false;
   const pinned = s.pins.get(reg);
   if (pinned !== undefined) return ok(pinned);
-  s.pins.set(reg, value);
+  setPin(s, undo, reg, value);
   return true;
 }
 
@@ -85,10 +93,14 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   const row = c.row;
   let prefixes = c.prefixes;
   const operands: GeneratedOperand[] = [];
-  const pinsBefore = new Map(s.pins);
+  // an undo log rather than a copy of the pins per instruction (most instructions do not fail)
+  const undo: PinUndo = [];
   const fail = (): undefined => {
-    s.pins.clear();
-    for (const [k, v] of pinsBefore) s.pins.set(k, v);
+    for (let k = undo.length - 1; k >= 0; k--) {
+      const [reg, before] = undo[k]!;
+      if (before === undefined) s.pins.delete(reg);
+      else s.pins.set(reg, before);
+    }
     return undefined;
   };
   let hasMemory = false;
@@ -102,7 +114,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     let choice = o.choice;
     if (span === 16) choice = { ...choice, targetFraction: 0 }; // CMPXCHG16B needs 16-byte alignment: window start is aligned
     const r = resolveMemoryOperand(choice, s, { span, noRex: c.noRex, window: s.window, absoluteAllowed: s.absoluteAllowed || row.operands[i]?.kind === Kind.O });
-    for (const [reg, v] of r.pins) s.pins.set(reg, v);
+    for (const [reg, v] of r.pins) setPin(s, undo, reg, v);
     const size = row.operands.some((f) => f.kind === Kind.S) ? 2 : row.handler === 'cmpxchg8b' ? span : row.handler === 'lea' ? undefined : o.size ?? (row.forms === 'M' ? 1 : undefined);
     operands[i] = { kind: 'mem', mem: r.operand, size };
   }
@@ -110,7 +122,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   if (row.handler === 'bt' && hasMemory && operands[1]?.kind === 'reg') {
     const reg = registerNumber(operands[1].reg);
     const bitOffset = BigInt(c.pointers.count * 4) % BigInt(c.opSize * 8);
-    if (!pinPointer(s, reg, bitOffset, (v) => v < BigInt(c.opSize * 8), false)) return fail();
+    if (!pinPointer(s, undo, reg, bitOffset, (v) => v < BigInt(c.opSize * 8), false)) return fail();
   }
   // string instructions: RSI (X) / RDI (Y) inside the window with room both ways, RCX small for REP
   const usesX = row.operands.some((f) => f.kind === Kind.X);
@@ -120,14 +132,14 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     const maxCount = prefixes.rep ? 16 : 1;
     const room = Math.min(0x400, s.window.length >> 2);
     const ok = (v: bigint): boolean => inWindow(s, 0)(v);
-    if (usesX && !pinPointer(s, RSI, windowPoint(s, 0.25 + c.pointers.sourceFraction / 2, size), ok, true)) return fail();
-    if (usesY && !pinPointer(s, RDI, windowPoint(s, 0.25 + c.pointers.destinationFraction / 2, size), ok, true)) return fail();
+    if (usesX && !pinPointer(s, undo, RSI, windowPoint(s, 0.25 + c.pointers.sourceFraction / 2, size), ok, true)) return fail();
+    if (usesY && !pinPointer(s, undo, RDI, windowPoint(s, 0.25 + c.pointers.destinationFraction / 2, size), ok, true)) return fail();
     // a drifted RCX is only bounded if a REP count pinned it first
-    if (prefixes.rep && !pinPointer(s, RCX, BigInt(c.pointers.count), (v) => v <= 64n, s.pins.has(RCX))) prefixes = { ...prefixes, rep: undefined };
+    if (prefixes.rep && !pinPointer(s, undo, RCX, BigInt(c.pointers.count), (v) => v <= 64n, s.pins.has(RCX))) prefixes = { ...prefixes, rep: undefined };
     s.stringDrift += Math.min(room, maxCount * size);
   }
-  if (row.handler === 'xlat' && !pinPointer(s, RBX, s.window.start + BigInt(Math.floor(c.pointers.sourceFraction * Math.max(0, s.window.length - 256))), inWindow(s, 256), false)) return fail();
-  if ((row.handler === 'leave' || row.handler === 'enter') && !pinPointer(s, RBP, (s.pins.get(RSP) ?? 0x10000n) - 0x80n, () => true, false)) return fail();
+  if (row.handler === 'xlat' && !pinPointer(s, undo, RBX, s.window.start + BigInt(Math.floor(c.pointers.sourceFraction * Math.max(0, s.window.length - 256))), inWindow(s, 256), false)) return fail();
+  if ((row.handler === 'leave' || row.handler === 'enter') && !pinPointer(s, undo, RBP, (s.pins.get(RSP) ?? 0x10000n) - 0x80n, () => true, false)) return fail();
   // record what this instruction destroys
   for (const [i, o] of operands.entries()) {
     if (o.kind === 'reg' && (operandIsWritten(row, i) || row.operands[i]?.kind === Kind.Reg)) s.written.add(registerNumber(o.reg));

@@ -125,6 +125,8 @@ export function targetAddress(choice: MemoryOperandChoice, o: ResolveOptions): b
  * written earlier are not used; pinned registers keep their value (the displacement adapts); when
  * the preferred registers cannot work, other free registers are tried, then RIP-relative.
  */
+const INDEX_ORDER = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
 export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: AddressingState, o: ResolveOptions): ResolvedMemoryOperand {
   const choice: MemoryOperandChoice = wanted.form === 'absolute' && !o.absoluteAllowed ? { ...wanted, form: 'index' } : wanted;
   const target = targetAddress(choice, o);
@@ -135,15 +137,15 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
   const ea = BigInt.asUintN(bits, target - segBase);
   const limit = o.noRex ? 8 : 16;
   const usable = (r: number): boolean => r < limit && !state.written.has(r) && !state.drifted.has(r);
-  const tries: Array<[number, number]> = [];
-  for (let k = 0; k < 16; k++) tries.push([(choice.base + k) % 16, choice.index]);
-  for (let k = 1; k < 15; k++) tries.push([choice.base, [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15][(k + choice.index) % 15]!]);
   if (choice.form !== 'rip') {
     if (choice.form === 'absolute') {
       const r = build(choice, bits, ea, segment, target, undefined, undefined, state);
       if (r) return r;
     }
-    for (const [b, x] of tries) {
+    // every base with the chosen index, then the chosen base with every other index (not RSP)
+    for (let t = 0; t < 30; t++) {
+      const b = t < 16 ? (choice.base + t) % 16 : choice.base;
+      const x = t < 16 ? choice.index : INDEX_ORDER[(t - 15 + choice.index) % 15]!;
       const base = choice.form === 'index' ? undefined : b;
       const index = choice.form === 'base' ? undefined : x;
       if ((base !== undefined && !usable(base)) || (index !== undefined && (!usable(index) || index === 4))) continue;
