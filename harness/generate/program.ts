@@ -6,7 +6,7 @@
 import type fc from 'fast-check';
 import { G, type Gen } from './gen.js';
 import { LAYOUT } from '../../target/test-machine.js';
-import { GPR_BY_ENCODING, type GprName } from '../../target/machine-state.js';
+import { gprsByEncoding, type GprName } from '../../target/machine-state.js';
 import { formatInstruction, resolveInstruction, RSP, type GeneratedInstruction, type ProgramState } from './instruction.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
@@ -123,7 +123,7 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     if (g) instructions.push(g);
     else dropped++;
   }
-  const regs = Object.fromEntries(GPR_BY_ENCODING.map((name, num) => [name, state.pins.get(num) ?? d.values[num]!])) as Record<GprName, bigint>;
+  const regs = gprsByEncoding((num) => state.pins.get(num) ?? d.values[num]!);
   // not clipped at the data page: a string op running down from the window's start touches the
   // (mapped, writable) top of the code page, and those bytes must be initialised and compared too
   const lo = Number(d.window.start) - state.stringDrift;
