@@ -3,7 +3,7 @@ import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { initAssembler } from '../asm/assembler.js';
 import { fastProgramArbitrary, type GeneratedProgram } from '../generate/program.js';
 import { FAMILIES, generatableRows, parseFamilies, type Family } from '../generate/row-catalog.js';
-import { assemblePrograms, type ProgramToAssemble } from '../generate/assemble-many.js';
+import { assemblePrograms, failedInKeystone, type ProgramToAssemble } from '../generate/assemble-many.js';
 import { encodeRawProgram, type AssemblyOutcome } from '../generate/to-case.js';
 import { caseSeed, type CaseSource, type GeneratedCase, type WorkerConfig } from './protocol.js';
 
@@ -34,12 +34,21 @@ export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' 
   let ready: Promise<unknown> | undefined;
   let pending: Array<{ item: ProgramToAssemble; resolve: (g: GeneratedCase) => void; reject: (e: unknown) => void }> = [];
   let flushing: Promise<void> | undefined;
-  const flush = () => {
+  const flush = async () => {
     const group = pending;
     pending = [];
     flushing = undefined;
     try {
-      const outcomes = assemblePrograms(group.map((p) => p.item));
+      const items = group.map((p) => p.item);
+      const outcomes = assemblePrograms(items);
+      // A keystone instance that dies in a group leaves no warm spare for the rest of it (the
+      // assembly is synchronous): wait for a fresh instance and assemble those programs again.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const again = outcomes.flatMap((o, i) => (failedInKeystone(o) ? [i] : []));
+        if (again.length === 0) break;
+        await (await initAssembler()).ready();
+        assemblePrograms(again.map((i) => items[i]!)).forEach((o, k) => (outcomes[again[k]!] = o));
+      }
       group.forEach((p, i) => p.resolve(generatedCase(outcomes[i]!)));
     } catch (err) {
       for (const p of group) p.reject(err);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initAssembler } from '../asm/assembler.js';
 import type { KeystoneX86 } from '../asm/keystone.js';
 import { createCaseSource } from '../campaign/case-source.js';
-import { assemblePrograms } from './assemble-many.js';
+import { assemblePrograms, MAX_JOINED_CHARS } from './assemble-many.js';
 import { fastProgramArbitrary, type GeneratedProgram } from './program.js';
 import { assembleProgram } from './to-case.js';
 
@@ -24,6 +24,16 @@ describe('assemblePrograms (many programs per keystone call)', () => {
     expect(joined).toEqual(alone);
     // RIP fix-ups (second pass) happen in these programs, or this would not test them
     expect(ps.some((p) => p.lines.some((l) => l.includes('rip')))).toBe(true);
+  });
+
+  it('cuts a group too big for one keystone call (keystone-wasm traps past ~64 KiB of text)', () => {
+    const ps = programs(6, 400, [10, 10]);
+    expect(ps.reduce((n, p) => n + p.lines.join('\n').length, 0)).toBeGreaterThan(2 * MAX_JOINED_CHARS);
+    const calls = ks.stats.calls;
+    const joined = assemblePrograms(ps.map((program, i) => ({ program, seed: `g-${i}` })));
+    expect(ks.stats.calls - calls).toBeLessThan(20);
+    expect(joined.filter((o) => !o.ok)).toEqual([]);
+    expect(joined).toEqual(ps.map((program, i) => assembleProgram(program, `g-${i}`)));
   });
 
   it('settles lines keystone refuses or mis-encodes the way the single path does, wherever they sit', () => {
@@ -52,5 +62,28 @@ describe('assemblePrograms (many programs per keystone call)', () => {
     for (let i = 0; i < 60; i++) oneByOne.push(await single(i));
     expect(together).toEqual(oneByOne);
     expect(oneByOne.filter((g) => g.case).length).toBeGreaterThan(55);
+  });
+
+  it('loses no case when keystone dies with no warm spare: the group waits for a fresh instance', async () => {
+    const config = { seed: 12, families: undefined, length: [10, 10] as [number, number], raw: false };
+    const single = createCaseSource(config);
+    const oneByOne = [];
+    for (let i = 0; i < 40; i++) oneByOne.push(await single(i));
+    const source = createCaseSource(config);
+    await source(0);
+    await ks.ready();
+    // two deaths in a row (an oversized input traps the instance): the first uses up the warm spare
+    const huge = Array.from({ length: 6000 }, () => 'add rax, qword ptr [rbx + rcx*4 + 0x12345]').join('\n');
+    const before = ks.stats.recreations;
+    for (let k = 0; k < 2; k++) {
+      try {
+        ks.tryAssemble(huge, 0x10000n);
+      } catch {
+        /* no spare left to retry with */
+      }
+    }
+    expect(ks.stats.recreations).toBeGreaterThan(before);
+    const together = await Promise.all(Array.from({ length: 40 }, (_, i) => source(i)));
+    expect(together).toEqual(oneByOne);
   });
 });
