@@ -130,6 +130,11 @@ function infoFor(ins: Instruction): { code: string; mnemonic: string; opcode: st
   return info;
 }
 
+/** Lowercase mnemonic of a live iced instruction (as `describe` gives it), without formatting it. */
+export function mnemonicOf(ins: Instruction): string {
+  return infoFor(ins).mnemonic;
+}
+
 export function describe(ins: Instruction, bytes: Uint8Array, offset: number): DecodedInstruction {
   const invalid = ins.isInvalid;
   const info = infoFor(ins);
