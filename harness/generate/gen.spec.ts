@@ -19,6 +19,19 @@ describe('Gen: the fast draw and the fast-check arbitrary agree', () => {
     }
   });
 
+  it('on records with awkward keys (quotes, a number), and refuses __proto__', () => {
+    expect(() => G.record<Record<string, unknown>>({ ['__proto__']: G.boolean() })).toThrow(/__proto__/);
+    const g = G.record<Record<string, unknown>>({ 'it\'s "x"': G.integer({ min: 0, max: 9 }), 7: G.boolean(), z: G.constantFrom('p', 'q') });
+    for (let seed = 0; seed < 30; seed++) {
+      const fast = fc.sample(g.fastArbitrary(), { seed, numRuns: 3 });
+      expect(serialize(fast)).toBe(serialize(fc.sample(g.arb, { seed, numRuns: 3 })));
+      for (const v of fast) {
+        expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+        expect(Object.keys(v)).toEqual(['7', 'it\'s "x"', 'z']);
+      }
+    }
+  });
+
   it('on whole programs (the campaign samples fastProgramArbitrary)', () => {
     const options: ProgramOptions[] = [
       { length: [10, 10], encoder: 'keystone' },

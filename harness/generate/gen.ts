@@ -117,10 +117,17 @@ class TupleGen<T extends unknown[]> extends Gen<T> {
 class RecordGen<T extends Record<string, unknown>> extends Gen<T> {
   private readonly keys: string[];
   private readonly gens: Gen<unknown>[];
+  /** Draws the fields in key order into an object literal (one hidden class; no keyed stores). */
+  private readonly build: (gens: Gen<unknown>[], mrng: fc.Random, bias: Bias) => Record<string, unknown>;
   constructor(private readonly model: { [K in keyof T]: Gen<T[K]> }) {
     super();
     this.keys = Object.keys(model);
     this.gens = this.keys.map((k) => (model as Record<string, Gen<unknown>>)[k]!);
+    // '__proto__' in a literal would set the prototype (and fc.record treats it apart as well)
+    if (this.keys.includes('__proto__')) throw new RangeError("G.record: a '__proto__' key is not supported");
+    // object literal properties are evaluated in source order, so the draws happen in key order
+    const fields = this.keys.map((k, i) => `${JSON.stringify(k)}: g[${i}].draw(m, b)`).join(', ');
+    this.build = new Function('g', 'm', 'b', `return { ${fields} };`) as RecordGen<T>['build'];
   }
   protected buildArb(): fc.Arbitrary<T> {
     const m: Record<string, fc.Arbitrary<unknown>> = {};
@@ -128,8 +135,7 @@ class RecordGen<T extends Record<string, unknown>> extends Gen<T> {
     return fc.record(m) as unknown as fc.Arbitrary<T>;
   }
   draw(mrng: fc.Random, bias: Bias): T {
-    const out: Record<string, unknown> = {};
-    for (let i = 0; i < this.keys.length; i++) out[this.keys[i]!] = this.gens[i]!.draw(mrng, bias);
+    const out = this.build(this.gens, mrng, bias);
     // fc.record also draws a boolean (unbiased) choosing a null prototype; consume it, keep a plain object
     mrng.nextInt(0, 1);
     return out as T;
