@@ -75,11 +75,20 @@ function stripComment(s: string): string {
 
 type Prepared = { ok: true; lines: SrcLine[]; program: string } | Extract<AsmResult, { ok: false }>;
 
-function prepare(lines: readonly string[], prefilter = true): Prepared {
+/** `parsed[i]`, when given, is what parsing lines[i] (a plain instruction: no label or comment) would give. */
+function prepare(lines: readonly string[], prefilter = true, parsed?: ReadonlyArray<SrcInstruction | undefined>): Prepared {
   const out: SrcLine[] = [];
   const text: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const source = lines[i]!;
+    const known = parsed?.[i];
+    if (known) {
+      const conflict = prefilter ? highByteRexConflict(known) : undefined;
+      if (conflict) return { ok: false, line: i, source, reason: conflict, kind: 'illegal' };
+      out.push({ line: i, source, text: source, ins: known });
+      text.push(source);
+      continue;
+    }
     let body = stripComment(source);
     if (body === '') continue;
     const lm = LABEL.exec(body);
@@ -381,19 +390,30 @@ export function assembleCheckedLean(
   lines: readonly string[],
   address: bigint = 0n,
   ks: KeystoneX86 | undefined = sharedKs,
-  options: { locateKeystoneErrors?: boolean } = {},
+  options: {
+    locateKeystoneErrors?: boolean;
+    /** Per line, what parsing it would give, when the caller knows (generated lines); those lines are not parsed. */
+    parsed?: ReadonlyArray<SrcInstruction | undefined>;
+  } = {},
 ): LeanAsmResult {
-  return assemble(lines, address, ks, true, options.locateKeystoneErrors ?? true) as LeanAsmResult;
+  return assemble(lines, address, ks, true, options.locateKeystoneErrors ?? true, options.parsed) as LeanAsmResult;
 }
 
 /**
  * `locate`: when keystone refuses a text of several lines, find the line by assembling them one
  * by one (otherwise the failure names no line: `line` is -1).
  */
-function assemble(lines: readonly string[] | string, address: bigint, ks: KeystoneX86 | undefined, lean: boolean, locate = true): AsmResult | LeanAsmResult {
+function assemble(
+  lines: readonly string[] | string,
+  address: bigint,
+  ks: KeystoneX86 | undefined,
+  lean: boolean,
+  locate = true,
+  parsed?: ReadonlyArray<SrcInstruction | undefined>,
+): AsmResult | LeanAsmResult {
   if (!ks) throw new Error('assembleChecked: keystone not loaded; call `await initAssembler()` first');
   const arr = typeof lines === 'string' ? lines.split('\n') : lines;
-  const prep = prepare(arr);
+  const prep = prepare(arr, true, parsed);
   if (!prep.ok) return prep;
   if (!prep.lines.some((l) => l.ins)) return { ok: true, bytes: new Uint8Array(0), instructions: [] };
   let r: ReturnType<KeystoneX86['tryAssemble']>;

@@ -16,7 +16,17 @@ import { LAYOUT } from '../../target/test-machine.js';
 import { assembleCheckedLean, type PlacedInstruction } from '../asm/assembler.js';
 import type { GeneratedProgram } from './program.js';
 import { rowOfEncoding } from './row-of-encoding.js';
-import { assembleProgram, buildCase, ripDisplacements, type AssemblyOutcome } from './to-case.js';
+import { assembleProgram, buildCase, ripDisplacement, ripDisplacements, type AssemblyOutcome } from './to-case.js';
+import { sourceInstruction } from './instruction.js';
+import type { SrcInstruction } from '../asm/operands.js';
+
+/** What ripDisplacements' lines parse to: RIP-relative ones with the displacement from where the instruction landed. */
+function ripSources(program: GeneratedProgram, placed: readonly PlacedInstruction[]): Array<SrcInstruction | undefined> {
+  return program.instructions.map((g, k) => {
+    const disp = ripDisplacement(g, placed[k]!);
+    return disp === undefined ? program.sourceOf(k) : sourceInstruction(g, disp);
+  });
+}
 
 export interface ProgramToAssemble {
   readonly program: GeneratedProgram;
@@ -65,21 +75,28 @@ type JoinedPass =
   /** `failed`: the position (in the group) of the program a failing line belongs to; undefined when no line was named. */
   | { readonly ok: false; readonly failed: number | undefined };
 
-/** Assemble the programs' `lines` joined at LAYOUT.code; per program, its bytes and instructions rebased to LAYOUT.code. */
-function joinedPass(linesPerProgram: ReadonlyArray<readonly string[]>): JoinedPass {
+/**
+ * Assemble the programs' `lines` joined at LAYOUT.code (with what each parses to, where known);
+ * per program, its bytes and instructions rebased to LAYOUT.code.
+ */
+function joinedPass(linesPerProgram: ReadonlyArray<readonly string[]>, parsedPerProgram: ReadonlyArray<ReadonlyArray<SrcInstruction | undefined>>): JoinedPass {
   const all: string[] = [];
+  const parsed: Array<SrcInstruction | undefined> = [];
   const firstLine: number[] = [];
-  for (const lines of linesPerProgram) {
+  linesPerProgram.forEach((lines, p) => {
     firstLine.push(all.length);
-    for (const l of lines) all.push(l);
-  }
+    for (let k = 0; k < lines.length; k++) {
+      all.push(lines[k]!);
+      parsed.push(parsedPerProgram[p]![k]);
+    }
+  });
   const programOfLine = (line: number): number => {
     let p = 0;
     while (p + 1 < firstLine.length && firstLine[p + 1]! <= line) p++;
     return p;
   };
   // a refused text is halved rather than assembled line by line (hundreds of keystone calls)
-  const r = assembleCheckedLean(all, LAYOUT.code, undefined, { locateKeystoneErrors: false });
+  const r = assembleCheckedLean(all, LAYOUT.code, undefined, { locateKeystoneErrors: false, parsed });
   if (!r.ok) return { ok: false, failed: r.line >= 0 ? programOfLine(r.line) : undefined };
   const slices = linesPerProgram.map(() => ({ start: -1, end: -1, placed: [] as PlacedInstruction[] }));
   let p = 0; // instructions come in line order
@@ -109,7 +126,10 @@ function assembleAlone(ids: readonly number[], items: readonly ProgramToAssemble
 
 function assembleGroup(ids: readonly number[], items: readonly ProgramToAssemble[], out: AssemblyOutcome[]): void {
   if (ids.length <= 1) return assembleAlone(ids, items, out);
-  const first = joinedPass(ids.map((i) => items[i]!.program.lines));
+  const first = joinedPass(
+    ids.map((i) => items[i]!.program.lines),
+    ids.map((i) => items[i]!.program.lines.map((_, k) => items[i]!.program.sourceOf(k))),
+  );
   if (!first.ok) {
     if (first.failed === undefined) {
       // keystone refused the text without naming a line: halve until the culprit is alone
@@ -133,7 +153,12 @@ function assembleGroup(ids: readonly number[], items: readonly ProgramToAssemble
   // RIP displacements were estimated from raw.ts's lengths: recompute them from keystone's
   const exact = ids.map((i, p) => ripDisplacements(items[i]!.program.instructions, first.slices[p]!.placed, items[i]!.program.lines));
   const changed = ids.flatMap((_, p) => (exact[p]!.some((l, k) => l !== items[ids[p]!]!.program.lines[k]) ? [p] : []));
-  const second = changed.length ? joinedPass(changed.map((p) => exact[p]!)) : undefined;
+  const second = changed.length
+    ? joinedPass(
+        changed.map((p) => exact[p]!),
+        changed.map((p) => ripSources(items[ids[p]!]!.program, first.slices[p]!.placed)),
+      )
+    : undefined;
   if (second && !second.ok) assembleAlone(changed.map((p) => ids[p]!), items, out);
   for (let p = 0; p < ids.length; p++) {
     const i = ids[p]!;

@@ -12,7 +12,8 @@ import { formatMemoryOperand, resolveMemoryOperand, type AddressingState, type M
 import type { InstructionChoice } from './operands.js';
 import { operandIsWritten } from './operands.js';
 import type { PrefixChoice } from './prefixes.js';
-import type { RegisterOperand } from './registers.js';
+import { registerName, type RegisterOperand } from './registers.js';
+import { canonicalRegister, type SrcInstruction, type SrcOperand } from '../asm/operands.js';
 import { textMnemonic } from './row-catalog.js';
 
 export type GeneratedOperand =
@@ -152,6 +153,44 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   if (hasMemory && prefixes.lock && !(row.operands[0]?.kind === Kind.E && operands[0]?.kind === 'mem')) prefixes = { ...prefixes, lock: false };
   if (!hasMemory && prefixes.lock) prefixes = { ...prefixes, lock: false };
   return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes };
+}
+
+/**
+ * What the checked assembler's parser reads from `formatInstruction(g, ripDisp)`, built from `g`
+ * directly: generated programs skip parsing their own text (program.spec.ts checks that the two
+ * are equal on every generated line).
+ */
+export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): SrcInstruction {
+  const prefixes: string[] = [];
+  if (g.prefixes.lock) prefixes.push('lock');
+  if (g.prefixes.rep) prefixes.push(g.prefixes.rep);
+  const mnemonic = g.row.forms === 'Zv,Iv' && g.opSize === 8 ? 'movabs' : textMnemonic(g.row, g.opSize);
+  if (mnemonic === 'movsd') return { prefixes, mnemonic, operands: [stringOperand('rdi'), stringOperand('rsi')] };
+  if (g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y)) return { prefixes, mnemonic, operands: [] };
+  const operands: SrcOperand[] = [];
+  for (const o of g.operands) {
+    switch (o.kind) {
+      case 'reg': operands.push({ kind: 'reg', reg: canonicalRegister(o.reg.name)! }); break;
+      case 'mem': operands.push(sourceMemoryOperand(o.mem, o.size, ripDisp ?? o.mem.disp)); break;
+      case 'imm': operands.push({ kind: 'imm', value: o.value }); break;
+      case 'sreg': operands.push({ kind: 'reg', reg: SREG[o.num]! }); break;
+      case 'one': operands.push({ kind: 'imm', value: 1n }); break;
+      case 'implicit': break;
+    }
+  }
+  return { prefixes, mnemonic, operands };
+}
+
+const stringOperand = (base: string): SrcOperand => ({ kind: 'mem', size: 4, seg: undefined, base, index: undefined, scale: 1, disp: 0n });
+
+/** formatMemoryOperand's text as parsed: no base or index is an unsigned absolute displacement. */
+function sourceMemoryOperand(m: MemoryOperand, size: number | undefined, ripDisp: bigint): SrcOperand {
+  const width = m.addressSize === 64 ? 8 : 4;
+  const base = m.form === 'rip' ? 'rip' : m.base !== undefined ? canonicalRegister(registerName(m.base, width)) : undefined;
+  const index = m.index !== undefined ? canonicalRegister(registerName(m.index, width)) : undefined;
+  const d = m.form === 'rip' ? ripDisp : m.disp;
+  const disp = base === undefined && index === undefined ? BigInt.asUintN(m.addressSize, d) : d;
+  return { kind: 'mem', size, seg: m.segment, base, index, scale: index !== undefined ? m.scale : 1, disp };
 }
 
 /** Keystone Intel text for `g`. `ripDisp` gives the RIP displacement (computed from the layout). */

@@ -6,7 +6,9 @@ import { forEachInstruction } from '../asm/decode.js';
 import { GPR_BY_ENCODING } from '../../target/machine-state.js';
 import { LAYOUT } from '../../target/test-machine.js';
 import { CaseSchema, type Case } from '../../corpus/case-schema.js';
-import { programArbitrary, type GeneratedProgram } from './program.js';
+import { fastProgramArbitrary, programArbitrary, type GeneratedProgram } from './program.js';
+import { formatInstruction, sourceInstruction } from './instruction.js';
+import { parseInstruction } from '../asm/operands.js';
 import { familyOf, FAMILIES, parseFamilies } from './row-catalog.js';
 import { assembleProgram, encodeRawProgram } from './to-case.js';
 
@@ -137,5 +139,29 @@ describe('generated programs', () => {
     const a = sample('keystone', 20, 99);
     const b = sample('keystone', 20, 99);
     expect(a.map((p) => [p.lines, p.regs, p.rflags])).toEqual(b.map((p) => [p.lines, p.regs, p.rflags]));
+  });
+});
+
+describe('sourceOf: what the checked assembler would parse, without parsing', () => {
+  it('equals parsing every generated line, whatever the RIP displacement', () => {
+    let lines = 0;
+    for (const encoder of ['keystone', 'raw'] as const) {
+      for (const p of fc.sample(fastProgramArbitrary({ length: [1, 10], encoder }), { seed: 21, numRuns: 400 })) {
+        p.lines.forEach((line, i) => {
+          lines++;
+          expect(p.sourceOf(i), line).toEqual(parseInstruction(line));
+          const g = p.instructions[i]!;
+          for (const d of [0n, 1n, -1n, 0x7fffffffn, -0x80000000n]) expect(sourceInstruction(g, d)).toEqual(parseInstruction(formatInstruction(g, d)));
+        });
+      }
+    }
+    expect(lines).toBeGreaterThan(3000);
+  });
+
+  it('is undefined once a line has been changed', () => {
+    const [p] = fc.sample(fastProgramArbitrary({ length: [3, 3] }), { seed: 2, numRuns: 1 });
+    p!.lines[1] = 'nop';
+    expect(p!.sourceOf(1)).toBeUndefined();
+    expect(p!.sourceOf(0)).toEqual(parseInstruction(p!.lines[0]!));
   });
 });

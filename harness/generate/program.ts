@@ -7,7 +7,8 @@ import type fc from 'fast-check';
 import { G, type Gen } from './gen.js';
 import { LAYOUT } from '../../target/test-machine.js';
 import { gprsByEncoding, type GprName } from '../../target/machine-state.js';
-import { formatInstruction, resolveInstruction, RSP, type GeneratedInstruction, type ProgramState } from './instruction.js';
+import { formatInstruction, resolveInstruction, RSP, sourceInstruction, type GeneratedInstruction, type ProgramState } from './instruction.js';
+import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
 import { REGISTER_VALUE_GEN, RFLAGS_GEN } from './register-values.js';
@@ -23,6 +24,11 @@ export interface MemoryImage {
 export interface GeneratedProgram {
   /** Intel syntax for keystone, one instruction per line (RIP displacements estimated; to-case.ts fixes them). */
   readonly lines: string[];
+  /**
+   * What the checked assembler's parser makes of lines[i], known from the instruction itself
+   * (undefined once lines[i] no longer holds the generator's text): generated lines are not parsed.
+   */
+  sourceOf(i: number): SrcInstruction | undefined;
   readonly instructions: readonly GeneratedInstruction[];
   /** Opcode-table row id per instruction (the row the generator aimed at). */
   readonly rows: number[];
@@ -129,11 +135,15 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
   const lo = Number(d.window.start) - state.stringDrift;
   const hi = Math.min(Number(d.window.start) + d.window.length + state.stringDrift, Number(LAYOUT.unmapped));
   const scratch = { addr: BigInt(lo), bytes: fill(lo, hi, d.fillSeed, d.fillPattern) };
-  let lines: string[] | undefined;
+  let text: KeystoneText | undefined;
   return {
     // computed on first use: raw mode never needs the keystone text
     get lines(): string[] {
-      return (lines ??= keystoneLines(instructions));
+      return (text ??= keystoneText(instructions)).lines;
+    },
+    sourceOf(i: number): SrcInstruction | undefined {
+      const t = (text ??= keystoneText(instructions));
+      return t.lines[i] === t.formatted[i] ? t.parsed[i] : undefined;
     },
     instructions,
     rows: instructions.map((g) => g.rowId),
@@ -147,9 +157,23 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
   };
 }
 
+interface KeystoneText {
+  /** The lines handed out (callers may change them). */
+  readonly lines: string[];
+  /** The lines as formatted, and what the checked assembler's parser makes of each. */
+  readonly formatted: readonly string[];
+  readonly parsed: readonly SrcInstruction[];
+}
+
+function keystoneText(instructions: readonly GeneratedInstruction[]): KeystoneText {
+  const { lines, ripDisps } = keystoneLines(instructions);
+  return { lines: [...lines], formatted: lines, parsed: instructions.map((g, i) => sourceInstruction(g, ripDisps[i])) };
+}
+
 /** Intel text per instruction, RIP displacements estimated from raw.ts's encoding lengths. */
-function keystoneLines(instructions: readonly GeneratedInstruction[]): string[] {
+function keystoneLines(instructions: readonly GeneratedInstruction[]): { lines: string[]; ripDisps: Array<bigint | undefined> } {
   const lines: string[] = [];
+  const ripDisps: Array<bigint | undefined> = [];
   const rips = instructions.map((g) => g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip'));
   // lengths matter only up to the last RIP-relative instruction
   let needLengths = rips.some((r) => r !== undefined);
@@ -159,14 +183,17 @@ function keystoneLines(instructions: readonly GeneratedInstruction[]): string[] 
     const rip = rips[i];
     if (!needLengths) {
       lines.push(formatInstruction(g, undefined));
+      ripDisps.push(undefined);
       continue;
     }
     const length = BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
-    lines.push(formatInstruction(g, rip?.kind === 'mem' ? rip.mem.address - (address + length) : undefined));
+    const disp = rip?.kind === 'mem' ? rip.mem.address - (address + length) : undefined;
+    lines.push(formatInstruction(g, disp));
+    ripDisps.push(disp);
     address += length;
     needLengths = rips.slice(i + 1).some((r) => r !== undefined);
   }
-  return lines;
+  return { lines, ripDisps };
 }
 
 /** Random programs of `length` instructions from the generatable rows of `families`. */

@@ -33,13 +33,17 @@ export type AssemblyOutcome = AssembledProgram | { readonly ok: false; readonly 
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/** The RIP displacement `g` needs where it landed, or undefined when it has no RIP-relative operand. */
+export function ripDisplacement(g: GeneratedInstruction, a: PlacedInstruction): bigint | undefined {
+  const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
+  return rip?.kind === 'mem' ? rip.mem.address - (a.address + BigInt(a.length)) : undefined;
+}
+
 /** The lines again with each RIP displacement computed from where the instruction landed (the others are kept). */
 export function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly PlacedInstruction[], lines: readonly string[]): string[] {
   return instructions.map((g, i) => {
-    const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
-    if (rip?.kind !== 'mem') return lines[i]!;
-    const a = assembled[i]!;
-    return formatInstruction(g, rip.mem.address - (a.address + BigInt(a.length)));
+    const disp = ripDisplacement(g, assembled[i]!);
+    return disp === undefined ? lines[i]! : formatInstruction(g, disp);
   });
 }
 
