@@ -74,6 +74,20 @@ describe('difftest CLI', () => {
     expect(readFileSync(path.join(dir, 'sup', 'junit.xml'), 'utf8')).toMatch(/<skipped /);
   }, 180_000);
 
+  it('fuzz announces each new divergence as found, and not the known (suppressed) ones', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(path.join(tmpdir(), 'difftest-announce-'));
+    const args = ['fuzz', '--inject', 'add64-mem-trunc32', '--family', 'alu', '--count', '140', '--workers', '1', '--no-minimize', '--seed', '1'];
+    const fresh = await run([...args, '--out', path.join(dir, 'fresh')]);
+    expect(fresh.stderr).toMatch(/difftest: new divergence in case \d+: ADD /);
+    const sup = path.join(dir, 'suppressions.json');
+    writeFileSync(sup, JSON.stringify({ format: 'difftest-suppressions/1', suppressions: [{ signature: '/^ADD /', reason: 'accepted for this test' }] }));
+    const known = await run([...args, '--suppressions', sup, '--out', path.join(dir, 'known')]);
+    expect(known.stderr).not.toMatch(/new divergence in case \d+: ADD /);
+    expect(known.stdout).toMatch(/suppressed \(known, listed in the report with their reasons\): \d+ case\(s\)/);
+  }, 120_000);
+
   it('restarts a QEMU that dies mid-campaign, marks the case, and finishes the report', async () => {
     const { findTaggedQemu } = await import('../oracle/qemu/orphans.js');
     const runId = `kill-test-${process.pid}`;

@@ -8,9 +8,12 @@ import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/cam
 import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';
+import { childLogger } from '../util/log.js';
 import { BATCH } from '../harness/batch/batch-layout.js';
 import { DEFAULT_BATCH } from '../harness/campaign/campaign.js';
 import { parseOptions } from './main.js';
+
+const log = childLogger('fuzz');
 
 export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--family NAME]... [--workers N]
               [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step] [--length MIN-MAX]
@@ -129,9 +132,14 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       skipMinimize: suppressions ? (signature) => suppressionFor(suppressions, signature) !== undefined : undefined,
       totalRows: GENERATABLE_ROW_COUNT,
       onDivergence: (r) => {
-        // one line per new signature; the report counts the repeats
+        // one line per new signature; the report counts the repeats. Known (suppressed) ones are
+        // not announced: the summary counts them and the report lists them with their reasons.
         if (!r.signature || seen.has(r.signature)) return;
         seen.add(r.signature);
+        if (suppressions && suppressionFor(suppressions, r.signature) !== undefined) {
+          log.debug({ case: r.index, signature: r.signature }, 'known divergence (suppressed)');
+          return;
+        }
         const lead = process.stderr.isTTY ? '\n' : '';
         process.stderr.write(`${lead}difftest: new divergence in case ${r.index}: ${r.signature} (saved under ${path.relative(process.cwd(), runDir)}/cases)\n`);
       },
