@@ -129,7 +129,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       signal: abort.signal,
       rowNames: describeRow,
       // known divergences are reported as found; minimizing them again only costs time
-      skipMinimize: suppressions ? (signature) => suppressionFor(suppressions, signature) !== undefined : undefined,
+      known: suppressions ? (signature) => suppressionFor(suppressions, signature) !== undefined : undefined,
       totalRows: GENERATABLE_ROW_COUNT,
       onDivergence: (r) => {
         // one line per new signature; the report counts the repeats. Known (suppressed) ones are

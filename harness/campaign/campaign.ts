@@ -20,8 +20,11 @@ export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   /** Each divergence as soon as it is known (the case file is already on disk). */
   readonly onDivergence?: (r: CaseResult) => void;
   readonly rowNames?: (row: number) => string;
-  /** Signatures not worth minimizing (known, suppressed divergences): reported as found. */
-  readonly skipMinimize?: (signature: string) => boolean;
+  /**
+   * Known (suppressed) divergences: reported as found, not minimized again, and counted apart
+   * in the progress line so that it does not look as if everything diverged.
+   */
+  readonly known?: (signature: string) => boolean;
   readonly totalRows?: number;
 }
 
@@ -52,6 +55,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   let stopping = false;
   let partial = false;
   let divergent = 0;
+  let knownDivergent = 0;
   let fatal: string | undefined;
   let oracleInfo: TargetInfo = { implementation: 'qemu', cpuModel: options.cpuModel ?? 'qemu64' };
   let dutInfo: TargetInfo = { implementation: 'unknown', cpuModel: 'unknown' };
@@ -104,7 +108,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       phase = 'minimize';
       const first = new Map<string, number>();
       for (const r of results) {
-        if (r.status !== 'divergence' || !r.signature || options.skipMinimize?.(r.signature)) continue;
+        if (r.status !== 'divergence' || !r.signature || options.known?.(r.signature)) continue;
         if ((first.get(r.signature) ?? Infinity) > r.index) first.set(r.signature, r.index);
       }
       for (const [signature, index] of first) minimizeJobs.push({ index, signature });
@@ -160,11 +164,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           for (const r of m.results) {
             results.push(r);
             if (r.status === 'divergence') {
-              divergent++;
+              if (r.signature && options.known?.(r.signature)) knownDivergent++;
+              else divergent++;
               options.onDivergence?.(r);
             }
           }
-          progress?.update(results.length, options.count, `${divergent} divergent`);
+          progress?.update(results.length, options.count, `${divergent} divergent${knownDivergent ? `, ${knownDivergent} known` : ''}`);
           dispatch(w);
         } else if (m.type === 'minimized') {
           pendingMinimize--;
