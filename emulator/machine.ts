@@ -68,21 +68,6 @@ export class Machine {
    * full fill was ~8 µs of the emulator's ~160 µs per batched case).
    */
   private readonly cacheFilled = new Map<number, number[]>();
-
-  private cacheStore(page: number, list: Array<Insn | undefined>, off: number, d: Insn): void {
-    list[off] = d;
-    let filled = this.cacheFilled.get(page);
-    if (!filled) this.cacheFilled.set(page, (filled = []));
-    if (filled.length < 4096) filled.push(off);
-  }
-
-  /** Empty a page's list in place (a running burst may hold it). */
-  private emptyPage(page: number, list: Array<Insn | undefined>): void {
-    const filled = this.cacheFilled.get(page);
-    if (filled && filled.length < 4096) for (const off of filled) list[off] = undefined;
-    else list.fill(undefined);
-    if (filled) filled.length = 0;
-  }
   decodeCacheEnabled = true;
   /** Use operand-form-specialised handlers (exec/fast.ts); tests turn it off to compare. */
   specialiseHandlers = true;
@@ -116,6 +101,21 @@ export class Machine {
     this.cpu = new Cpu(this.bus, model);
     this.mode = { long64: true, default32: true, features: model.features };
     this.bus.onCodeWrite = (page) => this.invalidatePage(page);
+  }
+
+  private cacheStore(page: number, list: Array<Insn | undefined>, off: number, d: Insn): void {
+    list[off] = d;
+    let filled = this.cacheFilled.get(page);
+    if (!filled) this.cacheFilled.set(page, (filled = []));
+    if (filled.length < 4096) filled.push(off);
+  }
+
+  /** Empty a page's list in place (a running burst may hold it). */
+  private emptyPage(page: number, list: Array<Insn | undefined>): void {
+    const filled = this.cacheFilled.get(page);
+    if (filled && filled.length < 4096) for (const off of filled) list[off] = undefined;
+    else list.fill(undefined);
+    if (filled) filled.length = 0;
   }
 
   /** Empty the page's entries in place: a running burst may hold the list (Machine.burst). */

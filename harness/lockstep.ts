@@ -101,15 +101,15 @@ export function coalesce(regions: readonly MemoryRegion[]): MemoryRegion[] {
   });
 }
 
+/** What scrub() zeroes: every page a case can write (stack, code, data). */
+export const SCRUBBED = { addr: LAYOUT.stackBase, length: Number(LAYOUT.unmapped - LAYOUT.stackBase) } as const;
+
 /**
  * Runs a case on a reference target (QEMU) and a system under test, and finds the first
  * instruction whose architectural result differs. Undefined flags are masked per instruction
  * (from iced-x86's flag info) and, when they differ, copied from the reference so that the
  * difference does not resurface at the next instruction; every masking is recorded.
  */
-/** What scrub() zeroes: every page a case can write (stack, code, data). */
-export const SCRUBBED = { addr: LAYOUT.stackBase, length: Number(LAYOUT.unmapped - LAYOUT.stackBase) } as const;
-
 export class LockstepRunner {
   private systemLoaded = new WeakSet<ExecutionTarget>();
 

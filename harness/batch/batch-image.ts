@@ -8,7 +8,7 @@ import type { Case } from '../../corpus/case-schema.js';
 import { GPR_BY_ENCODING, type MemoryRegion } from '../../target/machine-state.js';
 import { jumpTo, LAYOUT } from '../../target/test-machine.js';
 import { OpKind, Register, type Instruction } from 'iced-x86';
-import { describe, flagsOf, forEachInstruction, mnemonicOf, type DecodedInstruction } from '../asm/decode.js';
+import { describe, forEachInstruction, icedRflagsToArch, mnemonicOf, type DecodedInstruction } from '../asm/decode.js';
 import { coalesce, comparedRegions, zeroedComparedRegions } from '../lockstep.js';
 import { xorshift64Next } from '../generate/xorshift64.js';
 import { BATCH, BATCH_CODE_PAGE_STOP, COPY_SOURCE, DESC } from './batch-layout.js';
@@ -104,9 +104,11 @@ function decodedCode(c: Case): BatchView[] {
     forEachInstruction(c.code, LAYOUT.code, 64, (ins, offset) => {
       const invalid = ins.isInvalid;
       const mnemonic = invalid ? 'invalid' : mnemonicOf(ins);
-      const flags = flagsOf(ins);
       const outside = !invalid && outsideRecordOf(ins, mnemonic) ? describe(ins, c.code, offset).text : undefined;
-      views.push({ mnemonic, invalid, modified: flags.modified, undefined: flags.undefined, ...(outside !== undefined ? { outside } : {}) });
+      // the two masks used (flagsOf would read six, each a call into iced's wasm)
+      const modified = icedRflagsToArch(ins.rflagsModified);
+      const undef = icedRflagsToArch(ins.rflagsUndefined);
+      views.push({ mnemonic, invalid, modified, undefined: undef, ...(outside !== undefined ? { outside } : {}) });
     });
     DECODED.set(c.code, (d = views));
   }

@@ -33,8 +33,8 @@ const log = childLogger('campaign');
 /**
  * Cases per message in block mode: one guest-side batch per message (see harness/batch/). Each
  * batch has fixed costs (a register packet, breakpoints, the emulator's machine and block
- * warm-up, QEMU retranslating the runner): 30 s campaigns of 10-instruction cases (3 runs each) ran at a median
- * 800/s with 32 and 891/s with 96.
+ * warm-up, QEMU retranslating the runner): 30 s campaigns of 10-instruction cases (3 runs
+ * each) ran at a median 800/s with 32 and 891/s with 96.
  */
 export const DEFAULT_BATCH = 96;
 

@@ -34,10 +34,14 @@ export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' 
   let ready: Promise<unknown> | undefined;
   let pending: Array<{ item: ProgramToAssemble; resolve: (g: GeneratedCase) => void; reject: (e: unknown) => void }> = [];
   let flushing: Promise<void> | undefined;
-  const flush = async () => {
+  const take = () => {
     const group = pending;
     pending = [];
     flushing = undefined;
+    return group;
+  };
+  const flush = async () => {
+    const group = take();
     try {
       const items = group.map((p) => p.item);
       const outcomes = assemblePrograms(items);
@@ -67,10 +71,7 @@ export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' 
       pending.push({ item: { program, seed: id }, resolve, reject });
       // after the current synchronous run of calls, so that a batch's calls share the keystone passes
       flushing ??= (ready ??= initAssembler()).then(flush, (err: unknown) => {
-        const group = pending;
-        pending = [];
-        flushing = undefined;
-        for (const p of group) p.reject(err);
+        for (const p of take()) p.reject(err);
       });
     });
   };

@@ -16,14 +16,14 @@ import { LAYOUT } from '../../target/test-machine.js';
 import { assembleCheckedLean, type PlacedInstruction } from '../asm/assembler.js';
 import type { GeneratedProgram } from './program.js';
 import { rowOfEncoding } from './row-of-encoding.js';
-import { assembleProgram, buildCase, ripDisplacement, ripDisplacements, type AssemblyOutcome } from './to-case.js';
-import { sourceInstruction } from './instruction.js';
+import { assembleProgram, buildCase, endOf, ripDisplacements, type AssemblyOutcome } from './to-case.js';
+import { ripDisplacement, sourceInstruction } from './instruction.js';
 import type { SrcInstruction } from '../asm/operands.js';
 
 /** What ripDisplacements' lines parse to: RIP-relative ones with the displacement from where the instruction landed. */
 function ripSources(program: GeneratedProgram, placed: readonly PlacedInstruction[]): Array<SrcInstruction | undefined> {
   return program.instructions.map((g, k) => {
-    const disp = ripDisplacement(g, placed[k]!);
+    const disp = ripDisplacement(g, endOf(placed[k]!));
     return disp === undefined ? program.sourceOf(k) : sourceInstruction(g, disp);
   });
 }

@@ -155,6 +155,18 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes };
 }
 
+/** `g`'s RIP-relative memory operand, if it has one. */
+export function ripOperand(g: GeneratedInstruction): MemoryOperand | undefined {
+  const o = g.operands.find((x) => x.kind === 'mem' && x.mem.form === 'rip');
+  return o?.kind === 'mem' ? o.mem : undefined;
+}
+
+/** The displacement `g`'s RIP-relative operand needs to reach its target when `g` ends at `nextIp`; undefined when it has none. */
+export function ripDisplacement(g: GeneratedInstruction, nextIp: bigint): bigint | undefined {
+  const m = ripOperand(g);
+  return m === undefined ? undefined : m.address - nextIp;
+}
+
 /**
  * What the checked assembler's parser reads from `formatInstruction(g, ripDisp)`, built from `g`
  * directly: generated programs skip parsing their own text (program.spec.ts checks that the two

@@ -7,7 +7,7 @@ import type fc from 'fast-check';
 import { G, type Gen } from './gen.js';
 import { LAYOUT } from '../../target/test-machine.js';
 import { gprsByEncoding, type GprName } from '../../target/machine-state.js';
-import { formatInstruction, resolveInstruction, RSP, sourceInstruction, type GeneratedInstruction, type ProgramState } from './instruction.js';
+import { formatInstruction, resolveInstruction, ripDisplacement, ripOperand, RSP, sourceInstruction, type GeneratedInstruction, type ProgramState } from './instruction.js';
 import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
@@ -174,24 +174,21 @@ function keystoneText(instructions: readonly GeneratedInstruction[]): KeystoneTe
 function keystoneLines(instructions: readonly GeneratedInstruction[]): { lines: string[]; ripDisps: Array<bigint | undefined> } {
   const lines: string[] = [];
   const ripDisps: Array<bigint | undefined> = [];
-  const rips = instructions.map((g) => g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip'));
   // lengths matter only up to the last RIP-relative instruction
-  let needLengths = rips.some((r) => r !== undefined);
+  let lastRip = -1;
+  instructions.forEach((g, i) => {
+    if (ripOperand(g) !== undefined) lastRip = i;
+  });
   let address = LAYOUT.code;
   for (let i = 0; i < instructions.length; i++) {
     const g = instructions[i]!;
-    const rip = rips[i];
-    if (!needLengths) {
-      lines.push(formatInstruction(g, undefined));
-      ripDisps.push(undefined);
-      continue;
+    let disp: bigint | undefined;
+    if (i <= lastRip) {
+      address += BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
+      disp = ripDisplacement(g, address);
     }
-    const length = BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
-    const disp = rip?.kind === 'mem' ? rip.mem.address - (address + length) : undefined;
     lines.push(formatInstruction(g, disp));
     ripDisps.push(disp);
-    address += length;
-    needLengths = rips.slice(i + 1).some((r) => r !== undefined);
   }
   return { lines, ripDisps };
 }

@@ -7,7 +7,7 @@
 import { CASE_FORMAT, type Case } from '../../corpus/case-schema.js';
 import { LAYOUT } from '../../target/test-machine.js';
 import { assembleCheckedLean, type PlacedInstruction } from '../asm/assembler.js';
-import { formatInstruction, type GeneratedInstruction } from './instruction.js';
+import { formatInstruction, ripDisplacement, type GeneratedInstruction } from './instruction.js';
 import type { GeneratedProgram } from './program.js';
 import { checkRawEncoding, encodeInstruction } from './raw.js';
 import { rowOfEncoding } from './row-of-encoding.js';
@@ -33,16 +33,13 @@ export type AssemblyOutcome = AssembledProgram | { readonly ok: false; readonly 
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** The RIP displacement `g` needs where it landed, or undefined when it has no RIP-relative operand. */
-export function ripDisplacement(g: GeneratedInstruction, a: PlacedInstruction): bigint | undefined {
-  const rip = g.operands.find((o) => o.kind === 'mem' && o.mem.form === 'rip');
-  return rip?.kind === 'mem' ? rip.mem.address - (a.address + BigInt(a.length)) : undefined;
-}
+/** Where the instruction placed as `a` ends. */
+export const endOf = (a: PlacedInstruction): bigint => a.address + BigInt(a.length);
 
 /** The lines again with each RIP displacement computed from where the instruction landed (the others are kept). */
 export function ripDisplacements(instructions: readonly GeneratedInstruction[], assembled: readonly PlacedInstruction[], lines: readonly string[]): string[] {
   return instructions.map((g, i) => {
-    const disp = ripDisplacement(g, assembled[i]!);
+    const disp = ripDisplacement(g, endOf(assembled[i]!));
     return disp === undefined ? lines[i]! : formatInstruction(g, disp);
   });
 }

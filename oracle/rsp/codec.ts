@@ -72,9 +72,9 @@ export function encodePacket(payload: Uint8Array | string, options: { rle?: bool
     const n = payload.length;
     const out = Buffer.allocUnsafe(n + 4);
     out[0] = DOLLAR;
-    const written = out.write(payload, 1, 'latin1');
+    out.write(payload, 1, 'latin1'); // one byte per character (a character above 0xff keeps its low byte, as Buffer.from does below)
     let sum = 0;
-    let plain = written === n;
+    let plain = true;
     for (let i = 1; plain && i <= n; i++) {
       const ch = out[i]!;
       if (ch === DOLLAR || ch === HASH || ch === BRACE || ch === STAR || ch > 0x7f) plain = false;
