@@ -5,6 +5,7 @@ import type { CampaignResult, DivergenceReport } from '../campaign-result.js';
 import type { CaseResult, FromWorker, WorkerConfig } from './protocol.js';
 import type { TargetInfo } from '../../target/execution-target.js';
 import { FRAGMENT_SYNC_RULES } from '../sync-rules.js';
+import { ensureQemu } from '../../oracle/qemu/install.js';
 
 export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly runId: string;
@@ -72,6 +73,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     partial = true;
   };
   options.signal?.addEventListener('abort', onAbort);
+  // Find (or install) QEMU here, once: each worker would otherwise run its own apt-get, and the
+  // second fails on the first one's dpkg lock
+  await ensureQemu();
 
   const workers: Worker[] = [];
   const minimized = new Map<string, DivergenceReport>();

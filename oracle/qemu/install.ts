@@ -43,13 +43,17 @@ async function queryVersion(path: string): Promise<string> {
   return v.join('.');
 }
 
+const APT_LOCK_WAIT_SECONDS = 300;
+
 async function aptInstall(command: string, pkg: string): Promise<void> {
   // Visible on purpose: installing system packages should never be silent.
   process.stderr.write(`difftest: ${command} not found; installing Debian package ${pkg} (apt-get, no recommends)…\n`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = await execa('apt-get', ['update', '-qq'], { reject: false, env, all: true });
+  // wait for another apt-get (a fresh machine's unattended upgrades, a parallel run) rather than fail on its lock
+  const lockWait = ['-o', `DPkg::Lock::Timeout=${APT_LOCK_WAIT_SECONDS}`];
+  const update = await execa('apt-get', [...lockWait, 'update', '-qq'], { reject: false, env, all: true });
   if (update.exitCode !== 0) log.warn({ output: update.all }, 'apt-get update failed; trying the install anyway');
-  const install = await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], {
+  const install = await execa('apt-get', [...lockWait, 'install', '-y', '-qq', '--no-install-recommends', pkg], {
     reject: false,
     env,
     all: true,
