@@ -19,6 +19,25 @@ describe('Gen: the fast draw and the fast-check arbitrary agree', () => {
     }
   });
 
+  it('on leaves across their ranges (bias ranges, bigints past 2^32, doubles between bounds)', () => {
+    const g = G.tuple(
+      G.integer(),
+      G.integer({ min: -7, max: 3 }),
+      G.integer({ min: 5, max: 5 }),
+      G.integer({ min: 1000, max: 0x7fffffff }),
+      G.bigInt({ min: -(1n << 63n), max: (1n << 64n) - 1n }),
+      G.bigInt({ min: -0x400n, max: -1n }),
+      G.bigInt({ min: 9n, max: 9n }),
+      G.double({ min: 0, max: 1, noNaN: true }),
+      G.double({ min: 0.25, max: 1e300, noNaN: true }),
+      G.boolean(),
+    );
+    for (let seed = 0; seed < 200; seed++) {
+      expect(serialize(fc.sample(g.fastArbitrary(), { seed, numRuns: 3 }))).toBe(serialize(fc.sample(g.arb, { seed, numRuns: 3 })));
+    }
+    expect(() => G.double({ min: -1, max: 1, noNaN: true })).toThrow(/min/);
+  });
+
   it('on records with awkward keys (quotes, a number), and refuses __proto__', () => {
     expect(() => G.record<Record<string, unknown>>({ ['__proto__']: G.boolean() })).toThrow(/__proto__/);
     const g = G.record<Record<string, unknown>>({ 'it\'s "x"': G.integer({ min: 0, max: 9 }), 7: G.boolean(), z: G.constantFrom('p', 'q') });

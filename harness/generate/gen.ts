@@ -6,9 +6,10 @@
  * The draw consumes the random source exactly as the arbitrary's `generate` does (same calls in the
  * same order, same bias handling): for a given Random and bias factor both produce the same value
  * (up to the prototype: fc.record sometimes builds null-prototype objects, the draw never does).
- * Leaves (integer, bigInt, double, boolean) and arrays delegate to fast-check itself; constantFrom,
- * oneof, record, tuple, map and chain are re-implemented here following fast-check 4's code
- * (ConstantArbitrary, FrequencyArbitrary at depth 0, TupleArbitrary, MapArbitrary, ChainArbitrary).
+ * Arrays delegate to fast-check itself; integer, bigInt, double, boolean, constantFrom, oneof,
+ * record, tuple, map and chain are re-implemented here following fast-check 4's code
+ * (IntegerArbitrary, BigIntArbitrary, BiasNumericRange, double's index map, noBias, ConstantArbitrary,
+ * FrequencyArbitrary at depth 0, TupleArbitrary, MapArbitrary, ChainArbitrary).
  * gen.spec.ts checks the equivalence on whole programs.
  */
 import fc from 'fast-check';
@@ -62,6 +63,110 @@ class LeafGen<T> extends Gen<T> {
   }
   draw(mrng: fc.Random, bias: Bias): T {
     return this.leaf.generate(mrng, bias).value_;
+  }
+}
+
+/**
+ * fast-check's bias ranges for an integer range (BiasNumericRange.ts): near zero and near both
+ * ends when the range spans zero, otherwise near each end.
+ */
+function biasRanges<N extends number | bigint>(min: N, max: N, logLike: (v: N) => N, neg: (v: N) => N, add: (a: N, b: N) => N, sub: (a: N, b: N) => N): Array<{ min: N; max: N }> {
+  if (min === max) return [{ min, max }];
+  const zero = (typeof min === 'bigint' ? 0n : 0) as N;
+  if (min < zero && max > zero) {
+    const logMin = logLike(neg(min));
+    const logMax = logLike(max);
+    return [{ min: neg(logMin), max: logMax }, { min: sub(max, logMax), max }, { min, max: add(min, logMin) }];
+  }
+  const logGap = logLike(sub(max, min));
+  const closeToMin = { min, max: add(min, logGap) };
+  const closeToMax = { min: sub(max, logGap), max };
+  return min < zero ? [closeToMax, closeToMin] : [closeToMin, closeToMax];
+}
+
+/** The range IntegerArbitrary / BigIntArbitrary.generate draws from: the whole one, or (1 time in `bias`) a bias range. */
+function pickRange<R>(mrng: fc.Random, bias: Bias, whole: R, ranges: readonly R[]): R {
+  if (bias === undefined || mrng.nextInt(1, bias) !== 1) return whole;
+  if (ranges.length === 1) return ranges[0]!;
+  const id = mrng.nextInt(-2 * (ranges.length - 1), ranges.length - 2);
+  return id < 0 ? ranges[0]! : ranges[id + 1]!;
+}
+
+/** fc.integer, drawn as IntegerArbitrary.generate does (without its Value and the call through the arbitrary). */
+class IntegerGen extends Gen<number> {
+  private readonly whole: { min: number; max: number };
+  private readonly ranges: Array<{ min: number; max: number }>;
+  constructor(private readonly constraints: fc.IntegerConstraints) {
+    super();
+    const min = constraints.min ?? -0x80000000;
+    const max = constraints.max ?? 0x7fffffff;
+    this.whole = { min, max };
+    this.ranges = biasRanges(min, max, (v) => Math.floor(Math.log(v) / Math.log(2)), (v) => -v, (a, b) => a + b, (a, b) => a - b);
+  }
+  protected buildArb(): fc.Arbitrary<number> {
+    return fc.integer(this.constraints);
+  }
+  draw(mrng: fc.Random, bias: Bias): number {
+    const r = pickRange(mrng, bias, this.whole, this.ranges);
+    return mrng.nextInt(r.min, r.max);
+  }
+}
+
+/** fc.bigInt({min, max}), drawn as BigIntArbitrary.generate does (its bias ranges computed once, not per draw). */
+class BigIntGen extends Gen<bigint> {
+  private readonly whole: { min: bigint; max: bigint };
+  private readonly ranges: Array<{ min: bigint; max: bigint }>;
+  constructor(private readonly constraints: { min: bigint; max: bigint }) {
+    super();
+    this.whole = { min: constraints.min, max: constraints.max };
+    this.ranges = biasRanges(constraints.min, constraints.max, (v) => (v === 0n ? 0n : BigInt(String(v).length)), (v) => -v, (a, b) => a + b, (a, b) => a - b);
+  }
+  protected buildArb(): fc.Arbitrary<bigint> {
+    return fc.bigInt(this.constraints);
+  }
+  draw(mrng: fc.Random, bias: Bias): bigint {
+    const r = pickRange(mrng, bias, this.whole, this.ranges);
+    return mrng.nextBigInt(r.min, r.max);
+  }
+}
+
+const f64 = new Float64Array(1);
+const u64 = new BigUint64Array(f64.buffer);
+function bitsOfDouble(d: number): bigint {
+  f64[0] = d;
+  return u64[0]!;
+}
+
+/**
+ * fc.double({min, max, noNaN: true}) for 0 <= min <= max < Infinity: fast-check draws an index
+ * between the bounds' indices (a bigInt, biased like one) and maps it to a double; for such
+ * doubles the index is the IEEE-754 bit pattern, so the map is a reinterpretation.
+ */
+class UnitDoubleGen extends Gen<number> {
+  private readonly index: BigIntGen;
+  constructor(private readonly constraints: { min: number; max: number; noNaN: true }) {
+    super();
+    if (!(constraints.min >= 0 && constraints.max >= constraints.min && constraints.max < Infinity) || Object.is(constraints.min, -0)) {
+      throw new RangeError('G.double: only 0 <= min <= max < Infinity');
+    }
+    this.index = new BigIntGen({ min: bitsOfDouble(constraints.min), max: bitsOfDouble(constraints.max) });
+  }
+  protected buildArb(): fc.Arbitrary<number> {
+    return fc.double(this.constraints);
+  }
+  draw(mrng: fc.Random, bias: Bias): number {
+    u64[0] = this.index.draw(mrng, bias);
+    return f64[0]!;
+  }
+}
+
+/** fc.boolean(): noBias(integer 0..1), so one unbiased draw. */
+class BooleanGen extends Gen<boolean> {
+  protected buildArb(): fc.Arbitrary<boolean> {
+    return fc.boolean();
+  }
+  draw(mrng: fc.Random): boolean {
+    return mrng.nextInt(0, 1) === 1;
   }
 }
 
@@ -186,10 +291,11 @@ export const G = {
   leaf: <T>(arb: fc.Arbitrary<T>): Gen<T> => new LeafGen(arb),
   constant: <T>(value: T): Gen<T> => new ConstantGen([value]),
   constantFrom: <T>(...values: T[]): Gen<T> => new ConstantGen(values),
-  integer: (c?: fc.IntegerConstraints): Gen<number> => new LeafGen(fc.integer(c)),
-  bigInt: (c: fc.BigIntConstraints): Gen<bigint> => new LeafGen(fc.bigInt(c)),
-  double: (c: fc.DoubleConstraints): Gen<number> => new LeafGen(fc.double(c)),
-  boolean: (): Gen<boolean> => new LeafGen(fc.boolean()),
+  integer: (c: fc.IntegerConstraints = {}): Gen<number> => new IntegerGen(c),
+  bigInt: (c: { min: bigint; max: bigint }): Gen<bigint> => new BigIntGen(c),
+  /** A double in [min, max], never NaN (fc.double with noNaN); min >= 0. */
+  double: (c: { min: number; max: number; noNaN: true }): Gen<number> => new UnitDoubleGen(c),
+  boolean: (): Gen<boolean> => new BooleanGen(),
   oneof: <T>(...options: Weighted<T>[]): Gen<T> => new OneofGen(options.map((o) => (o instanceof Gen ? { weight: 1, gen: o } : o))),
   tuple: <T extends unknown[]>(...gens: { [K in keyof T]: Gen<T[K]> }): Gen<T> => new TupleGen<T>(gens),
   record: <T extends Record<string, unknown>>(model: { [K in keyof T]: Gen<T[K]> }): Gen<T> => new RecordGen<T>(model),

@@ -92,7 +92,11 @@ export const MEMORY_OPERAND_GEN: Gen<MemoryOperandChoice> = G
     indexValue: G.oneof(G.constantFrom(0n, 1n, -1n, 0x10n), G.bigInt({ min: -0x400n, max: 0x400n })),
     upperBits: G.oneof(G.constant(0n), G.bigInt({ min: 0n, max: 0xffffffffn })),
   })
-  .map(({ disp: [dispWidth, disp], ...rest }): MemoryOperandChoice => ({ ...rest, dispWidth, disp }));
+  // spelled out in the same key order (rest/spread cost a tenth of drawing a memory operand)
+  .map((c): MemoryOperandChoice => ({
+    form: c.form, base: c.base, index: c.index, scale: c.scale, addressSize: c.addressSize, segment: c.segment,
+    targetFraction: c.targetFraction, indexValue: c.indexValue, upperBits: c.upperBits, dispWidth: c.disp[0], disp: c.disp[1],
+  }));
 
 /** Preferences for one memory operand (resolved against the program state later). */
 export function memoryOperandArbitrary(): fc.Arbitrary<MemoryOperandChoice> {

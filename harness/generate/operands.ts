@@ -123,11 +123,12 @@ function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder): Gen<Instructi
     useMemory: row.mod === 'reg' ? G.constant(false) : row.mod === 'mem' ? G.constant(true) : G.boolean(),
   });
   const prefixes = prefixGen(row);
-  const inner = new Map<string, Gen<InstructionChoice>>();
+  // by size (2, 4, 8) * 4 + noRex * 2 + useMemory: a number, not a string, for every draw
+  const inner: Array<Gen<InstructionChoice> | undefined> = [];
   return layout.chain(({ opSize, noRex, useMemory }) => {
     const size = noRex && opSize === 8 && row.sizeRule === 'normal' ? 4 : opSize; // REX.W is a REX prefix
-    const key = `${size}:${noRex}:${useMemory}`;
-    const cached = inner.get(key);
+    const key = size * 4 + (noRex ? 2 : 0) + (useMemory ? 1 : 0);
+    const cached = inner[key];
     if (cached) return cached;
     const gen = G.record<InstructionChoice & Record<string, unknown>>({
       row: G.constant(row),
@@ -137,7 +138,7 @@ function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder): Gen<Instructi
       prefixes,
       pointers: POINTERS_GEN,
     });
-    inner.set(key, gen);
+    inner[key] = gen;
     return gen;
   });
 }
