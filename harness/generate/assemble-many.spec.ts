@@ -26,6 +26,17 @@ describe('assemblePrograms (many programs per keystone call)', () => {
     expect(ps.some((p) => p.lines.some((l) => l.includes('rip')))).toBe(true);
   });
 
+  it('takes a line seen before from its checked encoding, without keystone, and the outcome stays the same', () => {
+    const items = (ps: GeneratedProgram[]) => ps.map((program, i) => ({ program, seed: `c-${i}` }));
+    const all = programs(7, 200, [10, 10]);
+    const clean = assemblePrograms(items(all)).flatMap((o, i) => (o.ok && o.rejects.length === 0 && !all[i]!.lines.some((l) => l.includes('rip')) ? [all[i]!] : []));
+    expect(clean.length).toBeGreaterThan(50);
+    const calls = ks.stats.calls;
+    const again = assemblePrograms(items(clean)); // every line is cached now
+    expect(ks.stats.calls - calls).toBe(0);
+    expect(again).toEqual(clean.map((program, i) => assembleProgram(program, `c-${i}`)));
+  });
+
   it('cuts a group too big for one keystone call (keystone-wasm traps past ~64 KiB of text)', () => {
     const ps = programs(6, 400, [10, 10]);
     expect(ps.reduce((n, p) => n + p.lines.join('\n').length, 0)).toBeGreaterThan(2 * MAX_JOINED_CHARS);

@@ -225,6 +225,8 @@ export function formatInstruction(g: GeneratedInstruction, ripDisp?: bigint): st
   const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
   // keystone reads a bare `movsd` as the SSE instruction; the explicit-operand spelling is the string op
   if (mnemonic === 'movsd') ops.splice(0, ops.length, 'dword ptr [rdi]', 'dword ptr [rsi]');
-  if (mnemonic === 'movsd') return `${[...words, mnemonic].join(' ')} ${ops.join(', ')}`;
-  return `${[...words, mnemonic].join(' ')}${ops.length > 0 && !isString ? ' ' + ops.join(', ') : ''}`;
+  words.push(mnemonic);
+  if (ops.length > 0 && (!isString || mnemonic === 'movsd')) words.push(ops.join(', '));
+  // one join, so a flat string: the encoding cache (assemble-many.ts) hashes and compares it
+  return words.join(' ');
 }

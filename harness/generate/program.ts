@@ -143,7 +143,9 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     },
     sourceOf(i: number): SrcInstruction | undefined {
       const t = (text ??= keystoneText(instructions));
-      return t.lines[i] === t.formatted[i] ? t.parsed[i] : undefined;
+      if (t.lines[i] !== t.formatted[i]) return undefined;
+      // on first use: lines whose encoding is cached are never parsed
+      return (t.parsed[i] ??= sourceInstruction(instructions[i]!, t.ripDisps[i]));
     },
     instructions,
     rows: instructions.map((g) => g.rowId),
@@ -160,14 +162,15 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
 interface KeystoneText {
   /** The lines handed out (callers may change them). */
   readonly lines: string[];
-  /** The lines as formatted, and what the checked assembler's parser makes of each. */
+  /** The lines as formatted, their RIP displacements, and what the checked assembler's parser makes of each (filled in on use). */
   readonly formatted: readonly string[];
-  readonly parsed: readonly SrcInstruction[];
+  readonly ripDisps: ReadonlyArray<bigint | undefined>;
+  readonly parsed: Array<SrcInstruction | undefined>;
 }
 
 function keystoneText(instructions: readonly GeneratedInstruction[]): KeystoneText {
   const { lines, ripDisps } = keystoneLines(instructions);
-  return { lines: [...lines], formatted: lines, parsed: instructions.map((g, i) => sourceInstruction(g, ripDisps[i])) };
+  return { lines: [...lines], formatted: lines, ripDisps, parsed: new Array<SrcInstruction | undefined>(lines.length) };
 }
 
 /** Intel text per instruction, RIP displacements estimated from raw.ts's encoding lengths. */
