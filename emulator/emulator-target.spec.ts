@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LAYOUT } from '../target/test-machine.js';
+import { buildTestMachine, LAYOUT } from '../target/test-machine.js';
+import { EmulatorTarget } from './emulator-target.js';
+import { nasm } from './test-support/nasm.js';
 import { flagsOf, run } from './test-support/run.js';
 
 describe('EmulatorTarget on the test machine', () => {
@@ -45,6 +47,26 @@ describe('EmulatorTarget on the test machine', () => {
       dec ecx
       jnz l`);
     expect(r.state.gpr.rbx).toBe(3n);
+  });
+
+  it('keeps decoded code across resets only where the reset did not rewrite it', async () => {
+    // A compiled loop (run past the block threshold) that a later reset leaves alone, then rewrites.
+    const loopAt = (add: number) => nasm(`mov ecx, 200\nl: add eax, ${add}\ndec ecx\njnz l`, Number(LAYOUT.code));
+    const first = buildTestMachine({ code: loopAt(1) });
+    const target = new EmulatorTarget();
+    const stops = [first.endAddress, ...first.exceptionStops];
+    await target.reset(first.state, first.memory);
+    await target.runUntil(stops, 10_000);
+    expect((await target.readState()).gpr.rax).toBe(200n);
+    // registers only: the code page is not written, so the loop runs from the entries kept
+    await target.reset(first.state, []);
+    await target.runUntil(stops, 10_000);
+    expect((await target.readState()).gpr.rax).toBe(200n);
+    // the same address, other bytes: the kept entries for that page must go
+    const second = buildTestMachine({ code: loopAt(3) });
+    await target.reset(second.state, second.memory);
+    await target.runUntil(stops, 10_000);
+    expect((await target.readState()).gpr.rax).toBe(600n);
   });
 
   it('stops with limit, and reads virtual memory through the page tables without side effects', async () => {

@@ -52,7 +52,7 @@ export class EmulatorTarget implements ExecutionTarget {
     ram = Math.ceil(ram / 4096) * 4096;
     // Memory outside `memory` is kept (the ExecutionTarget contract): reuse the bus when it is big enough.
     const old = this.machine.bus;
-    const m = new Machine(ram <= old.ramSize ? old : ram, this.model);
+    const m = new Machine(ram <= old.ramSize ? old : ram, this.model, this.machine);
     if (m.bus !== old) m.bus.ram.set(old.ram);
     this.machine = m;
     const c = m.cpu;
