@@ -28,6 +28,10 @@ describe('Gen: the fast draw and the fast-check arbitrary agree', () => {
       G.bigInt({ min: -(1n << 63n), max: (1n << 64n) - 1n }),
       G.bigInt({ min: -0x400n, max: -1n }),
       G.bigInt({ min: 9n, max: 9n }),
+      G.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      G.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }),
+      G.bigInt({ min: -5n, max: 0xbffffffan }), // 3 * 2^30 values: rejection sampling half the time
+      G.bigInt({ min: 1n << 60n, max: (1n << 60n) + 0xffffn }),
       G.double({ min: 0, max: 1, noNaN: true }),
       G.double({ min: 0.25, max: 1e300, noNaN: true }),
       G.boolean(),

@@ -113,20 +113,65 @@ class IntegerGen extends Gen<number> {
 }
 
 /** fc.bigInt({min, max}), drawn as BigIntArbitrary.generate does (its bias ranges computed once, not per draw). */
+/**
+ * A bigint range drawn as pure-rand's uniformBigInt draws it (fast-check's Random.nextBigInt):
+ * 32-bit words of the generator (`nextInt(0, 2^32 - 1)` consumes exactly one), rejection
+ * sampling over the smallest power of 2^32 covering the range. Ranges of at most 2^32 values
+ * and the full 2^64 are done in Number arithmetic with one BigInt at the end (uniformBigInt
+ * makes several per draw); any other range goes through nextBigInt itself.
+ */
+class BigRange {
+  readonly min: bigint;
+  readonly max: bigint;
+  /** Values in the range, when at most 2^32 (else NaN). */
+  private readonly size: number;
+  private readonly full64: boolean;
+  private readonly minNumber: number;
+  constructor(range: { min: bigint; max: bigint }) {
+    this.min = range.min;
+    this.max = range.max;
+    const diff = range.max - range.min + 1n;
+    this.size = diff <= 0x100000000n ? Number(diff) : NaN;
+    this.full64 = diff === 1n << 64n;
+    this.minNumber = Number.isSafeInteger(Number(range.min)) && BigInt(Number(range.min)) === range.min ? Number(range.min) : NaN;
+  }
+
+  draw(mrng: fc.Random): bigint {
+    const size = this.size;
+    if (size === size) {
+      let v = mrng.nextInt(0, 0xffffffff);
+      if (v >= size && v + size >= 0x100000000) {
+        const maxAccepted = 0x100000000 - (0x100000000 % size);
+        while (v >= maxAccepted) v = mrng.nextInt(0, 0xffffffff);
+      }
+      const k = v < size ? v : v % size;
+      const m = this.minNumber;
+      return m === m && Number.isSafeInteger(m + k) ? BigInt(m + k) : BigInt(k) + this.min;
+    }
+    if (this.full64) {
+      const hi = mrng.nextInt(0, 0xffffffff);
+      const lo = mrng.nextInt(0, 0xffffffff);
+      return ((BigInt(hi) << 32n) | BigInt(lo)) + this.min;
+    }
+    return mrng.nextBigInt(this.min, this.max);
+  }
+}
+
 class BigIntGen extends Gen<bigint> {
-  private readonly whole: { min: bigint; max: bigint };
-  private readonly ranges: Array<{ min: bigint; max: bigint }>;
+  private readonly whole: BigRange;
+  private readonly ranges: BigRange[];
   constructor(private readonly constraints: { min: bigint; max: bigint }) {
     super();
-    this.whole = { min: constraints.min, max: constraints.max };
-    this.ranges = biasRanges(constraints.min, constraints.max, (v) => (v === 0n ? 0n : BigInt(String(v).length)), (v) => -v, (a, b) => a + b, (a, b) => a - b);
+    this.whole = new BigRange(constraints);
+    this.ranges = biasRanges(constraints.min, constraints.max, (v) => (v === 0n ? 0n : BigInt(String(v).length)), (v) => -v, (a, b) => a + b, (a, b) => a - b).map(
+      (r) => new BigRange(r),
+    );
   }
   protected buildArb(): fc.Arbitrary<bigint> {
     return fc.bigInt(this.constraints);
   }
   draw(mrng: fc.Random, bias: Bias): bigint {
-    const r = pickRange(mrng, bias, this.whole, this.ranges);
-    return mrng.nextBigInt(r.min, r.max);
+    return pickRange(mrng, bias, this.whole, this.ranges).draw(mrng);
   }
 }
 
