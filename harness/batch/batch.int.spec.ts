@@ -91,6 +91,22 @@ describe('BatchScreen (QEMU vs emulator)', () => {
     await dut.close();
   }, 60_000);
 
+  it('checksums every compared qword: a change in any one of 1 to 9 is seen (the loop takes four at a time, then the rest)', async () => {
+    const cases: Case[] = [];
+    for (let n = 1; n <= 9; n++) {
+      for (let q = 0; q < n; q++) {
+        // only the data qword is compared, not the stack slot the push also wrote
+        const extra = { memory: [{ addr: '0x20000', bytes: '11'.repeat(8 * n) }], compare: [{ addr: '0x20000', length: 8 * n }] };
+        cases.push(await handCase(`q${n}-${q}`, `push -0x12345\npop qword ptr [rbx + ${8 * q}]`, extra));
+      }
+    }
+    const plain = createEmulatorDut([]);
+    expect((await new BatchScreen(qemu, plain).screen(cases)).agreed).toEqual(cases.map(() => true));
+    const mutant = createEmulatorDut(['push-imm32-no-sext']);
+    expect((await new BatchScreen(qemu, mutant).screen(cases)).agreed).toEqual(cases.map(() => false));
+    await Promise.all([plain.close(), mutant.close()]);
+  }, 60_000);
+
   it('recreates every staged byte in the guest, the generator\'s xorshift fills included', async () => {
     const emulator = createEmulatorDut([]);
     // generated cases' scratch memory (mostly xorshift streams the runner regenerates), run as a lone NOP
