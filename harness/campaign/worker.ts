@@ -40,12 +40,16 @@ async function restartReference(): Promise<void> {
   runner = runnerWithGuestScrub(screen);
 }
 
+function generateCases(first: number, count: number): Promise<GeneratedCase[]> {
+  return Promise.all(Array.from({ length: count }, (_, k) => source(first + k)));
+}
+
 /**
  * Cases first..first+count-1. In block mode they are screened as one guest-side batch first:
  * a case whose outcome records agree is a match; every other case runs alone, as before.
  */
-async function runCases(first: number, count: number): Promise<FromWorker> {
-  const generated = await Promise.all(Array.from({ length: count }, (_, k) => source(first + k)));
+async function runCases(first: number, count: number, generating: Promise<GeneratedCase[]>): Promise<FromWorker> {
+  const generated = await generating;
   let agreed: boolean[] = [];
   let differed: boolean[] = [];
   const oracleCrashes: Array<{ caseId: string; message: string }> = [];
@@ -172,8 +176,12 @@ async function main(): Promise<void> {
       });
       return;
     }
+    // Generated now, while the batch before it (if any) waits on QEMU: the campaign hands out a
+    // worker's next batch before the current one is done.
+    const generating = generateCases(m.first, m.count);
+    generating.catch(() => undefined); // awaited in turn below
     queue = queue.then(async () => {
-      post(await runCases(m.first, m.count));
+      post(await runCases(m.first, m.count, generating));
     });
   });
 }
