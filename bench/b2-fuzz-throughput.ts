@@ -13,14 +13,26 @@ import { fmt, printTable } from './stats.js';
  *   block mode on 2 workers (one QEMU per worker, reset by writes), step mode on 2 workers,
  *   and the baseline that spawns a fresh QEMU for every case (1 worker).
  */
-/** Tests/s over the whole campaign, and after start-up (workers booting tsx, QEMU, keystone). */
+/**
+ * Testing after start-up that does not count as steady state: V8 is still optimizing the
+ * generator and the emulator, and the encoding cache is filling (30 s runs of 2 workers, per 5 s:
+ * 2,035 tests/s in the first 5 s after start-up, 2,880 in the next, 3,200-3,550 after that).
+ */
+const WARMUP_SECONDS = 10;
+
+/**
+ * Tests/s over the whole campaign, after start-up (workers booting tsx, QEMU, keystone), and in
+ * steady state (after start-up and WARMUP_SECONDS more; timed runs only, else the after-start-up rate).
+ */
 async function campaignRate(
   mode: 'block' | 'step',
   amount: { count: number } | { seconds: number },
   seed: number,
   options: { batch?: number; raw?: boolean } = {},
-): Promise<{ overall: number; steady: number }> {
+): Promise<{ overall: number; afterStartup: number; steady: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'difftest-b2-'));
+  const t0 = performance.now();
+  const marks: Array<{ at: number; done: number }> = [];
   try {
     const r = await runCampaign({
       runId: 'bench',
@@ -36,8 +48,14 @@ async function campaignRate(
       runDir: dir,
       minimize: false,
       replayTemplate: '',
+      onProgress: (done) => marks.push({ at: (performance.now() - t0) / 1000, done }),
     });
-    return { overall: r.testsRun / r.seconds, steady: r.testsRun / (r.seconds - (r.startupSeconds ?? 0)) };
+    const startup = r.startupSeconds ?? 0;
+    const afterStartup = r.testsRun / (r.seconds - startup);
+    const from = marks.find((m) => m.at >= startup + WARMUP_SECONDS);
+    const last = marks[marks.length - 1];
+    const steady = 'seconds' in amount && from && last && last.at - from.at >= WARMUP_SECONDS ? (last.done - from.done) / (last.at - from.at) : afterStartup;
+    return { overall: r.testsRun / r.seconds, afterStartup, steady };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -77,7 +95,7 @@ export async function runFuzzThroughputBench(options: { rounds: number }): Promi
   // Timed runs long enough that V8's optimizing compiler has settled (it keeps compiling for the
   // first ~10 s of a worker: a 10 s run measured about half the steady rate)
   // three runs, median and range: on a shared machine one run can be a quarter off either way
-  const blockRuns: Array<{ overall: number; steady: number }> = [];
+  const blockRuns: Array<{ overall: number; afterStartup: number; steady: number }> = [];
   for (let k = 0; k < 3; k++) blockRuns.push(await campaignRate('block', { seconds: 10 * scale }, 101 + k));
   blockRuns.sort((a, b) => a.steady - b.steady);
   const block = blockRuns[1]!;
@@ -89,14 +107,15 @@ export async function runFuzzThroughputBench(options: { rounds: number }): Promi
   printTable('B2 fuzz throughput (10-instruction cases, emulator vs QEMU; goal >= 2,000 tests/s and >= 60x the baseline)', [
     [
       `block mode, guest-side batches of ${DEFAULT_BATCH}, 2 workers, 3 × ${10 * scale} s`,
-      `${fmt(block.steady, 1)} tests/s after start-up, median (runs ${blockRuns.map((r) => fmt(r.steady, 1)).join(', ')}; ${fmt(block.overall, 1)} including start-up)`,
+      `${fmt(block.steady, 1)} tests/s in steady state (after start-up and ${WARMUP_SECONDS} s of warm-up), median (runs ${blockRuns.map((r) => fmt(r.steady, 1)).join(', ')}); ` +
+        `${fmt(block.afterStartup, 1)} counting the warm-up, ${fmt(block.overall, 1)} counting start-up too`,
     ],
-    [`  the same with raw encodings (--raw), ${10 * scale} s`, `${fmt(blockRaw.steady, 1)} tests/s after start-up (${fmt(blockRaw.overall, 1)} including it)`],
-    ['block mode, one case per round trip (--batch 1), 2 workers', `${fmt(perCase.steady, 1)} tests/s after start-up (${fmt(perCase.overall, 1)} including it)`],
-    ['step mode, 2 workers', `${fmt(step.steady, 1)} tests/s after start-up (${fmt(step.overall, 1)} including it)`],
+    [`  the same with raw encodings (--raw), ${10 * scale} s`, `${fmt(blockRaw.steady, 1)} tests/s in steady state (${fmt(blockRaw.afterStartup, 1)} counting the warm-up)`],
+    ['block mode, one case per round trip (--batch 1), 2 workers', `${fmt(perCase.afterStartup, 1)} tests/s after start-up (${fmt(perCase.overall, 1)} including it)`],
+    ['step mode, 2 workers', `${fmt(step.afterStartup, 1)} tests/s after start-up (${fmt(step.overall, 1)} including it)`],
     ['baseline: fresh QEMU per case, 1 worker', `${fmt(baseline, 1)} tests/s`],
     [`generation alone, 1 thread, ${DEFAULT_BATCH} cases at a time (keystone + iced)`, `${fmt(generation, 1)} cases/s`],
-    ['batched / per-case', `${fmt(block.steady / perCase.steady, 1)}x`],
-    ['batched / baseline', `${fmt(block.steady / baseline, 1)}x`],
+    ['batched / per-case (after start-up)', `${fmt(block.afterStartup / perCase.afterStartup, 1)}x`],
+    ['batched / baseline (after start-up)', `${fmt(block.afterStartup / baseline, 1)}x`],
   ]);
 }

@@ -20,6 +20,8 @@ export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly signal?: AbortSignal;
   /** Each divergence as soon as it is known (the case file is already on disk). */
   readonly onDivergence?: (r: CaseResult) => void;
+  /** How many cases have finished, after each batch of results (benchmarks time the steady state with it). */
+  readonly onProgress?: (done: number) => void;
   readonly rowNames?: (row: number) => string;
   /**
    * Known (suppressed) divergences: reported as found, not minimized again, and counted apart
@@ -184,6 +186,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
             }
           }
           progress?.update(results.length, options.count, `${divergent} divergent${knownDivergent ? `, ${knownDivergent} known` : ''}`);
+          options.onProgress?.(results.length);
           dispatch(w);
         } else if (m.type === 'minimized') {
           pendingMinimize--;
