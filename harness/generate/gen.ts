@@ -112,7 +112,6 @@ class IntegerGen extends Gen<number> {
   }
 }
 
-/** fc.bigInt({min, max}), drawn as BigIntArbitrary.generate does (its bias ranges computed once, not per draw). */
 /**
  * A bigint range drawn as pure-rand's uniformBigInt draws it (fast-check's Random.nextBigInt):
  * 32-bit words of the generator (`nextInt(0, 2^32 - 1)` consumes exactly one), rejection
@@ -157,6 +156,7 @@ class BigRange {
   }
 }
 
+/** fc.bigInt({min, max}), drawn as BigIntArbitrary.generate does (its bias ranges computed once, not per draw). */
 class BigIntGen extends Gen<bigint> {
   private readonly whole: BigRange;
   private readonly ranges: BigRange[];
