@@ -10,6 +10,8 @@ import { LockstepRunner, type LockstepResult } from '../lockstep.js';
 import { divergenceSignature } from '../signature.js';
 import { createDut } from '../targets.js';
 import { BatchRecoveryError, BatchScreen, runnerWithGuestScrub } from '../batch/batch-screen.js';
+import { batchProgram } from '../batch/batch-layout.js';
+import { initAssembler } from '../asm/assembler.js';
 import { childLogger } from '../../util/log.js';
 import { createCaseSource } from './case-source.js';
 import { minimizeGeneratedDivergence } from './minimize-divergence.js';
@@ -155,6 +157,9 @@ async function minimizeIndex(index: number, signature: string): Promise<FromWork
 async function main(): Promise<void> {
   dut = await createDut(config.dut, config.cpuModel);
   await restartReference();
+  // start-up, not testing time: keystone (which also assembles the batch runner) and the runner
+  await (await initAssembler()).ready();
+  if (config.mode === 'block') await batchProgram();
   post({ type: 'ready', workerId: config.workerId, oracle: reference.info(), dut: dut.info() });
   let queue = Promise.resolve();
   port.on('message', (m: ToWorker) => {
