@@ -52,6 +52,14 @@ describe('difftest CLI', () => {
     expect(r.stderr).toContain(`${file}: not a valid difftest case (code: expected an even-length hex byte string)`);
   });
 
+  it('ci: without --count or --seconds runs its default 300 cases and says so', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const r = await run(['ci', '--workers', '1', '--no-minimize', '--out', path.join(mkdtempSync(path.join(tmpdir(), 'difftest-ci-')), 'r')]);
+    expect(r.stdout).toMatch(/^difftest: ci seed 1 \(replay with --seed 1\); 300 cases, 1 worker\(s\), block mode/m);
+    expect(r.stdout).toMatch(/^difftest: 3\d\d tests in/m); // 300 generated plus the regression corpus
+  }, 120_000);
+
   it('ci: QEMU vs QEMU passes (exit 0, JUnit with no failures); a planted bug fails it unless suppressed', async () => {
     const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

@@ -84,6 +84,9 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   }
   const count = str('count') !== undefined ? positiveInt('count', str('count'), 0) : undefined;
   const seconds = str('seconds') !== undefined ? positiveInt('seconds', str('seconds'), 0, 86_400) : undefined;
+  // what the campaign runs for: the options given, else the command's default (ci: a count, start: seconds)
+  const runCount = count ?? (seconds === undefined ? s.defaultCount : undefined);
+  const runSeconds = seconds ?? (count === undefined ? s.defaultSeconds : undefined);
   const workers = positiveInt('workers', str('workers'), Math.min(availableParallelism(), 8), 64);
   const batch = positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
   const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'));
@@ -93,7 +96,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     .filter(Boolean)
     .join(' ');
   process.stdout.write(
-    `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${count !== undefined ? `${count} cases` : `${seconds ?? s.defaultSeconds}s`}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
+    `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${runCount !== undefined ? `${runCount} cases` : `${runSeconds}s`}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
   );
   // read before the campaign: a malformed file must not cost a minute of fuzzing first
   const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
@@ -112,8 +115,8 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       runId,
       command: ['difftest', s.command, ...s.argv].join(' '),
       seed: s.seed,
-      count: count ?? (seconds === undefined ? s.defaultCount : undefined),
-      seconds: seconds ?? (count === undefined ? s.defaultSeconds : undefined),
+      count: runCount,
+      seconds: runSeconds,
       workers,
       dut,
       cpuModel: str('cpu'),
