@@ -54,18 +54,6 @@ class DrawArbitrary<T> extends fc.Arbitrary<T> {
   }
 }
 
-class LeafGen<T> extends Gen<T> {
-  constructor(private readonly leaf: fc.Arbitrary<T>) {
-    super();
-  }
-  protected buildArb(): fc.Arbitrary<T> {
-    return this.leaf;
-  }
-  draw(mrng: fc.Random, bias: Bias): T {
-    return this.leaf.generate(mrng, bias).value_;
-  }
-}
-
 /**
  * fast-check's bias ranges for an integer range (BiasNumericRange.ts): near zero and near both
  * ends when the range spans zero, otherwise near each end.
@@ -333,7 +321,6 @@ class ChainGen<S, T> extends Gen<T> {
 type Weighted<T> = Gen<T> | { readonly weight: number; readonly gen: Gen<T> };
 
 export const G = {
-  leaf: <T>(arb: fc.Arbitrary<T>): Gen<T> => new LeafGen(arb),
   constant: <T>(value: T): Gen<T> => new ConstantGen([value]),
   constantFrom: <T>(...values: T[]): Gen<T> => new ConstantGen(values),
   integer: (c: fc.IntegerConstraints = {}): Gen<number> => new IntegerGen(c),
