@@ -89,14 +89,19 @@ class EncodingCache {
   /** offset * 16 + length */
   private readonly where = new Map<string, number>();
 
+  /** RIP-relative lines are never kept (nor looked up). */
+  private static keeps(line: string): boolean {
+    return !line.includes('rip');
+  }
+
   get(line: string): Uint8Array | undefined {
-    if (line.includes('rip')) return undefined; // never kept: spare the lookup
+    if (!EncodingCache.keeps(line)) return undefined;
     const w = this.where.get(line);
     return w === undefined ? undefined : this.arena.subarray(w >>> 4, (w >>> 4) + (w & 15));
   }
 
   put(line: string, bytes: Uint8Array): void {
-    if (bytes.length > 15 || line.includes('rip')) return;
+    if (bytes.length > 15 || !EncodingCache.keeps(line)) return;
     if (this.used + bytes.length > this.arena.length) {
       this.where.clear();
       this.used = 0;
