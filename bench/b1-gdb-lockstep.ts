@@ -1,7 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import { buildTestMachine } from '../target/test-machine.js';
+import { buildTestMachine } from '../contracts/test-machine.js';
 import { fmt, median, printTable, ratePerSecond } from './stats.js';
 
 /**

@@ -1,6 +1,6 @@
 import { ensureDebianTool } from '../oracle/qemu/install.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import { buildTestMachine, LAYOUT } from '../target/test-machine.js';
+import { buildTestMachine, LAYOUT } from '../contracts/test-machine.js';
 import { nasm, runOnce, WORKLOADS } from './emulator-mips.js';
 import { fmt, median, printTable } from './stats.js';
 

@@ -37,7 +37,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmulatorTarget } from '../emulator/emulator-target.js';
-import { buildTestMachine, LAYOUT } from '../target/test-machine.js';
+import { buildTestMachine, LAYOUT } from '../contracts/test-machine.js';
 
 export function nasm(src: string): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), 'bench-nasm-'));

@@ -1,5 +1,5 @@
 import { UsageError } from '../util/errors.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 
 const BENCHES = ['b1', 'b2', 'b3', 'b5'] as const;
 

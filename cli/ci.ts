@@ -8,7 +8,7 @@ import { LockstepSession } from '../harness/session.js';
 import { parseDutSpec } from '../harness/targets.js';
 import { UsageError } from '../util/errors.js';
 import { DEFAULT_SUPPRESSIONS, FUZZ_OPTIONS, parseSeed, runFuzz } from './fuzz.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 
 const DEFAULT_REGRESSIONS = 'corpus/regressions';
 

@@ -11,7 +11,7 @@ import { UsageError } from '../util/errors.js';
 import { childLogger } from '../util/log.js';
 import { BATCH } from '../harness/batch/batch-layout.js';
 import { DEFAULT_BATCH } from '../harness/campaign/campaign.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 
 const log = childLogger('fuzz');
 

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { setLogLevel, resolveLogLevel } from '../util/log.js';
 import { formatError, UsageError } from './errors.js';
 
@@ -54,15 +53,6 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   return cmd.run(rest.slice(1));
-}
-
-/** Parse options strictly, turning node's errors into one-line usage errors. */
-export function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(argv: string[], options: T, usageText: string) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message.split('\n')[0]}; usage: ${usageText.split('\n')[0]}`);
-  }
 }
 
 const verbose = process.argv.includes('--verbose');

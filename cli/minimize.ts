@@ -10,7 +10,7 @@ import { FRAGMENT_SYNC_RULES } from '../harness/sync-rules.js';
 import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 import { describeDivergence } from './text-summary.js';
 
 const USAGE = `difftest minimize <case.json> [--dut ${DUT_HELP}] [--inject NAME]... [--cpu MODEL] [--budget N] [--out DIR]

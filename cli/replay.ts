@@ -4,7 +4,7 @@ import { LockstepSession } from '../harness/session.js';
 import { judgeCase } from '../harness/expectation.js';
 import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
 import { UsageError } from '../util/errors.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 import { describeDivergence } from './text-summary.js';
 
 const USAGE = `difftest replay <case.json|dir>... [--dut ${DUT_HELP}] [--inject NAME] [--mode block|step] [--cpu MODEL]

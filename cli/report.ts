@@ -2,7 +2,7 @@ import path from 'node:path';
 import { readResult } from '../reports/json.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 
 const USAGE = `difftest report <result.json> [--out DIR]
 

@@ -1,8 +1,8 @@
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import { seedCase } from '../harness/samples/seed-case.js';
-import { GPR_NAMES, type MachineState } from '../target/machine-state.js';
-import { buildTestMachine, classifyException } from '../target/test-machine.js';
-import { parseOptions } from './main.js';
+import { GPR_NAMES, type MachineState } from '../contracts/machine-state.js';
+import { buildTestMachine, classifyException } from '../contracts/test-machine.js';
+import { parseOptions } from './options.js';
 
 const USAGE = `difftest sample [--cpu MODEL]
 

@@ -1,5 +1,5 @@
 import { ensureDebianTool, ensureQemu } from '../oracle/qemu/install.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 
 const USAGE = `difftest setup-check [--tests]
 

@@ -1,5 +1,5 @@
 import { FUZZ_OPTIONS, FUZZ_USAGE, parseSeed, runFuzz } from './fuzz.js';
-import { parseOptions } from './main.js';
+import { parseOptions } from './options.js';
 import { UsageError } from '../util/errors.js';
 
 const USAGE = `difftest start [fuzz options…]

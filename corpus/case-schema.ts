@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { hex64, hexBytes } from '../target/hex.js';
-import { GPR_NAMES, MemoryRegionSchema, type GprName } from '../target/machine-state.js';
+import { hex64, hexBytes } from '../contracts/hex.js';
+import { GPR_NAMES, MemoryRegionSchema, type GprName } from '../contracts/machine-state.js';
 
 /**
  * A replayable test case on the test machine: code, initial registers and memory, which

@@ -1,5 +1,5 @@
 import { EmulatorTarget } from './emulator-target.js';
-import { targetContract } from '../target/target-contract.js';
+import { targetContract } from '../contracts/target-contract.js';
 
 // The same suite as QemuTarget's (oracle/qemu/qemu-target.int.spec.ts), on the emulator.
 const emulator = new EmulatorTarget();

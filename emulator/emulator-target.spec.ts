@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildTestMachine, LAYOUT } from '../target/test-machine.js';
+import { buildTestMachine, LAYOUT } from '../contracts/test-machine.js';
 import { EmulatorTarget } from './emulator-target.js';
 import { nasm } from './test-support/nasm.js';
 import { flagsOf, run } from './test-support/run.js';

@@ -1,5 +1,5 @@
-import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../target/execution-target.js';
-import { GPR_BY_ENCODING, SEGMENT_NAMES, type MachineState, type MemoryRegion, type Segment, type SegmentName } from '../target/machine-state.js';
+import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../contracts/execution-target.js';
+import { GPR_BY_ENCODING, SEGMENT_NAMES, type MachineState, type MemoryRegion, type Segment, type SegmentName } from '../contracts/machine-state.js';
 import { type CpuModel, qemu64Model } from './cpu/cpu-model.js';
 import { halvesToSigned } from './cpu/cpu.js';
 import { readDescriptor, setSegmentCache } from './cpu/segments.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildTestMachine, LAYOUT } from '../target/test-machine.js';
-import type { StopReason } from '../target/execution-target.js';
+import { buildTestMachine, LAYOUT } from '../contracts/test-machine.js';
+import type { StopReason } from '../contracts/execution-target.js';
 import { EmulatorTarget } from './emulator-target.js';
 import { nasm } from './test-support/nasm.js';
 import { sequences } from './test-support/sequences.js';

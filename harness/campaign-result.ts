@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { hex64, hexBytes, hexCodec } from '../target/hex.js';
-import { MachineStateSchema, MemoryRegionSchema } from '../target/machine-state.js';
+import { hex64, hexBytes, hexCodec } from '../contracts/hex.js';
+import { MachineStateSchema, MemoryRegionSchema } from '../contracts/machine-state.js';
 
 /**
  * The result of a campaign (fuzz run, CI run, replay): what reports are written from.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialState } from '../target/test-machine.js';
+import { initialState } from '../contracts/test-machine.js';
 import { bitRangeTable, compareMemory, compareStates, differingBits, flagNames } from './compare.js';
 
 describe('state comparison', () => {

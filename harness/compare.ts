@@ -1,5 +1,5 @@
-import type { MachineState } from '../target/machine-state.js';
-import { GPR_NAMES, SEGMENT_NAMES } from '../target/machine-state.js';
+import type { MachineState } from '../contracts/machine-state.js';
+import { GPR_NAMES, SEGMENT_NAMES } from '../contracts/machine-state.js';
 
 /** One compared location whose values differ (after masking). */
 export interface FieldDiff {

@@ -1,6 +1,6 @@
 import { EmulatorTarget } from '../emulator/emulator-target.js';
 import { isMutantName, MUTANT_NAMES, setMutants, type MutantName } from '../emulator/mutants.js';
-import type { ExecutionTarget } from '../target/execution-target.js';
+import type { ExecutionTarget } from '../contracts/execution-target.js';
 import { UsageError } from '../util/errors.js';
 
 export { MUTANT_NAMES };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALL_ROWS } from '../emulator/isa/table.js';
-import { LAYOUT } from '../target/test-machine.js';
+import { LAYOUT } from '../contracts/test-machine.js';
 import { decodeAll } from './asm/decode.js';
 import { flagNames } from './compare.js';
 import { programArbitrary } from './generate/program.js';

@@ -1,7 +1,7 @@
 import type { Case } from '../corpus/case-schema.js';
-import type { ExecutionTarget, StopReason } from '../target/execution-target.js';
-import type { MachineState, MemoryRegion } from '../target/machine-state.js';
-import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../target/test-machine.js';
+import type { ExecutionTarget, StopReason } from '../contracts/execution-target.js';
+import type { MachineState, MemoryRegion } from '../contracts/machine-state.js';
+import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../contracts/test-machine.js';
 import { decodeOne, type DecodedInstruction } from './asm/decode.js';
 import { compareMemory, compareStates, type FieldDiff, type MemoryDiff } from './compare.js';
 import { followOracle } from './sync-rules.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MUTANT_NAMES } from '../emulator/mutants.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import { LAYOUT } from '../target/test-machine.js';
+import { LAYOUT } from '../contracts/test-machine.js';
 import { decodeAll } from './asm/decode.js';
 import { huntMutant } from './planted.js';
 

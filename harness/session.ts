@@ -1,5 +1,5 @@
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import type { ExecutionTarget } from '../target/execution-target.js';
+import type { ExecutionTarget } from '../contracts/execution-target.js';
 import { BatchScreen, runnerWithGuestScrub } from './batch/batch-screen.js';
 import type { LockstepRunner } from './lockstep.js';
 import { createDut, type DutSpec } from './targets.js';

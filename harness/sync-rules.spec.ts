@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialState } from '../target/test-machine.js';
+import { initialState } from '../contracts/test-machine.js';
 import { followOracle, registerField } from './sync-rules.js';
 
 /** Pure checks of which bits a result rule takes from the oracle (the QEMU-backed test is sync-rules.int.spec.ts). */

@@ -1,4 +1,4 @@
-import type { GprName, MachineState } from '../target/machine-state.js';
+import type { GprName, MachineState } from '../contracts/machine-state.js';
 
 /**
  * Declared synchronization rules: where the system under test is made to follow the oracle

@@ -2,7 +2,7 @@ import { UsageError } from '../util/errors.js';
 import { isMutantName, MUTANT_NAMES } from '../emulator/mutants.js';
 import { GdbRemoteTarget } from '../oracle/gdb-target.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import type { ExecutionTarget } from '../target/execution-target.js';
+import type { ExecutionTarget } from '../contracts/execution-target.js';
 
 /**
  * The system under test, as given on the command line:

@@ -1,5 +1,5 @@
-import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../target/execution-target.js';
-import { GPR_NAMES, SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../target/machine-state.js';
+import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../contracts/execution-target.js';
+import { GPR_NAMES, SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../contracts/machine-state.js';
 import { childLogger, type Logger } from '../util/log.js';
 import { RspClient, type RspEndpoint } from './rsp/client.js';
 import { fromHex, parseStopReply, toHex } from './rsp/codec.js';

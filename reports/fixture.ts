@@ -4,8 +4,8 @@
  * that is not sign-extended (a memory diff), one suppressed divergence and one oracle crash.
  */
 import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
-import type { GprName, MachineState } from '../target/machine-state.js';
-import { LAYOUT, initialState } from '../target/test-machine.js';
+import type { GprName, MachineState } from '../contracts/machine-state.js';
+import { LAYOUT, initialState } from '../contracts/test-machine.js';
 
 function at(regs: Partial<Record<GprName, bigint>>, rip: bigint, rflags = 0x2n): MachineState {
   return { ...initialState(regs, rflags), rip };

@@ -5,7 +5,7 @@
  */
 import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
 import { bitRangeTable, differingBits, flagNames, type BitRangeRow, type FieldDiff } from '../harness/compare.js';
-import { GPR_NAMES, type MachineState } from '../target/machine-state.js';
+import { GPR_NAMES, type MachineState } from '../contracts/machine-state.js';
 
 /** `0x` + hex, zero-padded to the field width (64 bits → 16 digits). */
 export function hexWidth(v: bigint, width = 64): string {

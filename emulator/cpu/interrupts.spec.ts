@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Seg } from '../decode/insn.js';
 import { EmulatorTarget } from '../emulator-target.js';
-import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
+import { buildTestMachine, LAYOUT } from '../../contracts/test-machine.js';
 import { nasm } from '../test-support/nasm.js';
 
 /**

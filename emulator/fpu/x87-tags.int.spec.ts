@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
-import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
+import { buildTestMachine, LAYOUT } from '../../contracts/test-machine.js';
 import { EmulatorTarget } from '../emulator-target.js';
 import { nasm } from '../test-support/nasm.js';
 import { x87Sequences } from '../test-support/sequences-x87.js';

@@ -1,6 +1,6 @@
-import { buildTestMachine, classifyException, type ExceptionInfo, LAYOUT } from '../../target/test-machine.js';
-import type { GprName, MachineState, MemoryRegion } from '../../target/machine-state.js';
-import type { StopReason } from '../../target/execution-target.js';
+import { buildTestMachine, classifyException, type ExceptionInfo, LAYOUT } from '../../contracts/test-machine.js';
+import type { GprName, MachineState, MemoryRegion } from '../../contracts/machine-state.js';
+import type { StopReason } from '../../contracts/execution-target.js';
 import type { CpuModel } from '../cpu/cpu-model.js';
 import { EmulatorTarget } from '../emulator-target.js';
 import { nasm } from './nasm.js';

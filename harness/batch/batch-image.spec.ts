@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CASE_FORMAT, decodeCase, type Case } from '../../corpus/case-schema.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { asm } from '../asm/assembler.js';
 import fc from 'fast-check';
 import { decodeAll } from '../asm/decode.js';

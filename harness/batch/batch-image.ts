@@ -5,8 +5,8 @@
  * writes) and a hash list (the compared regions). Everything goes in one contiguous write.
  */
 import type { Case } from '../../corpus/case-schema.js';
-import { GPR_BY_ENCODING, type MemoryRegion } from '../../target/machine-state.js';
-import { jumpTo, LAYOUT } from '../../target/test-machine.js';
+import { GPR_BY_ENCODING, type MemoryRegion } from '../../contracts/machine-state.js';
+import { jumpTo, LAYOUT } from '../../contracts/test-machine.js';
 import { OpKind, Register, type Instruction } from 'iced-x86';
 import { describe, forEachInstruction, icedRflagsToArch, mnemonicOf, type DecodedInstruction } from '../asm/decode.js';
 import { coalesce, comparedRegions, zeroedComparedRegions } from '../lockstep.js';

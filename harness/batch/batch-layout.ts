@@ -19,8 +19,8 @@
  */
 import { initAssembler } from '../asm/assembler.js';
 import { decodeAll } from '../asm/decode.js';
-import { initialState, LAYOUT, PTE, SELECTORS, systemMemory } from '../../target/test-machine.js';
-import type { MachineState, MemoryRegion } from '../../target/machine-state.js';
+import { initialState, LAYOUT, PTE, SELECTORS, systemMemory } from '../../contracts/test-machine.js';
+import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import { SCRUBBED } from '../lockstep.js';
 
 export const BATCH = {

@@ -1,7 +1,7 @@
 import type { Case } from '../../corpus/case-schema.js';
-import type { ExecutionTarget, StopReason } from '../../target/execution-target.js';
-import type { MachineState } from '../../target/machine-state.js';
-import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
+import type { ExecutionTarget, StopReason } from '../../contracts/execution-target.js';
+import type { MachineState } from '../../contracts/machine-state.js';
+import { buildTestMachine, LAYOUT } from '../../contracts/test-machine.js';
 import { BATCH, BATCH_CODE_PAGE_STOP, RECORD, RECORD_STATUS } from './batch-layout.js';
 import { batchProgram, type BatchProgram } from './batch-layout.js';
 import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.js';

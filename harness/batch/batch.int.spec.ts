@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASE_FORMAT, decodeCase, type Case } from '../../corpus/case-schema.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { asm } from '../asm/assembler.js';
 import { createCaseSource } from '../campaign/case-source.js';
 import { createEmulatorDut } from '../emulator-dut.js';

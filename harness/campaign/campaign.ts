@@ -3,7 +3,7 @@ import { childLogger } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
 import type { CampaignResult, DivergenceReport } from '../campaign-result.js';
 import type { CaseResult, FromWorker, WorkerConfig } from './protocol.js';
-import type { TargetInfo } from '../../target/execution-target.js';
+import type { TargetInfo } from '../../contracts/execution-target.js';
 import { FRAGMENT_SYNC_RULES } from '../sync-rules.js';
 import { ensureQemu } from '../../oracle/qemu/install.js';
 

@@ -1,5 +1,5 @@
 import type { Case } from '../../corpus/case-schema.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { decodeAll } from '../asm/decode.js';
 import type { Divergence, LockstepRunner } from '../lockstep.js';
 import { minimizeCase } from '../minimize/minimize.js';

@@ -1,5 +1,5 @@
 import type { Case } from '../../corpus/case-schema.js';
-import type { TargetInfo } from '../../target/execution-target.js';
+import type { TargetInfo } from '../../contracts/execution-target.js';
 import type { DivergenceReport } from '../campaign-result.js';
 import type { DutSpec } from '../targets.js';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Case } from '../../corpus/case-schema.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
 import { RspError } from '../../oracle/rsp/errors.js';
-import type { ExecutionTarget } from '../../target/execution-target.js';
+import type { ExecutionTarget } from '../../contracts/execution-target.js';
 import { flagNames } from '../compare.js';
 import { buildDivergenceReport } from '../divergence-report.js';
 import { LockstepRunner, type LockstepResult } from '../lockstep.js';

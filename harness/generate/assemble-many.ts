@@ -12,7 +12,7 @@
  * a RIP fix-up that changes lengths) goes through `assembleProgram` on its own, so every
  * outcome, rejects included, is the one `assembleProgram` gives.
  */
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { assembleCheckedLean, type PlacedInstruction } from '../asm/assembler.js';
 import type { GeneratedProgram } from './program.js';
 import { rowOfEncoding } from './row-of-encoding.js';

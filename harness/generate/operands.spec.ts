@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { immediateArbitrary, immediateEdges, signedRange } from './immediates.js';
 import { effectiveAddress, memoryOperandArbitrary, resolveMemoryOperand, type AddressingState } from './memory-operand.js';
 import { registerArbitrary, registerNeedsRex } from './registers.js';

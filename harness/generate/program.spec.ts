@@ -3,8 +3,8 @@ import { InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register, RegisterE
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initAssembler } from '../asm/assembler.js';
 import { forEachInstruction } from '../asm/decode.js';
-import { GPR_BY_ENCODING } from '../../target/machine-state.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { GPR_BY_ENCODING } from '../../contracts/machine-state.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { CaseSchema, type Case } from '../../corpus/case-schema.js';
 import { fastProgramArbitrary, programArbitrary, type GeneratedProgram } from './program.js';
 import { formatInstruction, sourceInstruction } from './instruction.js';

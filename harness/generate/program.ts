@@ -5,8 +5,8 @@
  */
 import type fc from 'fast-check';
 import { G, type Gen } from './gen.js';
-import { LAYOUT } from '../../target/test-machine.js';
-import { gprsByEncoding, type GprName } from '../../target/machine-state.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
+import { gprsByEncoding, type GprName } from '../../contracts/machine-state.js';
 import { formatInstruction, resolveInstruction, ripDisplacement, ripOperand, RSP, sourceInstruction, type GeneratedInstruction, type ProgramState } from './instruction.js';
 import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';

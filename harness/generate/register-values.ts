@@ -6,7 +6,7 @@
  */
 import type fc from 'fast-check';
 import { G, type Gen } from './gen.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 
 const M64 = (1n << 64n) - 1n;
 

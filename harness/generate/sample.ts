@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import fc from 'fast-check';
 import { initAssembler } from '../asm/assembler.js';
 import { decodeAll } from '../asm/decode.js';
-import { toHex } from '../../target/hex.js';
+import { toHex } from '../../contracts/hex.js';
 import { programArbitrary } from './program.js';
 import { parseFamilies } from './row-catalog.js';
 import { assembleProgram, encodeRawProgram } from './to-case.js';

@@ -5,7 +5,7 @@
  * Raw mode: bytes come from raw.ts, each encoding checked with iced.
  */
 import { CASE_FORMAT, type Case } from '../../corpus/case-schema.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { assembleCheckedLean, type PlacedInstruction } from '../asm/assembler.js';
 import { formatInstruction, ripDisplacement, type GeneratedInstruction } from './instruction.js';
 import type { GeneratedProgram } from './program.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { layoutCode, splitCode, truncateAfter, withInstructions } from './instructions.js';
 import { encode, hexOf, makeCase } from './test-fixtures.js';
 

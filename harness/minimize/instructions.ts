@@ -6,7 +6,7 @@
  */
 import { Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
 import type { Case } from '../../corpus/case-schema.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { describe } from '../asm/decode.js';
 
 /** A relative field inside an instruction's bytes that must be rewritten when the instruction moves. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Case } from '../../corpus/case-schema.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { splitCode } from './instructions.js';
 import { minimizeCase, NotFailingError, type MinimizeProgress } from './minimize.js';
 import { encode, hexOf, makeCase, qword, readQword } from './test-fixtures.js';

@@ -4,7 +4,7 @@
  * where trying one register / bit / chunk at a time would need k calls per round.
  */
 import type { Case } from '../../corpus/case-schema.js';
-import type { GprName, MemoryRegion } from '../../target/machine-state.js';
+import type { GprName, MemoryRegion } from '../../contracts/machine-state.js';
 import { comparedRegions } from '../lockstep.js';
 import type { BudgetedPredicate } from './budgeted-predicate.js';
 import { ddmin } from './ddmin.js';

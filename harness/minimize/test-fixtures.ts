@@ -1,7 +1,7 @@
 /** Hand-encoded code and cases for the minimizer's tests (no assembler needed). */
 import { CASE_FORMAT, type Case } from '../../corpus/case-schema.js';
-import type { GprName, MemoryRegion } from '../../target/machine-state.js';
-import { LAYOUT } from '../../target/test-machine.js';
+import type { GprName, MemoryRegion } from '../../contracts/machine-state.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 
 /**
  * One instruction: hex bytes, and for a RIP-relative operand the absolute address it should

@@ -1,5 +1,5 @@
-import { LAYOUT } from '../../target/test-machine.js';
-import type { GprName, MemoryRegion } from '../../target/machine-state.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
+import type { GprName, MemoryRegion } from '../../contracts/machine-state.js';
 
 /**
  * The seed notes' case (`add r13, [rip+disp]` at __text_poke+0x192) as a self-contained

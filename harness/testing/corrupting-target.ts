@@ -1,5 +1,5 @@
-import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../../target/execution-target.js';
-import type { MachineState, MemoryRegion } from '../../target/machine-state.js';
+import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, TargetInfo } from '../../contracts/execution-target.js';
+import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import { decodeOne, type DecodedInstruction } from '../asm/decode.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Segment, TableRegister } from '../../target/machine-state.js';
+import type { Segment, TableRegister } from '../../contracts/machine-state.js';
 
 export interface SystemRegisters {
   readonly segments: Partial<Record<'cs' | 'ss' | 'ds' | 'es' | 'fs' | 'gs' | 'ldtr' | 'tr', Required<Segment>>>;

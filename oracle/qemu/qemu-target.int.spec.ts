@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { targetContract } from '../../target/target-contract.js';
-import { buildTestMachine, LAYOUT } from '../../target/test-machine.js';
+import { targetContract } from '../../contracts/target-contract.js';
+import { buildTestMachine, LAYOUT } from '../../contracts/test-machine.js';
 import { RspStubError } from '../rsp/errors.js';
 import { QemuTarget } from './qemu-target.js';
 

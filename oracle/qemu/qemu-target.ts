@@ -1,5 +1,5 @@
-import type { AddressSpace, ReadStateOptions, StopReason, TargetInfo } from '../../target/execution-target.js';
-import { SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../../target/machine-state.js';
+import type { AddressSpace, ReadStateOptions, StopReason, TargetInfo } from '../../contracts/execution-target.js';
+import { SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../../contracts/machine-state.js';
 import { childLogger } from '../../util/log.js';
 import { GdbRemoteTarget, readRegisterMap } from '../gdb-target.js';
 import { RspProtocolError, RspStubError } from '../rsp/errors.js';
