@@ -59,6 +59,47 @@ export const DivergenceReportSchema = z.object({
   minimization: z.object({ fromInstructions: z.number().int(), toInstructions: z.number().int(), seconds: z.number() }).optional(),
   /** Known, accepted divergence (suppressions file), reported separately. */
   suppressed: z.object({ reason: z.string() }).optional(),
+  /** The root-cause group (RootCauseGroup.id) this signature belongs to. */
+  group: z.string().optional(),
+  /**
+   * How it joined its group: `analyzed` (its own case was minimized and experimented on),
+   * `hypothesis` (its divergent instruction has the group's necessary features; not re-run),
+   * `unanalyzed` (no group hypothesis covered it before the minimization budget ran out).
+   */
+  grouping: z.enum(['analyzed', 'hypothesis', 'unanalyzed']).optional(),
+});
+
+/** One feature flip on a minimized case, and whether the divergence survived it. */
+export const ExperimentSchema = z.object({
+  /** The feature flipped, e.g. `REX.B`, `memory operand`, `CF in`. */
+  feature: z.string(),
+  /** What the variant was, e.g. `REX.B cleared: add rbp, rax`. */
+  change: z.string(),
+  outcome: z.enum(['agrees', 'diverges', 'other-divergence', 'not-applicable']),
+});
+
+/**
+ * Divergences with one root cause, inferred by experiment: on a minimized case, flip one
+ * encoding or state feature at a time and keep those whose removal makes the divergence go away.
+ */
+export const RootCauseGroupSchema = z.object({
+  /** G1, G2, … by number of cases, largest first. */
+  id: z.string(),
+  /** What groups are merged on (necessary features, the mnemonic when it matters, else the differing fields). */
+  key: z.string(),
+  /** One sentence: "diverges when REX.B is set and ModRM.rm names a register; never without". */
+  hypothesis: z.string(),
+  /** Features whose removal made the divergence disappear. */
+  necessary: z.array(z.string()),
+  experiments: z.array(ExperimentSchema).default([]),
+  /** The signatures in this group (DivergenceReport.signature). */
+  signatures: z.array(z.string()),
+  /** Generated cases over all its signatures. */
+  cases: z.number().int().nonnegative(),
+  /** The signature whose minimized case the hypothesis was inferred on; absent when none was analyzed in time. */
+  analyzed: z.string().optional(),
+  /** Known, accepted (every signature in it matches the same suppression). */
+  suppressed: z.object({ reason: z.string() }).optional(),
 });
 
 export const CampaignResultSchema = z.object({
@@ -73,19 +114,40 @@ export const CampaignResultSchema = z.object({
   batch: z.object({ size: z.number().int().positive(), screened: z.number().int().nonnegative() }).optional(),
   workers: z.number().int().positive(),
   oracle: z.object({ implementation: z.string(), cpuModel: z.string() }),
-  dut: z.object({ name: z.string(), implementation: z.string() }),
+  dut: z.object({
+    name: z.string(),
+    implementation: z.string(),
+    /** Planted bugs switched on (--inject), named in the report's "System under test". */
+    mutants: z.array(z.string()).default([]),
+    cpuModel: z.string().optional(),
+  }),
   testsRun: z.number().int().nonnegative(),
+  /** Wall time of the whole run, start-up, minimization and reporting included. */
   seconds: z.number().nonnegative(),
+  /** Of `seconds`, the time spent testing (rates are testing rates: testsRun / testingSeconds). */
+  testingSeconds: z.number().nonnegative().optional(),
+  /** Of `seconds`, the time spent minimizing and analyzing divergences (bounded by --minimize-seconds). */
+  minimizeSeconds: z.number().nonnegative().optional(),
+  /**
+   * Divergent cases whose batch records differed but that were not located in step mode
+   * (sampling: a record difference already seen many times is located only now and then).
+   * Each is saved (cases/unlocated.jsonl) and replayable.
+   */
+  unlocated: z.object({ count: z.number().int().nonnegative(), file: z.string().optional() }).optional(),
   /** Of `seconds`, the time until every worker had its QEMU and emulator ready. */
   startupSeconds: z.number().nonnegative().optional(),
   /** Campaign interrupted (Ctrl-C) or cut short: the report is partial. */
   partial: z.boolean().default(false),
   divergences: z.array(DivergenceReportSchema),
+  /** Divergences grouped by inferred root cause (each signature belongs to one group). */
+  groups: z.array(RootCauseGroupSchema).default([]),
   /** Cases where the oracle itself crashed or hung. */
   oracleCrashes: z.array(z.object({ caseId: z.string(), message: z.string() })).default([]),
   /** Opcode-table rows exercised: row id → number of generated instructions. */
   coverage: z.array(z.object({ row: z.string(), count: z.number().int().nonnegative() })).default([]),
   coverageTotalRows: z.number().int().nonnegative().default(0),
+  /** Generatable rows no case exercised (the actionable part of coverage). */
+  coverageMissing: z.array(z.string()).default([]),
   /** Assembler outputs dropped because the independent decoder disagreed. */
   assemblerRejects: z.array(z.object({ source: z.string(), reason: z.string(), count: z.number().int().positive() })).default([]),
   /** Undefined flags masked: per mnemonic, which bits, how often they actually differed. */
@@ -98,3 +160,5 @@ export type FieldDiffJson = z.input<typeof FieldDiffSchema>;
 export type DivergenceReport = z.output<typeof DivergenceReportSchema>;
 export type CampaignResult = z.output<typeof CampaignResultSchema>;
 export type CampaignResultJson = z.input<typeof CampaignResultSchema>;
+export type RootCauseGroup = z.output<typeof RootCauseGroupSchema>;
+export type Experiment = z.output<typeof ExperimentSchema>;
