@@ -6,6 +6,7 @@ import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
 import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/campaign/case-source.js';
 import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
+import { emulatorModelFor } from '../harness/emulator-dut.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';
 import { childLogger } from '../util/log.js';
@@ -90,6 +91,8 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   const workers = positiveInt('workers', str('workers'), Math.min(availableParallelism(), 8), 64);
   const batch = positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
   const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'));
+  // both sides model the same CPU: refuse a model the emulator lacks before anything runs
+  if (dut.kind === 'emulator') emulatorModelFor(str('cpu'));
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${s.seed}`;
   const runDir = path.resolve(str('out') ?? path.join('reports', 'runs', runId));
   const dutArgs = [str('dut') ? `--dut ${str('dut')}` : '', ...list('inject').map((i) => `--inject ${i}`), str('cpu') ? `--cpu ${str('cpu')}` : '']

@@ -36,7 +36,7 @@ export async function createDut(spec: DutSpec, cpuModel?: string): Promise<Execu
   switch (spec.kind) {
     case 'emulator': {
       const { createEmulatorDut } = await import('./emulator-dut.js');
-      return createEmulatorDut(spec.inject);
+      return createEmulatorDut(spec.inject, cpuModel);
     }
     case 'qemu':
       return QemuTarget.launch({ cpuModel: spec.cpuModel ?? cpuModel, name: 'qemu-dut' });

@@ -53,35 +53,58 @@ export function qemu64Model(): CpuModel {
   };
 }
 
-/** The QEMU `-cpu` string that extendedModel() matches. */
+/** The QEMU `-cpu` string of qemu64 with every optional feature the emulator models. */
 export const QEMU64_EXTENDED_CPU = 'qemu64,+popcnt,+movbe,+bmi1,+abm,+rdtscp,+rdrand,+pdpe1gb';
 
 /**
- * qemu64 plus the optional integer extensions, as QEMU 7.2 reports them for QEMU64_EXTENDED_CPU
- * (measured with CPUID under TCG): leaf 1 ECX gains MOVBE (22), POPCNT (23), RDRAND (30);
- * leaf 7 EBX BMI1 (3); 0x8000_0001 ECX ABM/LZCNT (5), EDX PDPE1GB (26) and RDTSCP (27).
- * Every other leaf reads as qemu64's.
+ * QEMU `-cpu qemu64,+FLAG` flags the emulator models: the CPUID bit QEMU 7.2 sets for each
+ * (measured with CPUID under TCG) and the instructions it enables. Leaf 7.0 appears only with BMI1
+ * (qemu64 reads it as zero otherwise).
  */
+const QEMU_FLAGS: Readonly<Record<string, { leaf: string; reg: 0 | 1 | 2 | 3; bit: number; enables: readonly Feature[] }>> = {
+  popcnt: { leaf: '1', reg: 2, bit: 23, enables: ['popcnt'] },
+  movbe: { leaf: '1', reg: 2, bit: 22, enables: ['movbe'] },
+  rdrand: { leaf: '1', reg: 2, bit: 30, enables: ['rdrand'] },
+  bmi1: { leaf: '7.0', reg: 1, bit: 3, enables: ['bmi1'] },
+  abm: { leaf: '0x80000001', reg: 2, bit: 5, enables: ['lzcnt'] },
+  rdtscp: { leaf: '0x80000001', reg: 3, bit: 27, enables: ['rdtscp'] },
+  pdpe1gb: { leaf: '0x80000001', reg: 3, bit: 26, enables: [] },
+};
+
+export const QEMU_CPU_FLAGS: readonly string[] = Object.keys(QEMU_FLAGS);
+
+/** What the emulator can model, for messages: `qemu64[,+popcnt][,+movbe]…`. */
+export const MODELED_CPUS = `qemu64 with any of ${QEMU_CPU_FLAGS.map((f) => `+${f}`).join(',')}`;
+
+/** qemu64 plus every optional feature the emulator models (QEMU64_EXTENDED_CPU). */
 export function extendedModel(): CpuModel {
-  const base = qemu64Model();
-  const cpuid = new Map(base.cpuid);
-  const l1 = cpuid.get('1')!;
-  cpuid.set('1', [l1[0], l1[1], (l1[2] | (1 << 22) | (1 << 23) | (1 << 30)) >>> 0, l1[3]]);
-  const e1 = cpuid.get('0x80000001')!;
-  cpuid.set('0x80000001', [e1[0], e1[1], e1[2] | (1 << 5), (e1[3] | (1 << 26) | (1 << 27)) >>> 0]);
-  cpuid.set('7.0', [0, 1 << 3, 0, 0]);
-  return {
-    ...base,
-    name: QEMU64_EXTENDED_CPU,
-    features: new Set(['popcnt', 'lzcnt', 'bmi1', 'movbe', 'rdtscp', 'rdrand']),
-    cpuid,
-    pdpe1gb: true,
-  };
+  return modelForQemuCpu(QEMU64_EXTENDED_CPU)!;
 }
 
-/** The emulator's model for a QEMU `-cpu` string it matches, if any. */
+/**
+ * The emulator's model for a QEMU `-cpu` string: qemu64 plus `+flag`s it models, in any order
+ * (`-flag` takes one away again, as QEMU applies them left to right). Undefined for anything else
+ * (other models, flags the emulator does not implement), so that no campaign compares two CPUs.
+ */
 export function modelForQemuCpu(cpu: string): CpuModel | undefined {
-  if (cpu === 'qemu64') return qemu64Model();
-  if (cpu === QEMU64_EXTENDED_CPU) return extendedModel();
-  return undefined;
+  const [name, ...flags] = cpu.split(',').map((s) => s.trim());
+  if (name !== 'qemu64') return undefined;
+  const on = new Set<string>();
+  for (const f of flags) {
+    const m = /^([+-])(\w+)$/.exec(f);
+    if (!m || !(m[2]! in QEMU_FLAGS)) return undefined;
+    if (m[1] === '+') on.add(m[2]!);
+    else on.delete(m[2]!);
+  }
+  const base = qemu64Model();
+  const cpuid = new Map(base.cpuid);
+  const features = new Set<Feature>();
+  for (const flag of on) {
+    const def = QEMU_FLAGS[flag]!;
+    const regs = [...(cpuid.get(def.leaf) ?? [0, 0, 0, 0])] as [number, number, number, number];
+    regs[def.reg] = (regs[def.reg] | (1 << def.bit)) >>> 0;
+    cpuid.set(def.leaf, regs);
+    for (const e of def.enables) features.add(e);
+  }
+  return { ...base, name: cpu, features, cpuid, pdpe1gb: on.has('pdpe1gb') };
 }

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { modelForQemuCpu, QEMU64_EXTENDED_CPU } from './cpu-model.js';
+
+describe('modelForQemuCpu', () => {
+  it('models qemu64 with its optional flags in any order, and nothing else', () => {
+    expect(modelForQemuCpu('qemu64')?.features.size).toBe(0);
+    const a = modelForQemuCpu('qemu64,+movbe,+bmi1,+abm')!;
+    const b = modelForQemuCpu('qemu64,+abm,+bmi1,+movbe')!;
+    expect([...a.features].sort()).toEqual(['bmi1', 'lzcnt', 'movbe']);
+    expect([...a.cpuid]).toEqual([...b.cpuid]);
+    expect(modelForQemuCpu('qemu64,+movbe,-movbe')!.features.size).toBe(0);
+    for (const refused of ['max', 'Haswell', 'qemu64,+avx2', 'qemu64,movbe', 'qemu64,+bmi2']) expect(modelForQemuCpu(refused)).toBeUndefined();
+  });
+
+  it('sets the CPUID bits QEMU 7.2 reports for the extended model (measured with CPUID under TCG)', () => {
+    const m = modelForQemuCpu(QEMU64_EXTENDED_CPU)!;
+    expect(m.cpuid.get('1')![2]).toBe((0x80002001 | (1 << 22) | (1 << 23) | (1 << 30)) >>> 0);
+    expect(m.cpuid.get('7.0')).toEqual([0, 1 << 3, 0, 0]);
+    expect(m.cpuid.get('0x80000001')).toEqual([0x60fb1, 0, 0x5 | (1 << 5), (0x2193fbfd | (1 << 26) | (1 << 27)) >>> 0]);
+    expect(m.pdpe1gb).toBe(true);
+  });
+});
