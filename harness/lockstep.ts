@@ -134,10 +134,10 @@ export class LockstepRunner {
   }
 
   /**
-   * Zero the stack, code and data pages on both targets. After a divergence the targets' memory
-   * may differ outside the case's compared regions, and a later case that reads such bytes
-   * (a string op running past its window, ENTER copying frame pointers) would diverge falsely.
-   * Targets that agreed received identical writes, so this is needed only after a divergence.
+   * Zero the stack, code and data pages on both targets. After any run the targets' memory may
+   * differ outside the case's compared regions (a write the comparison does not cover, a run
+   * that went further on one side), and a later case that reads such bytes (a string op running
+   * past its window, ENTER copying frame pointers) would diverge, or agree, falsely.
    */
   async scrub(): Promise<void> {
     await Promise.all(
@@ -154,20 +154,21 @@ export class LockstepRunner {
   scrubber: ((t: ExecutionTarget) => Promise<boolean>) | undefined;
 
   /**
-   * Run a case. After a divergence both targets' memory is scrubbed (see scrub()), so that every
-   * run starts from the same memory whatever ran before: a planted bug that stores to a wrong
-   * address would otherwise change what the next run of the same case reads, and a minimizer
-   * would chase a divergence that comes and goes.
+   * Run a case. Both targets start from a scrubbed test machine (see scrub()), so that a run's
+   * verdict depends on the case alone, never on what ran before: a planted bug that stores to a
+   * wrong address, or a reference that ran further than the DUT in an earlier block run (a
+   * `rep movsb` past its budget), would otherwise change what the next run reads, and a
+   * minimizer would chase a divergence that comes and goes.
    */
   async run(c: Case, options: LockstepOptions = {}): Promise<LockstepResult> {
     const machine = machineForCase(c);
     if ((options.mode ?? 'block') === 'block') {
+      await this.scrub();
       const block = await this.runBlock(c, machine);
       if (block) return block;
     }
-    const r = await this.runStep(c, machine);
-    if (r.outcome === 'divergence') await this.scrub();
-    return r;
+    await this.scrub();
+    return this.runStep(c, machine);
   }
 
   /** Both targets to the end; undefined when they differ (the caller then steps to locate it). */
@@ -176,6 +177,10 @@ export class LockstepRunner {
     const stops = [LAYOUT.blockEnd, ...machine.exceptionStops];
     const [rs, ds] = await Promise.all([this.reference.runUntil(stops, c.maxSteps), this.dut.runUntil(stops, c.maxSteps)]);
     if (rs.kind !== ds.kind) return undefined;
+    // A budget means wall-clock time to a gdb stub's continue but retired instructions to the
+    // emulator: when it matters, step mode decides, counting retired instructions (each REP
+    // iteration one) on both sides alike.
+    if (rs.kind === 'limit') return undefined;
     if (rs.kind === 'triple-fault') return { outcome: 'match', steps: -1, end: 'triple-fault', masked: [] };
     const [re, de] = await Promise.all([this.reference.readState(), this.dut.readState()]);
     // Undefined flags of the last instruction cannot be known without stepping: any rflags
@@ -183,7 +188,7 @@ export class LockstepRunner {
     if (compareStates(re, de).length) return undefined;
     if ((await this.memoryDiffs(c)).length) return undefined;
     const exception = await classifyException(re, (a, n) => this.reference.readMemory(a, n, 'virt'));
-    const end = exception ? 'exception' : rs.kind === 'breakpoint' ? 'completed' : rs.kind === 'limit' ? 'budget' : 'stopped';
+    const end = exception ? 'exception' : rs.kind === 'breakpoint' ? 'completed' : 'stopped';
     return { outcome: 'match', steps: -1, end, exception, masked: [] };
   }
 
