@@ -5,12 +5,13 @@ import { CaseFileError } from '../corpus/case-schema.js';
 import { ResultFileError } from '../reports/json.js';
 
 import { UsageError } from '../util/errors.js';
+import { CampaignError } from '../harness/campaign/campaign.js';
 
 export { UsageError };
 
 /** Errors whose message is already a complete one-line diagnosis for the user. */
 export function isKnownError(err: unknown): err is Error {
-  return err instanceof SetupError || err instanceof RspError || err instanceof QmpError || err instanceof UsageError || err instanceof CaseFileError || err instanceof ResultFileError;
+  return (err instanceof CampaignError && err.known) || err instanceof SetupError || err instanceof RspError || err instanceof QmpError || err instanceof UsageError || err instanceof CaseFileError || err instanceof ResultFileError;
 }
 
 /** One line, never a stack trace (unless verbose). */

@@ -1,37 +1,67 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { availableParallelism } from 'node:os';
+import { readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
 import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/campaign/case-source.js';
+import { BudgetError, describeBudget, splitBudget, MINIMIZE_SHARE } from '../harness/campaign/budget.js';
+import { generatableRows, parseFamilies } from '../harness/generate/row-catalog.js';
 import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
 import { emulatorModelFor } from '../harness/emulator-dut.js';
+import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';
 import { childLogger } from '../util/log.js';
 import { BATCH } from '../harness/batch/batch-layout.js';
 import { DEFAULT_BATCH } from '../harness/campaign/campaign.js';
 import { parseOptions } from './options.js';
+import { campaignSummary } from './campaign-console.js';
+import { prepareOutDir } from './out-dir.js';
+import { onTermination } from './signals.js';
 
 const log = childLogger('fuzz');
 
-export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--family NAME]... [--workers N]
-              [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step] [--length MIN-MAX]
-              [--raw] [--no-minimize] [--cpu MODEL] [--out DIR] [--suppressions FILE] [--batch N]
+export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--minimize-seconds S] [--family NAME]...
+              [--workers N] [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step]
+              [--length MIN-MAX] [--raw] [--no-minimize] [--cpu MODEL] [--out DIR]
+              [--suppressions FILE] [--batch N]
 
 Generates random instruction sequences, runs each on QEMU and the system under test, and
 writes a report (index.html, summary.md, result.json, junit.xml) to reports/runs/<run>/.
 Every divergence is saved as a replayable case before anything else happens. Divergences
 matching the suppressions file (default ./difftest-suppressions.json when present) are
-reported separately and do not count. In block mode, --batch N cases (default ${DEFAULT_BATCH}) run per gdb
-round trip in a guest-side batch; cases whose outcomes differ are re-run alone (--batch 1: no batching).
+reported separately and do not count.
+
+  --seed N             campaign seed (default: random, printed; case i is the same for a seed wherever it runs)
+  --count N            test N cases, then minimize (up to --minimize-seconds, default 120)
+  --seconds S          bound the whole run: testing gets S minus the minimization budget (default
+                       ${MINIMIZE_SHARE * 100}% of S, at least 3 s, at most 300 s); start-up and the report come on top
+  --minimize-seconds S minimization budget (shrinking the first case of each new divergence, most frequent first)
+  --no-minimize        report divergences as found
+  --family NAME        only these instruction families (repeatable): ${FAMILY_NAMES.join(', ')}
+  --workers N          worker threads, each with its own QEMU (default: cores, at most 8)
+  --dut SPEC           system under test: ${DUT_HELP} (default emulator)
+  --inject NAME        plant a bug in the emulator (repeatable):
+${Object.entries(MUTANT_DESCRIPTIONS)
+  .map(([k, v]) => `                         ${k.padEnd(21)} ${v}`)
+  .join('\n')}
+  --mode block|step    block (default): run each case to its end, step only to locate a difference
+  --batch N            block mode: cases per guest-side batch (default ${DEFAULT_BATCH}; 1: each case alone)
+  --length MIN-MAX     instructions per case (default 1-10)
+  --raw                encode from the opcode tables instead of assembling with keystone
+  --cpu MODEL          QEMU -cpu for both sides (default qemu64; the emulator models qemu64 with +flags)
+  --out DIR            report directory (default reports/runs/<run>/); checked before anything runs
+  --suppressions FILE  known divergences (default ./difftest-suppressions.json)
+
+Ctrl-C or SIGTERM stops the run and writes a partial report (a second one quits at once).
 Exit code: 0 when nothing diverged, 1 on any divergence, 2 on bad input or setup problems.`;
 
 export const FUZZ_OPTIONS = {
   seed: { type: 'string' },
   count: { type: 'string' },
   seconds: { type: 'string' },
+  'minimize-seconds': { type: 'string' },
   family: { type: 'string', multiple: true },
   workers: { type: 'string' },
   dut: { type: 'string' },
@@ -47,6 +77,9 @@ export const FUZZ_OPTIONS = {
 } as const;
 
 export const DEFAULT_SUPPRESSIONS = 'difftest-suppressions.json';
+
+/** Live "new divergence" lines before the rest are left to the progress line and the report. */
+const LIVE_DIVERGENCE_LINES = 10;
 
 function positiveInt(name: string, text: string | undefined, fallback: number, max = 1e9): number {
   if (text === undefined) return fallback;
@@ -85,9 +118,18 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   }
   const count = str('count') !== undefined ? positiveInt('count', str('count'), 0) : undefined;
   const seconds = str('seconds') !== undefined ? positiveInt('seconds', str('seconds'), 0, 86_400) : undefined;
+  const minimizeSeconds = str('minimize-seconds') !== undefined ? positiveInt('minimize-seconds', str('minimize-seconds'), 0, 86_400) : undefined;
   // what the campaign runs for: the options given, else the command's default (ci: a count, start: seconds)
   const runCount = count ?? (seconds === undefined ? s.defaultCount : undefined);
   const runSeconds = seconds ?? (count === undefined ? s.defaultSeconds : undefined);
+  const minimize = v['no-minimize'] !== true;
+  let budget: ReturnType<typeof splitBudget>;
+  try {
+    budget = splitBudget({ seconds: runSeconds, minimizeSeconds, minimize });
+  } catch (err) {
+    if (err instanceof BudgetError) throw new UsageError(err.message);
+    throw err;
+  }
   const workers = positiveInt('workers', str('workers'), Math.min(availableParallelism(), 8), 64);
   const batch = positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
   const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'));
@@ -95,23 +137,24 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   if (dut.kind === 'emulator') emulatorModelFor(str('cpu'));
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${s.seed}`;
   const runDir = path.resolve(str('out') ?? path.join('reports', 'runs', runId));
+  // a report that cannot be written must not cost a run first (and every finding with it)
+  await prepareOutDir(runDir, str('out') !== undefined ? '--out' : 'the report directory');
+  // read before the campaign: a malformed file must not cost a minute of fuzzing first
+  const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
+  const suppressions = supFile ? await readSuppressions(supFile) : undefined;
   const dutArgs = [str('dut') ? `--dut ${str('dut')}` : '', ...list('inject').map((i) => `--inject ${i}`), str('cpu') ? `--cpu ${str('cpu')}` : '']
     .filter(Boolean)
     .join(' ');
   process.stdout.write(
-    `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${runCount !== undefined ? `${runCount} cases` : `${runSeconds}s`}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
+    `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${describeBudget(budget, runCount)}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
   );
-  // read before the campaign: a malformed file must not cost a minute of fuzzing first
-  const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
-  const suppressions = supFile ? await readSuppressions(supFile) : undefined;
   const seen = new Set<string>();
+  let announced = 0;
   const abort = new AbortController();
-  const onSigint = () => {
-    process.stderr.write('\ndifftest: interrupted; finishing the cases in flight and writing a partial report (Ctrl-C again to quit at once)\n');
+  const stopListening = onTermination((signal) => {
+    process.stderr.write(`\ndifftest: ${signal}: finishing the cases in flight and writing a partial report (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once)\n`);
     abort.abort();
-    process.once('SIGINT', () => process.exit(130));
-  };
-  process.once('SIGINT', onSigint);
+  });
   let result: CampaignResult;
   try {
     result = await runCampaign({
@@ -120,6 +163,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       seed: s.seed,
       count: runCount,
       seconds: runSeconds,
+      minimizeSeconds: budget.minimizeSeconds,
       workers,
       dut,
       cpuModel: str('cpu'),
@@ -129,7 +173,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       length,
       raw: v.raw === true,
       runDir,
-      minimize: v['no-minimize'] !== true,
+      minimize,
       replayTemplate: `node bin/difftest.mjs replay {file}${dutArgs ? ` ${dutArgs}` : ''}`,
       progress: true,
       signal: abort.signal,
@@ -137,21 +181,25 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       // known divergences are reported as found; minimizing them again only costs time
       known: suppressions ? (signature) => suppressionFor(suppressions, signature) !== undefined : undefined,
       totalRows: GENERATABLE_ROW_COUNT,
+      generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone').map((r) => r.id),
       onDivergence: (r) => {
-        // one line per new signature; the report counts the repeats. Known (suppressed) ones are
-        // not announced: the summary counts them and the report lists them with their reasons.
+        // one line per new signature, for the first few; the progress line counts the rest and
+        // the report lists them. Known (suppressed) ones are not announced: the summary counts
+        // them and the report lists them with their reasons.
         if (!r.signature || seen.has(r.signature)) return;
         seen.add(r.signature);
         if (suppressions && suppressionFor(suppressions, r.signature) !== undefined) {
           log.debug({ case: r.index, signature: r.signature }, 'known divergence (suppressed)');
           return;
         }
+        if (++announced > LIVE_DIVERGENCE_LINES) return;
         const lead = process.stderr.isTTY ? '\n' : '';
-        process.stderr.write(`${lead}difftest: new divergence in case ${r.index}: ${r.signature} (saved under ${path.relative(process.cwd(), runDir)}/cases)\n`);
+        const more = announced === LIVE_DIVERGENCE_LINES ? ' (further new ones are counted in the progress line and listed in the report)' : '';
+        process.stderr.write(`${lead}difftest: new divergence in case ${r.index}: ${r.signature} (saved under ${path.relative(process.cwd(), runDir)}/cases)${more}\n`);
       },
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    stopListening();
   }
   if (s.postprocess) result = await s.postprocess(result);
   if (suppressions) {
@@ -164,24 +212,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     };
   }
   const { dir } = await writeReport(result, runDir);
-  const rel = path.relative(process.cwd(), dir) || '.';
-  const rate = result.seconds > 0 ? result.testsRun / result.seconds : 0;
-  process.stdout.write(
-    `difftest: ${result.testsRun} tests in ${result.seconds.toFixed(1)}s (${rate.toFixed(0)}/s), ` +
-      `${result.divergences.filter((d) => !d.suppressed).length} distinct divergence(s)` +
-      `${result.divergences.some((d) => d.suppressed) ? ` (+${result.divergences.filter((d) => d.suppressed).length} suppressed)` : ''}` +
-      `${result.partial ? ' (partial run)' : ''}; seed ${s.seed}\n` +
-      result.divergences
-        .filter((d) => !d.suppressed)
-        .map((d) => `  ${d.count}× ${d.signature}\n     replay: ${d.replayCommand}\n`)
-        .join('') +
-      (result.divergences.some((d) => d.suppressed)
-        ? `  suppressed (known, listed in the report with their reasons): ${result.divergences
-            .filter((d) => d.suppressed)
-            .reduce((n, d) => n + d.count, 0)} case(s) in ${result.divergences.filter((d) => d.suppressed).length} signature(s)\n`
-        : '') +
-      `difftest: report ${path.join(rel, 'index.html')} (also summary.md, result.json, junit.xml)\n`,
-  );
+  process.stdout.write(campaignSummary(result, s.seed, dir));
   return { result, dir };
 }
 
@@ -199,6 +230,6 @@ export const fuzzCommand = {
     const { values, positionals } = parseOptions(argv, FUZZ_OPTIONS, FUZZ_USAGE);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; usage: ${FUZZ_USAGE.split('\n')[0]}`);
     const { result } = await runFuzz({ seed: parseSeed(values.seed), argv, values, defaultSeconds: 60, command: 'fuzz' });
-    return result.divergences.some((d) => !d.suppressed) ? 1 : 0;
+    return result.divergences.some((d) => !d.suppressed) || (result.unlocated?.count ?? 0) > 0 ? 1 : 0;
   },
 };

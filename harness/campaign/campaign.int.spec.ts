@@ -43,3 +43,33 @@ describe('campaign', () => {
     }
   }, 120_000);
 });
+
+describe('campaign findings are never lost', () => {
+  it('a case that cannot be saved ends the campaign with the cause, not as an oracle crash', async () => {
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const dir = mkdtempSync(path.join(tmpdir(), 'difftest-campaign-'));
+    try {
+      const runDir = path.join(dir, 'run');
+      mkdirSync(runDir);
+      writeFileSync(path.join(runDir, 'cases'), 'not a directory'); // every save fails with ENOTDIR
+      const run = runCampaign({
+        runId: 'unsaveable',
+        command: 'test',
+        seed: 8,
+        count: 200,
+        workers: 1,
+        dut: { kind: 'emulator', inject: ['af-never-set'] },
+        mode: 'block',
+        families: ['alu'],
+        length: [1, 6],
+        raw: false,
+        runDir,
+        minimize: false,
+        replayTemplate: 'replay {file}',
+      });
+      await expect(run).rejects.toThrow(/^cannot save case .* \((EEXIST|ENOTDIR)\); free some space or choose a writable --out/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -1,22 +1,27 @@
 import { Worker } from 'node:worker_threads';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { childLogger } from '../../util/log.js';
 import { Progress } from '../../util/progress.js';
 import type { CampaignResult, DivergenceReport } from '../campaign-result.js';
-import type { CaseResult, FromWorker, WorkerConfig } from './protocol.js';
+import type { CaseResult, FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import type { TargetInfo } from '../../contracts/execution-target.js';
-import { FRAGMENT_SYNC_RULES } from '../sync-rules.js';
 import { ensureQemu } from '../../oracle/qemu/install.js';
+import { splitBudget } from './budget.js';
+import { summarize } from './summarize.js';
 
 export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly runId: string;
   readonly command: string;
   readonly workers: number;
-  /** Stop after this many cases… */
+  /** Stop testing after this many cases… */
   readonly count?: number;
-  /** …or after this many seconds (whichever comes first). */
+  /** …or bound the whole run (testing + minimization) to this many seconds (budget.ts says how it splits). */
   readonly seconds?: number;
+  /** Minimization's share of the time (default: budget.ts). */
+  readonly minimizeSeconds?: number;
   readonly progress?: boolean;
-  /** Aborts the campaign (Ctrl-C): outstanding cases finish, the result is marked partial. */
+  /** Aborts the campaign (Ctrl-C, SIGTERM): in-flight cases finish or are abandoned, the result is marked partial. */
   readonly signal?: AbortSignal;
   /** Each divergence as soon as it is known (the case file is already on disk). */
   readonly onDivergence?: (r: CaseResult) => void;
@@ -29,9 +34,22 @@ export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
    */
   readonly known?: (signature: string) => boolean;
   readonly totalRows?: number;
+  /** Rows the campaign's generator can produce (the report names those it did not exercise). */
+  readonly generatableRows?: readonly number[];
 }
 
 const log = childLogger('campaign');
+
+/** The campaign could not run at all; `known`: the message is a complete diagnosis (not an internal error). */
+export class CampaignError extends Error {
+  override readonly name = 'CampaignError';
+  constructor(
+    message: string,
+    readonly known: boolean,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Cases per message in block mode: one guest-side batch per message (see harness/batch/). Each
@@ -50,241 +68,405 @@ const BATCHES_IN_FLIGHT = 2;
 /** A worker's young generation (V8 sizes it as about three semi-spaces: 32 MB each here). */
 const YOUNG_GENERATION_MB = 96;
 
+/** How long workers get to answer an abort or a stop before they are terminated and their QEMUs killed. */
+const GRACE_MS = 5_000;
+/** Testing may overrun its deadline by a batch in flight; past this a worker is taken as hung. */
+const TESTING_OVERRUN_MS = 20_000;
+
+/** Campaigns running in this process, for killCampaignQemus(). */
+const liveCampaigns = new Set<{ killQemus(): void }>();
+
+/**
+ * Kill every QEMU the running campaigns' workers started (a forced quit: a worker thread's
+ * children are not taken down with the process). Also on process exit, whatever the path.
+ */
+export function killCampaignQemus(): void {
+  for (const c of liveCampaigns) c.killQemus();
+}
+process.once('exit', killCampaignQemus);
+
+interface WorkerSlot {
+  readonly id: number;
+  readonly worker: Worker;
+  qemuPids: number[];
+  /** Batches (testing) or jobs (minimization) handed out and not answered yet. */
+  busy: number;
+  exited: boolean;
+}
+
 /**
  * Runs a campaign over N worker threads (each with its own QEMU and system under test).
  * Case i is generated from (seed, i) wherever it runs, so results merge reproducibly:
  * they are ordered by index, and each divergence signature is represented by its first case.
+ * Phases: testing (until the count, the testing budget or an abort), then minimizing the first
+ * case of each new signature, most frequent first, until done or the minimization budget ends.
  */
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const results: CaseResult[] = [];
-  const progress = options.progress ? new Progress('fuzz', 10_000) : undefined;
-  let next = 0;
-  let stopping = false;
-  let partial = false;
-  let divergent = 0;
-  let knownDivergent = 0;
-  let fatal: string | undefined;
-  let oracleInfo: TargetInfo = { implementation: 'qemu', cpuModel: options.cpuModel ?? 'qemu64' };
-  let dutInfo: TargetInfo = { implementation: 'unknown', cpuModel: 'unknown' };
-  let readyCount = 0;
-  let startupSeconds: number | undefined;
-  // --seconds is testing time: the clock starts when the first worker is ready (start-up, i.e.
-  // booting the workers, QEMU and keystone, takes seconds on a loaded machine).
-  let deadline = Infinity;
-  const limit = options.count ?? Infinity;
-  if (limit === Infinity && options.seconds === undefined) throw new Error('a campaign needs --count or --seconds');
-
-  const onAbort = () => {
-    stopping = true;
-    partial = true;
-  };
-  options.signal?.addEventListener('abort', onAbort);
+  if (options.count === undefined && options.seconds === undefined) throw new Error('a campaign needs --count or --seconds');
+  const budget = splitBudget({ seconds: options.seconds, minimizeSeconds: options.minimizeSeconds, minimize: options.minimize });
   // Find (or install) QEMU here, once: each worker would otherwise run its own apt-get, and the
   // second fails on the first one's dpkg lock
   await ensureQemu();
+  return new Campaign(options, budget).run();
+}
 
-  const workers: Worker[] = [];
-  const minimized = new Map<string, DivergenceReport>();
-  const minimizeJobs: Array<{ index: number; signature: string }> = [];
+class Campaign {
+  private readonly startedAt = new Date();
+  private readonly t0 = performance.now();
+  private readonly results: CaseResult[] = [];
+  private readonly minimized = new Map<string, DivergenceReport>();
   /** QEMU deaths during a batch (its cases ran again alone, so no result carries them). */
-  const batchCrashes: Array<{ caseId: string; message: string }> = [];
-  let phase: 'run' | 'minimize' = 'run';
-  let pendingMinimize = 0;
-  const shared: Omit<WorkerConfig, 'workerId'> = {
-    seed: options.seed,
-    dut: options.dut,
-    cpuModel: options.cpuModel,
-    mode: options.mode,
-    batch: options.batch,
-    families: options.families,
-    length: options.length,
-    raw: options.raw,
-    runDir: options.runDir,
-    minimize: options.minimize,
-    replayTemplate: options.replayTemplate,
-  };
-  await new Promise<void>((resolveAll) => {
-    let live = 0;
-    let inFlight = 0;
-    const idle: Worker[] = [];
-    const batchSize = options.mode === 'block' ? (options.batch ?? DEFAULT_BATCH) : 1;
-    const inFlightPerWorker = batchSize > 1 ? BATCHES_IN_FLIGHT : 1;
-    const finishOne = () => {
-      if (--live === 0) resolveAll();
+  private readonly batchCrashes: Array<{ caseId: string; message: string }> = [];
+  private readonly slots: WorkerSlot[] = [];
+  private readonly limit: number;
+  private readonly batchSize: number;
+  private phase: 'testing' | 'minimizing' | 'stopping' = 'testing';
+  private next = 0;
+  private partial = false;
+  private aborted = false;
+  private fatal: string | undefined;
+  private fatalKnown = false;
+  private divergent = 0;
+  private knownDivergent = 0;
+  private oracleInfo: TargetInfo;
+  private dutInfo: TargetInfo = { implementation: 'unknown', cpuModel: 'unknown' };
+  private readyCount = 0;
+  private startupSeconds: number | undefined;
+  /** Date.now() at which testing ends (set when the first worker is ready: start-up is not testing time). */
+  private testDeadline = Infinity;
+  private testingStarted: number | undefined;
+  private testingEnded: number | undefined;
+  private minimizeStarted: number | undefined;
+  private minimizeEnd = Infinity;
+  private readonly jobs: Array<{ index: number; signature: string }> = [];
+  private jobsTotal = 0;
+  private jobsDone = 0;
+  private readonly testProgress: Progress | undefined;
+  private minimizeProgress: Progress | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private finish!: () => void;
+
+  constructor(
+    private readonly options: CampaignOptions,
+    private readonly budget: ReturnType<typeof splitBudget>,
+  ) {
+    this.limit = options.count ?? Infinity;
+    this.batchSize = options.mode === 'block' ? (options.batch ?? DEFAULT_BATCH) : 1;
+    this.oracleInfo = { implementation: 'qemu', cpuModel: options.cpuModel ?? 'qemu64' };
+    this.testProgress = options.progress ? new Progress('fuzz', 10_000) : undefined;
+  }
+
+  async run(): Promise<CampaignResult> {
+    const onAbort = () => this.abort('interrupted');
+    this.options.signal?.addEventListener('abort', onAbort);
+    if (this.options.signal?.aborted) this.aborted = true;
+    liveCampaigns.add(this);
+    try {
+      await new Promise<void>((resolve) => {
+        this.finish = resolve;
+        this.spawnWorkers();
+      });
+    } finally {
+      liveCampaigns.delete(this);
+      this.options.signal?.removeEventListener('abort', onAbort);
+      for (const t of this.timers) clearTimeout(t);
+      this.testProgress?.done();
+      this.minimizeProgress?.done();
+    }
+    if (this.fatal && this.results.length === 0) throw new CampaignError(this.fatalKnown ? this.fatal : `campaign workers failed: ${this.fatal}`, this.fatalKnown);
+    if (this.fatal) process.stderr.write(`difftest: a worker stopped early (${this.fatal.split('\n')[0]}); the report is partial\n`);
+    const unlocatedFile = await this.mergeUnlocated();
+    const now = performance.now();
+    const testingSeconds = this.testingStarted !== undefined ? ((this.testingEnded ?? now) - this.testingStarted) / 1000 : undefined;
+    const minimizeSeconds = this.minimizeStarted !== undefined ? (now - this.minimizeStarted) / 1000 : undefined;
+    const o = this.options;
+    return summarize(
+      {
+        runId: o.runId,
+        command: o.command,
+        seed: o.seed,
+        mode: o.mode,
+        batch: o.mode === 'block' ? (o.batch ?? DEFAULT_BATCH) : undefined,
+        workers: o.workers,
+        dutKind: o.dut.kind,
+        mutants: o.dut.kind === 'emulator' ? o.dut.inject : [],
+        rowNames: o.rowNames,
+        totalRows: o.totalRows,
+        generatableRows: o.generatableRows,
+      },
+      this.results,
+      this.minimized,
+      {
+        batchCrashes: this.batchCrashes,
+        startedAt: this.startedAt,
+        seconds: (now - this.t0) / 1000,
+        startupSeconds: this.startupSeconds,
+        testingSeconds,
+        minimizeSeconds,
+        partial: this.partial,
+        oracleInfo: this.oracleInfo,
+        dutInfo: this.dutInfo,
+        unlocatedFile,
+      },
+    );
+  }
+
+  private spawnWorkers(): void {
+    const o = this.options;
+    const shared: Omit<WorkerConfig, 'workerId'> = {
+      seed: o.seed,
+      dut: o.dut,
+      cpuModel: o.cpuModel,
+      mode: o.mode,
+      batch: o.batch,
+      families: o.families,
+      length: o.length,
+      raw: o.raw,
+      runDir: o.runDir,
+      minimize: o.minimize,
+      replayTemplate: o.replayTemplate,
     };
-    const stopAll = () => {
-      for (const w of workers) w.postMessage({ type: 'stop' });
-    };
-    /** Phase 2: once every case has run, shrink the first (lowest-index) case of each signature. */
-    const startMinimizing = () => {
-      phase = 'minimize';
-      const first = new Map<string, number>();
-      for (const r of results) {
-        if (r.status !== 'divergence' || !r.signature || options.known?.(r.signature)) continue;
-        if ((first.get(r.signature) ?? Infinity) > r.index) first.set(r.signature, r.index);
-      }
-      for (const [signature, index] of first) minimizeJobs.push({ index, signature });
-      minimizeJobs.sort((a, b) => a.index - b.index);
-      if (minimizeJobs.length) progress?.update(results.length, options.count, `minimizing ${minimizeJobs.length} divergence(s)`);
-      for (const w of idle.splice(0)) dispatch(w);
-    };
-    const dispatch = (w: Worker) => {
-      if (phase === 'run') {
-        if (stopping || fatal || next >= limit || performance.now() >= deadline) {
-          if (!idle.includes(w)) idle.push(w);
-          if (inFlight === 0) {
-            if (options.minimize && !stopping && !fatal) startMinimizing();
-            else stopAll();
-          }
-          return;
-        }
-        inFlight++;
-        // near the end of a counted campaign the rest is shared out, so no worker waits on another's full batch
-        const left = limit - next;
-        const count = Math.min(batchSize, left, Math.ceil(left / (Math.max(1, options.workers) * inFlightPerWorker)));
-        w.postMessage({ type: 'cases', first: next, count });
-        next += count;
-        return;
-      }
-      const job = stopping ? undefined : minimizeJobs.shift();
-      if (job) {
-        pendingMinimize++;
-        w.postMessage({ type: 'minimize', ...job });
-      } else {
-        idle.push(w);
-        if (pendingMinimize === 0) stopAll();
-      }
-    };
-    for (let id = 0; id < Math.max(1, options.workers); id++) {
-      const config: WorkerConfig = { ...shared, workerId: id };
+    for (let id = 0; id < Math.max(1, o.workers); id++) {
       // A larger young generation: a worker allocates ~200 KB per case, and a batch's cases live
       // across scavenges, so V8's default 16 MB semi-space scavenges every ~80 cases, copying the
       // batch each time (9,600 generated cases: 563 ms of scavenge pauses by default, 381 ms with this).
-      const w = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: config, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-      workers.push(w);
-      live++;
-      w.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') {
-          oracleInfo = m.oracle;
-          dutInfo = m.dut;
-          if (readyCount === 0 && options.seconds !== undefined) deadline = performance.now() + options.seconds * 1000;
-          if (++readyCount === options.workers) startupSeconds = (performance.now() - t0) / 1000;
-          dispatch(w);
-          // the next batch too, generated while the first one runs
-          for (let k = 1; k < inFlightPerWorker && phase === 'run' && !idle.includes(w); k++) dispatch(w);
-        } else if (m.type === 'results') {
-          inFlight--;
-          batchCrashes.push(...(m.oracleCrashes ?? []));
-          for (const r of m.results) {
-            results.push(r);
-            if (r.status === 'divergence') {
-              if (r.signature && options.known?.(r.signature)) knownDivergent++;
-              else divergent++;
-              options.onDivergence?.(r);
-            }
-          }
-          progress?.update(results.length, options.count, `${divergent} divergent${knownDivergent ? `, ${knownDivergent} known` : ''}`);
-          options.onProgress?.(results.length);
-          dispatch(w);
-        } else if (m.type === 'minimized') {
-          pendingMinimize--;
-          if (m.report) minimized.set(m.signature, m.report);
-          // e.g. an oracle bug that does not reproduce every time: the report keeps the case as found
-          else log.debug({ signature: m.signature, index: m.index, message: m.message }, 'could not minimize; reporting the case as found');
-          dispatch(w);
-        } else {
-          fatal = m.message;
-          log.error({ worker: m.workerId, message: m.message }, 'worker failed');
-          w.postMessage({ type: 'stop' });
-        }
+      const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
+        workerData: { ...shared, workerId: id } satisfies WorkerConfig,
+        resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });
-      w.on('error', (err) => {
-        fatal ??= err.message;
-        finishOne();
+      const slot: WorkerSlot = { id, worker, qemuPids: [], busy: 0, exited: false };
+      this.slots.push(slot);
+      worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+      worker.on('error', (err) => {
+        this.fatal ??= err.message;
+        this.onExit(slot);
       });
-      w.on('exit', () => finishOne());
+      worker.on('exit', () => this.onExit(slot));
     }
-  });
-  progress?.done();
-  options.signal?.removeEventListener('abort', onAbort);
-  if (fatal && results.length === 0) throw new Error(`campaign workers failed: ${fatal}`);
-  if (fatal) {
-    partial = true;
-    process.stderr.write(`difftest: a worker stopped early (${fatal.split('\n')[0]}); the report is partial\n`);
   }
-  return summarize(options, results, minimized, { batchCrashes, startedAt, seconds: (performance.now() - t0) / 1000, startupSeconds, partial, oracleInfo, dutInfo });
+
+  private onExit(slot: WorkerSlot): void {
+    if (slot.exited) return;
+    slot.exited = true;
+    if (this.phase !== 'stopping') {
+      killPids(slot.qemuPids);
+      // a worker that dies while others go on: its cases in flight are lost, the rest continue
+      this.partial = true;
+      this.fatal ??= `worker ${slot.id} exited unexpectedly`;
+      this.stopAll();
+    }
+    if (this.slots.every((s) => s.exited)) this.finish();
+  }
+
+  private post(slot: WorkerSlot, m: ToWorker): void {
+    if (!slot.exited) slot.worker.postMessage(m);
+  }
+
+  private onMessage(slot: WorkerSlot, m: FromWorker): void {
+    switch (m.type) {
+      case 'ready': {
+        this.oracleInfo = m.oracle;
+        this.dutInfo = m.dut;
+        slot.qemuPids = m.qemuPids;
+        if (this.readyCount === 0) this.startTesting();
+        if (++this.readyCount === this.options.workers) this.startupSeconds = (performance.now() - this.t0) / 1000;
+        // the next batch too, generated while the first one runs
+        const perWorker = this.batchSize > 1 ? BATCHES_IN_FLIGHT : 1;
+        for (let k = 0; k < perWorker; k++) this.dispatch(slot);
+        return;
+      }
+      case 'qemu':
+        slot.qemuPids = m.qemuPids;
+        return;
+      case 'results':
+        slot.busy--;
+        this.batchCrashes.push(...(m.oracleCrashes ?? []));
+        for (const r of m.results) this.record(r);
+        this.testProgress?.update(this.results.length, this.options.count, this.divergenceLine());
+        this.options.onProgress?.(this.results.length);
+        this.dispatch(slot);
+        return;
+      case 'minimized':
+        slot.busy--;
+        this.jobsDone++;
+        if (m.report) this.minimized.set(m.signature, m.report);
+        // e.g. an oracle bug that does not reproduce every time: the report keeps the case as found
+        else log.debug({ signature: m.signature, index: m.index, message: m.message }, 'could not minimize; reporting the case as found');
+        this.updateMinimizeProgress();
+        this.dispatch(slot);
+        return;
+      case 'fatal':
+        slot.busy = 0;
+        if (this.fatal === undefined) {
+          this.fatal = m.message;
+          this.fatalKnown = m.known === true;
+        }
+        this.partial = true;
+        log.debug({ worker: m.workerId, message: m.message }, 'worker failed');
+        this.stopAll();
+        return;
+    }
+  }
+
+  private record(r: CaseResult): void {
+    this.results.push(r);
+    if (r.status === 'unlocated') this.divergent++;
+    if (r.status !== 'divergence') return;
+    if (r.signature && this.options.known?.(r.signature)) this.knownDivergent++;
+    else this.divergent++;
+    this.options.onDivergence?.(r);
+  }
+
+  private divergenceLine(): string {
+    return `${this.divergent} divergent${this.knownDivergent ? `, ${this.knownDivergent} known` : ''}`;
+  }
+
+  private startTesting(): void {
+    this.testingStarted = performance.now();
+    if (this.budget.testingSeconds === undefined) return;
+    this.testDeadline = Date.now() + this.budget.testingSeconds * 1000;
+    // a worker stuck in a batch far past the deadline is taken as hung
+    this.timers.push(setTimeout(() => this.phase === 'testing' && this.forceEnd('a worker did not finish its batch'), this.budget.testingSeconds * 1000 + TESTING_OVERRUN_MS));
+  }
+
+  private testingOver(): boolean {
+    return this.aborted || this.fatal !== undefined || this.next >= this.limit || Date.now() >= this.testDeadline;
+  }
+
+  private dispatch(slot: WorkerSlot): void {
+    if (this.phase === 'testing') {
+      if (this.testingOver()) {
+        if (this.slots.every((s) => s.busy === 0)) this.endTesting();
+        return;
+      }
+      // near the end of a counted campaign the rest is shared out, so no worker waits on another's full batch
+      const left = this.limit - this.next;
+      const perWorker = this.batchSize > 1 ? BATCHES_IN_FLIGHT : 1;
+      const count = Math.min(this.batchSize, left, Math.ceil(left / (Math.max(1, this.options.workers) * perWorker)));
+      slot.busy++;
+      this.post(slot, { type: 'cases', first: this.next, count, ...(Number.isFinite(this.testDeadline) ? { deadline: this.testDeadline } : {}) });
+      this.next += count;
+      return;
+    }
+    if (this.phase === 'minimizing') {
+      const now = Date.now();
+      const job = now < this.minimizeEnd && !this.aborted ? this.jobs.shift() : undefined;
+      if (job) {
+        slot.busy++;
+        // one stubborn divergence must not take the whole budget from the others
+        const perJob = Math.min(30_000, Math.max(1_500, (this.budget.minimizeSeconds * 1000) / 4));
+        this.post(slot, { type: 'minimize', ...job, deadline: Math.min(this.minimizeEnd, now + perJob) });
+      } else if (this.slots.every((s) => s.busy === 0 || s.exited)) {
+        this.stopAll();
+      }
+    }
+  }
+
+  private endTesting(): void {
+    this.testingEnded = performance.now();
+    this.testProgress?.done();
+    if (!this.options.minimize || this.aborted || this.fatal || this.budget.minimizeSeconds <= 0) {
+      this.stopAll();
+      return;
+    }
+    this.startMinimizing();
+  }
+
+  /** Phase 2: shrink the first (lowest-index) case of each new signature, most frequent signatures first. */
+  private startMinimizing(): void {
+    this.phase = 'minimizing';
+    this.minimizeStarted = performance.now();
+    this.minimizeEnd = Date.now() + this.budget.minimizeSeconds * 1000;
+    const first = new Map<string, { index: number; count: number }>();
+    for (const r of this.results) {
+      if (r.status !== 'divergence' || !r.signature || this.options.known?.(r.signature)) continue;
+      const e = first.get(r.signature) ?? { index: r.index, count: 0 };
+      e.index = Math.min(e.index, r.index);
+      e.count++;
+      first.set(r.signature, e);
+    }
+    const ordered = [...first].sort((a, b) => b[1].count - a[1].count || a[1].index - b[1].index);
+    this.jobs.push(...ordered.map(([signature, e]) => ({ index: e.index, signature })));
+    this.jobsTotal = this.jobs.length;
+    if (this.jobsTotal === 0) {
+      this.stopAll();
+      return;
+    }
+    if (this.options.progress) this.minimizeProgress = new Progress('minimize', 5_000);
+    this.updateMinimizeProgress();
+    // at the end of the budget, jobs in progress are told to stop; a worker that does not answer is ended
+    this.timers.push(
+      setTimeout(() => {
+        if (this.phase !== 'minimizing') return;
+        for (const s of this.slots) this.post(s, { type: 'abort' });
+        this.timers.push(setTimeout(() => this.phase === 'minimizing' && this.forceEnd('minimization did not stop at its deadline'), GRACE_MS));
+      }, this.budget.minimizeSeconds * 1000),
+    );
+    for (const s of this.slots) this.dispatch(s);
+  }
+
+  private updateMinimizeProgress(): void {
+    if (!this.minimizeProgress) return;
+    const left = Math.max(0, (this.minimizeEnd - Date.now()) / 1000);
+    this.minimizeProgress.update(this.jobsDone, this.jobsTotal, `signatures minimized; budget left ${left.toFixed(0)}s`);
+  }
+
+  /** Ctrl-C, SIGTERM: cases in flight finish (batches are quick), minimization stops at its next run. */
+  private abort(why: string): void {
+    if (this.aborted) return;
+    log.debug({ why }, 'campaign aborted');
+    this.aborted = true;
+    this.partial = true;
+    for (const s of this.slots) this.post(s, { type: 'abort' });
+    this.timers.push(setTimeout(() => this.phase !== 'stopping' && this.forceEnd('workers did not stop after the interruption'), GRACE_MS));
+    if (this.slots.every((s) => s.busy === 0)) {
+      if (this.phase === 'testing') this.endTesting();
+      else this.stopAll();
+    }
+  }
+
+  private stopAll(): void {
+    if (this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    for (const s of this.slots) this.post(s, { type: 'stop' });
+    this.timers.push(setTimeout(() => this.forceEnd('workers did not stop'), GRACE_MS));
+  }
+
+  /** The last resort: terminate the workers and kill their QEMUs; what was found is kept. */
+  private forceEnd(why: string): void {
+    if (this.slots.every((s) => s.exited)) return;
+    log.debug({ why }, 'ending workers');
+    this.partial = this.partial || this.phase !== 'stopping';
+    this.phase = 'stopping';
+    for (const s of this.slots) {
+      killPids(s.qemuPids);
+      void s.worker.terminate();
+    }
+  }
+
+  killQemus(): void {
+    for (const s of this.slots) if (!s.exited) killPids(s.qemuPids);
+  }
+
+  /** Workers' unlocated-<id>.jsonl files as one cases/unlocated.jsonl. */
+  private async mergeUnlocated(): Promise<string | undefined> {
+    const dir = path.join(this.options.runDir, 'cases');
+    const parts = (await readdir(dir).catch(() => [] as string[])).filter((f) => /^unlocated-\d+\.jsonl$/.test(f)).sort();
+    if (!parts.length) return undefined;
+    const file = path.join(dir, 'unlocated.jsonl');
+    const texts = await Promise.all(parts.map((p) => readFile(path.join(dir, p), 'utf8')));
+    await writeFile(file, texts.join(''));
+    await Promise.all(parts.map((p) => rm(path.join(dir, p), { force: true })));
+    return file;
+  }
 }
 
-function summarize(
-  options: CampaignOptions,
-  unordered: CaseResult[],
-  minimized: ReadonlyMap<string, DivergenceReport>,
-  meta: { batchCrashes: ReadonlyArray<{ caseId: string; message: string }>; startedAt: Date; seconds: number; startupSeconds?: number; partial: boolean; oracleInfo: TargetInfo; dutInfo: TargetInfo },
-): CampaignResult {
-  const results = [...unordered].sort((a, b) => a.index - b.index);
-  const bySig = new Map<string, { report?: DivergenceReport; count: number }>();
-  const coverage = new Map<number, number>();
-  const rejects = new Map<string, { source: string; reason: string; count: number }>();
-  const masked = new Map<string, { mnemonic: string; flags: string; count: number }>();
-  const oracleCrashes: Array<{ caseId: string; message: string }> = [...meta.batchCrashes];
-  for (const r of results) {
-    for (const row of r.rows) coverage.set(row, (coverage.get(row) ?? 0) + 1);
-    for (const x of r.rejects) {
-      const k = `${x.source}\u0000${x.reason}`;
-      const e = rejects.get(k) ?? { ...x, count: 0 };
-      e.count++;
-      rejects.set(k, e);
-    }
-    for (const m of r.masked) {
-      const k = `${m.mnemonic}\u0000${m.flags}`;
-      const e = masked.get(k) ?? { ...m, count: 0 };
-      e.count++;
-      masked.set(k, e);
-    }
-    if (r.status === 'oracle-crash' || r.status === 'dut-crash') {
-      oracleCrashes.push({ caseId: r.caseId, message: `${r.status === 'dut-crash' ? 'system under test failed: ' : ''}${r.message ?? ''}` });
-    }
-    if (r.status === 'divergence' && r.signature) {
-      const e = bySig.get(r.signature) ?? { count: 0 };
-      e.count++;
-      e.report ??= r.divergence;
-      bySig.set(r.signature, e);
+function killPids(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
-  const divergences: DivergenceReport[] = [];
-  for (const [signature, e] of bySig) {
-    const report = minimized.get(signature) ?? e.report;
-    if (report) divergences.push({ ...report, signature, count: e.count });
-  }
-  const name = options.rowNames ?? ((row: number) => `row ${row}`);
-  return {
-    format: 'difftest-result/1',
-    runId: options.runId,
-    command: options.command,
-    startedAt: meta.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    seed: String(options.seed),
-    mode: options.mode,
-    ...(options.mode === 'block' && (options.batch ?? DEFAULT_BATCH) > 1
-      ? { batch: { size: options.batch ?? DEFAULT_BATCH, screened: results.filter((r) => r.screened).length } }
-      : {}),
-    workers: options.workers,
-    oracle: meta.oracleInfo,
-    dut: { name: options.dut.kind, implementation: meta.dutInfo.implementation, mutants: options.dut.kind === 'emulator' ? [...options.dut.inject] : [], cpuModel: meta.dutInfo.cpuModel },
-    testsRun: results.filter((r) => r.status !== 'rejected').length,
-    seconds: meta.seconds,
-    startupSeconds: meta.startupSeconds,
-    partial: meta.partial,
-    divergences,
-    groups: [],
-    coverageMissing: [],
-    oracleCrashes,
-    coverage: [...coverage].sort((a, b) => a[0] - b[0]).map(([row, count]) => ({ row: name(row), count })),
-    coverageTotalRows: options.totalRows ?? 0,
-    assemblerRejects: [...rejects.values()].sort((a, b) => b.count - a.count),
-    maskedFlags: [...masked.values()].sort((a, b) => b.count - a.count),
-    syncRules: [...FRAGMENT_SYNC_RULES],
-  };
 }

@@ -25,13 +25,14 @@ export async function shrinkWithFastCheck(
   index: number,
   stillFails: StillFails,
   budget = 80,
+  deadline = Infinity,
 ): Promise<FastCheckShrink | undefined> {
   const encoder = config.raw ? 'raw' : 'keystone';
   const families = config.families?.length ? parseFamilies(config.families) : undefined;
   const arbitrary = programArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
   const id = `${config.seed}-${index}`;
   // past the budget every candidate "passes", so the shrinker stops descending at once
-  const predicate = new BudgetedPredicate(stillFails, budget);
+  const predicate = new BudgetedPredicate(stillFails, budget, deadline);
   let smallest: Case | undefined;
   let first = true;
   await fc.check(
@@ -46,7 +47,12 @@ export async function shrinkWithFastCheck(
       else if (wasFirst) smallest = undefined;
       return !fails;
     }),
-    { seed: caseSeed(config.seed, index), numRuns: 1 },
+    {
+      seed: caseSeed(config.seed, index),
+      numRuns: 1,
+      // the shrinker would otherwise go on proposing (and assembling) candidates the predicate rejects
+      ...(deadline !== Infinity ? { interruptAfterTimeLimit: Math.max(1, deadline - Date.now()) } : {}),
+    },
   );
   return smallest ? { case: smallest, runs: predicate.calls } : undefined;
 }

@@ -28,13 +28,14 @@ export async function minimizeDivergence(
   d: Divergence,
   signature: string,
   budget = 600,
+  deadline = Infinity,
 ): Promise<MinimizedDivergence | undefined> {
   const t0 = performance.now();
   const stillFails = async (candidate: Case) => {
     const r = await runner.run(candidate, { mode: 'block' });
     return r.outcome === 'divergence' && divergenceSignature(r.divergence!) === signature;
   };
-  const min = await minimizeCase(c, stillFails, { budget, divergenceRip: d.rip });
+  const min = await minimizeCase(c, stillFails, { budget, divergenceRip: d.rip, deadline });
   const final = await runner.run(min.case, { mode: 'step' });
   if (final.outcome !== 'divergence') return undefined; // flaky: keep the original
   return {
@@ -58,6 +59,8 @@ export async function minimizeGeneratedDivergence(
   c: Case,
   d: Divergence,
   signature: string,
+  /** Date.now() by which to return the smallest case reached so far. */
+  deadline = Infinity,
 ): Promise<MinimizedDivergence | undefined> {
   const t0 = performance.now();
   const keepsSignature = async (candidate: Case) => {
@@ -65,12 +68,12 @@ export async function minimizeGeneratedDivergence(
     return x.outcome === 'divergence' && divergenceSignature(x.divergence!) === signature;
   };
   let start = { case: c, divergence: d };
-  const shrunk = await shrinkWithFastCheck(generation.config, generation.index, keepsSignature);
+  const shrunk = await shrinkWithFastCheck(generation.config, generation.index, keepsSignature, 80, deadline);
   if (shrunk && shrunk.case !== c) {
     const again = await runner.run(shrunk.case, { mode: 'block' });
     if (again.outcome === 'divergence' && divergenceSignature(again.divergence!) === signature) start = { case: shrunk.case, divergence: again.divergence! };
   }
-  const min = await minimizeDivergence(runner, start.case, start.divergence, signature);
+  const min = await minimizeDivergence(runner, start.case, start.divergence, signature, 600, deadline);
   if (!min) return undefined;
   const steps = shrunk ? [`fast-check shrink: ${shrunk.runs} run(s)`, ...min.steps] : min.steps;
   return { ...min, case: { ...min.case, id: `${c.id}-min` }, fromInstructions: instructionCount(c), seconds: (performance.now() - t0) / 1000, steps };

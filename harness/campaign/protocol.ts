@@ -22,12 +22,24 @@ export interface WorkerConfig {
 }
 
 /**
- * `cases`: run cases first..first+count-1 (block mode screens them as one guest-side batch).
- * `minimize`: shrink case i (known to diverge with `signature`) and report it.
+ * `cases`: run cases first..first+count-1 (block mode screens them as one guest-side batch);
+ * past `deadline` (Date.now(), the end of testing) divergent cases are saved unlocated and cases
+ * not yet run are left out.
+ * `minimize`: shrink case i (known to diverge with `signature`) by `deadline` and report it.
+ * `abort`: handled at once, not queued: the job in progress ends at its next run (Ctrl-C, SIGTERM,
+ * the campaign's time budget).
  */
-export type ToWorker = { type: 'cases'; first: number; count: number } | { type: 'minimize'; index: number; signature: string } | { type: 'stop' };
+export type ToWorker =
+  | { type: 'cases'; first: number; count: number; deadline?: number }
+  | { type: 'minimize'; index: number; signature: string; deadline: number }
+  | { type: 'abort' }
+  | { type: 'stop' };
 
-export type CaseStatus = 'match' | 'divergence' | 'rejected' | 'oracle-crash' | 'dut-crash';
+/**
+ * `unlocated`: the batch records differed (the case diverges) but it was not located in step mode,
+ * so its signature is unknown; it is saved (cases/unlocated-*.jsonl) and replayable.
+ */
+export type CaseStatus = 'match' | 'divergence' | 'unlocated' | 'rejected' | 'oracle-crash' | 'dut-crash';
 
 export interface CaseResult {
   readonly index: number;
@@ -46,10 +58,13 @@ export interface CaseResult {
 }
 
 export type FromWorker =
-  | { type: 'ready'; workerId: number; oracle: TargetInfo; dut: TargetInfo }
+  | { type: 'ready'; workerId: number; oracle: TargetInfo; dut: TargetInfo; qemuPids: number[] }
+  /** The worker's QEMU processes changed (a restart): the campaign kills these if it must end at once. */
+  | { type: 'qemu'; workerId: number; qemuPids: number[] }
   | { type: 'results'; workerId: number; results: CaseResult[]; oracleCrashes?: Array<{ caseId: string; message: string }> }
-  | { type: 'minimized'; workerId: number; index: number; signature: string; report?: DivergenceReport; message?: string }
-  | { type: 'fatal'; workerId: number; message: string };
+  | { type: 'minimized'; workerId: number; index: number; signature: string; report?: DivergenceReport; message?: string; seconds: number }
+  /** `known`: the message is a complete diagnosis for the user (a setup problem, an unwritable directory), not an internal error. */
+  | { type: 'fatal'; workerId: number; message: string; known?: boolean };
 
 /** A source of generated cases, deterministic in (seed, index). */
 export interface GeneratedCase {

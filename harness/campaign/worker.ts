@@ -3,43 +3,76 @@ import path from 'node:path';
 import type { Case } from '../../corpus/case-schema.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
 import { RspError } from '../../oracle/rsp/errors.js';
+import { SetupError } from '../../oracle/qemu/install.js';
+import { QmpError } from '../../oracle/qemu/qmp.js';
+import { UsageError } from '../../util/errors.js';
 import type { ExecutionTarget } from '../../contracts/execution-target.js';
 import { flagNames } from '../compare.js';
 import { buildDivergenceReport } from '../divergence-report.js';
 import { LockstepRunner, type LockstepResult } from '../lockstep.js';
 import { divergenceSignature } from '../signature.js';
 import { createDut } from '../targets.js';
-import { BatchRecoveryError, BatchScreen, runnerWithGuestScrub } from '../batch/batch-screen.js';
+import { BatchRecoveryError, BatchScreen } from '../batch/batch-screen.js';
 import { batchProgram } from '../batch/batch-layout.js';
 import { initAssembler } from '../asm/assembler.js';
 import { childLogger } from '../../util/log.js';
 import { createCaseSource } from './case-source.js';
+import { LocateSampler } from './locate-sampler.js';
 import { minimizeGeneratedDivergence } from './minimize-divergence.js';
 import type { CaseResult, FromWorker, GeneratedCase, ToWorker, WorkerConfig } from './protocol.js';
-import { saveCase } from './save-case.js';
+import { appendCases, CaseSaveError, saveCase } from './save-case.js';
 
 /**
  * One campaign worker: its own QEMU and system under test, generating and running the cases
- * the campaign hands it. A divergence is saved to disk before anything else happens.
+ * the campaign hands it. A divergence is saved to disk before anything else happens; a case
+ * that cannot be saved ends the campaign (CaseSaveError), since going on would lose findings.
  */
 const config = workerData as WorkerConfig;
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const casesDir = path.join(config.runDir, 'cases');
+const unlocatedFile = path.join(casesDir, `unlocated-${config.workerId}.jsonl`);
 const log = childLogger('worker');
 
 let reference: QemuTarget;
 let dut: ExecutionTarget;
 let runner: LockstepRunner;
 const source = createCaseSource(config);
+const sampler = new LocateSampler();
 
 let screen: BatchScreen;
+/** Set by an `abort` message: the job in progress stops at its next lockstep run. */
+let aborted = false;
+
+class AbortedError extends Error {}
+
+/** The worker cannot go on: one line for the campaign, saying whether it is a diagnosis or an internal error. */
+function fatal(err: unknown): Extract<FromWorker, { type: 'fatal' }> {
+  const known = err instanceof CaseSaveError || err instanceof SetupError || err instanceof RspError || err instanceof QmpError || err instanceof UsageError;
+  return { type: 'fatal', workerId: config.workerId, message: (err as Error).message ?? String(err), known };
+}
+
+/** The lockstep runner, refusing new runs once the campaign aborted (a minimization then ends at its next run). */
+class AbortableRunner extends LockstepRunner {
+  override run(...args: Parameters<LockstepRunner['run']>): ReturnType<LockstepRunner['run']> {
+    if (aborted) return Promise.reject(new AbortedError('the campaign ended'));
+    return super.run(...args);
+  }
+}
+
+function qemuPids(): number[] {
+  const pids = [reference?.qemu.pid];
+  if (dut instanceof QemuTarget) pids.push(dut.qemu.pid);
+  return pids.filter((p): p is number => p !== undefined);
+}
 
 async function restartReference(): Promise<void> {
   await reference?.close().catch(() => undefined);
   reference = await QemuTarget.launch({ cpuModel: config.cpuModel });
   screen = new BatchScreen(reference, dut);
-  runner = runnerWithGuestScrub(screen);
+  runner = new AbortableRunner(reference, dut);
+  runner.scrubber = (t) => screen.scrub(t);
+  post({ type: 'qemu', workerId: config.workerId, qemuPids: qemuPids() });
 }
 
 function generateCases(first: number, count: number): Promise<GeneratedCase[]> {
@@ -48,9 +81,12 @@ function generateCases(first: number, count: number): Promise<GeneratedCase[]> {
 
 /**
  * Cases first..first+count-1. In block mode they are screened as one guest-side batch first:
- * a case whose outcome records agree is a match; every other case runs alone, as before.
+ * a case whose outcome records agree is a match; a case whose records differ diverges and is
+ * located in step mode when the sampler says so (else saved unlocated); every other case runs
+ * alone. Past `deadline` nothing new is started: divergent cases are saved unlocated, cases
+ * not yet run are left out of the results (they were not tested).
  */
-async function runCases(first: number, count: number, generating: Promise<GeneratedCase[]>): Promise<FromWorker> {
+async function runCases(first: number, count: number, generating: Promise<GeneratedCase[]>, deadline = Infinity): Promise<FromWorker> {
   const generated = await generating;
   let agreed: boolean[] = [];
   let differed: boolean[] = [];
@@ -75,14 +111,33 @@ async function runCases(first: number, count: number, generating: Promise<Genera
     }
   }
   const out: CaseResult[] = [];
+  const unlocated: Case[] = [];
   let k = 0;
   for (let i = 0; i < count; i++) {
     const g = generated[i]!;
     const index = first + i;
     const j = g.case ? k++ : -1;
-    if (g.case && agreed[j]) out.push({ index, rows: g.rows, rejects: g.rejects, caseId: g.case.id, status: 'match', masked: [], screened: true });
-    else out.push(await runCaseSafely(index, g, differed[j] ? 'step' : config.mode));
+    const base = { index, rows: g.rows, rejects: g.rejects, masked: [] };
+    if (!g.case) {
+      out.push({ ...base, caseId: `case-${index}`, status: 'rejected' });
+    } else if (agreed[j]) {
+      out.push({ ...base, caseId: g.case.id, status: 'match', screened: true });
+    } else if (differed[j]) {
+      // a counted campaign (no deadline) locates every one, so that its result is reproducible
+      if (!aborted && Date.now() < deadline && (deadline === Infinity || sampler.shouldLocate())) {
+        const t0 = performance.now();
+        const r = await runCaseSafely(index, g, 'step');
+        sampler.located(performance.now() - t0);
+        out.push(r);
+      } else {
+        unlocated.push(g.case);
+        out.push({ ...base, caseId: g.case.id, status: 'unlocated', screened: true });
+      }
+    } else if (!aborted && Date.now() < deadline) {
+      out.push(await runCaseSafely(index, g, config.mode));
+    }
   }
+  await appendCases(unlocatedFile, unlocated);
   return { type: 'results', workerId: config.workerId, results: out, oracleCrashes };
 }
 
@@ -90,13 +145,14 @@ async function runCaseSafely(index: number, gen: GeneratedCase, mode: 'block' | 
   try {
     return await runCase(index, gen, mode);
   } catch (err) {
+    if (err instanceof CaseSaveError) throw err;
     // One case failing in an unexpected way must not end the campaign: record it as an
     // oracle problem, start a fresh QEMU, go on.
     const message = `unexpected failure: ${(err as Error).message ?? String(err)}`;
     try {
       await restartReference();
     } catch (restartErr) {
-      post({ type: 'fatal', workerId: config.workerId, message: `cannot restart QEMU: ${(restartErr as Error).message}` });
+      post({ ...fatal(restartErr), message: `cannot restart QEMU: ${(restartErr as Error).message}` });
     }
     return { index, caseId: `${config.seed}-${index}`, status: 'oracle-crash', rows: [], rejects: [], masked: [], message };
   }
@@ -132,18 +188,20 @@ async function runCase(index: number, gen: GeneratedCase, mode: 'block' | 'step'
   return { ...base, caseId: c.id, status: 'divergence', masked, signature: report.signature, divergence: report };
 }
 
-/** Shrink case `index` (regenerated from the seed) while it keeps its signature. */
-async function minimizeIndex(index: number, signature: string): Promise<FromWorker> {
+/** Shrink case `index` (regenerated from the seed) while it keeps its signature, by `deadline`. */
+async function minimizeIndex(index: number, signature: string, deadline: number): Promise<FromWorker> {
+  const t0 = performance.now();
+  const seconds = () => (performance.now() - t0) / 1000;
   const gen = await source(index);
   const base = { type: 'minimized' as const, workerId: config.workerId, index, signature };
-  if (!gen.case) return { ...base, message: 'the case no longer generates' };
+  if (!gen.case) return { ...base, seconds: seconds(), message: 'the case no longer generates' };
   const c = gen.case;
   const r = await runner.run(c, { mode: 'block' });
   if (r.outcome !== 'divergence' || divergenceSignature(r.divergence!) !== signature) {
-    return { ...base, message: 'the divergence did not reproduce' };
+    return { ...base, seconds: seconds(), message: 'the divergence did not reproduce' };
   }
-  const min = await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature);
-  if (!min) return { ...base, message: 'the minimized case did not reproduce' };
+  const min = await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature, deadline);
+  if (!min) return { ...base, seconds: seconds(), message: 'the minimized case did not reproduce' };
   const file = await saveCase(casesDir, `${c.id}.min`, min.case);
   const report = buildDivergenceReport(min.case, min.divergence, {
     caseFile: file,
@@ -151,7 +209,7 @@ async function minimizeIndex(index: number, signature: string): Promise<FromWork
     replayCommand: config.replayTemplate.replace('{file}', file),
     minimization: { fromInstructions: min.fromInstructions, toInstructions: min.toInstructions, seconds: min.seconds },
   });
-  return { ...base, report };
+  return { ...base, seconds: seconds(), report };
 }
 
 async function main(): Promise<void> {
@@ -160,9 +218,17 @@ async function main(): Promise<void> {
   // start-up, not testing time: keystone (which also assembles the batch runner) and the runner
   await (await initAssembler()).ready();
   if (config.mode === 'block') await batchProgram();
-  post({ type: 'ready', workerId: config.workerId, oracle: reference.info(), dut: dut.info() });
+  post({ type: 'ready', workerId: config.workerId, oracle: reference.info(), dut: dut.info(), qemuPids: qemuPids() });
   let queue = Promise.resolve();
+  /** Jobs run one after another; a failure no job can recover from ends the worker with one line. */
+  const enqueue = (job: () => Promise<void>) => {
+    queue = queue.then(job).catch((err: unknown) => post(fatal(err)));
+  };
   port.on('message', (m: ToWorker) => {
+    if (m.type === 'abort') {
+      aborted = true;
+      return;
+    }
     if (m.type === 'stop') {
       queue = queue.then(async () => {
         await Promise.allSettled([reference.close(), dut.close()]);
@@ -171,12 +237,14 @@ async function main(): Promise<void> {
       return;
     }
     if (m.type === 'minimize') {
-      queue = queue.then(async () => {
+      enqueue(async () => {
         try {
-          post(await minimizeIndex(m.index, m.signature));
+          post(await minimizeIndex(m.index, m.signature, m.deadline));
         } catch (err) {
-          post({ type: 'minimized', workerId: config.workerId, index: m.index, signature: m.signature, message: (err as Error).message });
-          await restartReference().catch(() => undefined);
+          if (err instanceof CaseSaveError) throw err;
+          const message = err instanceof AbortedError ? 'interrupted' : (err as Error).message;
+          post({ type: 'minimized', workerId: config.workerId, index: m.index, signature: m.signature, seconds: 0, message });
+          if (!(err instanceof AbortedError)) await restartReference().catch(() => undefined);
         }
       });
       return;
@@ -185,10 +253,11 @@ async function main(): Promise<void> {
     // worker's next batch before the current one is done.
     const generating = generateCases(m.first, m.count);
     generating.catch(() => undefined); // awaited in turn below
-    queue = queue.then(async () => {
-      post(await runCases(m.first, m.count, generating));
+    enqueue(async () => {
+      sampler.startTesting();
+      post(await runCases(m.first, m.count, generating, m.deadline ?? Infinity));
     });
   });
 }
 
-main().catch((err: unknown) => post({ type: 'fatal', workerId: config.workerId, message: (err as Error).message ?? String(err) }));
+main().catch((err: unknown) => post(fatal(err)));

@@ -30,6 +30,8 @@ export interface MinimizeProgress {
 export interface MinimizeOptions {
   /** Most predicate calls to spend (default 1000); the best case so far is returned when it runs out. */
   readonly budget?: number;
+  /** Date.now() at which to stop and return the best case so far (default: none). */
+  readonly deadline?: number;
   /** Address of the first divergent instruction, when known: the case is cut right after it first. */
   readonly divergenceRip?: bigint;
   /** Called after every applied step. */
@@ -57,7 +59,7 @@ const MAX_ROUNDS = 10;
 
 export async function minimizeCase(original: Case, stillFails: StillFails, options: MinimizeOptions = {}): Promise<MinimizeResult> {
   const started = performance.now();
-  const predicate = new BudgetedPredicate(stillFails, options.budget ?? DEFAULT_BUDGET);
+  const predicate = new BudgetedPredicate(stillFails, options.budget ?? DEFAULT_BUDGET, options.deadline);
   if (!(await predicate.test(original))) {
     throw new NotFailingError(`case ${original.id} does not fail the predicate to begin with; nothing to minimize (a flaky divergence?)`);
   }
