@@ -58,7 +58,7 @@ export function caseRegionProblem(addr: bigint, length: number): string | undefi
   const end = addr + BigInt(length);
   if (addr >= CASE_MEMORY_RANGE.from && end <= CASE_MEMORY_RANGE.to) return undefined;
   return (
-    `region ${length ? `${hexAddr(addr)}–${hexAddr(end - 1n)}` : hexAddr(addr)} (${length} bytes) lies outside the test machine; ` +
+    `region ${length > 1 ? `${hexAddr(addr)}–${hexAddr(end - 1n)}` : hexAddr(addr)} (${length} byte${length === 1 ? '' : 's'}) lies outside the test machine; ` +
     `case memory must lie within ${hexAddr(CASE_MEMORY_RANGE.from)}–${hexAddr(CASE_MEMORY_RANGE.to - 1n)} (its stack, code and data pages)`
   );
 }
