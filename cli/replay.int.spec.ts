@@ -1,8 +1,11 @@
 import { execa } from 'execa';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureQemu } from '../oracle/qemu/install.js';
+import { qemuRunTag } from '../oracle/qemu/launcher.js';
 
 const bin = path.resolve(import.meta.dirname, '../bin/difftest.mjs');
 const regressions = path.resolve(import.meta.dirname, '../corpus/regressions');
@@ -18,6 +21,8 @@ const run = (args: string[]) => execa('node', [bin, ...args], { reject: false, t
  *   cases/unlocated.jsonl the seed case, a broken line, the trap case
  */
 let dir: string;
+let stopQemu: (() => void) | undefined;
+afterAll(() => stopQemu?.());
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'difftest-replay-'));
   const seed = readFileSync(path.join(regressions, 'seed-add-r13-rip.json'), 'utf8');
@@ -71,6 +76,19 @@ describe('difftest replay', () => {
     expect(r.stdout).toMatch(/1 known divergence\(s\)\ndivergences by signature:\n\s+1× RESERVEDNOP .* \(known\)$/m);
   });
 
+  it("against QEMU's own gdb stub (one client at a time) it says so and replays on one worker", async () => {
+    const sock = path.join(dir, 'qemu-gdb.sock');
+    const qemu = await ensureQemu();
+    const child = execa(qemu.path, ['-name', qemuRunTag(), '-S', '-gdb', `unix:${sock},server=on,wait=off`, '-display', 'none', '-nodefaults', '-accel', 'tcg', '-m', '32'], { reject: false });
+    stopQemu = () => child.kill('SIGKILL');
+    await listening(sock);
+    const r = await run(['replay', path.join(dir, 'a-seed.json'), path.join(dir, 'b-trap.json'), '--dut', `gdb:unix:${sock}`, '--workers', '2']);
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`difftest: the gdb stub at unix:${sock} serves one connection at a time; replaying with 1 worker`);
+    expect(r.stdout).toContain('difftest: 2 case(s): 2 ok, 0 diverged');
+  });
+
   it('--help states the exit codes and the options', async () => {
     const r = await run(['replay', '--help']);
     expect(r.stdout).toMatch(/--workers N/);
@@ -78,6 +96,24 @@ describe('difftest replay', () => {
     expect(r.stdout).toMatch(/Exit code: 0 when every case behaves as expected; 1 when/);
   });
 });
+
+/** Wait until QEMU listens (its socket file exists a moment before it does); the probe connection is then closed again. */
+async function listening(sock: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const ok =
+      existsSync(sock) &&
+      (await new Promise<boolean>((resolve) => {
+        const c = net.connect(sock, () => {
+          c.destroy();
+          resolve(true);
+        });
+        c.on('error', () => resolve(false));
+      }));
+    if (ok) return;
+    if (i > 1000) throw new Error(`QEMU did not listen on ${sock}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 function jsonError(text: string): string {
   try {

@@ -2,9 +2,8 @@ import { CASE_LINES_EXT, listCaseFiles, readCaseEntries } from '../corpus/case-f
 import type { Case } from '../corpus/case-schema.js';
 import { judgeCase } from '../harness/expectation.js';
 import { runOnSessions } from '../harness/session-pool.js';
-import { DUT_HELP, parseDutSpec, type DutSpec } from '../harness/targets.js';
-import { describeEndpoint, DEFAULT_TIMEOUT_MS } from '../oracle/rsp/client.js';
-import { probeStubConnections } from '../oracle/stub-connections.js';
+import { DUT_HELP, parseDutSpec, workersForDut, type DutSpec } from '../harness/targets.js';
+import { describeEndpoint } from '../oracle/rsp/client.js';
 import { UsageError } from '../util/errors.js';
 import { parseOptions } from './options.js';
 import { formatReplayLine, formatSummary, replayExitCode, tally, type ReplayLine } from './replay-lines.js';
@@ -35,21 +34,7 @@ const OPTIONS = {
   ...TARGET_OPTIONS,
 } as const;
 
-/** A stub that answered one client answers a second at once if it serves two; waiting longer only delays every run. */
-const PROBE_SECOND_MS = 1500;
-
-/**
- * A gdb stub that serves one client makes a second session wait forever for its first reply:
- * ask the stub first, and replay on one session when it serves one connection.
- */
-async function workersForDut(dut: DutSpec, workers: number, timeoutMs: number | undefined): Promise<number> {
-  if (dut.kind !== 'gdb' || workers < 2) return workers;
-  const timeout = timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const served = await probeStubConnections(dut.endpoint, timeout, { secondTimeoutMs: Math.min(timeout, PROBE_SECOND_MS) });
-  if (served >= 2) return workers;
-  process.stdout.write(`difftest: the gdb stub at ${describeEndpoint(dut.endpoint)} serves one connection at a time; replaying with 1 worker\n`);
-  return 1;
-}
+const describeDut = (dut: DutSpec) => (dut.kind === 'gdb' ? describeEndpoint(dut.endpoint) : dut.kind);
 
 export const replayCommand = {
   summary: 'replay saved cases',
@@ -80,7 +65,9 @@ export const replayCommand = {
     };
     let fatal: unknown;
     if (runnable.length) {
-      workers = await workersForDut(dut, Math.min(workers, runnable.length), timeoutMs);
+      const fit = await workersForDut(dut, Math.min(workers, runnable.length));
+      if (fit.singleClient) process.stdout.write(`difftest: the gdb stub at ${describeDut(dut)} serves one connection at a time; replaying with 1 worker\n`);
+      workers = fit.workers;
       try {
         await runOnSessions(
           runnable,

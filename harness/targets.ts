@@ -2,7 +2,8 @@ import { UsageError } from '../util/errors.js';
 import { isMutantName, MUTANT_NAMES } from '../emulator/mutants.js';
 import { GdbRemoteTarget } from '../oracle/gdb-target.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
-import type { RspEndpoint } from '../oracle/rsp/client.js';
+import { DEFAULT_TIMEOUT_MS, type RspEndpoint } from '../oracle/rsp/client.js';
+import { probeStubConnections } from '../oracle/stub-connections.js';
 import type { ExecutionTarget } from '../contracts/execution-target.js';
 
 /**
@@ -52,4 +53,20 @@ export async function createDut(spec: DutSpec, cpuModel?: string): Promise<Execu
     case 'gdb':
       return GdbRemoteTarget.connect(spec.endpoint, { name: 'gdb-dut', timeoutMs: spec.timeoutMs });
   }
+}
+
+/** A stub that answered one client answers a second at once if it serves two; waiting longer only delays every run. */
+const PROBE_SECOND_MS = 1500;
+
+/**
+ * How many sessions (each with its own DUT connection) to run: `workers`, or 1 for a gdb stub
+ * that serves one connection at a time (QEMU's own), whose second client would wait forever for
+ * its first reply. Only a gdb DUT with more than one worker is asked; a stub that answers no
+ * client fails here with its RspError, before any worker starts.
+ */
+export async function workersForDut(spec: DutSpec, workers: number): Promise<{ workers: number; singleClient: boolean }> {
+  if (spec.kind !== 'gdb' || workers < 2) return { workers, singleClient: false };
+  const timeout = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const served = await probeStubConnections(spec.endpoint, timeout, { secondTimeoutMs: Math.min(timeout, PROBE_SECOND_MS) });
+  return served >= 2 ? { workers, singleClient: false } : { workers: 1, singleClient: true };
 }
