@@ -43,6 +43,8 @@ async function readOneCase(arg: string): Promise<{ c: Case; name: string }> {
   const m = new RegExp(`^(.*\\${CASE_LINES_EXT}):(\\d+)$`).exec(arg);
   const file = m ? m[1]! : arg;
   const entries = await readCaseEntries(file);
+  const whole = entries.find((e) => e.source === file && 'error' in e); // the file itself could not be read
+  if (whole && 'error' in whole) throw new CaseFileError(whole.error);
   const picked = m ? entries.filter((e) => e.source === arg) : entries;
   if (picked.length === 0) throw new CaseFileError(`${file} has no case on line ${m?.[2]}; pass FILE${CASE_LINES_EXT}:LINE with a line that holds a case`);
   if (picked.length > 1) {

@@ -89,6 +89,13 @@ describe('difftest replay', () => {
     expect(r.stdout).toContain('difftest: 2 case(s): 2 ok, 0 diverged');
   });
 
+  it('a directory without cases is a one-line usage error, not an empty success', async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'difftest-replay-empty-'));
+    const r = await run(['replay', empty]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toBe(`difftest: no case files (*.json, *.jsonl) in ${empty}; pass case files or a directory that holds some`);
+  });
+
   it('--help states the exit codes and the options', async () => {
     const r = await run(['replay', '--help']);
     expect(r.stdout).toMatch(/--workers N/);

@@ -48,6 +48,7 @@ export const replayCommand = {
     let workers = parseWorkersOption(values.workers);
     const dut = parseDutSpec(values.dut ?? 'emulator', values.inject ?? [], { timeoutMs });
     const files = await listCaseFiles(positionals, ['.json', CASE_LINES_EXT]);
+    if (files.length === 0) throw new UsageError(`no case files (*.json, *${CASE_LINES_EXT}) in ${positionals.join(', ')}; pass case files or a directory that holds some`);
     // every file is read before anything expensive starts; a bad one is reported, the rest run
     const entries = (await Promise.all(files.map(readCaseEntries))).flat();
     const unreadable: ReplayLine[] = entries.flatMap((e) => ('error' in e ? [{ kind: 'unreadable' as const, source: e.source, message: e.error }] : []));

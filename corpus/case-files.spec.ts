@@ -28,6 +28,8 @@ describe('case files', () => {
     const [bad] = await readCaseEntries(path.join(dir, 'bad.json'));
     expect(bad).toMatchObject({ source: path.join(dir, 'bad.json') });
     expect('error' in bad! && bad.error).toMatch(/bad\.json: not JSON/);
+    expect(await readCaseEntries(dir)).toEqual([{ source: dir, error: `${dir}: is a directory; pass a case file` }]);
+    expect(await readCaseEntries(path.join(dir, 'gone.jsonl'))).toEqual([{ source: path.join(dir, 'gone.jsonl'), error: `${path.join(dir, 'gone.jsonl')}: no such file` }]);
   });
 
   it('finds .json files in directories, and .jsonl files when asked', async () => {

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { CaseFileError, decodeCase, readCaseFile, type Case } from './case-schema.js';
+import { CaseFileError, decodeCase, readCaseFile, unreadableCaseFile, type Case } from './case-schema.js';
 
 /** A `.jsonl` file holds one encoded case per line (the campaign saves its unlocated divergent cases so). */
 export const CASE_LINES_EXT = '.jsonl';
@@ -47,7 +47,7 @@ export async function readCaseEntries(file: string): Promise<CaseEntry[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    return [{ source: file, error: `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }];
+    return [{ source: file, error: unreadableCaseFile(file, err) }];
   }
   const out: CaseEntry[] = [];
   text.split('\n').forEach((line, i) => {

@@ -90,12 +90,20 @@ export function encodeCase(c: Case): CaseJson {
   return CaseSchema.encode(c);
 }
 
+/** Why a case file could not be read, as one line. */
+export function unreadableCaseFile(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EISDIR') return `${file}: is a directory; pass a case file`;
+  if (code === 'ENOENT') return `${file}: no such file`;
+  return `${file}: cannot read (${code ?? (err as Error).message})`;
+}
+
 export async function readCaseFile(file: string): Promise<Case> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new CaseFileError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CaseFileError(unreadableCaseFile(file, err));
   }
   let json: unknown;
   try {
