@@ -21,6 +21,10 @@ function fieldText(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Context such as a tool's whole output is cut: the line names the cause; --verbose has everything. */
+const CONTEXT_CHARS = 200;
+const clip = (t: string) => (t.length > CONTEXT_CHARS ? `${t.slice(0, CONTEXT_CHARS)}… (--verbose for all of it)` : t);
+
 /**
  * One pino record as the one line a user reads: `difftest: <msg>: <message or err> (<other
  * fields>)`, newlines folded. `message`/`err` are the cause, the rest is context.
@@ -37,7 +41,7 @@ export function humanLogLine(record: string): string {
   const line =
     `difftest: ${fieldText(r.msg ?? '')}` +
     (cause !== undefined ? `: ${fieldText(cause)}` : '') +
-    (rest.length ? ` (${rest.map(([k, v]) => `${k} ${fieldText(v)}`).join(', ')})` : '');
+    (rest.length ? ` (${rest.map(([k, v]) => `${k} ${clip(fieldText(v))}`).join(', ')})` : '');
   return `${line.replace(/\s*\n\s*/g, ' ')}\n`;
 }
 
