@@ -5,7 +5,8 @@ const BENCHES = ['b1', 'b2', 'b3', 'b5'] as const;
 
 const USAGE = `difftest bench [--rounds N] [--only ${BENCHES.join(',')}]
 
-Runs the benchmarks (DESIGN.md B1, B2, B3, B5) and prints medians and ratios measured in one run:
+Runs the benchmarks (B1, B2, B3, B5; the README's Benchmarks section says what each measures and why)
+and prints medians and ratios measured in one run:
   b1  gdb lockstep: QemuTarget.step()+readState() vs the raw s+g packet loop, reset() rate
   b2  fuzz throughput: block/step tests/s on 2 workers vs a fresh QEMU per case
   b3  emulator MIPS on three workloads vs QEMU TCG on the same code

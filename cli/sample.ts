@@ -3,11 +3,14 @@ import { seedCase } from '../harness/samples/seed-case.js';
 import { GPR_NAMES, type MachineState } from '../contracts/machine-state.js';
 import { buildTestMachine, classifyException } from '../contracts/test-machine.js';
 import { parseOptions } from './options.js';
+import { parseTimeoutOption, TARGET_OPTIONS, TIMEOUT_HELP, TIMEOUT_USAGE } from './target-options.js';
 
-const USAGE = `difftest sample [--cpu MODEL]
+const USAGE = `difftest sample [--cpu MODEL] ${TIMEOUT_USAGE}
 
-Runs the built-in sample (the seed notes' add r13, [rip+disp]) on QEMU, one instruction at
-a time, and prints what each instruction changed.`;
+Runs the built-in sample (add r13, [rip+disp], from a Linux boot that died in text_poke; the
+case is corpus/regressions/seed-add-r13-rip.json) on QEMU, one instruction at a time, and
+prints what each instruction changed.
+  ${TIMEOUT_HELP}`;
 
 function hex(v: bigint): string {
   return `0x${v.toString(16).padStart(16, '0')}`;
@@ -29,10 +32,11 @@ export const sampleCommand = {
   summary: 'run the seed sample on QEMU, one instruction at a time',
   usage: USAGE,
   async run(argv: string[]): Promise<number> {
-    const { values } = parseOptions(argv, { cpu: { type: 'string' } }, USAGE);
+    const { values } = parseOptions(argv, { cpu: { type: 'string' }, ...TARGET_OPTIONS }, USAGE);
+    const timeoutMs = parseTimeoutOption(values.timeout);
     const fragment = seedCase();
     const machine = buildTestMachine({ code: fragment.code, memory: fragment.memory, regs: fragment.regs });
-    const qemu = await QemuTarget.launch({ cpuModel: values.cpu });
+    const qemu = await QemuTarget.launch({ cpuModel: values.cpu, timeoutMs });
     try {
       const info = qemu.info();
       process.stdout.write(`difftest: oracle ${info.implementation}, -cpu ${info.cpuModel}; sample "${fragment.name}" (fixed, no seed)\n`);

@@ -41,6 +41,28 @@ export const LAYOUT = {
   blockEnd: 0x1fff0n,
 } as const;
 
+/** The most code bytes a case may have: the code, then a 5-byte jump to LAYOUT.blockEnd. */
+export const MAX_CODE_BYTES = Number(LAYOUT.blockEnd - LAYOUT.code) - 5;
+
+/** Where a case's memory and compared regions may lie: the stack, code and data pages (the pages below hold the system tables). */
+export const CASE_MEMORY_RANGE = { from: LAYOUT.stackBase, to: LAYOUT.unmapped } as const;
+
+const hexAddr = (v: bigint) => `0x${v.toString(16)}`;
+
+/**
+ * Why a region cannot be part of a case (one line naming the valid range), or undefined when it
+ * fits. Shared by the case schema and buildTestMachine, so a case file and a case built in code
+ * get the same words.
+ */
+export function caseRegionProblem(addr: bigint, length: number): string | undefined {
+  const end = addr + BigInt(length);
+  if (addr >= CASE_MEMORY_RANGE.from && end <= CASE_MEMORY_RANGE.to) return undefined;
+  return (
+    `region ${length > 1 ? `${hexAddr(addr)}–${hexAddr(end - 1n)}` : hexAddr(addr)} (${length} byte${length === 1 ? '' : 's'}) lies outside the test machine; ` +
+    `case memory must lie within ${hexAddr(CASE_MEMORY_RANGE.from)}–${hexAddr(CASE_MEMORY_RANGE.to - 1n)} (its stack, code and data pages)`
+  );
+}
+
 export const SELECTORS = { code64: 0x1008, data: 0x1010, code32: 0x1018 } as const;
 
 /** Descriptors (Intel SDM Vol. 3 §3.4.5) with the accessed bit preset, since the GDT page is read-only. */
@@ -193,20 +215,15 @@ export function initialState(regs: Partial<Record<GprName, bigint>> = {}, rflags
 }
 
 export function buildTestMachine(options: TestMachineOptions): TestMachine {
-  const maxCode = Number(LAYOUT.blockEnd - LAYOUT.code) - 5;
-  if (options.code.length > maxCode) {
-    throw new RangeError(`code is ${options.code.length} bytes; the test machine holds at most ${maxCode}`);
+  // Case files are checked by the case schema first; these guard cases built in code.
+  if (options.code.length > MAX_CODE_BYTES) {
+    throw new RangeError(`code is ${options.code.length} bytes; the test machine holds at most ${MAX_CODE_BYTES}`);
   }
   const caseMemory = [{ addr: LAYOUT.code, bytes: options.code }, ...(options.memory ?? [])];
   const memory = [...systemMemory(), ...caseMemory];
   for (const region of options.memory ?? []) {
-    const end = region.addr + BigInt(region.bytes.length);
-    if (region.addr < LAYOUT.stackBase || end > LAYOUT.unmapped) {
-      throw new RangeError(
-        `memory region 0x${region.addr.toString(16)}+${region.bytes.length} lies outside the test machine's ` +
-          `stack/code/data pages (0x${LAYOUT.stackBase.toString(16)}–0x${LAYOUT.unmapped.toString(16)})`,
-      );
-    }
+    const problem = caseRegionProblem(region.addr, region.bytes.length);
+    if (problem) throw new RangeError(`memory ${problem}`);
   }
   return {
     state: { ...initialState(options.regs, options.rflags), fsBase: options.fsBase ?? 0n, gsBase: options.gsBase ?? 0n },

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { hex64, hexBytes } from '../contracts/hex.js';
 import { GPR_NAMES, MemoryRegionSchema, type GprName } from '../contracts/machine-state.js';
+import { caseRegionProblem, MAX_CODE_BYTES } from '../contracts/test-machine.js';
 
 /**
  * A replayable test case on the test machine: code, initial registers and memory, which
@@ -56,15 +57,31 @@ export class CaseFileError extends Error {
   override readonly name = 'CaseFileError';
 }
 
+/**
+ * What the test machine has no room for, as `path: problem` (the schema's own form). Checked
+ * here, on decode only, rather than as schema refinements, which zod also runs on encode: saving
+ * a case must never fail.
+ */
+function testMachineProblems(c: Case): string[] {
+  const out: string[] = [];
+  if (c.code.length > MAX_CODE_BYTES) out.push(`code: ${c.code.length} bytes; the test machine holds at most ${MAX_CODE_BYTES} bytes of code`);
+  c.memory.forEach((m, i) => {
+    const problem = caseRegionProblem(m.addr, m.bytes.length);
+    if (problem) out.push(`memory.${i}: ${problem}`);
+  });
+  c.compare?.forEach((r, i) => {
+    const problem = caseRegionProblem(r.addr, r.length);
+    if (problem) out.push(`compare.${i}: ${problem}`);
+  });
+  return out;
+}
+
 /** Validate parsed JSON; the error names the file and the zod path of the first problems. */
 export function decodeCase(json: unknown, source = '<case>'): Case {
   const r = CaseSchema.safeDecode(json as CaseJson);
-  if (!r.success) {
-    const issues = r.error.issues
-      .slice(0, 3)
-      .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-      .join('; ');
-    throw new CaseFileError(`${source}: not a valid difftest case (${issues}); fix the field or regenerate the case`);
+  const issues = r.success ? testMachineProblems(r.data) : r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  if (!r.success || issues.length) {
+    throw new CaseFileError(`${source}: not a valid difftest case (${issues.slice(0, 3).join('; ')}); fix the field or regenerate the case`);
   }
   return r.data;
 }
@@ -73,12 +90,20 @@ export function encodeCase(c: Case): CaseJson {
   return CaseSchema.encode(c);
 }
 
+/** Why a case file could not be read, as one line. */
+export function unreadableCaseFile(file: string, err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EISDIR') return `${file}: is a directory; pass a case file`;
+  if (code === 'ENOENT') return `${file}: no such file`;
+  return `${file}: cannot read (${code ?? (err as Error).message})`;
+}
+
 export async function readCaseFile(file: string): Promise<Case> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new CaseFileError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CaseFileError(unreadableCaseFile(file, err));
   }
   let json: unknown;
   try {

@@ -12,8 +12,9 @@ export class LockstepSession {
     readonly runner: LockstepRunner,
   ) {}
 
-  static async open(dut: DutSpec, cpuModel?: string): Promise<LockstepSession> {
-    const reference = await QemuTarget.launch({ cpuModel });
+  /** `timeoutMs`: the reference QEMU's per-request gdb timeout (`--timeout`; the DUT's travels in its spec). */
+  static async open(dut: DutSpec, cpuModel?: string, options: { readonly timeoutMs?: number } = {}): Promise<LockstepSession> {
+    const reference = await QemuTarget.launch({ cpuModel, timeoutMs: options.timeoutMs });
     try {
       const d = await createDut(dut, cpuModel);
       return new LockstepSession(reference, d, runnerWithGuestScrub(new BatchScreen(reference, d)));

@@ -206,11 +206,17 @@ export class GdbRemoteTarget implements ExecutionTarget {
 
   static async connect(endpoint: RspEndpoint, options: GdbRemoteTargetOptions = {}): Promise<GdbRemoteTarget> {
     const rsp = await RspClient.connect(endpoint, { timeoutMs: options.timeoutMs });
-    await rsp.request('qSupported:xmlRegisters=i386;swbreak+');
-    const map = await readRegisterMap(rsp);
-    const target = new GdbRemoteTarget(rsp, map, options);
-    await target.probeFeatures();
-    return target;
+    try {
+      await rsp.request('qSupported:xmlRegisters=i386;swbreak+');
+      const map = await readRegisterMap(rsp);
+      const target = new GdbRemoteTarget(rsp, map, options);
+      await target.probeFeatures();
+      return target;
+    } catch (err) {
+      // an open socket to a stub that answered wrongly keeps the process alive until the stub hangs up
+      await rsp.close();
+      throw err;
+    }
   }
 
   /** Ask for QEMU's extensions; other stubs answer with an empty packet (unsupported). */

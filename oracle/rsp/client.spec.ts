@@ -5,17 +5,22 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RspClient } from './client.js';
 import { encodePacket, RspFrameParser } from './codec.js';
-import { RspChecksumError, RspClosedError, RspStubError, RspTimeoutError } from './errors.js';
+import { RspChecksumError, RspClosedError, RspProtocolError, RspStubError, RspTimeoutError } from './errors.js';
 
 /**
  * A scripted stub on a unix socket: `answer` gets each request payload and writes raw bytes.
  * These tests are about our client's handling of a misbehaving peer, which QEMU cannot be made to be.
  */
-async function scriptedStub(answer: (payload: string, sock: net.Socket, n: number) => void, onData?: (bytes: Buffer) => void) {
+async function scriptedStub(
+  answer: (payload: string, sock: net.Socket, n: number) => void,
+  onData?: (bytes: Buffer) => void,
+  onPeerClosed?: () => void,
+) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rsp-test-'));
   const sockPath = path.join(dir, 'stub.sock');
   let count = 0;
   const server = net.createServer((sock) => {
+    sock.on('close', () => onPeerClosed?.());
     const parser = new RspFrameParser();
     let last = '';
     sock.on('data', (d) => {
@@ -90,6 +95,59 @@ describe('RspClient against a misbehaving stub', () => {
     const err = await client.request('s', { timeoutMs: 100 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RspTimeoutError);
     expect((err as Error).message).toMatch(/no reply to 's'.*within 100 ms/);
+  });
+
+  it('closes the connection after a timeout: later requests fail at once, and the stub sees the close', async () => {
+    let peerClosed!: () => void;
+    const closedByClient = new Promise<void>((r) => (peerClosed = r));
+    const client = await scriptedStub(() => undefined, undefined, () => peerClosed());
+    const err = await client.request('g', { timeoutMs: 100 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RspTimeoutError);
+    expect((err as Error).message).toMatch(/raise --timeout MS/);
+    expect(client.closed).toBe(true);
+    await closedByClient; // the test would time out if the socket stayed open
+    const t0 = performance.now();
+    await expect(client.request('g', { timeoutMs: 5000 })).rejects.toBeInstanceOf(RspTimeoutError);
+    expect(performance.now() - t0).toBeLessThan(100);
+  });
+
+  it('fails requests queued behind one that timed out, with the same cause', async () => {
+    const client = await scriptedStub(() => undefined);
+    const [a, b] = await Promise.all([client.request('g', { timeoutMs: 100 }), client.request('m0,4')].map((p) => p.catch((e: unknown) => e)));
+    expect(a).toBeInstanceOf(RspTimeoutError);
+    expect(b).toBeInstanceOf(RspTimeoutError);
+    expect((b as Error).message).toMatch(/no reply to 'g'.*connection is closed/);
+  });
+
+  it('gives up at once on a flood of non-packet bytes, keeping only the first for the message', async () => {
+    const client = await scriptedStub((_p, sock) => sock.write(Buffer.alloc(64 * 1024, 'x')));
+    const t0 = performance.now();
+    const err = await client.request('g', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(err).toBeInstanceOf(RspProtocolError);
+    expect((err as Error).message).toMatch(/with \d+ bytes that are not gdb packets \(7878.*\); it does not speak the gdb protocol/);
+    expect((err as Error).message.length).toBeLessThan(600);
+    expect(client.closed).toBe(true);
+  });
+
+  it('gives up on a packet that starts and never ends, instead of buffering it', async () => {
+    const client = await scriptedStub((_p, sock) => sock.write(Buffer.concat([Buffer.from('$'), Buffer.alloc(300 * 1024, 'a')])));
+    const err = await client.request('g', { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RspProtocolError);
+    expect((err as Error).message).toMatch(/packet start followed by \d+ bytes without an end/);
+  });
+
+  it('closes the connection when the stub keeps rejecting a packet', async () => {
+    const client = await scriptedStub((_p, sock) => sock.write('-'));
+    await expect(client.request('g')).rejects.toThrow(/stub rejected 'g' 4 times/);
+    expect(client.closed).toBe(true);
+  });
+
+  it('keeps the connection open after an E NN reply (a normal answer)', async () => {
+    const client = await scriptedStub((p, sock) => sock.write(encodePacket(p === 'm0,4' ? 'E14' : 'OK')));
+    await expect(client.request('m0,4')).rejects.toBeInstanceOf(RspStubError);
+    expect(client.closed).toBe(false);
+    expect(await client.request('g')).toBe('OK');
   });
 
   it('names garbage that is not a packet', async () => {

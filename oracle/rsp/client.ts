@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { childLogger, type Logger } from '../../util/log.js';
 import { encodePacket, hexDump, parseErrorReply, RspFrameParser, type RspFrame } from './codec.js';
-import { RspChecksumError, RspClosedError, RspProtocolError, RspStubError, RspTimeoutError } from './errors.js';
+import { RspChecksumError, RspClosedError, RspProtocolError, RspStubError, RspTimeoutError, type RspError } from './errors.js';
 
 export type RspEndpoint = { path: string } | { host: string; port: number };
 
@@ -9,8 +9,11 @@ export function describeEndpoint(e: RspEndpoint): string {
   return 'path' in e ? `unix:${e.path}` : `${e.host}:${e.port}`;
 }
 
+/** Per-request timeout when none is given (`--timeout`). */
+export const DEFAULT_TIMEOUT_MS = 5000;
+
 export interface RspClientOptions {
-  /** Default per-request timeout. */
+  /** Default per-request timeout; also bounds the connect itself. */
   readonly timeoutMs?: number;
   /** Extra context for "connection closed" errors, e.g. the tail of QEMU's stderr. */
   readonly closeDetail?: () => string;
@@ -36,18 +39,31 @@ interface Pending {
   reject(err: Error): void;
   retransmits: number;
   badChecksums: number;
+  /** The first non-packet bytes received while waiting (kept for the error message), and how many came in all. */
   garbage: number[];
+  garbageBytes: number;
   readonly timeoutMs: number;
   readonly deadline: number;
 }
 
 const MAX_RETRIES = 3;
 const PLUS_BYTE = Buffer.from('+');
+/** Non-packet bytes kept for an error message. */
+const GARBAGE_KEPT = 96;
+/**
+ * More non-packet bytes than this while waiting for a reply, or an unfinished packet longer than
+ * MAX_PACKET, is not a gdb stub having a bad moment: fail now rather than at the timeout (and
+ * never buffer a peer's endless output). QEMU's packets are at most 4 KiB.
+ */
+const MAX_GARBAGE = 4096;
+const MAX_PACKET = 256 * 1024;
 
 /**
  * gdb remote serial protocol client: one request in flight (or one pipelined group, see
  * requestPipelined), the rest queued in order. Every failure becomes a typed RspError naming
- * the request and what was received.
+ * the request and what was received. A timeout or a protocol error closes the connection: which
+ * reply answers which request is lost from then on, and an open socket to a stub that stopped
+ * talking would keep the process alive until the stub hangs up. Only `E NN` replies leave it open.
  */
 export class RspClient {
   private readonly parser = new RspFrameParser();
@@ -61,7 +77,8 @@ export class RspClient {
   private ackFlushScheduled = false;
   private readonly packetCache = new Map<string, Uint8Array>();
   private readonly watchdog: NodeJS.Timeout;
-  private closedError: RspClosedError | undefined;
+  /** Why the connection is closed (requests made from then on fail with it); undefined while open. */
+  private closedError: RspError | undefined;
 
   private constructor(
     private readonly socket: net.Socket,
@@ -72,7 +89,7 @@ export class RspClient {
     this.trace = this.log.isLevelEnabled('debug');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('close', () => this.onClose('the stub closed the connection'));
+    socket.on('close', () => this.onClose(options.closeDetail ? 'the stub closed the connection' : 'the stub closed the connection (did it quit or crash? check its output and restart it)'));
     socket.on('error', (err) => this.onClose(`socket error: ${err.message}`));
     // One sweeping timer instead of a timer per request: requests are far more frequent than timeouts.
     this.watchdog = setInterval(() => this.checkDeadline(), 20);
@@ -89,18 +106,17 @@ export class RspClient {
     this.inflight.shift();
     const partial = this.parser.partial;
     const got = [
-      p.garbage.length ? `received non-packet bytes ${hexDump(Uint8Array.from(p.garbage))}` : '',
+      p.garbage.length ? `received non-packet bytes ${garbageText(p)}` : '',
       partial.length ? `an unfinished packet ${hexDump(partial)}` : '',
     ].filter(Boolean);
     p.reject(
       new RspTimeoutError(
         `no reply to '${p.label}' from ${describeEndpoint(this.endpoint)} within ${p.timeoutMs} ms` +
           (got.length ? `; ${got.join(' and ')}` : '') +
-          ' (the stub is hung or does not speak the gdb protocol; restart it or raise --timeout)',
+          ' (the stub is hung or does not speak the gdb protocol; restart it, or raise --timeout MS if it is only slow)',
       ),
     );
-    this.failRestOfGroup(new RspTimeoutError(`no reply to '${p.label}', so none to the requests pipelined after it`));
-    this.pump();
+    this.abort(new RspTimeoutError(`no reply to '${p.label}' from ${describeEndpoint(this.endpoint)}, so none to the requests after it; the connection is closed`));
   }
 
   /** Reject every request still in flight (a pipelined group whose order is lost). */
@@ -121,7 +137,11 @@ export class RspClient {
   static connect(endpoint: RspEndpoint, options: RspClientOptions = {}): Promise<RspClient> {
     return new Promise((resolve, reject) => {
       const socket = 'path' in endpoint ? net.connect(endpoint.path) : net.connect(endpoint.port, endpoint.host);
+      const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      // a TCP host that drops packets never refuses: without this the connect waits for minutes
+      const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       const fail = (err: Error) => {
+        clearTimeout(timer);
         socket.destroy();
         reject(
           new RspClosedError(
@@ -132,6 +152,7 @@ export class RspClient {
       };
       socket.once('error', fail);
       socket.once('connect', () => {
+        clearTimeout(timer);
         socket.off('error', fail);
         resolve(new RspClient(socket, endpoint, options));
       });
@@ -168,7 +189,7 @@ export class RspClient {
 
   private sendGroup(payloads: readonly string[], options: Omit<RequestOptions, 'expect'>): Promise<string[]> {
     if (this.closedError) return Promise.reject(this.closedError);
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (this.trace) this.log.debug({ out: `${payloads.length} pipelined packets` }, 'rsp ->');
     const packets = payloads.map((p) => this.encode(p));
     const replies = packets.map(
@@ -205,6 +226,7 @@ export class RspClient {
       retransmits: 0,
       badChecksums: 0,
       garbage: [],
+      garbageBytes: 0,
       console: '',
       timeoutMs,
       deadline: performance.now() + timeoutMs,
@@ -250,14 +272,9 @@ export class RspClient {
     if (!this.closedError) this.socket.write(Uint8Array.of(0x03));
   }
 
+  /** Close the connection; requests still waiting fail with a 'closed by difftest' error. */
   async close(): Promise<void> {
-    if (this.closedError) return;
     this.onClose('closed by difftest');
-    await new Promise<void>((resolve) => {
-      this.socket.end(() => resolve());
-      setTimeout(resolve, 100).unref();
-    });
-    this.socket.destroy();
   }
 
   private send(payload: string, options: RequestOptions): Promise<string> {
@@ -269,7 +286,7 @@ export class RspClient {
       this.write(packet);
       return Promise.resolve('');
     }
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise<string>((resolve, reject) => {
       this.inflight.push(this.newPending(payload, packet, expect, options.allowError ?? false, timeoutMs, resolve, reject));
       this.write(packet);
@@ -281,10 +298,21 @@ export class RspClient {
     try {
       frames = this.parser.feed(chunk);
     } catch (err) {
-      this.fail(new RspProtocolError(`undecodable packet from ${describeEndpoint(this.endpoint)}: ${(err as Error).message}`));
+      this.abort(new RspProtocolError(`undecodable packet from ${describeEndpoint(this.endpoint)}: ${(err as Error).message}`));
       return;
     }
-    for (const frame of frames) this.onFrame(frame);
+    for (const frame of frames) {
+      if (this.closedError) return;
+      this.onFrame(frame);
+    }
+    if (this.parser.partialLength > MAX_PACKET) {
+      this.abort(
+        new RspProtocolError(
+          `${describeEndpoint(this.endpoint)} sent a packet start followed by ${this.parser.partialLength} bytes without an end ` +
+            `(${hexDump(this.parser.partial, 32)}); it does not speak the gdb protocol`,
+        ),
+      );
+    }
   }
 
   private onFrame(frame: RspFrame): void {
@@ -295,29 +323,38 @@ export class RspClient {
       case 'nack':
         if (!p) return;
         if (this.inflight.length > 1) {
-          this.failRestOfGroup(new RspProtocolError(`stub rejected one of ${this.inflight.length} pipelined packets (from '${p.label}'); the connection is noisy`));
-          this.pump();
+          this.abort(new RspProtocolError(`stub rejected one of ${this.inflight.length} pipelined packets (from '${p.label}'); the connection is noisy`));
           return;
         }
         if (++p.retransmits > MAX_RETRIES) {
-          this.fail(new RspProtocolError(`stub rejected '${p.label}' ${MAX_RETRIES + 1} times (packet ${hexDump(p.packet)})`));
+          this.abort(new RspProtocolError(`stub rejected '${p.label}' ${MAX_RETRIES + 1} times (packet ${hexDump(p.packet)})`));
         } else {
           this.write(p.packet);
         }
         return;
       case 'garbage':
-        if (p) p.garbage.push(...frame.bytes);
         if (this.trace) this.log.debug({ garbage: hexDump(frame.bytes) }, 'rsp non-packet bytes');
+        if (!p) return;
+        // a loop, not push(...bytes): a spread of a large chunk overflows the stack
+        for (let i = 0; i < frame.bytes.length && p.garbage.length < GARBAGE_KEPT; i++) p.garbage.push(frame.bytes[i]!);
+        p.garbageBytes += frame.bytes.length;
+        if (p.garbageBytes > MAX_GARBAGE) {
+          this.abort(
+            new RspProtocolError(
+              `${describeEndpoint(this.endpoint)} answered '${p.label}' with ${p.garbageBytes} bytes that are not gdb packets (${garbageText(p)}); ` +
+                'it does not speak the gdb protocol: check the address given to --dut',
+            ),
+          );
+        }
         return;
       case 'bad-checksum':
         if (!p) return;
         if (this.inflight.length > 1) {
-          this.failRestOfGroup(new RspChecksumError(`a reply to one of ${this.inflight.length} pipelined packets (from '${p.label}') failed its checksum: packet ${hexDump(frame.raw)}`));
-          this.pump();
+          this.abort(new RspChecksumError(`a reply to one of ${this.inflight.length} pipelined packets (from '${p.label}') failed its checksum: packet ${hexDump(frame.raw)}`));
           return;
         }
         if (++p.badChecksums > MAX_RETRIES) {
-          this.fail(
+          this.abort(
             new RspChecksumError(
               `reply to '${p.label}' failed its checksum ${MAX_RETRIES + 1} times: packet ${hexDump(frame.raw)} ` +
                 `carries 0x${frame.expected.toString(16)}, contents sum to 0x${frame.actual.toString(16)} ` +
@@ -354,24 +391,35 @@ export class RspClient {
     }
   }
 
-  private fail(err: Error): void {
-    if (!this.pending) return;
-    this.failRestOfGroup(err);
-    this.pump();
-  }
-
   private onClose(reason: string): void {
     if (this.closedError) return;
     const detail = this.options.closeDetail?.() ?? '';
     const partial = this.parser.partial;
-    this.closedError = new RspClosedError(
-      `gdb connection to ${describeEndpoint(this.endpoint)} lost: ${reason}` +
-        (partial.length ? `; truncated packet ${hexDump(partial)}` : '') +
-        (detail ? `; ${detail}` : ''),
+    this.abort(
+      new RspClosedError(
+        `gdb connection to ${describeEndpoint(this.endpoint)} lost: ${reason}` +
+          (partial.length ? `; truncated packet ${hexDump(partial)}` : '') +
+          (detail ? `; ${detail}` : ''),
+      ),
     );
+  }
+
+  /**
+   * Close the connection for good: every request in flight or queued, and every later one,
+   * fails with `err`. Destroying the socket also releases the last handle that would keep the
+   * process running.
+   */
+  private abort(err: RspError): void {
+    if (this.closedError) return;
+    this.closedError = err;
     clearInterval(this.watchdog);
-    this.fail(this.closedError);
+    this.failRestOfGroup(err);
     for (const next of this.queue.splice(0)) next(); // each rejects at once with the closed error
     this.socket.destroy();
   }
+}
+
+function garbageText(p: Pending): string {
+  const shown = hexDump(Uint8Array.from(p.garbage));
+  return p.garbageBytes > p.garbage.length ? `${shown}… (${p.garbageBytes} bytes)` : shown;
 }

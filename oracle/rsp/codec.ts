@@ -151,6 +151,11 @@ export class RspFrameParser {
     return this.inPacket ? Uint8Array.from(this.pending) : new Uint8Array(0);
   }
 
+  /** Length of that unfinished packet, without copying it. */
+  get partialLength(): number {
+    return this.inPacket ? this.pending.length : 0;
+  }
+
   feed(chunk: Uint8Array): RspFrame[] {
     const frames: RspFrame[] = [];
     let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
