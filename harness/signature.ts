@@ -16,6 +16,13 @@ export function diffFields(diffs: readonly FieldDiff[]): string[] {
 }
 
 /**
+ * iced's text of a RIP-relative operand: `[rip+0x10]`, `[rip-4]`, `[rip]` (no displacement),
+ * `[eip+0x10]` (0x67: 32-bit RIP-relative), optionally `fs:`/`gs:`. Address bugs of that form
+ * (an emulator's, or QEMU's SHLD/SHRD imm8 one) must not be filed under ' mem'.
+ */
+const RIP_RELATIVE = /\[(?:[a-z]s:)?[er]ip(?:[+-]|\])/;
+
+/**
  * Divergences with the same signature are one bug: the instruction form (iced's, e.g.
  * "ADD r64, r/m64" plus whether the operand was memory/RIP-relative) and what differed.
  * Register numbers and values are left out on purpose, so R8 and R13 variants merge.
@@ -23,7 +30,7 @@ export function diffFields(diffs: readonly FieldDiff[]): string[] {
 export function divergenceSignature(d: Divergence): string {
   const ins = d.instruction;
   const form = ins ? ins.form : 'undecodable';
-  const operandKind = !ins ? '' : /\[(?:[a-z]s:)?rip[+-]/.test(ins.text) ? ' rip-rel' : /\[/.test(ins.text) ? ' mem' : ' reg';
+  const operandKind = !ins ? '' : RIP_RELATIVE.test(ins.text) ? ' rip-rel' : /\[/.test(ins.text) ? ' mem' : ' reg';
   const what: string[] = diffFields(d.diffs).map((f) => f.replace(/^gpr\..*/, 'gpr').replace(/^sse\.xmm\[\d+\]/, 'xmm'));
   if (d.memoryDiffs.length) what.push('memory');
   if (d.expectedStop.kind !== d.actualStop.kind) what.push(`stop:${d.expectedStop.kind}/${d.actualStop.kind}`);

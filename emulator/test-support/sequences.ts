@@ -57,6 +57,16 @@ export function sequences(): Sequence[] {
   }
   for (const s of SIZES.slice(1)) {
     add(`shld/shrd ${s.m}`, `shld ${s.r[0]}, ${s.r[1]}, 3\nshrd ${s.r[1]}, ${s.r[3]}, 7\nmov cl, 9\nshld ${s.m} [rsi], ${s.r[3]}, cl`);
+    // the same operands as the RIP-relative sequence below, through a base register: QEMU agrees
+    add(`shld/shrd ${s.m} mem, imm8 (base register)`, `shld ${s.m} [rsi+8], ${s.r[3]}, 4\nshrd ${s.m} [rsi+16], ${s.r[1]}, 13`);
+    // no immediate after the displacement: QEMU's RIP-relative address is right
+    add(`shld/shrd ${s.m} RIP-relative, cl`, `mov cl, 4\nshld ${s.m} [rel $$+0x10008], ${s.r[3]}, cl\nmov cl, 13\nshrd ${s.m} [rel $$+0x10010], ${s.r[1]}, cl`);
+    // `$$` (the section start, 0x10000) keeps nasm's operand RIP-relative: `[rel 0x20008]` would be absolute
+    add(
+      `shld/shrd ${s.m} mem, imm8 (RIP-relative)`,
+      `shld ${s.m} [rel $$+0x10008], ${s.r[3]}, 4\nshrd ${s.m} [rel $$+0x10010], ${s.r[1]}, 13`,
+      'QEMU 7.2 computes the RIP-relative address of SHLD/SHRD m, r, imm8 without the imm8 (translate.c do_shiftd leaves s->rip_offset at 0), so it shifts the operand one byte below; the host CPU and the emulator use the end of the instruction',
+    );
   }
   for (const s of SIZES) {
     add(`mul ${s.m}`, `mul ${s.r[1]}\nmul ${s.m} [rsi+8]`);
@@ -87,7 +97,8 @@ export function sequences(): Sequence[] {
   add('high-byte regs', 'mov ah, bl\nadd ch, dh\nxor bh, [rsi]\nmovzx eax, ah\nmov sil, dil\nmov r9b, spl');
   add('R8-R15 forms', 'add r8, r9\nsub r10d, r11d\nmov r12w, r13w\nadc r14b, r15b\nlea r15, [r12+r13*8+0x100]\nmov r9, [r13+r12*4-8]');
   add('sib forms', 'mov rax, [rsi+rdi*1-0x800]\nmov rbx, [rsp]\nmov rcx, [rsi+rbx*0+8]\nlea rdx, [rax+rax*2]\nlea rbp, [rsp+rax*2+8]');
-  add('rip-relative', 'mov rax, [rel $+0x10000]\nlea rbx, [rel $]\nadd r13, [rel 0x20000]');
+  // `$`/`$$`-based operands: nasm encodes `[rel 0x20000]` (a bare number) as an absolute [disp32]
+  add('rip-relative', 'mov rax, [rel $+0x10000]\nlea rbx, [rel $]\nadd r13, [rel $$+0x10000]');
   add('addr32', 'mov eax, 0x20000\nmov ebx, [eax]\nlea ecx, [eax+eax-1]\nmov rdx, -1\nlea rdx, [edx+1]\nmov eax, -16\nmov ebx, [eax+0x20010]');
   add('moffs', 'mov rax, [qword 0x20000]\nmov [qword 0x20020], eax\nmov al, [qword 0x20001]');
   add('movabs', 'mov rax, 0x123456789abcdef0\nmov r15, -2\nmov ecx, -1\nmov cx, 5');
@@ -193,7 +204,7 @@ export function sequences(): Sequence[] {
   add('16-bit operand with rex.w (rex.w wins)', 'db 0x66, 0x48, 0x01, 0xd8');
   add('f2/f3 ignored on add', 'db 0xf3, 0x01, 0xd8\ndb 0xf2, 0x48, 0x01, 0xd8');
   add('segment overrides ignored in 64-bit mode', 'db 0x2e, 0x8b, 0x06\ndb 0x26, 0x8b, 0x1e\ndb 0x36, 0x48, 0x8b, 0x0e\ndb 0x3e, 0x8b, 0x16');
-  add('rip-relative with imm (disp from end)', 'add dword [rel 0x20000], 0x12345678\ncmp byte [rel 0x20004], 7');
+  add('rip-relative with imm (disp from end)', 'add dword [rel $$+0x10000], 0x12345678\ncmp byte [rel $$+0x10004], 7\nshl word [rel $$+0x10006], 3\nbt dword [rel $$+0x10008], 9\nimul eax, [rel $$+0x10008], 0x1234');
   add('rsp/rbp/r12/r13 base encodings', 'mov rax, [rsp]\nmov rbx, [rbp]\nlea rbp, [rsi]\nmov rcx, [rbp]\nmov r12, rsi\nmov r13, rsi\nmov rdx, [r12]\nmov r8, [r13]\nmov r9, [r13+r12*2]\nmov r10, [rsp+8]');
   add('index without base', 'mov rax, 0x8000\nmov rbx, [rax*2+0x10000]\nmov rcx, [rax*4+0]');
   add('near call/ret with 16-bit operand (qemu/amd)', 'lea rax, [rel t]\nmov rdi, rax\nnop\nt: nop');

@@ -1,14 +1,19 @@
 /**
  * One generated instruction: a row's random choices resolved against what the program so far has
  * fixed (address registers pinned to initial values, registers already overwritten), then spelled
- * as keystone Intel text. Resolution keeps every memory access inside the scratch window: explicit
- * memory operands (memory-operand.ts), string pointers RSI/RDI with a small RCX for REP, XLAT's RBX,
- * BT's bit offset, and RBP for LEAVE/ENTER. An instruction that cannot be made valid is dropped.
+ * as keystone Intel text. Resolution keeps every memory access safe — inside memory the case
+ * initialises and compares — and otherwise as unconstrained as that allows, so the semantics
+ * behind each pin are exercised too: explicit memory operands (memory-operand.ts; LEA and the
+ * hint NOPs access nothing and pin nothing), string pointers RSI/RDI and REP counts (pages
+ * around the window), XLAT's RBX, BT's bit offset (any unit of the window, below or beyond the
+ * operand), RBP for ENTER/LEAVE, CMPXCHG16B's alignment. An instruction that cannot be made
+ * safe is dropped.
  */
 import { Kind } from '../../emulator/isa/operand-forms.js';
 import type { IsaRow } from '../../emulator/isa/row.js';
 import { formatImmediate, type ImmediateBits } from './immediates.js';
-import { formatMemoryOperand, resolveMemoryOperand, type AddressingState, type MemoryOperand, type ScratchWindow } from './memory-operand.js';
+import { formatMemoryOperand, resolveMemoryOperand, unaccessedMemoryOperand, type AddressingState, type MemoryOperand, type ScratchWindow } from './memory-operand.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import type { InstructionChoice } from './operands.js';
 import { operandIsWritten } from './operands.js';
 import type { PrefixChoice } from './prefixes.js';
@@ -33,14 +38,46 @@ export interface GeneratedInstruction {
   readonly prefixes: PrefixChoice;
 }
 
+export interface Interval {
+  readonly lo: bigint;
+  readonly hi: bigint;
+}
+
 /** Program-wide state the resolution reads and updates. */
 export interface ProgramState extends AddressingState {
   readonly window: ScratchWindow;
   /** Raw mode: [disp32] operands allowed (keystone makes them RIP-relative). */
   readonly absoluteAllowed: boolean;
-  /** Worst-case bytes string instructions move their pointers (grows the compared region). */
-  stringDrift: number;
+  /** The values RSI / RDI may hold by now, once a string instruction has used them (it moves them). */
+  readonly stringPointers: Map<number, Interval>;
+  /** Every byte string instructions may touch, [lo, hi): the case initialises and compares it too. */
+  stringRegion: Interval | undefined;
+  /** REP iterations the program may run: each is a step, so the case's step budget grows by them. */
+  repIterations: number;
+  /** RBP holds the frame pointer an ENTER made (a LEAVE then needs no pin). */
+  framePointer: boolean;
 }
+
+/**
+ * The stack bytes a case zeroes and compares: 1 KiB around the initial RSP, 0x300 below it for
+ * pushes and ENTER frames, 0x100 above it for pops. Every reset writes this window and every
+ * comparison reads it over gdb, so it is kept to what generated programs can touch (no CALL/RET
+ * or RSP arithmetic is generated): the whole page cost 2–3 extra packets per case.
+ */
+export const STACK_WINDOW = { below: 0x300n, length: 0x400 } as const;
+
+/**
+ * How far string instructions may carry their pointers beyond the window: a page on either side,
+ * so a REP whose pointer starts within its length of a page boundary crosses it. Never into the
+ * case's code page (its code and the batch runner's stop at +0xff0) nor past the last mapped page.
+ */
+const STRING_REACH = 0x1000n;
+/**
+ * Most iterations of one REP. Each is a step of the step-mode lockstep (~7k steps/s over gdb;
+ * divergent cases and their minimization run there): 0x400 keeps a case under ~0.2 s while a
+ * byte run still crosses a page from anywhere in its last KiB, a qword run from its last 8 KiB.
+ */
+export const MAX_REP_COUNT = 0x400;
 
 export const RCX = 1;
 export const RBX = 3;
@@ -81,9 +118,26 @@ function pinPointer(s: ProgramState, undo: PinUndo, reg: number, value: bigint, 
 const inWindow = (s: ProgramState, room: number) => (v: bigint): boolean =>
   v >= s.window.start && v + BigInt(room) <= s.window.start + BigInt(s.window.length);
 
-function windowPoint(s: ProgramState, fraction: number, align: number): bigint {
-  const off = Math.floor(fraction * s.window.length);
-  return s.window.start + BigInt(off - (off % align));
+/** A point of [lo, hi] at `fraction` of the way. */
+function between(lo: bigint, hi: bigint, fraction: number): bigint {
+  if (hi <= lo) return lo;
+  const span = hi - lo;
+  // doubles cover spans up to 2^53 exactly; ours are below 2^20
+  return lo + BigInt(Math.min(Number(span), Math.floor(fraction * (Number(span) + 1))));
+}
+
+function stringSpan(s: ProgramState): Interval {
+  const lo = s.window.start - STRING_REACH;
+  const hi = s.window.start + BigInt(s.window.length) + STRING_REACH;
+  const codePageEnd = LAYOUT.code + 0x1000n;
+  return { lo: lo < codePageEnd ? codePageEnd : lo, hi: hi > LAYOUT.unmapped ? LAYOUT.unmapped : hi };
+}
+
+const floorDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+
+/** Rows whose memory operand names an address without accessing it (SDM: no fault either). */
+function accessesNothing(row: IsaRow): boolean {
+  return row.handler === 'lea' || (row.handler === 'nop' && row.mnemonic !== 'CLFLUSH');
 }
 
 /**
@@ -112,43 +166,132 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     }
     hasMemory = true;
     const span = memorySpan(c, o.size);
-    let choice = o.choice;
-    if (span === 16) choice = { ...choice, targetFraction: 0 }; // CMPXCHG16B needs 16-byte alignment: window start is aligned
-    const r = resolveMemoryOperand(choice, s, { span, noRex: c.noRex, window: s.window, absoluteAllowed: s.absoluteAllowed || row.operands[i]?.kind === Kind.O });
+    // CMPXCHG16B: any 16-byte aligned operand of the window, and now and then a misaligned one (#GP(0))
+    const align = span === 16 && c.pointers.aligned ? 16 : 1;
+    const options = { span, noRex: c.noRex, window: s.window, absoluteAllowed: s.absoluteAllowed || row.operands[i]?.kind === Kind.O, align };
+    const r = accessesNothing(row) ? unaccessedMemoryOperand(o.choice, s, options) : resolveMemoryOperand(o.choice, s, options);
     for (const [reg, v] of r.pins) setPin(s, undo, reg, v);
     const size = row.operands.some((f) => f.kind === Kind.S) ? 2 : row.handler === 'cmpxchg8b' ? span : row.handler === 'lea' ? undefined : o.size ?? (row.forms === 'M' ? 1 : undefined);
     operands[i] = { kind: 'mem', mem: r.operand, size };
   }
-  // BT/BTS/BTR/BTC with a memory operand and a register bit offset: keep the offset inside the operand
-  if (row.handler === 'bt' && hasMemory && operands[1]?.kind === 'reg') {
-    const reg = registerNumber(operands[1].reg);
-    const bitOffset = BigInt(c.pointers.count * 4) % BigInt(c.opSize * 8);
-    if (!pinPointer(s, undo, reg, bitOffset, (v) => v < BigInt(c.opSize * 8), false)) return fail();
+  // BT/BTS/BTR/BTC with a memory operand and a register bit offset: the offset is signed and
+  // reaches beyond the operand (the unit accessed is operand + opSize * floor(offset / bits)), so
+  // any unit of the window is as safe as the operand itself: negative offsets, offsets past the
+  // operand, and the operand's own bits. Bits above a 16/32-bit offset register are ignored.
+  if (row.handler === 'bt' && hasMemory && operands[1]?.kind === 'reg' && operands[0]?.kind === 'mem') {
+    const m = operands[0].mem;
+    const target = m.address + (m.segment ? s.segmentBases[m.segment] : 0n);
+    const unit = BigInt(c.opSize);
+    const bits = unit * 8n;
+    const width = c.opSize * 8;
+    const end = s.window.start + BigInt(s.window.length) - unit;
+    // units of the window relative to the operand, within what a signed width-bit offset can name
+    const kLo = -floorDiv(target - s.window.start, unit);
+    const kHi = floorDiv(end - target, unit);
+    const reach = (1n << BigInt(width - 1)) / bits;
+    const lo = kLo < -reach ? -reach : kLo;
+    const hi = kHi > reach - 1n ? reach - 1n : kHi;
+    const k = between(lo, hi, c.pointers.bitUnitFraction);
+    const offset = BigInt.asUintN(width, k * bits + BigInt(c.pointers.bitInUnit % width));
+    const value = c.opSize === 8 ? offset : offset | (BigInt.asUintN(64 - width, c.pointers.upperBits) << BigInt(width));
+    const accessOk = (v: bigint): boolean => {
+      const a = target + floorDiv(BigInt.asIntN(width, v), bits) * unit;
+      return a >= s.window.start && a <= end;
+    };
+    if (!pinPointer(s, undo, registerNumber(operands[1].reg), value, accessOk, false)) return fail();
   }
-  // string instructions: RSI (X) / RDI (Y) inside the window with room both ways, RCX small for REP
+  // string instructions: RSI (X) / RDI (Y) start anywhere in the window, aligned or not; each
+  // moves them by at most count * size either way (DF is not known here), and what they may reach
+  // must stay inside stringSpan, which the case then initialises and compares
   const usesX = row.operands.some((f) => f.kind === Kind.X);
   const usesY = row.operands.some((f) => f.kind === Kind.Y);
+  let stringUpdate: { readonly regs: number[]; readonly moved: bigint; readonly iterations: number } | undefined;
   if (usesX || usesY) {
-    const size = row.operands.some((f) => f.size === 1) ? 1 : c.opSize;
-    const maxCount = prefixes.rep ? 16 : 1;
-    const room = Math.min(0x400, s.window.length >> 2);
-    const ok = (v: bigint): boolean => inWindow(s, 0)(v);
-    if (usesX && !pinPointer(s, undo, RSI, windowPoint(s, 0.25 + c.pointers.sourceFraction / 2, size), ok, true)) return fail();
-    if (usesY && !pinPointer(s, undo, RDI, windowPoint(s, 0.25 + c.pointers.destinationFraction / 2, size), ok, true)) return fail();
-    // a drifted RCX is only bounded if a REP count pinned it first
-    if (prefixes.rep && !pinPointer(s, undo, RCX, BigInt(c.pointers.count), (v) => v <= 64n, s.pins.has(RCX))) prefixes = { ...prefixes, rep: undefined };
-    s.stringDrift += Math.min(room, maxCount * size);
+    const z = BigInt(row.operands.some((f) => f.size === 1) ? 1 : c.opSize);
+    const span = stringSpan(s);
+    const ptr = (reg: number, fraction: number): Interval | undefined => {
+      const known = s.stringPointers.get(reg);
+      if (known) return known;
+      const fresh = between(s.window.start, s.window.start + BigInt(s.window.length) - z, fraction);
+      if (!pinPointer(s, undo, reg, fresh, (v) => v >= span.lo && v + z <= span.hi, false)) return undefined;
+      const v = s.pins.get(reg)!;
+      return { lo: v, hi: v };
+    };
+    const regs: number[] = [];
+    const intervals: Interval[] = [];
+    for (const [use, reg, fraction] of [[usesX, RSI, c.pointers.sourceFraction], [usesY, RDI, c.pointers.destinationFraction]] as const) {
+      if (!use) continue;
+      const iv = ptr(reg, fraction);
+      if (!iv) return fail();
+      regs.push(reg);
+      intervals.push(iv);
+    }
+    // the largest count n with [lo - n*z, hi + n*z) inside the span for every pointer
+    let nMax = BigInt(MAX_REP_COUNT);
+    for (const iv of intervals) {
+      const down = (iv.lo - span.lo) / z;
+      const up = (span.hi - iv.hi) / z;
+      if (down < nMax) nMax = down;
+      if (up < nMax) nMax = up;
+    }
+    let n = 1n;
+    if (prefixes.rep) {
+      // RCX: fresh, the drawn count; pinned (an earlier REP's count bounds what is left of it,
+      // an address register's value is its value): used if it fits; written or unbounded: no REP
+      const pinned = s.pins.get(RCX);
+      const want = c.pointers.count < 0 || BigInt(c.pointers.count) > nMax ? nMax : BigInt(c.pointers.count);
+      const count = s.written.has(RCX) ? undefined : pinned ?? (s.drifted.has(RCX) ? undefined : want);
+      if (count !== undefined && count >= 0n && count <= nMax) {
+        if (pinned === undefined) setPin(s, undo, RCX, count);
+        n = count;
+      } else prefixes = { ...prefixes, rep: undefined };
+    }
+    if (n > nMax) return fail();
+    stringUpdate = { regs, moved: n * z, iterations: prefixes.rep ? Number(n) : 0 };
   }
+  // XLAT reads [RBX + AL] for any AL (0–255, zero-extended): the whole table must be in the
+  // window, so RBX ranges over [start, end - 256]: already the widest range AL allows
   if (row.handler === 'xlat' && !pinPointer(s, undo, RBX, s.window.start + BigInt(Math.floor(c.pointers.sourceFraction * Math.max(0, s.window.length - 256))), inWindow(s, 256), false)) return fail();
-  if ((row.handler === 'leave' || row.handler === 'enter') && !pinPointer(s, undo, RBP, (s.pins.get(RSP) ?? 0x10000n) - 0x80n, () => true, false)) return fail();
+  // ENTER with nesting level L >= 2 reads L-1 frame pointers below RBP; with L = 0 or 1 it only
+  // pushes RBP, whatever it holds. LEAVE reads [RBP] and moves RSP there, unless RBP is an
+  // ENTER's frame pointer. RBP ranges over the stack window up to the initial RSP, so later
+  // pops stay inside it as without them.
+  if (row.handler === 'enter' || (row.handler === 'leave' && !s.framePointer)) {
+    const z = BigInt(c.opSize === 2 ? 2 : 8);
+    const level = row.handler === 'enter' && operands[1]?.kind === 'imm' ? operands[1].value & 31n : 1n;
+    const rsp0 = s.pins.get(RSP) ?? LAYOUT.stackTop;
+    const lowest = rsp0 - STACK_WINDOW.below + (level > 1n ? z * (level - 1n) : 0n);
+    const ok = (v: bigint): boolean => v >= lowest && v <= rsp0;
+    if ((row.handler === 'leave' || level >= 2n) && !pinPointer(s, undo, RBP, between(lowest, rsp0, c.pointers.sourceFraction), ok, false)) return fail();
+  }
   // record what this instruction destroys
+  let rbpWritten = false;
   for (const [i, o] of operands.entries()) {
-    if (o.kind === 'reg' && (operandIsWritten(row, i) || row.operands[i]?.kind === Kind.Reg)) s.written.add(registerNumber(o.reg));
+    if (o.kind === 'reg' && (operandIsWritten(row, i) || row.operands[i]?.kind === Kind.Reg)) {
+      s.written.add(registerNumber(o.reg));
+      rbpWritten ||= registerNumber(o.reg) === RBP;
+    }
   }
   for (const r of implicitWrites) {
     if ((usesX || usesY) && r === RCX && !prefixes.rep) continue; // the row's REP form writes RCX, this one does not
     if ((usesX || usesY) && (r === RSI || r === RDI || r === RCX)) s.drifted.add(r);
     else s.written.add(r);
+    rbpWritten ||= r === RBP;
+  }
+  // a 16-bit ENTER sets only BP: the rest of RBP is whatever it was, no frame pointer
+  if (row.handler === 'enter') s.framePointer = c.opSize === 8;
+  else if (rbpWritten) s.framePointer = false;
+  if (stringUpdate) {
+    s.repIterations += stringUpdate.iterations;
+    for (const reg of stringUpdate.regs) {
+      const iv = s.stringPointers.get(reg) ?? { lo: s.pins.get(reg)!, hi: s.pins.get(reg)! };
+      const next = { lo: iv.lo - stringUpdate.moved, hi: iv.hi + stringUpdate.moved };
+      s.stringPointers.set(reg, next);
+      // [lo - n*z, hi + n*z) holds every byte either direction can touch (DF=0: [p, p + n*z);
+      // DF=1: [p - (n-1)*z, p + z)), so it is also where the pointers can be left
+      const r = s.stringRegion;
+      s.stringRegion = r ? { lo: r.lo < next.lo ? r.lo : next.lo, hi: r.hi > next.hi ? r.hi : next.hi } : next;
+    }
   }
   if (hasMemory && prefixes.lock && !(row.operands[0]?.kind === Kind.E && operands[0]?.kind === 'mem')) prefixes = { ...prefixes, lock: false };
   if (!hasMemory && prefixes.lock) prefixes = { ...prefixes, lock: false };

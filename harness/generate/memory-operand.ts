@@ -89,7 +89,15 @@ export const MEMORY_OPERAND_GEN: Gen<MemoryOperandChoice> = G
     addressSize: G.constantFrom<64 | 32>(64, 64, 64, 64, 32),
     segment: G.constantFrom<SegmentOverride | 'none'>('none', 'none', 'none', 'none', 'none', 'fs', 'gs'),
     targetFraction: G.oneof(G.constantFrom(0, 1, 0.5), G.double({ min: 0, max: 1, noNaN: true })),
-    indexValue: G.oneof(G.constantFrom(0n, 1n, -1n, 0x10n), G.bigInt({ min: -0x400n, max: 0x400n })),
+    // small indexes, and any 64-bit value: the base is computed from it, so base + index*scale + disp
+    // wraps around 2^64 (or 2^32 with 0x67) to land in the window, which is as safe and is where
+    // address arithmetic done without wrapping goes wrong
+    indexValue: G.oneof(
+      G.constantFrom(0n, 1n, -1n, 0x10n),
+      G.bigInt({ min: -0x400n, max: 0x400n }),
+      G.constantFrom(0x8000000000000000n, 0x7fffffffffffffffn, 0x4000000000000000n, 0xffffffff80000000n, 0x80000000n),
+      G.bigInt({ min: 0n, max: M64 }),
+    ),
     upperBits: G.oneof(G.constant(0n), G.bigInt({ min: 0n, max: 0xffffffffn })),
   })
   // spelled out in the same key order (rest/spread cost a tenth of drawing a memory operand)
@@ -110,6 +118,8 @@ export interface ResolveOptions {
   readonly window: ScratchWindow;
   /** [disp32] without base or index: keystone turns it into RIP-relative, so only raw mode has it. */
   readonly absoluteAllowed: boolean;
+  /** Round the target down to a multiple of this from the window's start (16-aligned). */
+  readonly align?: number;
 }
 
 export interface ResolvedMemoryOperand {
@@ -121,7 +131,29 @@ export interface ResolvedMemoryOperand {
 /** The address an operand's choice aims at, inside the window. */
 export function targetAddress(choice: MemoryOperandChoice, o: ResolveOptions): bigint {
   const room = Math.max(0, o.window.length - o.span);
-  return o.window.start + BigInt(Math.min(room, Math.floor(choice.targetFraction * (room + 1))));
+  const offset = Math.min(room, Math.floor(choice.targetFraction * (room + 1)));
+  return o.window.start + BigInt(offset - (offset % (o.align ?? 1)));
+}
+
+/**
+ * For instructions that compute an address without accessing it (LEA, the hint NOPs, PREFETCHW):
+ * the registers and displacement exactly as drawn, nothing pinned, so the address is whatever the
+ * registers hold, wrapping at 64 or (0x67) 32 bits, canonical or not: no value is unsafe. Only
+ * the encoding rules hold (no index 4, registers 0–7 without REX). RIP-relative and [disp32]
+ * forms name the window as usual.
+ */
+export function unaccessedMemoryOperand(choice: MemoryOperandChoice, state: AddressingState, o: ResolveOptions): ResolvedMemoryOperand {
+  if (choice.form === 'rip' || (choice.form === 'absolute' && o.absoluteAllowed)) return resolveMemoryOperand(choice, state, o);
+  const form = choice.form === 'absolute' ? 'base-index' : choice.form;
+  const segment = choice.segment === 'none' ? undefined : choice.segment;
+  const limit = o.noRex ? 8 : 16;
+  const base = form === 'index' ? undefined : choice.base % limit;
+  let index = form === 'base' ? undefined : choice.index % limit;
+  if (index === 4) index = form === 'index' ? 0 : undefined; // 100b means no index
+  const disp = BigInt.asIntN(32, choice.disp);
+  const dispWidth = base === undefined || (choice.dispWidth === 8 && !fitsSigned(disp, 8)) || (choice.dispWidth === 0 && disp !== 0n) ? 32 : choice.dispWidth;
+  const scale = index === undefined ? 1 : choice.scale;
+  return { operand: { form: index === undefined && form === 'base-index' ? 'base' : form, segment, base, index, scale, disp, dispWidth, addressSize: choice.addressSize, address: 0n }, pins: [] };
 }
 
 /**

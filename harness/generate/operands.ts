@@ -24,11 +24,19 @@ export type OperandChoice =
   | { readonly kind: 'implicit' };
 
 export interface ImplicitPointerChoice {
-  /** REP count (RCX) when a REP prefix is used. */
+  /** REP count (RCX) when a REP prefix is used; -1: the largest count that stays safe. Clamped to that. */
   readonly count: number;
-  /** Where RSI / RDI / RBX start, as a fraction of the scratch window. */
+  /** Where RSI / RDI / RBX / RBP start, as a fraction of the range that keeps their accesses safe. */
   readonly sourceFraction: number;
   readonly destinationFraction: number;
+  /** BT/BTS/BTR/BTC with a register offset on memory: where the addressed unit lies, as a fraction of
+   * the units the window holds (below, at or beyond the operand), and the bit inside it. */
+  readonly bitUnitFraction: number;
+  readonly bitInUnit: number;
+  /** Bits above a 16/32-bit offset register's width: ignored by the CPU, so random. */
+  readonly upperBits: bigint;
+  /** CMPXCHG16B: 16-byte aligned (the rule) or not (#GP(0)). */
+  readonly aligned: boolean;
 }
 
 export interface InstructionChoice {
@@ -94,10 +102,19 @@ function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, u
   }
 }
 
+/** A fraction biased to the ends of its range and its middle (edges are where addressing goes wrong). */
+const FRACTION_GEN: Gen<number> = G.oneof(G.constantFrom(0, 1, 0.5), G.double({ min: 0, max: 1, noNaN: true }), G.double({ min: 0, max: 1, noNaN: true }));
+
 const POINTERS_GEN: Gen<ImplicitPointerChoice> = G.record({
-  count: G.oneof(G.constantFrom(0, 1, 16), G.integer({ min: 0, max: 16 })),
-  sourceFraction: G.double({ min: 0, max: 1, noNaN: true }),
-  destinationFraction: G.double({ min: 0, max: 1, noNaN: true }),
+  // small counts, counts up to instruction.ts's MAX_REP_COUNT (a run crosses a page boundary when
+  // its pointer starts within its length of one), and the largest safe count; clamped to what is safe
+  count: G.oneof(G.constantFrom(0, 1, 2, 16, -1), G.integer({ min: 0, max: 16 }), G.integer({ min: 0, max: 0x400 })),
+  sourceFraction: FRACTION_GEN,
+  destinationFraction: FRACTION_GEN,
+  bitUnitFraction: FRACTION_GEN,
+  bitInUnit: G.oneof(G.constantFrom(0, 63), G.integer({ min: 0, max: 63 })),
+  upperBits: G.oneof(G.constant(0n), G.bigInt({ min: 0n, max: 0xffffffffffffn })),
+  aligned: G.constantFrom(true, true, true, true, true, true, true, false),
 });
 
 /** Generators are pure: built once per (row, encoder) and reused (building them per draw cost more than drawing). */

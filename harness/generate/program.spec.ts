@@ -33,8 +33,15 @@ function checkAddresses(c: Case): string[] {
   try {
     forEachInstruction(c.code, LAYOUT.code, 64, (ins: Instruction) => {
       const text = ins.toString();
+      const info = factory.info(ins);
+      // LEA, the hint NOPs and prefetches name an address without accessing it (iced: NoMemAccess)
+      const accessed = info.usedMemory().some((m) => {
+        const yes = m.access !== OpAccess.NoMemAccess;
+        m.free();
+        return yes;
+      });
       for (let i = 0; i < ins.opCount; i++) {
-        if (ins.opKind(i) !== OpKind.Memory || ins.mnemonic === Mnemonic.Lea) continue;
+        if (ins.opKind(i) !== OpKind.Memory || !accessed) continue;
         const base = ins.memoryBase;
         // XLATB's index is AL (any byte): check [rbx] and [rbx + 255]
         const xlat = ins.memoryIndex === Register.AL;
@@ -49,14 +56,38 @@ function checkAddresses(c: Case): string[] {
         let ea = ins.memoryDisplacement;
         if (base !== Register.None && base !== Register.RIP) ea += regs(gprNumber(base));
         if (index !== Register.None) ea += regs(gprNumber(index)) * BigInt(ins.memoryIndexScale);
+        // BT/BTS/BTR/BTC m, r: the signed offset picks the unit (operand-sized) it accesses (SDM "Bit(BitBase, BitOffset)")
+        const bitOffset = [Mnemonic.Bt, Mnemonic.Bts, Mnemonic.Btr, Mnemonic.Btc].includes(ins.mnemonic) && ins.opKind(1) === OpKind.Register;
+        const unit = bitOffset ? BigInt(RegisterExt.size(ins.op1Register)) : 1n;
+        if (bitOffset) {
+          const reg = gprNumber(ins.op1Register);
+          if (written.has(reg)) {
+            problems.push(`${text}: bit offset register written earlier`);
+            continue;
+          }
+          const off = BigInt.asIntN(Number(unit) * 8, regs(reg));
+          const k = off >= 0n ? off / (unit * 8n) : -((-off + unit * 8n - 1n) / (unit * 8n));
+          ea += k * unit;
+        }
         ea = BigInt.asUintN(bits, ea);
         // an FS/GS override adds the segment base after the address-size truncation
         const seg = ins.memorySegment;
         if (seg === Register.FS || seg === Register.GS) ea = BigInt.asUintN(64, ea + ((seg === Register.FS ? c.fsBase : c.gsBase) ?? 0n));
         if (xlat && !inCompared(ea + 255n)) problems.push(`${text}: table end outside the compared scratch memory`);
         if (!inCompared(ea)) problems.push(`${text}: address 0x${ea.toString(16)} outside the compared scratch memory`);
+        if (bitOffset && !inCompared(ea + unit - 1n)) problems.push(`${text}: bit string unit end 0x${(ea + unit - 1n).toString(16)} outside the compared scratch memory`);
       }
-      const info = factory.info(ins);
+      // string instructions whose pointers (and REP count) still hold their initial values: all they
+      // can touch, either direction, is [p - n*size, p + n*size)
+      const pointers = [STRING_SOURCES.has(ins.mnemonic) ? 6 : -1, STRING_DESTINATIONS.has(ins.mnemonic) ? 7 : -1].filter((r) => r >= 0);
+      if (pointers.length && !pointers.some((r) => written.has(r)) && !(ins.hasRepPrefix || ins.hasRepnePrefix ? written.has(1) : false)) {
+        const size = BigInt(stringElementSize(ins));
+        const n = ins.hasRepPrefix || ins.hasRepnePrefix ? regs(1) : 1n;
+        for (const r of pointers) {
+          const p0 = regs(r);
+          if (n > 0n && (!inCompared(p0 - n * size) || !inCompared(p0 + n * size - 1n))) problems.push(`${text}: ${GPR_BY_ENCODING[r]}=0x${p0.toString(16)} count ${n} reaches outside the compared scratch memory`);
+        }
+      }
       for (const u of info.usedRegisters()) {
         if (WRITES.has(u.access) && RegisterExt.isGPR(u.register)) written.add(gprNumber(u.register));
         u.free();
@@ -67,6 +98,14 @@ function checkAddresses(c: Case): string[] {
     factory.free();
   }
   return problems;
+}
+
+const STRING_SOURCES = new Set([Mnemonic.Movsb, Mnemonic.Movsw, Mnemonic.Movsd, Mnemonic.Movsq, Mnemonic.Lodsb, Mnemonic.Lodsw, Mnemonic.Lodsd, Mnemonic.Lodsq, Mnemonic.Cmpsb, Mnemonic.Cmpsw, Mnemonic.Cmpsd, Mnemonic.Cmpsq]);
+const STRING_DESTINATIONS = new Set([Mnemonic.Movsb, Mnemonic.Movsw, Mnemonic.Movsd, Mnemonic.Movsq, Mnemonic.Stosb, Mnemonic.Stosw, Mnemonic.Stosd, Mnemonic.Stosq, Mnemonic.Cmpsb, Mnemonic.Cmpsw, Mnemonic.Cmpsd, Mnemonic.Cmpsq, Mnemonic.Scasb, Mnemonic.Scasw, Mnemonic.Scasd, Mnemonic.Scasq]);
+/** Element size of a string instruction, from its mnemonic's suffix. */
+function stringElementSize(ins: Instruction): number {
+  const name = Mnemonic[ins.mnemonic]!;
+  return ({ b: 1, w: 2, d: 4, q: 8 } as Record<string, number>)[name.slice(-1)]!;
 }
 
 function sample(encoder: 'keystone' | 'raw', n: number, seed: number, length: [number, number] = [1, 12]): GeneratedProgram[] {

@@ -7,7 +7,7 @@ import type fc from 'fast-check';
 import { G, type Gen } from './gen.js';
 import { LAYOUT } from '../../contracts/test-machine.js';
 import { gprsByEncoding, type GprName } from '../../contracts/machine-state.js';
-import { formatInstruction, resolveInstruction, ripDisplacement, ripOperand, RSP, sourceInstruction, type GeneratedInstruction, type ProgramState } from './instruction.js';
+import { formatInstruction, resolveInstruction, ripDisplacement, ripOperand, RSP, sourceInstruction, STACK_WINDOW, type GeneratedInstruction, type ProgramState } from './instruction.js';
 import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
@@ -44,6 +44,8 @@ export interface GeneratedProgram {
   readonly window: ScratchWindow;
   /** Instructions dropped because no valid addressing was left for them. */
   readonly dropped: number;
+  /** REP iterations the program may run at most (each one is a step). */
+  readonly repIterations: number;
 }
 
 export interface ProgramOptions {
@@ -54,14 +56,7 @@ export interface ProgramOptions {
   readonly encoder?: Encoder;
 }
 
-/**
- * The stack bytes a case zeroes and compares: 1 KiB around the initial RSP (drawn from
- * 0xf400–0xfc00), 0x300 below it for pushes and ENTER frames, 0x100 above it for pops. Every
- * reset writes this window and every comparison reads it over gdb, so it is kept to what
- * generated programs can touch (no CALL/RET or RSP arithmetic is generated): the whole page
- * cost 2–3 extra packets per case.
- */
-export const STACK_WINDOW = { below: 0x300n, length: 0x400 } as const;
+export { STACK_WINDOW };
 
 export function stackWindow(rsp: bigint): { addr: bigint; length: number } {
   return { addr: rsp - STACK_WINDOW.below, length: STACK_WINDOW.length };
@@ -120,7 +115,8 @@ interface ProgramDraw {
 export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): GeneratedProgram {
   const state: ProgramState = {
     pins: new Map([[RSP, d.rsp]]), written: new Set(), drifted: new Set(),
-    segmentBases: { fs: d.fsBase, gs: d.gsBase }, window: d.window, stringDrift: 0, absoluteAllowed: encoder === 'raw',
+    segmentBases: { fs: d.fsBase, gs: d.gsBase }, window: d.window, absoluteAllowed: encoder === 'raw',
+    stringPointers: new Map(), stringRegion: undefined, repIterations: 0, framePointer: false,
   };
   const instructions: GeneratedInstruction[] = [];
   let dropped = 0;
@@ -130,10 +126,12 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     else dropped++;
   }
   const regs = gprsByEncoding((num) => state.pins.get(num) ?? d.values[num]!);
-  // not clipped at the data page: a string op running down from the window's start touches the
-  // (mapped, writable) top of the code page, and those bytes must be initialised and compared too
-  const lo = Number(d.window.start) - state.stringDrift;
-  const hi = Math.min(Number(d.window.start) + d.window.length + state.stringDrift, Number(LAYOUT.unmapped));
+  // the window and whatever string instructions can reach (up to a page around it, instruction.ts):
+  // not clipped at the data page, since a string op running down from the window's start touches
+  // the (mapped, writable) top of the code page, and those bytes must be initialised and compared too
+  const region = state.stringRegion;
+  const lo = Math.min(Number(d.window.start), region ? Number(region.lo) : Infinity);
+  const hi = Math.max(Number(d.window.start) + d.window.length, region ? Number(region.hi) : 0);
   const scratch = { addr: BigInt(lo), bytes: fill(lo, hi, d.fillSeed, d.fillPattern) };
   let text: KeystoneText | undefined;
   return {
@@ -156,6 +154,7 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     compare: [{ addr: scratch.addr, length: scratch.bytes.length }, stackWindow(d.rsp)],
     window: d.window,
     dropped,
+    repIterations: state.repIterations,
   };
 }
 
@@ -209,6 +208,10 @@ export function fastProgramArbitrary(options: ProgramOptions): fc.Arbitrary<Gene
   return programGen(options).fastArbitrary();
 }
 
+/** The initial RSP: the stack window ([RSP - 0x300, RSP + 0x100)) inside the stack pages. */
+const RSP_LOWEST = LAYOUT.stackBase + STACK_WINDOW.below;
+const RSP_HIGHEST = LAYOUT.stackTop - (BigInt(STACK_WINDOW.length) - STACK_WINDOW.below);
+
 const SEGMENT_BASE_GEN = G.constantFrom(0n, 0n, 0x1000n, 0x18000n, LAYOUT.data);
 
 export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
@@ -222,9 +225,12 @@ export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
       values: G.array(REGISTER_VALUE_GEN, { minLength: 16, maxLength: 16 }),
       rflags: RFLAGS_GEN,
       window: windowGen,
+      // anywhere the stack window fits in the stack pages ([0x8300, 0xff00]): pushes cross the
+      // page boundaries at 0x9000…0xf000 (both pages mapped), 16-aligned or not
       rsp: G.oneof(
-        G.integer({ min: 0xf40, max: 0xfc0 }).map((n) => BigInt(n) << 4n),
-        G.integer({ min: 0xf400, max: 0xfc00 }).map(BigInt),
+        G.integer({ min: Number(RSP_LOWEST >> 4n), max: Number(RSP_HIGHEST >> 4n) }).map((n) => BigInt(n) << 4n),
+        G.integer({ min: Number(RSP_LOWEST), max: Number(RSP_HIGHEST) }).map(BigInt),
+        G.integer({ min: 0x9, max: 0xf }).chain((page) => G.integer({ min: -0x20, max: 0x20 }).map((d) => (BigInt(page) << 12n) + BigInt(d))),
       ),
       fillSeed: G.integer(),
       fillPattern: G.constantFrom<FillPattern>('random', 'random', 'random', 'zeros', 'ones', 'sign-bytes'),

@@ -56,7 +56,8 @@ export function buildCase(program: GeneratedProgram, seed: string, code: Uint8Ar
     ...(program.segmentBases.gs !== 0n ? { gsBase: program.segmentBases.gs } : {}),
     memory: program.memory.map((m) => ({ addr: m.addr, bytes: m.bytes })),
     compare: program.compare.map((c) => ({ addr: c.addr, length: c.length })),
-    maxSteps: Math.max(64, asm.length * 40),
+    // every REP iteration is a step (QEMU and the emulator single-step them one by one)
+    maxSteps: Math.max(64, asm.length * 40) + program.repIterations,
     provenance: { generator: GENERATOR_NAME, generatorVersion: GENERATOR_VERSION, seed },
   };
 }

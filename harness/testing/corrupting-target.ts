@@ -3,9 +3,10 @@ import type { MachineState, MemoryRegion } from '../../contracts/machine-state.j
 import { decodeOne, type DecodedInstruction } from '../asm/decode.js';
 
 /**
- * A test double for the system under test: a real target (QEMU) with a planted bug. After
- * each instruction that `matches`, the state is rewritten by `corrupt` — e.g. R13 loses its
- * upper half after `add r13, [rip+…]`, as in the seed notes. Stepping is instruction by
+ * A test double for the system under test: a real target (QEMU, or the emulator) with a planted
+ * bug. After each instruction that `matches`, the state is rewritten by `corrupt` — e.g. R13
+ * loses its upper half after `add r13, [rip+…]`, as in the seed notes — and, when given,
+ * `corruptMemory` names bytes to overwrite (a wrong store). Stepping is instruction by
  * instruction (runUntil too), so the corruption lands exactly where it is planted.
  */
 export class CorruptingTarget implements ExecutionTarget {
@@ -14,6 +15,7 @@ export class CorruptingTarget implements ExecutionTarget {
     private readonly matches: (instruction: DecodedInstruction) => boolean,
     private readonly corrupt: (state: MachineState) => MachineState,
     readonly name = 'target-with-planted-bug',
+    private readonly corruptMemory?: (state: MachineState) => MemoryRegion[],
   ) {}
 
   info(): TargetInfo {
@@ -30,7 +32,11 @@ export class CorruptingTarget implements ExecutionTarget {
       const before = await this.inner.readState();
       const next = decodeOne(await this.inner.readMemory(before.rip, 15, 'virt'), before.rip);
       last = await this.inner.step();
-      if (last.kind === 'step' && this.matches(next)) await this.inner.reset(this.corrupt(await this.inner.readState()), []);
+      if (last.kind === 'step' && this.matches(next)) {
+        const state = await this.inner.readState();
+        for (const m of this.corruptMemory?.(state) ?? []) await this.inner.writeMemory(m.addr, m.bytes, 'virt');
+        await this.inner.reset(this.corrupt(state), []);
+      }
       if (last.kind !== 'step') return last;
     }
     return last;

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { initialState } from '../contracts/test-machine.js';
+import { decodeOne } from './asm/decode.js';
+import type { Divergence } from './lockstep.js';
+import { divergenceSignature } from './signature.js';
+
+/** A divergence at the instruction `hex` where only memory differs (what the signature reads). */
+function memoryDivergence(hex: string): Divergence {
+  const s = initialState();
+  return {
+    index: 0, rip: 0x10000n, instruction: decodeOne(Buffer.from(hex, 'hex'), 0x10000n), before: s, expected: s, actual: s,
+    diffs: [], memoryDiffs: [{ addr: 0x20000n, expected: Uint8Array.of(1), actual: Uint8Array.of(2) }],
+    expectedStop: { kind: 'step' }, actualStop: { kind: 'step' }, flagMask: 0n,
+  };
+}
+
+describe('divergenceSignature operand kind', () => {
+  it.each([
+    ['0fa435f4000100da', 'SHLD r/m32, r32, imm8 rip-rel :: memory'], // [rip+0x100f4]
+    ['0fa435fcffffffda', 'SHLD r/m32, r32, imm8 rip-rel :: memory'], // [rip-4]
+    ['0fa43500000000da', 'SHLD r/m32, r32, imm8 rip-rel :: memory'], // [rip]: no displacement in the text
+    ['670fa435f4000100da', 'SHLD r/m32, r32, imm8 rip-rel :: memory'], // [eip+0x100f4] (0x67)
+    ['64670fa43500010000da', 'SHLD r/m32, r32, imm8 rip-rel :: memory'], // [fs:eip+0x100]
+    ['640fa435f4000100da', 'SHLD r/m32, r32, imm8 rip-rel :: memory'], // [fs:rip+0x100f4]
+    ['0fa4742510da', 'SHLD r/m32, r32, imm8 mem :: memory'], // [rbp+0x10]
+    ['0fa43425f4000200da', 'SHLD r/m32, r32, imm8 mem :: memory'], // [0x200f4]: absolute, not RIP-relative
+    ['0fa4f0da', 'SHLD r/m32, r32, imm8 reg :: memory'],
+  ])('%s → %s', (hex, signature) => {
+    expect(divergenceSignature(memoryDivergence(hex))).toBe(signature);
+  });
+});
