@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { availableParallelism } from 'node:os';
 import { readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
 import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/campaign/case-source.js';
 import { BudgetError, describeBudget, splitBudget, MINIMIZE_SHARE } from '../harness/campaign/budget.js';
 import { generatableRows, parseFamilies } from '../harness/generate/row-catalog.js';
-import { DUT_HELP, parseDutSpec } from '../harness/targets.js';
+import { DUT_HELP, parseDutSpec, workersForDut } from '../harness/targets.js';
 import { emulatorModelFor } from '../harness/emulator-dut.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
 import { writeReport } from '../reports/write-report.js';
@@ -17,7 +16,8 @@ import { BATCH } from '../harness/batch/batch-layout.js';
 import { DEFAULT_BATCH } from '../harness/campaign/campaign.js';
 import { parseOptions } from './options.js';
 import { campaignSummary } from './campaign-console.js';
-import { prepareOutDir } from './out-dir.js';
+import { prepareOutDir } from '../util/out-dir.js';
+import { parseTimeoutOption, parseWorkersOption, TARGET_OPTIONS, TIMEOUT_HELP, TIMEOUT_USAGE } from './target-options.js';
 import { onTermination } from './signals.js';
 
 const log = childLogger('fuzz');
@@ -25,7 +25,7 @@ const log = childLogger('fuzz');
 export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--minimize-seconds S] [--family NAME]...
               [--workers N] [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step]
               [--length MIN-MAX] [--raw] [--no-minimize] [--cpu MODEL] [--out DIR]
-              [--suppressions FILE] [--batch N]
+              [--suppressions FILE] [--batch N] ${TIMEOUT_USAGE}
 
 Generates random instruction sequences, runs each on QEMU and the system under test, and
 writes a report (index.html, summary.md, result.json, junit.xml) to reports/runs/<run>/.
@@ -53,6 +53,7 @@ ${Object.entries(MUTANT_DESCRIPTIONS)
   --cpu MODEL          QEMU -cpu for both sides (default qemu64; the emulator models qemu64 with +flags)
   --out DIR            report directory (default reports/runs/<run>/); checked before anything runs
   --suppressions FILE  known divergences (default ./difftest-suppressions.json)
+  ${TIMEOUT_HELP}
 
 Ctrl-C or SIGTERM stops the run and writes a partial report (a second one quits at once).
 Exit code: 0 when nothing diverged, 1 on any divergence, 2 on bad input or setup problems.`;
@@ -74,6 +75,7 @@ export const FUZZ_OPTIONS = {
   out: { type: 'string' },
   suppressions: { type: 'string' },
   batch: { type: 'string' },
+  ...TARGET_OPTIONS,
 } as const;
 
 export const DEFAULT_SUPPRESSIONS = 'difftest-suppressions.json';
@@ -130,15 +132,19 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     if (err instanceof BudgetError) throw new UsageError(err.message);
     throw err;
   }
-  const workers = positiveInt('workers', str('workers'), Math.min(availableParallelism(), 8), 64);
+  const requestedWorkers = parseWorkersOption(str('workers'));
   const batch = positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
-  const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'));
+  const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'), { timeoutMs: parseTimeoutOption(str('timeout')) });
   // both sides model the same CPU: refuse a model the emulator lacks before anything runs
   if (dut.kind === 'emulator') emulatorModelFor(str('cpu'));
+  // a gdb stub that serves one connection (QEMU's own, say) would leave every other worker waiting forever
+  const fit = await workersForDut(dut, requestedWorkers);
+  if (fit.singleClient) process.stderr.write(`difftest: the gdb stub at ${str('dut')} serves one connection at a time; running 1 worker\n`);
+  const workers = fit.workers;
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${s.seed}`;
   const runDir = path.resolve(str('out') ?? path.join('reports', 'runs', runId));
   // a report that cannot be written must not cost a run first (and every finding with it)
-  await prepareOutDir(runDir, str('out') !== undefined ? '--out' : 'the report directory');
+  await prepareOutDir(str('out') ?? path.relative(process.cwd(), runDir), str('out') !== undefined ? '--out' : 'the report directory');
   // read before the campaign: a malformed file must not cost a minute of fuzzing first
   const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
   const suppressions = supFile ? await readSuppressions(supFile) : undefined;

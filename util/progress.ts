@@ -3,7 +3,8 @@
  * `intervalMs`, so CI logs show progress without carriage-return noise.
  */
 export class Progress {
-  private lastLine = 0;
+  /** -Infinity: the first update prints at once (a log shows the run started). */
+  private lastLine = -Infinity;
   private readonly tty = Boolean(process.stderr.isTTY);
   private readonly started = performance.now();
 

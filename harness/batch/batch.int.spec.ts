@@ -66,7 +66,7 @@ describe('BatchScreen (QEMU vs emulator)', () => {
   it('never agrees on a case with a planted bug, and agrees around it', async () => {
     const dut = createEmulatorDut(['rip-rel-from-start']);
     const plain = await handCase('plain', 'mov rax, qword ptr [rbx]\nadd rax, 0x1234\nmov qword ptr [rbx + 8], rax');
-    const ripRel = await handCase('rip-rel', 'add r13, qword ptr [rip + 0xfff0]\nmov qword ptr [rbx], r13');
+    const ripRel = await handCase('rip-rel', 'add r13, qword ptr [rip + 0x10001]\nmov qword ptr [rbx], r13');
     const r = await new BatchScreen(qemu, dut).screen([plain, ripRel, plain]);
     expect(r.agreed).toEqual([true, false, true]);
     const one = await new LockstepRunner(qemu, dut).run(ripRel, { mode: 'block' });
@@ -137,7 +137,7 @@ describe('BatchScreen (QEMU vs emulator)', () => {
   it('does not let a case\'s flags reach the runner (NT left set makes IRETQ fault)', async () => {
     const dut = createEmulatorDut(['rip-rel-from-start']);
     const setsNt = await handCase('nt', 'pushfq\nor qword ptr [rsp], 0x4000\npopfq');
-    const ripRel = await handCase('rip-rel', 'add r13, qword ptr [rip + 0xfff0]\nmov qword ptr [rbx], r13');
+    const ripRel = await handCase('rip-rel', 'add r13, qword ptr [rip + 0x10001]\nmov qword ptr [rbx], r13');
     const r = await new BatchScreen(qemu, dut).screen([setsNt, ripRel]);
     expect(r.agreed).toEqual([true, false]);
     await dut.close();

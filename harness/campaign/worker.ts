@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import path from 'node:path';
 import type { Case } from '../../corpus/case-schema.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
+import { GdbRemoteTarget } from '../../oracle/gdb-target.js';
 import { RspError } from '../../oracle/rsp/errors.js';
 import { SetupError } from '../../oracle/qemu/install.js';
 import { QmpError } from '../../oracle/qemu/qmp.js';
@@ -68,7 +69,7 @@ function qemuPids(): number[] {
 
 async function restartReference(): Promise<void> {
   await reference?.close().catch(() => undefined);
-  reference = await QemuTarget.launch({ cpuModel: config.cpuModel });
+  reference = await QemuTarget.launch({ cpuModel: config.cpuModel, timeoutMs: config.dut.kind === 'emulator' ? undefined : config.dut.timeoutMs });
   screen = new BatchScreen(reference, dut);
   runner = new AbortableRunner(reference, dut);
   runner.scrubber = (t) => screen.scrub(t);
@@ -145,7 +146,7 @@ async function runCaseSafely(index: number, gen: GeneratedCase, mode: 'block' | 
   try {
     return await runCase(index, gen, mode);
   } catch (err) {
-    if (err instanceof CaseSaveError) throw err;
+    if (err instanceof CaseSaveError || (dut instanceof GdbRemoteTarget && dut.rsp.closed)) throw err;
     // One case failing in an unexpected way must not end the campaign: record it as an
     // oracle problem, start a fresh QEMU, go on.
     const message = `unexpected failure: ${(err as Error).message ?? String(err)}`;
@@ -173,6 +174,11 @@ async function runCase(index: number, gen: GeneratedCase, mode: 'block' | 'step'
       return { ...base, caseId: c.id, status: 'oracle-crash', masked: [], message: `${(err as Error).message} (case saved to ${file})` };
     }
     const file = await saveCase(casesDir, `${c.id}.crash`, c);
+    // a gdb system under test whose connection is gone fails every later case the same way:
+    // one line and the end of the campaign, not thousands of crash files
+    if (dut instanceof GdbRemoteTarget && dut.rsp.closed) {
+      throw new RspError(`the system under test's gdb connection is closed (${(err as Error).message}); the case that was running is saved as ${file}`);
+    }
     return { ...base, caseId: c.id, status: 'dut-crash', masked: [], message: `${(err as Error).message} (case saved to ${file})` };
   }
   const masked = r.masked.map((m) => ({ mnemonic: m.mnemonic, flags: flagNames(m.mask) }));
