@@ -1,7 +1,8 @@
 /**
  * A realistic campaign result for the report tests (and for eyeballing the renderers):
  * the seed notes' `add r13, [rip+disp]` with the upper half of the sum lost, a `push imm32`
- * that is not sign-extended (a memory diff), one suppressed divergence and one oracle crash.
+ * that is not sign-extended (a memory diff), one suppressed divergence and one oracle crash,
+ * each in its own root-cause group; and `manyDivergences`, a buggy emulator's campaign at scale.
  */
 import type { CampaignResult, DivergenceReport, RootCauseGroup } from '../harness/campaign-result.js';
 import { GPR_NAMES, type GprName, type MachineState } from '../contracts/machine-state.js';
@@ -29,8 +30,10 @@ function seedDivergence(): DivergenceReport {
   const code = LAYOUT.code;
   const r13 = 0x1111111111111111n;
   return {
-    signature: 'add r64, m64 [rip-relative] | gpr.r13 rflags',
+    signature: SEED_SIGNATURE,
     count: 37,
+    group: 'G1',
+    grouping: 'analyzed',
     caseId: 'fuzz-7f3a-000113',
     caseFile: 'corpus/divergences/fuzz-7f3a-000113.json',
     seed: '0x5eed',
@@ -65,6 +68,8 @@ function pushDivergence(): DivergenceReport {
   return {
     signature: XSS_SIGNATURE,
     count: 4,
+    group: 'G3',
+    grouping: 'analyzed',
     caseId: 'fuzz-7f3a-000871',
     caseFile: 'corpus/divergences/fuzz-7f3a-000871.json',
     seed: '0x5eed',
@@ -87,8 +92,10 @@ function suppressedDivergence(): DivergenceReport {
   const code = LAYOUT.code;
   const bsf = Uint8Array.from([0x48, 0x0f, 0xbc, 0xc3]);
   return {
-    signature: 'bsf r64, r64 | gpr.rax (source zero)',
+    signature: BSF_SIGNATURE,
     count: 12,
+    group: 'G2',
+    grouping: 'analyzed',
     caseId: 'fuzz-7f3a-000402',
     program: [{ address: code, bytes: bsf, text: 'bsf rax, rbx' }],
     index: 0,
@@ -101,8 +108,59 @@ function suppressedDivergence(): DivergenceReport {
     memoryDiffs: [],
     flagMask: 0x895n, // CF PF AF SF OF undefined after BSF
     replayCommand: 'npx difftest replay corpus/divergences/fuzz-7f3a-000402.json',
-    suppressed: { reason: 'BSF with a zero source leaves the destination undefined (Intel); QEMU keeps it, our emulator zeroes it' },
+    suppressed: { reason: BSF_REASON },
   };
+}
+
+const SEED_SIGNATURE = 'add r64, m64 [rip-relative] | gpr.r13 rflags';
+const BSF_SIGNATURE = 'bsf r64, r64 | gpr.rax (source zero)';
+const BSF_REASON = 'BSF with a zero source leaves the destination undefined (Intel); QEMU keeps it, our emulator zeroes it';
+
+/** The fixture's root-cause groups: G1 the seed notes' bug, G2 the accepted BSF one, G3 the push. */
+function fixtureGroups(): RootCauseGroup[] {
+  return [
+    {
+      id: 'G1',
+      key: 'REX.W + memory source',
+      hypothesis: 'diverges when a 64-bit ADD reads its source from memory: the upper half of the sum is lost; never with a register source',
+      necessary: ['memory operand', 'REX.W'],
+      experiments: [
+        { feature: 'memory operand', change: 'source in a register: add r13, rax', outcome: 'agrees' },
+        { feature: 'REX.W', change: '32-bit: add r13d, [rip+0xffef]', outcome: 'agrees' },
+        { feature: 'RIP-relative operand', change: 'base register: add r13, [rbx]', outcome: 'diverges' },
+      ],
+      signatures: [SEED_SIGNATURE],
+      cases: 37,
+      analyzed: SEED_SIGNATURE,
+    },
+    {
+      id: 'G2',
+      key: 'BSF source zero',
+      hypothesis: 'diverges when the BSF source is zero',
+      necessary: ['source zero'],
+      experiments: [{ feature: 'source zero', change: 'source 1', outcome: 'agrees' }],
+      signatures: [BSF_SIGNATURE],
+      cases: 12,
+      analyzed: BSF_SIGNATURE,
+      suppressed: { reason: BSF_REASON },
+    },
+    {
+      id: 'G3',
+      key: 'PUSH imm32 sign bit',
+      hypothesis: 'diverges when the PUSH imm32 immediate has its sign bit set: the pushed value is zero-extended',
+      necessary: ['imm32 sign bit'],
+      experiments: [{ feature: 'imm32 sign bit', change: 'push 0x7fffffff', outcome: 'agrees' }],
+      signatures: [XSS_SIGNATURE],
+      cases: 4,
+      analyzed: XSS_SIGNATURE,
+    },
+  ];
+}
+
+/** The fixture as a result written before root-cause groups existed (and as `difftest minimize` writes one). */
+export function ungroupedFixture(): CampaignResult {
+  const r = campaignFixture();
+  return { ...r, groups: [], divergences: r.divergences.map(({ group: _g, grouping: _h, ...d }) => d) };
 }
 
 export function campaignFixture(): CampaignResult {
@@ -116,13 +174,16 @@ export function campaignFixture(): CampaignResult {
     mode: 'block',
     workers: 2,
     oracle: { implementation: 'QEMU 7.2.15 (Debian 1:7.2+dfsg-7+deb12u7), TCG', cpuModel: 'qemu64' },
-    dut: { name: 'emulator', implementation: 'difftest-x86 emulator 0.1.0 (in-process)', mutants: [] },
+    dut: { name: 'emulator', implementation: 'difftest-x86 emulator 0.1.0 (in-process)', mutants: ['add64-mem-trunc32'], cpuModel: 'qemu64' },
     testsRun: 128_400,
     seconds: 60.4,
+    startupSeconds: 0.7,
+    testingSeconds: 55.8,
+    minimizeSeconds: 3.6,
     partial: false,
     divergences: [seedDivergence(), pushDivergence(), suppressedDivergence()],
-    groups: [],
-    coverageMissing: [],
+    groups: fixtureGroups(),
+    coverageMissing: ['adc r/m16, imm16', 'sbb r/m8, imm8'],
     oracleCrashes: [{ caseId: 'fuzz-7f3a-000977', message: 'QEMU exited (signal SIGSEGV) while stepping; restarted, case skipped' }],
     coverage: [
       { row: 'add r/m64, r64', count: 4120 },
@@ -132,7 +193,7 @@ export function campaignFixture(): CampaignResult {
       { row: 'bsf r64, r/m64', count: 611 },
       { row: 'adc r/m16, imm16', count: 0 },
     ],
-    coverageTotalRows: 6,
+    coverageTotalRows: 7,
     assemblerRejects: [{ source: 'mov sil, ah', reason: 'keystone encoded `mov dh, ah` (REX dropped); decoder disagrees', count: 17 }],
     maskedFlags: [
       { mnemonic: 'bsf', flags: 'CF PF AF SF OF', count: 288 },
@@ -283,8 +344,10 @@ export function manyDivergences(options: ManyDivergencesOptions = {}): CampaignR
   const weights = Array.from({ length: groupCount }, (_, g) => 1 / (g + 1));
   const wsum = weights.reduce((s, w) => s + w, 0);
   const sizes = weights.map((w) => Math.max(1, Math.floor((w / wsum) * total)));
-  for (let g = 0; sizes.reduce((s, n) => s + n, 0) < total; g = (g + 1) % groupCount) sizes[g]!++;
-  for (let g = groupCount - 1; sizes.reduce((s, n) => s + n, 0) > total; g--) if (sizes[g]! > 1) sizes[g]!--;
+  let sum = sizes.reduce((s, k) => s + k, 0);
+  for (let g = 0; sum < total; g = (g + 1) % groupCount, sum++) sizes[g]!++;
+  // too many (every group has at least one): take from the largest, which always has more than one
+  for (; sum > total; sum--) sizes[sizes.indexOf(Math.max(...sizes))]!--;
 
   const divergences: DivergenceReport[] = [];
   const groups: RootCauseGroup[] = [];
@@ -294,7 +357,7 @@ export function manyDivergences(options: ManyDivergencesOptions = {}): CampaignR
     const t = GROUP_TEMPLATES[g % GROUP_TEMPLATES.length]!;
     const id = `G${g + 1}`;
     const analyzedInTime = g < groupCount * 0.8 || g >= suppressedFrom;
-    const suppressed = g >= suppressedFrom ? { reason: `QEMU 7.2 deviates from the SDM for ${GROUP_TEMPLATES[g % GROUP_TEMPLATES.length]!.key} (known, accepted)` } : undefined;
+    const suppressed = g >= suppressedFrom ? { reason: `QEMU 7.2 deviates from the SDM for ${t.key} (known, accepted)` } : undefined;
     const members: DivergenceReport[] = [];
     for (let k = 0; k < sizes[g]!; k++) {
       const { shape, fields } = all[next++]!;
@@ -328,6 +391,8 @@ export function manyDivergences(options: ManyDivergencesOptions = {}): CampaignR
     runId: '2025-02-03T09-00-00-seed-7',
     command: 'difftest fuzz --seed 7 --seconds 600 --workers 2 --inject rex-b-ignored --inject af-never-set',
     seed: '7',
+    startedAt: '2025-02-03T09:00:00.000Z',
+    finishedAt: '2025-02-03T09:10:55.200Z',
     dut: { name: 'emulator', implementation: 'difftest-x86 emulator 0.1.0 (in-process)', mutants: ['rex-b-ignored', 'af-never-set'], cpuModel: 'qemu64' },
     testsRun: tests,
     seconds: 655.2,

@@ -6,7 +6,7 @@ import type { CampaignResult, DivergenceReport } from '../harness/campaign-resul
 import {
   PARTIAL_NOTE, coverageView, describeException, differingFieldsText, flagDiff, divergentInstruction, headerRows, headlineBody, hexWidth,
   initialRegisters, instructionRef, maskedFlagsText, memoryLines, percent, programRows, registerDiffs,
-  spacedBytes, splitDivergences, type RegisterDiffView,
+  spacedBytes, type RegisterDiffView,
 } from './format.js';
 
 export function esc(s: string): string {
@@ -88,7 +88,7 @@ function divergenceCard(d: DivergenceReport, n: number, id: string): string {
   out.push(`<section class="${cls}" id="${id}">`);
   out.push(`<h3>${n}. ${code(d.signature)}${d.count > 1 ? ` <span class="meta">(${d.count} cases)</span>` : ''}</h3>`);
   const ins = divergentInstruction(d);
-  const ref = ins ? `#${d.index + 1} <code>${esc(ins.text)}</code> @ ${esc(hexWidth(ins.address))}` : esc(instructionRef(d));
+  const ref = esc(instructionRef(d));
   out.push(`<p class="headline">${ref}: ${esc(headlineBody(d))}</p>`);
   if (d.suppressed) out.push(`<p><b>Suppressed:</b> ${esc(d.suppressed.reason)}</p>`);
   const facts = [`<li>Case ${code(d.caseId)}${d.caseFile ? ` in ${code(d.caseFile)}` : ''}${d.seed ? `, seed ${code(d.seed)}` : ''}</li>`];
@@ -125,7 +125,7 @@ function campaign(r: CampaignResult, suppressed: DivergenceReport[]): string {
   const cov = coverageView(r);
   out.push(`<h2>Coverage: ${cov.exercised.length} of ${cov.total} opcode-table rows exercised (${esc(percent(cov.exercised.length, cov.total))})</h2>`);
   if (cov.exercised.length) out.push(`<ul class="rows">${cov.exercised.map((c) => `<li>${code(c.row)} <span class="muted">×${c.count}</span></li>`).join('')}</ul>`);
-  if (cov.unexercised.length) out.push(`<p>Not exercised:</p><ul class="rows">${cov.unexercised.map((c) => `<li>${code(c)}</li>`).join('')}</ul>`);
+  if (cov.missing.length) out.push(`<p>Not exercised:</p><ul class="rows">${cov.missing.map((c) => `<li>${code(c)}</li>`).join('')}</ul>`);
 
   out.push(`<h2>Suppressed divergences (${suppressed.length})</h2>`);
   if (suppressed.length) {
@@ -145,8 +145,10 @@ function campaign(r: CampaignResult, suppressed: DivergenceReport[]): string {
   return out.join('\n');
 }
 
-export function renderHtml(r: CampaignResult): string {
-  const { active, suppressed } = splitDivergences(r);
+/** Transitional: the page is rewritten by root-cause group next. */
+export function renderHtml(r: CampaignResult, _options: { writtenTo?: string } = {}): string {
+  const active = r.divergences.filter((d) => !d.suppressed);
+  const suppressed = r.divergences.filter((d) => d.suppressed);
   const cases = active.reduce((s, d) => s + d.count, 0);
   const verdict = active.length
     ? `<span class="verdict fail">FAIL: ${active.length} distinct divergence${active.length > 1 ? 's' : ''} (${cases} case${cases > 1 ? 's' : ''})</span>`
