@@ -10,7 +10,7 @@ import { findAll, parseXml, type XmlElement } from './xml-check.js';
 const HTML_TAGS = new Set([
   '!DOCTYPE', 'html', 'head', 'meta', 'title', 'style', 'script', 'body', 'main', 'h1', 'h2', 'h4', 'p', 'span', 'b', 'br',
   'code', 'pre', 'ul', 'li', 'a', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'details', 'summary', 'div', 'label', 'select',
-  'option', 'input', 'button',
+  'option', 'input', 'button', 'noscript',
 ]);
 
 /** The page without its two scripts' bodies (JSON and code), which are checked on their own. */

@@ -172,6 +172,7 @@ export function renderHtml(r: CampaignResult, opts: HtmlOptions = {}): string {
     body.push(`<p class="note">${esc(replayNote(opts.writtenTo))}<span id="replay-here" hidden><br>Opened from disk: the commands shown use this page's folder, <code></code>; run them from a difftest checkout.</span></p>`);
   }
   body.push(controls(r, [...g.active, ...g.suppressed]));
+  body.push('<noscript><p class="note">Filters and each divergence\'s details need JavaScript; summary.md and result.json have the same data.</p></noscript>');
   const grouped = g.active.filter((s) => s.kind === 'group').length;
   body.push(grouped || g.active.length === 0 ? `<h2>Root-cause groups (${grouped})</h2>` : `<h2>Divergences (${g.active[0]!.divergences.length}; not grouped by root cause)</h2>`);
   if (g.active.length) {

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignResultSchema } from '../harness/campaign-result.js';
-import { campaignFixture } from './fixture.js';
+import { campaignFixture, ungroupedFixture } from './fixture.js';
 import { decodeResult, encodeResult, readResult } from './json.js';
 import { REPORT_FILES, writeReport } from './write-report.js';
 
@@ -68,5 +68,24 @@ describe('writeReport', () => {
     expect(out.dir).toBe(dir);
     expect(out.files).toEqual(REPORT_FILES.map((f) => join(dir, f)));
     for (const f of out.files) expect((await readFile(f, 'utf8')).length).toBeGreaterThan(100);
+  });
+
+  it('re-renders a result.json written before groups, mutants, testing seconds and missing rows existed (schema defaults)', async () => {
+    const json = JSON.parse(encodeResult(ungroupedFixture()));
+    for (const k of ['groups', 'coverageMissing', 'testingSeconds', 'minimizeSeconds', 'startupSeconds', 'unlocated']) delete json[k];
+    delete json.dut.mutants;
+    delete json.dut.cpuModel;
+    const file = join(tmp, 'old', 'result.json');
+    await mkdir(join(tmp, 'old'), { recursive: true });
+    await writeFile(file, JSON.stringify(json));
+    const old = await readResult(file);
+    expect(old.groups).toEqual([]);
+    expect(old.dut.mutants).toEqual([]);
+    await writeReport(old, join(tmp, 'old'));
+    const md = await readFile(join(tmp, 'old', 'summary.md'), 'utf8');
+    expect(md).toContain('## Divergences (2; not grouped by root cause)');
+    expect(md).toContain('| **System under test** | emulator (difftest-x86 emulator 0.1.0 (in-process)); no planted bugs |');
+    expect(md).toContain('| **Tests** | 128,400 tests in 60.4 s wall (2,126/s, start-up and minimizing included) |');
+    expect(await readFile(join(tmp, 'old', 'index.html'), 'utf8')).toContain('<h2>Divergences (2; not grouped by root cause)</h2>');
   });
 });
