@@ -6,6 +6,7 @@
 import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
 import { bitRangeTable, differingBits, flagNames, type BitRangeRow, type FieldDiff } from '../harness/compare.js';
 import { GPR_NAMES, type MachineState } from '../contracts/machine-state.js';
+import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
 
 /** `0x` + hex, zero-padded to the field width (64 bits → 16 digits). */
 export function hexWidth(v: bigint, width = 64): string {
@@ -32,10 +33,56 @@ export function fieldLabel(path: string): string {
   return path;
 }
 
+/** A count as people read it: `12,400`. */
+export function countText(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** `1,531` for rates of 100/s and more, `12.5` below. */
+function rate(n: number): string {
+  return n >= 100 ? countText(Math.round(n)) : n.toFixed(1);
+}
+
+/** Seconds spent testing: `testingSeconds` when the campaign measured it, else the wall time. */
+function testingTime(r: CampaignResult): number {
+  return r.testingSeconds ?? r.seconds;
+}
+
+/** Tests per second of testing (testsRun / testingSeconds), start-up and minimization left out. */
 export function testsPerSecond(r: CampaignResult): string {
-  if (r.seconds <= 0) return 'n/a';
-  const rate = r.testsRun / r.seconds;
-  return rate >= 100 ? Math.round(rate).toLocaleString('en-US') : rate.toFixed(1);
+  const s = testingTime(r);
+  return s > 0 ? rate(r.testsRun / s) : 'n/a';
+}
+
+/**
+ * The run's rates and times in one line, the testing rate first and the wall time beside it:
+ * `12,400 tests in 8.1 s of testing (1,531/s); 10.9 s wall: 0.7 s start-up, 1.9 s minimizing`.
+ * Results from before `testingSeconds` existed say what their rate includes.
+ */
+export function ratesText(r: CampaignResult): string {
+  const tests = `${countText(r.testsRun)} test${r.testsRun === 1 ? '' : 's'}`;
+  if (r.testingSeconds === undefined) {
+    return `${tests} in ${r.seconds.toFixed(1)} s wall (${testsPerSecond(r)}/s, start-up and minimizing included)`;
+  }
+  const parts = [
+    ...(r.startupSeconds !== undefined ? [`${r.startupSeconds.toFixed(1)} s start-up`] : []),
+    ...(r.minimizeSeconds !== undefined ? [`${r.minimizeSeconds.toFixed(1)} s minimizing`] : []),
+  ];
+  return `${tests} in ${r.testingSeconds.toFixed(1)} s of testing (${testsPerSecond(r)}/s); ${r.seconds.toFixed(1)} s wall${parts.length ? `: ${parts.join(', ')}` : ''}`;
+}
+
+/** Planted bugs switched on, each with what it does when the emulator knows it. */
+export function mutantsText(r: CampaignResult): string {
+  if (r.dut.mutants.length === 0) return 'none';
+  const known: Readonly<Record<string, string>> = MUTANT_DESCRIPTIONS;
+  return r.dut.mutants.map((m) => (known[m] ? `${m} (${known[m]})` : m)).join('; ');
+}
+
+/** `emulator (difftest-x86 emulator 0.1.0), CPU model qemu64; planted bugs: rex-b-ignored (…)` */
+export function systemUnderTestText(r: CampaignResult): string {
+  const cpu = r.dut.cpuModel ? `, CPU model ${r.dut.cpuModel}` : '';
+  const mutants = r.dut.mutants.length ? `; planted bugs switched on: ${mutantsText(r)}` : '; no planted bugs';
+  return `${r.dut.name} (${r.dut.implementation})${cpu}${mutants}`;
 }
 
 const VECTORS: Record<number, string> = {
@@ -61,41 +108,79 @@ export interface HeaderRow {
 }
 
 export function headerRows(r: CampaignResult): HeaderRow[] {
-  return [
+  const rows: HeaderRow[] = [
     { label: 'Run', value: r.runId },
     { label: 'Seed', value: r.seed },
     { label: 'Command', value: r.command },
     { label: 'Oracle', value: `${r.oracle.implementation} (CPU model ${r.oracle.cpuModel})` },
-    { label: 'System under test', value: `${r.dut.name} (${r.dut.implementation})` },
-    { label: 'Tests run', value: r.testsRun.toLocaleString('en-US') },
-    { label: 'Duration', value: `${r.seconds.toFixed(1)} s (${testsPerSecond(r)} tests/s)` },
+    { label: 'System under test', value: systemUnderTestText(r) },
+    { label: 'Tests', value: ratesText(r) },
     {
       label: 'Mode',
       value: r.batch
-        ? `${r.mode}, guest-side batches of ${r.batch.size} (${r.batch.screened.toLocaleString('en-US')} cases settled by their batch records; the rest ran alone)`
+        ? `${r.mode}, guest-side batches of ${r.batch.size} (${countText(r.batch.screened)} cases settled by their batch records; the rest ran alone)`
         : r.mode,
     },
     { label: 'Workers', value: String(r.workers) },
     { label: 'Started / finished', value: `${r.startedAt} / ${r.finishedAt}` },
   ];
+  if (r.unlocated && r.unlocated.count > 0) rows.push({ label: 'Unlocated', value: unlocatedText(r.unlocated) });
+  return rows;
+}
+
+/** Divergent cases the campaign saw but did not locate in step mode (sampling), and where they are. */
+export function unlocatedText(u: NonNullable<CampaignResult['unlocated']>): string {
+  const where = u.file ? `, saved in ${u.file}` : '';
+  return `${countText(u.count)} divergent case${u.count === 1 ? '' : 's'} not located (their batch records differed like ones already located)${where}`;
 }
 
 export const PARTIAL_NOTE = 'PARTIAL: the campaign was interrupted or cut short; counts cover only the tests that ran.';
-
-/** Divergences that count (not suppressed), and the accepted ones. */
-export function splitDivergences(r: CampaignResult): { active: DivergenceReport[]; suppressed: DivergenceReport[] } {
-  return { active: r.divergences.filter((d) => !d.suppressed), suppressed: r.divergences.filter((d) => d.suppressed) };
-}
 
 export function divergentInstruction(d: DivergenceReport): DivergenceReport['program'][number] | undefined {
   return d.program[d.index];
 }
 
-/** `#2 add r13, [rip+0xffef] @ 0x000000000001000a` (1-based, as people count). Plain text. */
+/**
+ * `instruction 3 of 10`: instructions are numbered from 1, as a person counts, everywhere a
+ * report or the console names one. `index` is 0-based (DivergenceReport.index, Divergence.index).
+ */
+export function instructionLabel(index: number, total: number): string {
+  return `instruction ${index + 1} of ${total}`;
+}
+
+/** `instruction 2 of 2 (add r13, [rip+0xffef] @ 0x000000000001000a)`. Plain text. */
 export function instructionRef(d: DivergenceReport): string {
+  const label = instructionLabel(d.index, d.program.length);
   const ins = divergentInstruction(d);
-  if (!ins) return `instruction #${d.index + 1} (not in the program)`;
-  return `#${d.index + 1} ${ins.text} @ ${hexWidth(ins.address)}`;
+  return ins ? `${label} (${ins.text} @ ${hexWidth(ins.address)})` : `${label} (not in the program)`;
+}
+
+const PREFIX_WORDS = new Set(['lock', 'rep', 'repe', 'repz', 'repne', 'repnz', 'data16', 'o16', 'o32', 'o64', 'a16', 'a32', 'xacquire', 'xrelease', 'bnd', 'notrack']);
+
+/** The divergent instruction's mnemonic, prefixes skipped (`lock add` → `add`); the signature's when it has none. */
+export function mnemonicOf(d: DivergenceReport): string {
+  const words = (divergentInstruction(d)?.text ?? d.signature).toLowerCase().split(/\s+/).filter(Boolean);
+  return words.find((w) => !PREFIX_WORDS.has(w)) ?? words[0] ?? '?';
+}
+
+/**
+ * What a divergence differs in, as filter tags: `GPR` (which register varies with the case, as
+ * in signatures), `XMM`, each flag by name (`CF`), `memory`, `exception`, else the field (`CR2`).
+ */
+export function fieldTags(d: DivergenceReport): string[] {
+  const tags = new Set<string>();
+  for (const f of d.diffs) {
+    if (f.path.startsWith('gpr.')) tags.add('GPR');
+    else if (f.path.startsWith('sse.xmm')) tags.add('XMM');
+    else if (f.path === 'rflags') {
+      const names = flagNames((f.expected ^ f.actual) & NAMED_FLAGS_MASK);
+      for (const n of names ? names.split(' ') : []) tags.add(n);
+      if ((f.expected ^ f.actual) & ~NAMED_FLAGS_MASK) tags.add('RFLAGS');
+    } else tags.add(fieldLabel(f.path));
+  }
+  if (d.memoryDiffs.length) tags.add('memory');
+  if (d.expectedException?.vector !== d.actualException?.vector) tags.add('exception');
+  return [...tags];
 }
 
 export interface ProgramRow {
@@ -274,15 +359,25 @@ export function headlineBody(d: DivergenceReport): string {
 
 export interface CoverageView {
   readonly exercised: { row: string; count: number }[];
-  readonly unexercised: string[];
+  /** Generatable rows no case exercised: what to look at first. */
+  readonly missing: string[];
   readonly total: number;
 }
 
-/** Rows with count 0 are listed as not exercised; the total is the table's row count when known. */
+/**
+ * Exercised rows, and the rows not exercised: `coverageMissing` as the campaign lists them, or
+ * (results from before it existed) the rows listed with count 0.
+ */
 export function coverageView(r: CampaignResult): CoverageView {
   const exercised = r.coverage.filter((c) => c.count > 0).sort((a, b) => a.row.localeCompare(b.row));
-  const unexercised = r.coverage.filter((c) => c.count === 0).map((c) => c.row).sort();
-  return { exercised, unexercised, total: Math.max(r.coverageTotalRows, r.coverage.length) };
+  const zero = r.coverage.filter((c) => c.count === 0).map((c) => c.row);
+  const missing = [...new Set([...r.coverageMissing, ...zero])].sort();
+  return { exercised, missing, total: Math.max(r.coverageTotalRows, exercised.length + missing.length) };
+}
+
+/** `552 of 589 opcode-table rows exercised (93.7%)` */
+export function coverageHeadline(c: CoverageView): string {
+  return `${countText(c.exercised.length)} of ${countText(c.total)} opcode-table rows exercised (${percent(c.exercised.length, c.total)})`;
 }
 
 export function percent(n: number, total: number): string {

@@ -1,138 +1,135 @@
 /**
- * `index.html`: the same content as summary.md, self-contained (inline CSS, no scripts, no
- * external resources) so it opens from disk. Every piece of data goes through `esc`.
+ * `index.html`: self-contained (inline CSS and script, no external resources) so it opens from
+ * disk, and small for thousands of divergences: the groups and one summary row per signature
+ * are HTML; each divergence's details are a compact JSON record rendered by html-client.js when
+ * its row is opened. Every piece of data in the HTML goes through `esc`; the JSON through
+ * `embedJson`, and the client escapes what it renders.
  */
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
 import {
-  PARTIAL_NOTE, coverageView, describeException, differingFieldsText, flagDiff, divergentInstruction, headerRows, headlineBody, hexWidth,
-  initialRegisters, instructionRef, maskedFlagsText, memoryLines, percent, programRows, registerDiffs,
-  spacedBytes, splitDivergences, type RegisterDiffView,
+  PARTIAL_NOTE, coverageHeadline, coverageView, differingFieldsText, divergentInstruction, fieldTags, headerRows,
+  instructionLabel, instructionRef, mnemonicOf,
 } from './format.js';
+import { GROUPING_TEXT, groupSections, sectionCounts, verdictText, type GroupSection } from './groups.js';
+import { detailData, embedJson } from './html-data.js';
+import { CSS } from './html-style.js';
+import { replayNote, usesReportDir } from './paths.js';
+
+/** The browser script, inlined: a page opened from disk cannot load side files with fetch(). */
+const CLIENT = readFileSync(new URL('./html-client.js', import.meta.url), 'utf8');
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
-const CSS = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
-main{max-width:1100px;margin:0 auto;padding:20px 28px 60px}
-h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d5d9e0;padding-bottom:4px}
-h3{font-size:16px;margin:0 0 6px}h4{font-size:14px;margin:14px 0 4px}
-code,pre,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px}
-pre{background:#fff;border:1px solid #d5d9e0;border-radius:4px;padding:8px 10px;overflow-x:auto;margin:4px 0}
-table{border-collapse:collapse;margin:4px 0 8px;background:#fff}
-th,td{border:1px solid #d5d9e0;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#eef0f4;font-weight:600}
-.verdict{display:inline-block;padding:4px 10px;border-radius:4px;font-weight:700;margin:6px 0}
-.fail{background:#fde2e1;color:#a11}.pass{background:#dff5e3;color:#175c26}
-.partial{background:#fff3cd;border:1px solid #e0c060;padding:8px 12px;border-radius:4px;font-weight:600}
-.card{background:#fff;border:1px solid #d5d9e0;border-left:5px solid #c62828;border-radius:4px;padding:12px 16px;margin:14px 0}
-.card.suppressed{border-left-color:#8a8f99}
-.headline{font-weight:600;color:#a11;margin:4px 0 8px}.headline code{color:#1d2330;background:#f1f2f5;padding:0 3px}
-tr.wrong td{background:#fde2e1;color:#a11;font-weight:600}
-.ok{color:#175c26;font-weight:600}
-tr.divergent td{background:#fff1c2;font-weight:600}
-.bit{color:#c62828;background:#fde2e1;font-weight:700}
-.meta{color:#555}.muted{color:#777}
-ul.rows{columns:3;margin:4px 0;padding-left:18px}
-.replay{background:#1d2330;color:#e8eaef;border-color:#1d2330}
-details summary{cursor:pointer;font-weight:600}
-`;
+const code = (s: string) => `<code>${esc(s)}</code>`;
+const n = (x: number) => x.toLocaleString('en-US');
 
-function table(head: string[], rows: string[][], rowClass: (i: number) => string = () => ''): string {
+function table(head: string[], rows: string[][], rowClass: (i: number) => string = () => '', cls = ''): string {
   const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
   const body = rows.map((r, i) => `<tr${rowClass(i) ? ` class="${rowClass(i)}"` : ''}>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
-  return `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-const code = (s: string) => `<code>${esc(s)}</code>`;
-
-/** `0x` + digits, the digits whose bits differ wrapped in `.bit`. */
-function highlighted(value: string, differs: boolean[]): string {
-  const digits = value.slice(2);
-  return `0x${Array.from(digits, (c, i) => (differs[i] ? `<span class="bit">${esc(c)}</span>` : esc(c))).join('')}`;
+export interface HtmlOptions {
+  /** The report folder as seen from where it was written (`reports/runs/<run>`), for the replay note. */
+  readonly writtenTo?: string;
 }
 
-function registerBlock(r: RegisterDiffView): string {
-  const rows = r.rows.map((row) => [esc(row.bits), code(row.expected), code(row.actual), row.status === 'WRONG' ? 'WRONG' : '<span class="ok">ok</span>']);
-  return `<h4>${esc(r.label)}: bits ${esc(r.span)} differ <span class="meta">(exactly: ${esc(r.bits)})</span></h4>
-<pre>expected ${highlighted(r.expected, r.digitDiffers)}
-actual   ${highlighted(r.actual, r.digitDiffers)}</pre>
-${table(['Bits', 'Expected', 'Actual', 'Status'], rows, (i) => (r.rows[i]!.status === 'WRONG' ? 'wrong' : 'ok'))}`;
-}
-
-function programTable(d: DivergenceReport): string {
-  const rows = programRows(d);
-  return table(
-    ['#', 'Address', 'Bytes', 'Instruction', ''],
-    rows.map((r) => [String(r.n), code(r.address), code(r.bytes), code(r.text), r.divergent ? '◀ diverges' : '']),
-    (i) => (rows[i]!.divergent ? 'divergent' : ''),
+/** One summary row per signature (`d<index in result.divergences>`); `data-*` are what the script filters and sorts on. */
+function signatureRow(d: DivergenceReport, i: number, grouping: boolean): string {
+  const ins = divergentInstruction(d);
+  const where = ins ? `${instructionLabel(d.index, d.program.length)}: ${code(ins.text)}` : esc(instructionRef(d));
+  return (
+    `<tr id="d${i}" data-m="${esc(mnemonicOf(d))}" data-f="${esc(fieldTags(d).join(' '))}" data-c="${d.count}">` +
+    `<td><button type="button">▸</button></td><td>${code(d.signature)}</td><td>${where}</td>` +
+    `<td>${esc(differingFieldsText(d))}</td><td>${d.count}</td>${grouping ? `<td>${d.grouping ?? '–'}</td>` : ''}</tr>`
   );
 }
 
-function memoryBlock(d: DivergenceReport): string {
-  const lines: string[] = [];
-  for (const m of d.memoryDiffs) {
-    for (const l of memoryLines(m)) {
-      const cells = (bytes: string[]) => bytes.map((b, i) => (l.differs[i] ? `<span class="bit">${esc(b)}</span>` : esc(b))).join(' ');
-      lines.push(`${esc(l.addr)}  expected ${cells(l.expected)}`);
-      lines.push(`${' '.repeat(18)}  actual   ${cells(l.actual)}`);
+function groupBody(s: GroupSection, index: Map<DivergenceReport, number>): string {
+  const g = s.group;
+  const out: string[] = [];
+  if (s.suppressedReason) out.push(`<p><b>Suppressed:</b> ${esc(s.suppressedReason)}</p>`);
+  else if (s.divergences[0]?.suppressed) {
+    out.push(`<p><b>Suppressed</b>, each for its own reason:</p><ul>${s.divergences.map((d) => `<li>${code(d.signature)}: ${esc(d.suppressed?.reason ?? '')}</li>`).join('')}</ul>`);
+  }
+  if (s.kind === 'group') {
+    const facts = [
+      `Necessary features: ${g.necessary.length ? g.necessary.map((f) => `<span class="chip">${esc(f)}</span>`).join('') : 'none found'}`,
+      `merged on ${code(g.key)}`,
+    ];
+    const analyzed = s.divergences.find((d) => d.signature === g.analyzed);
+    if (analyzed) facts.push(`inferred on <a href="#d${index.get(analyzed)}">${code(analyzed.signature)}</a>`);
+    else facts.push('no signature of it was analyzed in time');
+    out.push(`<p>${facts.join('; ')}</p>`);
+    if (g.experiments.length) {
+      out.push(table(
+        ['Feature flipped', 'Variant', 'Outcome'],
+        g.experiments.map((e) => [esc(e.feature), esc(e.change), esc(e.outcome)]),
+        (i) => (g.experiments[i]!.outcome === 'agrees' ? 'agrees' : ''),
+      ));
     }
   }
-  return `<h4>Memory</h4><pre>${lines.join('\n')}</pre>`;
-}
-
-function divergenceCard(d: DivergenceReport, n: number, id: string): string {
-  const out: string[] = [];
-  const cls = d.suppressed ? 'card suppressed' : 'card';
-  out.push(`<section class="${cls}" id="${id}">`);
-  out.push(`<h3>${n}. ${code(d.signature)}${d.count > 1 ? ` <span class="meta">(${d.count} cases)</span>` : ''}</h3>`);
-  const ins = divergentInstruction(d);
-  const ref = ins ? `#${d.index + 1} <code>${esc(ins.text)}</code> @ ${esc(hexWidth(ins.address))}` : esc(instructionRef(d));
-  out.push(`<p class="headline">${ref}: ${esc(headlineBody(d))}</p>`);
-  if (d.suppressed) out.push(`<p><b>Suppressed:</b> ${esc(d.suppressed.reason)}</p>`);
-  const facts = [`<li>Case ${code(d.caseId)}${d.caseFile ? ` in ${code(d.caseFile)}` : ''}${d.seed ? `, seed ${code(d.seed)}` : ''}</li>`];
-  if (d.minimization) {
-    const m = d.minimization;
-    facts.push(`<li>Minimized: ${m.fromInstructions} → ${m.toInstructions} instructions in ${m.seconds.toFixed(1)} s</li>`);
-  }
-  if (d.expectedException || d.actualException) {
-    facts.push(`<li>Exception, expected (oracle): ${esc(describeException(d.expectedException))}</li>`);
-    facts.push(`<li>Exception, actual (DUT): ${esc(describeException(d.actualException))}</li>`);
-  }
-  facts.push(`<li>Masked flags at this instruction: ${esc(maskedFlagsText(d))}</li>`);
-  out.push(`<ul>${facts.join('')}</ul>`);
-  out.push(`<h4>Program (minimized)</h4>${programTable(d)}`);
-  for (const r of registerDiffs(d)) out.push(registerBlock(r));
-  const fl = flagDiff(d);
-  if (fl) {
-    const rows = fl.flags.map((f) => [esc(f.name), String(f.expected), String(f.actual), 'WRONG']);
-    if (fl.otherBits) rows.push([`bits ${esc(fl.otherBits)}`, '', '', 'WRONG']);
-    out.push(`<h4>RFLAGS</h4><p class="mono">expected ${esc(fl.expected)}<br>actual&nbsp;&nbsp; ${esc(fl.actual)}</p>
-${table(['Flag', 'Expected', 'Actual', 'Status'], rows, () => 'wrong')}`);
-  }
-  if (d.memoryDiffs.length) out.push(memoryBlock(d));
-  const regs = initialRegisters(d.initial).map((r) => `${r.label.padEnd(6)} ${r.value}`);
-  const mem = d.initialMemory.map((m) => `[${hexWidth(m.addr)}] ${m.bytes.length} bytes: ${spacedBytes(m.bytes.subarray(0, 16))}${m.bytes.length > 16 ? ' …' : ''}`);
-  out.push(`<h4>Initial state</h4><pre>${esc([...regs, ...mem].join('\n'))}</pre>`);
-  out.push(`<h4>Replay</h4><pre class="replay">${esc(d.replayCommand)}</pre>`);
-  out.push('</section>');
+  // results from before grouping have no "grouped as" to show
+  const grouping = s.divergences.some((d) => d.grouping !== undefined);
+  const rows = s.divergences.map((d) => signatureRow(d, index.get(d)!, grouping));
+  const head = ['', 'Signature', 'First divergent instruction', 'Differs', 'Cases', ...(grouping ? ['Grouped as'] : [])];
+  out.push(`<table class="sigs"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`);
   return out.join('\n');
 }
 
-function campaign(r: CampaignResult, suppressed: DivergenceReport[]): string {
+function groupSection(s: GroupSection, order: number, open: boolean, index: Map<DivergenceReport, number>): string {
+  const g = s.group;
+  const id = s.suppressedReason !== undefined || s.divergences[0]?.suppressed ? `suppressed-${g.id}` : `group-${g.id}`;
+  const title = s.kind === 'ungrouped' ? '<span class="gid">No group</span>' : `<span class="gid">${esc(g.id)}</span>`;
+  return (
+    `<details class="group${s.divergences[0]?.suppressed ? ' suppressed' : ''}" id="${esc(id)}" data-g="${esc(g.id)}" data-c="${s.cases}" data-n="${s.divergences.length}" data-o="${order}"${open ? ' open' : ''}>\n` +
+    `<summary>${title} <span class="hyp">${esc(g.hypothesis)}</span> <span class="meta">— ${esc(sectionCounts(s))}</span></summary>\n` +
+    `<div class="gbody">\n${groupBody(s, index)}\n</div></details>`
+  );
+}
+
+function options(values: Map<string, number>, label: (v: string) => string = (v) => v): string {
+  return [...values].map(([v, c]) => `<option value="${esc(v)}">${esc(label(v))} (${n(c)})</option>`).join('');
+}
+
+function tally(xs: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return new Map([...m].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true })));
+}
+
+/** Filters and sorts; hidden until the script runs (without it they could do nothing). */
+function controls(r: CampaignResult, sections: readonly GroupSection[]): string {
+  const mnemonics = tally(r.divergences.map(mnemonicOf));
+  const fields = tally(r.divergences.flatMap(fieldTags));
+  const groups = new Map<string, number>();
+  for (const s of sections) groups.set(s.group.id, (groups.get(s.group.id) ?? 0) + s.divergences.length);
+  return `<div class="controls" id="controls" hidden>
+<label>Instruction <select id="f-m"><option value="">all</option>${options(mnemonics)}</select></label>
+<label>Field <select id="f-f"><option value="">all</option>${options(fields)}</select></label>
+<label>Group <select id="f-g"><option value="">all</option>${options(groups)}</select></label>
+<label>Search <input id="f-q" type="search" placeholder="text in a row"></label>
+<label>Signatures by <select id="sort"><option value="c">cases</option><option value="s">signature</option><option value="m">instruction</option><option value="f">field</option></select></label>
+<label>Groups by <select id="gsort"><option value="c">cases</option><option value="n">signatures</option><option value="o">rank</option></select></label>
+<button id="open-all" type="button">expand all</button><button id="close-all" type="button">collapse all</button>
+<span id="shown" class="meta"></span>
+</div>`;
+}
+
+const GROUPING_LEGEND = `Grouped as: ${Object.entries(GROUPING_TEXT).map(([k, v]) => `<b>${k}</b>: ${esc(v)}`).join('; ')}. `;
+const OPEN_HINT = 'Open a row (▸) for its program, bit-level diff, states and replay command; #all at the end of the address opens every one.';
+
+function campaign(r: CampaignResult): string {
   const out: string[] = [];
   const cov = coverageView(r);
-  out.push(`<h2>Coverage: ${cov.exercised.length} of ${cov.total} opcode-table rows exercised (${esc(percent(cov.exercised.length, cov.total))})</h2>`);
-  if (cov.exercised.length) out.push(`<ul class="rows">${cov.exercised.map((c) => `<li>${code(c.row)} <span class="muted">×${c.count}</span></li>`).join('')}</ul>`);
-  if (cov.unexercised.length) out.push(`<p>Not exercised:</p><ul class="rows">${cov.unexercised.map((c) => `<li>${code(c)}</li>`).join('')}</ul>`);
-
-  out.push(`<h2>Suppressed divergences (${suppressed.length})</h2>`);
-  if (suppressed.length) {
-    out.push('<p class="meta">Accepted via the suppressions file; not failures, listed so nothing is hidden.</p>');
-    out.push(table(['Signature', 'Count', 'Reason', 'Instruction'], suppressed.map((d, i) => [`<a href="#s${i + 1}">${code(d.signature)}</a>`, String(d.count), esc(d.suppressed!.reason), esc(instructionRef(d))])));
-    out.push(`<details><summary>Details of suppressed divergences</summary>${suppressed.map((d, i) => divergenceCard(d, i + 1, `s${i + 1}`)).join('\n')}</details>`);
-  } else out.push('<p>none</p>');
+  out.push(`<h2>Coverage: ${esc(coverageHeadline(cov))}</h2>`);
+  if (cov.missing.length) out.push(`<p>Not exercised (${n(cov.missing.length)}):</p><ul class="rows">${cov.missing.map((c) => `<li>${code(c)}</li>`).join('')}</ul>`);
+  else if (cov.total > 0) out.push('<p>Every generatable row was exercised.</p>');
+  if (cov.exercised.length) out.push(`<details><summary>Exercised rows (${n(cov.exercised.length)}), with how many generated instructions</summary><ul class="rows">${cov.exercised.map((c) => `<li>${code(c.row)} <span class="muted">×${c.count}</span></li>`).join('')}</ul></details>`);
 
   out.push(`<h2>Oracle crashes (${r.oracleCrashes.length})</h2>`);
   out.push(r.oracleCrashes.length ? table(['Case', 'Message'], r.oracleCrashes.map((c) => [code(c.caseId), esc(c.message)])) : '<p>none</p>');
@@ -145,24 +142,49 @@ function campaign(r: CampaignResult, suppressed: DivergenceReport[]): string {
   return out.join('\n');
 }
 
-export function renderHtml(r: CampaignResult): string {
-  const { active, suppressed } = splitDivergences(r);
-  const cases = active.reduce((s, d) => s + d.count, 0);
-  const verdict = active.length
-    ? `<span class="verdict fail">FAIL: ${active.length} distinct divergence${active.length > 1 ? 's' : ''} (${cases} case${cases > 1 ? 's' : ''})</span>`
-    : '<span class="verdict pass">PASS: no divergences</span>';
+/** Details past this size are embedded gzipped (smaller reports stay plain JSON, readable and greppable). */
+export const GZIP_DETAILS_FROM = 64 * 1024;
+
+/** The details for html-client.js, as JSON or, when large, gzip in base64 (about a third of the size). */
+function detailScript(r: CampaignResult): string {
+  const json = embedJson(detailData(r));
+  if (json.length < GZIP_DETAILS_FROM) return `<script type="application/json" id="difftest-data">${json}</script>`;
+  const packed = gzipSync(json, { level: 9 }).toString('base64');
+  return `<script type="application/octet-stream" id="difftest-data" data-encoding="gzip+base64">${packed}</script>`;
+}
+
+export function renderHtml(r: CampaignResult, opts: HtmlOptions = {}): string {
+  const g = groupSections(r);
+  const index = new Map(r.divergences.map((d, i) => [d, i]));
+  const verdict = verdictText(g);
+  const suppressedSigs = g.suppressed.reduce((s, x) => s + x.divergences.length, 0);
   const body: string[] = [];
   body.push(`<h1>difftest report ${code(r.runId)}${r.partial ? ' (PARTIAL)' : ''}</h1>`);
   if (r.partial) body.push(`<p class="partial">${esc(PARTIAL_NOTE)}</p>`);
-  body.push(`<p>${verdict} <span class="meta">${suppressed.length} suppressed, ${r.oracleCrashes.length} oracle crash${r.oracleCrashes.length === 1 ? '' : 'es'}</span></p>`);
+  body.push(
+    `<p><span class="verdict ${verdict.pass ? 'pass' : 'fail'}">${esc(verdict.text)}</span> <span class="meta">` +
+      `${g.suppressed.length} suppressed group${g.suppressed.length === 1 ? '' : 's'} (${suppressedSigs} signature${suppressedSigs === 1 ? '' : 's'}), ` +
+      `${r.oracleCrashes.length} oracle crash${r.oracleCrashes.length === 1 ? '' : 'es'}</span></p>`,
+  );
   const mono = new Set(['Run', 'Seed', 'Command']);
-  body.push(`<table>${headerRows(r).map((h) => `<tr><th>${esc(h.label)}</th><td>${mono.has(h.label) ? code(h.value) : esc(h.value)}</td></tr>`).join('\n')}</table>`);
-  body.push(`<h2>Divergences (${active.length})</h2>`);
-  if (active.length) {
-    body.push(table(['#', 'Signature', 'Count', 'First divergent instruction', 'Differs'], active.map((d, i) => [String(i + 1), `<a href="#d${i + 1}">${code(d.signature)}</a>`, String(d.count), esc(instructionRef(d)), esc(differingFieldsText(d))])));
-    active.forEach((d, i) => body.push(divergenceCard(d, i + 1, `d${i + 1}`)));
+  body.push(`<table class="facts">${headerRows(r).map((h) => `<tr><th>${esc(h.label)}</th><td>${mono.has(h.label) ? code(h.value) : esc(h.value)}</td></tr>`).join('\n')}</table>`);
+  if (usesReportDir(r)) {
+    body.push(`<p class="note">${esc(replayNote(opts.writtenTo))}<span id="replay-here" hidden><br>Opened from disk: the commands shown use this page's folder, <code></code>; run them from a difftest checkout.</span></p>`);
+  }
+  body.push(controls(r, [...g.active, ...g.suppressed]));
+  body.push('<noscript><p class="note">Filters and each divergence\'s details need JavaScript; summary.md and result.json have the same data.</p></noscript>');
+  const grouped = g.active.filter((s) => s.kind === 'group').length;
+  body.push(grouped || g.active.length === 0 ? `<h2>Root-cause groups (${grouped})</h2>` : `<h2>Divergences (${g.active[0]!.divergences.length}; not grouped by root cause)</h2>`);
+  if (g.active.length) {
+    body.push(`<p class="meta">${r.divergences.some((d) => d.grouping !== undefined) ? GROUPING_LEGEND : ''}${OPEN_HINT}</p>`);
+    body.push(`<div class="groups">\n${g.active.map((s, i) => groupSection(s, i, i === 0, index)).join('\n')}\n</div>`);
   } else body.push('<p>none</p>');
-  body.push(campaign(r, suppressed));
+  body.push(`<h2>Suppressed groups (${g.suppressed.length})</h2>`);
+  if (g.suppressed.length) {
+    body.push('<p class="meta">Accepted via the suppressions file; not failures, listed so nothing is hidden.</p>');
+    body.push(`<div class="groups">\n${g.suppressed.map((s, i) => groupSection(s, i, false, index)).join('\n')}\n</div>`);
+  } else body.push('<p>none</p>');
+  body.push(campaign(r));
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -173,7 +195,10 @@ export function renderHtml(r: CampaignResult): string {
 </head>
 <body><main>
 ${body.join('\n')}
-</main></body>
+</main>
+${detailScript(r)}
+<script>${CLIENT}</script>
+</body>
 </html>
 `;
 }

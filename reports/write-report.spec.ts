@@ -1,11 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignResultSchema } from '../harness/campaign-result.js';
-import { SEED_ACTUAL_R13, SEED_EXPECTED_R13, XSS_SIGNATURE, campaignFixture } from './fixture.js';
+import { campaignFixture, ungroupedFixture } from './fixture.js';
 import { decodeResult, encodeResult, readResult } from './json.js';
-import { renderMarkdown } from './markdown.js';
 import { REPORT_FILES, writeReport } from './write-report.js';
 
 let tmp: string;
@@ -70,73 +69,23 @@ describe('writeReport', () => {
     expect(out.files).toEqual(REPORT_FILES.map((f) => join(dir, f)));
     for (const f of out.files) expect((await readFile(f, 'utf8')).length).toBeGreaterThan(100);
   });
-});
 
-describe('summary.md', () => {
-  const md = renderMarkdown(campaignFixture());
-
-  it('answers the seed case in one line: instruction, register, bit extent, both values', () => {
-    expect(md).toContain(
-      '**#2 `add r13, [rip+0xffef]` @ 0x000000000001000a:** R13 differs in bits 63..44 ' +
-        `(expected 0x${SEED_EXPECTED_R13.toString(16)}, actual 0x${SEED_ACTUAL_R13.toString(16).padStart(16, '0')})`,
-    );
-  });
-
-  it('has the seed notes\' bit-range table with WRONG/ok where they belong', () => {
-    expect(md).toContain('| Bits | Expected | Actual | Status |');
-    expect(md).toContain('| 63..48 | `0xefbe` | `0x0000` | **WRONG** |');
-    expect(md).toContain('| 47..12 | `0xd000dc0fc` | `0x0000dc0fc` | **WRONG** |');
-    expect(md).toContain('| 11..0 | `0xbcf` | `0xbcf` | ok |');
-  });
-
-  it('has the header, the program with the divergent instruction marked, flags, memory and replay', () => {
-    expect(md).toMatch(/^# difftest report `2025-01-14T10-22-05-seed-5eed`\n/);
-    expect(md).toContain('**FAIL: 2 distinct divergences** (41 cases), 1 suppressed, 1 oracle crash');
-    expect(md).toContain('| **Duration** | 60.4 s (2,126 tests/s) |');
-    expect(md).toContain('| **Oracle** | QEMU 7.2.15 (Debian 1:7.2+dfsg-7+deb12u7), TCG (CPU model qemu64) |');
-    expect(md).toMatch(/>> 2 +0x000000000001000a +4c 03 2d ef ff 00 00 +add r13, \[rip\+0xffef\] +<-- diverges/);
-    expect(md).toContain('| SF | 1 | 0 | **WRONG** |');
-    expect(md).toContain('0x000000000000fffc  expected ff ff ff ff\n                    actual   00 00 00 00');
-    expect(md).toContain('```sh\nnpx difftest replay corpus/divergences/fuzz-7f3a-000113.json --mode step\n```');
-    expect(md).toContain('[0x0000000000020000] 8 bytes: be ba fe ca ef be ad de');
-  });
-
-  it('lists campaign sections, and suppressed divergences separately from failures', () => {
-    expect(md).toContain('## Coverage: 5 of 6 opcode-table rows exercised (83.3%)');
-    expect(md).toContain('Not exercised: `adc r/m16, imm16`');
-    expect(md).toContain('## Suppressed divergences (1)');
-    const divergenceTable = md.slice(md.indexOf('## Divergences'), md.indexOf('### 1.'));
-    expect(divergenceTable).not.toContain('bsf');
-    expect(md).toMatch(/\| `bsf r64, r64 \\\| gpr\.rax \(source zero\)` \| 12 \| BSF with a zero source/);
-    expect(md).toContain('| `fuzz-7f3a-000977` | QEMU exited (signal SIGSEGV) while stepping; restarted, case skipped |');
-    expect(md).toContain('| `bsf` | CF PF AF SF OF | 288 |');
-    expect(md).toContain('| `rdtsc` | RDTSC/RDTSCP results are taken from the oracle |');
-    expect(md).toContain('| `mov sil, ah` | keystone encoded \\`mov dh, ah\\` (REX dropped); decoder disagrees | 17 |');
-  });
-
-  it('escapes data (no raw HTML, no table-breaking pipes) and marks partial runs', () => {
-    // Raw HTML is only allowed inside code spans and fenced blocks, where GitHub shows it literally.
-    const prose = md.replace(/```[\s\S]*?```/g, '').replace(/(?<!\\)(`+)[\s\S]*?(?<!\\)\1/g, '');
-    expect(prose).not.toMatch(/[<>]/);
-    expect(md).toContain('| `fuzz-7f3a-000977` |');
-    const bad = renderMarkdown({ ...campaignFixture(), oracleCrashes: [{ caseId: 'c1', message: '<img src=x> *boom* | a_b' }] });
-    expect(bad).toContain('| &lt;img src=x&gt; \\*boom\\* \\| a\\_b |');
-    expect(md).toContain('`push imm32 <script>alert("x")</script> & \\| mem[rsp-8]`'); // inside a code span
-    const partial = renderMarkdown({ ...campaignFixture(), partial: true });
-    expect(partial).toMatch(/^# difftest report `[^`]+` \(PARTIAL\)\n\n> \*\*PARTIAL: /);
-  });
-
-  it('says PASS when nothing diverged', () => {
-    const r = { ...campaignFixture(), divergences: [], oracleCrashes: [] };
-    const text = renderMarkdown(r);
-    expect(text).toContain('**PASS: no divergences**');
-    expect(text).toContain('## Divergences (0)\n\nnone');
-  });
-
-  it('keeps the signature in a code span even when it contains backticks', () => {
-    const r = campaignFixture();
-    r.divergences[0]!.signature = 'a`b';
-    expect(renderMarkdown(r)).toContain('``a`b``');
-    expect(XSS_SIGNATURE).toContain('<script>');
+  it('re-renders a result.json written before groups, mutants, testing seconds and missing rows existed (schema defaults)', async () => {
+    const json = JSON.parse(encodeResult(ungroupedFixture()));
+    for (const k of ['groups', 'coverageMissing', 'testingSeconds', 'minimizeSeconds', 'startupSeconds', 'unlocated']) delete json[k];
+    delete json.dut.mutants;
+    delete json.dut.cpuModel;
+    const file = join(tmp, 'old', 'result.json');
+    await mkdir(join(tmp, 'old'), { recursive: true });
+    await writeFile(file, JSON.stringify(json));
+    const old = await readResult(file);
+    expect(old.groups).toEqual([]);
+    expect(old.dut.mutants).toEqual([]);
+    await writeReport(old, join(tmp, 'old'));
+    const md = await readFile(join(tmp, 'old', 'summary.md'), 'utf8');
+    expect(md).toContain('## Divergences (2; not grouped by root cause)');
+    expect(md).toContain('| **System under test** | emulator (difftest-x86 emulator 0.1.0 (in-process)); no planted bugs |');
+    expect(md).toContain('| **Tests** | 128,400 tests in 60.4 s wall (2,126/s, start-up and minimizing included) |');
+    expect(await readFile(join(tmp, 'old', 'index.html'), 'utf8')).toContain('<h2>Divergences (2; not grouped by root cause)</h2>');
   });
 });
