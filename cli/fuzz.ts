@@ -218,7 +218,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     };
   }
   const { dir } = await writeReport(result, runDir);
-  process.stdout.write(campaignSummary(result, s.seed, dir));
+  process.stdout.write(campaignSummary(result, dir));
   return { result, dir };
 }
 

@@ -3,10 +3,14 @@ import type { Divergence } from '../harness/lockstep.js';
 
 const hex = (v: bigint, w = 16) => `0x${v.toString(16).padStart(w, '0')}`;
 
-/** A few terminal lines for one divergence: instruction, then each differing field. */
+/**
+ * A few terminal lines for one divergence: instruction, then each differing field. Instructions
+ * are counted from 1 as in the reports (reports/format.ts instructionLabel); `d.index` counts
+ * the instructions retired before this one.
+ */
 export function describeDivergence(d: Divergence, indent = 0): string {
   const pad = ' '.repeat(indent);
-  const lines = [`instruction ${d.index} at ${hex(d.rip)}: ${d.instruction?.text ?? '(undecodable)'}  [${d.instruction ? Buffer.from(d.instruction.bytes).toString('hex') : ''}]`];
+  const lines = [`instruction ${d.index + 1} executed, at ${hex(d.rip)}: ${d.instruction?.text ?? '(undecodable)'}  [${d.instruction ? Buffer.from(d.instruction.bytes).toString('hex') : ''}]`];
   for (const diff of d.diffs) {
     if (diff.path === 'rflags') {
       lines.push(`  rflags differ in ${flagNames(diff.expected ^ diff.actual) || 'other bits'}: expected ${hex(diff.expected, 4)}, got ${hex(diff.actual, 4)}`);
