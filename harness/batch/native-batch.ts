@@ -98,6 +98,10 @@ export class NativeBatch {
       this.copy(t, image);
       this.enterCase(ctx, image);
       t.loadContext(ctx);
+      // The case's own allowance, enforced per case. A gdb stub has one budget for the whole
+      // batch (QEMU: a wall-clock deadline for StagedBatch.budget instructions), so there a case
+      // may run past its allowance when the cases before it used less of theirs; here it is
+      // unfinished, never settled, and the per-case lockstep (c.maxSteps on both) decides it.
       const stop = t.runToSync(this.stops, image.allowance);
       t.saveContext(ctx);
       const at = i * BATCH.recordBytes;
