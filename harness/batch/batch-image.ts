@@ -11,35 +11,62 @@ import { GPR_BY_ENCODING, type MemoryRegion } from '../../contracts/machine-stat
 import { jumpTo, LAYOUT } from '../../contracts/test-machine.js';
 import { OpKind, Register, type Instruction } from 'iced-x86';
 import { describe, forEachInstruction, icedRflagsToArch, mnemonicOf, type DecodedInstruction } from '../asm/decode.js';
-import { coalesce, comparedRegions, zeroedComparedRegions } from '../lockstep.js';
+import { comparedRegions, zeroedComparedRegions } from '../lockstep.js';
 import { xorshift64Next } from '../generate/xorshift64.js';
 import { BATCH, BATCH_CODE_PAGE_STOP, COPY_SOURCE, DESC } from './batch-layout.js';
 
 /** Bits 63..47 all equal. */
 const isCanonical = (v: bigint) => BigInt.asIntN(48, v) === BigInt.asIntN(64, v);
 
-const floor8 = (a: bigint) => a & ~7n;
-const ceil8 = (a: bigint) => (a + 7n) & ~7n;
+/** A region to write: `bytes`, or `length` zeros. Numbers: every address is below 2^32. */
+interface Piece {
+  readonly addr: number;
+  readonly length: number;
+  readonly bytes: Uint8Array | undefined;
+}
+
+/** Pieces grouped where they overlap or touch once widened to whole qwords: [start, end) of each group and its pieces (indexes, callers' order). */
+function qwordGroups(pieces: readonly Piece[]): Array<{ start: number; end: number; members: number[] }> {
+  const order = pieces.map((_, i) => i).sort((a, b) => pieces[a]!.addr - pieces[b]!.addr || a - b);
+  const out: Array<{ start: number; end: number; members: number[] }> = [];
+  for (let g = 0; g < order.length; ) {
+    const first = pieces[order[g]!]!;
+    let end = (first.addr + first.length + 7) & ~7;
+    let h = g + 1;
+    while (h < order.length && (pieces[order[h]!]!.addr & ~7) <= end) {
+      const p = pieces[order[h]!]!;
+      end = Math.max(end, (p.addr + p.length + 7) & ~7);
+      h++;
+    }
+    out.push({ start: first.addr & ~7, end, members: order.slice(g, h).sort((a, b) => a - b) });
+    g = h;
+  }
+  return out;
+}
+
+/**
+ * Pieces merged where they overlap or touch once widened to whole qwords, later pieces winning,
+ * gaps between them filled with zeros: what the runner copies with `rep movsq`. Each region's
+ * bytes start 4-byte aligned in their buffer (copyEntries reads them as 32-bit words).
+ */
+function mergeQwords(pieces: readonly Piece[]): Array<{ addr: number; bytes: Uint8Array }> {
+  return qwordGroups(pieces).map(({ start, end, members }) => {
+    const only = members.length === 1 ? pieces[members[0]!]! : undefined;
+    // a lone piece that is already whole qwords, aligned in its buffer, is used as it is
+    if (only?.bytes && only.addr === start && only.length === end - start && (only.bytes.byteOffset & 3) === 0) return { addr: start, bytes: only.bytes };
+    const bytes = new Uint8Array(end - start);
+    for (const i of members) {
+      const p = pieces[i]!;
+      if (p.bytes) bytes.set(p.bytes, p.addr - start);
+      else if (members.length > 1) bytes.fill(0, p.addr - start, p.addr - start + p.length);
+    }
+    return { addr: start, bytes };
+  });
+}
 
 /** Regions widened to whole qwords (gaps between them filled with zeros), for `rep movsq` and the hash. */
 export function qwordAligned(regions: readonly MemoryRegion[]): MemoryRegion[] {
-  const out: MemoryRegion[] = [];
-  for (const r of coalesce(regions)) {
-    const lo = floor8(r.addr);
-    const hi = ceil8(r.addr + BigInt(r.bytes.length));
-    const last = out[out.length - 1];
-    if (last && lo <= last.addr + BigInt(last.bytes.length)) {
-      const bytes = new Uint8Array(Number(hi - last.addr));
-      bytes.set(last.bytes);
-      bytes.set(r.bytes, Number(r.addr - last.addr));
-      out[out.length - 1] = { addr: last.addr, bytes };
-    } else {
-      const bytes = new Uint8Array(Number(hi - lo));
-      bytes.set(r.bytes, Number(r.addr - lo));
-      out.push({ addr: lo, bytes });
-    }
-  }
-  return out;
+  return mergeQwords(regions.map((r) => ({ addr: Number(r.addr), length: r.bytes.length, bytes: r.bytes }))).map((r) => ({ addr: BigInt(r.addr), bytes: r.bytes }));
 }
 
 /**
@@ -125,15 +152,19 @@ export function batchIneligible(c: Case): string | undefined {
   return undefined;
 }
 
-/** The bytes a per-case reset writes: code + trampoline, memory, compared regions it does not fill (zeros). */
-function caseWrites(c: Case, caseDone: bigint): MemoryRegion[] {
-  const code = { addr: LAYOUT.code, bytes: c.code };
-  return qwordAligned([...zeroedComparedRegions(c), code, ...c.memory, jumpTo(LAYOUT.code + BigInt(c.code.length), caseDone)]);
+/** The bytes a per-case reset writes: compared regions the case does not fill (zeros), code + trampoline, memory. */
+function caseWrites(c: Case, caseDone: bigint): Array<{ addr: number; bytes: Uint8Array }> {
+  const pieces: Piece[] = zeroedComparedRegions(c).map((r) => ({ addr: Number(r.addr), length: r.bytes.length, bytes: undefined }));
+  pieces.push({ addr: Number(LAYOUT.code), length: c.code.length, bytes: c.code });
+  for (const m of c.memory) pieces.push({ addr: Number(m.addr), length: m.bytes.length, bytes: m.bytes });
+  const trampoline = jumpTo(LAYOUT.code + BigInt(c.code.length), caseDone);
+  pieces.push({ addr: Number(trampoline.addr), length: trampoline.bytes.length, bytes: trampoline.bytes });
+  return mergeQwords(pieces);
 }
 
 function hashRanges(c: Case): HashRange[] {
-  const regions = comparedRegions(c).map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
-  return qwordAligned(regions).map((r) => ({ addr: Number(r.addr), qwords: r.bytes.length / 8 }));
+  const pieces = comparedRegions(c).map((r) => ({ addr: Number(r.addr), length: r.length, bytes: undefined }));
+  return qwordGroups(pieces).map((g) => ({ addr: g.start, qwords: (g.end - g.start) / 8 }));
 }
 
 /** Runner overhead per case in instructions, besides copying and hashing. */
@@ -188,12 +219,15 @@ const MIN_FILL_QWORDS = 8;
 export const XORSHIFT_QWORD_INSNS = 13;
 
 const step = new Uint32Array(2);
+/** generatedRun's kind of run (kept out of its result: it runs once per qword staged). */
+let runKind: 'fill' | 'xorshift' = 'fill';
 
-/** How many qwords from `i` (at least 1) repeat qword i-… : equal to the one before (fill) or its xorshift64 step. */
-function generatedRun(q: Uint32Array, i: number, n: number): { kind: 'fill' | 'xorshift'; end: number } {
+/** Where the run of qwords from `i` (at least 1) that repeat qword i-… ends: equal to the one before (fill) or its xorshift64 step (runKind says which). */
+function generatedRun(q: Uint32Array, i: number, n: number): number {
   let j = i + 1;
   while (j < n && q[2 * j] === q[2 * i] && q[2 * j + 1] === q[2 * i + 1]) j++;
-  if (j - i >= MIN_FILL_QWORDS || i === 0) return { kind: 'fill', end: j };
+  runKind = 'fill';
+  if (j - i >= MIN_FILL_QWORDS || i === 0) return j;
   // qword i onwards as the xorshift64 stream continuing from qword i-1
   step[0] = q[2 * i - 2]!;
   step[1] = q[2 * i - 1]!;
@@ -203,27 +237,29 @@ function generatedRun(q: Uint32Array, i: number, n: number): { kind: 'fill' | 'x
     if (step[0] !== q[2 * j] || step[1] !== q[2 * j + 1]) break;
     j++;
   }
-  return j - i >= MIN_FILL_QWORDS ? { kind: 'xorshift', end: j } : { kind: 'fill', end: i + 1 };
+  if (j - i < MIN_FILL_QWORDS) return i + 1;
+  runKind = 'xorshift';
+  return j;
 }
 
-function copyEntries(writes: readonly MemoryRegion[]): CopyEntry[] {
+function copyEntries(writes: ReadonlyArray<{ addr: number; bytes: Uint8Array }>): CopyEntry[] {
   const out: CopyEntry[] = [];
   for (const w of writes) {
-    // qwordAligned's regions are fresh, so aligned for a Uint32Array
+    // mergeQwords's regions are fresh, so aligned for a Uint32Array
     const q = new Uint32Array(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength / 4);
     const n = w.bytes.length / 8;
-    const addr = Number(w.addr);
+    const addr = w.addr;
     let start = 0; // first qword not yet emitted
     let i = 0;
     while (i < n) {
-      const run = generatedRun(q, i, n);
-      if (run.end - i >= MIN_FILL_QWORDS) {
+      const end = generatedRun(q, i, n);
+      if (end - i >= MIN_FILL_QWORDS) {
         if (i > start) out.push({ kind: 'bytes', addr: addr + start * 8, bytes: w.bytes.subarray(start * 8, i * 8) });
-        const from = run.kind === 'fill' ? i : i - 1;
-        out.push({ kind: run.kind, addr: addr + i * 8, bytes: w.bytes.subarray(i * 8, run.end * 8), qwords: run.end - i, lo: q[2 * from]!, hi: q[2 * from + 1]! });
-        start = run.end;
+        const from = runKind === 'fill' ? i : i - 1;
+        out.push({ kind: runKind, addr: addr + i * 8, bytes: w.bytes.subarray(i * 8, end * 8), qwords: end - i, lo: q[2 * from]!, hi: q[2 * from + 1]! });
+        start = end;
       }
-      i = run.end;
+      i = end;
     }
     if (n > start) out.push({ kind: 'bytes', addr: addr + start * 8, bytes: w.bytes.subarray(start * 8) });
   }
@@ -233,11 +269,11 @@ function copyEntries(writes: readonly MemoryRegion[]): CopyEntry[] {
 /** The case as a batch runs it, its trampoline jumping to `caseDone` (batchIneligible(c) must be undefined). */
 export function caseImage(c: Case, caseDone: bigint): CaseImage {
   const gpr = new Uint32Array(32);
-  GPR_BY_ENCODING.forEach((name, n) => {
-    const v = c.regs[name] ?? (name === 'rsp' ? LAYOUT.stackTop : 0n);
-    gpr[2 * n] = Number(v & 0xffffffffn);
-    gpr[2 * n + 1] = Number((v >> 32n) & 0xffffffffn);
-  });
+  const halves = new DataView(gpr.buffer);
+  for (let n = 0; n < 16; n++) {
+    const name = GPR_BY_ENCODING[n]!;
+    halves.setBigUint64(8 * n, c.regs[name] ?? (name === 'rsp' ? LAYOUT.stackTop : 0n), true);
+  }
   return {
     gpr,
     rflags: c.rflags ?? 0x2n,
