@@ -55,7 +55,7 @@ export async function emulatorShare(rounds: number): Promise<EmulatorShare> {
   };
   const native = new NativeBatch(program);
   const nativeRun = async (t: EmulatorTarget, first: boolean) => {
-    for (const [i, s] of staged.entries()) await native.run(t, s.images, first && i === 0 ? program.system : []);
+    for (const [i, s] of staged.entries()) await native.run(t, s, first && i === 0 ? program.system : []);
   };
   const measure = async (run: (t: EmulatorTarget, first: boolean) => Promise<void>): Promise<ShareFigure | { failed: string }> => {
     const t = new EmulatorTarget();

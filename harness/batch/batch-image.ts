@@ -13,7 +13,7 @@ import { OpKind, Register, type Instruction } from 'iced-x86';
 import { describe, forEachInstruction, icedRflagsToArch, mnemonicOf, type DecodedInstruction } from '../asm/decode.js';
 import { comparedRegions, zeroedComparedRegions } from '../lockstep.js';
 import { xorshift64Next } from '../generate/xorshift64.js';
-import { BATCH, BATCH_CODE_PAGE_STOP, COPY_SOURCE, DESC } from './batch-layout.js';
+import { BATCH, BATCH_CODE_PAGE_STOP, COPY_SOURCE, CTRL, DESC } from './batch-layout.js';
 
 /** Bits 63..47 all equal. */
 const isCanonical = (v: bigint) => BigInt.asIntN(48, v) === BigInt.asIntN(64, v);
@@ -289,9 +289,11 @@ export function caseImage(c: Case, caseDone: bigint): CaseImage {
 const ENTRY_BYTES = 32;
 
 export interface StagedBatch {
-  /** Control block (index 0, count) and the descriptors + staged memory. */
+  /** Control block (index 0, count, serial) and the descriptors + staged memory. */
   readonly writes: MemoryRegion[];
   readonly count: number;
+  /** Stamped on every record of the batch (RECORD.serial). */
+  readonly serial: bigint;
   /** The staged cases, in order (`count` of them). */
   readonly images: readonly CaseImage[];
   /** A generous instruction budget for the whole batch (runner overhead plus every case's allowance). */
@@ -300,9 +302,10 @@ export interface StagedBatch {
 
 /**
  * Stage the first cases of `cases` (all batch-eligible) that fit: at most BATCH.maxCases, and
- * as many as the staging area holds. `count` says how many were staged.
+ * as many as the staging area holds. `count` says how many were staged. `serial` must differ
+ * from the serial of the batch a target ran before (BatchScreen counts them).
  */
-export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch {
+export function stageBatch(all: readonly Case[], caseDone: bigint, serial = 0n): StagedBatch {
   const cases = all.slice(0, BATCH.maxCases);
   const base = BATCH.descs;
   const chunks: Uint8Array[] = [];
@@ -369,9 +372,10 @@ export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch 
     staged.set(ch, off);
     off += ch.length;
   }
-  const ctrl = new Uint8Array(16);
-  new DataView(ctrl.buffer).setBigUint64(8, BigInt(count), true);
-  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count, images, budget };
+  const ctrl = new Uint8Array(24);
+  new DataView(ctrl.buffer).setBigUint64(CTRL.count, BigInt(count), true);
+  new DataView(ctrl.buffer).setBigUint64(CTRL.serial, serial, true);
+  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count, serial, images, budget };
 }
 
 /** Control transfers: with one, the code does not run straight through once. */

@@ -26,7 +26,7 @@ import { SCRUBBED } from '../lockstep.js';
 export const BATCH = {
   /** Runner code. */
   code: 0x100000n,
-  /** Control block: q0 next case index, q1 case count; pseudo-descriptors at +0x40…+0x70. */
+  /** Control block: q0 next case index, q1 case count, q2 the batch's serial; pseudo-descriptors at +0x40…+0x70. */
   ctrl: 0x101000n,
   /** Record of the case being finished (copied to `results` when complete). */
   save: 0x101100n,
@@ -89,10 +89,17 @@ export const BATCH_CODE_PAGE_STOP = LAYOUT.code + 0xff0n;
 
 /** Offsets (bytes) inside a case descriptor and a result record. GPRs are in encoding order. */
 export const DESC = { gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, copyCount: 0x98, copyPtr: 0xa0, hashCount: 0xa8, hashPtr: 0xb0, rip: 0xb8 } as const;
+/**
+ * `serial` is the control block's q2, stamped on every record: a record below the control
+ * block's index that lacks this batch's serial was not written by this batch (a target whose
+ * runner broke, or a batch that stopped, leaves an earlier batch's records in place).
+ */
 export const RECORD = {
   gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, status: 0x98, vector: 0xa0, errorCode: 0xa8,
-  frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, hash2: 0xe8,
+  frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, hash2: 0xe8, serial: 0xf0,
 } as const;
+/** Offsets (bytes) in the control block. */
+export const CTRL = { index: 0x00, count: 0x08, serial: 0x10 } as const;
 /**
  * `unfinished` is written only by the emulator's native batch (native-batch.ts), for a case that
  * did not end within its allowance or stopped otherwise (HLT, a triple fault, a stop outside the
@@ -148,8 +155,8 @@ function runnerSource(): string {
     `mov ax, ${hex(TSS_SELECTOR)}`,
     'ltr ax',
     'next_case:',
-    `mov rax, ${ctrlQ(0)}`,
-    `cmp rax, ${ctrlQ(8)}`,
+    `mov rax, ${ctrlQ(CTRL.index)}`,
+    `cmp rax, ${ctrlQ(CTRL.count)}`,
     'jae finish',
     'cld',
     'mov rsi, rax',
@@ -289,13 +296,15 @@ function runnerSource(): string {
     'hash_done:',
     `mov ${save(RECORD.hash)}, rax`,
     `mov ${save(RECORD.hash2)}, rdx`,
-    `mov rdi, ${ctrlQ(0)}`,
+    `mov rax, ${ctrlQ(CTRL.serial)}`,
+    `mov ${save(RECORD.serial)}, rax`,
+    `mov rdi, ${ctrlQ(CTRL.index)}`,
     'shl rdi, 0x8',
     `add rdi, ${hex(BATCH.results)}`,
     `mov esi, ${hex(BATCH.save)}`,
     'mov ecx, 0x20',
     'rep movsq',
-    `inc ${ctrlQ(0)}`,
+    `inc ${ctrlQ(CTRL.index)}`,
     'jmp next_case',
     // back to the test machine's descriptor tables, then stop
     'finish:',

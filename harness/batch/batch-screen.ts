@@ -24,6 +24,17 @@ export function recordsAgree(expected: Uint8Array, actual: Uint8Array, undefined
   return true;
 }
 
+/** Batches staged in this process: each gets the next serial, so no target holds records stamped with it yet. */
+let batchSerial = 0;
+
+/** How many leading records carry `serial`. */
+function freshRecords(records: Uint8Array, serial: bigint): number {
+  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+  let k = 0;
+  while ((k + 1) * BATCH.recordBytes <= records.length && view.getBigUint64(k * BATCH.recordBytes + RECORD.serial, true) === serial) k++;
+  return k;
+}
+
 const recordStatus = (records: Uint8Array, k: number) => new DataView(records.buffer, records.byteOffset).getUint32(k * BATCH.recordBytes + RECORD.status, true);
 
 /** The batch state entering the runner at `entry` (through the gateway, which jumps to RBX). */
@@ -143,7 +154,7 @@ export class BatchScreen {
   /** Run the first cases of `cases` that fit in one batch (all batch-eligible) on both targets. */
   async runBatch(cases: readonly Case[]): Promise<BatchRound> {
     const program = await batchProgram();
-    const staged = stageBatch(cases, program.caseDone);
+    const staged = stageBatch(cases, program.caseDone, BigInt(++batchSerial));
     const empty = new Uint8Array(0);
     if (staged.count === 0) return { images: [], reference: empty, dut: empty, complete: 0, completed: false };
     const targets = [this.reference, this.dut];
@@ -160,30 +171,30 @@ export class BatchScreen {
       guestRuns[i] = run;
     }
     const records: Uint8Array[] = [];
-    const complete: number[] = [];
     for (const [i, t] of targets.entries()) {
       const n = native[i];
       if (!n) continue;
-      records[i] = await n.run(t as NativeBatchTarget, staged.images, this.loaded.has(t) ? [] : program.system);
+      records[i] = await n.run(t as NativeBatchTarget, staged, this.loaded.has(t) ? [] : program.system);
       this.loaded.add(t);
-      complete[i] = staged.count;
     }
     const stops: Array<StopReason | undefined> = [];
-    for (const [i, t] of targets.entries()) {
-      const run = guestRuns[i];
-      if (!run) continue;
-      const stop = await run;
-      stops[i] = stop;
-      // the control block's index is the case being run: the records below it are complete
-      complete[i] = isDone(program, stop) ? staged.count : Math.min(staged.count, await this.caseIndex(t));
-    }
-    const both = Math.min(complete[0]!, complete[1]!);
-    for (const [i, t] of targets.entries()) {
-      records[i] ??= both === 0 ? empty : await t.readMemory(BATCH.results, both * BATCH.recordBytes, 'phys');
-    }
-    const completed = complete[0] === staged.count && complete[1] === staged.count;
-    if (!completed) await this.restore(program, stops);
-    return { images: staged.images, reference: records[0]!, dut: records[1]!, complete: both, completed };
+    await Promise.all(
+      targets.map(async (t, i) => {
+        const run = guestRuns[i];
+        if (!run) return;
+        const stop = await run;
+        stops[i] = stop;
+        // a batch that stopped: the control block's index is the case being run, the records below it are complete
+        const written = isDone(program, stop) ? staged.count : Math.min(staged.count, await this.caseIndex(t));
+        records[i] = written === 0 ? empty : await t.readMemory(BATCH.results, written * BATCH.recordBytes, 'phys');
+      }),
+    );
+    // ... and stamped with this batch's serial, unless a broken runner left older records in place
+    const complete = Math.min(...records.map((r) => freshRecords(r, staged.serial)));
+    const completed = complete === staged.count && records.every((r) => r.length === staged.count * BATCH.recordBytes);
+    if (stops.some((s) => s !== undefined && !isDone(program, s))) await this.restore(program, stops);
+    const cut = (r: Uint8Array) => r.subarray(0, complete * BATCH.recordBytes);
+    return { images: staged.images, reference: cut(records[0]!), dut: cut(records[1]!), complete, completed };
   }
 
   /** The native batch for `t`, or undefined when it runs the guest runner. */

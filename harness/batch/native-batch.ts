@@ -23,7 +23,7 @@ import type { MachineState, MemoryRegion } from '../../contracts/machine-state.j
 import { SEGMENT_ATTRS, SELECTORS } from '../../contracts/test-machine.js';
 import type { CpuContext, DirectStop, EmulatorTarget } from '../../emulator/emulator-target.js';
 import { hashRanges } from './batch-hash.js';
-import type { CaseImage } from './batch-image.js';
+import type { CaseImage, StagedBatch } from './batch-image.js';
 import { BATCH, BATCH_TABLES, batchStops, ERROR_CODE_VECTORS, RECORD, RECORD_STATUS, TSS_SELECTOR, type BatchProgram } from './batch-layout.js';
 
 /** An in-process target that can run a batch natively (EmulatorTarget). */
@@ -81,12 +81,14 @@ export class NativeBatch {
   }
 
   /**
-   * Run `images` in order on `t` and return their records, `images.length` × BATCH.recordBytes,
+   * Run the batch's images in order on `t` and return their records, count × BATCH.recordBytes,
    * as the guest runner would have written them; a case that did not end has
    * RECORD_STATUS.unfinished. The records are also stored at BATCH.results, where the runner
    * leaves them. `t` must hold the batch's system memory (program.system), or get it in `memory`.
    */
-  async run(t: NativeBatchTarget, images: readonly CaseImage[], memory: readonly MemoryRegion[] = []): Promise<Uint8Array> {
+  async run(t: NativeBatchTarget, batch: Pick<StagedBatch, 'images' | 'serial'>, memory: readonly MemoryRegion[] = []): Promise<Uint8Array> {
+    const images = batch.images;
+    const serial = [Number(batch.serial & 0xffffffffn), Number((batch.serial >> 32n) & 0xffffffffn)] as const;
     const records = new Uint8Array(images.length * BATCH.recordBytes);
     const words = new Uint32Array(records.buffer);
     const view = new DataView(records.buffer);
@@ -106,6 +108,8 @@ export class NativeBatch {
       t.saveContext(ctx);
       const at = i * BATCH.recordBytes;
       this.record(ctx, stop, image, mem, ram, words, view, at);
+      words[(at + RECORD.serial) >>> 2] = serial[0];
+      words[((at + RECORD.serial) >>> 2) + 1] = serial[1];
       t.loadPhysical(Number(BATCH.results) + at, records.subarray(at, at + BATCH.recordBytes));
       // a triple fault shuts the CPU down until a reset; the guest batch would have ended there
       if (stop === 'triple-fault') {
