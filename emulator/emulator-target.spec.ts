@@ -85,4 +85,41 @@ describe('EmulatorTarget on the test machine', () => {
     expect(r.state.seg.cs).toEqual({ selector: 0x1008, base: 0n, limit: 0xffffffff, attrs: 0x00af9b00 });
     expect(r.state.gdtr).toEqual({ base: 0n, limit: 0xffff });
   });
+
+  it('loads and saves register contexts between runs, keeping everything else (CR2, x87, control registers)', async () => {
+    // a #PF (CR2 = 0x40000), an FPU load, then a HLT at the end of the code
+    const code = nasm('fld1\nmov rax, [0x40000]\nhlt', Number(LAYOUT.code));
+    const m = buildTestMachine({ code });
+    const target = new EmulatorTarget();
+    await target.reset(m.state, m.memory);
+    const stops = new Set(m.exceptionStops.map(Number));
+    expect(target.runToSync(stops, 100)).toBe('breakpoint');
+    const ctx = target.newContext();
+    target.saveContext(ctx);
+    expect(ctx.rip).toBe(Number(m.exceptionStops[14]));
+    expect([...ctx.cr2]).toEqual([0x40000, 0]);
+    // the HLT after the fault, entered from a context: RCX's halves, RFLAGS and the segment caches as given
+    const hlt = Number(LAYOUT.code) + code.length - 1;
+    ctx.rip = hlt;
+    ctx.gpr[2] = 0x89abcdef;
+    ctx.gpr[3] = 0x01234567;
+    ctx.rflags = 0x8d7;
+    ctx.segBase[4] = 0x20000; // FS
+    target.loadContext(ctx);
+    expect(target.runToSync(stops, 10)).toBe('halted');
+    const state = await target.readState({ system: true });
+    expect(state.gpr.rcx).toBe(0x0123456789abcdefn);
+    expect(state.rflags).toBe(0x8d7n);
+    expect(state.fsBase).toBe(0x20000n);
+    expect(state.cr2).toBe(0x40000n);
+    expect(state.cr3).toBe(m.state.cr3);
+    expect(state.fpu?.st[7]).not.toBe(0n); // FLD1 pushed onto the register below the initial TOP
+    // a halted CPU wakes when a context is loaded: from the MOV, the #PF again
+    ctx.rip = Number(LAYOUT.code) + 2;
+    target.loadContext(ctx);
+    expect(target.runToSync(stops, 10)).toBe('breakpoint');
+    // views and writes of physical memory
+    target.loadPhysical(Number(LAYOUT.data), Uint8Array.of(1, 2, 3));
+    expect([...target.physicalView(Number(LAYOUT.data), 3)]).toEqual([1, 2, 3]);
+  });
 });

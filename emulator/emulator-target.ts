@@ -16,6 +16,42 @@ export interface EmulatorTargetOptions {
 }
 
 const SEG_INDEX: Record<SegmentName, number> = { es: Seg.ES, cs: Seg.CS, ss: Seg.SS, ds: Seg.DS, fs: Seg.FS, gs: Seg.GS };
+
+/**
+ * The registers an in-process driver switches between many short runs on one CPU, without a
+ * MachineState round trip (a new CPU, BigInts): harness/batch/native-batch.ts enters each case
+ * of a batch this way. Numbers, not BigInts: 64-bit registers as 32-bit halves, RIP and segment
+ * bases as signed linear addresses (exact for canonical ones).
+ */
+export interface CpuContext {
+  /** GPRs in encoding order (RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8…R15), low half then high half: 32 entries. */
+  readonly gpr: Uint32Array;
+  /** Segment caches in Sreg encoding order (ES, CS, SS, DS, FS, GS); attributes as QEMU caches them (descriptor high dword & 0x00f0ff00). */
+  readonly segSelector: Uint16Array;
+  readonly segBase: Float64Array;
+  readonly segLimit: Uint32Array;
+  readonly segAttrs: Uint32Array;
+  rip: number;
+  rflags: number;
+  /** CR2 as 32-bit halves [low, high]. */
+  readonly cr2: Uint32Array;
+}
+
+function newCpuContext(): CpuContext {
+  return {
+    gpr: new Uint32Array(32),
+    segSelector: new Uint16Array(6),
+    segBase: new Float64Array(6),
+    segLimit: new Uint32Array(6),
+    segAttrs: new Uint32Array(6),
+    rip: 0,
+    rflags: 2,
+    cr2: new Uint32Array(2),
+  };
+}
+
+/** How EmulatorTarget.runToSync stopped (StopReason's kinds without the BigInt RIP: read the context). */
+export type DirectStop = 'breakpoint' | 'limit' | 'halted' | 'triple-fault' | 'crash';
 const DEFAULT_RAM = 16 << 20;
 
 function toSigned(v: bigint): number {
@@ -125,6 +161,74 @@ export class EmulatorTarget implements ExecutionTarget {
     }
     const d = readDescriptor(c, s.selector);
     setSegmentCache(c, seg, s.selector, s.base !== undefined ? toSigned(s.base) : d.base, s.limit ?? d.limit, s.attrs ?? d.attrs);
+  }
+
+  /** A context to fill with saveContext (its initial values mean nothing). */
+  newContext(): CpuContext {
+    return newCpuContext();
+  }
+
+  /**
+   * Load `ctx` into the CPU (GPRs, RIP, RFLAGS, CR2, segment caches; CPL from SS's DPL, as in
+   * reset) and wake it if it halted. Everything else stays: control registers, descriptor tables,
+   * x87, MSRs, the TSC, decoded code. For drivers that run many short pieces of code in a row.
+   */
+  loadContext(ctx: CpuContext): void {
+    const c = this.machine.cpu;
+    c.regs.set(ctx.gpr);
+    c.rip = ctx.rip;
+    c.setFlags(ctx.rflags & 0x3fffff);
+    c.cr2 = halvesToSigned(ctx.cr2[0]!, ctx.cr2[1]!);
+    for (let s = 0; s < 6; s++) {
+      c.segSel[s] = ctx.segSelector[s]!;
+      c.segBase[s] = ctx.segBase[s]!;
+      c.segLimit[s] = ctx.segLimit[s]!;
+      c.segAttr[s] = ctx.segAttrs[s]!;
+    }
+    c.cpl = (ctx.segAttrs[Seg.SS]! >> 13) & 3;
+    c.updateMode();
+    c.halted = false;
+  }
+
+  /** The CPU's registers into `ctx` (the fields loadContext loads). */
+  saveContext(ctx: CpuContext): void {
+    const c = this.machine.cpu;
+    ctx.gpr.set(c.regs);
+    ctx.rip = c.rip;
+    ctx.rflags = c.getFlags();
+    const cr2 = c.cr2;
+    const hi = Math.floor(cr2 / 4294967296);
+    ctx.cr2[0] = (cr2 - hi * 4294967296) >>> 0;
+    ctx.cr2[1] = hi >>> 0;
+    for (let s = 0; s < 6; s++) {
+      ctx.segSelector[s] = c.segSel[s]!;
+      ctx.segBase[s] = c.segBase[s]!;
+      ctx.segLimit[s] = c.segLimit[s]!;
+      ctx.segAttrs[s] = c.segAttr[s]!;
+    }
+  }
+
+  /**
+   * RAM bytes [addr, addr+length) as a live view, for reading without a copy. Writing through it
+   * would bypass the decoded-code invalidation: write with loadPhysical.
+   */
+  physicalView(addr: number, length: number): Uint8Array {
+    const ram = this.machine.bus.ram;
+    if (addr < 0 || addr + length > ram.length) throw new RangeError(`physical range 0x${addr.toString(16)}+${length} is outside RAM (${ram.length} bytes)`);
+    return ram.subarray(addr, addr + length);
+  }
+
+  /** writeMemory(addr, bytes, 'phys'), synchronously. */
+  loadPhysical(addr: number, bytes: Uint8Array): void {
+    this.machine.bus.load(addr, bytes);
+  }
+
+  /**
+   * runUntil, synchronously, with the stops as a set of signed linear addresses built once by the
+   * caller (runUntil builds one per call). RIP afterwards: saveContext.
+   */
+  runToSync(stops: ReadonlySet<number>, maxInstructions: number): DirectStop {
+    return this.machine.run(maxInstructions, stops).kind;
   }
 
   async step(n = 1): Promise<StopReason> {

@@ -3,46 +3,70 @@
  * (registers, RFLAGS, FS/GS bases, where its copy and hash lists are), a copy list (code with a
  * trampoline to the runner, memory regions, zeroed compared regions: the bytes a per-case reset
  * writes) and a hash list (the compared regions). Everything goes in one contiguous write.
+ * Each case is first described once (caseImage): the guest serializer here and the emulator's
+ * native batch (native-batch.ts) both follow that description, so the two cannot drift apart.
  */
 import type { Case } from '../../corpus/case-schema.js';
 import { GPR_BY_ENCODING, type MemoryRegion } from '../../contracts/machine-state.js';
 import { jumpTo, LAYOUT } from '../../contracts/test-machine.js';
 import { OpKind, Register, type Instruction } from 'iced-x86';
 import { describe, forEachInstruction, icedRflagsToArch, mnemonicOf, type DecodedInstruction } from '../asm/decode.js';
-import { coalesce, comparedRegions, zeroedComparedRegions } from '../lockstep.js';
+import { comparedRegions, zeroedComparedRegions } from '../lockstep.js';
 import { xorshift64Next } from '../generate/xorshift64.js';
-import { BATCH, BATCH_CODE_PAGE_STOP, COPY_SOURCE, DESC } from './batch-layout.js';
+import { BATCH, BATCH_CODE_PAGE_STOP, COPY_SOURCE, CTRL, DESC } from './batch-layout.js';
 
-export interface StagedBatch {
-  /** Control block (index 0, count) and the descriptors + staged memory. */
-  readonly writes: MemoryRegion[];
-  readonly count: number;
-  /** A generous instruction budget for the whole batch (runner overhead plus every case's own budget). */
-  readonly budget: number;
+/** Bits 63..47 all equal. */
+const isCanonical = (v: bigint) => BigInt.asIntN(48, v) === BigInt.asIntN(64, v);
+
+/** A region to write: `bytes`, or `length` zeros. Numbers: every address is below 2^32. */
+interface Piece {
+  readonly addr: number;
+  readonly length: number;
+  readonly bytes: Uint8Array | undefined;
 }
 
-const floor8 = (a: bigint) => a & ~7n;
-const ceil8 = (a: bigint) => (a + 7n) & ~7n;
+/** Pieces grouped where they overlap or touch once widened to whole qwords: [start, end) of each group and its pieces (indexes, callers' order). */
+function qwordGroups(pieces: readonly Piece[]): Array<{ start: number; end: number; members: number[] }> {
+  const order = pieces.map((_, i) => i).sort((a, b) => pieces[a]!.addr - pieces[b]!.addr || a - b);
+  const out: Array<{ start: number; end: number; members: number[] }> = [];
+  for (let g = 0; g < order.length; ) {
+    const first = pieces[order[g]!]!;
+    let end = (first.addr + first.length + 7) & ~7;
+    let h = g + 1;
+    while (h < order.length && (pieces[order[h]!]!.addr & ~7) <= end) {
+      const p = pieces[order[h]!]!;
+      end = Math.max(end, (p.addr + p.length + 7) & ~7);
+      h++;
+    }
+    out.push({ start: first.addr & ~7, end, members: order.slice(g, h).sort((a, b) => a - b) });
+    g = h;
+  }
+  return out;
+}
+
+/**
+ * Pieces merged where they overlap or touch once widened to whole qwords, later pieces winning,
+ * gaps between them filled with zeros: what the runner copies with `rep movsq`. Each region's
+ * bytes start 4-byte aligned in their buffer (copyEntries reads them as 32-bit words).
+ */
+function mergeQwords(pieces: readonly Piece[]): Array<{ addr: number; bytes: Uint8Array }> {
+  return qwordGroups(pieces).map(({ start, end, members }) => {
+    const only = members.length === 1 ? pieces[members[0]!]! : undefined;
+    // a lone piece that is already whole qwords, aligned in its buffer, is used as it is
+    if (only?.bytes && only.addr === start && only.length === end - start && (only.bytes.byteOffset & 3) === 0) return { addr: start, bytes: only.bytes };
+    const bytes = new Uint8Array(end - start);
+    for (const i of members) {
+      const p = pieces[i]!;
+      if (p.bytes) bytes.set(p.bytes, p.addr - start);
+      else if (members.length > 1) bytes.fill(0, p.addr - start, p.addr - start + p.length);
+    }
+    return { addr: start, bytes };
+  });
+}
 
 /** Regions widened to whole qwords (gaps between them filled with zeros), for `rep movsq` and the hash. */
 export function qwordAligned(regions: readonly MemoryRegion[]): MemoryRegion[] {
-  const out: MemoryRegion[] = [];
-  for (const r of coalesce(regions)) {
-    const lo = floor8(r.addr);
-    const hi = ceil8(r.addr + BigInt(r.bytes.length));
-    const last = out[out.length - 1];
-    if (last && lo <= last.addr + BigInt(last.bytes.length)) {
-      const bytes = new Uint8Array(Number(hi - last.addr));
-      bytes.set(last.bytes);
-      bytes.set(r.bytes, Number(r.addr - last.addr));
-      out[out.length - 1] = { addr: last.addr, bytes };
-    } else {
-      const bytes = new Uint8Array(Number(hi - lo));
-      bytes.set(r.bytes, Number(r.addr - lo));
-      out.push({ addr: lo, bytes });
-    }
-  }
-  return out;
+  return mergeQwords(regions.map((r) => ({ addr: Number(r.addr), length: r.bytes.length, bytes: r.bytes }))).map((r) => ({ addr: BigInt(r.addr), bytes: r.bytes }));
 }
 
 /**
@@ -123,18 +147,24 @@ export function batchIneligible(c: Case): string | undefined {
   for (const r of [...c.memory.map((m) => ({ addr: m.addr, length: m.bytes.length })), ...comparedRegions(c)]) {
     if (r.addr < LAYOUT.stackBase || r.addr + BigInt(r.length) > LAYOUT.unmapped) return 'memory outside the test machine';
   }
+  // the runner loads the bases with WRMSR, which raises #GP on a non-canonical one
+  if (!isCanonical(c.fsBase ?? 0n) || !isCanonical(c.gsBase ?? 0n)) return 'FS/GS base is not canonical';
   return undefined;
 }
 
-/** The bytes a per-case reset writes: code + trampoline, memory, compared regions it does not fill (zeros). */
-function caseWrites(c: Case, caseDone: bigint): MemoryRegion[] {
-  const code = { addr: LAYOUT.code, bytes: c.code };
-  return qwordAligned([...zeroedComparedRegions(c), code, ...c.memory, jumpTo(LAYOUT.code + BigInt(c.code.length), caseDone)]);
+/** The bytes a per-case reset writes: compared regions the case does not fill (zeros), code + trampoline, memory. */
+function caseWrites(c: Case, caseDone: bigint): Array<{ addr: number; bytes: Uint8Array }> {
+  const pieces: Piece[] = zeroedComparedRegions(c).map((r) => ({ addr: Number(r.addr), length: r.bytes.length, bytes: undefined }));
+  pieces.push({ addr: Number(LAYOUT.code), length: c.code.length, bytes: c.code });
+  for (const m of c.memory) pieces.push({ addr: Number(m.addr), length: m.bytes.length, bytes: m.bytes });
+  const trampoline = jumpTo(LAYOUT.code + BigInt(c.code.length), caseDone);
+  pieces.push({ addr: Number(trampoline.addr), length: trampoline.bytes.length, bytes: trampoline.bytes });
+  return mergeQwords(pieces);
 }
 
-function hashRanges(c: Case): Array<{ addr: bigint; qwords: number }> {
-  const regions = comparedRegions(c).map((r) => ({ addr: r.addr, bytes: new Uint8Array(r.length) }));
-  return qwordAligned(regions).map((r) => ({ addr: r.addr, qwords: r.bytes.length / 8 }));
+function hashRanges(c: Case): HashRange[] {
+  const pieces = comparedRegions(c).map((r) => ({ addr: Number(r.addr), length: r.length, bytes: undefined }));
+  return qwordGroups(pieces).map((g) => ({ addr: g.start, qwords: (g.end - g.start) / 8 }));
 }
 
 /** Runner overhead per case in instructions, besides copying and hashing. */
@@ -143,11 +173,45 @@ const PER_CASE_OVERHEAD = 400;
 const LONGEST_STRING_RUN = 0x30000;
 
 /**
- * A runner copy-list entry: copy `bytes`; or `qwords` generated by the runner from `value`:
- * all equal to it ('fill'), or each the xorshift64 step of the one before, `value` being the
- * qword just before the run ('xorshift', the generator's scratch fill: harness/generate/xorshift64.ts).
+ * A copy-list entry: `bytes` at `addr` (physical; the batch maps it 1:1). The runner copies
+ * them ('bytes'), or makes them itself from the qword `lo`/`hi` (halves), `qwords` of them: all
+ * equal to it ('fill'), or each the xorshift64 step of the one before, `lo`/`hi` being the qword
+ * just before the run ('xorshift', the generator's scratch fill: harness/generate/xorshift64.ts).
+ * `bytes` are what it makes (the entry was found in them), so an in-process target just copies.
  */
-type CopyEntry = { addr: bigint; bytes: Uint8Array } | { addr: bigint; qwords: number; value: bigint; kind: 'fill' | 'xorshift' };
+export type CopyEntry =
+  | { readonly kind: 'bytes'; readonly addr: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'fill' | 'xorshift'; readonly addr: number; readonly bytes: Uint8Array; readonly qwords: number; readonly lo: number; readonly hi: number };
+
+/** Compared qwords: `qwords` of them from `addr` (qword-aligned). */
+export interface HashRange {
+  readonly addr: number;
+  readonly qwords: number;
+}
+
+/**
+ * One case as a batch runs it, the single description both executors follow: the guest
+ * runner reads it from its descriptor and lists (stageBatch serializes it), the emulator's
+ * native batch (native-batch.ts) performs it from TypeScript.
+ */
+export interface CaseImage {
+  /** GPRs in encoding order as 32-bit halves (low, high): the descriptor's first 16 qwords. */
+  readonly gpr: Uint32Array;
+  readonly rflags: bigint;
+  readonly fsBase: bigint;
+  readonly gsBase: bigint;
+  readonly rip: bigint;
+  /** What the runner writes before entering the case, in order. */
+  readonly copies: readonly CopyEntry[];
+  /** What its record's checksum covers, in order. */
+  readonly hashes: readonly HashRange[];
+  /**
+   * Instructions granted to the case itself within the batch budget (at least its maxSteps
+   * counted as a per-case lockstep counts them, REP iterations included, and one string op
+   * running across every mapped page).
+   */
+  readonly allowance: number;
+}
 
 /** Runs of at least this many generated qwords are made by the runner instead of sent over gdb. */
 const MIN_FILL_QWORDS = 8;
@@ -155,12 +219,15 @@ const MIN_FILL_QWORDS = 8;
 export const XORSHIFT_QWORD_INSNS = 13;
 
 const step = new Uint32Array(2);
+/** generatedRun's kind of run (kept out of its result: it runs once per qword staged). */
+let runKind: 'fill' | 'xorshift' = 'fill';
 
-/** How many qwords from `i` (at least 1) repeat qword i-… : equal to the one before (fill) or its xorshift64 step. */
-function generatedRun(q: Uint32Array, i: number, n: number): { kind: 'fill' | 'xorshift'; end: number } {
+/** Where the run of qwords from `i` (at least 1) that repeat qword i-… ends: equal to the one before (fill) or its xorshift64 step (runKind says which). */
+function generatedRun(q: Uint32Array, i: number, n: number): number {
   let j = i + 1;
   while (j < n && q[2 * j] === q[2 * i] && q[2 * j + 1] === q[2 * i + 1]) j++;
-  if (j - i >= MIN_FILL_QWORDS || i === 0) return { kind: 'fill', end: j };
+  runKind = 'fill';
+  if (j - i >= MIN_FILL_QWORDS || i === 0) return j;
   // qword i onwards as the xorshift64 stream continuing from qword i-1
   step[0] = q[2 * i - 2]!;
   step[1] = q[2 * i - 1]!;
@@ -170,61 +237,97 @@ function generatedRun(q: Uint32Array, i: number, n: number): { kind: 'fill' | 'x
     if (step[0] !== q[2 * j] || step[1] !== q[2 * j + 1]) break;
     j++;
   }
-  return j - i >= MIN_FILL_QWORDS ? { kind: 'xorshift', end: j } : { kind: 'fill', end: i + 1 };
+  if (j - i < MIN_FILL_QWORDS) return i + 1;
+  runKind = 'xorshift';
+  return j;
 }
 
-function copyEntries(writes: readonly MemoryRegion[]): CopyEntry[] {
+function copyEntries(writes: ReadonlyArray<{ addr: number; bytes: Uint8Array }>): CopyEntry[] {
   const out: CopyEntry[] = [];
   for (const w of writes) {
-    // qwordAligned's regions are fresh, so aligned for a Uint32Array
+    // mergeQwords's regions are fresh, so aligned for a Uint32Array
     const q = new Uint32Array(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength / 4);
     const n = w.bytes.length / 8;
+    const addr = w.addr;
     let start = 0; // first qword not yet emitted
     let i = 0;
     while (i < n) {
-      const run = generatedRun(q, i, n);
-      if (run.end - i >= MIN_FILL_QWORDS) {
-        if (i > start) out.push({ addr: w.addr + BigInt(start * 8), bytes: w.bytes.subarray(start * 8, i * 8) });
-        const from = run.kind === 'fill' ? i : i - 1;
-        const value = (BigInt(q[2 * from + 1]!) << 32n) | BigInt(q[2 * from]!);
-        out.push({ addr: w.addr + BigInt(i * 8), qwords: run.end - i, value, kind: run.kind });
-        start = run.end;
+      const end = generatedRun(q, i, n);
+      if (end - i >= MIN_FILL_QWORDS) {
+        if (i > start) out.push({ kind: 'bytes', addr: addr + start * 8, bytes: w.bytes.subarray(start * 8, i * 8) });
+        const from = runKind === 'fill' ? i : i - 1;
+        out.push({ kind: runKind, addr: addr + i * 8, bytes: w.bytes.subarray(i * 8, end * 8), qwords: end - i, lo: q[2 * from]!, hi: q[2 * from + 1]! });
+        start = end;
       }
-      i = run.end;
+      i = end;
     }
-    if (n > start) out.push({ addr: w.addr + BigInt(start * 8), bytes: w.bytes.subarray(start * 8) });
+    if (n > start) out.push({ kind: 'bytes', addr: addr + start * 8, bytes: w.bytes.subarray(start * 8) });
   }
   return out;
 }
 
+/** The case as a batch runs it, its trampoline jumping to `caseDone` (batchIneligible(c) must be undefined). */
+export function caseImage(c: Case, caseDone: bigint): CaseImage {
+  const gpr = new Uint32Array(32);
+  const halves = new DataView(gpr.buffer);
+  for (let n = 0; n < 16; n++) {
+    const name = GPR_BY_ENCODING[n]!;
+    halves.setBigUint64(8 * n, c.regs[name] ?? (name === 'rsp' ? LAYOUT.stackTop : 0n), true);
+  }
+  return {
+    gpr,
+    rflags: c.rflags ?? 0x2n,
+    fsBase: c.fsBase ?? 0n,
+    gsBase: c.gsBase ?? 0n,
+    rip: LAYOUT.code,
+    copies: copyEntries(caseWrites(c, caseDone)),
+    hashes: hashRanges(c),
+    allowance: c.maxSteps * 4 + LONGEST_STRING_RUN,
+  };
+}
+
 const ENTRY_BYTES = 32;
+
+export interface StagedBatch {
+  /** Control block (index 0, count, serial) and the descriptors + staged memory. */
+  readonly writes: MemoryRegion[];
+  readonly count: number;
+  /** Stamped on every record of the batch (RECORD.serial). */
+  readonly serial: bigint;
+  /** The staged cases, in order (`count` of them). */
+  readonly images: readonly CaseImage[];
+  /** A generous instruction budget for the whole batch (runner overhead plus every case's allowance). */
+  readonly budget: number;
+}
 
 /**
  * Stage the first cases of `cases` (all batch-eligible) that fit: at most BATCH.maxCases, and
- * as many as the staging area holds. `count` says how many were staged.
+ * as many as the staging area holds. `count` says how many were staged. `serial` must differ
+ * from the serial of the batch a target ran before (BatchScreen counts them).
  */
-export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch {
+export function stageBatch(all: readonly Case[], caseDone: bigint, serial = 0n): StagedBatch {
   const cases = all.slice(0, BATCH.maxCases);
   const base = BATCH.descs;
   const chunks: Uint8Array[] = [];
+  const images: CaseImage[] = [];
   // descriptors are sized for every candidate; the ones past the last case that fits stay unused
   let cursor = base + BigInt(cases.length * BATCH.descBytes);
   const descs = new Uint8Array(cases.length * BATCH.descBytes);
   const dv = new DataView(descs.buffer);
   let budget = 0;
-  let count = 0;
   for (const [i, c] of cases.entries()) {
-    const d = i * BATCH.descBytes;
-    GPR_BY_ENCODING.forEach((name, n) => dv.setBigUint64(d + DESC.gpr + n * 8, c.regs[name] ?? (name === 'rsp' ? LAYOUT.stackTop : 0n), true));
-    dv.setBigUint64(d + DESC.rflags, c.rflags ?? 0x2n, true);
-    dv.setBigUint64(d + DESC.fsBase, c.fsBase ?? 0n, true);
-    dv.setBigUint64(d + DESC.gsBase, c.gsBase ?? 0n, true);
-    dv.setBigUint64(d + DESC.rip, LAYOUT.code, true);
-    const entries = copyEntries(caseWrites(c, caseDone));
-    const hashes = hashRanges(c);
+    const image = caseImage(c, caseDone);
+    const entries = image.copies;
+    const hashes = image.hashes;
     const lists = new Uint8Array(entries.length * ENTRY_BYTES + hashes.length * 16);
-    const payloadBytes = entries.reduce((n, e) => n + ('bytes' in e ? e.bytes.length : 0), 0);
+    const payloadBytes = entries.reduce((n, e) => n + (e.kind === 'bytes' ? e.bytes.length : 0), 0);
     if (cursor + BigInt(lists.length + payloadBytes) > BATCH.areaEnd) break;
+    const d = i * BATCH.descBytes;
+    for (let k = 0; k < 32; k++) dv.setUint32(d + DESC.gpr + 4 * k, image.gpr[k]!, true);
+    dv.setBigUint64(d + DESC.rflags, image.rflags, true);
+    dv.setBigUint64(d + DESC.fsBase, image.fsBase, true);
+    dv.setBigUint64(d + DESC.gsBase, image.gsBase, true);
+    dv.setBigUint64(d + DESC.rip, image.rip, true);
     const lv = new DataView(lists.buffer);
     const copyPtr = cursor;
     const hashPtr = cursor + BigInt(entries.length * ENTRY_BYTES);
@@ -232,8 +335,8 @@ export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch 
     const payload: Uint8Array[] = [];
     entries.forEach((e, k) => {
       const o = k * ENTRY_BYTES;
-      lv.setBigUint64(o, e.addr, true);
-      if ('bytes' in e) {
+      lv.setBigUint64(o, BigInt(e.addr), true);
+      if (e.kind === 'bytes') {
         lv.setBigUint64(o + 8, data, true);
         lv.setBigUint64(o + 16, BigInt(e.bytes.length / 8), true);
         payload.push(e.bytes);
@@ -242,12 +345,13 @@ export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch 
       } else {
         lv.setBigUint64(o + 8, e.kind === 'fill' ? COPY_SOURCE.fill : COPY_SOURCE.xorshift, true);
         lv.setBigUint64(o + 16, BigInt(e.qwords), true);
-        lv.setBigUint64(o + 24, e.value, true);
+        lv.setUint32(o + 24, e.lo, true);
+        lv.setUint32(o + 28, e.hi, true);
         budget += e.kind === 'fill' ? e.qwords : e.qwords * XORSHIFT_QWORD_INSNS;
       }
     });
     hashes.forEach((h, k) => {
-      lv.setBigUint64(entries.length * ENTRY_BYTES + k * 16, h.addr, true);
+      lv.setBigUint64(entries.length * ENTRY_BYTES + k * 16, BigInt(h.addr), true);
       lv.setBigUint64(entries.length * ENTRY_BYTES + k * 16 + 8, BigInt(h.qwords), true);
       budget += h.qwords * 5;
     });
@@ -257,9 +361,10 @@ export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch 
     dv.setBigUint64(d + DESC.hashPtr, hashPtr, true);
     chunks.push(lists, ...payload);
     cursor = data;
-    budget += PER_CASE_OVERHEAD + c.maxSteps * 4 + LONGEST_STRING_RUN;
-    count++;
+    budget += PER_CASE_OVERHEAD + image.allowance;
+    images.push(image);
   }
+  const count = images.length;
   const staged = new Uint8Array(Number(cursor - base));
   staged.set(descs, 0);
   let off = descs.length;
@@ -267,9 +372,10 @@ export function stageBatch(all: readonly Case[], caseDone: bigint): StagedBatch 
     staged.set(ch, off);
     off += ch.length;
   }
-  const ctrl = new Uint8Array(16);
-  new DataView(ctrl.buffer).setBigUint64(8, BigInt(count), true);
-  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count, budget };
+  const ctrl = new Uint8Array(24);
+  new DataView(ctrl.buffer).setBigUint64(CTRL.count, BigInt(count), true);
+  new DataView(ctrl.buffer).setBigUint64(CTRL.serial, serial, true);
+  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count, serial, images, budget };
 }
 
 /** Control transfers: with one, the code does not run straight through once. */

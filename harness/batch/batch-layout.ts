@@ -19,14 +19,14 @@
  */
 import { initAssembler } from '../asm/assembler.js';
 import { decodeAll } from '../asm/decode.js';
-import { initialState, LAYOUT, PTE, SELECTORS, systemMemory } from '../../contracts/test-machine.js';
+import { buildTestMachine, initialState, LAYOUT, PTE, SELECTORS, systemMemory } from '../../contracts/test-machine.js';
 import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import { SCRUBBED } from '../lockstep.js';
 
 export const BATCH = {
   /** Runner code. */
   code: 0x100000n,
-  /** Control block: q0 next case index, q1 case count; pseudo-descriptors at +0x40…+0x70. */
+  /** Control block: q0 next case index, q1 case count, q2 the batch's serial; pseudo-descriptors at +0x40…+0x70. */
   ctrl: 0x101000n,
   /** Record of the case being finished (copied to `results` when complete). */
   save: 0x101100n,
@@ -66,6 +66,17 @@ export const BATCH = {
 export const TSS_SELECTOR = 0x1020;
 
 /**
+ * The descriptor-table registers the runner loads (LGDT, LIDT, LTR from its pseudo-descriptors
+ * and GDT) and holds while cases run; the TSS cache as an LTR leaves it (busy 64-bit TSS, QEMU's
+ * attribute encoding: descriptor high dword & 0x00f0ff00).
+ */
+export const BATCH_TABLES = {
+  gdt: { base: BATCH.gdtBase, limit: 0xffff },
+  idt: { base: BATCH.idt, limit: 0xfff },
+  tr: { selector: TSS_SELECTOR, base: BATCH.tss, limit: 0x67, attrs: 0x8b00 },
+} as const;
+
+/**
  * A breakpoint no case reaches, on the case's first code page. It makes QEMU translate the case
  * one instruction per block (cpu-exec.c check_for_breakpoints). QEMU 7.2 computes CMPXCHG8B's
  * flags from a stale lazy-flag state when a flag-setting instruction precedes it in the same
@@ -78,11 +89,23 @@ export const BATCH_CODE_PAGE_STOP = LAYOUT.code + 0xff0n;
 
 /** Offsets (bytes) inside a case descriptor and a result record. GPRs are in encoding order. */
 export const DESC = { gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, copyCount: 0x98, copyPtr: 0xa0, hashCount: 0xa8, hashPtr: 0xb0, rip: 0xb8 } as const;
+/**
+ * `serial` is the control block's q2, stamped on every record: a record below the control
+ * block's index that lacks this batch's serial was not written by this batch (a target whose
+ * runner broke, or a batch that stopped, leaves an earlier batch's records in place).
+ */
 export const RECORD = {
   gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, status: 0x98, vector: 0xa0, errorCode: 0xa8,
-  frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, hash2: 0xe8,
+  frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, hash2: 0xe8, serial: 0xf0,
 } as const;
-export const RECORD_STATUS = { completed: 1, exception: 2 } as const;
+/** Offsets (bytes) in the control block. */
+export const CTRL = { index: 0x00, count: 0x08, serial: 0x10 } as const;
+/**
+ * `unfinished` is written only by the emulator's native batch (native-batch.ts), for a case that
+ * did not end within its allowance or stopped otherwise (HLT, a triple fault, a stop outside the
+ * batch): where the guest runner's batch would not have reached its end. No guest record has it.
+ */
+export const RECORD_STATUS = { completed: 1, exception: 2, unfinished: 3 } as const;
 /** Copy-list entries {dst, src, qwords, value}: these `src` values make qwords instead of copying them. */
 export const COPY_SOURCE = { fill: 0n, xorshift: 1n } as const;
 
@@ -94,7 +117,8 @@ export const COPY_SOURCE = { fill: 0n, xorshift: 1n } as const;
  */
 export const HASH_SEED = 0x9e3779b97f4a7c15n;
 
-const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+/** Vectors whose stub expects an error code on the stack (the stubs push 0 for the others). */
+export const ERROR_CODE_VECTORS: ReadonlySet<number> = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
@@ -131,8 +155,8 @@ function runnerSource(): string {
     `mov ax, ${hex(TSS_SELECTOR)}`,
     'ltr ax',
     'next_case:',
-    `mov rax, ${ctrlQ(0)}`,
-    `cmp rax, ${ctrlQ(8)}`,
+    `mov rax, ${ctrlQ(CTRL.index)}`,
+    `cmp rax, ${ctrlQ(CTRL.count)}`,
     'jae finish',
     'cld',
     'mov rsi, rax',
@@ -272,13 +296,15 @@ function runnerSource(): string {
     'hash_done:',
     `mov ${save(RECORD.hash)}, rax`,
     `mov ${save(RECORD.hash2)}, rdx`,
-    `mov rdi, ${ctrlQ(0)}`,
+    `mov rax, ${ctrlQ(CTRL.serial)}`,
+    `mov ${save(RECORD.serial)}, rax`,
+    `mov rdi, ${ctrlQ(CTRL.index)}`,
     'shl rdi, 0x8',
     `add rdi, ${hex(BATCH.results)}`,
     `mov esi, ${hex(BATCH.save)}`,
     'mov ecx, 0x20',
     'rep movsq',
-    `inc ${ctrlQ(0)}`,
+    `inc ${ctrlQ(CTRL.index)}`,
     'jmp next_case',
     // back to the test machine's descriptor tables, then stop
     'finish:',
@@ -298,6 +324,22 @@ function runnerSource(): string {
     `mov eax, ${hex(BATCH.leave)}`,
     'jmp rax',
   ].join('\n');
+}
+
+let perCaseStops: bigint[] | undefined;
+
+/**
+ * A batch's stops: its end, plus the per-case lockstep's (block end, exception stops) and the
+ * case page's stop, which a batch never reaches (its trampolines and IDT lead elsewhere):
+ * keeping them inserted spares a gdb stub like QEMU's removing and re-inserting 34 breakpoints,
+ * and flushing its translated code each time, whenever a case falls back to the per-case lockstep.
+ */
+export function batchStops(program: BatchProgram): bigint[] {
+  return [
+    program.done,
+    BATCH_CODE_PAGE_STOP,
+    ...(perCaseStops ??= [LAYOUT.blockEnd, ...buildTestMachine({ code: new Uint8Array(0) }).exceptionStops]),
+  ];
 }
 
 export interface BatchProgram {
@@ -410,10 +452,10 @@ function put(buf: Uint8Array, offset: number, value: bigint, bytes = 8): void {
 /** lgdt/lidt operands: batch GDT, batch IDT, then the test machine's {0, 0xffff} twice. */
 function pseudoDescriptors(): Uint8Array {
   const b = new Uint8Array(0x40); // at BATCH.ctrl + 0x40
-  put(b, 0x00, 0xffffn, 2);
-  put(b, 0x02, BATCH.gdtBase);
-  put(b, 0x10, 0xfffn, 2);
-  put(b, 0x12, BATCH.idt);
+  put(b, 0x00, BigInt(BATCH_TABLES.gdt.limit), 2);
+  put(b, 0x02, BATCH_TABLES.gdt.base);
+  put(b, 0x10, BigInt(BATCH_TABLES.idt.limit), 2);
+  put(b, 0x12, BATCH_TABLES.idt.base);
   put(b, 0x20, 0xffffn, 2);
   put(b, 0x22, 0n);
   put(b, 0x30, 0xffffn, 2);
@@ -433,8 +475,8 @@ function gdtPage(): Uint8Array {
   put(page, SELECTORS.code64 - 0x1000, 0x00af9b000000ffffn);
   put(page, SELECTORS.data - 0x1000, 0x00cf93000000ffffn);
   put(page, SELECTORS.code32 - 0x1000, 0x00cf9b000000ffffn);
-  const base = BATCH.tss;
-  const low = 0x67n | ((base & 0xffffffn) << 16n) | (0x89n << 40n) | (((base >> 24n) & 0xffn) << 56n);
+  const base = BATCH_TABLES.tr.base;
+  const low = BigInt(BATCH_TABLES.tr.limit) | ((base & 0xffffffn) << 16n) | (0x89n << 40n) | (((base >> 24n) & 0xffn) << 56n);
   put(page, TSS_SELECTOR - 0x1000, low);
   put(page, TSS_SELECTOR - 0x1000 + 8, base >> 32n);
   return page;
