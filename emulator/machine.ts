@@ -476,7 +476,8 @@ export class Machine {
   private raise(vector: number, errorCode: number | undefined, address: number | undefined, returnRip: number, software: boolean): StepOutcome {
     const c = this.cpu;
     let first = vector;
-    let ev = { vector, errorCode: pushesErrorCode(vector) ? (errorCode ?? 0) : undefined, software, returnRip };
+    // INT n with an exception's vector pushes no error code (SDM Vol. 3 6.4.2), whatever the vector
+    let ev = { vector, errorCode: !software && pushesErrorCode(vector) ? (errorCode ?? 0) : undefined, software, returnRip };
     let addr = address;
     for (let attempt = 0; attempt < 4; attempt++) {
       try {

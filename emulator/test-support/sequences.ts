@@ -144,6 +144,8 @@ export function sequences(): Sequence[] {
   add('#PF: page-crossing write', 'mov [0x2fffd], eax');
   add('int3', 'int3');
   add('int 0x40', 'int 0x40');
+  // software INT with the vector of an exception that has an error code pushes none (SDM Vol. 3 6.4.2)
+  for (const v of ['0x8', '0xa', '0xd', '0xe', '0x11']) add(`int ${v} (no error code)`, `int ${v}`);
   add('cpuid leaf 0', 'xor eax, eax\ncpuid');
   add('cpuid leaf 1', 'mov eax, 1\ncpuid');
   add('cpuid ext', 'mov eax, 0x80000001\ncpuid\nmov eax, 0x80000000\ncpuid');
