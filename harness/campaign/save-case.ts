@@ -30,6 +30,30 @@ export async function saveCase(dir: string, name: string, c: Case): Promise<stri
   return file;
 }
 
+/**
+ * Case files being written while the worker goes on (a save took ~1–3 ms of each located
+ * divergence's time). `flush()` is awaited before the results that name the files are posted,
+ * so the campaign never hears of a divergence that is not on disk.
+ */
+export class PendingSaves {
+  private pending: Array<Promise<string>> = [];
+
+  /** The file the case goes to (written in the background). */
+  save(dir: string, name: string, c: Case): string {
+    const p = saveCase(dir, name, c);
+    p.catch(() => undefined); // surfaced by flush()
+    this.pending.push(p);
+    return path.join(dir, `${name}.json`);
+  }
+
+  /** Every save started so far is on disk; the first failure is thrown (CaseSaveError). */
+  async flush(): Promise<void> {
+    const all = this.pending;
+    this.pending = [];
+    await Promise.all(all);
+  }
+}
+
 /** Append cases to a JSON-lines file (one encoded case per line), e.g. divergent cases not located. */
 export async function appendCases(file: string, cases: readonly Case[]): Promise<void> {
   if (!cases.length) return;

@@ -21,7 +21,7 @@ import { createCaseSource } from './case-source.js';
 import { LocateSampler } from './locate-sampler.js';
 import { minimizeGeneratedDivergence } from './minimize-divergence.js';
 import type { CaseResult, FromWorker, GeneratedCase, ToWorker, WorkerConfig } from './protocol.js';
-import { appendCases, CaseSaveError, saveCase } from './save-case.js';
+import { appendCases, CaseSaveError, PendingSaves, saveCase } from './save-case.js';
 
 /**
  * One campaign worker: its own QEMU and system under test, generating and running the cases
@@ -40,6 +40,7 @@ let dut: ExecutionTarget;
 let runner: LockstepRunner;
 const source = createCaseSource(config);
 const sampler = new LocateSampler();
+const saves = new PendingSaves();
 
 let screen: BatchScreen;
 /** Set by an `abort` message: the job in progress stops at its next lockstep run. */
@@ -138,7 +139,7 @@ async function runCases(first: number, count: number, generating: Promise<Genera
       out.push(await runCaseSafely(index, g, config.mode));
     }
   }
-  await appendCases(unlocatedFile, unlocated);
+  await Promise.all([appendCases(unlocatedFile, unlocated), saves.flush()]);
   return { type: 'results', workerId: config.workerId, results: out, oracleCrashes };
 }
 
@@ -184,8 +185,9 @@ async function runCase(index: number, gen: GeneratedCase, mode: 'block' | 'step'
   const masked = r.masked.map((m) => ({ mnemonic: m.mnemonic, flags: flagNames(m.mask) }));
   if (r.outcome === 'match') return { ...base, caseId: c.id, status: 'match', masked };
   const d = r.divergence!;
-  // Saved first: whatever happens next (minimizer crash, Ctrl-C), the divergence is on disk.
-  const rawFile = await saveCase(casesDir, c.id, c);
+  // Saved before the campaign hears of it (runCases flushes the saves before it posts the
+  // results): whatever happens next (minimizer crash, Ctrl-C), the divergence is on disk.
+  const rawFile = saves.save(casesDir, c.id, c);
   const report = buildDivergenceReport(c, d, {
     caseFile: rawFile,
     seed: String(config.seed),
