@@ -1,0 +1,209 @@
+/**
+ * Prefix features: the REX bits, operand size (0x66), address size (0x67), segment overrides,
+ * LOCK and REP/REPNE. Each flip removes the prefix (or clears the bit) and, where that would
+ * change what the instruction reads, edits the state so that only the encoding differs: a
+ * register that REX.B/R/X no longer names gets the old register's value, addresses stay the same.
+ */
+import { GPR_BY_ENCODING, type GprName } from '../../contracts/machine-state.js';
+import { modrmOf, readSigned, rexOf, SEGMENT_PREFIXES, splice, withByte, writeField, type EncodingLayout } from './encoding.js';
+import {
+  expectAddressSize64, expectRegisterRenamed, expectResized, expectSameOperands, expectSegmentDropped,
+} from './expectations.js';
+import { NEEDS_ISOLATION, type FeatureDefinition, type FeatureInstance } from './feature.js';
+import { usesRegister, viewInstruction } from './instruction-view.js';
+import { effectiveAddress, gprValue, type Subject } from './subject.js';
+import type { Plans, VariantPlan } from './variant.js';
+
+const M64 = (1n << 64n) - 1n;
+const reg = (n: number): GprName => GPR_BY_ENCODING[n]!;
+
+function withoutPrefix(l: EncodingLayout, byte: number): Uint8Array {
+  let bytes = l.bytes;
+  for (const at of [...l.prefixes].reverse()) if (l.bytes[at] === byte) bytes = splice(bytes, at, 1);
+  return bytes;
+}
+
+const hasPrefix = (l: EncodingLayout | undefined, byte: number): boolean => !!l && l.prefixes.some((at) => l.bytes[at] === byte);
+
+const accessesMemory = (s: Subject): boolean => s.view.memoryOperand >= 0 || s.view.addressRegisters.size > 0;
+
+// ── REX bits ────────────────────────────────────────────────────────────────────────────────
+
+const REX_BITS = [
+  { bit: 0x8, name: 'REX.W', text: 'REX.W is set (64-bit operand size)' },
+  { bit: 0x4, name: 'REX.R', text: 'REX.R is set (ModRM.reg names r8–r15)' },
+  { bit: 0x2, name: 'REX.X', text: 'REX.X is set (the SIB index is r8–r15)' },
+  { bit: 0x1, name: 'REX.B', text: 'REX.B is set (ModRM.rm register or base, or the opcode register, is r8–r15)' },
+] as const;
+
+function clearedRex(l: EncodingLayout, bit: number): Uint8Array {
+  return withByte(l.bytes, l.rex!, rexOf(l) & ~bit);
+}
+
+/** The register number a REX bit extends in this encoding (8–15), or undefined. */
+function extendedRegister(l: EncodingLayout, bit: number): number | undefined {
+  const m = modrmOf(l);
+  if (bit === 0x4) return m ? 8 + m.reg : undefined;
+  if (bit === 0x2) return l.sib !== undefined ? 8 + ((l.bytes[l.sib]! >> 3) & 7) : undefined;
+  if (bit === 0x1) {
+    if (!m) return 8 + (l.bytes[l.opcode]! & 7); // opcode register (PUSH r, BSWAP, XCHG, MOV r, imm)
+    if (m.mod === 3 || l.sib === undefined) return 8 + m.rm;
+    return 8 + (l.bytes[l.sib]! & 7);
+  }
+  return undefined;
+}
+
+export const REX_FEATURE: FeatureDefinition = {
+  kind: 'encoding',
+  instances: (s) => {
+    const l = s.layout;
+    if (!l || l.rex === undefined) return [];
+    return REX_BITS.filter(({ bit }) => {
+      if (!(rexOf(l) & bit)) return false;
+      // set but without effect (REX.B of a RIP-relative operand, say): not a feature of this instruction
+      const cleared = viewInstruction(clearedRex(l, bit), s.view.decoded.address);
+      return !cleared || cleared.decoded.text !== s.view.decoded.text;
+    }).map(({ name, text }) => ({ name, text }));
+  },
+  plans: (s, f) => {
+    const l = s.layout!;
+    const { bit } = REX_BITS.find((b) => b.name === f.name)!;
+    const bytes = clearedRex(l, bit);
+    if (bit === 0x8) return [{ change: 'REX.W cleared', bytes, expect: expectResized(8, 4) }];
+    const from = extendedRegister(l, bit);
+    if (from === undefined) return `cannot tell which register ${f.name} extends`;
+    const to = from - 8;
+    const plan: VariantPlan = { change: `${f.name} cleared`, bytes, expect: expectRegisterRenamed(from, to) };
+    if (!s.isolated) return [{ ...plan, change: `${plan.change} (values as they are: no 1-instruction case)` }];
+    if (usesRegister(s.view, to)) return [{ ...plan, change: `${plan.change} (${reg(to)} is used by the instruction too: values as they are)` }];
+    return [{ ...plan, change: `${plan.change}, ${reg(to)} = ${reg(from)}'s value`, regs: { [reg(to)]: gprValue(s.before, from) } }];
+  },
+};
+
+// ── operand size ────────────────────────────────────────────────────────────────────────────
+
+export const OPERAND_SIZE_FEATURE: FeatureDefinition = {
+  kind: 'encoding',
+  instances: (s) => {
+    if (!hasPrefix(s.layout, 0x66)) return [];
+    // a mandatory 0x66 (part of the opcode) is not an operand-size feature
+    const without = viewInstruction(withoutPrefix(s.layout!, 0x66), s.view.decoded.address);
+    if (without && without.mnemonic !== s.view.mnemonic) return [];
+    return [{ name: '0x66', text: 'the operand-size prefix 0x66 is present (16-bit operand size)' }];
+  },
+  plans: (s) => {
+    const l = s.layout!;
+    let bytes = withoutPrefix(l, 0x66);
+    // an operand-sized immediate (Iz, Iv) grows from 16 to 32 bits: sign-extended, same low half
+    const immForm = s.view.row?.forms.split(',').some((f) => f === 'Iz' || f === 'Iv');
+    if (l.imm && l.imm.size === 2 && immForm) {
+      const removed = l.bytes.length - bytes.length;
+      const at = l.imm.offset - removed;
+      const value = readSigned(l.bytes, l.imm);
+      bytes = writeField(splice(bytes, at, 2, 0, 0, 0, 0), { offset: at, size: 4 }, value);
+    }
+    return [{ change: 'operand-size prefix 0x66 dropped', bytes, expect: expectResized(2, 4) }];
+  },
+};
+
+// ── address size ────────────────────────────────────────────────────────────────────────────
+
+export const ADDRESS_SIZE_FEATURE: FeatureDefinition = {
+  kind: 'encoding',
+  instances: (s) => (hasPrefix(s.layout, 0x67) && accessesMemory(s) ? [{ name: '0x67', text: 'the address-size prefix 0x67 is present (32-bit addressing)' }] : []),
+  plans: (s) => addressSizePlans(s),
+};
+
+/**
+ * Drop 0x67 and keep every address the same: address registers are cut to their low 32 bits
+ * (the CPU ignored the rest) and, for a ModRM operand, the base is set so that base + index·scale
+ * + displacement is the old 32-bit address (a displacement is sign-extended in 64-bit addressing).
+ */
+function addressSizePlans(s: Subject): Plans {
+  const l = s.layout!;
+  const bytes = withoutPrefix(l, 0x67);
+  const change = 'address-size prefix 0x67 dropped';
+  const expect = expectAddressSize64();
+  const regs: Partial<Record<GprName, bigint>> = {};
+  for (const n of s.view.addressRegisters) regs[reg(n)] = gprValue(s.before, n) & 0xffffffffn;
+  if (s.view.hasRep || s.view.hasRepne) regs.rcx = s.before.gpr.rcx & 0xffffffffn; // ECX → RCX count
+  const mem = s.view.memoryOperand >= 0 ? s.view.operands[s.view.memoryOperand] : undefined;
+  if (mem?.kind === 'memory' && mem.memory.base !== 'rip') {
+    const m = mem.memory;
+    const base = typeof m.base === 'number' ? m.base : undefined;
+    const ea32 = effectiveAddress({ ...m, segment: undefined }, s.before)!;
+    if (base !== undefined) {
+      if (base === m.index) return 'base and index are the same register';
+      const index = m.index === undefined ? 0n : gprValue(s.before, m.index) & 0xffffffffn;
+      regs[reg(base)] = (ea32 - index * BigInt(m.scale) - m.disp) & M64;
+    } else if (m.index !== undefined) {
+      const rest = ea32 - m.disp;
+      if (rest % BigInt(m.scale) !== 0n) return 'no index value gives the same address';
+      regs[reg(m.index)] = (rest / BigInt(m.scale)) & M64;
+    } else if (m.disp < 0n) {
+      return 'a negative absolute displacement names another address with 64-bit addressing';
+    }
+  }
+  if (Object.keys(regs).length === 0) return [{ change, bytes, expect }];
+  if (!s.isolated) return NEEDS_ISOLATION;
+  return [{ change: `${change}, address registers set so that the address stays the same`, bytes, regs, expect }];
+}
+
+// ── segment overrides ───────────────────────────────────────────────────────────────────────
+
+export const SEGMENT_FEATURE: FeatureDefinition = {
+  kind: 'encoding',
+  instances: (s) => {
+    const l = s.layout;
+    if (!l || !accessesMemory(s)) return [];
+    const seen = new Set<string>();
+    for (const at of l.prefixes) {
+      const seg = SEGMENT_PREFIXES[l.bytes[at]!];
+      if (seg) seen.add(seg);
+    }
+    return [...seen].map((seg) => ({ name: `${seg.toUpperCase()} override`, text: `a ${seg.toUpperCase()} segment override is present` }));
+  },
+  plans: (s, f) => segmentPlans(s, f),
+};
+
+/** Drop the override; an FS/GS base is added to the base register (or the RIP-relative target) so the linear address stays. */
+function segmentPlans(s: Subject, f: FeatureInstance): Plans {
+  const l = s.layout!;
+  const seg = f.name.slice(0, 2).toLowerCase();
+  const byte = Number(Object.entries(SEGMENT_PREFIXES).find(([, n]) => n === seg)![0]);
+  const bytes = withoutPrefix(l, byte);
+  const expect = s.view.memoryOperand >= 0 ? expectSegmentDropped() : expectSameOperands();
+  const change = `${f.name} dropped`;
+  const segBase = seg === 'fs' ? s.before.fsBase : seg === 'gs' ? s.before.gsBase : 0n;
+  if (segBase === 0n) return [{ change, bytes, expect }];
+  const mem = s.view.operands[s.view.memoryOperand];
+  if (mem?.kind === 'memory' && mem.memory.base === 'rip') {
+    return [{ change: `${change}, RIP-relative target moved by the ${seg} base`, bytes, ripTarget: mem.memory.ripTarget! + segBase, expect }];
+  }
+  if (!s.isolated) return NEEDS_ISOLATION;
+  const base = mem?.kind === 'memory' ? mem.memory.base : s.view.addressRegisters.has(6) ? 6 : undefined;
+  if (typeof base !== 'number') return 'no base register to carry the segment base';
+  if (s.view.registers.some((r) => r.gpr === base && (r.read || r.written) && !s.view.addressRegisters.has(base))) {
+    return 'the base register is also a data operand';
+  }
+  return [{ change: `${change}, ${reg(base)} += the ${seg} base`, bytes, regs: { [reg(base)]: (gprValue(s.before, base) + segBase) & M64 }, expect }];
+}
+
+// ── LOCK, REP ───────────────────────────────────────────────────────────────────────────────
+
+export const LOCK_FEATURE: FeatureDefinition = {
+  kind: 'encoding',
+  instances: (s) => (s.view.hasLock && hasPrefix(s.layout, 0xf0) ? [{ name: 'LOCK', text: 'a LOCK prefix is present' }] : []),
+  plans: (s) => [{ change: 'LOCK dropped', bytes: withoutPrefix(s.layout!, 0xf0), expect: expectSameOperands({ lock: false }) }],
+};
+
+export const REP_FEATURE: FeatureDefinition = {
+  kind: 'encoding',
+  instances: (s) => {
+    const out: FeatureInstance[] = [];
+    if (s.view.hasRep && hasPrefix(s.layout, 0xf3)) out.push({ name: 'REP', text: 'a REP/REPE prefix (F3) is present' });
+    if (s.view.hasRepne && hasPrefix(s.layout, 0xf2)) out.push({ name: 'REPNE', text: 'a REPNE prefix (F2) is present' });
+    return out;
+  },
+  plans: (s, f) => [{ change: `${f.name} dropped`, bytes: withoutPrefix(s.layout!, f.name === 'REP' ? 0xf3 : 0xf2), expect: expectSameOperands({ rep: false }) }],
+};
