@@ -3,7 +3,7 @@
  * to the original's operands (iced's reading of both), and a variant whose bytes decode to
  * anything else is not run: it is `not-applicable`, with the reason.
  */
-import type { InstructionView, OperandView } from './instruction-view.js';
+import type { InstructionView, MemoryOperandView, OperandView } from './instruction-view.js';
 
 /** Why `variant` is not what the flip meant, or undefined when it is. */
 export type Expectation = (original: InstructionView, variant: InstructionView) => string | undefined;
@@ -59,20 +59,48 @@ export function expectOperandReplaced(index: number, replacement: OperandView, m
 
 /** Exactly one register field (a register operand, a base or an index) renamed from GPR `from` to `to`. */
 export function expectRegisterRenamed(from: number, to: number): Expectation {
+  return expectRegistersRenamed([[from, to]]);
+}
+
+type Slot = { readonly operand: number; readonly field: 'register' | 'base' | 'index'; readonly gpr: number };
+
+function slotsOf(v: InstructionView): Slot[] {
+  return v.operands.flatMap((o, operand): Slot[] => {
+    if (o.kind === 'register' && o.gpr !== undefined) return [{ operand, field: 'register', gpr: o.gpr }];
+    if (o.kind !== 'memory') return [];
+    const out: Slot[] = [];
+    if (typeof o.memory.base === 'number') out.push({ operand, field: 'base', gpr: o.memory.base });
+    if (o.memory.index !== undefined) out.push({ operand, field: 'index', gpr: o.memory.index });
+    return out;
+  });
+}
+
+function renamed(o: OperandView, field: Slot['field'], to: number): OperandView {
+  if (o.kind === 'register') return { ...o, gpr: to, name: '' };
+  if (o.kind === 'memory') return { ...o, memory: field === 'base' ? { ...o.memory, base: to } : { ...o.memory, index: to } };
+  return o;
+}
+
+/**
+ * Each rename [from, to] applied to one register field that names `from` in the original (each
+ * to a different field), nothing else changed: REX.B cleared with the register it freed renamed
+ * away is [[9, 1], [1, 2]] (add r9, rcx → add rcx, rdx).
+ */
+export function expectRegistersRenamed(renames: ReadonlyArray<readonly [number, number]>): Expectation {
   return (original, variant) => {
+    const slots = slotsOf(original);
     const alternatives: string[][] = [];
-    original.operands.forEach((o, i) => {
-      const patched: OperandView[] = [];
-      if (o.kind === 'register' && o.gpr === from) patched.push({ ...o, gpr: to, name: '' });
-      if (o.kind === 'memory' && o.memory.base === from) patched.push({ ...o, memory: { ...o.memory, base: to } });
-      if (o.kind === 'memory' && o.memory.index === from) patched.push({ ...o, memory: { ...o.memory, index: to } });
-      for (const p of patched) {
-        const a = keys(original);
-        a[i] = operandKey(p);
-        alternatives.push(a);
+    const choose = (k: number, used: Slot[]): void => {
+      if (k === renames.length) {
+        const ops = [...original.operands];
+        used.forEach((slot, i) => (ops[slot.operand] = renamed(ops[slot.operand]!, slot.field, renames[i]![1])));
+        alternatives.push(ops.map(operandKey));
+        return;
       }
-    });
-    if (alternatives.length === 0) return `GPR ${from} is not among the operands of ${original.decoded.text}`;
+      for (const slot of slots) if (slot.gpr === renames[k]![0] && !used.includes(slot)) choose(k + 1, [...used, slot]);
+    };
+    choose(0, []);
+    if (alternatives.length === 0) return `the registers ${renames.map(([f]) => f).join(', ')} are not among the operands of ${original.decoded.text}`;
     return matchOperands(variant, original.mnemonic, alternatives);
   };
 }
@@ -119,10 +147,11 @@ export function expectAddressSize64(): Expectation {
   };
 }
 
-/** The explicit memory operand without its segment override. */
-export function expectSegmentDropped(): Expectation {
+/** The explicit memory operand without its segment override (a RIP-relative target moved by `ripShift`, the segment base). */
+export function expectSegmentDropped(ripShift = 0n): Expectation {
   return (original, variant) => {
-    const want = original.operands.map((o) => operandKey(o.kind === 'memory' ? { ...o, memory: { ...o.memory, segment: undefined } } : o));
+    const dropped = (m: MemoryOperandView): MemoryOperandView => ({ ...m, segment: undefined, ripTarget: m.ripTarget === undefined ? undefined : m.ripTarget + ripShift });
+    const want = original.operands.map((o) => operandKey(o.kind === 'memory' ? { ...o, memory: dropped(o.memory) } : o));
     return matchOperands(variant, original.mnemonic, [want]);
   };
 }

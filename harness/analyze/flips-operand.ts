@@ -39,9 +39,10 @@ function memoryToRegister(s: Subject): Plans {
   const { index, operand } = modrmMemory(s)!;
   const size = operand.size;
   if (![1, 2, 4, 8].includes(size)) return `a ${size}-byte memory operand has no general-register form`;
-  // a REX prefix may be added for r8–r15 (or SPL–DIL), unless an AH–BH operand forbids one
+  // a REX prefix may be added for SPL–DIL, unless an AH–BH operand forbids one; REX.B stays as it
+  // was (a register from r8–r15 if it was set), so that this flip changes one feature only
   const rexAllowed = !hasHighByteRegister(s);
-  const n = freeRegister(s.view, { rexAllowed, byteOperand: size === 1 });
+  const n = freeRegister(s.view, { rexAllowed, byteOperand: size === 1, extended: (rexOf(l) & 0x1) !== 0 });
   if (n === undefined) return 'no register is free';
   const m = modrmOf(l)!;
   const modrm = 0xc0 | (m.reg << 3) | (n & 7);
@@ -82,12 +83,12 @@ function registerToMemory(s: Subject): Plans {
   const { o, i } = rmOperands[0]!;
   if (o.kind !== 'register' || /^[abcd]h$/.test(o.name)) return 'AH–BH have no base-register twin';
   if (n === 4) return 'RSP cannot be repointed';
+  if (n === 12) return '[r12] needs a SIB byte, which moves REX.B from ModRM.rm to the SIB base';
   const scratch = scratchAddress(s.isolated, 16);
   if (scratch === undefined) return 'no free memory in the data page';
-  // [reg]: rm 100 needs a SIB (base = rm, no index), rm 101 with mod 00 would be RIP-relative
+  // [reg]: rm 101 with mod 00 would be RIP-relative, so [rbp]/[r13] is [reg+0] with a disp8
   const modrmAt = l.modrm!;
-  const low = m.rm;
-  const tail = low === 4 ? [0x00 | (m.reg << 3) | 4, 0x24] : low === 5 ? [0x40 | (m.reg << 3) | 5, 0x00] : [(m.reg << 3) | low];
+  const tail = m.rm === 5 ? [0x40 | (m.reg << 3) | 5, 0x00] : [(m.reg << 3) | m.rm];
   let bytes = splice(l.bytes, modrmAt, 1, ...tail);
   if (l.rex !== undefined) bytes = withByte(bytes, l.rex, rexOf(l) & ~0x2);
   const value = toLittleEndian(gprValue(s.before, n), 16);

@@ -7,11 +7,11 @@
 import { GPR_BY_ENCODING, type GprName } from '../../contracts/machine-state.js';
 import { modrmOf, readSigned, rexOf, SEGMENT_PREFIXES, splice, withByte, writeField, type EncodingLayout } from './encoding.js';
 import {
-  expectAddressSize64, expectRegisterRenamed, expectResized, expectSameOperands, expectSegmentDropped,
+  expectAddressSize64, expectRegisterRenamed, expectRegistersRenamed, expectResized, expectSameOperands, expectSegmentDropped,
 } from './expectations.js';
 import { NEEDS_ISOLATION, type FeatureDefinition, type FeatureInstance } from './feature.js';
 import { usesRegister, viewInstruction } from './instruction-view.js';
-import { effectiveAddress, gprValue, type Subject } from './subject.js';
+import { effectiveAddress, freeRegister, gprValue, type Subject } from './subject.js';
 import type { Plans, VariantPlan } from './variant.js';
 
 const M64 = (1n << 64n) - 1n;
@@ -33,7 +33,7 @@ const REX_BITS = [
   { bit: 0x8, name: 'REX.W', text: 'REX.W is set (64-bit operand size)' },
   { bit: 0x4, name: 'REX.R', text: 'REX.R is set (ModRM.reg names r8–r15)' },
   { bit: 0x2, name: 'REX.X', text: 'REX.X is set (the SIB index is r8–r15)' },
-  { bit: 0x1, name: 'REX.B', text: 'REX.B is set (ModRM.rm register or base, or the opcode register, is r8–r15)' },
+  { bit: 0x1, name: 'REX.B', text: 'REX.B is set' },
 ] as const;
 
 function clearedRex(l: EncodingLayout, bit: number): Uint8Array {
@@ -53,6 +53,14 @@ function extendedRegister(l: EncodingLayout, bit: number): number | undefined {
   return undefined;
 }
 
+/** What REX.B extends here: one key ("REX.B") whatever the place, but the hypothesis says where it was seen. */
+function rexBPlace(l: EncodingLayout): string {
+  const m = modrmOf(l);
+  if (!m) return 'the opcode register is r8–r15';
+  if (m.mod === 3) return 'the ModRM.rm register is r8–r15';
+  return l.sib === undefined ? 'the ModRM.rm base is r8–r15' : 'the SIB base is r8–r15';
+}
+
 export const REX_FEATURE: FeatureDefinition = {
   kind: 'encoding',
   instances: (s) => {
@@ -63,7 +71,7 @@ export const REX_FEATURE: FeatureDefinition = {
       // set but without effect (REX.B of a RIP-relative operand, say): not a feature of this instruction
       const cleared = viewInstruction(clearedRex(l, bit), s.view.decoded.address);
       return !cleared || cleared.decoded.text !== s.view.decoded.text;
-    }).map(({ name, text }) => ({ name, text }));
+    }).map(({ bit, name, text }) => ({ name, text: bit === 0x1 ? `${text} (${rexBPlace(l)})` : text }));
   },
   plans: (s, f) => {
     const l = s.layout!;
@@ -75,10 +83,37 @@ export const REX_FEATURE: FeatureDefinition = {
     const to = from - 8;
     const plan: VariantPlan = { change: `${f.name} cleared`, bytes, expect: expectRegisterRenamed(from, to) };
     if (!s.isolated) return [{ ...plan, change: `${plan.change} (values as they are: no 1-instruction case)` }];
-    if (usesRegister(s.view, to)) return [{ ...plan, change: `${plan.change} (${reg(to)} is used by the instruction too: values as they are)` }];
+    if (usesRegister(s.view, to)) return [moveAside(s, bit, from, to) ?? { ...plan, change: `${plan.change} (${reg(to)} is used by the instruction too: values as they are)` }];
     return [{ ...plan, change: `${plan.change}, ${reg(to)} = ${reg(from)}'s value`, regs: { [reg(to)]: gprValue(s.before, from) } }];
   },
 };
+
+/**
+ * REX.B cleared where the register it now names is another operand too (add r9, rcx → add rcx,
+ * rcx would change the computation): that other operand, when it is the ModRM field the bit does
+ * not touch and the instruction uses the register nowhere else, moves to a free register holding
+ * its value, and the freed register takes the extended one's (add r9, rcx → add rcx, rdx).
+ */
+function moveAside(s: Subject, bit: number, from: number, to: number): VariantPlan | undefined {
+  const l = s.layout!;
+  const m = modrmOf(l);
+  if (!m || (bit !== 0x4 && m.reg !== to) || (bit === 0x4 && (m.mod !== 3 || m.rm !== to || rexOf(l) & 0x1))) return undefined;
+  const explicit = s.view.operands.filter((o) => o.kind === 'register' && o.gpr === to).length;
+  const anywhere = s.view.operands.filter((o) => o.kind === 'memory' && (o.memory.base === to || o.memory.index === to)).length;
+  // exactly one explicit use, in that field (an instruction that also uses it implicitly, like
+  // CMPXCHG's RAX, is not told apart here: its variant changes the accumulator too)
+  if (explicit !== 1 || anywhere || s.view.addressRegisters.has(to)) return undefined;
+  const free = freeRegister(s.view, { rexAllowed: true, byteOperand: false });
+  if (free === undefined) return undefined;
+  const modrm = bit === 0x4 ? (m.mod << 6) | (m.reg << 3) | free : (m.mod << 6) | (free << 3) | m.rm;
+  return {
+    change: `${bit === 0x4 ? 'REX.R' : bit === 0x2 ? 'REX.X' : 'REX.B'} cleared, ${reg(to)} = ${reg(from)}'s value, the other ${reg(to)} operand moved to ${reg(free)} with its value`,
+    bytes: withByte(clearedRex(l, bit), l.modrm!, modrm),
+    regs: { [reg(to)]: gprValue(s.before, from), [reg(free)]: gprValue(s.before, to) },
+    expect: expectRegistersRenamed([[from, to], [to, free]]),
+  };
+}
+
 
 // ── operand size ────────────────────────────────────────────────────────────────────────────
 
@@ -178,7 +213,8 @@ function segmentPlans(s: Subject, f: FeatureInstance): Plans {
   if (segBase === 0n) return [{ change, bytes, expect }];
   const mem = s.view.operands[s.view.memoryOperand];
   if (mem?.kind === 'memory' && mem.memory.base === 'rip') {
-    return [{ change: `${change}, RIP-relative target moved by the ${seg} base`, bytes, ripTarget: mem.memory.ripTarget! + segBase, expect }];
+    const ripTarget = mem.memory.ripTarget! + segBase;
+    return [{ change: `${change}, RIP-relative target moved by the ${seg} base`, bytes, ripTarget, expect: expectSegmentDropped(segBase) }];
   }
   if (!s.isolated) return NEEDS_ISOLATION;
   const base = mem?.kind === 'memory' ? mem.memory.base : s.view.addressRegisters.has(6) ? 6 : undefined;

@@ -11,7 +11,7 @@ import { operandKey, type Expectation } from './expectations.js';
 import type { FeatureDefinition } from './feature.js';
 import type { Subject } from './subject.js';
 
-/** Siblings tried at most (each costs one run, more when it agrees): the nearest rows first. */
+/** Siblings run at most (each costs one run, more when it agrees): the nearest rows first. */
 export const MAX_SIBLINGS = 8;
 
 /** Handlers that compute nothing worth comparing (hint NOPs, #UD rows). */
@@ -24,7 +24,11 @@ function sameForm(a: IsaRow, b: IsaRow, memory: boolean): boolean {
   return memory && ((lea(a) && b.forms === 'Gv,Ev') || (lea(b) && a.forms === 'Gv,Ev'));
 }
 
-/** Sibling rows of `row` in the same map, nearest first (same opcode, then same ALU column, then the rest). */
+/**
+ * Sibling rows of `row` in the same map, nearest first (same opcode, then same ALU column, then
+ * the rest). Some match on paper only (83 /0 ADD Ev,Ib sign-extends its Ib, C1 /4 SHL's is a
+ * count): iced rejects those variants, and the analysis runs the first MAX_SIBLINGS that build.
+ */
 export function siblingRows(row: IsaRow, memory: boolean): IsaRow[] {
   const opcodeRegister = row.forms.split(',').some((f) => f.startsWith('Z'));
   const seen = new Set([row.mnemonic]);
@@ -41,8 +45,7 @@ export function siblingRows(row: IsaRow, memory: boolean): IsaRow[] {
   const distance = (r: IsaRow) => (r.opcode === row.opcode || movLea(r) ? 0 : row.opcode < 0x40 && (r.opcode & 7) === (row.opcode & 7) ? 1 : 2);
   return candidates
     .sort((a, b) => distance(a) - distance(b) || a.id - b.id)
-    .filter((r) => !seen.has(r.mnemonic) && seen.add(r.mnemonic))
-    .slice(0, MAX_SIBLINGS);
+    .filter((r) => !seen.has(r.mnemonic) && seen.add(r.mnemonic));
 }
 
 /** The same operands as the original under the sibling's mnemonic (LEA's memory operand has no size of its own). */

@@ -105,11 +105,12 @@ export function scratchAddress(c: Case, length: number): bigint | undefined {
 }
 
 /**
- * A GPR the instruction does not use, for a flip that needs a register of its own. Without a REX
+ * A GPR the instruction does not use, for a flip that needs a register of its own: one of r8–r15
+ * when `extended` (so that a REX.B the encoding had stays set), else of RAX–RDI. Without a REX
  * prefix only RAX–RDI can be named (and, for byte operands, only AL–BL: 4–7 would be AH–BH).
  */
-export function freeRegister(view: InstructionView, options: { rexAllowed: boolean; byteOperand: boolean }): number | undefined {
-  const order = [1, 2, 3, 0, 6, 7, 5, 8, 9, 10, 11, 12, 13, 14, 15];
+export function freeRegister(view: InstructionView, options: { rexAllowed: boolean; byteOperand: boolean; extended?: boolean }): number | undefined {
+  const order = options.extended ? [9, 10, 11, 8, 14, 15, 13, 12] : [1, 2, 3, 0, 6, 7, 5];
   return order.find((n) => {
     if (usesRegister(view, n)) return false;
     if (n >= 8 && !options.rexAllowed) return false;
