@@ -9,7 +9,7 @@
  */
 import { suppressionFor, type Suppressions } from '../../corpus/suppressions.js';
 import type { DivergenceReport, RootCauseGroup } from '../campaign-result.js';
-import { describeHypothesis, fieldChanges, matchesHypothesis, type Hypothesis } from './hypothesis.js';
+import { describeHypothesis, fieldChanges, listOf, matchesHypothesis, type Hypothesis } from './hypothesis.js';
 
 type Grouping = NonNullable<DivergenceReport['grouping']>;
 
@@ -40,14 +40,9 @@ export function uncovered(reports: readonly DivergenceReport[], hypotheses: read
     .sort((a, b) => b.count - a.count);
 }
 
-interface Member {
-  readonly report: DivergenceReport;
-  readonly grouping?: Grouping;
-}
-
 interface Draft {
   readonly key: string;
-  readonly members: Member[];
+  readonly members: DivergenceReport[];
   readonly hypothesis?: Hypothesis;
   readonly suppressed?: { pattern: string; reason: string };
 }
@@ -57,7 +52,7 @@ const mnemonicOf = (signature: string): string => signature.split(/[\s:]/)[0] ??
 
 function draftGroups(reports: readonly DivergenceReport[], hypotheses: readonly Hypothesis[], suppressions?: Suppressions): Draft[] {
   const drafts = new Map<string, Draft>();
-  const add = (key: string, member: Member, extra: Omit<Draft, 'key' | 'members'>) => {
+  const add = (key: string, member: DivergenceReport, extra: Omit<Draft, 'key' | 'members'>) => {
     let d = drafts.get(key);
     if (!d) drafts.set(key, (d = { key, members: [], ...extra }));
     d.members.push(member);
@@ -65,25 +60,21 @@ function draftGroups(reports: readonly DivergenceReport[], hypotheses: readonly 
   for (const report of reports) {
     const known = suppressionOf(report, suppressions);
     if (known) {
-      add(`suppressed: ${known.pattern}`, { report }, { suppressed: known });
+      add(`suppressed: ${known.pattern}`, report, { suppressed: known });
       continue;
     }
     const h = hypothesisFor(report, hypotheses);
-    if (h) {
-      const analyzed = hypotheses.some((x) => x.signature === report.signature);
-      // the first hypothesis seen for a key speaks for the group
-      add(h.key, { report, grouping: analyzed ? 'analyzed' : 'hypothesis' }, { hypothesis: h });
-    } else {
-      add(`unanalyzed: ${report.signature}`, { report, grouping: 'unanalyzed' }, {});
-    }
+    // the first hypothesis seen for a key speaks for the group
+    if (h) add(h.key, report, { hypothesis: h });
+    else add(`unanalyzed: ${report.signature}`, report, {});
   }
   return [...drafts.values()];
 }
 
 function toGroup(d: Draft): Omit<RootCauseGroup, 'id'> {
-  const members = [...d.members].sort((a, b) => b.report.count - a.report.count);
-  const signatures = members.map((m) => m.report.signature);
-  const cases = members.reduce((n, m) => n + m.report.count, 0);
+  const members = [...d.members].sort((a, b) => b.count - a.count);
+  const signatures = members.map((m) => m.signature);
+  const cases = members.reduce((n, m) => n + m.count, 0);
   const mnemonics = [...new Set(signatures.map(mnemonicOf))];
   if (d.suppressed) {
     return {
@@ -94,7 +85,7 @@ function toGroup(d: Draft): Omit<RootCauseGroup, 'id'> {
   }
   const h = d.hypothesis;
   if (!h) {
-    const fields = fieldChanges(members[0]!.report).join(', ');
+    const fields = fieldChanges(members[0]!).join(', ');
     return { key: d.key, hypothesis: `not analyzed (the analysis budget ran out first): ${fields} after ${listOf(mnemonics)}`, necessary: [], experiments: [], signatures, cases };
   }
   return {
@@ -106,10 +97,6 @@ function toGroup(d: Draft): Omit<RootCauseGroup, 'id'> {
     cases,
     analyzed: h.signature,
   };
-}
-
-function listOf(items: readonly string[], max = 5): string {
-  return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')}…`;
 }
 
 /** Groups over `reports`, G1 the one with the most cases. */
