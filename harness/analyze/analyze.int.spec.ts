@@ -8,13 +8,14 @@ import { BatchScreen, runnerWithGuestScrub } from '../batch/batch-screen.js';
 import type { DivergenceReport, RootCauseGroup } from '../campaign-result.js';
 import { createCaseSource } from '../campaign/case-source.js';
 import { buildDivergenceReport } from '../divergence-report.js';
-import type { Divergence, LockstepRunner } from '../lockstep.js';
+import { LockstepRunner, type Divergence } from '../lockstep.js';
+import { CorruptingTarget } from '../testing/corrupting-target.js';
 import { encode, makeCase, qword } from '../minimize/test-fixtures.js';
 import { MUTANT_FAMILY } from '../planted.js';
 import { divergenceSignature } from '../signature.js';
 import { analyzeDivergence } from './analyze.js';
 import { groupDivergences, uncovered } from './group.js';
-import type { Hypothesis } from './hypothesis.js';
+import { describeHypothesis, type Hypothesis } from './hypothesis.js';
 import { isolateDivergence } from './isolate.js';
 
 /**
@@ -148,4 +149,41 @@ describe('isolation and deadlines', () => {
     expect(h.complete).toBe(false);
     expect(h.key).toBe('fields: gpr');
   });
+});
+
+describe('a divergence with no 1-instruction case', () => {
+  // A DUT (a second QEMU) that corrupts R9 after a 64-bit `add r9, …` unless that add is the
+  // first instruction since reset: alone, the instruction never diverges.
+  let steps = 0;
+  class AfterTheFirstInstruction extends CorruptingTarget {
+    override reset(...args: Parameters<CorruptingTarget['reset']>): Promise<void> {
+      steps = 0;
+      return super.reset(...args);
+    }
+  }
+  let dutQemu: QemuTarget;
+  beforeAll(async () => {
+    dutQemu = await QemuTarget.launch({ name: 'qemu-history-bug' });
+  });
+  afterAll(async () => {
+    await dutQemu?.close();
+  });
+
+  it('flips encodings on the whole case (a later instruction diverging counts as this one agreeing); state flips are not applicable', async () => {
+    const dut = new AfterTheFirstInstruction(dutQemu, (ins) => steps++ >= 1 && /^add r9,/.test(ins.text), (s) => ({ ...s, gpr: { ...s.gpr, r9: s.gpr.r9 ^ 1n } }));
+    const history = new LockstepRunner(qemu, dut);
+    // nop; add r9, rax; add r9, rcx
+    const c = makeCase({ code: encode(['90', '4901c1', '4901c9']), regs: { r9: 0x10n, rax: 0x20n, rcx: 0x30n } });
+    const r = await history.run(c, { mode: 'step' });
+    expect(r.divergence?.index).toBe(1);
+    const h = await analyzeDivergence(history, c, r.divergence!);
+    console.log(`${describeHypothesis(h)}\n${h.experiments.map((e) => `  ${e.outcome} ${e.feature}: ${e.change}`).join('\n')}`);
+    expect(h.isolated).toBe(false);
+    // add r9d, eax (REX.W cleared) and add rcx, rax (REX.B cleared) escape the double's pattern; sub r9, rax… too
+    expect(h.key).toBe('ADD + REX.W + REX.B');
+    // REX.B cleared: add rcx, rax agrees, and then the next add r9, rcx diverges
+    expect(h.experiments.find((e) => e.feature === 'REX.B')?.outcome).toBe('other-divergence');
+    expect(h.experiments.find((e) => e.feature === 'register operand')?.outcome).toBe('not-applicable');
+    expect(describeHypothesis(h)).toMatch(/no 1-instruction case/);
+  }, 60_000);
 });
