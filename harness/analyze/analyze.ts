@@ -116,9 +116,10 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
       .map((o) => o.feature.name),
   );
   // in FEATURES order (the mnemonic first), whatever order they ran in
-  const necessary: NecessaryFeature[] = (subject ? presentFeatures(subject) : [])
+  const found: NecessaryFeature[] = (subject ? presentFeatures(subject) : [])
     .filter((f) => necessaryNames.includes(f.name))
     .map((f) => ({ name: f.name, text: f.text, kind: f.definition.kind }));
+  const necessary = found.filter((f) => f.kind !== 'value');
   const fields = fieldChanges(d);
   const experiments: Experiment[] = outcomes.flatMap((o) => o.results).map(({ feature, change, outcome }) => ({ feature, change, outcome }));
   return {
@@ -128,6 +129,7 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
     mnemonic: subject?.view.mnemonic ?? d.instruction?.mnemonic.toUpperCase() ?? '?',
     isolated: iso !== undefined,
     necessary,
+    valueClasses: found.filter((f) => f.kind === 'value'),
     mnemonicTest,
     fields,
     experiments,

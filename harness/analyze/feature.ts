@@ -8,11 +8,17 @@ import type { Plans } from './variant.js';
  * anything — and `plans` builds the variants that remove it.
  */
 export interface FeatureDefinition {
-  /** encoding: the bytes change; state: the initial state changes; mnemonic: sibling rows. */
-  readonly kind: 'encoding' | 'state' | 'mnemonic';
+  /**
+   * encoding: the bytes change; state: a specific input changes (a flag, a shift count);
+   * mnemonic: sibling rows; value: an operand's value class (never part of a group key: that
+   * the values matter says nothing about which bug it is).
+   */
+  readonly kind: FeatureKind;
   readonly instances: (s: Subject) => FeatureInstance[];
   readonly plans: (s: Subject, f: FeatureInstance) => Plans;
 }
+
+export type FeatureKind = 'encoding' | 'state' | 'mnemonic' | 'value';
 
 export interface FeatureInstance {
   /** Stable name, used in group keys: `REX.B`, `0x66`, `CF in = 1`, `ADD`. */

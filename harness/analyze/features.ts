@@ -1,6 +1,6 @@
 /**
- * The features an analysis flips, in the order it flips them (and the order a group key lists
- * them in): the mnemonic first, then prefixes, operand forms and immediates, then input state.
+ * The features an analysis flips, in the order a group key lists them: the mnemonic first, then
+ * prefixes, operand forms and immediates, then input state, then value classes (never in a key).
  */
 import type { FeatureDefinition, FeatureInstance } from './feature.js';
 import {
@@ -8,6 +8,7 @@ import {
 } from './flips-operand.js';
 import { ADDRESS_SIZE_FEATURE, LOCK_FEATURE, OPERAND_SIZE_FEATURE, REP_FEATURE, REX_FEATURE, SEGMENT_FEATURE } from './flips-prefix.js';
 import { FLAG_IN_FEATURE } from './flips-state.js';
+import { UPPER_HALF_FEATURE } from './flips-value.js';
 import { MNEMONIC_FEATURE } from './siblings.js';
 import type { Subject } from './subject.js';
 
@@ -26,6 +27,7 @@ export const FEATURES: readonly FeatureDefinition[] = [
   NEGATIVE_IMMEDIATE_FEATURE,
   SHIFT_COUNT_FEATURE,
   FLAG_IN_FEATURE,
+  UPPER_HALF_FEATURE,
 ];
 
 export interface PresentFeature extends FeatureInstance {

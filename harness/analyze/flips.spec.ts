@@ -217,6 +217,20 @@ describe('input flags', () => {
   });
 });
 
+describe('value classes', () => {
+  it("the upper half of a 64-bit operand read is cleared (a register, or the memory operand's bytes 4–7)", () => {
+    const memory = [{ addr: 0x20000n, bytes: qword(0x1122334455667788n) }];
+    const regs = { rbx: 0x20000n, rax: 0xabcd00000001n };
+    expect(featureNames('48 03 03', { regs, memory })).toEqual(expect.arrayContaining(['rax upper half ≠ 0', 'the memory operand upper half ≠ 0']));
+    expect(one(flips('48 03 03', 'rax upper half ≠ 0', { regs, memory })).regs).toEqual({ rax: 1n });
+    const m = one(flips('48 03 03', 'the memory operand upper half ≠ 0', { regs, memory }));
+    expect(m.memory).toEqual([{ addr: 0x20000n, bytes: qword(0x55667788n) }]);
+    // a 32-bit operand, or a register only written, has no such class
+    expect(featureNames('03 03', { regs, memory }).some((n) => n.includes('upper half'))).toBe(false);
+    expect(featureNames('48 8b 03', { regs, memory })).not.toContain('rax upper half ≠ 0');
+  });
+});
+
 describe('mnemonic siblings', () => {
   /** Siblings whose form matches on paper but not in iced's reading (83 /0 ADD Ev,Ib for SHL Ev,Ib: a sign-extended immediate) are left out. */
   const built = (hex: string, feature: string): string[] => {

@@ -6,6 +6,7 @@
  */
 import type { DivergenceReport, Experiment } from '../campaign-result.js';
 import { flagNames, type FieldDiff } from '../compare.js';
+import type { FeatureKind } from './feature.js';
 import { presentFeatures } from './features.js';
 import { subjectOf } from './subject.js';
 
@@ -14,7 +15,7 @@ export interface NecessaryFeature {
   readonly name: string;
   /** e.g. `REX.B is set (…)`. */
   readonly text: string;
-  readonly kind: 'encoding' | 'state' | 'mnemonic';
+  readonly kind: FeatureKind;
 }
 
 /**
@@ -33,8 +34,10 @@ export interface Hypothesis {
   readonly mnemonic: string;
   /** The experiments ran on a 1-instruction case (state features could be flipped). */
   readonly isolated: boolean;
-  /** In FEATURES order, implied ones left out (RIP-relative implies memory operand). */
+  /** In FEATURES order, implied ones left out (RIP-relative implies memory operand); no value class. */
   readonly necessary: readonly NecessaryFeature[];
+  /** Value classes without which it agreed too ("the memory operand's upper half is nonzero"): said, never keyed on. */
+  readonly valueClasses: readonly NecessaryFeature[];
   readonly mnemonicTest: MnemonicTest;
   /** What differs, flags bit by bit with their direction: `rflags.AF 1→0`, `gpr`, `memory`. */
   readonly fields: readonly string[];
@@ -113,6 +116,7 @@ export function describeHypothesis(h: Hypothesis, mnemonics: readonly string[] =
   } else {
     text = `${h.fields.map((f) => fieldText(f, h.labels)).join(', ')} after ${listOf(mnemonics).replace(/, /g, '/')}; no encoding feature needed`;
   }
+  if (h.valueClasses.length) text += `; the values matter too: ${h.valueClasses.map((f) => f.text).join(' and ')}`;
   if (!h.isolated) text += ' [no 1-instruction case: state features untested]';
   if (!h.complete) text += ' [experiments cut short by the deadline]';
   return text;

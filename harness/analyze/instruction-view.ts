@@ -47,6 +47,8 @@ export interface InstructionView {
   readonly operands: readonly OperandView[];
   /** Index in `operands` of the explicit memory operand, or -1. */
   readonly memoryOperand: number;
+  /** Per operand: does the instruction read it (a source, or a destination it also reads)? */
+  readonly operandRead: readonly boolean[];
   /** Every GPR the instruction touches (explicit and implicit), by number. */
   readonly registers: readonly RegisterUse[];
   /** GPRs used to form an address (explicit or implicit memory operand: base, index, RSP, RSI…). */
@@ -75,6 +77,7 @@ const IMMEDIATE_SIZE: ReadonlyMap<OpKind, number> = new Map([
 ]);
 
 let infoFactory: InstructionInfoFactory | undefined;
+const READS: readonly OpAccess[] = [OpAccess.Read, OpAccess.CondRead, OpAccess.ReadWrite, OpAccess.ReadCondWrite];
 
 /** The view of the single instruction at the start of `bytes`, placed at `address`; undefined when invalid. */
 export function viewInstruction(bytes: Uint8Array, address: bigint): InstructionView | undefined {
@@ -89,14 +92,16 @@ export function viewInstruction(bytes: Uint8Array, address: bigint): Instruction
     const info = (infoFactory ??= new InstructionInfoFactory()).info(ins);
     const registers = new Map<number, { read: boolean; written: boolean }>();
     const addressRegisters = new Set<number>();
+    let operandRead: boolean[];
     try {
+      operandRead = operands.map((_, i) => READS.includes(info.opAccess(i)));
       for (const u of info.usedRegisters()) {
         const n = gprNumber(u.register as Register);
         const access = u.access as OpAccess;
         u.free();
         if (n === undefined) continue;
         const r = registers.get(n) ?? { read: false, written: false };
-        r.read ||= [OpAccess.Read, OpAccess.CondRead, OpAccess.ReadWrite, OpAccess.ReadCondWrite].includes(access);
+        r.read ||= READS.includes(access);
         r.written ||= [OpAccess.Write, OpAccess.CondWrite, OpAccess.ReadWrite, OpAccess.ReadCondWrite].includes(access);
         registers.set(n, r);
       }
@@ -116,6 +121,7 @@ export function viewInstruction(bytes: Uint8Array, address: bigint): Instruction
       mnemonic: decoded.mnemonic.toUpperCase(),
       operands,
       memoryOperand: operands.findIndex((o) => o.kind === 'memory'),
+      operandRead,
       registers: [...registers].map(([gpr, r]) => ({ gpr, ...r })),
       addressRegisters,
       hasLock: ins.hasLockPrefix,

@@ -69,7 +69,7 @@ export function resampleInputs(v: BuiltVariant, count: number, seed: bigint): Re
   const mem = v.view.operands[v.view.memoryOperand];
   const ea = mem?.kind === 'memory' ? effectiveAddress(mem.memory, state) : undefined;
   const size = mem?.kind === 'memory' ? Math.min(mem.size, 16) : 0;
-  const memoryKnown = ea !== undefined && size > 0 && caseMemoryAt(v.case, ea, size) !== undefined;
+  const memoryKnown = !v.plan.holdMemory && ea !== undefined && size > 0 && caseMemoryAt(v.case, ea, size) !== undefined;
   if (data.length === 0 && !memoryKnown) return [];
   const next = rng(seed);
   const out: Resampled[] = [];

@@ -27,6 +27,8 @@ export interface VariantPlan {
   readonly expect: Expectation;
   /** GPR numbers that input resampling must leave alone (a shift count held in range, say). */
   readonly hold?: readonly number[];
+  /** Input resampling must leave the memory operand alone too (its value is what the flip set). */
+  readonly holdMemory?: boolean;
 }
 
 /** Plans for one feature, or why none can be built. */
