@@ -140,6 +140,18 @@ describe('isolation and deadlines', () => {
     expect(isolation!.case.regs.rax).toBe(1n);
   });
 
+  it('a divergence that does not reproduce: no experiment, the differing fields as the key', async () => {
+    setMutants(['add64-mem-trunc32']);
+    const c = storeThenAdd();
+    const r = await runner.run(c, { mode: 'step' });
+    setMutants([]); // "fixed" between finding and analyzing
+    const h = await analyzeDivergence(runner, c, r.divergence!);
+    expect(h.reproduced).toBe(false);
+    expect(h.experiments).toEqual([]);
+    expect(h.key).toBe('fields: gpr');
+    expect(h.runs).toBeLessThanOrEqual(4);
+  });
+
   it('a deadline already past: no run, an incomplete hypothesis that falls back on the fields', async () => {
     setMutants(['add64-mem-trunc32']);
     const c = storeThenAdd();

@@ -49,8 +49,9 @@ function labels(runner: LockstepRunner): Hypothesis['labels'] {
 
 /**
  * Analyze the divergence `d` of case `c` on `runner` (the reference and the system under test
- * that produced it). Never throws for a divergence that will not reproduce: the hypothesis then
- * has no necessary feature and falls back to the differing fields.
+ * that produced it). A divergence that does not reproduce gets a hypothesis without experiments
+ * (`reproduced: false`, keyed on the differing fields); a target that fails (QEMU gone) throws,
+ * as it does for any run, and the caller restarts it.
  */
 export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Divergence, options: AnalyzeOptions = {}): Promise<Hypothesis> {
   const t0 = performance.now();
@@ -65,8 +66,16 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
   const ins = splitCode(base.case.code)[base.index];
   const subject = ins && !ins.invalid ? subjectOf(ins.bytes, ins.address, base.divergence.before, iso?.case) : undefined;
 
+  // Experiments on a divergence that no longer happens would find every feature "necessary":
+  // the case they start from must still diverge at that instruction (isolation ran it, or run it now).
+  let reproduced = iso?.ran ?? false;
+  if (!reproduced && timeLeft()) {
+    runs++;
+    reproduced = (await runner.run(base.case, { mode: 'block' })).divergence?.index === base.index;
+  }
+
   const outcomes: FeatureOutcome[] = [];
-  if (subject && ins) {
+  if (subject && ins && reproduced) {
     const expected = base.divergence.expectedException;
     const ctx: RunContext = {
       runner,
@@ -128,13 +137,14 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
     instruction: ins?.text ?? d.instruction?.text ?? '(unknown)',
     mnemonic: subject?.view.mnemonic ?? d.instruction?.mnemonic.toUpperCase() ?? '?',
     isolated: iso !== undefined,
+    reproduced,
     necessary,
     valueClasses: found.filter((f) => f.kind === 'value'),
     mnemonicTest,
     fields,
     experiments,
     key: hypothesisKey(necessary, fields),
-    complete: !outcomes.some((o) => o.cut) && subject !== undefined && timeLeft(),
+    complete: !outcomes.some((o) => o.cut) && subject !== undefined && reproduced && timeLeft(),
     seconds: (performance.now() - t0) / 1000,
     runs,
     labels: labels(runner),

@@ -31,7 +31,7 @@ const feature = (name: string, kind: NecessaryFeature['kind'] = 'encoding'): Nec
 
 function hypothesis(signature: string, necessary: NecessaryFeature[], fields: string[] = ['gpr']): Hypothesis {
   return {
-    signature, caseId: signature, instruction: 'x', mnemonic: signature.split(' ')[0]!, isolated: true, necessary, valueClasses: [],
+    signature, caseId: signature, instruction: 'x', mnemonic: signature.split(' ')[0]!, isolated: true, reproduced: true, necessary, valueClasses: [],
     mnemonicTest: necessary.some((f) => f.kind === 'mnemonic') ? 'necessary' : 'not-necessary', fields,
     experiments: [{ feature: necessary[0]?.name ?? 'REX.W', change: 'flipped', outcome: 'agrees' }],
     key: hypothesisKey(necessary, fields), complete: true, seconds: 0.1, runs: 10, labels: { reference: 'QEMU', dut: 'emulator' },

@@ -34,6 +34,8 @@ export interface Hypothesis {
   readonly mnemonic: string;
   /** The experiments ran on a 1-instruction case (state features could be flipped). */
   readonly isolated: boolean;
+  /** The divergence happened again before the experiments (else none ran). */
+  readonly reproduced: boolean;
   /** In FEATURES order, implied ones left out (RIP-relative implies memory operand); no value class. */
   readonly necessary: readonly NecessaryFeature[];
   /** Value classes without which it agreed too ("the memory operand's upper half is nonzero"): said, never keyed on. */
@@ -117,7 +119,8 @@ export function describeHypothesis(h: Hypothesis, mnemonics: readonly string[] =
     text = `${h.fields.map((f) => fieldText(f, h.labels)).join(', ')} after ${listOf(mnemonics).replace(/, /g, '/')}; no encoding feature needed`;
   }
   if (h.valueClasses.length) text += `; the values matter too: ${h.valueClasses.map((f) => f.text).join(' and ')}`;
-  if (!h.isolated) text += ' [no 1-instruction case: state features untested]';
+  if (!h.reproduced) text += ' [the divergence did not reproduce: no experiment ran]';
+  else if (!h.isolated) text += ' [no 1-instruction case: state features untested]';
   if (!h.complete) text += ' [experiments cut short by the deadline]';
   return text;
 }

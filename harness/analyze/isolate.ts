@@ -21,6 +21,8 @@ export interface Isolation {
    * experiments; a minimizer wanting the same signature should check this.
    */
   readonly sameSignature: boolean;
+  /** It was run here (false for a divergence at instruction 0, isolated without a run). */
+  readonly ran: boolean;
   /** Whose memory it starts from: the case's initial memory, or the reference's just before the instruction. */
   readonly memory: 'initial' | 'before';
 }
@@ -70,13 +72,13 @@ export async function isolateDivergence(runner: LockstepRunner, c: Case, d: Dive
     const x = r.divergence;
     if (!x || x.index !== 0) return undefined;
     const same = divergenceSignature(x);
-    if (same === signature) return { case: iso, divergence: x, memory: kind, sameSignature: true };
-    return withoutFlags(same) === withoutFlags(signature) ? { case: iso, divergence: x, memory: kind, sameSignature: false } : undefined;
+    if (same === signature) return { case: iso, divergence: x, memory: kind, sameSignature: true, ran: true };
+    return withoutFlags(same) === withoutFlags(signature) ? { case: iso, divergence: x, memory: kind, sameSignature: false, ran: true } : undefined;
   };
   if (d.index === 0) {
     // The first instruction already starts from `before`, and what follows it cannot change how it diverged: no run needed.
     const iso = isolatedCase(c, 0, d.before, c.memory);
-    return { isolation: iso && { case: iso, divergence: d, memory: 'initial', sameSignature: true }, runs };
+    return { isolation: iso && { case: iso, divergence: d, memory: 'initial', sameSignature: true, ran: false }, runs };
   }
   const first = await attempt(c.memory, 'initial');
   if (first?.sameSignature || !timeLeft()) return { isolation: first, runs };
