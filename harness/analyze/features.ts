@@ -7,7 +7,7 @@ import {
   DIRECTION_FEATURE, MEMORY_FEATURE, NEGATIVE_IMMEDIATE_FEATURE, REGISTER_FEATURE, RIP_RELATIVE_FEATURE, SHIFT_COUNT_FEATURE,
 } from './flips-operand.js';
 import { ADDRESS_SIZE_FEATURE, LOCK_FEATURE, OPERAND_SIZE_FEATURE, REP_FEATURE, REX_FEATURE, SEGMENT_FEATURE } from './flips-prefix.js';
-import { FLAG_IN_FEATURE } from './flips-state.js';
+import { CONDITION_FEATURE, FLAG_IN_FEATURE } from './flips-state.js';
 import { UPPER_HALF_FEATURE } from './flips-value.js';
 import { MNEMONIC_FEATURE } from './siblings.js';
 import type { Subject } from './subject.js';
@@ -27,6 +27,7 @@ export const FEATURES: readonly FeatureDefinition[] = [
   NEGATIVE_IMMEDIATE_FEATURE,
   SHIFT_COUNT_FEATURE,
   FLAG_IN_FEATURE,
+  CONDITION_FEATURE,
   UPPER_HALF_FEATURE,
 ];
 

@@ -7,7 +7,7 @@
 import { GPR_BY_ENCODING, type GprName } from '../../contracts/machine-state.js';
 import { modrmOf, readSigned, rexOf, SEGMENT_PREFIXES, splice, withByte, writeField, type EncodingLayout } from './encoding.js';
 import {
-  expectAddressSize64, expectRegisterRenamed, expectRegistersRenamed, expectResized, expectSameOperands, expectSegmentDropped,
+  expectAddressSize64, expectRegisterRenamed, expectRegistersRenamed, expectResized, expectSameOperands, expectSegmentDropped, operandKey,
 } from './expectations.js';
 import { NEEDS_ISOLATION, type FeatureDefinition, type FeatureInstance } from './feature.js';
 import { usesRegister, viewInstruction } from './instruction-view.js';
@@ -26,6 +26,9 @@ function withoutPrefix(l: EncodingLayout, byte: number): Uint8Array {
 const hasPrefix = (l: EncodingLayout | undefined, byte: number): boolean => !!l && l.prefixes.some((at) => l.bytes[at] === byte);
 
 const accessesMemory = (s: Subject): boolean => s.view.memoryOperand >= 0 || s.view.addressRegisters.size > 0;
+
+/** Is GPR `n` an explicit register operand too (so that moving it to keep an address would change a value)? */
+const isDataOperand = (s: Subject, n: number): boolean => s.view.operands.some((o) => o.kind === 'register' && o.gpr === n);
 
 // ── REX bits ────────────────────────────────────────────────────────────────────────────────
 
@@ -83,10 +86,22 @@ export const REX_FEATURE: FeatureDefinition = {
     const to = from - 8;
     const plan: VariantPlan = { change: `${f.name} cleared`, bytes, expect: expectRegisterRenamed(from, to) };
     if (!s.isolated) return [{ ...plan, change: `${plan.change} (values as they are: no 1-instruction case)` }];
-    if (usesRegister(s.view, to)) return [moveAside(s, bit, from, to) ?? { ...plan, change: `${plan.change} (${reg(to)} is used by the instruction too: values as they are)` }];
+    const read = renamedSlotIsRead(s, bytes);
+    if (usesRegister(s.view, to)) return [moveAside(s, bit, from, to, read) ?? { ...plan, change: `${plan.change} (${reg(to)} is used by the instruction too: values as they are)` }];
+    // A register only written needs no value; carrying one anyway could hand a bug that reads it
+    // by mistake (REX.B ignored elsewhere in the instruction) the right value by coincidence.
+    if (!read) return [{ ...plan, change: `${plan.change} (${reg(to)} is only written: no value to carry)` }];
     return [{ ...plan, change: `${plan.change}, ${reg(to)} = ${reg(from)}'s value`, regs: { [reg(to)]: gprValue(s.before, from) } }];
   },
 };
+
+/** Does the instruction read the operand the cleared REX bit renames (an address register always is)? */
+function renamedSlotIsRead(s: Subject, cleared: Uint8Array): boolean {
+  const variant = viewInstruction(cleared, s.view.decoded.address);
+  if (!variant) return true;
+  const i = s.view.operands.findIndex((o, k) => variant.operands[k] === undefined || operandKey(o) !== operandKey(variant.operands[k]!));
+  return i < 0 || s.view.operands[i]!.kind !== 'register' || s.view.operandRead[i]!;
+}
 
 /**
  * REX.B cleared where the register it now names is another operand too (add r9, rcx → add rcx,
@@ -94,7 +109,7 @@ export const REX_FEATURE: FeatureDefinition = {
  * not touch and the instruction uses the register nowhere else, moves to a free register holding
  * its value, and the freed register takes the extended one's (add r9, rcx → add rcx, rdx).
  */
-function moveAside(s: Subject, bit: number, from: number, to: number): VariantPlan | undefined {
+function moveAside(s: Subject, bit: number, from: number, to: number, read: boolean): VariantPlan | undefined {
   const l = s.layout!;
   const m = modrmOf(l);
   if (!m || (bit !== 0x4 && m.reg !== to) || (bit === 0x4 && (m.mod !== 3 || m.rm !== to || rexOf(l) & 0x1))) return undefined;
@@ -106,10 +121,11 @@ function moveAside(s: Subject, bit: number, from: number, to: number): VariantPl
   const free = freeRegister(s.view, { rexAllowed: true, byteOperand: false });
   if (free === undefined) return undefined;
   const modrm = bit === 0x4 ? (m.mod << 6) | (m.reg << 3) | free : (m.mod << 6) | (free << 3) | m.rm;
+  const name = bit === 0x4 ? 'REX.R' : bit === 0x2 ? 'REX.X' : 'REX.B';
   return {
-    change: `${bit === 0x4 ? 'REX.R' : bit === 0x2 ? 'REX.X' : 'REX.B'} cleared, ${reg(to)} = ${reg(from)}'s value, the other ${reg(to)} operand moved to ${reg(free)} with its value`,
+    change: `${name} cleared${read ? `, ${reg(to)} = ${reg(from)}'s value` : ''}, the other ${reg(to)} operand moved to ${reg(free)} with its value`,
     bytes: withByte(clearedRex(l, bit), l.modrm!, modrm),
-    regs: { [reg(to)]: gprValue(s.before, from), [reg(free)]: gprValue(s.before, to) },
+    regs: { ...(read ? { [reg(to)]: gprValue(s.before, from) } : {}), [reg(free)]: gprValue(s.before, to) },
     expect: expectRegistersRenamed([[from, to], [to, free]]),
   };
 }
@@ -169,6 +185,7 @@ function addressSizePlans(s: Subject): Plans {
     const ea32 = effectiveAddress({ ...m, segment: undefined }, s.before)!;
     if (base !== undefined) {
       if (base === m.index) return 'base and index are the same register';
+      if (isDataOperand(s, base)) return 'the base register is also a data operand';
       const index = m.index === undefined ? 0n : gprValue(s.before, m.index) & 0xffffffffn;
       regs[reg(base)] = (ea32 - index * BigInt(m.scale) - m.disp) & M64;
     } else if (m.index !== undefined) {
@@ -219,9 +236,7 @@ function segmentPlans(s: Subject, f: FeatureInstance): Plans {
   if (!s.isolated) return NEEDS_ISOLATION;
   const base = mem?.kind === 'memory' ? mem.memory.base : s.view.addressRegisters.has(6) ? 6 : undefined;
   if (typeof base !== 'number') return 'no base register to carry the segment base';
-  if (s.view.registers.some((r) => r.gpr === base && (r.read || r.written) && !s.view.addressRegisters.has(base))) {
-    return 'the base register is also a data operand';
-  }
+  if (isDataOperand(s, base)) return 'the base register is also a data operand';
   return [{ change: `${change}, ${reg(base)} += the ${seg} base`, bytes, regs: { [reg(base)]: (gprValue(s.before, base) + segBase) & M64 }, expect }];
 }
 

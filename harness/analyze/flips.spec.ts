@@ -107,6 +107,12 @@ describe('REX bits', () => {
     expect(x.regs).toEqual({ rcx: 0x20n });
   });
 
+  it('a register the instruction only writes gets no value (mov r14, [rax+0x10] → mov rsi, [rax+0x10])', () => {
+    const f = one(flips('4c 8b 70 10', 'REX.R', { regs: { rax: 0x20000n, r14: 5n } }));
+    expect(f.text).toBe('mov rsi, [rax+0x10]');
+    expect(f.regs).toEqual({});
+  });
+
   it('REX.W cannot be cleared where the length would change (mov r13, imm64)', () => {
     const [f] = flips('49 bd 11 11 11 11 11 11 11 11', 'REX.W') as Flip[];
     expect(f!.built).toBe(false);

@@ -138,6 +138,21 @@ describe('groupDivergences', () => {
       ['REX.W + REX.B', ['SHL r/m64, imm8 reg :: gpr']],
     ]);
   });
+
+  it('a mnemonic in a key only for want of a sibling to test it does not split a group', () => {
+    const imul = { ...hypothesis('IMUL r32, r/m32, imm8 reg :: gpr', [feature('IMUL', 'mnemonic'), feature('REX.B')]), mnemonicTest: 'no-sibling' as const };
+    const push = { ...hypothesis('PUSH imm32 reg :: memory', [feature('PUSH', 'mnemonic'), feature('negative immediate')]), mnemonicTest: 'no-sibling' as const };
+    const reports = [
+      report('45 6b d5 fd', { signature: 'IMUL r32, r/m32, imm8 reg :: gpr', count: 2 }), // imul r10d, r13d, -3
+      report('49 01 c1', { signature: 'ADD r/m64, r64 reg :: gpr', count: 3 }),
+      report('68 fb ff ff ff', { signature: 'PUSH imm32 reg :: memory', count: 1 }),
+    ];
+    const groups = groupDivergences(reports, [imul, hypothesis('ADD r/m64, r64 reg :: gpr', [feature('REX.B')]), push]);
+    expect(groups.map((g) => [g.key, g.signatures.length, g.analyzed])).toEqual([
+      ['REX.B', 2, 'ADD r/m64, r64 reg :: gpr'],
+      ['PUSH + negative immediate', 1, 'PUSH imm32 reg :: memory'], // no other hypothesis without PUSH: the key stays
+    ]);
+  });
 });
 
 describe('describeHypothesis', () => {

@@ -4,12 +4,13 @@
  *     suppressed group however many forms it shows up in);
  *   - else the group of the hypothesis inferred on its own case (`analyzed`), or of a hypothesis
  *     whose necessary features its divergent instruction has (`hypothesis`), the most specific
- *     one first; hypotheses with the same key are one group;
+ *     one first; hypotheses with the same key are one group (see groupKey for a mnemonic that
+ *     could not be tested);
  *   - else a group of its own (`unanalyzed`: no hypothesis covered it before the budget ran out).
  */
 import { suppressionFor, type Suppressions } from '../../corpus/suppressions.js';
 import type { DivergenceReport, RootCauseGroup } from '../campaign-result.js';
-import { describeHypothesis, fieldChanges, listOf, matchesHypothesis, type Hypothesis } from './hypothesis.js';
+import { describeHypothesis, fieldChanges, hypothesisKey, listOf, matchesHypothesis, type Hypothesis } from './hypothesis.js';
 
 type Grouping = NonNullable<DivergenceReport['grouping']>;
 
@@ -22,6 +23,19 @@ export function hypothesisFor(report: DivergenceReport, hypotheses: readonly Hyp
     if ((!best || h.necessary.length > best.necessary.length) && matchesHypothesis(h, report)) best = h;
   }
   return best;
+}
+
+/**
+ * The group a hypothesis belongs to: its key — unless its mnemonic is in the key only because no
+ * sibling row could test it (IMUL r, r/m, imm8 has none) and another hypothesis has the same key
+ * without it: "IMUL + REX.B" then joins "REX.B", since nothing showed the mnemonic mattered.
+ */
+export function groupKey(h: Hypothesis, hypotheses: readonly Hypothesis[]): string {
+  if (h.mnemonicTest !== 'no-sibling') return h.key;
+  const rest = h.necessary.filter((f) => f.kind !== 'mnemonic');
+  if (rest.length === 0) return h.key;
+  const reduced = hypothesisKey(rest, h.fields);
+  return hypotheses.some((x) => x !== h && x.key === reduced) ? reduced : h.key;
 }
 
 /** The suppression entry (its signature pattern) and reason that cover a report, if any. */
@@ -64,9 +78,11 @@ function draftGroups(reports: readonly DivergenceReport[], hypotheses: readonly 
       continue;
     }
     const h = hypothesisFor(report, hypotheses);
-    // the first hypothesis seen for a key speaks for the group
-    if (h) add(h.key, report, { hypothesis: h });
-    else add(`unanalyzed: ${report.signature}`, report, {});
+    if (h) {
+      const key = groupKey(h, hypotheses);
+      // the hypothesis whose own key that is speaks for the group (the first, when several)
+      add(key, report, { hypothesis: hypotheses.find((x) => x.key === key) ?? h });
+    } else add(`unanalyzed: ${report.signature}`, report, {});
   }
   return [...drafts.values()];
 }

@@ -5,7 +5,7 @@
  * the independent decoder, so that a variant is checked against iced's reading of its bytes and
  * not against our own emulator's decoder.
  */
-import { Decoder, DecoderOptions, Instruction, InstructionInfoFactory, MemorySizeExt, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
+import { ConditionCode, Decoder, DecoderOptions, Instruction, InstructionInfoFactory, MemorySizeExt, OpAccess, OpKind, Register, RegisterExt } from 'iced-x86';
 import type { IsaRow } from '../../emulator/isa/row.js';
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { describe as describeIced, type DecodedInstruction } from '../asm/decode.js';
@@ -54,6 +54,8 @@ export interface InstructionView {
   /** GPRs used to form an address (explicit or implicit memory operand: base, index, RSP, RSI…). */
   readonly addressRegisters: ReadonlySet<number>;
   readonly hasLock: boolean;
+  /** Jcc, CMOVcc, SETcc, LOOPcc: the flags it reads are a condition, not an operand. */
+  readonly conditional: boolean;
   readonly hasRep: boolean;
   readonly hasRepne: boolean;
   /** Our opcode table's row for it, when it has one. */
@@ -125,6 +127,7 @@ export function viewInstruction(bytes: Uint8Array, address: bigint): Instruction
       registers: [...registers].map(([gpr, r]) => ({ gpr, ...r })),
       addressRegisters,
       hasLock: ins.hasLockPrefix,
+      conditional: ins.conditionCode !== ConditionCode.None,
       hasRep: ins.hasRepPrefix,
       hasRepne: ins.hasRepnePrefix,
       row: rowId === undefined ? undefined : ALL_ROWS[rowId],
