@@ -1,10 +1,11 @@
 /**
  * "Never without it" needs more than one input. When a variant agrees, the bug may only have
  * been hidden by its operand values (ADC's AF depends on CF in; DEC with these values sets no AF
- * where INC did), so the variant runs again with fresh data inputs — the registers it reads as
- * data and its memory operand — keeping everything that makes it the variant: address registers,
- * RSP, the registers a flip holds (a masked shift count), the flags. One of those diverging means
- * the feature was not what mattered.
+ * where INC did; a CMOVcc whose condition is false moves nothing), so the variant runs again
+ * with fresh data inputs — the registers it reads as data, its memory operand, the arithmetic
+ * flags it reads — keeping everything that makes it the variant: address registers, RSP, DF, and
+ * what the flip set (a masked shift count, a flipped flag). One of those diverging means the
+ * feature was not what mattered.
  */
 import type { Case } from '../../corpus/case-schema.js';
 import { GPR_BY_ENCODING, type GprName, type MemoryRegion } from '../../contracts/machine-state.js';
@@ -19,6 +20,8 @@ export interface Resampled {
 }
 
 const M64 = (1n << 64n) - 1n;
+/** CF PF AF ZF SF OF. */
+const ARITHMETIC_FLAGS = 0x8d5;
 
 /** Values that flip many conditions at once, drawn now and then among the uniform ones. */
 const EDGES = [0n, 1n, M64, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffn, 0x80000000n, 0xffn, 0x80n, 0x7fn, 0xfn, 0x10n];
@@ -70,7 +73,9 @@ export function resampleInputs(v: BuiltVariant, count: number, seed: bigint): Re
   const ea = mem?.kind === 'memory' ? effectiveAddress(mem.memory, state) : undefined;
   const size = mem?.kind === 'memory' ? Math.min(mem.size, 16) : 0;
   const memoryKnown = !v.plan.holdMemory && ea !== undefined && size > 0 && caseMemoryAt(v.case, ea, size) !== undefined;
-  if (data.length === 0 && !memoryKnown) return [];
+  // the flags it reads are inputs too (CF into ADC, a CMOVcc's condition), unless the flip set them; not DF (it moves string ops off their window)
+  const flags = v.plan.rflags === undefined ? BigInt(v.view.decoded.flags.read & ARITHMETIC_FLAGS) : 0n;
+  if (data.length === 0 && !memoryKnown && !flags) return [];
   const next = rng(seed);
   const out: Resampled[] = [];
   for (let k = 0; k < count; k++) {
@@ -91,7 +96,12 @@ export function resampleInputs(v: BuiltVariant, count: number, seed: bigint): Re
       memory.push({ addr: ea, bytes });
       said.push(`[0x${ea.toString(16)}]=${Buffer.from(bytes).toString('hex')}`);
     }
-    out.push({ case: { ...v.case, regs: { ...v.case.regs, ...regs }, memory: [...v.case.memory, ...memory] }, inputs: said.join(', ') });
+    let rflags = v.case.rflags;
+    if (flags) {
+      rflags = ((rflags ?? 0x2n) & ~flags) | (next() & flags);
+      said.push(`rflags=0x${rflags.toString(16)}`);
+    }
+    out.push({ case: { ...v.case, regs: { ...v.case.regs, ...regs }, rflags, memory: [...v.case.memory, ...memory] }, inputs: said.join(', ') });
   }
   return out;
 }
