@@ -152,6 +152,20 @@ describe('isolation and deadlines', () => {
     expect(h.runs).toBeLessThanOrEqual(4);
   });
 
+  it('a deadline mid-way stops the experiments where they are and says so', async () => {
+    setMutants(['sbb16-no-carry']);
+    const c = makeCase({ code: encode(['6619d8']), regs: { rax: 5n, rbx: 3n }, rflags: 0x3n }); // sbb ax, bx with CF = 1
+    const r = await runner.run(c, { mode: 'step' });
+    const full = await analyzeDivergence(runner, c, r.divergence!);
+    expect(full.complete).toBe(true);
+    const t0 = Date.now();
+    const cut = await analyzeDivergence(runner, c, r.divergence!, { deadline: Date.now() + 30 });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(cut.complete).toBe(false);
+    expect(cut.runs).toBeLessThan(full.runs);
+    expect(describeHypothesis(cut)).toMatch(/cut short by the deadline/);
+  });
+
   it('a deadline already past: no run, an incomplete hypothesis that falls back on the fields', async () => {
     setMutants(['add64-mem-trunc32']);
     const c = storeThenAdd();

@@ -20,7 +20,7 @@ import { fieldChanges, hypothesisKey, type Hypothesis, type MnemonicTest, type N
 import { isolateDivergence } from './isolate.js';
 import { seedOf } from './resample.js';
 import { MAX_SIBLINGS } from './siblings.js';
-import { subjectOf } from './subject.js';
+import { subjectOf, type Subject } from './subject.js';
 import { buildVariant, type VariantBase } from './variant.js';
 
 export interface AnalyzeOptions {
@@ -35,8 +35,6 @@ export const DEFAULT_RESAMPLES = 3;
 interface FeatureOutcome {
   readonly feature: PresentFeature;
   readonly results: ExperimentResult[];
-  /** No variant could be planned at all (for the mnemonic: no sibling row). */
-  readonly nothingToFlip: boolean;
   /** The deadline stopped it before every variant ran. */
   readonly cut: boolean;
 }
@@ -62,6 +60,7 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
   const attempt = timeLeft() ? await isolateDivergence(runner, c, d, { deadline }) : { runs: 0 };
   runs += attempt.runs;
   const iso = attempt.isolation;
+  let cutShort = !iso && !timeLeft(); // isolation may not have had its runs
   const base = iso ? { case: iso.case, index: 0, divergence: iso.divergence } : { case: c, index: d.index, divergence: d };
   const ins = splitCode(base.case.code)[base.index];
   const subject = ins && !ins.invalid ? subjectOf(ins.bytes, ins.address, base.divergence.before, iso?.case) : undefined;
@@ -69,12 +68,14 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
   // Experiments on a divergence that no longer happens would find every feature "necessary":
   // the case they start from must still diverge at that instruction (isolation ran it, or run it now).
   let reproduced = iso?.ran ?? false;
-  if (!reproduced && timeLeft()) {
-    runs++;
-    reproduced = (await runner.run(base.case, { mode: 'block' })).divergence?.index === base.index;
+  if (!reproduced) {
+    if (timeLeft()) {
+      runs++;
+      reproduced = (await runner.run(base.case, { mode: 'block' })).divergence?.index === base.index;
+    } else cutShort = true;
   }
 
-  const outcomes: FeatureOutcome[] = [];
+  let outcomes: FeatureOutcome[] = [];
   if (subject && ins && reproduced) {
     const expected = base.divergence.expectedException;
     const ctx: RunContext = {
@@ -86,36 +87,8 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
       timeLeft,
       counted: () => runs++,
     };
-    const vbase: VariantBase = { case: base.case, index: base.index, view: subject.view, isolated: iso !== undefined };
-    const features = presentFeatures(subject);
-    // the mnemonic (up to eight sibling rows) is the dearest feature: it runs last
-    const order = [...features.filter((f) => f.definition.kind !== 'mnemonic'), ...features.filter((f) => f.definition.kind === 'mnemonic')];
-    for (const feature of order) {
-      const plans = feature.definition.plans(subject, feature);
-      if (typeof plans === 'string') {
-        outcomes.push({ feature, results: [notApplicable(feature.name, `${feature.name} not flipped`, plans)], nothingToFlip: true, cut: false });
-        continue;
-      }
-      const results: ExperimentResult[] = [];
-      let cut = false;
-      let ran = 0;
-      for (const plan of plans) {
-        if (feature.definition.kind === 'mnemonic' && ran >= MAX_SIBLINGS) break;
-        const v = buildVariant(vbase, plan);
-        if (typeof v === 'string') {
-          // a sibling row that iced reads as another form is skipped quietly: it was never a sibling
-          if (feature.definition.kind !== 'mnemonic') results.push(notApplicable(feature.name, plan.change, v));
-          continue;
-        }
-        if (!timeLeft()) {
-          cut = true;
-          break;
-        }
-        ran++;
-        results.push(await runExperiment({ ...ctx, seed: ctx.seed ^ seedOf(plan.change) }, feature.name, v));
-      }
-      outcomes.push({ feature, results, nothingToFlip: plans.length === 0, cut });
-    }
+    outcomes = await flipEach(ctx, subject, { case: base.case, index: base.index, view: subject.view, isolated: iso !== undefined });
+    cutShort ||= outcomes.some((o) => o.cut);
   }
 
   const mnemonicTest = testMnemonic(outcomes.find((o) => o.feature.definition.kind === 'mnemonic'));
@@ -130,7 +103,6 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
     .map((f) => ({ name: f.name, text: f.text, kind: f.definition.kind }));
   const necessary = found.filter((f) => f.kind !== 'value');
   const fields = fieldChanges(d);
-  const experiments: Experiment[] = outcomes.flatMap((o) => o.results).map(({ feature, change, outcome }) => ({ feature, change, outcome }));
   return {
     signature,
     caseId: c.id,
@@ -142,13 +114,48 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
     valueClasses: found.filter((f) => f.kind === 'value'),
     mnemonicTest,
     fields,
-    experiments,
+    experiments: outcomes.flatMap((o) => o.results).map(({ feature, change, outcome }): Experiment => ({ feature, change, outcome })),
     key: hypothesisKey(necessary, fields),
-    complete: !outcomes.some((o) => o.cut) && subject !== undefined && reproduced && timeLeft(),
+    complete: !cutShort && subject !== undefined,
     seconds: (performance.now() - t0) / 1000,
     runs,
     labels: labels(runner),
   };
+}
+
+/** Flip every present feature of the subject, one variant at a time, until the deadline. */
+async function flipEach(ctx: RunContext, subject: Subject, base: VariantBase): Promise<FeatureOutcome[]> {
+  const features = presentFeatures(subject);
+  // the mnemonic (up to MAX_SIBLINGS sibling rows) is the dearest feature: it runs last
+  const order = [...features.filter((f) => f.definition.kind !== 'mnemonic'), ...features.filter((f) => f.definition.kind === 'mnemonic')];
+  const outcomes: FeatureOutcome[] = [];
+  for (const feature of order) {
+    const plans = feature.definition.plans(subject, feature);
+    if (typeof plans === 'string') {
+      outcomes.push({ feature, results: [notApplicable(feature.name, `${feature.name} not flipped`, plans)], cut: false });
+      continue;
+    }
+    const results: ExperimentResult[] = [];
+    let cut = false;
+    let ran = 0;
+    for (const plan of plans) {
+      if (feature.definition.kind === 'mnemonic' && ran >= MAX_SIBLINGS) break;
+      const v = buildVariant(base, plan);
+      if (typeof v === 'string') {
+        // a sibling row that iced reads as another form is skipped quietly: it was never a sibling
+        if (feature.definition.kind !== 'mnemonic') results.push(notApplicable(feature.name, plan.change, v));
+        continue;
+      }
+      if (!ctx.timeLeft()) {
+        cut = true;
+        break;
+      }
+      ran++;
+      results.push(await runExperiment({ ...ctx, seed: ctx.seed ^ seedOf(plan.change) }, feature.name, v));
+    }
+    outcomes.push({ feature, results, cut });
+  }
+  return outcomes;
 }
 
 /** The divergence's RFLAGS bits and the DUT's values of them, when nothing else differs. */
