@@ -140,6 +140,18 @@ describe('isolation and deadlines', () => {
     expect(isolation!.case.regs.rax).toBe(1n);
   });
 
+  it('finds the divergent instruction by its address: after a REP string op, instructions retired are not positions', async () => {
+    setMutants(['af-never-set']);
+    // mov ecx, 3; rep stosb; add al, bl (0x0f + 0x01 sets AF)
+    const c = makeCase({ code: encode(['b903000000', 'f3aa', '00d8']), regs: { rax: 0x0fn, rbx: 0x01n, rdi: 0x20000n }, memory: [{ addr: 0x20000n, bytes: new Uint8Array(16) }] });
+    const r = await runner.run(c, { mode: 'step' });
+    expect(r.divergence?.index).toBe(4); // mov, three stosb iterations, then the add
+    const h = await analyzeDivergence(runner, c, r.divergence!);
+    expect(h.instruction).toBe('add al, bl');
+    expect(h.isolated).toBe(true);
+    expect(h.key).toBe('fields: rflags.AF 1→0');
+  });
+
   it('a divergence that does not reproduce: no experiment, the differing fields as the key', async () => {
     setMutants(['add64-mem-trunc32']);
     const c = storeThenAdd();

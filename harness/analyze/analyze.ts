@@ -17,7 +17,7 @@ import { divergenceSignature } from '../signature.js';
 import { notApplicable, runExperiment, type ExperimentResult, type FlagSymptom, type RunContext } from './experiment.js';
 import { presentFeatures, withoutImplied, type PresentFeature } from './features.js';
 import { fieldChanges, hypothesisKey, type Hypothesis, type MnemonicTest, type NecessaryFeature } from './hypothesis.js';
-import { isolateDivergence } from './isolate.js';
+import { isolateDivergence, positionOf } from './isolate.js';
 import { seedOf } from './resample.js';
 import { MAX_SIBLINGS } from './siblings.js';
 import { subjectOf, type Subject } from './subject.js';
@@ -61,7 +61,7 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
   runs += attempt.runs;
   const iso = attempt.isolation;
   let cutShort = !iso && !timeLeft(); // isolation may not have had its runs
-  const base = iso ? { case: iso.case, index: 0, divergence: iso.divergence } : { case: c, index: d.index, divergence: d };
+  const base = iso ? { case: iso.case, index: 0, divergence: iso.divergence } : { case: c, index: positionOf(c, d.rip), divergence: d };
   const ins = splitCode(base.case.code)[base.index];
   const subject = ins && !ins.invalid ? subjectOf(ins.bytes, ins.address, base.divergence.before, iso?.case) : undefined;
 
@@ -71,7 +71,7 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
   if (!reproduced) {
     if (timeLeft()) {
       runs++;
-      reproduced = (await runner.run(base.case, { mode: 'block' })).divergence?.index === base.index;
+      reproduced = ins !== undefined && (await runner.run(base.case, { mode: 'block' })).divergence?.rip === ins.address;
     } else cutShort = true;
   }
 

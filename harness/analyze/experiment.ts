@@ -12,7 +12,7 @@
  */
 import type { Case } from '../../corpus/case-schema.js';
 import type { LockstepResult, LockstepRunner } from '../lockstep.js';
-import { splitCode } from '../minimize/instructions.js';
+import { instructionIndexAt, splitCode } from '../minimize/instructions.js';
 import { resampleInputs } from './resample.js';
 import type { BuiltVariant } from './variant.js';
 
@@ -60,7 +60,7 @@ type Verdict = { outcome: Outcome; agreedHere: boolean; note?: string };
 /** Most input draws for a variant whose agreeing runs could not show a flag symptom (QEMU gave the wrong value too). */
 const DRAWS_PER_RESAMPLE = 4;
 
-function classify(r: LockstepResult, index: number, address: bigint, referenceFaulted: boolean): Verdict {
+function classify(r: LockstepResult, c: Case, index: number, address: bigint, referenceFaulted: boolean): Verdict {
   if (r.outcome === 'match') {
     if (r.end === 'exception' && r.exception && r.exception.rip === address && !referenceFaulted) {
       return { outcome: 'not-applicable', agreedHere: false, note: `faults on the reference (${vectorName(r.exception.vector)}), so the operation never ran` };
@@ -68,23 +68,26 @@ function classify(r: LockstepResult, index: number, address: bigint, referenceFa
     return { outcome: 'agrees', agreedHere: true };
   }
   const d = r.divergence!;
-  if (d.index === index) {
+  if (d.rip === address) {
     const e = d.expectedException;
     if (e && e.rip === address && !referenceFaulted) {
       return { outcome: 'not-applicable', agreedHere: false, note: `faults on the reference (${vectorName(e.vector)}), so the operation never ran` };
     }
     return { outcome: 'diverges', agreedHere: false };
   }
-  return d.index > index
-    ? { outcome: 'other-divergence', agreedHere: true, note: `instruction ${d.index} diverges; this one agrees` }
-    : { outcome: 'other-divergence', agreedHere: false, note: `instruction ${d.index} diverges first` };
+  // another instruction: after this one in the code means this one ran and agreed (straight-line
+  // code; a loop back could blur it, and generated cases have none)
+  const other = instructionIndexAt(splitCode(c.code), d.rip);
+  return other > index
+    ? { outcome: 'other-divergence', agreedHere: true, note: `instruction ${other} diverges; this one agrees` }
+    : { outcome: 'other-divergence', agreedHere: false, note: `instruction ${other} diverges first` };
 }
 
 /** A run's verdict and, when it agrees, whether it could have shown the symptom. */
 async function runOnce(ctx: RunContext, v: BuiltVariant, c: Case): Promise<Verdict & { informative: boolean }> {
   const address = splitCode(c.code)[v.index]!.address;
   ctx.counted();
-  const verdict = classify(await ctx.runner.run(c, { mode: 'block' }), v.index, address, ctx.referenceFaulted);
+  const verdict = classify(await ctx.runner.run(c, { mode: 'block' }), c, v.index, address, ctx.referenceFaulted);
   if (verdict.outcome !== 'agrees' || !ctx.symptom) return { ...verdict, informative: true };
   const reference = (await ctx.runner.reference.readState()).rflags;
   const visible = ctx.symptom.bits & ~BigInt(v.view.decoded.flags.undefined);

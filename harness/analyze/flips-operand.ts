@@ -10,7 +10,7 @@ import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { modrmOf, readSigned, rexOf, splice, withByte, writeField } from './encoding.js';
 import { expectOperandReplaced, expectSameOperands, expectSwapped } from './expectations.js';
 import { NEEDS_ISOLATION, type FeatureDefinition } from './feature.js';
-import { operandSize, usesRegister, type OperandView } from './instruction-view.js';
+import { operandSize, usesRegister, type InstructionView, type OperandView } from './instruction-view.js';
 import { caseMemoryAt, effectiveAddress, freeRegister, gprValue, littleEndian, scratchAddress, toLittleEndian, type Subject } from './subject.js';
 import type { Plans } from './variant.js';
 
@@ -177,6 +177,12 @@ export const NEGATIVE_IMMEDIATE_FEATURE: FeatureDefinition = {
 // ── shift count above the mask ──────────────────────────────────────────────────────────────
 
 const SHIFTS = new Set(['ROL', 'ROR', 'RCL', 'RCR', 'SHL', 'SAL', 'SHR', 'SAR', 'SHLD', 'SHRD']);
+
+/** A shift or rotate counted by CL: RCX is then a state feature's input, not plain data. */
+export function countsByCl(view: InstructionView): boolean {
+  const last = view.operands[view.operands.length - 1];
+  return SHIFTS.has(view.mnemonic) && last?.kind === 'register' && last.name === 'cl';
+}
 
 /** The count operand of a shift or rotate, its value before the instruction, and the operand's mask. */
 function shiftCount(s: Subject): { index: number; count: number; mask: number } | undefined {

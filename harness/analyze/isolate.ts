@@ -7,7 +7,8 @@
 import type { Case } from '../../corpus/case-schema.js';
 import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import { comparedRegions, type Divergence, type LockstepRunner } from '../lockstep.js';
-import { splitCode, withInstructions } from '../minimize/instructions.js';
+import { instructionIndexAt, splitCode, withInstructions } from '../minimize/instructions.js';
+import { LAYOUT } from '../../contracts/test-machine.js';
 import { divergenceSignature } from '../signature.js';
 
 export interface Isolation {
@@ -58,32 +59,43 @@ export function isolatedCase(c: Case, index: number, before: MachineState, memor
   return withInstructions(base, [ins]);
 }
 
+/**
+ * Position in `c`'s code of the instruction at `rip` (Divergence.index counts instructions
+ * retired, and a REP iteration or a loop is one more: it is not a position), or -1.
+ */
+export function positionOf(c: Case, rip: bigint): number {
+  return instructionIndexAt(splitCode(c.code), rip);
+}
+
 /** Isolate `d`: at most three runs (the instruction alone; the prefix, to read the reference's memory; the instruction again). */
 export async function isolateDivergence(runner: LockstepRunner, c: Case, d: Divergence, options: IsolateOptions = {}): Promise<IsolationAttempt> {
   const signature = divergenceSignature(d);
   const timeLeft = () => options.deadline === undefined || Date.now() < options.deadline;
   const instructions = splitCode(c.code);
+  const position = instructionIndexAt(instructions, d.rip);
   let runs = 0;
+  if (position < 0) return { runs };
   const attempt = async (memory: readonly MemoryRegion[], kind: Isolation['memory']): Promise<Isolation | undefined> => {
-    const iso = isolatedCase(c, d.index, d.before, memory);
+    const iso = isolatedCase(c, position, d.before, memory);
     if (!iso || !timeLeft()) return undefined;
     runs++;
     const r = await runner.run(iso, { mode: 'block' });
     const x = r.divergence;
-    if (!x || x.index !== 0) return undefined;
+    if (!x || x.rip !== LAYOUT.code) return undefined;
     const same = divergenceSignature(x);
     if (same === signature) return { case: iso, divergence: x, memory: kind, sameSignature: true, ran: true };
     return withoutFlags(same) === withoutFlags(signature) ? { case: iso, divergence: x, memory: kind, sameSignature: false, ran: true } : undefined;
   };
   if (d.index === 0) {
-    // The first instruction already starts from `before`, and what follows it cannot change how it diverged: no run needed.
+    // The first instruction retired starts from `before`, and what follows cannot change how it diverged: no run needed.
     const iso = isolatedCase(c, 0, d.before, c.memory);
     return { isolation: iso && { case: iso, divergence: d, memory: 'initial', sameSignature: true, ran: false }, runs };
   }
   const first = await attempt(c.memory, 'initial');
   if (first?.sameSignature || !timeLeft()) return { isolation: first, runs };
   // Earlier instructions may have written memory the divergent one reads: take the reference's.
-  const prefix = withInstructions(c, instructions.slice(0, d.index));
+  // (a REP iteration's or a loop's earlier passes are not replayed: the signature check says whether that mattered)
+  const prefix = withInstructions(c, instructions.slice(0, position));
   if (!prefix) return { isolation: first, runs };
   runs++;
   const ran = await runner.run(prefix, { mode: 'block' });

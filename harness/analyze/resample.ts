@@ -2,14 +2,15 @@
  * "Never without it" needs more than one input. When a variant agrees, the bug may only have
  * been hidden by its operand values (ADC's AF depends on CF in; DEC with these values sets no AF
  * where INC did; a CMOVcc whose condition is false moves nothing), so the variant runs again
- * with fresh data inputs — the registers it reads as data, its memory operand, the arithmetic
- * flags it reads — keeping everything that makes it the variant: address registers, RSP, DF, and
- * what the flip set (a masked shift count, a flipped flag). One of those diverging means the
- * feature was not what mattered.
+ * with fresh data inputs — the registers it reads as data, its memory operand, a condition's
+ * flags — keeping everything that makes it the variant: address registers, RSP, what the flip
+ * set (a masked shift count, a flipped flag) and the inputs of the other state features (CF into
+ * ADC, a CL count). One of those diverging means the feature was not what mattered.
  */
 import type { Case } from '../../corpus/case-schema.js';
 import { GPR_BY_ENCODING, type GprName, type MemoryRegion } from '../../contracts/machine-state.js';
 import { machineForCase } from '../lockstep.js';
+import { countsByCl } from './flips-operand.js';
 import { caseMemoryAt, effectiveAddress } from './subject.js';
 import type { BuiltVariant } from './variant.js';
 
@@ -65,16 +66,20 @@ function draw(next: () => bigint): bigint {
 
 /** `count` copies of the variant with its data inputs redrawn (none when it has no data input). */
 export function resampleInputs(v: BuiltVariant, count: number, seed: bigint): Resampled[] {
-  // RSP, what the flip holds, and a REP count (a random RCX would run a string op off the page)
-  const hold = new Set([4, ...(v.plan.hold ?? []), ...(v.view.hasRep || v.view.hasRepne ? [1] : [])]);
+  // RSP, what the flip holds, a REP count (a random RCX would run a string op off the page) and
+  // the inputs of state features (a shift's CL count): redrawing those would remove a condition
+  // the divergence may need, and make the flip look necessary when it was not
+  const holdRcx = v.view.hasRep || v.view.hasRepne || countsByCl(v.view);
+  const hold = new Set([4, ...(v.plan.hold ?? []), ...(holdRcx ? [1] : [])]);
   const data = v.view.registers.filter((r) => r.read && !v.view.addressRegisters.has(r.gpr) && !hold.has(r.gpr)).map((r) => r.gpr);
   const state = machineForCase(v.case).state;
   const mem = v.view.operands[v.view.memoryOperand];
   const ea = mem?.kind === 'memory' ? effectiveAddress(mem.memory, state) : undefined;
   const size = mem?.kind === 'memory' ? Math.min(mem.size, 16) : 0;
   const memoryKnown = !v.plan.holdMemory && ea !== undefined && size > 0 && caseMemoryAt(v.case, ea, size) !== undefined;
-  // the flags it reads are inputs too (CF into ADC, a CMOVcc's condition), unless the flip set them; not DF (it moves string ops off their window)
-  const flags = v.plan.rflags === undefined ? BigInt(v.view.decoded.flags.read & ARITHMETIC_FLAGS) : 0n;
+  // a condition's flags are redrawn (a CMOVcc that does not move hides what it would have read),
+  // unless the flip set them; flags an instruction computes with (CF into ADC) are a state feature: kept
+  const flags = v.plan.rflags === undefined && v.view.conditional ? BigInt(v.view.decoded.flags.read & ARITHMETIC_FLAGS) : 0n;
   if (data.length === 0 && !memoryKnown && !flags) return [];
   const next = rng(seed);
   const out: Resampled[] = [];
