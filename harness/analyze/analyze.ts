@@ -92,10 +92,13 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
   }
 
   const mnemonicTest = testMnemonic(outcomes.find((o) => o.feature.definition.kind === 'mnemonic'));
+  const others = outcomes.filter((o) => o.feature.definition.kind !== 'mnemonic' && isNecessary(o));
+  // A mnemonic without a sibling to test it is kept beside other necessary features (PUSH with a
+  // negative immediate), not alone: with nothing else found, the differing fields say more than
+  // an untested mnemonic, and they keep one bug seen in many such instructions one group.
+  const mnemonicNecessary = mnemonicTest === 'necessary' || (mnemonicTest === 'no-sibling' && others.some((o) => o.feature.definition.kind !== 'value'));
   const necessaryNames = withoutImplied(
-    outcomes
-      .filter((o) => (o.feature.definition.kind === 'mnemonic' ? mnemonicTest === 'necessary' || mnemonicTest === 'no-sibling' : isNecessary(o)))
-      .map((o) => o.feature.name),
+    [...others, ...outcomes.filter((o) => o.feature.definition.kind === 'mnemonic' && mnemonicNecessary)].map((o) => o.feature.name),
   );
   // in FEATURES order (the mnemonic first), whatever order they ran in
   const found: NecessaryFeature[] = (subject ? presentFeatures(subject) : [])

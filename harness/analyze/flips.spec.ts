@@ -260,6 +260,11 @@ describe('mnemonic siblings', () => {
     expect(built('8d 03', 'LEA')).toContain('mov eax, [rbx]');
   });
 
+  it('string operations of one size are siblings of each other', () => {
+    expect(built('f3 a4', 'MOVSB')).toEqual(['repe cmpsb', 'rep stosb', 'rep lodsb', 'repe scasb']);
+    expect(built('48 ab', 'STOSQ')).toEqual(['movsq', 'cmpsq', 'lodsq', 'scasq']);
+  });
+
   it('PUSH imm32 has no sibling', () => {
     expect(flips('68 fb ff ff ff', 'PUSH')).toEqual([]);
   });

@@ -117,6 +117,7 @@ export function describeHypothesis(h: Hypothesis, mnemonics: readonly string[] =
     text = `diverges in ${mnemonic.name} whatever its prefixes and operands (${why}); ${h.fields.map((f) => fieldText(f, h.labels)).join(', ')}`;
   } else {
     text = `${h.fields.map((f) => fieldText(f, h.labels)).join(', ')} after ${listOf(mnemonics).replace(/, /g, '/')}; no encoding feature needed`;
+    if (h.mnemonicTest === 'no-sibling') text += ` (${h.mnemonic} has no sibling row to test the mnemonic against)`;
   }
   if (h.valueClasses.length) text += `; the values matter too: ${h.valueClasses.map((f) => f.text).join(' and ')}`;
   if (!h.reproduced) text += ' [the divergence did not reproduce: no experiment ran]';

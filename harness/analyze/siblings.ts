@@ -17,9 +17,18 @@ export const MAX_SIBLINGS = 8;
 /** Handlers that compute nothing worth comparing (hint NOPs, #UD rows). */
 const INERT_HANDLERS = new Set(['nop', 'nop90', 'ud']);
 
-/** LEA computes the address the Gv,Ev rows read: its siblings are those rows, and theirs include it. */
+const STRING_HANDLERS = new Set(['movs', 'cmps', 'stos', 'lods', 'scas']);
+const isString = (r: IsaRow): boolean => STRING_HANDLERS.has(r.handler);
+const byteString = (r: IsaRow): boolean => /[XY]b/.test(r.forms);
+
+/**
+ * Same operand form, and two families whose members each have a form of their own: LEA computes
+ * the address the Gv,Ev rows read (its siblings are those rows, and theirs include it), and the
+ * string operations of one size (MOVSB, CMPSB, STOSB, LODSB, SCASB) are siblings of each other.
+ */
 function sameForm(a: IsaRow, b: IsaRow, memory: boolean): boolean {
   if (a.forms === b.forms) return true;
+  if (isString(a) && isString(b)) return byteString(a) === byteString(b);
   const lea = (r: IsaRow) => r.mnemonic === 'LEA' && r.forms === 'Gv,M';
   return memory && ((lea(a) && b.forms === 'Gv,Ev') || (lea(b) && a.forms === 'Gv,Ev'));
 }
@@ -48,10 +57,15 @@ export function siblingRows(row: IsaRow, memory: boolean): IsaRow[] {
     .filter((r) => !seen.has(r.mnemonic) && seen.add(r.mnemonic));
 }
 
-/** The same operands as the original under the sibling's mnemonic (LEA's memory operand has no size of its own). */
-function expectSibling(mnemonic: string): Expectation {
+/**
+ * The same operands as the original under the sibling's mnemonic (LEA's memory operand has no
+ * size of its own); a string sibling has operands of its own, and iced names its size (MOVS → MOVSD).
+ */
+function expectSibling(row: IsaRow): Expectation {
   const key = (o: Parameters<typeof operandKey>[0]) => operandKey(o.kind === 'memory' ? { ...o, size: 0 } : o);
+  const mnemonic = row.mnemonic;
   return (original, variant) => {
+    if (isString(row)) return variant.mnemonic.startsWith(mnemonic) ? undefined : `decodes as ${variant.decoded.text}, meant ${mnemonic}`;
     if (variant.mnemonic !== mnemonic) return `decodes as ${variant.decoded.text}, meant ${mnemonic}`;
     const a = original.operands.map(key).join(', ');
     const b = variant.operands.map(key).join(', ');
@@ -71,7 +85,7 @@ export const MNEMONIC_FEATURE: FeatureDefinition = {
       let bytes = r.opcode === row.opcode ? l.bytes : withByte(l.bytes, l.opcode, r.opcode);
       const m = modrmOf(l);
       if (r.ext !== undefined && m) bytes = withByte(bytes, l.modrm!, (m.mod << 6) | (r.ext << 3) | m.rm);
-      return { change: `${s.view.mnemonic} → ${r.mnemonic}`, bytes, expect: expectSibling(r.mnemonic) };
+      return { change: `${s.view.mnemonic} → ${r.mnemonic}`, bytes, expect: expectSibling(r) };
     });
   },
 };
