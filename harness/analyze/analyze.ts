@@ -81,7 +81,7 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
     const ctx: RunContext = {
       runner,
       symptom: iso ? flagSymptom(base.divergence) : undefined,
-      referenceFaulted: expected !== undefined && expected.rip === ins.address,
+      referenceFault: expected !== undefined && expected.rip === ins.address ? expected.vector : undefined,
       resamples: options.resamples ?? DEFAULT_RESAMPLES,
       seed: seedOf(`${c.id}|${signature}`),
       timeLeft,

@@ -7,8 +7,8 @@
  *                     agreed: that counts as `agrees` for necessity. An earlier one hides it:
  *                     that counts for nothing.
  *   not-applicable    the variant cannot be built or means nothing: it does not decode as
- *                     intended, needs a state edit without a 1-instruction case, or faults on
- *                     the reference where the original did not (the operation never ran).
+ *                     intended, needs a state edit without a 1-instruction case, or the
+ *                     reference faults where the original did not (or no longer faults as it did).
  */
 import type { Case } from '../../corpus/case-schema.js';
 import type { LockstepResult, LockstepRunner } from '../lockstep.js';
@@ -41,8 +41,8 @@ export interface RunContext {
   readonly runner: LockstepRunner;
   /** Set when the divergence is in RFLAGS only and the experiments run on a 1-instruction case (whose final flags are the instruction's). */
   readonly symptom?: FlagSymptom;
-  /** The original divergence had the reference fault at the instruction (then a faulting variant is fine). */
-  readonly referenceFaulted: boolean;
+  /** The vector the reference raised at the instruction in the original divergence, if it faulted there. */
+  readonly referenceFault?: number;
   /** Input resamplings for a variant that agrees. */
   readonly resamples: number;
   readonly seed: bigint;
@@ -60,20 +60,29 @@ type Verdict = { outcome: Outcome; agreedHere: boolean; note?: string };
 /** Most input draws for a variant whose agreeing runs could not show a flag symptom (QEMU gave the wrong value too). */
 const DRAWS_PER_RESAMPLE = 4;
 
-function classify(r: LockstepResult, c: Case, index: number, address: bigint, referenceFaulted: boolean): Verdict {
+/**
+ * A variant must leave the reference doing what it did: faulting where the original did not
+ * means the operation never ran, and not faulting (or another vector) where the original did
+ * means it is another operation — a #PF that pushed an exception frame is not a register read.
+ */
+function faultChanged(referenceFault: number | undefined, fault: { vector: number; rip: bigint } | undefined, address: bigint): string | undefined {
+  const vector = fault && fault.rip === address ? fault.vector : undefined;
+  if (vector === referenceFault) return undefined;
+  if (referenceFault === undefined) return `faults on the reference (${vectorName(vector!)}), so the operation never ran`;
+  return vector === undefined
+    ? `does not fault on the reference as the original did (${vectorName(referenceFault)})`
+    : `faults on the reference with ${vectorName(vector)} instead of ${vectorName(referenceFault)}`;
+}
+
+function classify(r: LockstepResult, c: Case, index: number, address: bigint, referenceFault: number | undefined): Verdict {
   if (r.outcome === 'match') {
-    if (r.end === 'exception' && r.exception && r.exception.rip === address && !referenceFaulted) {
-      return { outcome: 'not-applicable', agreedHere: false, note: `faults on the reference (${vectorName(r.exception.vector)}), so the operation never ran` };
-    }
-    return { outcome: 'agrees', agreedHere: true };
+    const changed = faultChanged(referenceFault, r.end === 'exception' ? r.exception : undefined, address);
+    return changed ? { outcome: 'not-applicable', agreedHere: false, note: changed } : { outcome: 'agrees', agreedHere: true };
   }
   const d = r.divergence!;
   if (d.rip === address) {
-    const e = d.expectedException;
-    if (e && e.rip === address && !referenceFaulted) {
-      return { outcome: 'not-applicable', agreedHere: false, note: `faults on the reference (${vectorName(e.vector)}), so the operation never ran` };
-    }
-    return { outcome: 'diverges', agreedHere: false };
+    const changed = faultChanged(referenceFault, d.expectedException, address);
+    return changed ? { outcome: 'not-applicable', agreedHere: false, note: changed } : { outcome: 'diverges', agreedHere: false };
   }
   // another instruction: after this one in the code means this one ran and agreed (straight-line
   // code; a loop back could blur it, and generated cases have none)
@@ -87,7 +96,7 @@ function classify(r: LockstepResult, c: Case, index: number, address: bigint, re
 async function runOnce(ctx: RunContext, v: BuiltVariant, c: Case): Promise<Verdict & { informative: boolean }> {
   const address = splitCode(c.code)[v.index]!.address;
   ctx.counted();
-  const verdict = classify(await ctx.runner.run(c, { mode: 'block' }), c, v.index, address, ctx.referenceFaulted);
+  const verdict = classify(await ctx.runner.run(c, { mode: 'block' }), c, v.index, address, ctx.referenceFault);
   if (verdict.outcome !== 'agrees' || !ctx.symptom) return { ...verdict, informative: true };
   const reference = (await ctx.runner.reference.readState()).rflags;
   const visible = ctx.symptom.bits & ~BigInt(v.view.decoded.flags.undefined);

@@ -139,6 +139,21 @@ describe('groupDivergences', () => {
     ]);
   });
 
+  it('a hypothesis with features takes a report only if they share a differing field, before one keyed on its fields', () => {
+    const af = hypothesis('ADD r/m8, imm8 mem :: rflags.AF', [], ['rflags.AF 1→0']);
+    const memoryOperand = hypothesis('IDIV r/m8 mem :: memory', [feature('memory operand')], ['memory']);
+    const reports = [
+      report('00 03', { signature: 'ADD r/m8, r8 mem :: rflags.AF', diffs: [afDiff(AF, 0n)] }), // add [rbx], al
+      report('f6 3b', { signature: 'IDIV r/m8 mem :: memory', diffs: [], memory: true }), // idiv byte [rbx]
+      report('f6 33', { signature: 'DIV r/m8 mem :: memory', diffs: [], memory: true }), // div byte [rbx]
+    ];
+    const groups = groupDivergences(reports, [af, memoryOperand]);
+    expect(groups.map((g) => [g.key, g.signatures])).toEqual([
+      ['memory operand', ['IDIV r/m8 mem :: memory', 'DIV r/m8 mem :: memory']],
+      ['fields: rflags.AF 1→0', ['ADD r/m8, r8 mem :: rflags.AF']],
+    ]);
+  });
+
   it('a mnemonic in a key only for want of a sibling to test it does not split a group', () => {
     const imul = { ...hypothesis('IMUL r32, r/m32, imm8 reg :: gpr', [feature('IMUL', 'mnemonic'), feature('REX.B')]), mnemonicTest: 'no-sibling' as const };
     const push = { ...hypothesis('PUSH imm32 reg :: memory', [feature('PUSH', 'mnemonic'), feature('negative immediate')]), mnemonicTest: 'no-sibling' as const };

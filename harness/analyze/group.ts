@@ -14,16 +14,30 @@ import { describeHypothesis, fieldChanges, hypothesisKey, listOf, matchesHypothe
 
 type Grouping = NonNullable<DivergenceReport['grouping']>;
 
-/** The hypothesis a report belongs to: its own signature's, else the matching one with the most necessary features (earliest first). */
+/**
+ * The hypothesis a report belongs to: its own signature's; else, among those it matches, one
+ * whose features it has and with which it shares a differing field (the most features first);
+ * else one keyed on exactly its fields; else one whose features it has whatever differs. So a
+ * generic hypothesis ("memory operand", found where a fault pushed RFLAGS) does not take an ADD
+ * whose AF is wrong away from the hypothesis keyed on that AF.
+ */
 export function hypothesisFor(report: DivergenceReport, hypotheses: readonly Hypothesis[]): Hypothesis | undefined {
   const own = hypotheses.find((h) => h.signature === report.signature);
   if (own) return own;
+  const fields = new Set(fieldChanges(report).map(fieldClass));
+  const rank = (h: Hypothesis): number => {
+    if (h.necessary.length === 0) return 1;
+    return h.fields.some((f) => fields.has(fieldClass(f))) ? 2 + h.necessary.length : 0;
+  };
   let best: Hypothesis | undefined;
   for (const h of hypotheses) {
-    if ((!best || h.necessary.length > best.necessary.length) && matchesHypothesis(h, report)) best = h;
+    if ((!best || rank(h) > rank(best)) && matchesHypothesis(h, report)) best = h;
   }
   return best;
 }
+
+/** A differing field without its direction: `rflags.AF 1→0` → `rflags.AF`. */
+const fieldClass = (field: string): string => field.replace(/ \d→\d$/, '');
 
 /**
  * The group a hypothesis belongs to: its key — unless its mnemonic is in the key only because no
