@@ -67,7 +67,7 @@ const SEGMENTS: ReadonlyMap<Register, SegmentName> = new Map([
 ]);
 
 /** GPR number 0–15 of a general register of any width, or undefined (AH–BH count as RAX–RBX). */
-export function gprNumber(r: Register): number | undefined {
+function gprNumber(r: Register): number | undefined {
   if (r === Register.None || !RegisterExt.isGPR(r)) return undefined;
   return RegisterExt.number(RegisterExt.fullRegister(r));
 }
@@ -185,11 +185,6 @@ function ripDisplacement(ins: Instruction): bigint {
   return BigInt.asIntN(64, ins.ipRelMemoryAddress - ins.nextIP);
 }
 
-/** The instruction's register numbers that it reads (GPRs), data and address alike. */
-export function readRegisters(v: InstructionView): number[] {
-  return v.registers.filter((r) => r.read).map((r) => r.gpr);
-}
-
 /** Is GPR `n` used by the instruction in any way? */
 export function usesRegister(v: InstructionView, n: number): boolean {
   return v.registers.some((r) => r.gpr === n) || v.addressRegisters.has(n);
@@ -199,22 +194,4 @@ export function usesRegister(v: InstructionView, n: number): boolean {
 export function operandSize(v: InstructionView): number | undefined {
   for (const o of v.operands) if (o.kind === 'register' || o.kind === 'memory') return o.size;
   return undefined;
-}
-
-/** A compact rendering of an operand, for messages. */
-export function operandText(o: OperandView): string {
-  switch (o.kind) {
-    case 'register':
-      return o.name;
-    case 'immediate':
-      return `imm${o.size * 8}${o.signExtended ? '(sx)' : ''}=${o.value}`;
-    case 'memory': {
-      const m = o.memory;
-      const base = m.base === 'rip' ? `rip→0x${m.ripTarget?.toString(16)}` : m.base === undefined ? '' : `r${m.base}`;
-      const index = m.index === undefined ? '' : `+r${m.index}*${m.scale}`;
-      return `${m.segment ? `${m.segment}:` : ''}m${o.size * 8}[${base}${index}${m.disp ? `${m.disp < 0n ? '-' : '+'}0x${(m.disp < 0n ? -m.disp : m.disp).toString(16)}` : ''}]a${m.addressSize}`;
-    }
-    case 'other':
-      return o.text;
-  }
 }

@@ -28,7 +28,7 @@ const ARITHMETIC_FLAGS = 0x8d5;
 const EDGES = [0n, 1n, M64, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffn, 0x80000000n, 0xffn, 0x80n, 0x7fn, 0xfn, 0x10n];
 
 /** splitmix64: small, seedable, good enough to pick operand values. */
-export function rng(seed: bigint): () => bigint {
+function rng(seed: bigint): () => bigint {
   let x = seed & M64;
   return () => {
     x = (x + 0x9e3779b97f4a7c15n) & M64;

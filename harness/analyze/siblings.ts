@@ -9,7 +9,6 @@ import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { modrmOf, withByte } from './encoding.js';
 import { operandKey, type Expectation } from './expectations.js';
 import type { FeatureDefinition } from './feature.js';
-import type { Subject } from './subject.js';
 
 /** Siblings run at most (each costs one run, more when it agrees): the nearest rows first. */
 export const MAX_SIBLINGS = 8;
@@ -89,8 +88,3 @@ export const MNEMONIC_FEATURE: FeatureDefinition = {
     });
   },
 };
-
-/** Is `s`'s mnemonic one that has siblings at all (else the mnemonic cannot be tested)? */
-export function hasSiblings(s: Subject): boolean {
-  return !!s.view.row && !!s.layout && siblingRows(s.view.row, s.view.memoryOperand >= 0).length > 0;
-}
