@@ -217,3 +217,34 @@ export const SHIFT_COUNT_FEATURE: FeatureDefinition = {
     return [{ change: `CL ${change}`, regs: { rcx: (s.before.gpr.rcx & ~0xffn) | BigInt(masked) }, hold: [1], expect: expectSameOperands() }];
   },
 };
+
+// ── count in an imm8 rather than CL ─────────────────────────────────────────────────────────
+
+/** The CL-counted twin of each imm8-counted shift opcode (C0/C1 → D2/D3, SHLD/SHRD 0F A4/AC → A5/AD). */
+const CL_TWIN: Readonly<Record<string, number>> = { 'one:c0': 0xd2, 'one:c1': 0xd3, '0f:a4': 0xa5, '0f:ac': 0xad };
+
+export const IMMEDIATE_COUNT_FEATURE: FeatureDefinition = {
+  kind: 'encoding',
+  instances: (s) => {
+    const l = s.layout;
+    const twin = l && CL_TWIN[`${l.map}:${l.bytes[l.opcode]!.toString(16)}`];
+    return twin !== undefined && l?.imm ? [{ name: 'imm8 count', text: 'the count is an imm8 (not CL)' }] : [];
+  },
+  /** The same count in CL: the CL row of the same mnemonic, the imm8 byte gone. */
+  plans: (s) => {
+    if (!s.isolated) return NEEDS_ISOLATION;
+    const l = s.layout!;
+    const twin = CL_TWIN[`${l.map}:${l.bytes[l.opcode]!.toString(16)}`]!;
+    if (usesRegister(s.view, 1)) return 'RCX is used by the instruction already';
+    const count = BigInt(l.bytes[l.imm!.offset]!);
+    const bytes = splice(withByte(l.bytes, l.opcode, twin), l.imm!.offset, l.imm!.size);
+    const index = s.view.operands.length - 1;
+    return [{
+      change: `imm8 count → CL = 0x${count.toString(16)}`,
+      bytes,
+      regs: { rcx: (s.before.gpr.rcx & ~0xffn) | count },
+      hold: [1],
+      expect: expectOperandReplaced(index, { kind: 'register', name: 'cl', gpr: 1, size: 1 }),
+    }];
+  },
+};

@@ -214,6 +214,18 @@ describe('operand forms', () => {
   });
 });
 
+describe('count source', () => {
+  it('an imm8 count moves to CL (the CL row of the same mnemonic)', () => {
+    const shl = one(flips('c1 e0 05', 'imm8 count', { regs: { rcx: 0x1200n } }));
+    expect(shl.text).toBe('shl eax, cl');
+    expect(shl.regs).toEqual({ rcx: 0x1205n });
+    // one byte shorter: the displacement grows by one so that the operand stays where it was
+    expect(one(flips('0f a4 05 10 00 00 00 09', 'imm8 count')).text).toBe('shld [rip+0x11], eax, cl');
+    expect(featureNames('d3 e0')).not.toContain('imm8 count');
+    expect(flips('48 0f a4 c8 05', 'imm8 count')).toMatch(/RCX is used/); // shld rax, rcx, 5
+  });
+});
+
 describe('input flags', () => {
   it('CF into SBB is a feature, flipped in the initial RFLAGS', () => {
     expect(featureNames('66 19 d8', { rflags: 0x3n })).toContain('CF in = 1');
