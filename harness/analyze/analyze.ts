@@ -6,8 +6,11 @@
  * REX.B is set; never without it". Time-bounded: experiments stop at the deadline and the
  * hypothesis says it is incomplete.
  *
- * Entry points: analyzeDivergence (here, runs targets), groupDivergences and matchesHypothesis
- * (pure: group.ts, hypothesis.ts), isolateDivergence (isolate.ts).
+ * Entry points:
+ *   analyzeDivergence (here) and isolateDivergence (isolate.ts) run the targets;
+ *   uncovered, groupDivergences, annotateReports (group.ts) and matchesHypothesis,
+ *   describeHypothesis (hypothesis.ts) are pure: the campaign analyzes uncovered()[0] in a
+ *   worker, repeats while its budget lasts, then groups every signature.
  */
 import type { Case } from '../../corpus/case-schema.js';
 import type { Experiment } from '../campaign-result.js';
