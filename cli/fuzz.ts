@@ -184,8 +184,8 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       progress: true,
       signal: abort.signal,
       rowNames: describeRow,
-      // known divergences are reported as found; minimizing them again only costs time
-      known: suppressions ? (signature) => suppressionFor(suppressions, signature) !== undefined : undefined,
+      // known divergences are reported as found (grouped by their entry); minimizing them again only costs time
+      suppressions,
       totalRows: GENERATABLE_ROW_COUNT,
       generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone').map((r) => r.id),
       onDivergence: (r) => {
@@ -208,6 +208,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     stopListening();
   }
   if (s.postprocess) result = await s.postprocess(result);
+  // the campaign marked its own; this marks what a postprocess added (ci's regression corpus)
   if (suppressions) {
     result = {
       ...result,

@@ -84,7 +84,9 @@ describe('native batch on the emulator', () => {
     // the generated cases complete, or raise #DE, #PF, #GP… (not only one kind of record is compared)
     expect(statuses.get(`status ${RECORD_STATUS.completed}`)).toBeGreaterThan(2000);
     expect(statuses.get('vector 0')).toBeGreaterThan(20);
-    expect([...statuses.keys()].filter((k) => k.startsWith('vector')).length).toBeGreaterThanOrEqual(3);
+    // since the generator keeps accesses safe by range rather than by pinning, its cases raise #DE
+    // and #PF (2,903 / 93 / 4 for these seeds); #GP, #UD, #BP… are the hand cases' below
+    expect([...statuses.keys()].filter((k) => k.startsWith('vector')).length).toBeGreaterThanOrEqual(2);
   }, 180_000);
 
   it('writes the guest runner\'s records for exceptions, TF, flags left set, segment loads and state carried between cases', async () => {

@@ -9,6 +9,9 @@ import type { TargetInfo } from '../../contracts/execution-target.js';
 import { ensureQemu } from '../../oracle/qemu/install.js';
 import { splitBudget } from './budget.js';
 import { summarize } from './summarize.js';
+import { suppressionFor, type Suppressions } from '../../corpus/suppressions.js';
+import type { Hypothesis } from '../analyze/hypothesis.js';
+import { annotateReports, groupDivergences, uncovered } from '../analyze/group.js';
 
 export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly runId: string;
@@ -29,10 +32,11 @@ export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly onProgress?: (done: number) => void;
   readonly rowNames?: (row: number) => string;
   /**
-   * Known (suppressed) divergences: reported as found, not minimized again, and counted apart
-   * in the progress line so that it does not look as if everything diverged.
+   * Known divergences: marked suppressed in the result and grouped by the entry that matches
+   * them, not minimized again, and counted apart in the progress line (it should not look as if
+   * everything diverged).
    */
-  readonly known?: (signature: string) => boolean;
+  readonly suppressions?: Suppressions;
   readonly totalRows?: number;
   /** Rows the campaign's generator can produce (the report names those it did not exercise). */
   readonly generatableRows?: readonly number[];
@@ -138,13 +142,19 @@ class Campaign {
   private testingEnded: number | undefined;
   private minimizeStarted: number | undefined;
   private minimizeEnd = Infinity;
-  private readonly jobs: Array<{ index: number; signature: string }> = [];
-  private jobsTotal = 0;
+  /** Root-cause hypotheses inferred so far (worker analyses); they decide what is analyzed next. */
+  private readonly hypotheses: Hypothesis[] = [];
+  /** First report per new signature, the candidates for analysis (lowest case index each). */
+  private candidates: DivergenceReport[] = [];
+  /** Signatures sent to a worker (in flight or done): each is analyzed at most once. */
+  private readonly attempted = new Set<string>();
   private jobsDone = 0;
   private readonly testProgress: Progress | undefined;
   private minimizeProgress: Progress | undefined;
   private timers: NodeJS.Timeout[] = [];
   private finish!: () => void;
+
+  private readonly known: (signature: string) => boolean;
 
   constructor(
     private readonly options: CampaignOptions,
@@ -154,6 +164,8 @@ class Campaign {
     this.batchSize = options.mode === 'block' ? (options.batch ?? DEFAULT_BATCH) : 1;
     this.oracleInfo = { implementation: 'qemu', cpuModel: options.cpuModel ?? 'qemu64' };
     this.testProgress = options.progress ? new Progress('fuzz', 10_000) : undefined;
+    const suppressions = options.suppressions;
+    this.known = (signature) => suppressionFor(suppressions, signature) !== undefined;
   }
 
   async run(): Promise<CampaignResult> {
@@ -180,7 +192,7 @@ class Campaign {
     const testingSeconds = this.testingStarted !== undefined ? ((this.testingEnded ?? now) - this.testingStarted) / 1000 : undefined;
     const minimizeSeconds = this.minimizeStarted !== undefined ? (now - this.minimizeStarted) / 1000 : undefined;
     const o = this.options;
-    return summarize(
+    const result = summarize(
       {
         runId: o.runId,
         command: o.command,
@@ -209,6 +221,13 @@ class Campaign {
         unlocatedFile,
       },
     );
+    // known divergences marked, then everything grouped by root cause (hypotheses, else suppression entries)
+    const marked = result.divergences.map((d) => {
+      const reason = suppressionFor(o.suppressions, d.signature);
+      return reason ? { ...d, suppressed: { reason } } : d;
+    });
+    const groups = groupDivergences(marked, this.hypotheses, o.suppressions);
+    return { ...result, divergences: annotateReports(marked, groups, this.hypotheses), groups };
   }
 
   private spawnWorkers(): void {
@@ -289,6 +308,7 @@ class Campaign {
       case 'minimized':
         slot.busy--;
         this.jobsDone++;
+        if (m.hypothesis) this.hypotheses.push(m.hypothesis);
         if (m.report) this.minimized.set(m.signature, m.report);
         // e.g. an oracle bug that does not reproduce every time: the report keeps the case as found
         else log.debug({ signature: m.signature, index: m.index, message: m.message }, 'could not minimize; reporting the case as found');
@@ -312,7 +332,7 @@ class Campaign {
     this.results.push(r);
     if (r.status === 'unlocated') this.divergent++;
     if (r.status !== 'divergence') return;
-    if (r.signature && this.options.known?.(r.signature)) this.knownDivergent++;
+    if (r.signature && this.known(r.signature)) this.knownDivergent++;
     else this.divergent++;
     this.options.onDivergence?.(r);
   }
@@ -350,16 +370,29 @@ class Campaign {
     }
     if (this.phase === 'minimizing') {
       const now = Date.now();
-      const job = now < this.minimizeEnd && !this.aborted ? this.jobs.shift() : undefined;
-      if (job) {
+      const next = now < this.minimizeEnd && !this.aborted ? this.nextToAnalyze() : undefined;
+      if (next) {
         slot.busy++;
+        this.attempted.add(next.signature);
         // one stubborn divergence must not take the whole budget from the others
         const perJob = Math.min(30_000, Math.max(1_500, (this.budget.minimizeSeconds * 1000) / 4));
-        this.post(slot, { type: 'minimize', ...job, deadline: Math.min(this.minimizeEnd, now + perJob) });
+        this.post(slot, { type: 'minimize', index: next.index, signature: next.signature, deadline: Math.min(this.minimizeEnd, now + perJob) });
       } else if (this.slots.every((s) => s.busy === 0 || s.exited)) {
         this.stopAll();
       }
     }
+  }
+
+  /** The most frequent signature no hypothesis covers yet and no worker has taken. */
+  private nextToAnalyze(): { index: number; signature: string } | undefined {
+    const open = uncovered(
+      this.candidates.filter((r) => !this.attempted.has(r.signature)),
+      this.hypotheses,
+    );
+    const r = open[0];
+    if (!r) return undefined;
+    const index = Number(/-(\d+)$/.exec(r.caseId)?.[1] ?? NaN);
+    return Number.isFinite(index) ? { index, signature: r.signature } : undefined;
   }
 
   private endTesting(): void {
@@ -372,27 +405,22 @@ class Campaign {
     this.startMinimizing();
   }
 
-  /** Phase 2: shrink the first (lowest-index) case of each new signature, most frequent signatures first. */
+  /**
+   * Phase 2: analyze (isolate, experiment, shrink) the first case of the most frequent signature
+   * no root-cause hypothesis covers yet, again and again, until every signature is covered by one
+   * or the minimization budget ends. One bug with hundreds of signatures is then analyzed a few
+   * times, not hundreds.
+   */
   private startMinimizing(): void {
     this.phase = 'minimizing';
     this.minimizeStarted = performance.now();
     this.minimizeEnd = Date.now() + this.budget.minimizeSeconds * 1000;
-    const first = new Map<string, { index: number; count: number }>();
-    for (const r of this.results) {
-      if (r.status !== 'divergence' || !r.signature || this.options.known?.(r.signature)) continue;
-      const e = first.get(r.signature) ?? { index: r.index, count: 0 };
-      e.index = Math.min(e.index, r.index);
-      e.count++;
-      first.set(r.signature, e);
-    }
-    const ordered = [...first].sort((a, b) => b[1].count - a[1].count || a[1].index - b[1].index);
-    this.jobs.push(...ordered.map(([signature, e]) => ({ index: e.index, signature })));
-    this.jobsTotal = this.jobs.length;
-    if (this.jobsTotal === 0) {
+    this.candidates = this.firstReports().filter((r) => !this.known(r.signature));
+    if (this.candidates.length === 0) {
       this.stopAll();
       return;
     }
-    if (this.options.progress) this.minimizeProgress = new Progress('minimize', 5_000);
+    if (this.options.progress) this.minimizeProgress = new Progress('analyze', 5_000);
     this.updateMinimizeProgress();
     // at the end of the budget, jobs in progress are told to stop; a worker that does not answer is ended
     this.timers.push(
@@ -405,10 +433,31 @@ class Campaign {
     for (const s of this.slots) this.dispatch(s);
   }
 
+  /** The report of the first (lowest-index) case of each signature, with the signature's case count. */
+  private firstReports(): DivergenceReport[] {
+    const first = new Map<string, { report: DivergenceReport; index: number; count: number }>();
+    for (const r of this.results) {
+      if (r.status !== 'divergence' || !r.signature || !r.divergence) continue;
+      const e = first.get(r.signature);
+      if (!e) first.set(r.signature, { report: r.divergence, index: r.index, count: 1 });
+      else {
+        e.count++;
+        if (r.index < e.index) Object.assign(e, { report: r.divergence, index: r.index });
+      }
+    }
+    return [...first.values()].map((e) => ({ ...e.report, count: e.count }));
+  }
+
   private updateMinimizeProgress(): void {
     if (!this.minimizeProgress) return;
     const left = Math.max(0, (this.minimizeEnd - Date.now()) / 1000);
-    this.minimizeProgress.update(this.jobsDone, this.jobsTotal, `signatures minimized; budget left ${left.toFixed(0)}s`);
+    const open = uncovered(this.candidates, this.hypotheses).length;
+    const keys = new Set(this.hypotheses.map((h) => h.key)).size;
+    this.minimizeProgress.update(
+      this.jobsDone,
+      undefined,
+      `analyzed; ${keys} root cause(s) so far, ${this.candidates.length - open}/${this.candidates.length} signatures covered; budget left ${left.toFixed(0)}s`,
+    );
   }
 
   /** Ctrl-C, SIGTERM: cases in flight finish (batches are quick), minimization stops at its next run. */

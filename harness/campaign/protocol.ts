@@ -2,6 +2,7 @@ import type { Case } from '../../corpus/case-schema.js';
 import type { TargetInfo } from '../../contracts/execution-target.js';
 import type { DivergenceReport } from '../campaign-result.js';
 import type { DutSpec } from '../targets.js';
+import type { Hypothesis } from '../analyze/hypothesis.js';
 
 /** Messages between the campaign and its worker threads (structured clone carries bigints). */
 export interface WorkerConfig {
@@ -25,7 +26,8 @@ export interface WorkerConfig {
  * `cases`: run cases first..first+count-1 (block mode screens them as one guest-side batch);
  * past `deadline` (Date.now(), the end of testing) divergent cases are saved unlocated and cases
  * not yet run are left out.
- * `minimize`: shrink case i (known to diverge with `signature`) by `deadline` and report it.
+ * `minimize`: analyze case i (known to diverge with `signature`: isolate its divergent instruction,
+ * flip features to infer the root cause) and shrink it, by `deadline`, and report both.
  * `abort`: handled at once, not queued: the job in progress ends at its next run (Ctrl-C, SIGTERM,
  * the campaign's time budget).
  */
@@ -62,7 +64,7 @@ export type FromWorker =
   /** The worker's QEMU processes changed (a restart): the campaign kills these if it must end at once. */
   | { type: 'qemu'; workerId: number; qemuPids: number[] }
   | { type: 'results'; workerId: number; results: CaseResult[]; oracleCrashes?: Array<{ caseId: string; message: string }> }
-  | { type: 'minimized'; workerId: number; index: number; signature: string; report?: DivergenceReport; message?: string; seconds: number }
+  | { type: 'minimized'; workerId: number; index: number; signature: string; report?: DivergenceReport; hypothesis?: Hypothesis; message?: string; seconds: number }
   /** `known`: the message is a complete diagnosis for the user (a setup problem, an unwritable directory), not an internal error. */
   | { type: 'fatal'; workerId: number; message: string; known?: boolean };
 
@@ -74,10 +76,18 @@ export interface GeneratedCase {
 }
 export type CaseSource = (index: number) => Promise<GeneratedCase>;
 
-/** Per-case seed: a fixed mix of the campaign seed and the case index, independent of workers. */
+/** A 32-bit avalanche (murmur3's finalizer). */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * Per-case seed: a fixed mix of the campaign seed and the case index, independent of workers.
+ * The seed is mixed on its own before the index joins it: mixing `seed ^ index` made case 5 of
+ * seed 2 the same as case 0 of seed 7, so campaigns with nearby seeds tested mostly the same cases.
+ */
 export function caseSeed(seed: number, index: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  h = Math.imul(h ^ index, 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
+  return mix32((mix32((seed ^ 0x9e3779b9) >>> 0) ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
 }

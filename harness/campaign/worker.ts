@@ -19,7 +19,9 @@ import { initAssembler } from '../asm/assembler.js';
 import { childLogger } from '../../util/log.js';
 import { createCaseSource } from './case-source.js';
 import { LocateSampler } from './locate-sampler.js';
-import { minimizeGeneratedDivergence } from './minimize-divergence.js';
+import { instructionCount, minimizeDivergence, minimizeGeneratedDivergence } from './minimize-divergence.js';
+import { isolateDivergence } from '../analyze/isolate.js';
+import { analyzeDivergence } from '../analyze/analyze.js';
 import type { CaseResult, FromWorker, GeneratedCase, ToWorker, WorkerConfig } from './protocol.js';
 import { appendCases, CaseSaveError, PendingSaves, saveCase } from './save-case.js';
 
@@ -196,7 +198,14 @@ async function runCase(index: number, gen: GeneratedCase, mode: 'block' | 'step'
   return { ...base, caseId: c.id, status: 'divergence', masked, signature: report.signature, divergence: report };
 }
 
-/** Shrink case `index` (regenerated from the seed) while it keeps its signature, by `deadline`. */
+/** Share of a job's time reserved for the feature experiments, which decide its root-cause group. */
+const ANALYSIS_SHARE = 0.4;
+
+/**
+ * Case `index` (regenerated from the seed), known to diverge with `signature`, by `deadline`:
+ * isolate its divergent instruction (one run), infer the root cause by feature experiments on the
+ * isolated case (what groups divergences), then shrink what is left to shrink.
+ */
 async function minimizeIndex(index: number, signature: string, deadline: number): Promise<FromWorker> {
   const t0 = performance.now();
   const seconds = () => (performance.now() - t0) / 1000;
@@ -208,16 +217,24 @@ async function minimizeIndex(index: number, signature: string, deadline: number)
   if (r.outcome !== 'divergence' || divergenceSignature(r.divergence!) !== signature) {
     return { ...base, seconds: seconds(), message: 'the divergence did not reproduce' };
   }
-  const min = await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature, deadline);
-  if (!min) return { ...base, seconds: seconds(), message: 'the minimized case did not reproduce' };
-  const file = await saveCase(casesDir, `${c.id}.min`, min.case);
-  const report = buildDivergenceReport(min.case, min.divergence, {
+  const analysisEnd = Date.now() + (deadline - Date.now()) * ANALYSIS_SHARE;
+  const { isolation } = await isolateDivergence(runner, c, r.divergence!, { deadline: analysisEnd });
+  const subject = isolation?.sameSignature ? isolation : { case: c, divergence: r.divergence! };
+  const hypothesis = await analyzeDivergence(runner, subject.case, subject.divergence, { deadline: analysisEnd });
+  // an isolated case is already one instruction: only its state is left to shrink
+  const min = isolation?.sameSignature
+    ? await minimizeDivergence(runner, isolation.case, isolation.divergence, signature, 600, deadline)
+    : await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature, deadline);
+  const best = min ?? (isolation?.sameSignature ? { case: { ...isolation.case, id: `${c.id}-isolated` }, divergence: isolation.divergence } : undefined);
+  if (!best) return { ...base, seconds: seconds(), hypothesis, message: 'the minimized case did not reproduce' };
+  const file = await saveCase(casesDir, `${c.id}.min`, best.case);
+  const report = buildDivergenceReport(best.case, best.divergence, {
     caseFile: file,
     seed: String(config.seed),
     replayCommand: config.replayTemplate.replace('{file}', file),
-    minimization: { fromInstructions: min.fromInstructions, toInstructions: min.toInstructions, seconds: min.seconds },
+    minimization: { fromInstructions: instructionCount(c), toInstructions: instructionCount(best.case), seconds: seconds() },
   });
-  return { ...base, seconds: seconds(), report };
+  return { ...base, seconds: seconds(), report, hypothesis };
 }
 
 async function main(): Promise<void> {
