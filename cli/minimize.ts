@@ -92,7 +92,7 @@ export const minimizeCommand = {
       }
       const sig = divergenceSignature(r.divergence!);
       process.stdout.write(`difftest: minimizing ${file}: ${sig}\n`);
-      const min = await minimizeDivergence(session.runner, c, r.divergence!, sig, budget);
+      const min = await minimizeDivergence(session.runner, c, r.divergence!, sig, { budget });
       const finalCase = min?.case ?? c;
       const finalDiv = min?.divergence ?? r.divergence!;
       const outFile = shownPath(await saveCase(path.join(outDir, 'cases'), `${name}.min`, finalCase));

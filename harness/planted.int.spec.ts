@@ -17,10 +17,9 @@ afterAll(async () => {
 
 describe('planted bugs are found and minimized', () => {
   it('rip-rel-from-start shrinks to one RIP-relative add/mov, like the seed case', async () => {
-    // seed 12: since the generator's pins were widened, seed 11 (and 13, 15) first finds a case
-    // whose minimum keeps an instruction before the RIP-relative add: removing it moves the add,
-    // and with it the address [rip+disp] names, out of the compared region (the minimizer keeps
-    // displacements, it does not re-target them)
+    // the minimizer starts from the divergent instruction alone (isolated from the reference's
+    // state before it) when that diverges the same way; without that step, some seeds' cases
+    // kept an earlier instruction whose removal changed what the RIP-relative operand read
     const r = await huntMutant(qemu, 'rip-rel-from-start', { seed: 12, maxCases: 300, accept: (s) => /^(ADD|MOV) .* rip-rel ::/.test(s) });
     expect(r.foundAt).toBeDefined();
     const code = decodeAll(r.minimized!.case.code, LAYOUT.code);

@@ -25,7 +25,8 @@ import { isolateDivergence } from './isolate.js';
  * out as at most 3 groups, every one of them named by the actual cause.
  */
 const CASES = 300;
-const SEED = 11;
+/** Since case seeds mix the campaign seed first (protocol.ts), seed 11's 300 ALU cases hold no 64-bit ADD from memory. */
+const SEED = 12;
 /** Representatives analyzed at most per bug, and the time each may take. */
 const MAX_ANALYSES = 4;
 const ANALYSIS_SECONDS = 10;

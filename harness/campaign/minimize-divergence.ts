@@ -4,6 +4,7 @@ import { decodeAll } from '../asm/decode.js';
 import type { Divergence, LockstepRunner } from '../lockstep.js';
 import { minimizeCase } from '../minimize/minimize.js';
 import { divergenceSignature } from '../signature.js';
+import { isolateDivergence, type Isolation } from '../analyze/isolate.js';
 import { shrinkWithFastCheck } from './fast-check-shrink.js';
 import type { WorkerConfig } from './protocol.js';
 
@@ -18,24 +19,44 @@ export interface MinimizedDivergence {
 
 export const instructionCount = (c: Case): number => decodeAll(c.code, LAYOUT.code).length;
 
+export interface MinimizeDivergenceOptions {
+  /** Most predicate runs (default 600). */
+  readonly budget?: number;
+  /** Date.now() by which to return the smallest case reached so far. */
+  readonly deadline?: number;
+  /**
+   * The divergent instruction isolated already (harness/analyze/isolate.ts), or null when it was
+   * tried and does not diverge alone; undefined: try it here (one run).
+   */
+  readonly isolation?: Isolation | null;
+}
+
+/** The divergent instruction alone when it diverges the same way by itself (one run; ddmin would take dozens). */
+async function isolatedStart(runner: LockstepRunner, c: Case, d: Divergence, options: MinimizeDivergenceOptions): Promise<Isolation | undefined> {
+  const isolation = options.isolation === undefined ? (await isolateDivergence(runner, c, d, { deadline: options.deadline })).isolation : options.isolation;
+  return isolation?.sameSignature ? isolation : undefined;
+}
+
 /**
  * Shrink a diverging case while it keeps the same signature (so the minimizer cannot wander
- * off to a different bug), then run the result once more in step mode for the full record.
+ * off to a different bug), starting from its divergent instruction alone when that suffices,
+ * then run the result once more in step mode for the full record.
  */
 export async function minimizeDivergence(
   runner: LockstepRunner,
   c: Case,
   d: Divergence,
   signature: string,
-  budget = 600,
-  deadline = Infinity,
+  options: MinimizeDivergenceOptions = {},
 ): Promise<MinimizedDivergence | undefined> {
   const t0 = performance.now();
   const stillFails = async (candidate: Case) => {
     const r = await runner.run(candidate, { mode: 'block' });
     return r.outcome === 'divergence' && divergenceSignature(r.divergence!) === signature;
   };
-  const min = await minimizeCase(c, stillFails, { budget, divergenceRip: d.rip, deadline });
+  const isolated = await isolatedStart(runner, c, d, options);
+  const start = isolated ?? { case: c, divergence: d };
+  const min = await minimizeCase(start.case, stillFails, { budget: options.budget ?? 600, divergenceRip: start.divergence.rip, deadline: options.deadline });
   const final = await runner.run(min.case, { mode: 'step' });
   if (final.outcome !== 'divergence') return undefined; // flaky: keep the original
   return {
@@ -44,14 +65,14 @@ export async function minimizeDivergence(
     fromInstructions: instructionCount(c),
     toInstructions: instructionCount(min.case),
     seconds: (performance.now() - t0) / 1000,
-    steps: min.steps,
+    steps: isolated ? ['the divergent instruction alone, from the reference state before it', ...min.steps] : min.steps,
   };
 }
 
 /**
- * A divergence in generated case `index`: fast-check's shrinker on the generated value first
- * (shrinkWithFastCheck), then minimizeDivergence on the bytes. Sizes and time count from the
- * case as generated.
+ * A divergence in generated case `index`: its divergent instruction alone when that diverges the
+ * same way (else fast-check's shrinker on the generated value, shrinkWithFastCheck), then
+ * minimizeDivergence on the bytes. Sizes and time count from the case as generated.
  */
 export async function minimizeGeneratedDivergence(
   runner: LockstepRunner,
@@ -59,21 +80,27 @@ export async function minimizeGeneratedDivergence(
   c: Case,
   d: Divergence,
   signature: string,
-  /** Date.now() by which to return the smallest case reached so far. */
-  deadline = Infinity,
+  options: Omit<MinimizeDivergenceOptions, 'budget'> = {},
 ): Promise<MinimizedDivergence | undefined> {
   const t0 = performance.now();
-  const keepsSignature = async (candidate: Case) => {
-    const x = await runner.run(candidate, { mode: 'block' });
-    return x.outcome === 'divergence' && divergenceSignature(x.divergence!) === signature;
-  };
+  const isolated = await isolatedStart(runner, c, d, options);
   let start = { case: c, divergence: d };
-  const shrunk = await shrinkWithFastCheck(generation.config, generation.index, keepsSignature, 80, deadline);
-  if (shrunk && shrunk.case !== c) {
-    const again = await runner.run(shrunk.case, { mode: 'block' });
-    if (again.outcome === 'divergence' && divergenceSignature(again.divergence!) === signature) start = { case: shrunk.case, divergence: again.divergence! };
+  let shrunk: Awaited<ReturnType<typeof shrinkWithFastCheck>>;
+  if (!isolated) {
+    const keepsSignature = async (candidate: Case) => {
+      const x = await runner.run(candidate, { mode: 'block' });
+      return x.outcome === 'divergence' && divergenceSignature(x.divergence!) === signature;
+    };
+    shrunk = await shrinkWithFastCheck(generation.config, generation.index, keepsSignature, 80, options.deadline);
+    if (shrunk && shrunk.case !== c) {
+      const again = await runner.run(shrunk.case, { mode: 'block' });
+      if (again.outcome === 'divergence' && divergenceSignature(again.divergence!) === signature) start = { case: shrunk.case, divergence: again.divergence! };
+    }
   }
-  const min = await minimizeDivergence(runner, start.case, start.divergence, signature, 600, deadline);
+  const min = await minimizeDivergence(runner, start.case, start.divergence, signature, {
+    deadline: options.deadline,
+    isolation: isolated ?? (start.case === c ? null : undefined),
+  });
   if (!min) return undefined;
   const steps = shrunk ? [`fast-check shrink: ${shrunk.runs} run(s)`, ...min.steps] : min.steps;
   return { ...min, case: { ...min.case, id: `${c.id}-min` }, fromInstructions: instructionCount(c), seconds: (performance.now() - t0) / 1000, steps };

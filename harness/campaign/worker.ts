@@ -19,7 +19,7 @@ import { initAssembler } from '../asm/assembler.js';
 import { childLogger } from '../../util/log.js';
 import { createCaseSource } from './case-source.js';
 import { LocateSampler } from './locate-sampler.js';
-import { instructionCount, minimizeDivergence, minimizeGeneratedDivergence } from './minimize-divergence.js';
+import { instructionCount, minimizeGeneratedDivergence } from './minimize-divergence.js';
 import { isolateDivergence } from '../analyze/isolate.js';
 import { analyzeDivergence } from '../analyze/analyze.js';
 import type { CaseResult, FromWorker, GeneratedCase, ToWorker, WorkerConfig } from './protocol.js';
@@ -221,10 +221,7 @@ async function minimizeIndex(index: number, signature: string, deadline: number)
   const { isolation } = await isolateDivergence(runner, c, r.divergence!, { deadline: analysisEnd });
   const subject = isolation?.sameSignature ? isolation : { case: c, divergence: r.divergence! };
   const hypothesis = await analyzeDivergence(runner, subject.case, subject.divergence, { deadline: analysisEnd });
-  // an isolated case is already one instruction: only its state is left to shrink
-  const min = isolation?.sameSignature
-    ? await minimizeDivergence(runner, isolation.case, isolation.divergence, signature, 600, deadline)
-    : await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature, deadline);
+  const min = await minimizeGeneratedDivergence(runner, { config, index }, c, r.divergence!, signature, { deadline, isolation: isolation ?? null });
   const best = min ?? (isolation?.sameSignature ? { case: { ...isolation.case, id: `${c.id}-isolated` }, divergence: isolation.divergence } : undefined);
   if (!best) return { ...base, seconds: seconds(), hypothesis, message: 'the minimized case did not reproduce' };
   const file = await saveCase(casesDir, `${c.id}.min`, best.case);
