@@ -10,7 +10,7 @@ and prints medians and ratios measured in one run:
   b1  gdb lockstep: QemuTarget.step()+readState() vs the raw s+g packet loop, reset() rate
   b2  fuzz throughput: block/step tests/s on 2 workers vs a fresh QEMU per case
   b3  emulator MIPS on three workloads vs QEMU TCG on the same code
-  b5  planted bugs: time to find, minimization time and final size`;
+  b5  planted bugs: time to find, minimization time and final size, and root-cause groups per bug`;
 
 export const benchCommand = {
   summary: 'run the benchmarks',
