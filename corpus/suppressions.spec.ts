@@ -35,6 +35,11 @@ const MEASURED = [
   'SHRD r/m64, r64, imm8 rip-rel :: memory',
   'SHRD r/m64, r64, imm8 rip-rel :: rflags.CF,memory',
   'SHRD r/m64, r64, imm8 rip-rel :: rflags.PF,memory',
+  // flags alone (npm start, seed 1320963530: the root-cause analysis put them with the others)
+  'SHRD r/m16, r16, imm8 rip-rel :: rflags.PF,rflags.ZF',
+  'SHRD r/m64, r64, imm8 rip-rel :: rflags.CF,rflags.PF',
+  'SHRD r/m16, r16, imm8 rip-rel :: rflags.CF,rflags.OF,rflags.PF',
+  'SHLD r/m32, r32, imm8 rip-rel :: rflags.CF',
 ];
 
 /** Divergences in the same instructions that QEMU's bug does not explain. */
@@ -54,8 +59,9 @@ const NOT_QEMU_BUG = [
   'SHLD r/m64, r64, imm8 rip-rel :: memory,stop:step/breakpoint',
   'SHRD r/m16, r16, imm8 rip-rel :: cr2,memory',
   'SHRD r/m16, r16, imm8 rip-rel :: rflags.DF,memory',
-  // flags alone: the wrong operand changes the stored bytes too (never seen without memory)
-  'SHLD r/m32, r32, imm8 rip-rel :: rflags.CF',
+  // no field at all, or a flag the shift does not write
+  'SHLD r/m32, r32, imm8 rip-rel :: ',
+  'SHRD r/m32, r32, imm8 rip-rel :: rflags.TF',
 ];
 
 describe('difftest-suppressions.json', () => {
