@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTestMachine, LAYOUT } from '../contracts/test-machine.js';
 import { EmulatorTarget } from './emulator-target.js';
-import { type DataAccess, readDebugRegisters, loadDebugRegisters, readMsr, routeDevices, setRegisters, traceAccesses, writeMsr } from './harness-hooks.js';
+import { type DataAccess, readDebugRegisters, loadDebugRegisters, ramView, readMsr, routeDevices, setRegisters, traceAccesses, writeMsr } from './harness-hooks.js';
 import { nasm } from './test-support/nasm.js';
 
 async function targetWith(code: string, regs: Record<string, bigint> = {}) {
@@ -64,6 +64,8 @@ describe('emulator harness hooks', () => {
     });
     expect(writes[1]).toMatchObject({ lin: LAYOUT.stackTop - 8n, size: 8 });
     expect(reads).toEqual([{ lin: base, size: 8, phys: writes[0]!.phys }]);
+    // the live RAM view sees the store
+    expect(Array.from(ramView(t).subarray(Number(base), Number(base) + 8))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     // after stop(), nothing is reported any more
     await t.reset(await t.readState(), []);
     await t.step(1);

@@ -136,3 +136,8 @@ export function routeDevices(t: EmulatorTarget, ports: PortHandler, mmio: MmioHa
   const top = 2 ** 32;
   if (bus.ramSize < top) bus.addMmio(bus.ramSize, top - bus.ramSize, mmio);
 }
+
+/** The emulator's RAM as a live view (physical address = index), for whole-memory comparisons. */
+export function ramView(t: EmulatorTarget): Uint8Array {
+  return t.internals.bus.ram;
+}
