@@ -27,6 +27,11 @@ export const BOOT_RULES: readonly SyncRule[] = [
       'Under -icount QEMU does not end a REP string instruction in the iteration that brings the count to zero: one more step finds rCX=0 and moves RIP on (translate.c: repz_opt is off with icount). When the emulator has left the instruction and QEMU is still on it with rCX=0, QEMU is stepped once more before comparing; that step must change nothing but RIP.',
   },
   {
+    name: 'rep-fast-forward',
+    description:
+      'A REP MOVS/STOS with IF=0 and more than 64 iterations left runs to its end on both sides (QEMU continues to a breakpoint after it, the emulator runs) and is compared once there: registers, and the bytes it stored (read back from QEMU, or a full-memory checkpoint above 64 KiB). A difference inside it is reported at the instruction, not at the iteration.',
+  },
+  {
     name: 'undefined-flags',
     description:
       'RFLAGS bits the SDM leaves undefined for an instruction (iced-x86 flag info) are masked in the comparison after it; when they differ, the emulator takes QEMU\'s value before the next instruction.',
@@ -34,7 +39,7 @@ export const BOOT_RULES: readonly SyncRule[] = [
   {
     name: 'descriptor-attributes',
     description:
-      'Descriptor caches are compared on their architectural attributes (type, S, DPL, P, AVL, L, D/B, G): QEMU keeps the descriptor\'s whole high dword as the cached flags, base and limit bits included, which the compared base and limit already cover.',
+      'Descriptor caches are compared on their architectural attributes (type, S, DPL, P, AVL, L, D/B, G): QEMU keeps the descriptor\'s whole high dword as the cached flags, base and limit bits included, which the compared base and limit already cover. In 64-bit mode a null SS/DS/ES/FS/GS selector loads no descriptor: of its cache only SS.DPL (QEMU\'s CPL) and the FS/GS bases are compared; QEMU fills in flat limits and attributes there where the emulator clears them.',
   },
   {
     name: 'msr-probe',

@@ -10,6 +10,7 @@ import { describeAccess, type DeviceAccess, type DeviceLog } from './device-log.
 import { instructionInfo, operandAddress, repCounterIsZero, type InsnInfo } from './instruction-info.js';
 import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
 import { StepHistory, type StepRecord } from './step-history.js';
+import { canFastForward, fastForwardRep } from './rep-fast-forward.js';
 
 /**
  * The boot lockstep on the gdb channel: QEMU single-steps over its stub, the emulator steps beside
@@ -33,7 +34,7 @@ export interface MemoryMismatch {
 export interface Mismatch {
   /** Lockstep index of the instruction (0 = the one at the start point). */
   readonly index: number;
-  /** QEMU's instruction count before it (since reset). */
+  /** QEMU's instruction count since reset right after it (exact). */
   readonly icount: number;
   readonly rip: bigint;
   readonly info: InsnInfo;
@@ -97,6 +98,9 @@ export interface LockstepOptions {
   readonly readSerial?: () => Promise<string>;
 }
 
+/** Stores larger than this (REP fast-forward) are compared by a full-memory checkpoint instead of gdb reads. */
+const BIG_STORE = 64 * 1024;
+
 /** Instructions whose effect on descriptor caches and tables is checked right after them (`info registers`). */
 const SYSTEM_INSTRUCTION = /^(lgdt|lidt|ltr|lldt|iretq?|iretd|retf|lss|lfs|lgs|syscall|sysret|sysretq|swapgs|wrmsr|int1?|int3|into)\b|^(mov|pop) (cs|ds|es|fs|gs|ss)\b|^(jmp|call) far\b|^mov cr[0348]/;
 
@@ -106,12 +110,23 @@ const SYSTEM_INSTRUCTION = /^(lgdt|lidt|ltr|lldt|iretq?|iretd|retf|lss|lfs|lgs|s
  * limit fields already compare; type, S, DPL, P, AVL, L, D/B and G are bits 8-15 and 20-23.
  */
 export const CACHE_ATTR_MASK = 0x00f0ff00;
+const DPL_MASK = 0x6000;
 
+/**
+ * The descriptor caches as 64-bit mode uses them. A null data selector (SS, DS, ES, FS, GS) loads
+ * no descriptor: its cached limit and attributes are unused there but for SS.DPL, from which QEMU
+ * takes the CPL (FS/GS bases are compared as fsBase/gsBase). QEMU fills in flat values where the
+ * emulator clears them, so only SS.DPL is kept of those.
+ */
 export function architecturalCaches(s: MachineState): MachineState {
+  const long = (s.efer & 0x400n) !== 0n && ((s.seg.cs.attrs ?? 0) & 0x00200000) !== 0;
   const seg = { ...s.seg };
   for (const n of Object.keys(seg) as Array<keyof MachineState['seg']>) {
-    const a = seg[n].attrs;
-    if (a !== undefined) seg[n] = { ...seg[n], attrs: (a & CACHE_ATTR_MASK) >>> 0 };
+    const c = seg[n];
+    if (c.attrs === undefined) continue;
+    if (long && n !== 'cs' && (c.selector & ~3) === 0) {
+      seg[n] = { selector: c.selector, ...(n === 'ss' ? { attrs: c.attrs & DPL_MASK } : {}), ...(n === 'fs' || n === 'gs' ? { base: c.base } : {}) };
+    } else seg[n] = { ...c, attrs: (c.attrs & CACHE_ATTR_MASK) >>> 0 };
   }
   const sys = (x: MachineState['tr']) => (x && x.attrs !== undefined ? { ...x, attrs: (x.attrs & CACHE_ATTR_MASK) >>> 0 } : x);
   return { ...s, seg, tr: sys(s.tr), ldtr: sys(s.ldtr) };
@@ -154,6 +169,22 @@ export class GdbLockstep {
       const expected = await this.qemu.target.readMemory(BigInt(r.phys), r.length, 'phys');
       const actual = ram.slice(r.phys, r.phys + r.length);
       if (!sameBytes(expected, actual)) out.push({ phys: r.phys, lin: r.lin, expected, actual, source: r.source });
+    }
+    return out;
+  }
+
+  /** Physical ranges of a linear range, page by page, through the emulator's page tables. */
+  private linearToPhys(start: bigint, length: number): Array<{ phys: number; length: number; lin: bigint }> {
+    const out: Array<{ phys: number; length: number; lin: bigint }> = [];
+    const mmu = this.emulator.internals.cpu.mmu;
+    const s0 = Number(BigInt.asIntN(64, start));
+    for (let off = 0; off < length;) {
+      const chunk = Math.min(length - off, 4096 - ((s0 + off) & 0xfff));
+      const phys = mmu.peekTranslate(s0 + off);
+      const last = out[out.length - 1];
+      if (phys >= 0 && last && last.phys + last.length === phys) last.length += chunk;
+      else if (phys >= 0) out.push({ phys, length: chunk, lin: start + BigInt(off) });
+      off += chunk;
     }
     return out;
   }
@@ -217,6 +248,7 @@ export class GdbLockstep {
           end = 'until';
           break;
         }
+        if (options.untilIcount !== undefined && icount >= options.untilIcount - 512) icount = await this.qemu.icount();
         if (options.untilIcount !== undefined && icount >= options.untilIcount) {
           end = 'until';
           break;
@@ -232,16 +264,28 @@ export class GdbLockstep {
         const { info, bytes } = await this.instructionAt(before.rip);
         reads.length = 0;
         writes.length = 0;
-        const qStepping = q.step(1);
-        const emulatorStop = await e.step(1);
+        let qemuStop: StopReason;
+        let emulatorStop: StopReason;
+        let qSteps = 1;
+        let stored: Array<{ phys: number; length: number; lin: bigint }> = [];
+        if (canFastForward(info, before, (lin) => e.internals.cpu.mmu.peekTranslate(Number(BigInt.asIntN(64, lin))) >= 0)) {
+          const ff = await fastForwardRep(this.qemu, e, info, before);
+          ({ qemuStop, emulatorStop } = ff);
+          stored = this.linearToPhys(ff.stored.start, ff.stored.length);
+          countRule(this.rules, 'rep-fast-forward');
+        } else {
+          const qStepping = q.step(1);
+          emulatorStop = await e.step(1);
+          qemuStop = await qStepping;
+        }
         const devices = this.devices.take();
-        let qemuStop = await qStepping;
         let expected = await q.readState();
         let actual = await e.readState();
         const followed: string[] = [];
 
-        if (info.repCounter && expected.rip === before.rip && actual.rip !== before.rip && repCounterIsZero(info, expected) && qemuStop.kind === 'step') {
+        if (!stored.length && info.repCounter && expected.rip === before.rip && actual.rip !== before.rip && repCounterIsZero(info, expected) && qemuStop.kind === 'step') {
           qemuStop = await q.step(1);
+          qSteps++;
           expected = await q.readState();
           countRule(this.rules, 'rep-under-icount');
         }
@@ -285,7 +329,16 @@ export class GdbLockstep {
           }
         }
         for (const r of this.operandRanges(info, before)) if (!written.has(r.phys)) written.set(r.phys, { ...r, source: 'operand' });
-        const memory = await this.compareRanges([...written.values()]);
+        const storedBytes = stored.reduce((n, r) => n + r.length, 0);
+        if (storedBytes <= BIG_STORE) for (const r of stored) written.set(r.phys, { ...r, source: 'emulator-write' });
+        let memory = await this.compareRanges([...written.values()]);
+        if (storedBytes > BIG_STORE && !memory.length) {
+          // megabytes stored: one full-memory comparison is quicker than reading them over gdb
+          const cp = await compareCheckpoint(this.qemu, e, this.history, index);
+          this.checkpoints.push(cp);
+          memory = [...(cp.mismatch?.memory ?? [])];
+        }
+        for (const r of stored) this.history.markWritten(r.phys, r.length, index);
         const deviceDiffs = this.compareOuts(info, before, devices);
         const stopsDiffer = qemuStop.kind !== emulatorStop.kind;
 
@@ -303,6 +356,7 @@ export class GdbLockstep {
         } satisfies StepRecord);
 
         if (diffs.length || memory.length || deviceDiffs.length || stopsDiffer) {
+          icount = await this.qemu.icount();
           mismatch = {
             index, icount, rip: before.rip, info, before, expected, actual, diffs, memory, devices: deviceDiffs,
             qemuStop, emulatorStop, flagMask, found: 'step',
@@ -318,7 +372,9 @@ export class GdbLockstep {
           countRule(this.rules, 'undefined-flags');
         }
         index++;
-        icount = await this.qemu.icount();
+        // QEMU's count is asked every 256 instructions (a QMP round trip costs as much as a step);
+        // in between, one per step (an instruction that faults retires none: the estimate may run ahead)
+        icount = index % 256 === 0 || stored.length ? await this.qemu.icount() : icount + qSteps;
         before = expected;
         if (qemuStop.kind === 'triple-fault') {
           end = 'shutdown';
@@ -332,7 +388,7 @@ export class GdbLockstep {
           const cp = await compareCheckpoint(this.qemu, e, this.history, index);
           this.checkpoints.push(cp);
           if (cp.mismatch) {
-            mismatch = { ...cp.mismatch, info, before, expected, actual, qemuStop, emulatorStop, flagMask, icount };
+            mismatch = { ...cp.mismatch, info, before, expected, actual, qemuStop, emulatorStop, flagMask, icount: await this.qemu.icount() };
             end = 'mismatch';
             break;
           }
@@ -352,7 +408,7 @@ export class GdbLockstep {
       if (cp.mismatch) {
         const { info } = await this.instructionAt(before.rip);
         const state = await q.readState();
-        mismatch = { ...cp.mismatch, info, before, expected: state, actual: await e.readState(), qemuStop: { kind: 'step' }, emulatorStop: { kind: 'step' }, flagMask: 0n, icount };
+        mismatch = { ...cp.mismatch, info, before, expected: state, actual: await e.readState(), qemuStop: { kind: 'step' }, emulatorStop: { kind: 'step' }, flagMask: 0n, icount: await this.qemu.icount() };
         end = 'mismatch';
       }
     }

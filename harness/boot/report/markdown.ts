@@ -44,11 +44,12 @@ export function renderBootMarkdown(r: BootResult): string {
     ['Start', mdText(`--from ${r.from.spec}: ${r.from.location} at QEMU instruction ${r.from.icount.toLocaleString('en-US')}`)],
     ['Channel', mdText(`${r.channel} (per-instruction single steps over QEMU's gdb stub), ${Math.round(r.timings.instructionsPerSecond).toLocaleString('en-US')} compared instructions/s`)],
     ['End', mdText(`${r.result.end} at ${r.result.endLocation} (QEMU instruction ${r.result.icountEnd.toLocaleString('en-US')})${r.result.error ? `: ${r.result.error}` : ''}`)],
+    ['Covered', mdText(`${r.result.compared.toLocaleString('en-US')} compared instructions = ${(r.result.icountEnd - r.result.icountStart).toLocaleString('en-US')} QEMU instructions (REP fast-forwards count once; the MSR probe's ${r.rules.find((x) => x.name === 'msr-probe')?.count ?? 0} included)`)],
   ]));
   out.push('');
   if (m) {
     out.push(`## The mismatch`, '');
-    out.push(`**Instruction #${m.index.toLocaleString('en-US')}** after the start (QEMU instruction ${m.icount.toLocaleString('en-US')} since reset), **${mdText(m.location)}** (${mdCode(h64(m.rip))}):`, '');
+    out.push(`**Instruction #${m.index.toLocaleString('en-US')}** after the start (QEMU had retired ${m.icount.toLocaleString('en-US')} instructions since reset once it ran), **${mdText(m.location)}** (${mdCode(h64(m.rip))}):`, '');
     out.push(mdFence(`${h64(m.rip)}  ${spaced(m.bytes).padEnd(30)}  ${m.text}`, 'x86asm'), '');
     for (const e of m.explanation) out.push(`- ${mdText(e)}`);
     if (m.explanation.length) out.push('');
