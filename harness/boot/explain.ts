@@ -62,6 +62,9 @@ export function explainMismatch(
   } else if (m.expected.rip !== m.actual.rip) {
     out.push(`The two sides continued at different places: QEMU at ${symbols.symbolize(m.expected.rip)}, the emulator at ${symbols.symbolize(m.actual.rip)} (the next instruction is at ${symbols.symbolize(fallthrough)}).`);
   }
+  if (m.info.bitness !== 64) {
+    out.push(`This is ${m.info.bitness}-bit code: the emulator runs 64-bit long mode only so far (protected and real mode are another issue); start the lockstep at startup_64 or later.`);
+  }
   if (m.qemuStop.kind !== m.emulatorStop.kind) out.push(`QEMU's step ended with '${m.qemuStop.kind}', the emulator's with '${m.emulatorStop.kind}'${m.emulatorStop.kind === 'crash' ? `: ${m.emulatorStop.message}` : ''}.`);
   const regs = m.diffs.filter((d) => d.path.startsWith('gpr.'));
   if (regs.length && !out.length) out.push(`\`${text}\` left ${regs.map((d) => d.path.slice(4)).join(', ')} different on the two sides.`);

@@ -157,7 +157,9 @@ export class GdbLockstep {
       const room = Number(4096n - (rip & 0xfffn));
       bytes = await this.emulator.readMemory(rip, Math.min(15, room), 'virt').catch(() => new Uint8Array(0));
     }
-    return { info: instructionInfo(rip, bytes), bytes };
+    // the mode the emulator is in (equal to QEMU's while they agree): PVH's entry is 32-bit code
+    const c = this.emulator.internals.cpu;
+    return { info: instructionInfo(rip, bytes, c.long64 ? 64 : c.default32 ? 32 : 16), bytes };
   }
 
   /** QEMU's bytes and the emulator's at physical ranges; mismatching ranges. */

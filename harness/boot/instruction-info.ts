@@ -27,6 +27,8 @@ export interface MemOperand {
 
 export interface InsnInfo {
   readonly decoded: DecodedInstruction;
+  /** The code size it was decoded as. */
+  readonly bitness: 16 | 32 | 64;
   readonly gprsRead: readonly GprName[];
   readonly gprsWritten: readonly GprName[];
   readonly memory: readonly MemOperand[];
@@ -89,13 +91,13 @@ let factory: InstructionInfoFactory | undefined;
 const cache = new Map<string, InsnInfo>();
 const MAX_CACHE = 200_000;
 
-/** Analyse the instruction at `rip` whose bytes start `bytes` (up to 15). */
-export function instructionInfo(rip: bigint, bytes: Uint8Array): InsnInfo {
-  const key = `${rip.toString(16)}:${Buffer.from(bytes).toString('hex')}`;
+/** Analyse the instruction at `rip` whose bytes start `bytes` (up to 15), in 64-, 32- or 16-bit code. */
+export function instructionInfo(rip: bigint, bytes: Uint8Array, bitness: 16 | 32 | 64 = 64): InsnInfo {
+  const key = `${bitness}:${rip.toString(16)}:${Buffer.from(bytes).toString('hex')}`;
   const hit = cache.get(key);
   if (hit) return hit;
   factory ??= new InstructionInfoFactory();
-  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  const decoder = new Decoder(bitness, bytes, DecoderOptions.None);
   const ins = new Instruction();
   let info: InsnInfo;
   try {
@@ -151,6 +153,7 @@ export function instructionInfo(rip: bigint, bytes: Uint8Array): InsnInfo {
     const asize = hasAddressSizePrefix(bytes) ? 32 : 64;
     info = {
       decoded,
+      bitness,
       gprsRead: [...gprsRead],
       gprsWritten: [...gprsWritten],
       memory,
