@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildTestMachine, LAYOUT } from '../contracts/test-machine.js';
 import { EmulatorTarget } from './emulator-target.js';
-import { type DataAccess, readDebugRegisters, loadDebugRegisters, ramView, readMsr, routeDevices, setRegisters, traceAccesses, writeMsr } from './harness-hooks.js';
+import { type DataAccess, injectInterrupt, readDebugRegisters, loadDebugRegisters, ramView, readMsr, readRegisterRecord, routeDevices, setRegisters, traceAccesses, writeMsr } from './harness-hooks.js';
+import { recordDiffs, recordToState, RR } from '../contracts/register-record.js';
 import { nasm } from './test-support/nasm.js';
 
 async function targetWith(code: string, regs: Record<string, bigint> = {}) {
@@ -87,5 +88,30 @@ describe('emulator harness hooks', () => {
     expect(t.internals.bus.read32(0xfee00030)).toBe(0x50014);
     const offset = 0xfee00030 - t.internals.bus.ramSize; // the window starts where RAM ends
     expect(seen[2]).toBe(`mmio read +${offset.toString(16)}/4`);
+  });
+});
+
+describe('emulator hooks for the log channel', () => {
+  it('fills a register record equal to readState', async () => {
+    const t = await targetWith('nop', { rax: 0xffffffff82aa93b0n, r15: 0x8000000000000001n, rbx: 7n });
+    await t.step(1);
+    const rec = new Uint32Array(RR.LENGTH);
+    readRegisterRecord(t, rec);
+    const s = await t.readState();
+    expect(recordToState(rec)).toEqual({ ...s, fpu: undefined, kernelGsBase: 0n, cr8: 0n, seg: Object.fromEntries(Object.entries(s.seg).map(([k, v]) => [k, { selector: v.selector }])) });
+    expect(recordDiffs(rec, rec)).toEqual([]);
+  });
+
+  it('injects a hardware interrupt through the IDT between two instructions', async () => {
+    const t = await targetWith('nop\nnop', { rsp: LAYOUT.stackTop });
+    await t.step(1);
+    const before = await t.readState();
+    expect(injectInterrupt(t, 0x21)).toBe(true);
+    const after = await t.readState();
+    // a 64-bit interrupt frame without error code: SS, RSP, RFLAGS, CS, RIP
+    expect(after.gpr.rsp).toBe(before.gpr.rsp - 40n);
+    expect(after.rip).toBe(LAYOUT.handlers + BigInt(Math.min(0x21, LAYOUT.sharedVectorsFrom)) * LAYOUT.handlerStride);
+    const frame = await t.readMemory(after.gpr.rsp, 8, 'virt');
+    expect(new DataView(frame.buffer).getBigUint64(0, true)).toBe(before.rip); // returns to the second nop
   });
 });

@@ -5,6 +5,8 @@ import type { EmulatorTarget } from './emulator-target.js';
 import type { MmioHandler, PortHandler } from './memory/bus.js';
 import { GuestFault } from './memory/guest-fault.js';
 import { readMsr as cpuReadMsr, writeMsr as cpuWriteMsr } from './exec/system.js';
+import { RR } from '../contracts/register-record.js';
+import { deliverLongMode } from './cpu/interrupts.js';
 
 /**
  * What a harness that transplants a running machine into the emulator (the boot lockstep) needs
@@ -140,4 +142,48 @@ export function routeDevices(t: EmulatorTarget, ports: PortHandler, mmio: MmioHa
 /** The emulator's RAM as a live view (physical address = index), for whole-memory comparisons. */
 export function ramView(t: EmulatorTarget): Uint8Array {
   return t.internals.bus.ram;
+}
+
+/** Signed-number value (RIP, linear addresses, bases) → low and high words. */
+function putSigned(out: Uint32Array, at: number, v: number): void {
+  const hi = Math.floor(v / 4294967296);
+  out[at] = (v - hi * 4294967296) >>> 0;
+  out[at + 1] = hi >>> 0;
+}
+
+/**
+ * The CPU's registers in the fixed layout of contracts/register-record.ts, without BigInts: the
+ * log channel compares one of these per instruction.
+ */
+export function readRegisterRecord(t: EmulatorTarget, out: Uint32Array): void {
+  const c = t.internals.cpu;
+  out.set(c.regs, RR.GPR);
+  putSigned(out, RR.RIP, c.rip);
+  out[RR.RFLAGS] = c.getFlags();
+  out[RR.CR0] = c.cr0 >>> 0;
+  putSigned(out, RR.CR2, c.cr2);
+  putSigned(out, RR.CR3, c.cr3);
+  out[RR.CR4] = c.cr4 >>> 0;
+  out[RR.EFER] = c.efer >>> 0;
+  for (let i = 0; i < 6; i++) out[RR.SEL + i] = c.segSel[i]!;
+  putSigned(out, RR.FS_BASE, c.segBase[4]!);
+  putSigned(out, RR.GS_BASE, c.segBase[5]!);
+}
+
+/**
+ * Deliver a hardware interrupt now, through the IDT as the CPU would between two instructions
+ * (the harness injects the ones QEMU delivered, where it delivered them). False when delivery
+ * itself faulted (the state is then whatever the attempt left).
+ */
+export function injectInterrupt(t: EmulatorTarget, vector: number): boolean {
+  const c = t.internals.cpu;
+  try {
+    deliverLongMode(c, { vector, software: false, returnRip: c.rip });
+    c.rip = c.nextRip;
+    c.halted = false;
+    return true;
+  } catch (e) {
+    if (e instanceof GuestFault) return false;
+    throw e;
+  }
 }
