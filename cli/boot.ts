@@ -8,7 +8,7 @@ import { prepareOutDir } from './out-dir.js';
 import { onTermination } from './signals.js';
 
 export const BOOT_USAGE = `difftest boot [--kernel PATH --initrd PATH] [--from POINT] [--until POINT] [--budget N]
-              [--channel gdb] [--inject MUTANT]... [--dut emulator] [--out DIR] [--memory MiB]
+              [--channel gdb|log] [--inject MUTANT]... [--dut emulator] [--out DIR] [--memory MiB]
               [--cpu MODEL] [--checkpoint N] [--cache DIR]
 
 Boots a real Linux kernel on QEMU (PVH direct boot, -icount: every run executes the same
@@ -29,7 +29,11 @@ root needed) and boots the kernel once to read its symbols; all of it is cached 
   --until POINT    stop there instead of at the first mismatch: a symbol, address, instruction
                    count, or boot-ok (BOOT-OK on QEMU's serial console)
   --budget N       compare at most N instructions
-  --channel gdb    per-instruction single steps over QEMU's gdb stub (the only channel so far)
+  --channel C      gdb (default): single steps over QEMU's gdb stub, every instruction's
+                   registers and written memory compared (~2k instructions/s);
+                   log: QEMU runs freely printing its registers before every instruction
+                   (-d cpu,int with one instruction per block), registers compared per
+                   instruction, memory at checkpoints, interrupts QEMU delivered injected
   --inject NAME    plant a bug in the emulator (repeatable):
 ${Object.entries(MUTANT_DESCRIPTIONS).map(([k, v]) => `                     ${k.padEnd(21)} ${v}`).join('\n')}
   --dut emulator   the system under test (the only one so far)
@@ -73,8 +77,7 @@ export const bootCommand = {
     const { values: v, positionals } = parseOptions(argv, OPTIONS, BOOT_USAGE);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; usage: ${BOOT_USAGE.split('\n')[0]}`);
     const channel = v.channel ?? 'gdb';
-    if (channel === 'log') throw new UsageError("--channel log is not implemented yet (QEMU's per-instruction trace); use --channel gdb");
-    if (channel !== 'gdb') throw new UsageError(`--channel '${channel}' is not a channel; use gdb`);
+    if (channel !== 'gdb' && channel !== 'log') throw new UsageError(`--channel '${channel}' is not a channel; use gdb or log`);
     const dut = v.dut ?? 'emulator';
     if (dut === 'qemu') throw new UsageError('--dut qemu is not implemented for boot yet; use --dut emulator');
     if (dut !== 'emulator') throw new UsageError(`--dut '${dut}' is not available for boot; use --dut emulator`);
@@ -108,6 +111,7 @@ export const bootCommand = {
         checkpointEvery,
         memoryMiB,
         cpu: v.cpu ?? 'qemu64',
+        channel,
         mutants,
         outDir,
         command: v.from === undefined ? `${command} --from startup_64` : command,

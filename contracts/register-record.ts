@@ -63,3 +63,29 @@ export function recordDiffs(a: ArrayLike<number>, b: ArrayLike<number>, flagMask
   });
   return out;
 }
+
+/** A MachineState in the record layout (the fields a record holds). */
+export function stateToRecord(s: MachineState): Uint32Array {
+  const w = new Uint32Array(RR.LENGTH);
+  const put = (at: number, v: bigint) => {
+    w[at] = Number(v & 0xffffffffn);
+    w[at + 1] = Number((v >> 32n) & 0xffffffffn);
+  };
+  GPR_BY_ENCODING.forEach((n, i) => put(RR.GPR + 2 * i, s.gpr[n]));
+  put(RR.RIP, s.rip);
+  w[RR.RFLAGS] = Number(s.rflags & 0xffffffffn);
+  w[RR.CR0] = Number(s.cr0 & 0xffffffffn);
+  put(RR.CR2, s.cr2);
+  put(RR.CR3, s.cr3);
+  w[RR.CR4] = Number(s.cr4 & 0xffffffffn);
+  w[RR.EFER] = Number(s.efer & 0xffffffffn);
+  RR_SEGMENTS.forEach((n, i) => (w[RR.SEL + i] = s.seg[n].selector));
+  put(RR.FS_BASE, s.fsBase);
+  put(RR.GS_BASE, s.gsBase);
+  return w;
+}
+
+export function sameRecord(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  for (let i = 0; i < RR.LENGTH; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -80,6 +80,25 @@ describe('boot lockstep', () => {
     expect(result.lastInstructions.at(-1)?.text).toBe('rdmsr');
   }, 180_000);
 
+  it('finds the same first mismatch on the log channel as on the gdb channel', async () => {
+    const gdb = await session('early_cpu_init');
+    const log = await session('early_cpu_init', { channel: 'log' });
+    expect(log.result.channel).toBe('log');
+    expect(log.result.mismatch?.index).toBe(gdb.result.mismatch?.index);
+    expect(log.result.mismatch?.location).toBe(gdb.result.mismatch?.location);
+    expect(log.result.mismatch?.diffs.map((d) => [d.path, d.expected, d.actual])).toEqual(gdb.result.mismatch?.diffs.filter((d) => !d.path.startsWith('fpu')).map((d) => [d.path, d.expected, d.actual]));
+  }, 180_000);
+
+  it('agrees for 100,000 instructions from startup_64 on the log channel, memory included at checkpoints', async () => {
+    const { result } = await session('startup_64', { channel: 'log', maxSteps: 100_000, checkpointEvery: 40_000 });
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result.end).toBe('budget');
+    // QEMU runs ahead of the comparison; at a checkpoint it is stopped and the records it printed are worked off
+    expect(result.result.compared).toBeGreaterThanOrEqual(100_000);
+    expect(result.checkpoints.length).toBeGreaterThanOrEqual(3);
+    expect(result.checkpoints.every((c) => c.pagesDiffering === 0 && c.systemDiffs.length === 0)).toBe(true);
+  }, 180_000);
+
   it('stops at the first kernel instruction a planted RIP-relative bug affects, with the bad bits', async () => {
     const mutants: MutantName[] = ['rip-rel-from-start'];
     const { result } = await session('startup_64', { mutants });

@@ -13,6 +13,7 @@ import { prepareBootAssets, type BootAssets } from './assets/assets.js';
 import { DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
 import { GdbLockstep, type LockstepResult } from './gdb-lockstep.js';
+import { LogLockstep } from './log-lockstep.js';
 import { encodeBootResult, type BootResult } from './report/boot-result.js';
 import { lastInstructions, mismatchSection, nearbyStart, ruleRows } from './report/build-result.js';
 import { renderBootMarkdown } from './report/markdown.js';
@@ -38,6 +39,8 @@ export interface BootSessionOptions {
   readonly checkpointEvery: number;
   readonly memoryMiB: number;
   readonly cpu: string;
+  /** gdb: single steps over the stub; log: QEMU's per-instruction trace. */
+  readonly channel?: 'gdb' | 'log';
   readonly mutants: readonly MutantName[];
   readonly outDir: string;
   /** The command as typed, for the report's reproduce line. */
@@ -113,9 +116,10 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     if (tr.stateDiffs.length || tr.ramPagesDiffering) {
       log.warn({ diffs: tr.stateDiffs.map((d) => d.path), pages: tr.ramPagesDiffering }, 'transplant read back different');
     }
-    o.progress(`boot: transplanted into the emulator in ${tr.ms.toFixed(0)} ms (${tr.stateDiffs.length} fields and ${tr.ramPagesDiffering} pages read back different); lockstep on the gdb channel…`);
+    o.progress(`boot: transplanted into the emulator in ${tr.ms.toFixed(0)} ms (${tr.stateDiffs.length} fields and ${tr.ramPagesDiffering} pages read back different); lockstep on the ${o.channel ?? 'gdb'} channel…`);
     const devices = new DeviceLog(emulator);
-    const lockstep = new GdbLockstep(k, emulator, devices);
+    const channel = o.channel ?? 'gdb';
+    const lockstep = channel === 'log' ? new LogLockstep(k, emulator, devices) : new GdbLockstep(k, emulator, devices);
     const r = await lockstep.run({
       untilAddresses: until?.kind === 'address' ? until.addresses : undefined,
       untilIcount: until?.kind === 'icount' ? until.icount : undefined,
@@ -137,7 +141,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       qemu: { version: k.target.qemu.binary.version, cpu: o.cpu, memoryMiB: o.memoryMiB, append: LOCKSTEP_APPEND, icountMode: '-icount shift=0,align=off,sleep=off' },
       dut: 'emulator',
       mutants: [...o.mutants],
-      channel: 'gdb',
+      channel,
       command: o.command,
       from: { spec: o.from, label: from.label, icount: snapshot.icount, rip: startRip, location: assets.symbols.symbolize(startRip) },
       until: until?.label,

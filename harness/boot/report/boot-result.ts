@@ -60,7 +60,7 @@ export const BootResultSchema = z.object({
   qemu: z.object({ version: z.string(), cpu: z.string(), memoryMiB: z.number().int(), append: z.string(), icountMode: z.string() }),
   dut: z.string(),
   mutants: z.array(z.string()),
-  channel: z.enum(['gdb']),
+  channel: z.enum(['gdb', 'log']),
   command: z.string(),
   from: z.object({ spec: z.string(), label: z.string(), icount: z.number().int(), rip: hex64, location: z.string() }),
   until: z.string().optional(),
