@@ -16,7 +16,7 @@ describe('difftest boot', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stdout.split('\n')[0]).toBe('difftest boot: first mismatch after 4,176 matching instructions, at native_read_msr_safe+0x3/0x40: rdmsr');
     expect(r.stdout).toMatch(/report \S+report\.md/);
-    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('node bin/difftest.mjs boot --from early_cpu_init');
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('```sh\nnode bin/difftest.mjs boot --from early_cpu_init\n```');
   }, 180_000);
 
   it('refuses bad input in one line, before QEMU runs', async () => {

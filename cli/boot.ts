@@ -92,7 +92,9 @@ export const bootCommand = {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
     const outDir = path.resolve(v.out ?? path.join('reports', 'boot', stamp));
     await prepareOutDir(outDir, v.out !== undefined ? '--out' : 'the report directory');
-    const command = ['node bin/difftest.mjs boot', ...argv.filter((a) => !a.startsWith('--out')).filter((a, i, all) => all[i - 1] !== '--out')].join(' ');
+    // the command to reproduce: as typed, without where this run's report went
+    const kept = argv.filter((a, i) => !a.startsWith('--out') && argv[i - 1] !== '--out');
+    const command = ['node bin/difftest.mjs boot', ...kept].join(' ');
 
     let stop = false;
     const stopListening = onTermination((signal) => {

@@ -17,9 +17,14 @@ export const BOOT_RULES: readonly SyncRule[] = [
       'OUT and writes to device memory are compared, not followed: the port and value of an OUT (from the instruction and the registers before it, equal on both sides by then) must be what the emulator sent. The emulator\'s bytes to COM1 are its serial console.',
   },
   {
+    name: 'interrupts-injected',
+    description:
+      'Log channel: QEMU runs freely and delivers hardware interrupts as it would; each one its trace shows (a v= line without a check_exception before it) is delivered to the emulator through its IDT at the same instruction boundary, then both are compared.',
+  },
+  {
     name: 'interrupts-masked',
     description:
-      'Hardware interrupts and timers are masked while QEMU single-steps (gdb qqemu.sstep=0x7), and the emulator has no interrupt sources: neither side takes an interrupt during the lockstep. Early boot (PVH entry to start_kernel\'s local_irq_enable) runs with IF=0 anyway; a kernel that waits for a timer tick later stalls, which the lockstep reports. Interrupts delivered before the start point (QEMU running freely) are part of the transplanted state.',
+      'gdb channel: hardware interrupts and timers are masked while QEMU single-steps (gdb qqemu.sstep=0x7), and the emulator has no interrupt sources: neither side takes an interrupt during the lockstep. Early boot (PVH entry to start_kernel\'s local_irq_enable) runs with IF=0 anyway; a kernel that waits for a timer tick later stalls, which the lockstep reports. Interrupts delivered before the start point (QEMU running freely) are part of the transplanted state.',
   },
   {
     name: 'rep-under-icount',
