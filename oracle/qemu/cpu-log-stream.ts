@@ -16,6 +16,8 @@ import type { KernelQemu } from './kernel-qemu.js';
 export class CpuLogStream {
   private readonly parser = new CpuLogParser();
   private queue: LogRecord[] = [];
+  /** Records before this index in `queue` were handed out (removed in batches, not one shift each). */
+  private head = 0;
   private waiter: (() => void) | undefined;
   private failed: Error | undefined;
   private paused = false;
@@ -34,7 +36,7 @@ export class CpuLogStream {
       } catch (err) {
         this.failed = err as Error;
       }
-      if (this.queue.length > 20_000 && !this.paused) {
+      if (this.queue.length - this.head > 20_000 && !this.paused) {
         this.paused = true;
         stream.pause();
       }
@@ -67,19 +69,28 @@ export class CpuLogStream {
     w?.();
   }
 
+  /** The next record if one is already parsed (no promise per record on the hot path). */
+  tryNext(): LogRecord | undefined {
+    if (this.failed) throw this.failed;
+    const r = this.head < this.queue.length ? this.queue[this.head++] : undefined;
+    if (!r) return undefined;
+    if (this.head >= 4096) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.paused && this.queue.length - this.head < 5_000) {
+      this.paused = false;
+      this.stream.resume();
+    }
+    this.count++;
+    return r;
+  }
+
   /** The next record, or undefined when none arrives within `idleMs` (QEMU stopped, or is stuck). */
   async next(idleMs = 10_000): Promise<LogRecord | undefined> {
     for (;;) {
-      if (this.failed) throw this.failed;
-      const r = this.queue.shift();
-      if (r) {
-        if (this.paused && this.queue.length < 5_000) {
-          this.paused = false;
-          this.stream.resume();
-        }
-        this.count++;
-        return r;
-      }
+      const r = this.tryNext();
+      if (r) return r;
       let timer: NodeJS.Timeout | undefined;
       const idle = new Promise<'idle'>((resolve) => (timer = setTimeout(() => resolve('idle'), idleMs)));
       const data = new Promise<'data'>((resolve) => (this.waiter = () => resolve('data')));
