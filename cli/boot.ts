@@ -128,8 +128,10 @@ export const bootCommand = {
         process.stdout.write(`difftest boot: first mismatch after ${result.result.compared.toLocaleString('en-US')} matching instructions, at ${m.location}: ${m.text}\n`);
         for (const e of m.explanation.slice(0, 2)) process.stdout.write(`  ${e}\n`);
         for (const d of m.diffs.slice(0, 4)) process.stdout.write(`  ${d.path}: QEMU ${d.expected}, emulator ${d.actual} (bits ${d.differingBits})\n`);
+      } else if (result.result.end === 'error') {
+        process.stdout.write(`difftest boot: the run stopped after ${result.result.compared.toLocaleString('en-US')} matching instructions, at ${result.result.endLocation}: ${result.result.error}\n`);
       } else {
-        process.stdout.write(`difftest boot: no mismatch in ${result.result.compared.toLocaleString('en-US')} instructions (${result.result.end}${result.result.error ? `: ${result.result.error}` : ''}) at ${result.result.endLocation}\n`);
+        process.stdout.write(`difftest boot: no mismatch in ${result.result.compared.toLocaleString('en-US')} instructions (${result.result.end}) at ${result.result.endLocation}\n`);
       }
       process.stdout.write(`difftest boot: ${Math.round(result.timings.instructionsPerSecond).toLocaleString('en-US')} instructions/s; report ${shown}\n`);
       if (result.result.end === 'error') return 2;
