@@ -8,7 +8,7 @@ import { prepareOutDir } from './out-dir.js';
 import { onTermination } from './signals.js';
 
 export const BOOT_USAGE = `difftest boot [--kernel PATH --initrd PATH] [--from POINT] [--until POINT] [--budget N]
-              [--channel gdb|log] [--inject MUTANT]... [--dut emulator] [--out DIR] [--memory MiB]
+              [--channel gdb|log] [--inject MUTANT]... [--dut emulator|qemu] [--out DIR] [--memory MiB]
               [--cpu MODEL] [--checkpoint N] [--cache DIR]
 
 Boots a real Linux kernel on QEMU (PVH direct boot, -icount: every run executes the same
@@ -36,7 +36,8 @@ root needed) and boots the kernel once to read its symbols; all of it is cached 
                    instruction, memory at checkpoints, interrupts QEMU delivered injected
   --inject NAME    plant a bug in the emulator (repeatable):
 ${Object.entries(MUTANT_DESCRIPTIONS).map(([k, v]) => `                     ${k.padEnd(21)} ${v}`).join('\n')}
-  --dut emulator   the system under test (the only one so far)
+  --dut D          the system under test: emulator (default), or qemu (a second QEMU booted the
+                   same way, through the same comparison: it must agree; gdb channel)
   --out DIR        report directory (default reports/boot/<time>/)
   --memory MiB     guest RAM on both sides (default 512)
   --cpu MODEL      QEMU -cpu, modelled by the emulator (default qemu64)
@@ -79,8 +80,9 @@ export const bootCommand = {
     const channel = v.channel ?? 'gdb';
     if (channel !== 'gdb' && channel !== 'log') throw new UsageError(`--channel '${channel}' is not a channel; use gdb or log`);
     const dut = v.dut ?? 'emulator';
-    if (dut === 'qemu') throw new UsageError('--dut qemu is not implemented for boot yet; use --dut emulator');
-    if (dut !== 'emulator') throw new UsageError(`--dut '${dut}' is not available for boot; use --dut emulator`);
+    if (dut !== 'emulator' && dut !== 'qemu') throw new UsageError(`--dut '${dut}' is not available for boot; use --dut emulator or --dut qemu`);
+    if (dut === 'qemu' && channel === 'log') throw new UsageError('--dut qemu runs on the gdb channel; drop --channel log');
+    if (dut === 'qemu' && (v.inject ?? []).length) throw new UsageError('--inject plants bugs in the emulator; it does nothing with --dut qemu');
     const mutants: MutantName[] = [];
     for (const name of v.inject ?? []) {
       if (!isMutantName(name)) throw new UsageError(`unknown --inject '${name}'; valid mutants: ${MUTANT_NAMES.join(', ')}`);
@@ -114,6 +116,7 @@ export const bootCommand = {
         memoryMiB,
         cpu: v.cpu ?? 'qemu64',
         channel,
+        dut,
         mutants,
         outDir,
         command: v.from === undefined ? `${command} --from startup_64` : command,

@@ -105,6 +105,15 @@ describe('boot lockstep', () => {
     expect(result.checkpoints.every((c) => c.pagesDiffering === 0 && c.systemDiffs.length === 0)).toBe(true);
   }, 180_000);
 
+  it('QEMU against a second QEMU through the same comparison agrees, past where the emulator stops', async () => {
+    const { result } = await session('startup_64', { dut: 'qemu', maxSteps: 25_000 });
+    expect(result.dut).toMatch(/^qemu \d+\.\d+.* \(a second instance\)$/);
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result).toMatchObject({ end: 'budget', compared: 25_000 });
+    // (the same instruction stream in which the emulator mismatches at #22,502, on RDMSR 0x8b)
+    expect(result.checkpoints.at(-1)).toMatchObject({ index: 25_000, pagesDiffering: 0, systemDiffs: [] });
+  }, 180_000);
+
   it('stops at the first kernel instruction a planted RIP-relative bug affects, with the bad bits', async () => {
     const mutants: MutantName[] = ['rip-rel-from-start'];
     const { result } = await session('startup_64', { mutants });

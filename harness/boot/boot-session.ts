@@ -1,4 +1,4 @@
-import { open, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MachineState } from '../../contracts/machine-state.js';
 import { EmulatorTarget } from '../../emulator/emulator-target.js';
@@ -14,6 +14,7 @@ import { DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
 import { GdbLockstep, type LockstepResult } from './gdb-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
+import { QemuPairLockstep } from './qemu-pair-lockstep.js';
 import { encodeBootResult, type BootResult } from './report/boot-result.js';
 import { lastInstructions, mismatchSection, nearbyStart, ruleRows } from './report/build-result.js';
 import { renderBootMarkdown } from './report/markdown.js';
@@ -41,6 +42,8 @@ export interface BootSessionOptions {
   readonly cpu: string;
   /** gdb: single steps over the stub; log: QEMU's per-instruction trace. */
   readonly channel?: 'gdb' | 'log';
+  /** The system under test: the emulator, or a second QEMU (which must agree). */
+  readonly dut?: 'emulator' | 'qemu';
   readonly mutants: readonly MutantName[];
   readonly outDir: string;
   /** The command as typed, for the report's reproduce line. */
@@ -93,10 +96,11 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
   const from = parseBootPoint(o.from, '--from', ctx);
   const until = o.until ? parseBootPoint(o.until, '--until', ctx) : undefined;
   const serialQemu = path.join(o.outDir, 'serial-qemu.txt');
-  const serialEmu = path.join(o.outDir, 'serial-emulator.txt');
   const reportFile = path.join(o.outDir, 'report.md');
   const resultFile = path.join(o.outDir, 'result.json');
 
+  const serialEmu = path.join(o.outDir, o.dut === 'qemu' ? 'serial-dut-qemu.txt' : 'serial-emulator.txt');
+  const closers: Array<() => Promise<void>> = [];
   const k = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: serialQemu });
   try {
     o.progress(`boot: QEMU running to --from ${from.label}…`);
@@ -108,19 +112,9 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         : undefined;
     if (!reached || (reached.kind !== 'breakpoint' && reached.kind !== 'icount')) throw new UsageError(reached ? describeRunOutcome(reached, from) : `--from ${o.from} is not a start point`);
     const reachStartSeconds = (performance.now() - t0) / 1000;
-    const snapshot: QemuMachineSnapshot = await snapshotMachine(k);
-    const startRip = snapshot.state.rip;
-    o.progress(`boot: at ${assets.symbols.symbolize(startRip)}, QEMU instruction ${snapshot.icount.toLocaleString('en-US')} (${reachStartSeconds.toFixed(1)} s); RAM and registers read (${(snapshot.timings.ramMs / 1000).toFixed(1)} s)`);
-    const emulator = new EmulatorTarget({ ramBytes: o.memoryMiB << 20, model });
-    const { report: tr } = await transplant(snapshot, emulator);
-    if (tr.stateDiffs.length || tr.ramPagesDiffering) {
-      log.warn({ diffs: tr.stateDiffs.map((d) => d.path), pages: tr.ramPagesDiffering }, 'transplant read back different');
-    }
-    o.progress(`boot: transplanted into the emulator in ${tr.ms.toFixed(0)} ms (${tr.stateDiffs.length} fields and ${tr.ramPagesDiffering} pages read back different); lockstep on the ${o.channel ?? 'gdb'} channel…`);
-    const devices = new DeviceLog(emulator);
     const channel = o.channel ?? 'gdb';
-    const lockstep = channel === 'log' ? new LogLockstep(k, emulator, devices) : new GdbLockstep(k, emulator, devices);
-    const r = await lockstep.run({
+    const dutKind = o.dut ?? 'emulator';
+    const common = {
       untilAddresses: until?.kind === 'address' ? until.addresses : undefined,
       untilIcount: until?.kind === 'icount' ? until.icount : undefined,
       untilSerial: until?.kind === 'boot-ok' ? 'BOOT-OK' : undefined,
@@ -129,17 +123,67 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       checkpointEvery: o.checkpointEvery,
       shouldStop: o.shouldStop,
       onProgress: o.onLockstepProgress
-        ? (p) => void lastLineOf(serialQemu).then((serial) => o.onLockstepProgress!({ ...p, fn: assets.symbols.functionName(p.rip) ?? `0x${p.rip.toString(16)}`, serial }))
+        ? (p: { compared: number; rip: bigint; icount: number }) => void lastLineOf(serialQemu).then((serial) => o.onLockstepProgress!({ ...p, fn: assets.symbols.functionName(p.rip) ?? `0x${p.rip.toString(16)}`, serial }))
         : undefined,
-    });
-    await writeFile(serialEmu, devices.console);
+    };
+    let snapshot: Pick<QemuMachineSnapshot, 'timings' | 'probeInstructions' | 'icount'> & { rip: bigint };
+    let tr: TransplantReport;
+    let r: LockstepResult;
+    let dutConsole: () => Promise<string>;
+    let dutView: { readVirtual: (a: bigint, n: number) => Promise<Uint8Array | undefined>; systemState: () => Promise<MachineState>; translate: (lin: bigint) => number | undefined };
+    let emulator: EmulatorTarget | undefined;
+    if (dutKind === 'qemu') {
+      // A second QEMU booted the same way to the same point: nothing is transplanted or probed.
+      const d = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: serialEmu });
+      closers.push(() => d.close());
+      const other = from.kind === 'address' ? await d.runTo(from.addresses, { maxIcount: 8e9 }) : from.kind === 'icount' ? await d.runToIcount(from.icount) : undefined;
+      const icount = await k.icount();
+      if (!other || (await d.icount()) !== icount) throw new Error(`the second QEMU did not reach the same point (${other?.kind}, instruction ${await d.icount()} vs ${icount})`);
+      snapshot = { timings: { registersMs: 0, msrsMs: 0, ramMs: 0 }, probeInstructions: 0, icount, rip: (await k.target.readState()).rip };
+      tr = { stateDiffs: [], msrsLoaded: [], msrsNotModelled: [], msrMismatches: [], drMismatches: [], ramPagesDiffering: 0, notCarried: ['--dut qemu: nothing is transplanted; a second QEMU boots the same way to the same instruction'], ms: 0 };
+      o.progress(`boot: both QEMUs at ${assets.symbols.symbolize(snapshot.rip)}, instruction ${icount.toLocaleString('en-US')}; lockstep QEMU vs QEMU on the gdb channel…`);
+      r = await new QemuPairLockstep(k, d).run(common);
+      dutConsole = async () => (await readFile(serialEmu, 'latin1').catch(() => ''));
+      dutView = {
+        readVirtual: (a, n) => d.target.readMemory(a, n, 'virt').catch(() => undefined),
+        systemState: () => d.target.readState({ system: true }),
+        translate: () => undefined,
+      };
+    } else {
+      const snap: QemuMachineSnapshot = await snapshotMachine(k);
+      snapshot = { ...snap, rip: snap.state.rip };
+      o.progress(`boot: at ${assets.symbols.symbolize(snap.state.rip)}, QEMU instruction ${snap.icount.toLocaleString('en-US')} (${reachStartSeconds.toFixed(1)} s); RAM and registers read (${(snap.timings.ramMs / 1000).toFixed(1)} s)`);
+      const emu = new EmulatorTarget({ ramBytes: o.memoryMiB << 20, model });
+      emulator = emu;
+      tr = (await transplant(snap, emu)).report;
+      if (tr.stateDiffs.length || tr.ramPagesDiffering) {
+        log.warn({ diffs: tr.stateDiffs.map((d) => d.path), pages: tr.ramPagesDiffering }, 'transplant read back different');
+      }
+      o.progress(`boot: transplanted into the emulator in ${tr.ms.toFixed(0)} ms (${tr.stateDiffs.length} fields and ${tr.ramPagesDiffering} pages read back different); lockstep on the ${channel} channel…`);
+      const devices = new DeviceLog(emu);
+      const lockstep = channel === 'log' ? new LogLockstep(k, emu, devices) : new GdbLockstep(k, emu, devices);
+      r = await lockstep.run(common);
+      await writeFile(serialEmu, devices.console);
+      dutConsole = async () => devices.console;
+      const mmu = emu.internals.cpu.mmu;
+      dutView = {
+        readVirtual: (a, n) => emu.readMemory(a, n, 'virt').catch(() => undefined),
+        systemState: () => emu.readState({ system: true }),
+        translate: (lin) => {
+          const p = mmu.peekTranslate(Number(BigInt.asIntN(64, lin)));
+          return p < 0 ? undefined : p;
+        },
+      };
+    }
+    const startRip = snapshot.rip;
+    const dutText = await dutConsole();
 
     const base = (): BootResult => ({
       schema: 'difftest-boot/1',
       startedAt,
       kernel: { version: assets.kernel.version, elf: assets.kernel.elfPath, initrd: assets.initrd, pvhEntry: assets.kernel.pvhEntry, symbols: assets.symbols.size, symbolsNote: assets.symbolsNote },
       qemu: { version: k.target.qemu.binary.version, cpu: o.cpu, memoryMiB: o.memoryMiB, append: LOCKSTEP_APPEND, icountMode: '-icount shift=0,align=off,sleep=off' },
-      dut: 'emulator',
+      dut: dutKind === 'qemu' ? `qemu ${k.target.qemu.binary.version} (a second instance)` : 'emulator',
       mutants: [...o.mutants],
       channel,
       command: o.command,
@@ -160,7 +204,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       checkpoints: r.checkpoints.map((c) => ({ index: c.index, ms: c.ms, pagesDiffering: c.pagesDiffering, systemDiffs: c.systemDiffs.map((d) => d.path) })),
       reproduce: { command: o.command },
       lastInstructions: lastInstructions(r, assets.symbols),
-      serial: { qemuFile: path.basename(serialQemu), emulatorFile: path.basename(serialEmu), qemuLastLine: '', emulatorLastLine: devices.console.trim().split(/\r?\n/).pop() ?? '' },
+      serial: { qemuFile: path.basename(serialQemu), emulatorFile: path.basename(serialEmu), qemuLastLine: '', emulatorLastLine: dutText.trim().split(/\r?\n/).pop() ?? '' },
       notes: notesFor(assets, snapshot, r),
     });
     const write = async (res: BootResult) => {
@@ -174,24 +218,15 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       const m = r.mismatch;
       result.mismatch = mismatchSection(m, assets.symbols, [], [], () => undefined);
       await write(result);
-      const sys: MachineState = await emulator.readState({ system: true });
-      const readVirtual = (a: bigint, n: number) => emulator.readMemory(a, n, 'virt').catch(() => undefined);
+      const sys: MachineState = await dutView.systemState();
+      const readVirtual = dutView.readVirtual;
       const handlers = sys.idtr ? await exceptionHandlers(sys.idtr.base, sys.idtr.limit, readVirtual) : new Map<bigint, number>();
       const explanation = explainMismatch(m, handlers, assets.symbols, sys);
-      if (m.info.decoded.mnemonic === 'rdmsr') {
+      if (emulator && m.info.decoded.mnemonic === 'rdmsr') {
         const msr = Number(m.before.gpr.rcx & 0xffffffffn);
         if (readMsr(emulator, msr) === undefined && !explanation.some((e) => e.includes('MSR'))) explanation.push(`The emulator has no MSR 0x${msr.toString(16)}.`);
       }
-      const mmu = emulator.internals.cpu.mmu;
-      const trace = await traceMismatch({
-        history: r.history,
-        symbols: assets.symbols,
-        readVirtual,
-        translate: (lin) => {
-          const p = mmu.peekTranslate(Number(BigInt.asIntN(64, lin)));
-          return p < 0 ? undefined : p;
-        },
-      }, m).catch((err: unknown) => {
+      const trace = await traceMismatch({ history: r.history, symbols: assets.symbols, readVirtual, translate: dutView.translate }, m).catch((err: unknown) => {
         log.warn({ err }, 'trace failed');
         return [];
       });
@@ -210,6 +245,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     await write(result);
     return { result, reportFile };
   } finally {
+    for (const c of closers) await c().catch(() => undefined);
     await k.close();
   }
 }
@@ -224,13 +260,13 @@ function transplantSection(tr: TransplantReport): BootResult['transplant'] {
   };
 }
 
-function notesFor(assets: BootAssets, snapshot: QemuMachineSnapshot, r: LockstepResult): string[] {
+function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probeInstructions'>, r: LockstepResult): string[] {
   const notes: string[] = [];
   if (assets.symbolsNote) notes.push(assets.symbolsNote);
   if (r.end === 'halted') notes.push('Both machines reached HLT: interrupts are masked while QEMU single-steps (rule interrupts-masked), so nothing wakes them.');
   if (r.end === 'interrupted') notes.push('Stopped by a signal (Ctrl-C): this is a partial report.');
   if (r.end === 'error') notes.push(`The run stopped with an error: ${r.error}.`);
-  notes.push(`QEMU's instruction count moved on by ${snapshot.probeInstructions} while its MSRs were read (rule msr-probe).`);
+  if (snapshot.probeInstructions) notes.push(`QEMU's instruction count moved on by ${snapshot.probeInstructions} while its MSRs were read (rule msr-probe).`);
   return notes;
 }
 
