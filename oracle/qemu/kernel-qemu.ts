@@ -5,12 +5,16 @@ import { QemuTarget } from './qemu-target.js';
  * QEMU booting a Linux kernel directly (PVH, `-kernel vmlinux`) under its gdb stub, for the boot
  * lockstep. `-icount shift=0,align=off,sleep=off` makes every run execute the same instruction
  * stream (virtual time is the instruction count: 1 ns per instruction, no waiting for the host
- * clock), so a start point reached once is reached the same way again, and QMP `query-replay`
+ * clock) and the RTC starts from a fixed date, so a start point reached once is reached the same
+ * way again, and QMP `query-replay`
  * gives the exact number of instructions retired since reset.
  */
 
 /** The kernel command line of the lockstep boot (`nokaslr` is reported unknown under PVH; harmless). */
 export const LOCKSTEP_APPEND = 'console=ttyS0 nokaslr panic=-1';
+
+/** The date the guest's RTC starts from in every run. */
+export const RTC_BASE = '2026-01-01T00:00:00';
 
 export interface KernelQemuOptions {
   readonly kernel: string;
@@ -54,6 +58,10 @@ export class KernelQemu {
         '-append', options.append ?? LOCKSTEP_APPEND,
         '-serial', `file:${options.serialPath}`,
         '-icount', 'shift=0,align=off,sleep=off',
+        // The RTC from a fixed date, advancing with virtual time: by default it reads the host's
+        // clock, so the BIOS's tick count (BDA 0x46c) and the kernel's boot time differed between
+        // two runs started a few seconds apart.
+        '-rtc', `base=${RTC_BASE},clock=vm`,
       ],
     });
     return new KernelQemu(target, options);
