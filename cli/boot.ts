@@ -28,7 +28,8 @@ root needed) and boots the kernel once to read its symbols; all of it is cached 
                    since reset (reached exactly only when QEMU stops within 20,000 of it)
   --until POINT    stop there instead of at the first mismatch: a symbol, address, instruction
                    count, or boot-ok (BOOT-OK on QEMU's serial console)
-  --budget N       compare at most N instructions
+  --budget N       compare at most N instructions (on the log channel, --until and --budget also
+                   compare the instructions QEMU had already run ahead, then stop)
   --channel C      gdb (default): single steps over QEMU's gdb stub, every instruction's
                    registers and written memory compared (~2k instructions/s);
                    log: QEMU runs freely printing its registers before every instruction
