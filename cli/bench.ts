@@ -1,15 +1,16 @@
 import { UsageError } from '../util/errors.js';
 import { parseOptions } from './options.js';
 
-const BENCHES = ['b1', 'b2', 'b3', 'b5'] as const;
+const BENCHES = ['b1', 'b2', 'b3', 'b4', 'b5'] as const;
 
 const USAGE = `difftest bench [--rounds N] [--only ${BENCHES.join(',')}]
 
-Runs the benchmarks (B1, B2, B3, B5; the README's Benchmarks section says what each measures and why)
+Runs the benchmarks (B1-B5; the README's Benchmarks section says what each measures and why)
 and prints medians and ratios measured in one run:
   b1  gdb lockstep: QemuTarget.step()+readState() vs the raw s+g packet loop, reset() rate
   b2  fuzz throughput: block/step tests/s on 2 workers vs a fresh QEMU per case
   b3  emulator MIPS on three workloads vs QEMU TCG on the same code
+  b4  boot lockstep: compared instructions/s per channel vs QEMU logging alone, transplant time
   b5  planted bugs: time to find, minimization time and final size, and root-cause groups per bug`;
 
 export const benchCommand = {
@@ -25,6 +26,7 @@ export const benchCommand = {
     if (only.includes('b1')) await (await import('../bench/b1-gdb-lockstep.js')).runGdbLockstepBench({ rounds });
     if (only.includes('b2')) await (await import('../bench/b2-fuzz-throughput.js')).runFuzzThroughputBench({ rounds });
     if (only.includes('b3')) await (await import('../bench/b3-emulator-vs-qemu.js')).runEmulatorVsQemuBench({ rounds });
+    if (only.includes('b4')) await (await import('../bench/b4-boot-lockstep.js')).runBootLockstepBench({ rounds });
     if (only.includes('b5')) await (await import('../bench/b5-minimization.js')).runMinimizationBench();
     return 0;
   },

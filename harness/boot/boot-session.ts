@@ -1,0 +1,277 @@
+import { open, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { MachineState } from '../../contracts/machine-state.js';
+import { EmulatorTarget } from '../../emulator/emulator-target.js';
+import { readMsr } from '../../emulator/harness-hooks.js';
+import { setMutants, type MutantName } from '../../emulator/mutants.js';
+import { KernelQemu, LOCKSTEP_APPEND, type RunOutcome } from '../../oracle/qemu/kernel-qemu.js';
+import { snapshotMachine, type QemuMachineSnapshot } from '../../oracle/qemu/machine-snapshot.js';
+import { UsageError } from '../../util/errors.js';
+import { childLogger } from '../../util/log.js';
+import { emulatorModelFor } from '../emulator-dut.js';
+import { prepareBootAssets, type BootAssets } from './assets/assets.js';
+import { DeviceLog } from './device-log.js';
+import { exceptionHandlers, explainMismatch } from './explain.js';
+import { GdbLockstep, type LockstepResult } from './gdb-lockstep.js';
+import { LogLockstep } from './log-lockstep.js';
+import { QemuPairLockstep } from './qemu-pair-lockstep.js';
+import { encodeBootResult, type BootResult } from './report/boot-result.js';
+import { lastInstructions, mismatchSection, nearbyStart, ruleRows } from './report/build-result.js';
+import { renderBootMarkdown } from './report/markdown.js';
+import { parseBootPoint, type BootPoint } from './start-point.js';
+import { traceMismatch } from './trace.js';
+import { transplant, type TransplantReport } from './transplant.js';
+
+/**
+ * One `difftest boot` run: assets, QEMU to the start point, the machine transplanted into the
+ * emulator, the lockstep, and the report. The report is written as soon as there is something to
+ * report (a mismatch's core before its trace is computed), so a later failure cannot lose it.
+ */
+
+const log = childLogger('boot');
+
+export interface BootSessionOptions {
+  readonly cacheDir: string;
+  readonly kernel?: string;
+  readonly initrd?: string;
+  readonly from: string;
+  readonly until?: string;
+  readonly maxSteps?: number;
+  readonly checkpointEvery: number;
+  readonly memoryMiB: number;
+  readonly cpu: string;
+  /** gdb: single steps over the stub; log: QEMU's per-instruction trace. */
+  readonly channel?: 'gdb' | 'log';
+  /** The system under test: the emulator, or a second QEMU (which must agree). */
+  readonly dut?: 'emulator' | 'qemu';
+  readonly mutants: readonly MutantName[];
+  readonly outDir: string;
+  /** The command as typed, for the report's reproduce line. */
+  readonly command: string;
+  readonly progress: (line: string) => void;
+  readonly onLockstepProgress?: (p: { compared: number; rip: bigint; icount: number; fn: string; serial: string }) => void;
+  readonly shouldStop: () => boolean;
+}
+
+export interface BootSessionResult {
+  readonly result: BootResult;
+  readonly reportFile: string;
+}
+
+/** The last non-empty line of a text file's tail (the serial console). */
+export async function lastLineOf(file: string): Promise<string> {
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (!fh) return '';
+  try {
+    const { size } = await fh.stat();
+    const len = Math.min(size, 1024);
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, size - len);
+    const lines = buf.toString('latin1').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    return lines[lines.length - 1] ?? '';
+  } finally {
+    await fh.close();
+  }
+}
+
+function describeRunOutcome(r: RunOutcome, point: BootPoint): string {
+  switch (r.kind) {
+    case 'shutdown':
+      return `the guest stopped (${r.reason}) after ${r.icount.toLocaleString('en-US')} instructions without reaching --from ${point.label}; it never ran there (pick a point on the boot path, e.g. startup_64 or start_kernel)`;
+    case 'budget':
+      return point.kind === 'icount'
+        ? `QEMU ran past instruction ${point.icount.toLocaleString('en-US')} (to ${r.icount.toLocaleString('en-US')}): a free run stops only where QEMU next yields, up to ~10^8 instructions late; start from a symbol instead`
+        : `QEMU reached its budget of instructions (${r.icount.toLocaleString('en-US')}) before --from ${point.label}`;
+    default:
+      return '';
+  }
+}
+
+export async function runBootSession(o: BootSessionOptions): Promise<BootSessionResult> {
+  const startedAt = new Date().toISOString();
+  setMutants(o.mutants);
+  const model = emulatorModelFor(o.cpu);
+  const assets: BootAssets = await prepareBootAssets({ cacheDir: o.cacheDir, kernel: o.kernel, initrd: o.initrd, progress: o.progress, memoryMiB: o.memoryMiB });
+  const ctx = { symbols: assets.symbols, loads: assets.kernel.loads, pvhEntry: assets.kernel.pvhEntry, symbolsNote: assets.symbolsNote };
+  const from = parseBootPoint(o.from, '--from', ctx);
+  const until = o.until ? parseBootPoint(o.until, '--until', ctx) : undefined;
+  const serialQemu = path.join(o.outDir, 'serial-qemu.txt');
+  const reportFile = path.join(o.outDir, 'report.md');
+  const resultFile = path.join(o.outDir, 'result.json');
+
+  const serialEmu = path.join(o.outDir, o.dut === 'qemu' ? 'serial-dut-qemu.txt' : 'serial-emulator.txt');
+  const closers: Array<() => Promise<void>> = [];
+  const k = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: serialQemu });
+  try {
+    o.progress(`boot: QEMU running to --from ${from.label}…`);
+    const t0 = performance.now();
+    const reached = from.kind === 'icount'
+      ? await k.runToIcount(from.icount)
+      : from.kind === 'address'
+        ? await k.runTo(from.addresses, { maxIcount: 8e9 })
+        : undefined;
+    if (!reached || (reached.kind !== 'breakpoint' && reached.kind !== 'icount')) throw new UsageError(reached ? describeRunOutcome(reached, from) : `--from ${o.from} is not a start point`);
+    const reachStartSeconds = (performance.now() - t0) / 1000;
+    const channel = o.channel ?? 'gdb';
+    const dutKind = o.dut ?? 'emulator';
+    const common = {
+      untilAddresses: until?.kind === 'address' ? until.addresses : undefined,
+      untilIcount: until?.kind === 'icount' ? until.icount : undefined,
+      untilSerial: until?.kind === 'boot-ok' ? 'BOOT-OK' : undefined,
+      readSerial: async () => lastLineOf(serialQemu),
+      maxSteps: o.maxSteps,
+      checkpointEvery: o.checkpointEvery,
+      shouldStop: o.shouldStop,
+      onProgress: o.onLockstepProgress
+        ? (p: { compared: number; rip: bigint; icount: number }) => void lastLineOf(serialQemu).then((serial) => o.onLockstepProgress!({ ...p, fn: assets.symbols.functionName(p.rip) ?? `0x${p.rip.toString(16)}`, serial }))
+        : undefined,
+    };
+    let snapshot: Pick<QemuMachineSnapshot, 'timings' | 'probeInstructions' | 'icount'> & { rip: bigint };
+    let tr: TransplantReport;
+    let r: LockstepResult;
+    let dutConsole: () => Promise<string>;
+    let dutView: { readVirtual: (a: bigint, n: number) => Promise<Uint8Array | undefined>; systemState: () => Promise<MachineState>; translate: (lin: bigint) => number | undefined };
+    let emulator: EmulatorTarget | undefined;
+    if (dutKind === 'qemu') {
+      // A second QEMU booted the same way to the same point: nothing is transplanted or probed.
+      const d = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: serialEmu });
+      closers.push(() => d.close());
+      const other = from.kind === 'address' ? await d.runTo(from.addresses, { maxIcount: 8e9 }) : from.kind === 'icount' ? await d.runToIcount(from.icount) : undefined;
+      const icount = await k.icount();
+      if (!other || (await d.icount()) !== icount) throw new Error(`the second QEMU did not reach the same point (${other?.kind}, instruction ${await d.icount()} vs ${icount})`);
+      snapshot = { timings: { registersMs: 0, msrsMs: 0, ramMs: 0 }, probeInstructions: 0, icount, rip: (await k.target.readState()).rip };
+      tr = { stateDiffs: [], msrsLoaded: [], msrsNotModelled: [], msrMismatches: [], drMismatches: [], ramPagesDiffering: 0, notCarried: ['--dut qemu: nothing is transplanted; a second QEMU boots the same way to the same instruction'], ms: 0 };
+      o.progress(`boot: both QEMUs at ${assets.symbols.symbolize(snapshot.rip)}, instruction ${icount.toLocaleString('en-US')}; lockstep QEMU vs QEMU on the gdb channel…`);
+      r = await new QemuPairLockstep(k, d).run(common);
+      dutConsole = async () => (await readFile(serialEmu, 'latin1').catch(() => ''));
+      dutView = {
+        readVirtual: (a, n) => d.target.readMemory(a, n, 'virt').catch(() => undefined),
+        systemState: () => d.target.readState({ system: true }),
+        translate: () => undefined,
+      };
+    } else {
+      const snap: QemuMachineSnapshot = await snapshotMachine(k);
+      snapshot = { ...snap, rip: snap.state.rip };
+      o.progress(`boot: at ${assets.symbols.symbolize(snap.state.rip)}, QEMU instruction ${snap.icount.toLocaleString('en-US')} (${reachStartSeconds.toFixed(1)} s); RAM and registers read (${(snap.timings.ramMs / 1000).toFixed(1)} s)`);
+      const emu = new EmulatorTarget({ ramBytes: o.memoryMiB << 20, model });
+      emulator = emu;
+      tr = (await transplant(snap, emu)).report;
+      if (tr.stateDiffs.length || tr.ramPagesDiffering) {
+        log.warn({ diffs: tr.stateDiffs.map((d) => d.path), pages: tr.ramPagesDiffering }, 'transplant read back different');
+      }
+      o.progress(`boot: transplanted into the emulator in ${tr.ms.toFixed(0)} ms (${tr.stateDiffs.length} fields and ${tr.ramPagesDiffering} pages read back different); lockstep on the ${channel} channel…`);
+      const devices = new DeviceLog(emu);
+      const lockstep = channel === 'log' ? new LogLockstep(k, emu, devices) : new GdbLockstep(k, emu, devices);
+      r = await lockstep.run(common);
+      await writeFile(serialEmu, devices.console);
+      dutConsole = async () => devices.console;
+      const mmu = emu.internals.cpu.mmu;
+      dutView = {
+        readVirtual: (a, n) => emu.readMemory(a, n, 'virt').catch(() => undefined),
+        systemState: () => emu.readState({ system: true }),
+        translate: (lin) => {
+          const p = mmu.peekTranslate(Number(BigInt.asIntN(64, lin)));
+          return p < 0 ? undefined : p;
+        },
+      };
+    }
+    const startRip = snapshot.rip;
+    const dutText = await dutConsole();
+
+    const base = (): BootResult => ({
+      schema: 'difftest-boot/1',
+      startedAt,
+      kernel: { version: assets.kernel.version, elf: assets.kernel.elfPath, initrd: assets.initrd, pvhEntry: assets.kernel.pvhEntry, symbols: assets.symbols.size, symbolsNote: assets.symbolsNote },
+      qemu: { version: k.target.qemu.binary.version, cpu: o.cpu, memoryMiB: o.memoryMiB, append: LOCKSTEP_APPEND, icountMode: '-icount shift=0,align=off,sleep=off' },
+      dut: dutKind === 'qemu' ? `qemu ${k.target.qemu.binary.version} (a second instance)` : 'emulator',
+      mutants: [...o.mutants],
+      channel,
+      command: o.command,
+      from: { spec: o.from, label: from.label, icount: snapshot.icount, rip: startRip, location: assets.symbols.symbolize(startRip) },
+      until: until?.label,
+      timings: {
+        assetsSeconds: assets.seconds,
+        reachStartSeconds,
+        snapshot: snapshot.timings,
+        transplantMs: tr.ms,
+        lockstepSeconds: r.seconds,
+        instructionsPerSecond: r.seconds > 0 ? r.compared / r.seconds : 0,
+      },
+      transplant: transplantSection(tr),
+      result: { end: r.end, compared: r.compared, icountStart: r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
+      rules: ruleRows(r, snapshot.probeInstructions),
+      maskedFlags: [...r.masked].map(([mnemonic, count]) => ({ mnemonic, count })),
+      checkpoints: r.checkpoints.map((c) => ({ index: c.index, ms: c.ms, pagesDiffering: c.pagesDiffering, systemDiffs: c.systemDiffs.map((d) => d.path) })),
+      reproduce: { command: o.command },
+      lastInstructions: lastInstructions(r, assets.symbols),
+      serial: { qemuFile: path.basename(serialQemu), emulatorFile: path.basename(serialEmu), qemuLastLine: '', emulatorLastLine: dutText.trim().split(/\r?\n/).pop() ?? '' },
+      notes: notesFor(assets, snapshot, r),
+    });
+    const write = async (res: BootResult) => {
+      res.serial.qemuLastLine = await lastLineOf(serialQemu);
+      await writeFile(resultFile, `${JSON.stringify(encodeBootResult(res), null, 2)}\n`);
+      await writeFile(reportFile, renderBootMarkdown(res));
+    };
+    let result = base();
+    if (r.mismatch) {
+      // The mismatch's core first: the trace below reads memory and could fail.
+      const m = r.mismatch;
+      result.mismatch = mismatchSection(m, assets.symbols, [], [], () => undefined);
+      await write(result);
+      const sys: MachineState = await dutView.systemState();
+      const readVirtual = dutView.readVirtual;
+      const handlers = sys.idtr ? await exceptionHandlers(sys.idtr.base, sys.idtr.limit, readVirtual) : new Map<bigint, number>();
+      const explanation = explainMismatch(m, handlers, assets.symbols, sys);
+      if (emulator && m.info.decoded.mnemonic === 'rdmsr') {
+        const msr = Number(m.before.gpr.rcx & 0xffffffffn);
+        if (readMsr(emulator, msr) === undefined && !explanation.some((e) => e.includes('MSR'))) explanation.push(`The emulator has no MSR 0x${msr.toString(16)}.`);
+      }
+      const trace = await traceMismatch({ history: r.history, symbols: assets.symbols, readVirtual, translate: dutView.translate }, m).catch((err: unknown) => {
+        log.warn({ err }, 'trace failed');
+        return [];
+      });
+      const lastWriter = (phys: number) => {
+        const w = r.history.lastWriterOf(phys, m.index + 1);
+        const rec = w !== undefined ? r.history.get(w) : undefined;
+        return rec ? `#${rec.index} ${assets.symbols.symbolize(rec.rip)}: ${rec.text}` : undefined;
+      };
+      result = base();
+      result.mismatch = mismatchSection(m, assets.symbols, explanation, trace, lastWriter);
+      const near = nearbyStart(r, m, assets.symbols);
+      if (near) {
+        result.reproduce = { command: o.command, nearby: replaceFrom(o.command, near.symbol), nearbyNote: near.note };
+      }
+    }
+    await write(result);
+    return { result, reportFile };
+  } finally {
+    for (const c of closers) await c().catch(() => undefined);
+    await k.close();
+  }
+}
+
+function transplantSection(tr: TransplantReport): BootResult['transplant'] {
+  return {
+    stateDiffs: tr.stateDiffs.map((d) => d.path),
+    ramPagesDiffering: tr.ramPagesDiffering,
+    msrsLoaded: [...tr.msrsLoaded],
+    msrsNotModelled: tr.msrsNotModelled.map((m) => ({ name: m.name, value: m.value })),
+    notCarried: [...tr.notCarried],
+  };
+}
+
+function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probeInstructions'>, r: LockstepResult): string[] {
+  const notes: string[] = [];
+  if (assets.symbolsNote) notes.push(assets.symbolsNote);
+  if (r.end === 'halted') notes.push('Both machines reached HLT: interrupts are masked while QEMU single-steps (rule interrupts-masked), so nothing wakes them.');
+  if (r.end === 'interrupted') notes.push('Stopped by a signal (Ctrl-C): this is a partial report.');
+  if (r.end === 'error') notes.push(`The run stopped with an error: ${r.error}.`);
+  if (snapshot.probeInstructions) notes.push(`QEMU's instruction count moved on by ${snapshot.probeInstructions} while its MSRs were read (rule msr-probe).`);
+  return notes;
+}
+
+/** The command with its --from replaced (or added). */
+export function replaceFrom(command: string, from: string): string {
+  if (/--from[ =]\S+/.test(command)) return command.replace(/--from[ =]\S+/, `--from ${from}`);
+  return `${command} --from ${from}`;
+}

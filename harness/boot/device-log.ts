@@ -1,0 +1,78 @@
+import type { EmulatorTarget } from '../../emulator/emulator-target.js';
+import { routeDevices } from '../../emulator/harness-hooks.js';
+
+/**
+ * The emulator's side of every device access during a boot lockstep. The emulator has no pc
+ * devices, so each port and each physical address above RAM goes here: reads answer a
+ * placeholder (the lockstep then takes QEMU's result for the instruction, a declared rule) and
+ * every access is logged for the instruction that made it; writes are compared with QEMU's. The
+ * bytes the emulator sends to the first serial port (THR at 0x3f8, DLAB clear) are its console.
+ */
+
+export type DeviceAccess =
+  | { readonly kind: 'in'; readonly port: number; readonly size: number }
+  | { readonly kind: 'out'; readonly port: number; readonly size: number; readonly value: number }
+  | { readonly kind: 'mmio-read'; readonly addr: number; readonly size: number }
+  | { readonly kind: 'mmio-write'; readonly addr: number; readonly size: number; readonly value: number };
+
+const COM1 = 0x3f8;
+const LCR_DLAB = 0x80;
+
+export class DeviceLog {
+  /** Accesses of the instruction being stepped (taken and cleared by the lockstep after each step). */
+  private current: DeviceAccess[] = [];
+  private lcr = 0;
+  private serial = '';
+
+  constructor(target: EmulatorTarget) {
+    const base = target.internals.bus.ramSize;
+    routeDevices(
+      target,
+      {
+        in: (port, size) => {
+          this.current.push({ kind: 'in', port, size });
+          return 0;
+        },
+        out: (port, size, value) => {
+          this.current.push({ kind: 'out', port, size, value });
+          if (port === COM1 + 3) this.lcr = value & 0xff;
+          else if (port === COM1 && (this.lcr & LCR_DLAB) === 0) this.serial += String.fromCharCode(value & 0xff);
+        },
+      },
+      {
+        read: (offset, size) => {
+          this.current.push({ kind: 'mmio-read', addr: base + offset, size });
+          return 0;
+        },
+        write: (offset, size, value) => {
+          this.current.push({ kind: 'mmio-write', addr: base + offset, size, value });
+        },
+      },
+    );
+  }
+
+  /** The accesses since the last call. */
+  take(): DeviceAccess[] {
+    const out = this.current;
+    if (out.length) this.current = [];
+    return out;
+  }
+
+  /** What the emulator printed on its serial console. */
+  get console(): string {
+    return this.serial;
+  }
+}
+
+export function describeAccess(a: DeviceAccess): string {
+  switch (a.kind) {
+    case 'in':
+      return `IN port 0x${a.port.toString(16)} (${a.size} byte${a.size > 1 ? 's' : ''})`;
+    case 'out':
+      return `OUT port 0x${a.port.toString(16)} = 0x${a.value.toString(16)} (${a.size} byte${a.size > 1 ? 's' : ''})`;
+    case 'mmio-read':
+      return `MMIO read 0x${a.addr.toString(16)} (${a.size} bytes)`;
+    case 'mmio-write':
+      return `MMIO write 0x${a.addr.toString(16)} = 0x${a.value.toString(16)} (${a.size} bytes)`;
+  }
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { hex64, hexBytes } from '../../../contracts/hex.js';
+import { MachineStateSchema } from '../../../contracts/machine-state.js';
+
+/**
+ * The boot lockstep's result file (`result.json`): what ran (kernel, QEMU, start point, rules),
+ * how far the two machines agreed, and the first mismatch with its explanation and trace. The
+ * Markdown report is rendered from it.
+ */
+
+const BitRangeSchema = z.object({ bits: z.string(), expected: z.string(), actual: z.string(), status: z.enum(['ok', 'WRONG']) });
+
+const DiffSchema = z.object({
+  path: z.string(),
+  width: z.number().int(),
+  expected: z.string(),
+  actual: z.string(),
+  differingBits: z.string(),
+  ranges: z.array(BitRangeSchema),
+});
+
+const MemoryDiffSchema = z.object({
+  phys: hex64,
+  lin: hex64.optional(),
+  expected: hexBytes,
+  actual: hexBytes,
+  source: z.enum(['emulator-write', 'operand', 'checkpoint']),
+  lastEmulatorWriter: z.string().optional(),
+});
+
+const TraceInputSchema = z.object({
+  kind: z.enum(['register', 'memory', 'address']),
+  what: z.string(),
+  value: z.string(),
+  writer: z.string(),
+  writerIndex: z.number().int().optional(),
+  note: z.string().optional(),
+});
+
+const TraceSchema = z.object({
+  value: z.string(),
+  summary: z.string(),
+  steps: z.array(z.object({ index: z.number().int(), rip: hex64, location: z.string(), text: z.string(), inputs: z.array(TraceInputSchema) })),
+});
+
+const InstructionLineSchema = z.object({
+  index: z.number().int(),
+  rip: hex64,
+  location: z.string(),
+  bytes: hexBytes,
+  text: z.string(),
+  followed: z.array(z.string()),
+  devices: z.array(z.string()),
+});
+
+export const BootResultSchema = z.object({
+  schema: z.literal('difftest-boot/1'),
+  startedAt: z.string(),
+  kernel: z.object({ version: z.string(), elf: z.string(), initrd: z.string(), pvhEntry: hex64, symbols: z.number().int(), symbolsNote: z.string().optional() }),
+  qemu: z.object({ version: z.string(), cpu: z.string(), memoryMiB: z.number().int(), append: z.string(), icountMode: z.string() }),
+  dut: z.string(),
+  mutants: z.array(z.string()),
+  channel: z.enum(['gdb', 'log']),
+  command: z.string(),
+  from: z.object({ spec: z.string(), label: z.string(), icount: z.number().int(), rip: hex64, location: z.string() }),
+  until: z.string().optional(),
+  timings: z.object({
+    assetsSeconds: z.number(),
+    reachStartSeconds: z.number(),
+    snapshot: z.object({ registersMs: z.number(), msrsMs: z.number(), ramMs: z.number() }),
+    transplantMs: z.number(),
+    lockstepSeconds: z.number(),
+    instructionsPerSecond: z.number(),
+  }),
+  transplant: z.object({
+    stateDiffs: z.array(z.string()),
+    ramPagesDiffering: z.number().int(),
+    msrsLoaded: z.array(z.string()),
+    msrsNotModelled: z.array(z.object({ name: z.string(), value: hex64 })),
+    notCarried: z.array(z.string()),
+  }),
+  result: z.object({
+    end: z.enum(['mismatch', 'until', 'budget', 'interrupted', 'halted', 'shutdown', 'error']),
+    compared: z.number().int(),
+    icountStart: z.number().int(),
+    icountEnd: z.number().int(),
+    error: z.string().optional(),
+    endLocation: z.string(),
+  }),
+  rules: z.array(z.object({ name: z.string(), description: z.string(), count: z.number().int() })),
+  maskedFlags: z.array(z.object({ mnemonic: z.string(), count: z.number().int() })),
+  checkpoints: z.array(z.object({ index: z.number().int(), ms: z.number(), pagesDiffering: z.number().int(), systemDiffs: z.array(z.string()) })),
+  mismatch: z
+    .object({
+      index: z.number().int(),
+      icount: z.number().int(),
+      rip: hex64,
+      location: z.string(),
+      bytes: hexBytes,
+      text: z.string(),
+      found: z.enum(['step', 'checkpoint']),
+      explanation: z.array(z.string()),
+      diffs: z.array(DiffSchema),
+      memory: z.array(MemoryDiffSchema),
+      devices: z.array(z.string()),
+      qemuStop: z.string(),
+      emulatorStop: z.string(),
+      flagMask: hex64,
+      before: MachineStateSchema,
+      expected: MachineStateSchema,
+      actual: MachineStateSchema,
+      trace: z.array(TraceSchema),
+    })
+    .optional(),
+  reproduce: z.object({ command: z.string(), nearby: z.string().optional(), nearbyNote: z.string().optional() }),
+  lastInstructions: z.array(InstructionLineSchema),
+  serial: z.object({ qemuFile: z.string(), emulatorFile: z.string(), qemuLastLine: z.string(), emulatorLastLine: z.string() }),
+  notes: z.array(z.string()),
+});
+
+export type BootResult = z.output<typeof BootResultSchema>;
+export type BootResultJson = z.input<typeof BootResultSchema>;
+
+export function encodeBootResult(r: BootResult): BootResultJson {
+  return BootResultSchema.encode(r);
+}
+
+export function decodeBootResult(json: unknown): BootResult {
+  return BootResultSchema.decode(json as BootResultJson);
+}

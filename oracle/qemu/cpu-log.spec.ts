@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { recordToState } from '../../contracts/register-record.js';
+import { CpuLogParser } from './cpu-log.js';
+
+/** A record as QEMU 7.2 prints it for x86-64 (x86_cpu_dump_state with CPU_DUMP_CCOP), taken from a real log. */
+const RECORD = (rip: string, rax: string) => `RAX=${rax} RBX=0000000000000002 RCX=0000000000000003 RDX=0000000000000004
+RSI=000000003d3b350f RDI=0000000003143480 RBP=0000000000000005 RSP=ffffffff82a03f50
+R8 =0000000000000008 R9 =0000000003143480 R10=00000000030ef000 R11=0000000000000022
+R12=000000000000000c R13=000000000000000d R14=000000000000000e R15=800000000000000f
+RIP=${rip} RFL=00000046 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0
+ES =0000 0000000000000000 00000000 00000000
+CS =0010 0000000000000000 ffffffff 00af9b00 DPL=0 CS64 [-RA]
+SS =0018 0000000000000000 ffffffff 00c09300 DPL=0 DS   [-WA]
+DS =0000 0000000000000000 00000000 00000000
+FS =0000 00007f0011223344 00000000 00000000
+GS =0000 ffffffff83044000 00000000 00000000
+LDT=0000 0000000000000000 0000ffff 00008200 DPL=0 LDT
+TR =0000 0000000000000000 0000ffff 00008b00 DPL=0 TSS64-busy
+GDT=     ffffffff8304f000 0000007f
+IDT=     ffffffff83313000 00000fff
+CR0=80050033 CR2=ffff8880000011c0 CR3=00000000030ec000 CR4=000000a0
+DR0=0000000000000000 DR1=0000000000000000 DR2=0000000000000000 DR3=0000000000000000 
+DR6=00000000ffff0ff0 DR7=0000000000000400
+CCS=0000000000000044 CCD=0000000000000000 CCO=EFLAGS
+EFER=0000000000000d01
+`;
+
+describe("QEMU's cpu log", () => {
+  it('parses every field of a record, wherever the chunks are cut', () => {
+    const text = RECORD('ffffffff83079e46', '0000000000000001') + RECORD('ffffffff81076650', 'ffffffffffffffff');
+    for (const cut of [1, 7, 100, 336, 900, text.length - 3]) {
+      const p = new CpuLogParser();
+      p.feed(Buffer.from(text.slice(0, cut), 'latin1'));
+      p.feed(Buffer.from(text.slice(cut), 'latin1'));
+      const recs = p.take();
+      expect(recs).toHaveLength(2);
+      const s = recordToState(recs[0]!.words);
+      expect(s.gpr).toMatchObject({ rax: 1n, rbx: 2n, rcx: 3n, rdx: 4n, rbp: 5n, rsp: 0xffffffff82a03f50n, r8: 8n, r11: 0x22n, r15: 0x800000000000000fn });
+      expect(s.rip).toBe(0xffffffff83079e46n);
+      expect(s.rflags).toBe(0x46n);
+      expect(s.seg.cs.selector).toBe(0x10);
+      expect(s.seg.ss.selector).toBe(0x18);
+      expect(s.fsBase).toBe(0x7f0011223344n);
+      expect(s.gsBase).toBe(0xffffffff83044000n);
+      expect([s.cr0, s.cr2, s.cr3, s.cr4, s.efer]).toEqual([0x80050033n, 0xffff8880000011c0n, 0x30ec000n, 0xa0n, 0xd01n]);
+      expect(recordToState(recs[1]!.words).gpr.rax).toBe(0xffffffffffffffffn);
+      expect(recs[0]!.events).toEqual([]);
+    }
+  });
+
+  it('attaches delivered interrupts to the next record and skips the dump printed with them', () => {
+    const text = RECORD('ffffffff81000001', '0000000000000001') +
+      'Servicing hardware INT=0x20\n' +
+      '     3: v=20 e=0000 i=0 cpl=0 IP=0010:ffffffff81000002 pc=ffffffff81000002 SP=0018:ffffffff82a03f50 env->regs[R_EAX]=0000000000000001\n' +
+      RECORD('ffffffff81000002', '0000000000000001') + // the state at delivery: not an instruction
+      RECORD('ffffffff81c00000', '0000000000000001') +
+      'check_exception old: 0xffffffff new 0xe\n' +
+      '     4: v=0e e=0002 i=0 cpl=0 IP=0010:ffffffff81c00000 pc=ffffffff81c00000 SP=0018:ffffffff82a03f28 CR2=0000000000001000\n' +
+      RECORD('ffffffff81c00000', '0000000000000001') +
+      RECORD('ffffffff81c01000', '0000000000000001');
+    const p = new CpuLogParser();
+    p.feed(Buffer.from(text, 'latin1'));
+    const recs = p.take();
+    expect(recs.map((r) => recordToState(r.words).rip)).toEqual([0xffffffff81000001n, 0xffffffff81c00000n, 0xffffffff81c01000n]);
+    expect(recs[1]!.events).toEqual([{ vector: 0x20, errorCode: 0, software: false, exception: false }]);
+    expect(recs[2]!.events).toEqual([{ vector: 0x0e, errorCode: 2, software: false, exception: true }]);
+  });
+
+  it('says what it got when the log is not an x86-64 cpu log', () => {
+    const p = new CpuLogParser();
+    expect(() => p.feed(Buffer.alloc(70_000, 0x41))).toThrow(/no register record in 70000 bytes of QEMU's log/);
+  });
+});
