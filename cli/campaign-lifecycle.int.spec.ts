@@ -24,7 +24,8 @@ describe('campaign lifecycle', () => {
     expect(wall).toBeLessThan(8 + 30);
     const result = await readResult(path.join(out, 'result.json'));
     expect(result.testingSeconds).toBeLessThan(8);
-    expect(result.minimizeSeconds).toBeLessThan(8);
+    // its 3 s budget, plus the grace a job in progress gets to stop (campaign.ts GRACE_MS, 5 s)
+    expect(result.minimizeSeconds).toBeLessThan(3 + 5 + 2);
     expect(result.dut.mutants).toEqual(['rex-b-ignored']);
     expect(r.stdout).toMatch(/tests in \d+\.\d s of testing \([\d,]+\/s\); \d+\.\d s wall/);
   }, 150_000);
