@@ -12,6 +12,7 @@ import { nasm } from './test-support/nasm.js';
 import { sequences } from './test-support/sequences.js';
 import { x87Sequences } from './test-support/sequences-x87.js';
 import { type SystemSequence, systemRowSequences } from './test-support/sequences-system-rows.js';
+import { msrSequences } from './test-support/sequences-msr.js';
 
 /**
  * Lockstep differential suite: every sequence runs one instruction at a time on the emulator and
@@ -81,7 +82,7 @@ async function pages(t: { readMemory: EmulatorTarget['readMemory'] }): Promise<U
   return Uint8Array.from([...stack, ...data]);
 }
 
-const all: SystemSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences()];
+const all: SystemSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences(), ...msrSequences()];
 
 describe(`differential: emulator vs QEMU (${all.length} sequences)`, () => {
   it('has at least 300 sequences', () => {

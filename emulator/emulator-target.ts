@@ -4,7 +4,6 @@ import { type CpuModel, qemu64Model } from './cpu/cpu-model.js';
 import { halvesToSigned } from './cpu/cpu.js';
 import { readDescriptor, setSegmentCache } from './cpu/segments.js';
 import { Seg } from './decode/insn.js';
-import { STORED_MSRS } from './exec/system.js';
 import { Machine } from './machine.js';
 
 export interface EmulatorTargetOptions {
@@ -93,7 +92,6 @@ export class EmulatorTarget implements ExecutionTarget {
     this.machine = m;
     const c = m.cpu;
     for (const r of memory) m.bus.load(Number(r.addr), r.bytes);
-    for (const [n, v] of STORED_MSRS) c.msr.set(n, v);
     if (this.options.tsc) c.tscOverride = this.options.tsc;
 
     GPR_BY_ENCODING.forEach((name, i) => c.set64(i, state.gpr[name]));

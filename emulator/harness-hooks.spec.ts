@@ -21,8 +21,10 @@ describe('emulator harness hooks', () => {
     expect(readMsr(t, 0xc0000082)).toBe(0xffffffff81a00000n);
     expect(writeMsr(t, 0xc0000082, 0x0000800000000000n)).toBe(false); // non-canonical: WRMSR would #GP
     expect(readMsr(t, 0xc0000082)).toBe(0xffffffff81a00000n);
-    expect(writeMsr(t, 0x179, 0x0a0an)).toBe(false); // MCG_CAP: not modelled
-    expect(readMsr(t, 0x179)).toBeUndefined();
+    expect(writeMsr(t, 0x179, 0x0a0an)).toBe(true); // MCG_CAP: a constant in QEMU's model, writes ignored
+    expect(readMsr(t, 0x179)).toBe(0x100010an);
+    expect(writeMsr(t, 0xc0011029, 2n)).toBe(false); // DE_CFG: qemu64 has no such MSR
+    expect(readMsr(t, 0xc0011029)).toBeUndefined();
     // the time-stamp counter is set through its MSR: RDTSC then continues from the value
     expect(writeMsr(t, 0x10, 1_000_000n)).toBe(true);
     const tsc = readMsr(t, 0x10)!;

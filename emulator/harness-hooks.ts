@@ -4,7 +4,7 @@ import type { Cpu } from './cpu/cpu.js';
 import type { EmulatorTarget } from './emulator-target.js';
 import type { MmioHandler, PortHandler } from './memory/bus.js';
 import { GuestFault } from './memory/guest-fault.js';
-import { readMsr as cpuReadMsr, writeMsr as cpuWriteMsr } from './exec/system.js';
+import { msrModelled, readMsr as cpuReadMsr, writeMsr as cpuWriteMsr } from './exec/msrs.js';
 import { RR } from '../contracts/register-record.js';
 import { deliverLongMode } from './cpu/interrupts.js';
 
@@ -17,8 +17,12 @@ import { deliverLongMode } from './cpu/interrupts.js';
  * the last reset().
  */
 
-/** The emulator's value of MSR `n`, or undefined when it has no such MSR (RDMSR would raise #GP). */
+/**
+ * The emulator's value of MSR `n`, or undefined when its CPU model does not have that MSR (RDMSR
+ * then reads 0 or raises #GP, as the model says: CpuModel.unknownMsrsReadZero).
+ */
 export function readMsr(t: EmulatorTarget, n: number): bigint | undefined {
+  if (!msrModelled(t.internals.cpu, n >>> 0)) return undefined;
   try {
     return cpuReadMsr(t.internals.cpu, n);
   } catch (e) {
@@ -33,6 +37,7 @@ export function readMsr(t: EmulatorTarget, n: number): bigint | undefined {
  * created: the emulator is compared as it is.
  */
 export function writeMsr(t: EmulatorTarget, n: number, value: bigint): boolean {
+  if (!msrModelled(t.internals.cpu, n >>> 0)) return false;
   try {
     cpuWriteMsr(t.internals.cpu, n >>> 0, BigInt.asUintN(64, value));
     return true;

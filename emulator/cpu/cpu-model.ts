@@ -1,4 +1,5 @@
 import type { Feature } from '../isa/row.js';
+import { type MsrDef, qemu64Msrs } from './msr-model.js';
 
 /** What the emulated CPU claims and does where models differ. */
 export interface CpuModel {
@@ -15,6 +16,13 @@ export interface CpuModel {
    * non-canonical data access. false = QEMU's behaviour.
    */
   readonly stackFaultOnNonCanonical: boolean;
+  /** The plain-storage MSRs the model has (cpu/msr-model.ts); the architectural ones are in exec/msrs.ts. */
+  readonly msrs: ReadonlyMap<number, MsrDef>;
+  /**
+   * RDMSR of an MSR the model does not have reads 0 and WRMSR of one is ignored, as QEMU 7.2's TCG
+   * does (helper_rdmsr/helper_wrmsr default cases); false: #GP(0), as hardware does.
+   */
+  readonly unknownMsrsReadZero: boolean;
 }
 
 /**
@@ -50,6 +58,8 @@ export function qemu64Model(): CpuModel {
     physBits: 40,
     pdpe1gb: false,
     stackFaultOnNonCanonical: false,
+    msrs: qemu64Msrs(40),
+    unknownMsrsReadZero: true,
   };
 }
 

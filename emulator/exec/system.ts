@@ -1,5 +1,5 @@
 import {
-  CR0_PE, CR0_PG, CR0_TS, CR4_PAE, type Cpu, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, halvesToSigned, isCanonical,
+  CR0_PE, CR0_PG, CR0_TS, CR4_PAE, type Cpu, EFER_LMA, EFER_LME, EFER_SCE, halvesToSigned, isCanonical,
   linToHalves,
 } from '../cpu/cpu.js';
 import { iret64 } from '../cpu/interrupts.js';
@@ -7,44 +7,12 @@ import { loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js
 import { type Insn, Opnd, Seg } from '../decode/insn.js';
 import { AF, CF, NT, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
+import { MSR } from './msrs.js';
 import { readOp, writeOp } from './operands.js';
 
-/** Control registers, descriptor tables, MSRs, CPUID, RDTSC, RDRAND, HLT, SWAPGS, SYSCALL/SYSRET (port I/O: port-io.ts). */
+export { MSR, rdmsr, readMsr, wrmsr, writeMsr } from './msrs.js';
 
-export const MSR = {
-  TSC: 0x10,
-  APIC_BASE: 0x1b,
-  SYSENTER_CS: 0x174,
-  SYSENTER_ESP: 0x175,
-  SYSENTER_EIP: 0x176,
-  PAT: 0x277,
-  EFER: 0xc0000080,
-  STAR: 0xc0000081,
-  LSTAR: 0xc0000082,
-  CSTAR: 0xc0000083,
-  SFMASK: 0xc0000084,
-  FS_BASE: 0xc0000100,
-  GS_BASE: 0xc0000101,
-  KERNEL_GS_BASE: 0xc0000102,
-  TSC_AUX: 0xc0000103,
-} as const;
-
-/** MSRs kept as plain storage, with their reset values. */
-export const STORED_MSRS: ReadonlyMap<number, bigint> = new Map([
-  [MSR.APIC_BASE, 0xfee00900n],
-  [MSR.SYSENTER_CS, 0n],
-  [MSR.SYSENTER_ESP, 0n],
-  [MSR.SYSENTER_EIP, 0n],
-  [MSR.PAT, 0x0007040600070406n],
-  [MSR.STAR, 0n],
-  [MSR.LSTAR, 0n],
-  [MSR.CSTAR, 0n],
-  [MSR.SFMASK, 0n],
-  [MSR.TSC_AUX, 0n],
-  [0x1a0, 1n], // MISC_ENABLE: fast strings
-  [0x2ff, 0n], // MTRRdefType
-  [0xfe, 0x508n], // MTRRcap as QEMU reports (8 variable ranges, fixed, WC)
-]);
+/** Control registers, descriptor tables, CPUID, RDTSC, RDRAND, HLT, SWAPGS, SYSCALL/SYSRET (MSRs: msrs.ts; port I/O: port-io.ts). */
 
 const CR4_VALID = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400; // VME..OSXMMEXCPT
 
@@ -244,61 +212,6 @@ export function swapgs(c: Cpu): void {
   const t = c.segBase[Seg.GS]!;
   c.segBase[Seg.GS] = c.kernelGsBase;
   c.kernelGsBase = t;
-}
-
-export function readMsr(c: Cpu, n: number): bigint {
-  const big = (v: number) => BigInt.asUintN(64, BigInt(v));
-  switch (n) {
-    case MSR.EFER: return BigInt(c.efer);
-    case MSR.FS_BASE: return big(c.segBase[Seg.FS]!);
-    case MSR.GS_BASE: return big(c.segBase[Seg.GS]!);
-    case MSR.KERNEL_GS_BASE: return big(c.kernelGsBase);
-    case MSR.TSC: return BigInt.asUintN(64, c.readTsc());
-  }
-  const v = c.msr.get(n);
-  if (v === undefined) throw new GuestFault(Vec.GP, 0);
-  return v;
-}
-
-export function writeMsr(c: Cpu, n: number, v: bigint): void {
-  const canonical = () => {
-    const s = Number(BigInt.asIntN(64, v));
-    if (!isCanonical(s)) throw new GuestFault(Vec.GP, 0);
-    return s;
-  };
-  switch (n) {
-    case MSR.EFER: {
-      const allowed = BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE);
-      if ((v & ~allowed) !== 0n) throw new GuestFault(Vec.GP, 0);
-      const nv = Number(v);
-      // LMA is read-only (set by CR0.PG with LME).
-      c.efer = (nv & ~EFER_LMA) | (c.efer & EFER_LMA);
-      c.updateMode();
-      c.syncMmu();
-      return;
-    }
-    case MSR.FS_BASE: c.segBase[Seg.FS] = canonical(); return;
-    case MSR.GS_BASE: c.segBase[Seg.GS] = canonical(); return;
-    case MSR.KERNEL_GS_BASE: c.kernelGsBase = canonical(); return;
-    case MSR.TSC: c.tscOffset = BigInt.asIntN(64, v - BigInt(c.icount)); return;
-    case MSR.LSTAR:
-    case MSR.CSTAR:
-      canonical();
-      break;
-  }
-  if (!c.msr.has(n)) throw new GuestFault(Vec.GP, 0);
-  c.msr.set(n, v);
-}
-
-export function rdmsr(c: Cpu): void {
-  const v = readMsr(c, c.getReg(1, 4));
-  c.setReg(0, 4, Number(v & 0xffffffffn));
-  c.setReg(2, 4, Number(v >> 32n));
-}
-
-export function wrmsr(c: Cpu): void {
-  const v = (BigInt(c.getReg(2, 4)) << 32n) | BigInt(c.getReg(0, 4));
-  writeMsr(c, c.getReg(1, 4), v);
 }
 
 export function rdtsc(c: Cpu): void {
