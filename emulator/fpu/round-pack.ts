@@ -86,8 +86,11 @@ function roundAt(sign: number, sig: bigint, exp: number, q: number, mode: Roundi
 /**
  * Round (-1)^sign × sig × 2^exp (sig > 0; its lowest bit may be a sticky bit standing for
  * discarded non-zero bits below) to `fmt` under `st`, raising PE/UE/OE, and encode it.
+ * Tininess is detected after rounding for the x87 (TININESS_BEFORE_ROUNDING) and before
+ * rounding for SSE (measured on the host CPU and in QEMU 7.2: 0x00FFFFFF × 0.5 in MULSS rounds
+ * to the smallest normal and still raises UE).
  */
-export function roundPack(sign: number, sig: bigint, exp: number, fmt: Format, st: FloatStatus): bigint {
+export function roundPack(sign: number, sig: bigint, exp: number, fmt: Format, st: FloatStatus, tininessBeforeRounding = TININESS_BEFORE_ROUNDING): bigint {
   if (sig === 0n) return packZero(sign, fmt);
   const p = fmt.p;
   const e = exp + bitLength(sig) - 1; // exponent of the leading bit
@@ -99,7 +102,7 @@ export function roundPack(sign: number, sig: bigint, exp: number, fmt: Format, s
   }
   let tiny = false;
   if (e < fmt.emin) {
-    if (TININESS_BEFORE_ROUNDING || e < fmt.emin - 1) tiny = true;
+    if (tininessBeforeRounding || e < fmt.emin - 1) tiny = true;
     else {
       // Rounded with an unbounded exponent, does the value reach 2^emin?
       const [unbounded] = roundAt(sign, sig, exp, e - (p - 1), st.rounding);
