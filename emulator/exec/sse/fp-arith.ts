@@ -5,7 +5,7 @@ import { CF, PF, ZF } from '../../isa/flags.js';
 import { IE } from '../../fpu/status.js';
 import { commitFlags, F32, F64, lane, setLane, simdEnv } from './fp-env.js';
 import { twoOperands } from './int-arith.js';
-import { add, Cls, compareValues, div, type Format, isNaN, minMax, mul, operand, type SimdEnv, sqrt } from './simd-float.js';
+import { add, Cls, compareValues, denormalOperand, div, type Format, isNaN, minMax, mul, operand, type SimdEnv, sqrt } from './simd-float.js';
 
 /**
  * SSE/SSE2/SSE3 floating-point arithmetic: ADD/SUB/MUL/DIV/MIN/MAX/SQRT in packed (PS, PD) and
@@ -68,6 +68,7 @@ function compare(a: bigint, b: bigint, fmt: Format, env: SimdEnv, predicate: num
   const signaling = predicate === 1 || predicate === 2 || predicate === 5 || predicate === 6;
   if (x.cls === Cls.SNaN || y.cls === Cls.SNaN || (unordered && signaling)) env.raise(IE);
   if (unordered) return predicate === 3 || predicate === 4 || predicate === 5 || predicate === 6;
+  denormalOperand(env, x, y);
   const c = compareValues(x, y);
   switch (predicate) {
     case 0: return c === 0;
@@ -95,6 +96,7 @@ function comis(fmt: Format, signaling: boolean): Handler {
     const y = operand(lane(c, src, 0, fmt), fmt, env);
     const unordered = isNaN(x) || isNaN(y);
     if (x.cls === Cls.SNaN || y.cls === Cls.SNaN || (unordered && signaling)) env.raise(IE);
+    if (!unordered) denormalOperand(env, x, y);
     commitFlags(c, env.flags);
     const r = unordered ? 0 : compareValues(x, y) + 2; // unordered, less, equal, greater
     c.setStatus(0x8d5, [ZF | PF | CF, CF, ZF, 0][r]!);

@@ -1,5 +1,5 @@
 import { CR4_OSXMMEXCPT, type Cpu } from '../../cpu/cpu.js';
-import { MXCSR_DAZ, MXCSR_FZ, MXCSR_MASKS_SHIFT, MXCSR_RC_SHIFT, MXCSR_UE } from '../../cpu/sse-state.js';
+import { MXCSR_DAZ, MXCSR_FZ, MXCSR_MASKS_SHIFT, MXCSR_OE, MXCSR_RC_SHIFT, MXCSR_UE } from '../../cpu/sse-state.js';
 import { DE, IE, ZE } from '../../fpu/status.js';
 import type { Rounding } from '../../fpu/status.js';
 import { GuestFault, Vec } from '../../memory/guest-fault.js';
@@ -21,6 +21,7 @@ export function simdEnv(c: Cpu): SimdEnv {
     (m & MXCSR_DAZ) !== 0,
     (m & MXCSR_FZ) !== 0,
     (m & (MXCSR_UE << MXCSR_MASKS_SHIFT)) === 0,
+    (m & (MXCSR_OE << MXCSR_MASKS_SHIFT)) === 0,
     c.model.simdResultsAsQemu,
   );
 }

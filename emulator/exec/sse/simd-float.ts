@@ -1,15 +1,20 @@
 import { bitLength } from '../../fpu/floatx80.js';
-import { F32, F64, type Format, packInf, packZero, roundPack } from '../../fpu/round-pack.js';
-import { DE, FloatStatus, IE, PE, type Rounding, UE, ZE } from '../../fpu/status.js';
+import { F32, F64, type Format, isTiny, packInf, packZero, roundPack } from '../../fpu/round-pack.js';
+import { DE, FloatStatus, IE, OE, PE, type Rounding, UE, ZE } from '../../fpu/status.js';
 
 /**
- * IEEE binary32/binary64 arithmetic as SSE does it (SDM Vol. 1 §4.8, §11.5): exact results
- * rounded once by round-pack.ts under MXCSR.RC, tininess before rounding, DAZ (denormal inputs
- * read as zero) and FZ (tiny results flushed to zero with UE and PE while UE is masked), the
- * default NaN (the negative QNaN "indefinite"), and NaN propagation by one of two rules: the
- * hardware's (the first operand that is a NaN, quieted) or QEMU 7.2's (softfloat's x87 rule:
- * a QNaN over an SNaN, else the larger significand, then the positive sign). Values are raw
- * encodings as bigints; flags use the MXCSR/FSW bit order (IE = 1 … PE = 0x20).
+ * IEEE binary32/binary64 arithmetic as SSE does it (SDM Vol. 1 §4.8, §4.9, §11.5), measured
+ * against the host CPU (testdata/host-sse.*): exact results rounded once by round-pack.ts under
+ * MXCSR.RC, tininess after rounding (with an unbounded exponent), DAZ (denormal inputs read as
+ * zero), FZ (tiny results flushed to zero with UE and PE while UE is masked), the default NaN
+ * (the negative QNaN "indefinite"). DE (a denormal operand) is reported only when nothing of
+ * higher priority is: no NaN operand, no invalid operation, no division by zero. An unmasked
+ * overflow or underflow reports OE or UE alone (the instruction then faults, fp-env.ts).
+ *
+ * Where QEMU 7.2 differs (SimdEnv.asQemu): NaN propagation by softfloat's x87 rule (a QNaN over
+ * an SNaN, else the larger significand, then the positive sign) instead of the hardware's first
+ * NaN operand; no DE ever; FZ flushes what is tiny before rounding. Values are raw encodings as
+ * bigints; flags use the MXCSR/FSW bit order (IE = 1 … PE = 0x20).
  */
 
 export { F32, F64, type Format };
@@ -20,8 +25,10 @@ export class SimdEnv extends FloatStatus {
     rounding: Rounding,
     readonly daz: boolean,
     readonly ftz: boolean,
-    /** UE unmasked: a tiny result signals underflow even when exact (and FZ does not apply). */
+    /** UE unmasked: a tiny result signals UE alone, even when exact (and FZ does not apply). */
     readonly underflowUnmasked: boolean,
+    /** OE unmasked: an overflow signals OE alone. */
+    readonly overflowUnmasked: boolean,
     /** true: QEMU's NaN rule and no DE flag; false: the hardware's. */
     readonly asQemu: boolean,
   ) {
@@ -60,11 +67,7 @@ export function defaultNaN(fmt: Format): bigint {
   return (1n << BigInt(widthOf(fmt) - 1)) | (((1n << BigInt(widthOf(fmt) - fmt.p)) - 1n) << BigInt(fmt.p - 1)) | quietBit(fmt);
 }
 
-/**
- * Decode an encoding. With DAZ a denormal reads as zero of its sign; without, a denormal operand
- * of an arithmetic operation raises DE (hardware; QEMU 7.2 never sets DE) — callers decide by
- * calling `operand`, which does both.
- */
+/** Decode an encoding (denormals keep their exact value). */
 export function unpack(bits: bigint, fmt: Format): Val {
   const f = BigInt(fracBitsOf(fmt));
   const expMax = (1 << (widthOf(fmt) - fmt.p)) - 1;
@@ -82,13 +85,16 @@ export function unpack(bits: bigint, fmt: Format): Val {
   return { cls: Cls.Normal, sign, sig: frac | (1n << f), exp: e - fmt.bias - fracBitsOf(fmt), bits, denormal: false };
 }
 
-/** An arithmetic operand: DAZ applied, DE raised for a denormal that is used (hardware only). */
+/** An arithmetic operand: with DAZ a denormal reads as zero of its sign (and raises nothing). */
 export function operand(bits: bigint, fmt: Format, env: SimdEnv): Val {
   const v = unpack(bits, fmt);
-  if (!v.denormal) return v;
-  if (env.daz) return { cls: Cls.Zero, sign: v.sign, sig: 0n, exp: 0, bits: packZero(v.sign, fmt), denormal: false };
-  if (!env.asQemu) env.raise(DE);
-  return v;
+  if (!v.denormal || !env.daz) return v;
+  return { cls: Cls.Zero, sign: v.sign, sig: 0n, exp: 0, bits: packZero(v.sign, fmt), denormal: false };
+}
+
+/** DE for a denormal operand, once nothing of higher priority (NaN, invalid, divide by zero) applies. QEMU never raises it. */
+export function denormalOperand(env: SimdEnv, a: Val, b?: Val): void {
+  if (!env.asQemu && (a.denormal || b?.denormal === true)) env.raise(DE);
 }
 
 export const isNaN = (v: Val) => v.cls === Cls.QNaN || v.cls === Cls.SNaN;
@@ -115,17 +121,32 @@ export function propagate1(a: Val, fmt: Format, env: SimdEnv): bigint {
   return quiet(a, fmt);
 }
 
-/** Round and encode (-1)^sign × sig × 2^exp under the environment: FZ, then round-pack.ts. */
+/**
+ * Round and encode (-1)^sign × sig × 2^exp under the environment. A tiny result with UE unmasked
+ * signals UE alone; with FZ it is flushed to a signed zero with UE and PE; an overflow with OE
+ * unmasked signals OE alone (the result is then never written).
+ */
 export function round(sign: number, sig: bigint, exp: number, fmt: Format, env: SimdEnv): bigint {
   if (sig === 0n) return packZero(sign, fmt);
-  const tiny = exp + bitLength(sig) - 1 < fmt.emin;
-  if (tiny && env.ftz && !env.underflowUnmasked) {
+  const tiny = env.asQemu && env.ftz ? exp + bitLength(sig) - 1 < fmt.emin : isTiny(sign, sig, exp, fmt, env.rounding);
+  if (tiny && env.underflowUnmasked) {
+    env.raise(UE | inexactUnbounded(sig, fmt));
+    return packZero(sign, fmt);
+  }
+  if (tiny && env.ftz) {
     env.raise(UE | PE);
     return packZero(sign, fmt);
   }
-  const r = roundPack(sign, sig, exp, fmt, env, true);
-  if (tiny && env.underflowUnmasked) env.raise(UE);
+  const st = new FloatStatus(env.rounding, 64);
+  const r = roundPack(sign, sig, exp, fmt, st);
+  env.raise((st.flags & OE) !== 0 && env.overflowUnmasked ? OE | inexactUnbounded(sig, fmt) : st.flags);
   return r;
+}
+
+/** PE when the value needs more than the format's precision (with an unbounded exponent): an unmasked OE/UE reports it with them. */
+function inexactUnbounded(sig: bigint, fmt: Format): number {
+  const extra = bitLength(sig) - fmt.p;
+  return extra > 0 && (sig & ((1n << BigInt(extra)) - 1n)) !== 0n ? PE : 0;
 }
 
 /** Sign of an exact zero sum: negative only when both are, or rounding down. */
@@ -143,8 +164,10 @@ export function add(x: bigint, y: bigint, fmt: Format, env: SimdEnv, subtract = 
       env.raise(IE);
       return defaultNaN(fmt);
     }
+    denormalOperand(env, a, b);
     return packInf(a.cls === Cls.Inf ? a.sign : b.sign, fmt);
   }
+  denormalOperand(env, a, b);
   if (a.cls === Cls.Zero && b.cls === Cls.Zero) return packZero(zeroSumSign(a.sign, b.sign, env), fmt);
   if (a.cls === Cls.Zero) return round(b.sign, b.sig, b.exp, fmt, env);
   if (b.cls === Cls.Zero) return round(a.sign, a.sig, a.exp, fmt, env);
@@ -166,8 +189,10 @@ export function mul(x: bigint, y: bigint, fmt: Format, env: SimdEnv): bigint {
       env.raise(IE);
       return defaultNaN(fmt);
     }
+    denormalOperand(env, a, b);
     return packInf(sign, fmt);
   }
+  denormalOperand(env, a, b);
   if (a.cls === Cls.Zero || b.cls === Cls.Zero) return packZero(sign, fmt);
   return round(sign, a.sig * b.sig, a.exp + b.exp, fmt, env);
 }
@@ -182,9 +207,13 @@ export function div(x: bigint, y: bigint, fmt: Format, env: SimdEnv): bigint {
       env.raise(IE);
       return defaultNaN(fmt);
     }
+    denormalOperand(env, a, b);
     return packInf(sign, fmt);
   }
-  if (b.cls === Cls.Inf) return packZero(sign, fmt);
+  if (b.cls === Cls.Inf) {
+    denormalOperand(env, a, b);
+    return packZero(sign, fmt);
+  }
   if (b.cls === Cls.Zero) {
     if (a.cls === Cls.Zero) {
       env.raise(IE);
@@ -193,6 +222,7 @@ export function div(x: bigint, y: bigint, fmt: Format, env: SimdEnv): bigint {
     env.raise(ZE);
     return packInf(sign, fmt);
   }
+  denormalOperand(env, a, b);
   if (a.cls === Cls.Zero) return packZero(sign, fmt);
   // enough quotient bits for rounding, plus a sticky bit for a non-zero remainder
   const shift = fmt.p + 3 + bitLength(b.sig) - bitLength(a.sig);
@@ -222,6 +252,7 @@ export function sqrt(x: bigint, fmt: Format, env: SimdEnv): bigint {
     return defaultNaN(fmt);
   }
   if (a.cls === Cls.Inf) return packInf(0, fmt);
+  denormalOperand(env, a);
   // sig × 2^exp with an even exponent and 2p + 4 significant bits, so the root has p + 2
   let shift = 2 * fmt.p + 4 - bitLength(a.sig);
   if ((a.exp - shift) % 2 !== 0) shift++;
@@ -257,18 +288,20 @@ function compareSig(a: Val, b: Val, ga: bigint, gb: bigint): number {
 
 /**
  * MINxx/MAXxx: the second operand when either is a NaN (IE whether quiet or signaling, and the
- * NaN is returned as it is) or both are zeros; else the smaller/larger, as encoded.
+ * NaN is returned as it is) or both are zeros; else the smaller/larger.
  */
 export function minMax(x: bigint, y: bigint, fmt: Format, env: SimdEnv, max: boolean): bigint {
   const a = operand(x, fmt, env);
   const b = operand(y, fmt, env);
   if (isNaN(a) || isNaN(b)) {
     env.raise(IE);
-    return y;
+    return env.asQemu ? y : b.bits;
   }
+  denormalOperand(env, a, b);
   const c = compareValues(a, b);
-  if (c === 0) return y;
-  return (max ? c > 0 : c < 0) ? x : y;
+  const pick = c !== 0 && (max ? c > 0 : c < 0) ? a : b;
+  // with DAZ the hardware returns the operand as read (a denormal as zero); QEMU 7.2 its encoding
+  return env.asQemu ? pick.bits === a.bits && pick === a ? x : y : pick.bits;
 }
 
 /** Conversion of an exact integer to a format (CVTSI2SS, CVTDQ2PS…): rounded, PE when inexact. */
@@ -289,6 +322,7 @@ export function toInteger(x: bigint, fmt: Format, env: SimdEnv, bits: 32 | 64, t
     return indefinite;
   }
   if (a.cls === Cls.Zero) return 0n;
+  // no DE here: the CVT…2SI/…2DQ/…2PI family lists only IE and PE (SDM; the host agrees)
   let mag: bigint;
   let inexact: boolean;
   if (a.exp >= 0) {
@@ -324,5 +358,6 @@ export function convert(x: bigint, from: Format, to: Format, env: SimdEnv): bigi
   }
   if (a.cls === Cls.Inf) return packInf(a.sign, to);
   if (a.cls === Cls.Zero) return packZero(a.sign, to);
+  denormalOperand(env, a);
   return round(a.sign, a.sig, a.exp, to, env);
 }
