@@ -11,8 +11,9 @@ import { ALL_ROWS } from './isa/table.js';
 import { nasm } from './test-support/nasm.js';
 import { sequences } from './test-support/sequences.js';
 import { x87Sequences } from './test-support/sequences-x87.js';
-import { type SystemSequence, systemRowSequences } from './test-support/sequences-system-rows.js';
+import { systemRowSequences } from './test-support/sequences-system-rows.js';
 import { msrSequences } from './test-support/sequences-msr.js';
+import { type SimdSequence, sseSequences } from './test-support/sequences-sse.js';
 
 /**
  * Lockstep differential suite: every sequence runs one instruction at a time on the emulator and
@@ -73,6 +74,12 @@ function diffStates(a: MachineState, b: MachineState, flagMask: bigint): string[
       if (v !== b.fpu!.st[i]) out.push(`R${i}: emu 0x${v.toString(16)} qemu 0x${b.fpu!.st[i]!.toString(16)}`);
     });
   }
+  if (a.sse && b.sse) {
+    if (a.sse.mxcsr !== b.sse.mxcsr) out.push(`mxcsr: emu 0x${a.sse.mxcsr.toString(16)} qemu 0x${b.sse.mxcsr.toString(16)}`);
+    a.sse.xmm.forEach((v, i) => {
+      if (v !== b.sse!.xmm[i]) out.push(`xmm${i}: emu 0x${v.toString(16)} qemu 0x${b.sse!.xmm[i]!.toString(16)}`);
+    });
+  }
   return out;
 }
 
@@ -82,7 +89,7 @@ async function pages(t: { readMemory: EmulatorTarget['readMemory'] }): Promise<U
   return Uint8Array.from([...stack, ...data]);
 }
 
-const all: SystemSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences(), ...msrSequences()];
+const all: SimdSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences(), ...msrSequences(), ...sseSequences()];
 
 describe(`differential: emulator vs QEMU (${all.length} sequences)`, () => {
   it('has at least 300 sequences', () => {
@@ -91,7 +98,7 @@ describe(`differential: emulator vs QEMU (${all.length} sequences)`, () => {
 
   for (const seq of all) {
     it(seq.qemuDeviation ? `${seq.name} (known QEMU deviation)` : seq.name, async () => {
-      const divergence = await lockstep(seq.asm, pairs.get(seq.cpu ?? 'qemu64')!);
+      const divergence = await lockstep(seq, pairs.get(seq.cpu ?? 'qemu64')!);
       if (seq.qemuDeviation) {
         expect(divergence, `expected QEMU to deviate: ${seq.qemuDeviation}`).not.toBeUndefined();
         deviations.push(`${seq.name}: ${seq.qemuDeviation} — ${divergence}`);
@@ -177,22 +184,30 @@ function applyToEmulator(emu: EmulatorTarget, s: MachineState): void {
   c.setFlags(Number(s.rflags & 0x3fffffn));
 }
 
+/** The data page a sequence starts with: zeros after its own bytes. */
+function dataPage(bytes: Uint8Array | undefined): Uint8Array {
+  const page = new Uint8Array(LAYOUT.dataSize);
+  if (bytes) page.set(bytes);
+  return page;
+}
+
 /** Run one sequence on both targets; the first difference as text, or undefined. */
-async function lockstep(asm: string, { emu, qemu }: TargetPair): Promise<string | undefined> {
-  const code = nasm(asm, Number(LAYOUT.code));
+async function lockstep(seq: SimdSequence, { emu, qemu }: TargetPair): Promise<string | undefined> {
+  const code = nasm(seq.asm, Number(LAYOUT.code));
   // Zeroed stack and data pages: QEMU keeps whatever earlier cases left in RAM otherwise.
   const tm = buildTestMachine({
     code,
     memory: [
       { addr: LAYOUT.stackBase, bytes: new Uint8Array(Number(LAYOUT.stackTop - LAYOUT.stackBase)) },
-      { addr: LAYOUT.data, bytes: new Uint8Array(LAYOUT.dataSize) },
+      { addr: LAYOUT.data, bytes: dataPage(seq.data) },
     ],
   });
-  await emu.reset(tm.state, tm.memory);
+  const start = { ...tm.state, cr0: seq.cr0 ?? tm.state.cr0, cr4: seq.cr4 ?? tm.state.cr4, ...(seq.sse ? { sse: seq.sse } : {}), ...(seq.fpu ? { fpu: seq.fpu } : {}) };
+  await emu.reset(start, tm.memory);
   // A sequence that ended outside 64-bit code (a divergence in compatibility mode) leaves QEMU
   // there; the register block of the next reset would be misread, so reload CS first.
   if ((await qemu.readState()).seg.cs.selector !== SELECTORS.code64) await qemu.writeRegister('cs', BigInt(SELECTORS.code64));
-  await qemu.reset(tm.state, tm.memory);
+  await qemu.reset(start, tm.memory);
   const stops = new Set([tm.endAddress, ...tm.exceptionStops]);
   for (let i = 0; i < 200; i++) {
     const before = await emu.readState();

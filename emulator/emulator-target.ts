@@ -2,6 +2,7 @@ import type { AddressSpace, ExecutionTarget, ReadStateOptions, StopReason, Targe
 import { GPR_BY_ENCODING, SEGMENT_NAMES, type MachineState, type MemoryRegion, type Segment, type SegmentName } from '../contracts/machine-state.js';
 import { type CpuModel, qemu64Model } from './cpu/cpu-model.js';
 import { halvesToSigned } from './cpu/cpu.js';
+import { MXCSR_DEFAULT, XMM_REGISTERS } from './cpu/sse-state.js';
 import { readDescriptor, setSegmentCache } from './cpu/segments.js';
 import { Seg } from './decode/insn.js';
 import { Machine } from './machine.js';
@@ -121,6 +122,9 @@ export class EmulatorTarget implements ExecutionTarget {
     c.segBase[Seg.GS] = toSigned(state.gsBase);
     c.updateMode();
     this.loadFpu(state.fpu);
+    // Without an SSE part, what a gdb target writes for one (GdbRemoteTarget's SSE_DEFAULT).
+    c.sse.reset(state.sse?.mxcsr ?? MXCSR_DEFAULT);
+    state.sse?.xmm.forEach((v, i) => c.sse.set(i, v));
   }
 
   /**
@@ -282,6 +286,7 @@ export class EmulatorTarget implements ExecutionTarget {
     };
     const f = c.fpu;
     state.fpu = { fcw: f.fcw, fsw: f.statusWord, st: [...f.regs], ftw: f.abridgedTagWord() };
+    state.sse = { mxcsr: c.sse.mxcsr, xmm: Array.from({ length: XMM_REGISTERS }, (_, i) => c.sse.get(i)) };
     if (options.system) {
       state.gdtr = { base: toU64(c.gdtrBase), limit: c.gdtrLimit };
       state.idtr = { base: toU64(c.idtrBase), limit: c.idtrLimit };

@@ -1,6 +1,7 @@
 import { mutants } from '../mutants.js';
 import { BASE_RIP, type Insn, Seg } from '../decode/insn.js';
 import { X87 } from '../fpu/x87-state.js';
+import { SseState } from './sse-state.js';
 import { AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
@@ -13,10 +14,14 @@ const TWO32 = 4294967296;
 const CANON_LIMIT = 2 ** 47;
 
 export const CR0_PE = 1;
+export const CR0_MP = 2;
+export const CR0_EM = 4;
 export const CR0_TS = 8;
 export const CR0_WP = 1 << 16;
 export const CR0_PG = 0x80000000;
 export const CR4_PAE = 1 << 5;
+export const CR4_OSFXSR = 1 << 9;
+export const CR4_OSXMMEXCPT = 1 << 10;
 export const EFER_SCE = 1 << 0;
 export const EFER_LME = 1 << 8;
 export const EFER_LMA = 1 << 10;
@@ -87,6 +92,8 @@ export class Cpu {
   readonly msr = new Map<number, bigint>();
   /** The x87 FPU (its own object: emulator/fpu/). */
   readonly fpu = new X87();
+  /** XMM registers and MXCSR (cpu/sse-state.ts; the handlers are in exec/sse/). */
+  readonly sse = new SseState();
 
   /** 64-bit mode (EFER.LMA and CS.L); else CS.D picks 32/16-bit defaults. */
   long64 = false;

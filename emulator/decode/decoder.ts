@@ -118,8 +118,7 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
     reg3 = (modrm >> 3) & 7;
     rm3 = modrm & 7;
   }
-  const mandatory = rep !== 0 ? rep : opsize ? 0x66 : 0;
-  const row = selectRow(map, opcode, mod, reg3, rm3, map === 'one' || map === '0f' ? rep : mandatory, mode.features);
+  const row = selectRow(map, opcode, mod, reg3, rm3, rep, opsize, mode.features);
   if (row === undefined || (row.invalid64 && mode.long64)) return DECODE_UD;
 
   d.row = row;
@@ -226,6 +225,29 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
       case Kind.Reg:
         d.ot[i] = Opnd.Reg;
         d.or[i] = o.reg;
+        break;
+      // XMM registers take REX.R/REX.B like general registers; MMX registers (MM0–MM7) ignore them.
+      case Kind.V:
+        d.ot[i] = Opnd.Reg;
+        d.or[i] = reg3 | rexR;
+        break;
+      case Kind.P:
+        d.ot[i] = Opnd.Reg;
+        d.or[i] = reg3;
+        break;
+      case Kind.W:
+      case Kind.U:
+        if (mod === 3) {
+          d.ot[i] = Opnd.Reg;
+          d.or[i] = rm3 | rmB;
+        } else d.ot[i] = Opnd.Mem;
+        break;
+      case Kind.Q:
+      case Kind.N:
+        if (mod === 3) {
+          d.ot[i] = Opnd.Reg;
+          d.or[i] = rm3;
+        } else d.ot[i] = Opnd.Mem;
         break;
       case Kind.One:
         d.ot[i] = Opnd.One;

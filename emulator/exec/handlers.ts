@@ -17,6 +17,7 @@ import * as shifts from './shifts.js';
 import * as stack from './stack.js';
 import * as str from './string-ops.js';
 import * as sys from './system.js';
+import { SSE_HANDLERS } from './sse/index.js';
 
 export type Handler = (c: Cpu, d: Insn) => void;
 
@@ -149,6 +150,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   callf: far.callFar,
   jmpf: far.jmpFar,
   retf: far.retf,
+  ...SSE_HANDLERS,
 };
 
 /** Handler per row id (the dispatch array); rows whose handler is missing raise #UD. */

@@ -3,13 +3,12 @@ import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
 import { buildTestMachine, LAYOUT } from '../../contracts/test-machine.js';
 import { EmulatorTarget } from '../emulator-target.js';
 import { nasm } from '../test-support/nasm.js';
-import { fxrstorX87, fxsaveX87 } from './environment.js';
 
 /**
- * The x87 part of FXSAVE/FXRSTOR (fpu/environment.ts), for the 0F AE rows: QEMU executes the
- * real instruction; the emulator runs the same code up to it and applies the image function.
- * FXSAVE: bytes 0–23 and the register slots 32–159 must match (24–31 are MXCSR, SSE state).
- * FXRSTOR: the loaded FPU state (tags included, via info registers) must match.
+ * FXSAVE/FXRSTOR (0F AE /0, /1; exec/sse/state.ts with the x87 image of fpu/environment.ts) run
+ * on QEMU and on the emulator from the same state: the whole 512-byte image FXSAVE writes over a
+ * patterned area (bytes QEMU leaves alone must stay as they were), and the x87 state FXRSTOR loads
+ * (tags included, via info registers), MXCSR and XMM.
  */
 let qemu: QemuTarget;
 const emu = new EmulatorTarget();
@@ -29,32 +28,30 @@ const SETUP = [
   'mov eax, 0x0b7f', 'mov [0x20000], eax', 'fldcw [0x20000]', 'jmp over', 'v: dq 0x8000000000000001', 'dw 0x0000', 'over:',
 ].join('\n');
 
-async function runBoth(prefix: string, instruction: string, image?: Uint8Array): Promise<void> {
-  const head = nasm(prefix, Number(LAYOUT.code));
-  const tm = buildTestMachine({
-    code: nasm(`${prefix}\n${instruction}\nnop`, Number(LAYOUT.code)),
-    memory: [{ addr: LAYOUT.data, bytes: new Uint8Array(LAYOUT.dataSize) }, ...(image ? [{ addr: IMAGE, bytes: image }] : [])],
-  });
-  await emu.reset(tm.state, tm.memory);
-  await qemu.reset(tm.state, tm.memory);
-  const at = LAYOUT.code + BigInt(head.length);
-  expect(await emu.runUntil([at], 1000)).toEqual({ kind: 'breakpoint', rip: at });
-  expect(await qemu.runUntil([at + BigInt(nasm(`${prefix}\n${instruction}`, Number(LAYOUT.code)).length - head.length)], 1000)).toMatchObject({ kind: 'breakpoint' });
+const XMM = Array.from({ length: 16 }, (_, i) => BigInt(i + 1) * 0x0101_0101_0101_0101_1111_1111_1111_1111n);
+
+async function runBoth(asm: string, image: Uint8Array): Promise<void> {
+  const code = nasm(asm, Number(LAYOUT.code));
+  const tm = buildTestMachine({ code, memory: [{ addr: LAYOUT.data, bytes: new Uint8Array(LAYOUT.dataSize) }, { addr: IMAGE, bytes: image }] });
+  const state = { ...tm.state, sse: { mxcsr: 0x1f84, xmm: XMM } };
+  for (const t of [emu, qemu]) {
+    await t.reset(state, tm.memory);
+    expect(await t.runUntil([tm.endAddress, ...tm.exceptionStops], 1000)).toEqual({ kind: 'breakpoint', rip: tm.endAddress });
+  }
 }
 
-describe('FXSAVE/FXRSTOR x87 images against QEMU', () => {
-  it('FXSAVE writes FCW, FSW, the abridged tag, zero pointers and ST(0)–ST(7) as QEMU does', async () => {
-    await runBoth(SETUP, `fxsave [${IMAGE}]`);
-    const c = emu.internals.cpu;
-    fxsaveX87(c, c.fpu, Number(IMAGE));
-    const e = await emu.readMemory(IMAGE, 160, 'phys');
-    const q = await qemu.readMemory(IMAGE, 160, 'phys');
-    expect(Buffer.from(e.subarray(0, 24)).toString('hex')).toBe(Buffer.from(q.subarray(0, 24)).toString('hex'));
-    expect(Buffer.from(e.subarray(32)).toString('hex')).toBe(Buffer.from(q.subarray(32)).toString('hex'));
+describe('FXSAVE/FXRSTOR against QEMU', () => {
+  it('FXSAVE writes the image QEMU writes and leaves the bytes QEMU leaves', async () => {
+    await runBoth(`${SETUP}\nfxsave [${IMAGE}]`, new Uint8Array(512).fill(0xa5));
+    const e = await emu.readMemory(IMAGE, 512, 'phys');
+    const q = await qemu.readMemory(IMAGE, 512, 'phys');
+    expect(Buffer.from(e).toString('hex')).toBe(Buffer.from(q).toString('hex'));
     expect(q[4]).not.toBe(0); // some registers are in use: the tag byte is not trivially zero
+    expect(q[6]).toBe(0xa5); // FOP is not written
+    expect(q[511]).toBe(0xa5);
   });
 
-  it('FXRSTOR loads FCW, FSW (TOP, B from ES), tags and registers as QEMU does', async () => {
+  it('FXRSTOR loads FCW, FSW (TOP, B from ES), tags, registers, MXCSR and XMM as QEMU does', async () => {
     const image = new Uint8Array(512);
     const v = new DataView(image.buffer);
     v.setUint16(0, 0x0e7e, true); // FCW
@@ -64,13 +61,14 @@ describe('FXSAVE/FXRSTOR x87 images against QEMU', () => {
       v.setBigUint64(32 + 16 * i, 0x8000000000000000n | BigInt(i * 0x1111), true);
       v.setUint16(40 + 16 * i, 0x3fff + i, true);
     }
-    v.setUint32(24, 0x1f80, true); // MXCSR (valid, so QEMU's FXRSTOR does not fault)
-    await runBoth('fninit', `fxrstor [${IMAGE}]`, image);
-    const c = emu.internals.cpu;
-    fxrstorX87(c, c.fpu, Number(IMAGE));
+    v.setUint32(24, 0x7fc1, true); // MXCSR
+    for (let i = 0; i < 64; i++) v.setUint32(160 + 4 * i, 0x01020304 * (i + 1), true);
+    await runBoth(`fninit\nfxrstor [${IMAGE}]`, image);
     const se = await emu.readState({ system: true });
     const sq = await qemu.readState({ system: true });
     expect(se.fpu).toEqual(sq.fpu);
     expect(sq.fpu?.ftw).toBe(0b10110001);
+    expect(se.sse).toEqual(sq.sse);
+    expect(sq.sse?.mxcsr).toBe(0x7fc1);
   });
 });

@@ -84,6 +84,19 @@ function roundAt(sign: number, sig: bigint, exp: number, q: number, mode: Roundi
 }
 
 /**
+ * Is (-1)^sign × sig × 2^exp (sig > 0) tiny, i.e. below 2^emin: before rounding with
+ * TININESS_BEFORE_ROUNDING, else once rounded to the format's precision with an unbounded
+ * exponent (x87 and SSE both, measured on the host CPU).
+ */
+export function isTiny(sign: number, sig: bigint, exp: number, fmt: Format, mode: Rounding): boolean {
+  const e = exp + bitLength(sig) - 1;
+  if (e >= fmt.emin) return false;
+  if (TININESS_BEFORE_ROUNDING || e < fmt.emin - 1) return true;
+  const [unbounded] = roundAt(sign, sig, exp, e - (fmt.p - 1), mode);
+  return unbounded >> BigInt(fmt.p) === 0n;
+}
+
+/**
  * Round (-1)^sign × sig × 2^exp (sig > 0; its lowest bit may be a sticky bit standing for
  * discarded non-zero bits below) to `fmt` under `st`, raising PE/UE/OE, and encode it.
  */
@@ -97,15 +110,7 @@ export function roundPack(sign: number, sig: bigint, exp: number, fmt: Format, s
     kept >>= 1n;
     q += 1;
   }
-  let tiny = false;
-  if (e < fmt.emin) {
-    if (TININESS_BEFORE_ROUNDING || e < fmt.emin - 1) tiny = true;
-    else {
-      // Rounded with an unbounded exponent, does the value reach 2^emin?
-      const [unbounded] = roundAt(sign, sig, exp, e - (p - 1), st.rounding);
-      tiny = unbounded >> BigInt(p) === 0n;
-    }
-  }
+  const tiny = isTiny(sign, sig, exp, fmt, st.rounding);
   if (kept === 0n) {
     st.raise(PE | UE);
     return packZero(sign, fmt);

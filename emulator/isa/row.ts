@@ -1,5 +1,5 @@
 import { flagMask } from './flags.js';
-import { needsModrm, parseOperands, type OperandForm } from './operand-forms.js';
+import { Kind, needsModrm, parseOperands, Size, type OperandForm } from './operand-forms.js';
 
 export type OpMap = 'one' | '0f' | '0f38' | '0f3a';
 
@@ -14,6 +14,9 @@ export type SizeRule = 'normal' | 'd64' | 'f64';
 /** CPU features a row depends on; rows whose feature the CPU model lacks decode as their fallback or #UD. */
 export type Feature = 'popcnt' | 'lzcnt' | 'bmi1' | 'movbe' | 'rdtscp' | 'rdrand';
 
+/** RowOptions.prefix: 'np' is the SDM's "NP", without 66, F2 or F3. */
+export type MandatoryPrefix = 0x66 | 0xf2 | 0xf3 | 'none' | 'np';
+
 export interface IsaRow {
   /** Position in the table (stable for one build; the coverage report counts by it). */
   id: number;
@@ -25,8 +28,10 @@ export interface IsaRow {
   readonly mod?: 'reg' | 'mem';
   /** ModRM.rm for rows like 0F 01 F8 (SWAPGS). */
   readonly rm?: number;
-  /** Mandatory prefix: the row applies only with this last 66/F2/F3 prefix ('none' = without F2/F3). */
+  /** Mandatory prefix: the row applies only with this last F2/F3 prefix, or with 0x66 and neither F2 nor F3 ('none' = without F2/F3). */
   readonly prefix?: 0x66 | 0xf2 | 0xf3 | 'none';
+  /** With prefix 'none': not with 0x66 either (the SDM's "NP": 66 selects another row or #UD). */
+  readonly noOperandSizePrefix: boolean;
   readonly mnemonic: string;
   /** SDM operand notation, e.g. 'Eb,Gb'. */
   readonly forms: string;
@@ -52,13 +57,15 @@ export interface IsaRow {
   readonly ioPrivileged: boolean;
   /** Not valid in 64-bit mode (#UD there). */
   readonly invalid64: boolean;
+  /** Legacy SSE: a 16-byte memory operand must be 16-byte aligned (#GP(0) otherwise). */
+  readonly align16: boolean;
 }
 
 export interface RowOptions {
   ext?: number;
   mod?: 'reg' | 'mem';
   rm?: number;
-  prefix?: 0x66 | 0xf2 | 0xf3 | 'none';
+  prefix?: MandatoryPrefix;
   size?: SizeRule;
   /** Flags read/written/undefined as SDM initials, e.g. 'oszapc'. */
   r?: string;
@@ -74,18 +81,27 @@ export interface RowOptions {
   invalid64?: boolean;
   /** Forces a ModRM byte even when no operand names one (e.g. 0F 1F /0 NOP Ev is explicit anyway). */
   modrm?: boolean;
+  /**
+   * A 16-byte memory operand that may be misaligned (MOVUPS, MOVDQU, LDDQU…). Other legacy SSE
+   * rows with a 16-byte memory operand require 16-byte alignment (SDM Vol. 1 §10.4/§11.4).
+   */
+  unaligned?: boolean;
 }
 
 export function row(map: OpMap, opcode: number, mnemonic: string, forms: string, o: RowOptions = {}): IsaRow {
   const operands = parseOperands(forms);
+  // U and N name a register in ModRM.rm: such rows are register forms (their memory form is another row or #UD)
+  const regOnly = operands.some((op) => op.kind === Kind.U || op.kind === Kind.N);
+  const wide = operands.some((op) => (op.kind === Kind.W || op.kind === Kind.M) && op.size === Size.dq);
   return {
     id: -1,
     map,
     opcode,
     ext: o.ext,
-    mod: o.mod,
+    mod: o.mod ?? (regOnly ? 'reg' : undefined),
     rm: o.rm,
-    prefix: o.prefix,
+    prefix: o.prefix === 'np' ? 'none' : o.prefix,
+    noOperandSizePrefix: o.prefix === 'np',
     mnemonic,
     forms,
     operands,
@@ -102,6 +118,7 @@ export function row(map: OpMap, opcode: number, mnemonic: string, forms: string,
     privileged: o.priv ?? false,
     ioPrivileged: o.io ?? false,
     invalid64: o.invalid64 ?? false,
+    align16: wide && !o.unaligned,
   };
 }
 

@@ -1,6 +1,6 @@
 import { CONDITIONS, CONDITION_FLAGS, row, type IsaRow } from './row.js';
 
-/** The two-byte map (0F xx), integer and system rows (SDM Vol. 2 Table A-3). SSE/x87 are out of scope here. */
+/** The two-byte map (0F xx), integer and system rows (SDM Vol. 2 Table A-3); the SIMD rows are in rows-sse.ts and rows-sse-int.ts. */
 function twoByte(): IsaRow[] {
   const rows: IsaRow[] = [];
   const add = (r: IsaRow) => rows.push(r);
@@ -54,7 +54,7 @@ function twoByte(): IsaRow[] {
   add(row(M, 0xab, 'BTS', 'Ev,Gv', { w: 'c', u: 'osap', lock: true, handler: 'bt', arg: 1 }));
   add(row(M, 0xac, 'SHRD', 'Ev,Gv,Ib', { w: 'oszapc', u: 'oa', handler: 'shrd' }));
   add(row(M, 0xad, 'SHRD', 'Ev,Gv,CL', { w: 'oszapc', u: 'oa', handler: 'shrd' }));
-  // Group 15: fences (register forms) and CLFLUSH; FXSAVE & co. are SSE state (not here).
+  // Group 15: fences (register forms) and CLFLUSH; FXSAVE, FXRSTOR, LDMXCSR, STMXCSR are in rows-sse.ts.
   add(row(M, 0xae, 'LFENCE', '', { ext: 5, mod: 'reg', handler: 'nop' }));
   add(row(M, 0xae, 'MFENCE', '', { ext: 6, mod: 'reg', handler: 'nop' }));
   add(row(M, 0xae, 'SFENCE', '', { ext: 7, mod: 'reg', handler: 'nop' }));
@@ -98,8 +98,8 @@ export const TWO_BYTE_ROWS: readonly IsaRow[] = twoByte();
  * (66 0F 38 F0/F1) is a row of its own; F2 0F 38 F0/F1 is CRC32 (SSE4.2, not here).
  */
 export const THREE_BYTE_ROWS: readonly IsaRow[] = [
-  row('0f38', 0xf0, 'MOVBE', 'Gv,Mv', { prefix: 'none', feature: 'movbe' }),
-  row('0f38', 0xf1, 'MOVBE', 'Mv,Gv', { prefix: 'none', feature: 'movbe' }),
+  row('0f38', 0xf0, 'MOVBE', 'Gv,Mv', { prefix: 'np', feature: 'movbe' }),
+  row('0f38', 0xf1, 'MOVBE', 'Mv,Gv', { prefix: 'np', feature: 'movbe' }),
   row('0f38', 0xf0, 'MOVBE', 'Gv,Mv', { prefix: 0x66, feature: 'movbe' }), // 16-bit; REX.W still wins (SDM)
   row('0f38', 0xf1, 'MOVBE', 'Mv,Gv', { prefix: 0x66, feature: 'movbe' }),
 ];

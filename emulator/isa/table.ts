@@ -1,9 +1,11 @@
 import { ONE_BYTE_ROWS } from './rows-one-byte.js';
 import { THREE_BYTE_ROWS, TWO_BYTE_ROWS } from './rows-0f.js';
+import { SSE_ROWS } from './rows-sse.js';
+import { SSE_INT_ROWS } from './rows-sse-int.js';
 import type { Feature, IsaRow, OpMap } from './row.js';
 
 /** Every row of every opcode map, ids assigned in table order. */
-export const ALL_ROWS: readonly IsaRow[] = [...ONE_BYTE_ROWS, ...TWO_BYTE_ROWS, ...THREE_BYTE_ROWS].map((r, id) => {
+export const ALL_ROWS: readonly IsaRow[] = [...ONE_BYTE_ROWS, ...TWO_BYTE_ROWS, ...SSE_ROWS, ...SSE_INT_ROWS, ...THREE_BYTE_ROWS].map((r, id) => {
   r.id = id;
   return r;
 });
@@ -29,7 +31,7 @@ export function opcodeHasModrm(map: OpMap, opcode: number): boolean {
 
 /**
  * Pick the row for an opcode given the ModRM fields and the prefixes.
- * `repPrefix` is the last F2/F3 seen (0 if none).
+ * `repPrefix` is the last F2/F3 seen (0 if none); `opsize` whether 0x66 was seen.
  */
 export function selectRow(
   map: OpMap,
@@ -38,6 +40,7 @@ export function selectRow(
   reg: number,
   rm: number,
   repPrefix: number,
+  opsize: boolean,
   features: ReadonlySet<Feature>,
 ): IsaRow | undefined {
   const rows = ROWS_BY_MAP[map][opcode]!;
@@ -46,8 +49,13 @@ export function selectRow(
     if (r.ext !== undefined && r.ext !== reg) continue;
     if (r.mod !== undefined && (r.mod === 'reg') !== (mod === 3)) continue;
     if (r.rm !== undefined && r.rm !== rm) continue;
-    if (r.prefix !== undefined) {
-      if (r.prefix === 'none' ? repPrefix !== 0 : r.prefix !== repPrefix) continue;
+    const p = r.prefix;
+    if (p !== undefined) {
+      if (p === 'none') {
+        if (repPrefix !== 0 || (opsize && r.noOperandSizePrefix)) continue;
+      } else if (p === 0x66) {
+        if (repPrefix !== 0 || !opsize) continue;
+      } else if (p !== repPrefix) continue;
     }
     if (r.feature !== undefined && !features.has(r.feature)) continue;
     return r;

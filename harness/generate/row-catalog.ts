@@ -17,7 +17,7 @@
  *  - x87 escape rows (D8–DF): need an FPU set up by the program; covered by the differential suite's x87 sequences.
  */
 import { ALL_ROWS } from '../../emulator/isa/table.js';
-import { Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
+import { isSimdKind, Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
 import type { IsaRow } from '../../emulator/isa/row.js';
 
 export type { IsaRow };
@@ -39,6 +39,9 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   hlt: 'stops the CPU',
 };
 
+/** SIMD rows without an XMM/MMX operand. */
+const SIMD_STATE_HANDLERS = new Set(['fxsave', 'fxrstor', 'ldmxcsr', 'stmxcsr', 'emms', 'movnti']);
+
 /** Why a row is not generated, or undefined when it is. */
 export function skipReason(row: IsaRow): string | undefined {
   if (row.invalid64 || row.mnemonic === '(bad)') return 'invalid in 64-bit mode';
@@ -46,6 +49,7 @@ export function skipReason(row: IsaRow): string | undefined {
   if (row.feature !== undefined) return `needs CPU feature ${row.feature}`;
   if (row.operands.some((o) => o.kind === Kind.J)) return 'relative branch leaves the fragment';
   if (row.operands.some((o) => o.kind === Kind.C || o.kind === Kind.D)) return 'control/debug registers';
+  if (row.operands.some((o) => isSimdKind(o.kind)) || SIMD_STATE_HANDLERS.has(row.handler)) return 'SIMD: not generated yet';
   return SKIPPED_HANDLERS[row.handler];
 }
 

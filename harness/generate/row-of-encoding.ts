@@ -11,8 +11,10 @@ const LEGACY = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0x
 export function rowOfEncoding(bytes: Uint8Array): number | undefined {
   let i = 0;
   let rep = 0;
+  let opsize = false;
   while (i < bytes.length && LEGACY.has(bytes[i]!)) {
     if (bytes[i] === 0xf2 || bytes[i] === 0xf3) rep = bytes[i]!;
+    if (bytes[i] === 0x66) opsize = true;
     i++;
   }
   if (i < bytes.length && (bytes[i]! & 0xf0) === 0x40) i++;
@@ -24,6 +26,6 @@ export function rowOfEncoding(bytes: Uint8Array): number | undefined {
   const opcode = bytes[i];
   if (opcode === undefined) return undefined;
   const modrm = ROWS_BY_MAP[map][opcode]![0]?.modrm ? bytes[i + 1] ?? 0 : 0;
-  const row = selectRow(map, opcode, modrm >> 6, (modrm >> 3) & 7, modrm & 7, rep, new Set());
+  const row = selectRow(map, opcode, modrm >> 6, (modrm >> 3) & 7, modrm & 7, rep, opsize, new Set());
   return row?.id;
 }
