@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { readSuppressions, suppressionFor } from '../corpus/suppressions.js';
+import { DEFAULT_SUPPRESSIONS, readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
 import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/campaign/case-source.js';
@@ -78,7 +78,7 @@ export const FUZZ_OPTIONS = {
   ...TARGET_OPTIONS,
 } as const;
 
-export const DEFAULT_SUPPRESSIONS = 'difftest-suppressions.json';
+export { DEFAULT_SUPPRESSIONS } from '../corpus/suppressions.js';
 
 /** Live "new divergence" lines before the rest are left to the progress line and the report. */
 const LIVE_DIVERGENCE_LINES = 10;

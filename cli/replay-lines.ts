@@ -6,7 +6,15 @@ import { describeDivergence } from './text-summary.js';
 
 /** What replay prints for one case, and what its summary counts. */
 export type ReplayLine =
-  | { readonly kind: Verdict; readonly source: string; readonly result: LockstepResult; readonly signature?: string; readonly expectedSignature?: string }
+  | {
+      readonly kind: Verdict;
+      readonly source: string;
+      readonly result: LockstepResult;
+      readonly signature?: string;
+      readonly expectedSignature?: string;
+      /** A divergence the case did not declare but the suppressions file lists: its reason. */
+      readonly suppressed?: string;
+    }
   | { readonly kind: 'unreadable'; readonly source: string; readonly message: string }
   | { readonly kind: 'error'; readonly source: string; readonly message: string };
 
@@ -36,13 +44,19 @@ function divergenceExceptions(r: LockstepResult): string {
   return ` [exception: reference ${short(d.expectedException)}; DUT ${short(d.actualException)}]`;
 }
 
+/** A suppression's reason cut to its first clause ("QEMU 7.2 TCG bug"), for one line. */
+export function shortReason(reason: string): string {
+  const first = reason.split(/[:;(]/)[0]!.trim();
+  return first.length > 80 ? `${first.slice(0, 79)}…` : first;
+}
+
 /** The lines for one case (the first names the verdict; a divergence adds its details below). */
 export function formatReplayLine(l: ReplayLine): string {
   switch (l.kind) {
     case 'ok':
       return `ok         ${l.source} (${describeEnd(l.result)})`;
     case 'known':
-      return `known      ${l.source}: ${l.signature}${divergenceExceptions(l.result)}`;
+      return `known      ${l.source}: ${l.signature}${divergenceExceptions(l.result)}${l.suppressed ? ` (suppressed: ${shortReason(l.suppressed)})` : ''}`;
     case 'fixed':
       return `FIXED      ${l.source}: no longer diverges (was: ${l.expectedSignature ?? 'divergence'}; now ${describeEnd(l.result)}); update its expected outcome`;
     case 'diverged':

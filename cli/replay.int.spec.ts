@@ -57,6 +57,20 @@ describe('difftest replay', () => {
     expect(r.stdout).toContain('difftest: 8 case(s): 4 ok, 0 diverged, 4 unreadable');
   });
 
+  it('takes a divergence the suppressions file lists as known, with its reason; --suppressions none reports it', async () => {
+    // the known QEMU SHLD bug, as a campaign saves it: no declared expectation
+    const { expected: _e, ...c } = JSON.parse(readFileSync(path.join(regressions, 'qemu-bug-shld-mem32-imm.json'), 'utf8')) as Record<string, unknown>;
+    const file = path.join(dir, 'saved-shld.json');
+    writeFileSync(file, JSON.stringify(c));
+    const repo = path.resolve(import.meta.dirname, '..');
+    const known = await execa('node', [bin, 'replay', file, '--workers', '1'], { reject: false, timeout: 120_000, cwd: repo });
+    expect(known.exitCode, known.stderr).toBe(0);
+    expect(known.stdout).toMatch(/^known {6}.*saved-shld\.json: SHLD r\/m32, r32, imm8 rip-rel :: .* \(suppressed: QEMU 7\.2 TCG bug\)$/m);
+    const plain = await execa('node', [bin, 'replay', file, '--workers', '1', '--suppressions', 'none'], { reject: false, timeout: 120_000, cwd: repo });
+    expect(plain.exitCode).toBe(1);
+    expect(plain.stdout).toMatch(/^DIVERGENCE .*saved-shld\.json: SHLD r\/m32, r32, imm8 rip-rel :: /m);
+  });
+
   it('with a planted bug: each divergence with its details, a count per signature, exit 1', async () => {
     const r = await run(['replay', path.join(dir, 'a-seed.json'), path.join(dir, 'cases', 'unlocated.jsonl'), path.join(dir, 'b-trap.json'), '--inject', 'rip-rel-from-start']);
     expect(r.exitCode).toBe(2); // the broken .jsonl line still counts

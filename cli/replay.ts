@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { CASE_LINES_EXT, listCaseFiles, readCaseEntries } from '../corpus/case-files.js';
+import { DEFAULT_SUPPRESSIONS, readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import type { Case } from '../corpus/case-schema.js';
 import { judgeCase } from '../harness/expectation.js';
 import { runOnSessions } from '../harness/session-pool.js';
@@ -9,13 +11,15 @@ import { parseOptions } from './options.js';
 import { formatReplayLine, formatSummary, replayExitCode, tally, type ReplayLine } from './replay-lines.js';
 import { parseTimeoutOption, parseWorkersOption, TARGET_OPTIONS, TIMEOUT_HELP, TIMEOUT_USAGE } from './target-options.js';
 
-const USAGE = `difftest replay <case.json|cases.jsonl|dir>... [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step] [--cpu MODEL] [--workers N] ${TIMEOUT_USAGE}
+const USAGE = `difftest replay <case.json|cases.jsonl|dir>... [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step] [--cpu MODEL] [--workers N] [--suppressions FILE] ${TIMEOUT_USAGE}
 
 Runs saved cases on QEMU and the system under test and reports every divergence. A directory
 is searched for *.json and *${CASE_LINES_EXT} files; a ${CASE_LINES_EXT} file holds one case per line (as the
 campaign saves the divergent cases it could not locate, cases/unlocated${CASE_LINES_EXT}).
 A case that declares an expected divergence passes when it still diverges with the same
-signature (a known bug), and is reported as fixed when it no longer diverges. Each case's
+signature (a known bug), and is reported as fixed when it no longer diverges. A divergence the
+suppressions file lists (default ./${DEFAULT_SUPPRESSIONS} when present, as for fuzz) is known
+too, with its reason; --suppressions none turns that off. Each case's
 line says how it ended (and in which exception); the run ends with a count per divergence signature.
 A case file that cannot be read is reported in one line, and the other cases still run.
   --workers N: cases run on N sessions at once, each with its own QEMU (default: one per core, at most 8;
@@ -31,6 +35,7 @@ const OPTIONS = {
   mode: { type: 'string' },
   cpu: { type: 'string' },
   workers: { type: 'string' },
+  suppressions: { type: 'string' },
   ...TARGET_OPTIONS,
 } as const;
 
@@ -47,6 +52,8 @@ export const replayCommand = {
     const timeoutMs = parseTimeoutOption(values.timeout);
     let workers = parseWorkersOption(values.workers);
     const dut = parseDutSpec(values.dut ?? 'emulator', values.inject ?? [], { timeoutMs });
+    const supFile = values.suppressions ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : 'none');
+    const suppressions = supFile === 'none' ? undefined : await readSuppressions(supFile);
     const files = await listCaseFiles(positionals, ['.json', CASE_LINES_EXT]);
     if (files.length === 0) throw new UsageError(`no case files (*.json, *${CASE_LINES_EXT}) in ${positionals.join(', ')}; pass case files or a directory that holds some`);
     // every file is read before anything expensive starts; a bad one is reported, the rest run
@@ -80,7 +87,8 @@ export const replayCommand = {
               lines[k] = { kind: 'error', source, message: outcome.error.message };
             } else {
               const { verdict, signature } = judgeCase(c, outcome.value);
-              lines[k] = { kind: verdict, source, result: outcome.value, signature, expectedSignature: c.expected?.signature };
+              const suppressed = verdict === 'diverged' && signature ? suppressionFor(suppressions, signature) : undefined;
+              lines[k] = { kind: suppressed ? 'known' : verdict, source, result: outcome.value, signature, expectedSignature: c.expected?.signature, suppressed };
             }
             flush();
           },

@@ -6,6 +6,9 @@ import { CaseFileError } from './case-schema.js';
  * Known, accepted divergences (like sanitizer suppressions): matched by signature, each with
  * a reason. Suppressed divergences are still reported, in their own section, never silently.
  */
+/** The suppressions file fuzz, ci and replay read from the working directory when present. */
+export const DEFAULT_SUPPRESSIONS = 'difftest-suppressions.json';
+
 export const SuppressionsSchema = z.object({
   format: z.literal('difftest-suppressions/1'),
   suppressions: z.array(

@@ -134,6 +134,8 @@ export const CampaignResultSchema = z.object({
    * Each is saved (cases/unlocated.jsonl) and replayable.
    */
   unlocated: z.object({ count: z.number().int().nonnegative(), file: z.string().optional() }).optional(),
+  /** Cases saved unlocated during testing that the analysis phase then located in step mode (counted in the results). */
+  locatedAfterTesting: z.number().int().nonnegative().optional(),
   /** Of `seconds`, the time until every worker had its QEMU and emulator ready. */
   startupSeconds: z.number().nonnegative().optional(),
   /** Campaign interrupted (Ctrl-C) or cut short: the report is partial. */

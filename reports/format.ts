@@ -125,13 +125,14 @@ export function headerRows(r: CampaignResult): HeaderRow[] {
     { label: 'Started / finished', value: `${r.startedAt} / ${r.finishedAt}` },
   ];
   if (r.unlocated && r.unlocated.count > 0) rows.push({ label: 'Unlocated', value: unlocatedText(r.unlocated) });
+  if (r.locatedAfterTesting) rows.push({ label: 'Located after testing', value: `${countText(r.locatedAfterTesting)} of the cases saved unlocated during testing (step mode, in the minimization budget)` });
   return rows;
 }
 
 /** Divergent cases the campaign saw but did not locate in step mode (sampling), and where they are. */
 export function unlocatedText(u: NonNullable<CampaignResult['unlocated']>): string {
   const where = u.file ? `, saved in ${u.file}` : '';
-  return `${countText(u.count)} divergent case${u.count === 1 ? '' : 's'} not located (their batch records differed like ones already located)${where}`;
+  return `${countText(u.count)} divergent case${u.count === 1 ? '' : 's'} not located (the batch saw them diverge; locating in step mode was sampled and the budget ran out)${where}`;
 }
 
 export const PARTIAL_NOTE = 'PARTIAL: the campaign was interrupted or cut short; counts cover only the tests that ran.';

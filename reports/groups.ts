@@ -94,10 +94,15 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString
 
 /**
  * The run's verdict in words: `FAIL: 38 root-cause groups (990 signatures, 12,345 cases)`, with
- * signatures in no group counted as their own (`; 3 signatures in no group`); `PASS: no divergences`.
+ * signatures in no group counted as their own (`; 3 signatures in no group`); `PASS: no divergences`
+ * (only when no case diverged unlocated either).
  */
-export function verdictText(g: GroupedDivergences): { pass: boolean; text: string } {
-  if (g.active.length === 0) return { pass: true, text: 'PASS: no divergences' };
+export function verdictText(g: GroupedDivergences, unlocated = 0): { pass: boolean; text: string } {
+  if (g.active.length === 0) {
+    // a case the batch saw diverge but nobody located may be anything, a new bug included
+    if (unlocated > 0) return { pass: false, text: `FAIL: no divergence located, but ${plural(unlocated, 'case')} diverged unlocated (replay them)` };
+    return { pass: true, text: 'PASS: no divergences' };
+  }
   const grouped = g.active.filter((s) => s.kind === 'group');
   const loose = g.active.find((s) => s.kind === 'ungrouped');
   const cases = g.active.reduce((n, s) => n + s.cases, 0);

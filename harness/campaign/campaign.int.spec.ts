@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +45,39 @@ describe('campaign', () => {
 });
 
 describe('campaign findings are never lost', () => {
+  it('locates cases saved unlocated during testing in the analysis budget, and keeps the rest replayable', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'difftest-campaign-'));
+    try {
+      const runDir = path.join(dir, 'run');
+      // nearly every case diverges: testing locates only a sample, the rest is saved unlocated
+      const r = await runCampaign({
+        runId: 'locate-later',
+        command: 'test',
+        seed: 1,
+        seconds: 8,
+        minimizeSeconds: 4,
+        workers: 1,
+        dut: { kind: 'emulator', inject: ['rex-b-ignored'] },
+        mode: 'block',
+        length: [10, 10],
+        raw: false,
+        runDir,
+        minimize: true,
+        replayTemplate: 'replay {file}',
+      });
+      expect(r.locatedAfterTesting).toBeGreaterThan(0);
+      expect(r.unlocated?.count).toBeGreaterThan(0);
+      // the file holds exactly the cases still unlocated: none that was located afterwards
+      const lines = readFileSync(r.unlocated!.file!, 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(r.unlocated!.count);
+      const located = r.divergences.reduce((n, d) => n + d.count, 0);
+      expect(located).toBeGreaterThan(r.locatedAfterTesting!); // what testing located, and what was located after it
+      expect(r.groups.length).toBeGreaterThan(0); // and minimization still had time
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('a case that cannot be saved ends the campaign with the cause, not as an oracle crash', async () => {
     const { writeFileSync, mkdirSync } = await import('node:fs');
     const dir = mkdtempSync(path.join(tmpdir(), 'difftest-campaign-'));

@@ -74,6 +74,9 @@ const YOUNG_GENERATION_MB = 96;
 
 /** How long workers get to answer an abort or a stop before they are terminated and their QEMUs killed. */
 const GRACE_MS = 5_000;
+/** Share of the analysis budget that locating the cases saved unlocated may take, and cases per job. */
+const LOCATE_SHARE = 0.4;
+const LOCATE_CHUNK = 4;
 /** Testing may overrun its deadline by a batch in flight; past this a worker is taken as hung. */
 const TESTING_OVERRUN_MS = 20_000;
 
@@ -124,7 +127,7 @@ class Campaign {
   private readonly slots: WorkerSlot[] = [];
   private readonly limit: number;
   private readonly batchSize: number;
-  private phase: 'testing' | 'minimizing' | 'stopping' = 'testing';
+  private phase: 'testing' | 'locating' | 'minimizing' | 'stopping' = 'testing';
   private next = 0;
   private partial = false;
   private aborted = false;
@@ -146,6 +149,14 @@ class Campaign {
   private readonly hypotheses: Hypothesis[] = [];
   /** First report per new signature, the candidates for analysis (lowest case index each). */
   private candidates: DivergenceReport[] = [];
+  /** Position in `results` of each case saved unlocated, by case index (located ones are removed). */
+  private readonly unlocatedAt = new Map<number, number>();
+  /** Unlocated case indexes still to locate in the analysis phase, and when locating stops. */
+  private toLocate: number[] = [];
+  private locateTotal = 0;
+  private locateEnd = 0;
+  /** Ids of unlocated cases located after testing (dropped from cases/unlocated.jsonl). */
+  private readonly locatedIds = new Set<string>();
   /** Signatures sent to a worker (in flight or done): each is analyzed at most once. */
   private readonly attempted = new Set<string>();
   private jobsDone = 0;
@@ -219,6 +230,7 @@ class Campaign {
         oracleInfo: this.oracleInfo,
         dutInfo: this.dutInfo,
         unlocatedFile,
+        locatedAfterTesting: this.locatedIds.size,
       },
     );
     // known divergences marked, then everything grouped by root cause (hypotheses, else suppression entries)
@@ -305,6 +317,12 @@ class Campaign {
         this.options.onProgress?.(this.results.length);
         this.dispatch(slot);
         return;
+      case 'located':
+        slot.busy--;
+        for (const r of m.results) this.relocate(r);
+        this.minimizeProgress?.update(this.locateTotal - this.unlocatedAt.size, this.locateTotal, `unlocated cases located (${this.divergenceLine()})`);
+        this.dispatch(slot);
+        return;
       case 'minimized':
         slot.busy--;
         this.jobsDone++;
@@ -330,11 +348,29 @@ class Campaign {
 
   private record(r: CaseResult): void {
     this.results.push(r);
-    if (r.status === 'unlocated') this.divergent++;
+    if (r.status === 'unlocated') {
+      this.divergent++;
+      this.unlocatedAt.set(r.index, this.results.length - 1);
+    }
+    this.countDivergence(r);
+  }
+
+  private countDivergence(r: CaseResult): void {
     if (r.status !== 'divergence') return;
     if (r.signature && this.known(r.signature)) this.knownDivergent++;
     else this.divergent++;
     this.options.onDivergence?.(r);
+  }
+
+  /** A case saved unlocated during testing, now located in step mode: its result replaces the unlocated one. */
+  private relocate(r: CaseResult): void {
+    const at = this.unlocatedAt.get(r.index);
+    if (at === undefined) return;
+    this.unlocatedAt.delete(r.index);
+    this.locatedIds.add(this.results[at]!.caseId);
+    this.results[at] = r;
+    this.divergent--;
+    this.countDivergence(r);
   }
 
   private divergenceLine(): string {
@@ -366,6 +402,16 @@ class Campaign {
       slot.busy++;
       this.post(slot, { type: 'cases', first: this.next, count, ...(Number.isFinite(this.testDeadline) ? { deadline: this.testDeadline } : {}) });
       this.next += count;
+      return;
+    }
+    if (this.phase === 'locating') {
+      const indexes = Date.now() < this.locateEnd && !this.aborted ? this.toLocate.splice(0, LOCATE_CHUNK) : [];
+      if (indexes.length) {
+        slot.busy++;
+        this.post(slot, { type: 'locate', indexes, deadline: this.locateEnd });
+      } else if (this.slots.every((s) => s.busy === 0 || s.exited)) {
+        this.startMinimizing();
+      }
       return;
     }
     if (this.phase === 'minimizing') {
@@ -402,7 +448,36 @@ class Campaign {
       this.stopAll();
       return;
     }
-    this.startMinimizing();
+    this.startAnalysis();
+  }
+
+  /**
+   * The analysis budget (--minimize-seconds) starts: first the cases saved unlocated during testing
+   * are located in step mode, oldest first, for up to LOCATE_SHARE of it (a run whose batches saw a
+   * divergence it never located cannot tell a known QEMU bug from a new one); then minimization.
+   */
+  private startAnalysis(): void {
+    this.minimizeStarted = performance.now();
+    this.minimizeEnd = Date.now() + this.budget.minimizeSeconds * 1000;
+    // at the end of the budget, jobs in progress are told to stop; a worker that does not answer is ended
+    this.timers.push(
+      setTimeout(() => {
+        if (this.phase !== 'locating' && this.phase !== 'minimizing') return;
+        for (const s of this.slots) this.post(s, { type: 'abort' });
+        this.timers.push(setTimeout(() => (this.phase === 'locating' || this.phase === 'minimizing') && this.forceEnd('minimization did not stop at its deadline'), GRACE_MS));
+      }, this.budget.minimizeSeconds * 1000),
+    );
+    this.toLocate = [...this.unlocatedAt.keys()].sort((a, b) => a - b);
+    if (this.toLocate.length === 0) {
+      this.startMinimizing();
+      return;
+    }
+    this.phase = 'locating';
+    this.locateTotal = this.toLocate.length;
+    if (this.options.progress) this.minimizeProgress = new Progress('locate', 5_000);
+    this.locateEnd = Date.now() + LOCATE_SHARE * this.budget.minimizeSeconds * 1000;
+    log.debug({ unlocated: this.toLocate.length }, 'locating the cases saved unlocated');
+    for (const s of this.slots) this.dispatch(s);
   }
 
   /**
@@ -413,23 +488,14 @@ class Campaign {
    */
   private startMinimizing(): void {
     this.phase = 'minimizing';
-    this.minimizeStarted = performance.now();
-    this.minimizeEnd = Date.now() + this.budget.minimizeSeconds * 1000;
     this.candidates = this.firstReports().filter((r) => !this.known(r.signature));
     if (this.candidates.length === 0) {
       this.stopAll();
       return;
     }
+    this.minimizeProgress?.done();
     if (this.options.progress) this.minimizeProgress = new Progress('analyze', 5_000);
     this.updateMinimizeProgress();
-    // at the end of the budget, jobs in progress are told to stop; a worker that does not answer is ended
-    this.timers.push(
-      setTimeout(() => {
-        if (this.phase !== 'minimizing') return;
-        for (const s of this.slots) this.post(s, { type: 'abort' });
-        this.timers.push(setTimeout(() => this.phase === 'minimizing' && this.forceEnd('minimization did not stop at its deadline'), GRACE_MS));
-      }, this.budget.minimizeSeconds * 1000),
-    );
     for (const s of this.slots) this.dispatch(s);
   }
 
@@ -504,8 +570,12 @@ class Campaign {
     if (!parts.length) return undefined;
     const file = path.join(dir, 'unlocated.jsonl');
     const texts = await Promise.all(parts.map((p) => readFile(path.join(dir, p), 'utf8')));
-    await writeFile(file, texts.join(''));
+    // cases located after testing are saved as divergences of their own (or matched): not here
+    const stillUnlocated = (line: string) => !this.locatedIds.size || !this.locatedIds.has((JSON.parse(line) as { id?: string }).id ?? '');
+    const lines = texts.join('').split('\n').filter((l) => l.trim() && stillUnlocated(l));
     await Promise.all(parts.map((p) => rm(path.join(dir, p), { force: true })));
+    if (!lines.length) return undefined;
+    await writeFile(file, `${lines.join('\n')}\n`);
     return file;
   }
 }

@@ -34,6 +34,8 @@ export interface WorkerConfig {
 export type ToWorker =
   | { type: 'cases'; first: number; count: number; deadline?: number }
   | { type: 'minimize'; index: number; signature: string; deadline: number }
+  /** Cases saved unlocated during testing, to run again in step mode by `deadline` (regenerated from the seed). */
+  | { type: 'locate'; indexes: number[]; deadline: number }
   | { type: 'abort' }
   | { type: 'stop' };
 
@@ -64,6 +66,8 @@ export type FromWorker =
   /** The worker's QEMU processes changed (a restart): the campaign kills these if it must end at once. */
   | { type: 'qemu'; workerId: number; qemuPids: number[] }
   | { type: 'results'; workerId: number; results: CaseResult[]; oracleCrashes?: Array<{ caseId: string; message: string }> }
+  /** Results of a `locate` job: those it reached, each replacing the case's `unlocated` result. */
+  | { type: 'located'; workerId: number; results: CaseResult[] }
   | { type: 'minimized'; workerId: number; index: number; signature: string; report?: DivergenceReport; hypothesis?: Hypothesis; message?: string; seconds: number }
   /** `known`: the message is a complete diagnosis for the user (a setup problem, an unwritable directory), not an internal error. */
   | { type: 'fatal'; workerId: number; message: string; known?: boolean };

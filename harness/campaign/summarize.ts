@@ -31,6 +31,8 @@ export interface SummaryMeta {
   readonly dutInfo: TargetInfo;
   /** Where divergent cases that were not located are saved. */
   readonly unlocatedFile?: string;
+  /** Of the cases saved unlocated during testing, those located afterwards. */
+  readonly locatedAfterTesting?: number;
 }
 
 /** The campaign's case results, merged in index order, as a result (divergences by signature, each with its best report). */
@@ -91,6 +93,7 @@ export function summarize(options: SummaryOptions, unordered: readonly CaseResul
     testingSeconds: meta.testingSeconds,
     minimizeSeconds: meta.minimizeSeconds,
     ...(unlocated ? { unlocated: { count: unlocated, file: meta.unlocatedFile } } : {}),
+    ...(meta.locatedAfterTesting ? { locatedAfterTesting: meta.locatedAfterTesting } : {}),
     partial: meta.partial,
     divergences,
     groups: [],

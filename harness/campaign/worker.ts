@@ -145,6 +145,18 @@ async function runCases(first: number, count: number, generating: Promise<Genera
   return { type: 'results', workerId: config.workerId, results: out, oracleCrashes };
 }
 
+/** Cases saved unlocated, located now in step mode (regenerated from the seed), as far as `deadline` allows. */
+async function locateCases(indexes: readonly number[], deadline: number): Promise<FromWorker> {
+  const out: CaseResult[] = [];
+  for (const index of indexes) {
+    if (aborted || Date.now() >= deadline) break;
+    const [g] = await generateCases(index, 1);
+    if (g?.case) out.push(await runCaseSafely(index, g, 'step'));
+  }
+  await saves.flush();
+  return { type: 'located', workerId: config.workerId, results: out };
+}
+
 async function runCaseSafely(index: number, gen: GeneratedCase, mode: 'block' | 'step' = config.mode): Promise<CaseResult> {
   try {
     return await runCase(index, gen, mode);
@@ -256,6 +268,10 @@ async function main(): Promise<void> {
         await Promise.allSettled([reference.close(), dut.close()]);
         port.close();
       });
+      return;
+    }
+    if (m.type === 'locate') {
+      enqueue(async () => post(await locateCases(m.indexes, m.deadline)));
       return;
     }
     if (m.type === 'minimize') {
