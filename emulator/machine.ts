@@ -1,6 +1,7 @@
 import { type CpuModel, qemu64Model } from './cpu/cpu-model.js';
-import { Cpu, isCanonical } from './cpu/cpu.js';
+import { CR0_PE, Cpu, EFER_LMA, isCanonical } from './cpu/cpu.js';
 import { deliverLongMode, pushesErrorCode } from './cpu/interrupts.js';
+import { deliverProtected, deliverReal } from './cpu/interrupts-legacy.js';
 import { DECODE_TOO_LONG, DECODE_UD, type DecodeMode, decode, MAX_INSN_LENGTH, NEED_MORE } from './decode/decoder.js';
 import { Insn, Opnd } from './decode/insn.js';
 import { SoftwareInterrupt } from './exec/control-flow.js';
@@ -482,8 +483,9 @@ export class Machine {
     for (let attempt = 0; attempt < 4; attempt++) {
       try {
         if (ev.vector === Vec.PF && addr !== undefined) c.cr2 = addr;
-        if (!c.long64 && !((c.efer & 0x400) !== 0)) throw new Error('exception delivery outside long mode is not implemented');
-        deliverLongMode(c, ev);
+        if ((c.cr0 & CR0_PE) === 0) deliverReal(c, ev);
+        else if (c.efer & EFER_LMA) deliverLongMode(c, ev);
+        else deliverProtected(c, ev);
         c.halted = false;
         return OK;
       } catch (e) {

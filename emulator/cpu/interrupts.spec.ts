@@ -79,9 +79,11 @@ describe('64-bit exception delivery', () => {
 
   it('turns an internal error into a crash result naming RIP and the bytes', async () => {
     const { t } = await machine('nop\nnop', async (t) => {
-      t.internals.cpu.segAttr[Seg.CS] = 0; // leave 64-bit mode: no legacy-mode delivery yet…
+      t.internals.cpu.segAttr[Seg.CS] = 0; // leave 64-bit mode for legacy protected mode…
       t.internals.cpu.updateMode();
-      t.internals.cpu.efer = 0; // …and exceptions outside long mode are an internal limitation
+      t.internals.cpu.efer = 0;
+      // …where #UD's 8-byte gate is a task gate: task switches are an internal limitation
+      await t.writeMemory(LAYOUT.idt + 6n * 8n, Uint8Array.from([0, 0, 0, 0, 0, 0x85, 0, 0]), 'phys');
     });
     t.internals.cpu.regs[0] = 0;
     const r = await t.step();
@@ -90,6 +92,6 @@ describe('64-bit exception delivery', () => {
     await t.writeMemory(LAYOUT.code + 1n, Uint8Array.from([0x0f, 0x0b]), 'phys');
     const r2 = await t.step();
     expect(r2.kind).toBe('crash');
-    if (r2.kind === 'crash') expect(r2.message).toMatch(/RIP 0x10001 \(bytes 0f 0b/);
+    if (r2.kind === 'crash') expect(r2.message).toMatch(/RIP 0x10001 \(bytes 0f 0b.*task gate/);
   });
 });

@@ -118,7 +118,7 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
     reg3 = (modrm >> 3) & 7;
     rm3 = modrm & 7;
   }
-  const row = selectRow(map, opcode, mod, reg3, rm3, rep, opsize, mode.features);
+  const row = selectRow(map, opcode, mod, reg3, rm3, rep, opsize, mode.features, mode.long64);
   if (row === undefined || (row.invalid64 && mode.long64)) return DECODE_UD;
 
   d.row = row;
@@ -255,8 +255,9 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
       case Kind.I:
       case Kind.J: {
         if (immCount++ === 1) {
+          // ENTER's level (Ib), or a far pointer's selector (Iw)
           d.ot[i] = Opnd.Imm2;
-          d.imm2 = r.u8();
+          d.imm2 = o.size === Size.w ? r.u16() : r.u8();
           break;
         }
         d.ot[i] = Opnd.Imm;

@@ -100,25 +100,50 @@ function targetOffset(c: Cpu, d: Descriptor, lo: number, hi: number, size: numbe
   return off;
 }
 
+interface FarPointer {
+  readonly lo: number;
+  readonly hi: number;
+  readonly sel: number;
+}
+
 /** The far pointer at [c.lin]: offset of the operand size, then the 16-bit selector. */
-function readFarPointer(c: Cpu, size: number): { lo: number; hi: number; sel: number } {
+function readFarPointer(c: Cpu, size: number): FarPointer {
   const lo = c.readSized(c.lin, size);
   const hi = size === 8 ? c.hi : 0;
   const sel = c.read16(c.lin + size);
   return { lo, hi, sel };
 }
 
+/** The far pointer of JMPF/CALLF ptr16:16/32 (EA, 9A): offset and selector as immediates. */
+function immediatePointer(d: Insn): FarPointer {
+  return { lo: d.osize === 2 ? d.imm & 0xffff : d.imm >>> 0, hi: 0, sel: d.imm2 & 0xffff };
+}
+
 export function jmpFar(c: Cpu, d: Insn): void {
+  jmpFarTo(c, d, readFarPointer(c, d.osize));
+}
+
+export function jmpFarDirect(c: Cpu, d: Insn): void {
+  jmpFarTo(c, d, immediatePointer(d));
+}
+
+export function callFar(c: Cpu, d: Insn): void {
+  callFarTo(c, d, readFarPointer(c, d.osize));
+}
+
+export function callFarDirect(c: Cpu, d: Insn): void {
+  callFarTo(c, d, immediatePointer(d));
+}
+
+function jmpFarTo(c: Cpu, d: Insn, p: FarPointer): void {
   const s = d.osize;
-  const p = readFarPointer(c, s);
   const t = farTarget(c, p.sel, false);
   const off = t.gateOffset ?? targetOffset(c, t.desc, p.lo, p.hi, s);
   loadCodeSegment(c, t.sel, t.desc, c.cpl);
   c.nextRip = off;
 }
 
-export function callFar(c: Cpu, d: Insn): void {
-  const p = readFarPointer(c, d.osize);
+function callFarTo(c: Cpu, d: Insn, p: FarPointer): void {
   const t = farTarget(c, p.sel, true);
   // Through a 64-bit call gate the pushes are 8 bytes whatever the operand size. A gate to
   // more privileged code switches stacks (TSS.RSPn): not implemented, and unreachable at CPL 0.

@@ -12,6 +12,7 @@ import * as flags from './flag-ops.js';
 import * as mov from './mov.js';
 import * as muldiv from './muldiv.js';
 import * as io from './port-io.js';
+import * as legacy from './legacy-ops.js';
 import { readOp, writeOp } from './operands.js';
 import * as shifts from './shifts.js';
 import * as stack from './stack.js';
@@ -150,6 +151,13 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   callf: far.callFar,
   jmpf: far.jmpFar,
   retf: far.retf,
+  callf_direct: far.callFarDirect,
+  jmpf_direct: far.jmpFarDirect,
+  pusha: legacy.pusha,
+  popa: legacy.popa,
+  into: legacy.into,
+  arpl: legacy.arpl,
+  load_far_pointer: legacy.loadFarPointer,
   ...SSE_HANDLERS,
 };
 

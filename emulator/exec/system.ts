@@ -3,6 +3,7 @@ import {
   linToHalves,
 } from '../cpu/cpu.js';
 import { iret64 } from '../cpu/interrupts.js';
+import { iretProtected, iretReal } from '../cpu/interrupts-legacy.js';
 import { loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
 import { type Insn, Opnd, Seg } from '../decode/insn.js';
 import { AF, CF, NT, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
@@ -94,41 +95,42 @@ export function clts(c: Cpu): void {
 }
 
 /** LGDT/LIDT/SGDT/SIDT: 2-byte limit + 8-byte base in 64-bit mode. */
-export function lgdt(c: Cpu): void {
-  const [limit, base] = readPseudoDescriptor(c);
+export function lgdt(c: Cpu, d: Insn): void {
+  const [limit, base] = readPseudoDescriptor(c, d);
   c.gdtrLimit = limit;
   c.gdtrBase = base;
 }
 
-export function lidt(c: Cpu): void {
-  const [limit, base] = readPseudoDescriptor(c);
+export function lidt(c: Cpu, d: Insn): void {
+  const [limit, base] = readPseudoDescriptor(c, d);
   c.idtrLimit = limit;
   c.idtrBase = base;
 }
 
-function readPseudoDescriptor(c: Cpu): [number, number] {
+/** Outside 64-bit mode a 16-bit operand size keeps 24 bits of the base (SDM LGDT/SGDT; QEMU likewise). */
+function readPseudoDescriptor(c: Cpu, d: Insn): [number, number] {
   const limit = c.read16(c.lin);
   const lo = c.read32(c.lin + 2);
   const hi = c.long64 ? c.read32(c.lin + 6) : 0;
   const base = halvesToSigned(lo, hi);
   if (c.long64 && !isCanonical(base)) throw new GuestFault(Vec.GP, 0);
-  return [limit, c.long64 ? base : lo >>> 0];
+  return [limit, c.long64 ? base : d.osize === 2 ? lo & 0xffffff : lo >>> 0];
 }
 
-function storePseudoDescriptor(c: Cpu, limit: number, base: number): void {
-  c.probeWrite(c.lin, 10);
-  const [lo, hi] = linToHalves(base);
+function storePseudoDescriptor(c: Cpu, d: Insn, limit: number, base: number): void {
+  c.probeWrite(c.lin, c.long64 ? 10 : 6);
+  const [lo, hi] = linToHalves(!c.long64 && d.osize === 2 ? base & 0xffffff : base);
   c.write16(c.lin, limit);
   c.write32(c.lin + 2, lo);
   if (c.long64) c.write32(c.lin + 6, hi);
 }
 
-export function sgdt(c: Cpu): void {
-  storePseudoDescriptor(c, c.gdtrLimit, c.gdtrBase);
+export function sgdt(c: Cpu, d: Insn): void {
+  storePseudoDescriptor(c, d, c.gdtrLimit, c.gdtrBase);
 }
 
-export function sidt(c: Cpu): void {
-  storePseudoDescriptor(c, c.idtrLimit, c.idtrBase);
+export function sidt(c: Cpu, d: Insn): void {
+  storePseudoDescriptor(c, d, c.idtrLimit, c.idtrBase);
 }
 
 export function smsw(c: Cpu, d: Insn): void {
@@ -265,7 +267,11 @@ export function cpuid(c: Cpu): void {
 }
 
 export function iret(c: Cpu, d: Insn): void {
-  if (!c.long64) throw new GuestFault(Vec.UD); // legacy-mode IRET not implemented yet
+  if (!c.long64) {
+    if (c.cr0 & CR0_PE) iretProtected(c, d.osize);
+    else iretReal(c, d.osize);
+    return;
+  }
   // NT set asks for a task return, which IA-32e mode does not have: #GP(0) before anything is
   // popped (SDM IRET, TASK-RETURN; QEMU helper_iret_protected). Found by the batch runner,
   // which inherited NT from a case that had set it with POPF.

@@ -57,6 +57,8 @@ export interface IsaRow {
   readonly ioPrivileged: boolean;
   /** Not valid in 64-bit mode (#UD there). */
   readonly invalid64: boolean;
+  /** Valid in 64-bit mode only: outside it the opcode means another row (MOVSXD / ARPL). */
+  readonly only64: boolean;
   /** Legacy SSE: a 16-byte memory operand must be 16-byte aligned (#GP(0) otherwise). */
   readonly align16: boolean;
 }
@@ -79,6 +81,7 @@ export interface RowOptions {
   priv?: boolean;
   io?: boolean;
   invalid64?: boolean;
+  only64?: boolean;
   /** Forces a ModRM byte even when no operand names one (e.g. 0F 1F /0 NOP Ev is explicit anyway). */
   modrm?: boolean;
   /**
@@ -118,6 +121,7 @@ export function row(map: OpMap, opcode: number, mnemonic: string, forms: string,
     privileged: o.priv ?? false,
     ioPrivileged: o.io ?? false,
     invalid64: o.invalid64 ?? false,
+    only64: o.only64 ?? false,
     align16: wide && !o.unaligned,
   };
 }

@@ -62,6 +62,9 @@ function twoByte(): IsaRow[] {
   add(row(M, 0xaf, 'IMUL', 'Gv,Ev', { w: 'oszapc', u: 'szap', handler: 'imul2' }));
   add(row(M, 0xb0, 'CMPXCHG', 'Eb,Gb', { w: 'oszapc', lock: true }));
   add(row(M, 0xb1, 'CMPXCHG', 'Ev,Gv', { w: 'oszapc', lock: true }));
+  add(row(M, 0xb2, 'LSS', 'Gv,M', { handler: 'load_far_pointer', arg: 2 }));
+  add(row(M, 0xb4, 'LFS', 'Gv,M', { handler: 'load_far_pointer', arg: 4 }));
+  add(row(M, 0xb5, 'LGS', 'Gv,M', { handler: 'load_far_pointer', arg: 5 }));
   add(row(M, 0xb3, 'BTR', 'Ev,Gv', { w: 'c', u: 'osap', lock: true, handler: 'bt', arg: 2 }));
   add(row(M, 0xb6, 'MOVZX', 'Gv,Eb'));
   add(row(M, 0xb7, 'MOVZX', 'Gv,Ew'));

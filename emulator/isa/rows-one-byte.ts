@@ -49,15 +49,34 @@ function oneByte(): IsaRow[] {
     add(row('one', 0x82, name, 'Eb,Ib', { ...f, lock, ext: op, handler: 'alu', arg: op, invalid64: true }));
     add(row('one', 0x83, name, 'Ev,Ib', { ...f, lock, ext: op, handler: 'alu', arg: op }));
   });
-  for (const op of [0x06, 0x07, 0x0e, 0x16, 0x17, 0x1e, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x60, 0x61, 0x62, 0x9a, 0xc4, 0xc5,
-    0xce, 0xd4, 0xd5, 0xd6, 0xea]) {
+  for (const op of [0x27, 0x2f, 0x37, 0x3f, 0x62, 0xd4, 0xd5, 0xd6]) {
     add(row('one', op, '(bad)', '', { handler: 'ud', invalid64: true }));
   }
+  // Outside 64-bit mode only (#UD there; 40–4F are REX prefixes in 64-bit mode).
+  const SREG_NAMES = ['ES', 'CS', 'SS', 'DS'];
+  for (let s = 0; s < 4; s++) {
+    add(row('one', s * 8 + 0x06, `PUSH ${SREG_NAMES[s]}`, '', { handler: 'push_sreg', arg: s, invalid64: true }));
+    if (s !== 1) add(row('one', s * 8 + 0x07, `POP ${SREG_NAMES[s]}`, '', { handler: 'pop_sreg', arg: s, invalid64: true }));
+  }
+  for (let r = 0; r < 8; r++) {
+    add(row('one', 0x40 + r, 'INC', 'Zv', { w: 'oszap', handler: 'inc', invalid64: true }));
+    add(row('one', 0x48 + r, 'DEC', 'Zv', { w: 'oszap', handler: 'dec', invalid64: true }));
+  }
+  add(row('one', 0x60, 'PUSHA', '', { handler: 'pusha', invalid64: true }));
+  add(row('one', 0x61, 'POPA', '', { handler: 'popa', invalid64: true }));
+  // Ap: a far pointer as immediates, offset (operand size) then selector.
+  add(row('one', 0x9a, 'CALLF', 'Iv,Iw', { handler: 'callf_direct', invalid64: true }));
+  add(row('one', 0xea, 'JMPF', 'Iv,Iw', { handler: 'jmpf_direct', invalid64: true }));
+  // Mp: offset (operand size) then selector, loaded together; C4/C5 are VEX in 64-bit mode.
+  add(row('one', 0xc4, 'LES', 'Gv,M', { handler: 'load_far_pointer', arg: 0, invalid64: true }));
+  add(row('one', 0xc5, 'LDS', 'Gv,M', { handler: 'load_far_pointer', arg: 3, invalid64: true }));
+  add(row('one', 0xce, 'INTO', '', { r: 'o', handler: 'into', invalid64: true }));
   for (let r = 0; r < 8; r++) {
     add(row('one', 0x50 + r, 'PUSH', 'Zv', { size: 'd64' }));
     add(row('one', 0x58 + r, 'POP', 'Zv', { size: 'd64' }));
   }
-  add(row('one', 0x63, 'MOVSXD', 'Gv,Ed'));
+  add(row('one', 0x63, 'MOVSXD', 'Gv,Ed', { only64: true }));
+  add(row('one', 0x63, 'ARPL', 'Ew,Gw', { w: 'z', handler: 'arpl', invalid64: true }));
   add(row('one', 0x68, 'PUSH', 'Iz', { size: 'd64' }));
   add(row('one', 0x69, 'IMUL', 'Gv,Ev,Iz', { w: 'oszapc', u: 'szap', handler: 'imul3' }));
   add(row('one', 0x6a, 'PUSH', 'Ib', { size: 'd64' }));

@@ -31,7 +31,8 @@ export function opcodeHasModrm(map: OpMap, opcode: number): boolean {
 
 /**
  * Pick the row for an opcode given the ModRM fields and the prefixes.
- * `repPrefix` is the last F2/F3 seen (0 if none); `opsize` whether 0x66 was seen.
+ * `repPrefix` is the last F2/F3 seen (0 if none); `opsize` whether 0x66 was seen; outside 64-bit
+ * mode (`long64` false) rows valid only there are passed over.
  */
 export function selectRow(
   map: OpMap,
@@ -42,10 +43,12 @@ export function selectRow(
   repPrefix: number,
   opsize: boolean,
   features: ReadonlySet<Feature>,
+  long64 = true,
 ): IsaRow | undefined {
   const rows = ROWS_BY_MAP[map][opcode]!;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
+    if (r.only64 && !long64) continue;
     if (r.ext !== undefined && r.ext !== reg) continue;
     if (r.mod !== undefined && (r.mod === 'reg') !== (mod === 3)) continue;
     if (r.rm !== undefined && r.rm !== rm) continue;
