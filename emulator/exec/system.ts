@@ -258,8 +258,10 @@ export function cpuid(c: Cpu): void {
   // basic leaf; the hypervisor range 0x4000_0000–0x4fff_ffff is answered as is.
   const hypervisor = leaf >= 0x40000000 && leaf < 0x50000000;
   if (!hypervisor && (leaf >= 0x80000000 ? leaf > m.maxExtLeaf : leaf > m.maxBasicLeaf)) leaf = m.maxBasicLeaf;
-  const hex = leaf >= 0x80000000 ? `0x${leaf.toString(16)}` : String(leaf);
-  const r = m.cpuid.get(`${hex}.${sub}`) ?? m.cpuid.get(hex) ?? [0, 0, 0, 0];
+  // The model's keys are '5', '0xb', '0x40000000', '0x80000001' (sub-leaves '.n'): decimal
+  // below 10, hex from there (the hypervisor leaf and 0xb were looked up as decimal and missed).
+  const key = leaf < 10 ? String(leaf) : `0x${leaf.toString(16)}`;
+  const r = m.cpuid.get(`${key}.${sub}`) ?? m.cpuid.get(key) ?? [0, 0, 0, 0];
   c.setReg(0, 4, r[0]);
   c.setReg(3, 4, r[1]);
   c.setReg(1, 4, r[2]);
