@@ -62,8 +62,8 @@ export function explainMismatch(
   } else if (m.expected.rip !== m.actual.rip) {
     out.push(`The two sides continued at different places: QEMU at ${symbols.symbolize(m.expected.rip)}, the emulator at ${symbols.symbolize(m.actual.rip)} (the next instruction is at ${symbols.symbolize(fallthrough)}).`);
   }
-  if (m.info.bitness !== 64) {
-    out.push(`This is ${m.info.bitness}-bit code: the emulator runs 64-bit long mode only so far (protected and real mode are another issue); start the lockstep at startup_64 or later.`);
+  if (m.info.bitness === 16) {
+    out.push('This is 16-bit code: the emulator runs protected and long mode (32- and 64-bit code, and 16-bit code segments with 32-bit addressing only); start the lockstep at the PVH entry or later.');
   }
   if (m.qemuStop.kind !== m.emulatorStop.kind) out.push(`QEMU's step ended with '${m.qemuStop.kind}', the emulator's with '${m.emulatorStop.kind}'${m.emulatorStop.kind === 'crash' ? `: ${m.emulatorStop.message}` : ''}.`);
   const regs = m.diffs.filter((d) => d.path.startsWith('gpr.'));

@@ -6,6 +6,7 @@ import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates, type FieldDiff } from '../compare.js';
 import { followOracle } from '../sync-rules.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
+import { ACCESSED_BIT_RULE, isAccessedBitOnly, isCachedAccessedBitOnly } from './accessed-bit.js';
 import { describeAccess, type DeviceAccess, type DeviceLog } from './device-log.js';
 import { instructionInfo, operandAddress, repCounterIsZero, type InsnInfo } from './instruction-info.js';
 import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
@@ -102,7 +103,7 @@ export interface LockstepOptions {
 const BIG_STORE = 64 * 1024;
 
 /** Instructions whose effect on descriptor caches and tables is checked right after them (`info registers`). */
-const SYSTEM_INSTRUCTION = /^(lgdt|lidt|ltr|lldt|iretq?|iretd|retf|lss|lfs|lgs|syscall|sysret|sysretq|swapgs|wrmsr|int1?|int3|into)\b|^(mov|pop) (cs|ds|es|fs|gs|ss)\b|^(jmp|call) far\b|^mov cr[0348]/;
+const SYSTEM_INSTRUCTION = /^(lgdt|lidt|ltr|lldt|iretq?|iretd|retf|lss|lfs|lgs|syscall|sysret|sysretq|swapgs|wrmsr|int1?|int3|into)\b|^(mov|pop) (cs|ds|es|fs|gs|ss)\b|^(jmp|call) (far\b|[0-9a-fx]+:)|^mov cr[0348]/;
 
 /**
  * Descriptor-cache attributes as the architecture defines them: QEMU keeps the descriptor's whole
@@ -321,6 +322,13 @@ export class GdbLockstep {
         if (!diffs.length && SYSTEM_INSTRUCTION.test(info.decoded.text)) {
           const [qs, es] = await Promise.all([q.readState({ system: true }), e.readState({ system: true })]);
           diffs = compareStates(architecturalCaches(qs), architecturalCaches(es), { flagMask });
+          if (diffs.length && diffs.every((d) => isCachedAccessedBitOnly(info.decoded.text, d))) {
+            const c = e.internals.cpu;
+            for (const d of diffs) c.segAttr[d.path.startsWith('seg.cs') ? 1 : 2] = Number(d.expected);
+            diffs = [];
+            followed.push(ACCESSED_BIT_RULE);
+            countRule(this.rules, ACCESSED_BIT_RULE);
+          }
         }
         const written = new Map<number, { phys: number; length: number; lin: bigint | undefined; source: MemoryMismatch['source'] }>();
         for (const w of writes) {
@@ -339,6 +347,13 @@ export class GdbLockstep {
           const cp = await compareCheckpoint(this.qemu, e, this.history, index);
           this.checkpoints.push(cp);
           memory = [...(cp.mismatch?.memory ?? [])];
+        }
+        if (memory.length && memory.every((m) => isAccessedBitOnly(info.decoded.text, m))) {
+          const ram = ramView(e);
+          for (const m of memory) ram.set(m.expected, m.phys);
+          memory = [];
+          followed.push(ACCESSED_BIT_RULE);
+          countRule(this.rules, ACCESSED_BIT_RULE);
         }
         for (const r of stored) this.history.markWritten(r.phys, r.length, index);
         const deviceDiffs = this.compareOuts(info, before, devices);
