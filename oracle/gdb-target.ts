@@ -240,6 +240,15 @@ export class GdbRemoteTarget implements ExecutionTarget {
   /** Whether the stub reads/writes physical memory on request (QEMU's Qqemu.PhyMemMode). */
   protected physModeSupported = false;
 
+  /**
+   * The next reset() redoes the ordered system setup even when the state's control registers and
+   * selectors are the ones last loaded: for code that changed them itself (segment loads, far
+   * transfers, mode switches), which the target's own registers then no longer match.
+   */
+  forgetSystemState(): void {
+    this.configuredKey = undefined;
+  }
+
   async reset(state: MachineState, memory: readonly MemoryRegion[]): Promise<void> {
     await this.writeRegions(memory, 'phys');
     const key = systemKey(state);

@@ -140,7 +140,8 @@ export function deliverProtected(c: Cpu, ev: Event): void {
 /** SS:ESP for privilege level `dpl` from the current TSS (16- or 32-bit by its type), #TS past its limit. */
 function stackFromTss(c: Cpu, dpl: number): { ss: number; esp: number } {
   const type = (c.tr.attrs >> 8) & 0xf;
-  if ((c.tr.attrs & ATTR_P) === 0 || (type & 7) !== 1) throw new Error(`interrupt to ring ${dpl} with no valid TSS loaded (TR type ${type}) is not implemented`);
+  // an available or busy 16/32-bit TSS (LTR marks it busy)
+  if ((c.tr.attrs & ATTR_P) === 0 || (type & 5) !== 1) throw new Error(`interrupt to ring ${dpl} with no valid TSS loaded (TR type ${type}) is not implemented`);
   const shift = type >> 3;
   const index = (dpl * 4 + 2) << shift;
   if (index + (4 << shift) - 1 > c.tr.limit) throw new GuestFault(Vec.TS, c.tr.selector & 0xfffc);

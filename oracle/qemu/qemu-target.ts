@@ -1,5 +1,5 @@
 import type { AddressSpace, ReadStateOptions, StopReason, TargetInfo } from '../../contracts/execution-target.js';
-import { SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../../contracts/machine-state.js';
+import { GPR_NAMES, SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../../contracts/machine-state.js';
 import { childLogger } from '../../util/log.js';
 import { GdbRemoteTarget, readRegisterMap } from '../gdb-target.js';
 import { RspProtocolError, RspStubError } from '../rsp/errors.js';
@@ -17,6 +17,9 @@ export interface QemuTargetOptions extends QemuLaunchOptions {
 
 const CR0_PE = 1n;
 const CR0_PG = 1n << 31n;
+const EFER_LMA = 0x400n;
+/** Cached-descriptor L bit (64-bit code). */
+const ATTR_L = 1 << 21;
 
 /**
  * QEMU as an ExecutionTarget, over its gdb stub (plus QMP for what the stub cannot do).
@@ -101,6 +104,30 @@ export class QemuTarget extends GdbRemoteTarget {
     this.configuredKey = undefined;
     this.physMode = false; // be explicit again after the reset
     await this.rsp.request('Qqemu.PhyMemMode:0');
+  }
+
+  /**
+   * Outside 64-bit code QEMU's stub takes FS/GS base, CRn and EFER as 4 bytes (gdb_write_reg_cs64)
+   * but every other register at its described width, so a full `G` would be misread from FS base
+   * on: write the registers a 32-bit state has one at a time instead.
+   */
+  override async writeRegisters(state: MachineState): Promise<void> {
+    const cs = state.seg.cs.attrs;
+    const code64 = (state.efer & EFER_LMA) !== 0n && (cs === undefined || (cs & ATTR_L) !== 0);
+    if (code64) return super.writeRegisters(state);
+    for (const n of GPR_NAMES.slice(0, 8)) await this.writeRegister(n, state.gpr[n] & 0xffffffffn);
+    await this.writeRegister('rip', state.rip & 0xffffffffn);
+    await this.writeRegister('eflags', state.rflags);
+    const fpu = state.fpu;
+    if (fpu) {
+      await this.writeRegister('fctrl', BigInt(fpu.fcw));
+      await this.writeRegister('fstat', BigInt(fpu.fsw));
+      for (let i = 0; i < 8; i++) await this.writeRegister(`st${i}`, fpu.st[i]!);
+    }
+    if (state.sse) {
+      await this.writeRegister('mxcsr', BigInt(state.sse.mxcsr));
+      for (let i = 0; i < 8; i++) await this.writeRegister(`xmm${i}`, state.sse.xmm[i]!);
+    }
   }
 
   /** The generic ordered setup, checked against QEMU's own view (`info registers`). */

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GPR_NAMES, type MachineState, SEGMENT_NAMES } from '../contracts/machine-state.js';
+import { systemMemory } from '../contracts/test-machine.js';
+import { buildTestMachine32, LAYOUT32 } from '../contracts/test-machine-32.js';
+import { QemuTarget } from '../oracle/qemu/qemu-target.js';
+import { EmulatorTarget } from './emulator-target.js';
+import { ALL_ROWS } from './isa/table.js';
+import { nasm } from './test-support/nasm.js';
+import { type ProtectedSequence, protectedSequences } from './test-support/sequences-protected.js';
+
+/**
+ * Protected-mode differential suite: 32-bit sequences on the 32-bit test machine (legacy
+ * protected mode, paging off; contracts/test-machine-32.ts), one instruction at a time on the
+ * emulator and on QEMU. After every step the registers (as QEMU's stub shows them outside 64-bit
+ * code: the low halves of EAX–EDI, R8–R15 as 0), RIP, RFLAGS, selectors, control registers and
+ * every segment's hidden part (base, limit, attributes, from QEMU's `info registers`) must agree;
+ * at the end the stack, data and GDT pages must agree byte for byte.
+ */
+let qemu: QemuTarget;
+const emu = new EmulatorTarget();
+const covered = new Set<number>();
+const deviations: string[] = [];
+
+beforeAll(async () => {
+  qemu = await QemuTarget.launch({});
+}, 60_000);
+
+afterAll(async () => {
+  await qemu?.close();
+  const rows = [...covered].map((id) => ALL_ROWS[id]!).filter((r) => r.invalid64).map((r) => r.mnemonic);
+  process.stdout.write(
+    `\nprotected-mode differential: ${covered.size} opcode rows exercised, ${rows.length} of them legacy-only (${[...new Set(rows)].join(', ')})\n` +
+      `known QEMU deviations (each checked to still diverge):\n${deviations.map((d) => `  ${d}`).join('\n') || '  none'}\n`,
+  );
+});
+
+/** Attribute bits both sides cache alike (QEMU keeps the descriptor's whole high dword). */
+const ATTRS = 0x00f0ff00;
+
+/** What QEMU's stub shows outside 64-bit code; 64-bit code as is. */
+function view(s: MachineState, long64: boolean): MachineState {
+  if (long64) return s;
+  const gpr = { ...s.gpr };
+  GPR_NAMES.forEach((n, i) => (gpr[n] = i < 8 ? gpr[n] & 0xffffffffn : 0n));
+  return { ...s, gpr, rip: s.rip & 0xffffffffn };
+}
+
+function diffStates(a: MachineState, b: MachineState, flagMask: bigint): string[] {
+  const out: string[] = [];
+  const h = (v: bigint | number) => `0x${v.toString(16)}`;
+  for (const n of GPR_NAMES) if (a.gpr[n] !== b.gpr[n]) out.push(`${n}: emu ${h(a.gpr[n])} qemu ${h(b.gpr[n])}`);
+  if (a.rip !== b.rip) out.push(`rip: emu ${h(a.rip)} qemu ${h(b.rip)}`);
+  if ((a.rflags & ~flagMask) !== (b.rflags & ~flagMask)) out.push(`rflags: emu ${h(a.rflags)} qemu ${h(b.rflags)}`);
+  for (const k of ['cr0', 'cr2', 'cr3', 'cr4', 'efer'] as const) if (a[k] !== b[k]) out.push(`${k}: emu ${h(a[k])} qemu ${h(b[k])}`);
+  for (const n of SEGMENT_NAMES) {
+    const [x, y] = [a.seg[n], b.seg[n]];
+    if (x.selector !== y.selector) out.push(`${n}: emu ${h(x.selector)} qemu ${h(y.selector)}`);
+    if (x.base !== undefined && y.base !== undefined && x.base !== y.base) out.push(`${n}.base: emu ${h(x.base)} qemu ${h(y.base)}`);
+    if (x.limit !== undefined && y.limit !== undefined && x.limit !== y.limit) out.push(`${n}.limit: emu ${h(x.limit)} qemu ${h(y.limit)}`);
+    if (x.attrs !== undefined && y.attrs !== undefined && (x.attrs & ATTRS) !== (y.attrs & ATTRS)) out.push(`${n}.attrs: emu ${h(x.attrs)} qemu ${h(y.attrs)}`);
+  }
+  return out;
+}
+
+async function comparedMemory(t: { readMemory: EmulatorTarget['readMemory'] }): Promise<Uint8Array> {
+  const parts = [
+    await t.readMemory(LAYOUT32.gdtPage, 0x1000, 'phys'),
+    await t.readMemory(LAYOUT32.stackBase, Number(LAYOUT32.stackTop - LAYOUT32.stackBase), 'phys'),
+    await t.readMemory(LAYOUT32.data, 0x1000, 'phys'),
+  ];
+  return Uint8Array.from(parts.flatMap((p) => [...p]));
+}
+
+/** Run one sequence on both targets; the first difference as text, or undefined. */
+async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
+  const code = nasm(seq.asm, Number(LAYOUT32.code), 32);
+  const tm = buildTestMachine32({
+    code,
+    memory: [
+      ...(seq.paging ? systemMemory().filter((r) => r.addr >= 0x2000n && r.addr < 0x6000n) : []),
+      { addr: LAYOUT32.stackBase, bytes: new Uint8Array(Number(LAYOUT32.stackTop - LAYOUT32.stackBase)) },
+      { addr: LAYOUT32.data, bytes: new Uint8Array(LAYOUT32.dataSize) },
+    ],
+  });
+  await emu.reset(tm.state, tm.memory);
+  // Sequences load segment registers and switch modes: redo QEMU's ordered setup every time.
+  qemu.forgetSystemState();
+  await qemu.reset(tm.state, tm.memory);
+  const stops = new Set([tm.endAddress, ...tm.exceptionStops]);
+  for (let i = 0; i < 200; i++) {
+    const before = await emu.readState();
+    if (i > 0 && stops.has(before.rip)) break;
+    const re = await emu.step();
+    const rq = await qemu.step();
+    if (re.kind !== rq.kind) return `step ${i}: emulator stopped with ${re.kind}${re.kind === 'crash' ? ` (${re.message})` : ''}, QEMU with ${rq.kind}`;
+    if (re.kind === 'triple-fault') return undefined;
+    const row = ALL_ROWS[emu.internals.lastRow];
+    if (row) covered.add(row.id);
+    const long64 = emu.internals.cpu.long64;
+    const se = view(await emu.readState({ system: true }), long64);
+    const sq = await qemu.readState({ system: true });
+    const diff = diffStates(se, sq, BigInt(row?.flagsUndefined ?? 0));
+    if (diff.length) return `after step ${i} at rip 0x${before.rip.toString(16)} (${row?.mnemonic ?? '?'} ${row?.forms ?? ''}): ${diff.join('; ')}`;
+    if (re.kind !== 'step') break;
+  }
+  const [me, mq] = [await comparedMemory(emu), await comparedMemory(qemu)];
+  const first = me.findIndex((b, i) => b !== mq[i]);
+  if (first >= 0) return `memory differs first at offset 0x${first.toString(16)} of GDT page 0x1000, stack 0x8000…, data 0x20000`;
+  return undefined;
+}
+
+const all = protectedSequences();
+
+describe(`protected mode: emulator vs QEMU (${all.length} sequences)`, () => {
+  for (const seq of all) {
+    it(seq.qemuDeviation ? `${seq.name} (known QEMU deviation)` : seq.name, async () => {
+      const divergence = await lockstep(seq);
+      if (seq.qemuDeviation) {
+        expect(divergence, `expected QEMU to deviate: ${seq.qemuDeviation}`).not.toBeUndefined();
+        deviations.push(`${seq.name}: ${seq.qemuDeviation} — ${divergence}`);
+      } else expect(divergence).toBeUndefined();
+    }, 30_000);
+  }
+});

@@ -1,0 +1,134 @@
+import { GATES32, SELECTORS32 as S } from '../../contracts/test-machine-32.js';
+
+/**
+ * Hand-written 32-bit sequences for the protected-mode differential suite (nasm `bits 32`, run on
+ * the 32-bit test machine of contracts/test-machine-32.ts: flat ring-0 code at 0x10000, the stack
+ * below 0x10000, data at 0x20000, descriptors at selectors 0x1000+). Expectations come from QEMU.
+ * `qemuDeviation` marks a sequence where QEMU 7.2 is known to differ from the SDM (the suite then
+ * expects a divergence); `paging` asks for the 64-bit machine's identity-mapped page tables in
+ * memory (the sequences that switch to IA-32e mode).
+ */
+export interface ProtectedSequence {
+  readonly name: string;
+  readonly asm: string;
+  readonly qemuDeviation?: string;
+  readonly paging?: boolean;
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+const SETUP = `
+  mov eax, 0x80000001
+  mov ebx, 0xfedcba98
+  mov ecx, 0x7fffffff
+  mov edx, 0x0000ffff
+  mov esi, 0x20000
+  mov edi, 0x20800
+  mov dword [0x20000], ebx
+  mov dword [0x20004], ecx
+`;
+
+/** `mov ax, sel` then `mov <seg>, ax`. */
+const load = (seg: string, sel: number) => `mov ax, ${hex(sel)}\nmov ${seg}, ax`;
+
+/** Load TR with the machine's TSS (ESP0/SS0 for interrupts from ring 3). */
+const LTR = `mov ax, ${hex(S.tss)}\nltr ax`;
+
+/** IRETD to ring 3 at label `ring3`, stack 0xf000 (the frame the CPU pops: EIP, CS, EFLAGS, ESP, SS). */
+const TO_RING3 = `
+  push dword ${hex(S.data3 | 3)}
+  push dword 0xf000
+  push dword 0x202
+  push dword ${hex(S.code3 | 3)}
+  push dword ring3
+  iretd
+ring3:
+`;
+
+export function protectedSequences(): ProtectedSequence[] {
+  const out: ProtectedSequence[] = [];
+  const add = (name: string, body: string, extra: Partial<ProtectedSequence> = {}) => out.push({ name, asm: `${SETUP}\n${body}`, ...extra });
+
+  // ---- 32-bit code ---------------------------------------------------------------------------
+  add('alu, push/pop, call/ret in 32-bit code', 'add eax, ebx\nsub ecx, [esi]\npush eax\npush word 0x1234\npop bx\npop edx\ncall .f\njmp .e\n.f: xor eax, eax\nret\n.e: lea ecx, [esi+edi*2+8]');
+  add('inc/dec 40-4f', 'inc eax\ninc ecx\ndec edx\ndec ebx\ninc esp\ndec esp\ninc ebp\ndec esi\ninc edi\ninc ax\ndec cx');
+  add('pusha/popa, pushad/popad', 'mov ebp, 0x55aa55aa\npushad\nxor eax, eax\nxor edi, edi\npopad\no16 pusha\nmov ax, 1\no16 popa');
+  add('16-bit operand size: push/pop, movzx, imul', 'o16 push ax\no16 pop cx\nmovzx eax, word [esi+2]\nimul bx, cx, 3');
+  add('rep movsd/stosb with 32-bit addressing', 'mov ecx, 5\nrep movsd\nmov ecx, 9\nmov al, 0x5a\nrep stosb\nstd\nmov ecx, 3\nrep lodsb\ncld');
+  add('loop/jecxz with ecx', 'mov ecx, 3\n.l: inc eax\nloop .l\njecxz .z\nnop\n.z: nop');
+
+  // ---- segment register loads and their hidden parts -----------------------------------------
+  add('mov ds/es/fs/gs: bases apply', `${load('ds', S.small)}\nmov ebx, [4]\n${load('es', S.readOnly)}\nmov ecx, [es:0]\n${load('fs', S.expandDown)}\nmov edx, [fs:0x1000]\n${load('gs', S.data3)}\nmov eax, [gs:0x20000]`);
+  add('mov ss to a 16-bit stack: SP wraps, ESP keeps its upper half', `${load('ss', S.stack16)}\nmov esp, 0xabcd9000\npush eax\npush word 7\npop cx\npop edx\ncall .f\njmp .e\n.f: ret\n.e: nop`);
+  add('mov to a segment register from memory, and mov from it', `mov word [esi+8], ${hex(S.small)}\nmov ds, [0x20008]\nmov ax, ds\nmov [0x10], es\nmov ebx, ds`);
+  add('load sets the accessed bit', `${load('ds', S.unaccessed)}\nmov eax, [0x20000]`);
+  add('push/pop es/ss/ds, push cs', `${load('es', S.small)}\npush es\npop ds\npush cs\npush ss\npop ss\npop eax\no16 push ds\no16 pop es`);
+  add('null selector into ds and es', 'xor eax, eax\nmov ds, ax\nmov es, ax\nmov ax, 3\nmov fs, ax');
+  add('mov ds: not present → #NP(sel)', load('ds', S.notPresent));
+  add('mov ss: null → #GP(0)', 'xor eax, eax\nmov ss, ax');
+  add('mov ss: RPL ≠ CPL → #GP(sel)', load('ss', S.data | 3));
+  add('mov ss: read-only data → #GP(sel)', load('ss', S.readOnly));
+  add('mov ss: not present → #SS(sel)', load('ss', S.notPresent));
+  add('mov ds: execute-only code → #GP(sel)', load('ds', S.execOnly));
+  add('mov ds: readable code is allowed', load('ds', S.code32));
+  add('mov ds: a system descriptor → #GP(sel)', load('ds', S.tss));
+  add('mov ds: selector 8 names an IDT gate (a system descriptor) → #GP(8)', 'mov eax, 8\nmov ds, ax');
+  add('mov cs → #UD', 'db 0x8e, 0xc8');
+
+  // ---- far pointers: LDS/LES/LSS/LFS/LGS -------------------------------------------------------
+  add('lds/les/lfs/lgs/lss m16:32', `mov dword [esi+16], 0x1234\nmov word [esi+20], ${hex(S.small)}\nlfs eax, [esi+16]\nlgs ebx, [esi+16]\nles ecx, [esi+16]\nmov word [esi+20], ${hex(S.data)}\nmov dword [esi+16], 0xe000\nlss esp, [esi+16]\npush eax\nlds edx, [esi+16]`);
+  add('lfs/lgs m16:16', `mov word [esi+16], 0x5678\nmov word [esi+18], ${hex(S.small)}\no16 lfs ax, [esi+16]\no16 lgs dx, [esi+16]`);
+  add('lfs: not present → #NP, register unchanged', `mov dword [esi+16], 0x1234\nmov word [esi+20], ${hex(S.notPresent)}\nlfs eax, [esi+16]`);
+  add('lss: RPL ≠ CPL → #GP', `mov dword [esi+16], 0x1234\nmov word [esi+20], ${hex(S.data | 1)}\nlss eax, [esi+16]`);
+  add('arpl', `mov ax, 0x1011\nmov bx, 0x1013\narpl ax, bx\narpl bx, ax\nmov word [esi], 0x1010\narpl [esi], bx`);
+
+  // ---- far transfers ---------------------------------------------------------------------------
+  add('jmp ptr16:32 and call ptr16:32 / retf', `jmp ${hex(S.code32)}:.a\n.a: call ${hex(S.code32)}:.f\njmp .e\n.f: retf\n.e: nop`);
+  add('jmp far [m16:32], call far [m16:32], retf imm16', `mov dword [esi+16], .a\nmov word [esi+20], ${hex(S.code32)}\njmp far [esi+16]\n.a: mov dword [esi+16], .f\ncall far [esi+16]\njmp .e\n.f: retf 8\n.e: nop`);
+  add('into a 16-bit code segment and back', `jmp ${hex(S.code16)}:(.c16 - 0x10000)\nbits 16\n.c16: mov ax, 0x1234\nadd ax, bx\npush ax\npop cx\ncall .n\njmp .b\n.n: ret\n.b: jmp dword ${hex(S.code32)}:.c32\nbits 32\n.c32: nop`);
+  add('call ptr16:16 from 16-bit code, retf back', `jmp ${hex(S.code16)}:(.c16 - 0x10000)\nbits 16\n.c16: call ${hex(S.code16)}:(.f - 0x10000)\njmp dword ${hex(S.code32)}:.c32\n.f: retf\nbits 32\n.c32: nop`);
+  add('jmp far to a data segment → #GP(sel)', `jmp ${hex(S.data)}:0`);
+  add('jmp far to a (not-present) data selector → #GP(sel)', `jmp ${hex(S.notPresent)}:0`);
+  add('jmp far: offset beyond the limit → #GP(0)', `jmp ${hex(S.code16)}:0x10000`);
+  add('jmp far to conforming code keeps CPL', `jmp ${hex(S.conforming)}:.a\n.a: mov ax, cs`);
+
+  // ---- interrupts and exceptions through the 32-bit IDT ---------------------------------------
+  add('int 0x40 through a 32-bit interrupt gate', 'pushfd\nor dword [esp], 0x200\npopfd\nint 0x40');
+  add('int 0x41 through a trap gate (IF stays)', 'sti\nint 0x41');
+  add('int 0x42 through a 16-bit interrupt gate', 'sti\nint 0x42');
+  add('int 0x43: gate not present → #NP(0x43·8+2)', `int ${GATES32.notPresent}`);
+  add('int3 and into', 'mov al, 0x7f\nadd al, 1\ninto');
+  add('int3', 'int3');
+  add('#UD (ud2)', 'ud2');
+  add('#DE (div by zero)', 'xor ecx, ecx\ndiv ecx');
+  add('#GP with an error code from a segment load', load('es', S.execOnly));
+  add('iretd to the same level', 'pushfd\npush dword 0x1008\npush dword .t\niretd\n.t: nop');
+  add('iret (16-bit) into 16-bit code at the same level', `o16 pushf\npush word ${hex(S.code16)}\npush word .t - 0x10000\no16 iret\nbits 16\n.t: mov ax, 7\njmp dword ${hex(S.code32)}:.b\nbits 32\n.b: nop`);
+  add('iretd loads arithmetic flags, DF, NT', 'push dword 0x4cd7\npush dword 0x1008\npush dword .t\niretd\n.t: pushfd\npop eax\npush dword 0x202\npopfd');
+  add('iretd to a data selector → #GP', `pushfd\npush dword ${hex(S.data)}\npush dword 0\niretd`);
+  add('lgdt/sgdt/sidt, 32- and 16-bit operand size', 'sgdt [esi+32]\nsidt [esi+40]\no16 sgdt [esi+48]\nmov dword [esi+58], 0xffffffff\nmov word [esi+56], 0xffff\nmov dword [esi+58], 0\nlgdt [esi+56]\nsgdt [esi+64]');
+
+  // ---- privilege levels: ring 3 and back through the TSS --------------------------------------
+  add('iretd to ring 3, then int 0x40 back to ring 0 (stack from the TSS)', `${LTR}\n${TO_RING3}\nmov eax, ss\nmov ebx, cs\npush eax\nint 0x40`);
+  add('ring 3: int 0x44 (DPL 0 gate) → #GP(0x44·8+2) in ring 0', `${LTR}\n${TO_RING3}\nint ${GATES32.ring0Only}`);
+  add('ring 3: cli → #GP(0) in ring 0', `${LTR}\n${TO_RING3}\ncli`);
+  add('ring 3: mov ds to a DPL 0 segment → #GP(sel)', `${LTR}\n${TO_RING3}\n${load('ds', S.data)}`);
+  add('ring 3: hlt → #GP(0)', `${LTR}\n${TO_RING3}\nhlt`);
+  add('ring 3: in → #GP(0) (no I/O bit map)', `${LTR}\n${TO_RING3}\nin al, 0x80`);
+  add('ring 3: iretd back to ring 3 code, data segments kept', `${LTR}\n${TO_RING3}\n${load('es', S.data3 | 3)}\npushfd\npush dword ${hex(S.code3 | 3)}\npush dword .t\niretd\n.t: mov eax, es`);
+  add('iretd to ring 3 nulls DPL 0 data segments', `${LTR}\n${load('fs', S.data)}\n${TO_RING3}\nmov eax, ds\nmov ebx, fs\nmov ecx, es`);
+  add('retf to ring 3', `push dword ${hex(S.data3 | 3)}\npush dword 0xf000\npush dword ${hex(S.code3 | 3)}\npush dword .r3\nretf\n.r3: mov eax, ss\nmov ebx, esp`);
+
+  // ---- into IA-32e mode: compatibility mode, then 64-bit code -----------------------------------
+  add(
+    'PAE + CR3 + EFER.LME + CR0.PG: compatibility mode, then a far jump to 64-bit code',
+    `mov eax, cr4\nor eax, 0x20\nmov cr4, eax\nmov eax, 0x2000\nmov cr3, eax\nmov ecx, 0xc0000080\nrdmsr\nor eax, 0x900\nwrmsr\nmov eax, cr0\nor eax, 0x80000000\nmov cr0, eax\nmov ebx, 0x11223344\npush ebx\npop edx\njmp ${hex(S.code64)}:.l\nbits 64\n.l: mov rax, 0x123456789\npush rax\npop rcx\nbits 32`,
+    { paging: true },
+  );
+  add(
+    'compatibility mode: ud2 with only 32-bit gates in the IDT → #GP, #DF, triple fault',
+    `mov eax, cr4\nor eax, 0x20\nmov cr4, eax\nmov eax, 0x2000\nmov cr3, eax\nmov ecx, 0xc0000080\nrdmsr\nor eax, 0x900\nwrmsr\nmov eax, cr0\nor eax, 0x80000000\nmov cr0, eax\nadd eax, ebx\nud2`,
+    { paging: true },
+  );
+  return out;
+}
