@@ -181,7 +181,7 @@ export class Machine {
   private fault(e: unknown, rip: number): StepOutcome {
     const c = this.cpu;
     if (e instanceof GuestFault) return this.raise(e.vector, e.errorCode, e.address, rip, false);
-    if (e instanceof SoftwareInterrupt) return this.raise(e.vector, undefined, undefined, c.nextRip, true);
+    if (e instanceof SoftwareInterrupt) return this.raise(e.vector, undefined, undefined, c.nextRip, true, rip);
     return { kind: 'crash', message: this.crashMessage(rip, e) };
   }
 
@@ -474,7 +474,11 @@ export class Machine {
   }
 
   /** Deliver an exception, escalating to #DF and then to a triple fault (SDM Vol. 3 Table 6-5). */
-  private raise(vector: number, errorCode: number | undefined, address: number | undefined, returnRip: number, software: boolean): StepOutcome {
+  /**
+   * `faultRip`: what a fault raised while delivering this event saves as its return address
+   * (the instruction's own address: for INT n, not the next one; QEMU and the SDM alike).
+   */
+  private raise(vector: number, errorCode: number | undefined, address: number | undefined, returnRip: number, software: boolean, faultRip = returnRip): StepOutcome {
     const c = this.cpu;
     let first = vector;
     // INT n with an exception's vector pushes no error code (SDM Vol. 3 6.4.2), whatever the vector
@@ -498,11 +502,11 @@ export class Machine {
         const benignFirst = !CONTRIBUTORY.has(first) && first !== Vec.PF;
         const escalate = !benignFirst && (CONTRIBUTORY.has(second) || (first === Vec.PF && second === Vec.PF));
         if (escalate) {
-          ev = { vector: Vec.DF, errorCode: 0, software: false, returnRip };
+          ev = { vector: Vec.DF, errorCode: 0, software: false, returnRip: faultRip };
           addr = undefined;
           first = Vec.DF;
         } else {
-          ev = { vector: second, errorCode: pushesErrorCode(second) ? (e.errorCode ?? 0) : undefined, software: false, returnRip };
+          ev = { vector: second, errorCode: pushesErrorCode(second) ? (e.errorCode ?? 0) : undefined, software: false, returnRip: faultRip };
           addr = e.address;
           first = second;
         }
