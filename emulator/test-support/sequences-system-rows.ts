@@ -155,6 +155,12 @@ function descriptorSequences(add: (name: string, body: string, qemuDeviation?: s
   add('#NP: jmp far to a not-present code segment', `${put(0x9000, 0x00af1b000000ffffn)}\n${far(0x9000, 64)}`);
   add('#NP: call far to a not-present code segment', `${put(0x9000, 0x00af1b000000ffffn)}\n${farPointer(64, 0x40, 't', 0x9000)}\n${callFar(64, 0x40)}\nt: nop`);
   add('#GP(0): jmp far beyond a 32-bit segment\'s limit (0xffff)', `${put(0x9000, 0x00409b000000ffffn)}\n${far(0x9000)}`);
+  // LSS/LFS/LGS in 64-bit mode: m16:32 (and m16:16 with 0x66); with REX.W QEMU 7.2 still takes a
+  // 32-bit offset (the selector at +4, as AMD documents), which the emulator follows.
+  const pointer = 'mov dword [rsi+0x40], 0x89abcdef\nmov dword [rsi+0x44], 0x1010\nmov dword [rsi+0x48], 0x1010';
+  add('lfs/lgs/lss m16:32 and m16:16 in 64-bit mode', `${pointer}\nmov rax, -1\nlfs eax, [rsi+0x40]\nlgs bx, [rsi+0x40]\nmov rcx, rsp\nlss esp, [rsi+0x40]\nmov rsp, rcx\nmov ax, fs`);
+  add('lfs/lgs with REX.W in 64-bit mode', `${pointer}\nmov rax, -1\nlfs rax, [rsi+0x40]\nmov rbx, -1\nlgs rbx, [rsi+0x40]`);
+  add('#NP: lfs with a not-present data segment', `${put(0x9000, 0x00cf13000000ffffn)}\nmov dword [rsi+0x40], 0x1234\nmov word [rsi+0x44], 0x9000\nlfs eax, [rsi+0x40]`);
   add(
     'jmp far sets the code descriptor\'s accessed bit',
     `${put(0x9000, 0x00af9a000000ffffn)}\n${far(0x9000)}\nmov rbx, [0x9000]`,
