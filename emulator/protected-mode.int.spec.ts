@@ -79,7 +79,8 @@ async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
     memory: [
       ...(seq.paging ? systemMemory().filter((r) => r.addr >= 0x2000n && r.addr < 0x6000n) : []),
       { addr: LAYOUT32.stackBase, bytes: new Uint8Array(Number(LAYOUT32.stackTop - LAYOUT32.stackBase)) },
-      { addr: LAYOUT32.data, bytes: new Uint8Array(LAYOUT32.dataSize) },
+      // a ramp, so that a load from a wrong address reads a wrong value
+      { addr: LAYOUT32.data, bytes: Uint8Array.from({ length: LAYOUT32.dataSize }, (_, i) => (i * 7 + 1) & 0xff) },
     ],
   });
   await emu.reset(tm.state, tm.memory);

@@ -270,12 +270,13 @@ export class Cpu {
         if (slow) lin = this.linearSlow(d);
       }
     } else {
-      // 32-bit address size: the effective address wraps at 4 GiB, then zero-extends.
+      // 32-bit address size: the effective address wraps at 4 GiB, then zero-extends; 16-bit
+      // wraps at 64 KiB (the low 16 bits of the full-register sum are those of the 16-bit one).
       let ea = d.disp;
       if (d.base === BASE_RIP) ea += mutants.ripRelFromStart ? this.rip : this.nextRip;
       else if (d.base >= 0) ea += r[d.base << 1]!;
       if (d.index >= 0) ea += r[d.index << 1]! * (1 << d.scale);
-      lin = d.absolute ? d.disp >>> 0 : ea >>> 0;
+      lin = d.absolute ? d.disp >>> 0 : d.asize === 2 ? ea & 0xffff : ea >>> 0;
     }
     const seg = d.seg;
     if (this.long64) {
@@ -321,6 +322,7 @@ export class Cpu {
       hi = (hi + sh + (t > 0xffffffff ? 1 : 0)) >>> 0;
     }
     if (d.asize !== 8) hi = 0;
+    if (d.asize === 2) lo &= 0xffff;
     this.eaLo = lo;
     this.eaHi = hi;
   }

@@ -154,10 +154,22 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
   d.osize = osize;
   const asize = mode.long64 ? (adsize ? 4 : 8) : mode.default32 !== adsize ? 4 : 2;
   d.asize = asize;
-  if (asize === 2 && modrm >= 0 && mod !== 3) return DECODE_UD; // 16-bit addressing: not implemented
-
-  // Memory operand (ModRM/SIB/displacement).
-  if (modrm >= 0 && mod !== 3 && !isRegOnly(row)) {
+  // Memory operand (ModRM/SIB/displacement; 16-bit addressing has its own table).
+  if (asize === 2 && modrm >= 0 && mod !== 3 && !isRegOnly(row)) {
+    d.hasMem = true;
+    const [base, index] = ADDR16[rm3]!;
+    if (mod === 0 && rm3 === 6) {
+      d.base = -1;
+      d.disp = r.u16();
+    } else {
+      d.base = base;
+      d.index = index;
+      if (mod === 1) d.disp = r.s8();
+      else if (mod === 2) d.disp = r.u16();
+    }
+    // BP-based forms default to SS
+    d.seg = seg >= 0 ? seg : d.base === 5 ? Seg.SS : Seg.DS;
+  } else if (modrm >= 0 && mod !== 3 && !isRegOnly(row)) {
     d.hasMem = true;
     let defaultSS = false;
     if (rm3 === 4) {
@@ -271,7 +283,7 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
         d.base = -1;
         d.index = -1;
         d.seg = seg >= 0 ? seg : Seg.DS;
-        d.disp = r.s32();
+        d.disp = asize === 2 ? r.u16() : r.s32();
         d.dispHi = asize === 8 ? r.s32() : 0;
         if (asize === 4) d.dispHi = 0;
         break;
@@ -283,6 +295,9 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
   d.len = r.pos;
   return r.pos;
 }
+
+/** 16-bit ModRM.rm → [base, index] registers (SDM Vol. 2 Table 2-1): BX+SI, BX+DI, BP+SI, BP+DI, SI, DI, BP, BX. */
+const ADDR16: ReadonlyArray<readonly [number, number]> = [[3, 6], [3, 7], [5, 6], [5, 7], [6, -1], [7, -1], [5, -1], [3, -1]];
 
 /** Rows whose E operand is always a register (MOV CRn ignores mod). */
 function isRegOnly(row: IsaRow): boolean {

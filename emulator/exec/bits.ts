@@ -22,7 +22,7 @@ export function bt(c: Cpu, d: Insn): void {
     const wordDelta = (signedOff >> BigInt(Math.log2(bits))) * BigInt(s);
     c.effectiveAddress(d);
     let ea = ((BigInt(c.eaHi) << 32n) | BigInt(c.eaLo)) + wordDelta;
-    ea = d.asize === 4 ? BigInt.asUintN(32, ea) : BigInt.asUintN(64, ea);
+    ea = d.asize === 4 ? BigInt.asUintN(32, ea) : d.asize === 2 ? BigInt.asUintN(16, ea) : BigInt.asUintN(64, ea);
     c.lin = c.segLinear(Number(ea & 0xffffffffn), Number(ea >> 32n), d.seg);
     bit = Number(BigInt.asUintN(Math.log2(bits), signedOff));
   } else {

@@ -108,6 +108,7 @@ export function xlat(c: Cpu, d: Insn): void {
   let lo = c.regs[6]! + al;
   let hi = c.regs[7]! + (lo > 0xffffffff ? 1 : 0);
   lo >>>= 0;
-  if (d.asize === 4) hi = 0;
+  if (d.asize !== 8) hi = 0;
+  if (d.asize === 2) lo &= 0xffff;
   c.setReg(0, 1, c.read8(c.segLinear(lo, hi >>> 0, d.seg)));
 }

@@ -57,6 +57,14 @@ export function protectedSequences(): ProtectedSequence[] {
   add('rep movsd/stosb with 32-bit addressing', 'mov ecx, 5\nrep movsd\nmov ecx, 9\nmov al, 0x5a\nrep stosb\nstd\nmov ecx, 3\nrep lodsb\ncld');
   add('loop/jecxz with ecx', 'mov ecx, 3\n.l: inc eax\nloop .l\njecxz .z\nnop\n.z: nop');
 
+  // ---- 16-bit addressing (0x67 in 32-bit code, and 16-bit code segments) -----------------------
+  const a16 = 'mov ebx, 0x12340010\nmov esi, 0x56780004\nmov edi, 0x9abc0008\nmov ebp, 0xdef0fff0\n' + load('ds', S.small) + '\n' + load('es', S.small);
+  add('16-bit addressing: every ModRM form', `${a16}\nmov eax, [bx+si]\nmov ecx, [bx+di+2]\nmov edx, [si]\nmov eax, [di-4]\nmov ecx, [bx]\nmov word [bx+si+0x100], 7\nmov eax, [ds:bp+si+0x14]\nmov eax, [ds:bp+di+0x10]\nmov eax, [ds:bp+0x20]\nmov eax, [word 0x8]`);
+  add('16-bit addressing: BP forms default to SS', `${a16}\nmov ebp, 0xfff0\nmov eax, [bp+0x8]\nmov [bp+si+2], eax\nmov ecx, [bp+di]`);
+  add('16-bit addressing: the offset wraps at 64 KiB (lea, moffs16, xlat)', `${a16}\nmov ebx, 0xfff8\nmov esi, 0x20\nlea eax, [bx+si+0x10]\nlea ecx, [bx+0xfff0]\na16 mov al, [0x10]\nmov bx, 4\na16 xlatb`);
+  add('16-bit addressing: rep movsb/stosw and loop with SI, DI, CX', `${a16}\nmov ecx, 0xffff0003\na16 rep movsb\nmov ecx, 0x10002\nmov ax, 0x5a5a\na16 rep stosw\nmov ecx, 0x20003\n.l: inc edx\na16 loop .l`);
+  add('16-bit code segment with 16-bit addressing', `${load('ds', S.small)}\njmp ${hex(S.code16)}:(.c16 - 0x10000)\nbits 16\n.c16: mov bx, 4\nmov si, 2\nmov ax, [bx+si]\nmov [bx+di+8], ax\nadd ax, [bx]\npush word [si]\npop cx\nlea dx, [bx+si-1]\njmp dword ${hex(S.code32)}:.c32\nbits 32\n.c32: nop`);
+
   // ---- segment register loads and their hidden parts -----------------------------------------
   add('mov ds/es/fs/gs: bases apply', `${load('ds', S.small)}\nmov ebx, [4]\n${load('es', S.readOnly)}\nmov ecx, [es:0]\n${load('fs', S.expandDown)}\nmov edx, [fs:0x1000]\n${load('gs', S.data3)}\nmov eax, [gs:0x20000]`);
   add('mov ss to a 16-bit stack: SP wraps, ESP keeps its upper half', `${load('ss', S.stack16)}\nmov esp, 0xabcd9000\npush eax\npush word 7\npop cx\npop edx\ncall .f\njmp .e\n.f: ret\n.e: nop`);

@@ -237,7 +237,7 @@ const maskmov: Handler = (c, d) => {
   const src = sourceSlot(c, d, 0);
   const mask = sourceSlot(c, d, 1);
   const width = isMmxKind(d.row.operands[0]!.kind) ? 8 : 16;
-  const lo = d.asize === 8 ? c.regs[14]! : c.regs[14]! >>> 0;
+  const lo = d.asize === 8 ? c.regs[14]! : d.asize === 2 ? c.regs[14]! & 0xffff : c.regs[14]! >>> 0;
   const hi = d.asize === 8 ? c.regs[15]! : 0;
   const lin = c.segLinear(lo, hi, d.segOverride ? d.seg : Seg.DS);
   const b = c.sse.bytes;
