@@ -219,3 +219,38 @@ export function buildTestMachine32(options: TestMachine32Options): TestMachine32
     exceptionStops: Array.from({ length: LAYOUT32.sharedVectorsFrom + 1 }, (_, v) => LAYOUT32.handlers + BigInt(v) * LAYOUT32.handlerStride),
   };
 }
+
+/** Real-mode segment cache as QEMU's gdb stub loads one (base = selector·16, limit 64 KiB, P|S|W|A). */
+export function realSegment(selector: number): Segment {
+  return { selector, base: BigInt(selector) * 16n, limit: 0xffff, attrs: 0x9300 };
+}
+
+/**
+ * The same machine in real mode (CR0.PE = 0): an interrupt vector table at 0 sending vector v to
+ * 0000:(0x6000 + 16·v) (vectors ≥ 32 share 0x6200), the 32-bit machine's GDT for switching to
+ * protected mode, CS = 0x1000 (code at 0x10000, IP from 0), SS:SP = 0800:8000 (the stack page),
+ * DS = ES = 0x2000 (the data page). RIP is the offset in CS, as QEMU's stub shows it.
+ */
+export function buildRealModeMachine(options: TestMachine32Options): TestMachine32 {
+  const ivt = new Uint8Array(256 * 4);
+  const v = new DataView(ivt.buffer);
+  for (let i = 0; i < 256; i++) v.setUint16(i * 4, Number(LAYOUT32.handlers) + 16 * Math.min(i, LAYOUT32.sharedVectorsFrom), true);
+  const [, gdt, handlers, tss] = systemMemory32();
+  const memory = [{ addr: 0n, bytes: Uint8Array.from([...ivt, ...new Uint8Array(0x1000 - ivt.length)]) }, gdt!, handlers!, tss!, { addr: LAYOUT32.code, bytes: options.code }, ...(options.memory ?? [])];
+  const base = initialState32(options.regs, options.rflags);
+  const state: MachineState = {
+    ...base,
+    gpr: { ...base.gpr, rsp: options.regs?.rsp ?? 0x8000n },
+    rip: 0n,
+    seg: { cs: realSegment(0x1000), ss: realSegment(0x0800), ds: realSegment(0x2000), es: realSegment(0x2000), fs: realSegment(0), gs: realSegment(0) },
+    cr0: 0x10n,
+    cr4: 0n,
+  };
+  return {
+    state,
+    memory,
+    endAddress: BigInt(options.code.length),
+    trampoline: jumpTo(LAYOUT32.code + BigInt(options.code.length), LAYOUT.blockEnd),
+    exceptionStops: Array.from({ length: LAYOUT32.sharedVectorsFrom + 1 }, (_, i) => LAYOUT32.handlers + BigInt(i) * LAYOUT32.handlerStride),
+  };
+}

@@ -56,7 +56,8 @@ export class Machine {
   readonly cpu: Cpu;
   private readonly buf = new Uint8Array(16);
   private mode: DecodeMode;
-  private modeKey = 0;
+  /** The decode mode of `mode` (-1 until the first fetch sets both: key 0 is 16-bit code). */
+  private modeKey = -1;
   /**
    * Decoded instructions by physical address of their first byte. A write to a page that holds
    * decoded code drops that page's entries (Bus.codePages/onCodeWrite); instructions that cross a

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPR_NAMES, type MachineState, SEGMENT_NAMES } from '../contracts/machine-state.js';
 import { systemMemory } from '../contracts/test-machine.js';
-import { buildTestMachine32, LAYOUT32 } from '../contracts/test-machine-32.js';
+import { buildRealModeMachine, buildTestMachine32, LAYOUT32 } from '../contracts/test-machine-32.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import { EmulatorTarget } from './emulator-target.js';
 import { ALL_ROWS } from './isa/table.js';
@@ -10,7 +10,8 @@ import { type ProtectedSequence, protectedSequences } from './test-support/seque
 
 /**
  * Protected-mode differential suite: 32-bit sequences on the 32-bit test machine (legacy
- * protected mode, paging off; contracts/test-machine-32.ts), one instruction at a time on the
+ * protected mode, paging off; contracts/test-machine-32.ts), and 16-bit ones on the same machine
+ * in real mode, one instruction at a time on the
  * emulator and on QEMU. After every step the registers (as QEMU's stub shows them outside 64-bit
  * code: the low halves of EAX–EDI, R8–R15 as 0), RIP, RFLAGS, selectors, control registers and
  * every segment's hidden part (base, limit, attributes, from QEMU's `info registers`) must agree;
@@ -73,8 +74,8 @@ async function comparedMemory(t: { readMemory: EmulatorTarget['readMemory'] }): 
 
 /** Run one sequence on both targets; the first difference as text, or undefined. */
 async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
-  const code = nasm(seq.asm, Number(LAYOUT32.code), 32);
-  const tm = buildTestMachine32({
+  const code = nasm(seq.asm, Number(LAYOUT32.code), seq.real ? 16 : 32);
+  const tm = (seq.real ? buildRealModeMachine : buildTestMachine32)({
     code,
     memory: [
       ...(seq.paging ? systemMemory().filter((r) => r.addr >= 0x2000n && r.addr < 0x6000n) : []),
@@ -87,7 +88,8 @@ async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
   // Sequences load segment registers and switch modes: redo QEMU's ordered setup every time.
   qemu.forgetSystemState();
   await qemu.reset(tm.state, tm.memory);
-  const stops = new Set([tm.endAddress, ...tm.exceptionStops]);
+  // (a real-mode sequence that switched to flat protected mode ends at the code's linear end)
+  const stops = new Set([tm.endAddress, LAYOUT32.code + BigInt(code.length), ...tm.exceptionStops]);
   for (let i = 0; i < 200; i++) {
     const before = await emu.readState();
     if (i > 0 && stops.has(before.rip)) break;

@@ -50,8 +50,19 @@ export function setSegmentCache(c: Cpu, seg: number, sel: number, base: number, 
   }
 }
 
-/** MOV Sreg / POP Sreg for SS, DS, ES, FS, GS (protected and long mode). */
+/**
+ * A segment load in real mode: the selector and base (selector·16) only; limit and attributes
+ * stay as they were (QEMU does the same, so "unreal" limits survive).
+ */
+export function loadRealSegment(c: Cpu, seg: number, sel: number): void {
+  c.segSel[seg] = sel;
+  c.segBase[seg] = sel * 16;
+  if (seg === Seg.CS) c.updateMode();
+}
+
+/** MOV Sreg / POP Sreg / LxS for SS, DS, ES, FS, GS (real, protected and long mode). */
 export function loadSegment(c: Cpu, seg: number, sel: number): void {
+  if ((c.cr0 & 1) === 0) return loadRealSegment(c, seg, sel);
   const rpl = sel & 3;
   if ((sel & ~3) === 0) {
     if (seg === Seg.SS && (!c.long64 || c.cpl === 3 || rpl !== c.cpl)) throw new GuestFault(Vec.GP, 0);

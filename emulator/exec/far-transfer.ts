@@ -1,5 +1,5 @@
-import { ATTR_P, ATTR_S, type Cpu, EFER_LMA, halvesToSigned, isCanonical } from '../cpu/cpu.js';
-import { type Descriptor, isLongCode, loadCodeSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
+import { ATTR_P, ATTR_S, CR0_PE, type Cpu, EFER_LMA, halvesToSigned, isCanonical } from '../cpu/cpu.js';
+import { type Descriptor, isLongCode, loadCodeSegment, loadRealSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
 import { type Insn, Seg } from '../decode/insn.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 
@@ -137,6 +137,12 @@ export function callFarDirect(c: Cpu, d: Insn): void {
 
 function jmpFarTo(c: Cpu, d: Insn, p: FarPointer): void {
   const s = d.osize;
+  if ((c.cr0 & CR0_PE) === 0) {
+    // real mode: no descriptor, CS base = selector·16 (QEMU's helper_ljmp_real equivalent)
+    loadRealSegment(c, Seg.CS, p.sel);
+    c.nextRip = s === 2 ? p.lo & 0xffff : p.lo >>> 0;
+    return;
+  }
   const t = farTarget(c, p.sel, false);
   const off = t.gateOffset ?? targetOffset(c, t.desc, p.lo, p.hi, s);
   loadCodeSegment(c, t.sel, t.desc, c.cpl);
@@ -144,6 +150,16 @@ function jmpFarTo(c: Cpu, d: Insn, p: FarPointer): void {
 }
 
 function callFarTo(c: Cpu, d: Insn, p: FarPointer): void {
+  if ((c.cr0 & CR0_PE) === 0) {
+    // real mode: push CS and IP at the operand size, then load CS as in a real-mode far JMP
+    const s = d.osize === 2 ? 2 : 4;
+    c.writeSized(c.stackLin(-s), s, c.segSel[Seg.CS]!, 0);
+    c.writeSized(c.stackLin(-2 * s), s, c.nextRip >>> 0, 0);
+    c.adjustRsp(-2 * s);
+    loadRealSegment(c, Seg.CS, p.sel);
+    c.nextRip = s === 2 ? p.lo & 0xffff : p.lo >>> 0;
+    return;
+  }
   const t = farTarget(c, p.sel, true);
   // Through a 64-bit call gate the pushes are 8 bytes whatever the operand size. A gate to
   // more privileged code switches stacks (TSS.RSPn): not implemented, and unreachable at CPL 0.
@@ -170,6 +186,12 @@ export function retf(c: Cpu, d: Insn): void {
   const lo = c.peekStack(0, s);
   const hi = s === 8 ? c.hi : 0;
   const sel = c.peekStack(s, s) & 0xffff;
+  if ((c.cr0 & CR0_PE) === 0) {
+    c.adjustRsp(2 * s + release);
+    loadRealSegment(c, Seg.CS, sel);
+    c.nextRip = s === 2 ? lo & 0xffff : lo >>> 0;
+    return;
+  }
   if ((sel & 0xfffc) === 0) throw new GuestFault(Vec.GP, 0);
   const desc = readDescriptor(c, sel);
   const type = typeOf(desc);

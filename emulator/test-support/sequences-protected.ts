@@ -13,6 +13,8 @@ export interface ProtectedSequence {
   readonly asm: string;
   readonly qemuDeviation?: string;
   readonly paging?: boolean;
+  /** 16-bit code on the real-mode machine (buildRealModeMachine: CS = 0x1000, DS = ES = 0x2000, SS:SP = 0800:8000). */
+  readonly real?: boolean;
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -138,5 +140,14 @@ export function protectedSequences(): ProtectedSequence[] {
     `mov eax, cr4\nor eax, 0x20\nmov cr4, eax\nmov eax, 0x2000\nmov cr3, eax\nmov ecx, 0xc0000080\nrdmsr\nor eax, 0x900\nwrmsr\nmov eax, cr0\nor eax, 0x80000000\nmov cr0, eax\nadd eax, ebx\nud2`,
     { paging: true },
   );
+  // ---- real mode (16-bit code, CS base 0x10000: far targets are offsets from there) -----------
+  const real = (name: string, body: string) => out.push({ name: `real mode: ${name}`, asm: `mov ax, 0x1234\nmov bx, 0x10\nmov si, 4\nmov word [0], 0xbeef\nmov word [2], 0x3000\n${body}`, real: true });
+  real('mov, push/pop, 16-bit addressing on DS and SS', 'push ax\npop cx\nmov [bx+si], ax\nmov dx, [bx+si]\nmov bp, sp\nmov di, [bp-2]\nadd ax, [0]');
+  real('segment loads set base = selector·16', 'mov ax, 0x2001\nmov ds, ax\nmov cx, [0]\nmov es, ax\npush es\npop fs\nmov dx, [fs:0]\nmov ax, 0x0900\nmov ss, ax\npush dx');
+  real('les/lds/lss', 'les di, [0]\nmov ax, es\nlds si, [0]\nmov ax, 0x2000\nmov ds, ax\nmov word [2], 0x0800\nlss sp, [0]\npush ax');
+  real('far jmp, call, retf (16- and 32-bit)', 'jmp 0x1000:(.a - 0x10000)\n.a: call 0x1000:(.f - 0x10000)\ncall dword 0x1000:(.g - 0x10000)\njmp .e\n.f: retf\n.g: o32 retf\n.e: nop');
+  real('int 0x40 through the IVT, and iret', 'pushf\npush cs\npush word .r - 0x10000\niret\n.r: sti\nint 0x40');
+  real('exception: #UD through the IVT', 'ud2');
+  real('into protected mode: CR0.PE, far jump to 32-bit code', `lgdt [cs:.g - 0x10000]\nmov eax, cr0\nor al, 1\nmov cr0, eax\njmp dword ${hex(S.code32)}:.p\n.g: dw 0xffff\ndd 0\nbits 32\n.p: mov ax, ${hex(S.data)}\nmov ds, ax\nmov eax, [0x20000]\nbits 16`);
   return out;
 }
