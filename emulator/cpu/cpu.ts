@@ -236,6 +236,7 @@ export class Cpu {
   syncMmu(): void {
     const m = this.mmu;
     m.paging = (this.cr0 & CR0_PG) !== 0 && (this.cr0 & CR0_PE) !== 0;
+    m.legacyPaging = m.paging && (this.efer & EFER_LMA) === 0;
     m.wp = (this.cr0 & CR0_WP) !== 0;
     m.nxe = (this.efer & EFER_NXE) !== 0;
     m.root = this.cr3 - (this.cr3 % 4096);

@@ -44,6 +44,8 @@ export interface PagingFeatures {
  */
 export class Mmu {
   paging = false;
+  /** Paging without IA-32e mode (32-bit or PAE paging): not implemented, so a walk stops the emulator. */
+  legacyPaging = false;
   wp = false;
   nxe = false;
   /** Physical address of the PML4 table. */
@@ -109,6 +111,7 @@ export class Mmu {
   }
 
   private walk(lin: number, access: Access, user: boolean, vpn: number, slot: number, effects: boolean): number {
+    if (this.legacyPaging) throw new Error('paging outside IA-32e mode (32-bit or PAE paging, CR0.PG with EFER.LME = 0) is not implemented');
     const bus = this.bus;
     let table = this.root;
     let us = 1;
