@@ -23,7 +23,7 @@ root needed) and boots the kernel once to read its symbols; all of it is cached 
   --kernel PATH    your own kernel (vmlinux ELF, or a bzImage with an XZ/gzip ELF inside) with
                    a PVH entry (CONFIG_PVH=y); --initrd PATH your own initramfs
   --from POINT     where the lockstep starts (default startup_64): entry (the PVH entry, 32-bit
-                   code the emulator does not run yet), a kernel symbol (start_kernel,
+                   protected-mode code), a kernel symbol (start_kernel,
                    __text_poke+0x192), an address (0xffffffff81000000), or an instruction count
                    since reset (reached exactly only when QEMU stops within 20,000 of it)
   --until POINT    stop there instead of at the first mismatch: a symbol, address, instruction
