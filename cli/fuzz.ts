@@ -19,13 +19,16 @@ import { campaignSummary } from './campaign-console.js';
 import { prepareOutDir } from '../util/out-dir.js';
 import { parseTimeoutOption, parseWorkersOption, TARGET_OPTIONS, TIMEOUT_HELP, TIMEOUT_USAGE } from './target-options.js';
 import { onTermination } from './signals.js';
+import { describeShard, parseShard, shardCaseCount } from '../harness/campaign/shard.js';
+import { toolVersion } from '../harness/campaign/campaign-spec.js';
+import type { CampaignSpec } from '../harness/campaign-result.js';
 
 const log = childLogger('fuzz');
 
 export const FUZZ_USAGE = `difftest fuzz [--seed N] [--count N | --seconds S] [--minimize-seconds S] [--family NAME]...
               [--workers N] [--dut ${DUT_HELP}] [--inject NAME]... [--mode block|step]
               [--length MIN-MAX] [--raw] [--no-minimize] [--cpu MODEL] [--out DIR]
-              [--suppressions FILE] [--batch N] ${TIMEOUT_USAGE}
+              [--suppressions FILE] [--batch N] [--shard K/N] ${TIMEOUT_USAGE}
 
 Generates random instruction sequences, runs each on QEMU and the system under test, and
 writes a report (index.html, summary.md, result.json, junit.xml) to reports/runs/<run>/.
@@ -53,6 +56,14 @@ ${Object.entries(MUTANT_DESCRIPTIONS)
   --cpu MODEL          QEMU -cpu for both sides (default qemu64; the emulator models qemu64 with +flags)
   --out DIR            report directory (default reports/runs/<run>/); checked before anything runs
   --suppressions FILE  known divergences (default ./difftest-suppressions.json)
+  --shard K/N          run part K of N of the campaign, for N machines or CI jobs with the same
+                       options (case i belongs to part (i mod N) + 1), testing only: then
+                       \`difftest merge\` on the N result.json files writes the campaign's report and
+                       does the minimization and root-cause analysis. With --count C the N parts
+                       together run exactly cases 0..C-1, as one run of --count C does. With
+                       --seconds S each part tests for as long as one run of S would (S minus the
+                       minimization budget), through its own share of the same case sequence: together
+                       about N times as many cases as one run, the cases each part reached
   ${TIMEOUT_HELP}
 
 Ctrl-C or SIGTERM stops the run and writes a partial report (a second one quits at once).
@@ -75,6 +86,7 @@ export const FUZZ_OPTIONS = {
   out: { type: 'string' },
   suppressions: { type: 'string' },
   batch: { type: 'string' },
+  shard: { type: 'string' },
   ...TARGET_OPTIONS,
 } as const;
 
@@ -88,6 +100,12 @@ function positiveInt(name: string, text: string | undefined, fallback: number, m
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name} '${text}' must be a whole number from 1 to ${max}`);
   return n;
+}
+
+/** The command that replays a saved case of a campaign with this system under test (`{file}`: the case). */
+export function replayTemplateFor(dut: string | undefined, inject: readonly string[], cpu: string | undefined): string {
+  const args = [dut && dut !== 'emulator' ? `--dut ${dut}` : '', ...inject.map((i) => `--inject ${i}`), cpu ? `--cpu ${cpu}` : ''].filter(Boolean).join(' ');
+  return `node bin/difftest.mjs replay {file}${args ? ` ${args}` : ''}`;
 }
 
 export interface FuzzSettings {
@@ -125,6 +143,12 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   const runCount = count ?? (seconds === undefined ? s.defaultCount : undefined);
   const runSeconds = seconds ?? (count === undefined ? s.defaultSeconds : undefined);
   const minimize = v['no-minimize'] !== true;
+  const shard = str('shard') !== undefined ? parseShard(str('shard')!) : undefined;
+  if (shard && s.command !== 'fuzz') {
+    throw new UsageError(
+      `--shard splits a fuzz campaign: run 'difftest fuzz --shard K/N' in each job and 'difftest merge' on their result.json files (and the regression corpus once, with 'difftest replay corpus/regressions')`,
+    );
+  }
   let budget: ReturnType<typeof splitBudget>;
   try {
     budget = splitBudget({ seconds: runSeconds, minimizeSeconds, minimize });
@@ -141,18 +165,34 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   const fit = await workersForDut(dut, requestedWorkers);
   if (fit.singleClient) process.stderr.write(`difftest: the gdb stub at ${str('dut')} serves one connection at a time; running 1 worker\n`);
   const workers = fit.workers;
-  const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${s.seed}`;
+  const runId = `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-seed${s.seed}${shard ? `-shard${shard.index}of${shard.count}` : ''}`;
   const runDir = path.resolve(str('out') ?? path.join('reports', 'runs', runId));
   // a report that cannot be written must not cost a run first (and every finding with it)
   await prepareOutDir(str('out') ?? path.relative(process.cwd(), runDir), str('out') !== undefined ? '--out' : 'the report directory');
   // read before the campaign: a malformed file must not cost a minute of fuzzing first
   const supFile = str('suppressions') ?? (existsSync(DEFAULT_SUPPRESSIONS) ? DEFAULT_SUPPRESSIONS : undefined);
   const suppressions = supFile ? await readSuppressions(supFile) : undefined;
-  const dutArgs = [str('dut') ? `--dut ${str('dut')}` : '', ...list('inject').map((i) => `--inject ${i}`), str('cpu') ? `--cpu ${str('cpu')}` : '']
-    .filter(Boolean)
-    .join(' ');
+  const spec: CampaignSpec = {
+    seed: String(s.seed),
+    ...(runCount !== undefined ? { count: runCount } : {}),
+    ...(runSeconds !== undefined ? { seconds: runSeconds } : {}),
+    minimize,
+    minimizeSeconds: budget.minimizeSeconds,
+    mode,
+    families,
+    length,
+    raw: v.raw === true,
+    dut: str('dut') ?? 'emulator',
+    inject: list('inject'),
+    ...(str('cpu') !== undefined ? { cpu: str('cpu') } : {}),
+    tool: toolVersion(),
+  };
+  // a shard only tests: the merge of all shards minimizes and analyses, as one run would after testing
+  const plan = shard
+    ? `${describeShard(shard)}: ${runCount !== undefined ? `${shardCaseCount(runCount, shard)} of ${runCount} cases` : `${budget.testingSeconds} s testing`}, minimization at the merge`
+    : describeBudget(budget, runCount);
   process.stdout.write(
-    `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${describeBudget(budget, runCount)}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
+    `difftest: ${s.command} seed ${s.seed} (replay with --seed ${s.seed}); ${plan}, ${workers} worker(s), ${mode} mode, DUT ${str('dut') ?? 'emulator'}${list('inject').length ? ` with ${list('inject').join(',')}` : ''}\n`,
   );
   const seen = new Set<string>();
   let announced = 0;
@@ -168,7 +208,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       command: ['difftest', s.command, ...s.argv].join(' '),
       seed: s.seed,
       count: runCount,
-      seconds: runSeconds,
+      seconds: shard ? budget.testingSeconds : runSeconds,
       minimizeSeconds: budget.minimizeSeconds,
       workers,
       dut,
@@ -179,8 +219,9 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       length,
       raw: v.raw === true,
       runDir,
-      minimize,
-      replayTemplate: `node bin/difftest.mjs replay {file}${dutArgs ? ` ${dutArgs}` : ''}`,
+      minimize: minimize && !shard,
+      ...(shard ? { shard } : {}),
+      replayTemplate: replayTemplateFor(str('dut'), list('inject'), str('cpu')),
       progress: true,
       signal: abort.signal,
       rowNames: describeRow,
@@ -207,6 +248,9 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   } finally {
     stopListening();
   }
+  result = { ...result, campaign: spec };
+  // a shard's divergences are grouped by the merge, which analyses them over the whole campaign
+  if (shard) result = { ...result, shard, groups: [], divergences: result.divergences.map(({ group: _g, grouping: _h, ...d }) => d) };
   if (s.postprocess) result = await s.postprocess(result);
   // the campaign marked its own; this marks what a postprocess added (ci's regression corpus)
   if (suppressions) {
@@ -220,6 +264,9 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   }
   const { dir } = await writeReport(result, runDir);
   process.stdout.write(campaignSummary(result, dir));
+  if (shard) {
+    process.stdout.write(`difftest: ${describeShard(shard)}; when every shard is done: node bin/difftest.mjs merge <the ${shard.count} result.json files>\n`);
+  }
   return { result, dir };
 }
 

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ci: async () => (await import('./ci.js')).ciCommand,
   minimize: async () => (await import('./minimize.js')).minimizeCommand,
   report: async () => (await import('./report.js')).reportCommand,
+  merge: async () => (await import('./merge.js')).mergeCommand,
   boot: async () => (await import('./boot.js')).bootCommand,
 };
 
@@ -30,6 +31,7 @@ const SUMMARIES: Record<string, string> = {
   ci: 'fixed-seed campaign + regression corpus; exit 1 on any divergence; JUnit out',
   minimize: 'shrink a diverging case to its smallest form and report it',
   report: 're-render a report from a saved result.json',
+  merge: "merge the shards of a campaign (fuzz --shard K/N) into one report",
   boot: 'boot Linux on QEMU and the emulator side by side; report the first mismatch',
 };
 

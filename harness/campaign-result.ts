@@ -102,6 +102,48 @@ export const RootCauseGroupSchema = z.object({
   suppressed: z.object({ reason: z.string() }).optional(),
 });
 
+/** The difftest that produced a result (merge refuses results of different versions). */
+export const ToolVersionSchema = z.object({
+  /** package.json's version. */
+  version: z.string(),
+  /** The checkout's commit, when it is a git checkout. */
+  commit: z.string().optional(),
+  /** Uncommitted changes to tracked files at the time of the run. */
+  dirty: z.boolean().optional(),
+  /** The case generator's version and a hash of the opcode table it draws from. */
+  generator: z.string(),
+});
+
+/**
+ * What a campaign was asked to run, as its result records it: enough to regenerate any of its
+ * cases (`difftest merge` re-analyses the merged divergences from them) and to tell whether two
+ * results are parts of one campaign (campaign/campaign-spec.ts). Workers, batch size and
+ * --timeout are left out: they change how fast cases run, never which cases run or what they
+ * find (campaign.int.spec.ts).
+ */
+export const CampaignSpecSchema = z.object({
+  seed: z.string(),
+  /** Cases of the whole campaign (a shard runs its share of them)… */
+  count: z.number().int().positive().optional(),
+  /** …or the --seconds of the run (each shard's budget). */
+  seconds: z.number().positive().optional(),
+  minimize: z.boolean(),
+  /** The minimization budget (a merge of shard results spends it). */
+  minimizeSeconds: z.number().nonnegative(),
+  mode: z.enum(['block', 'step']),
+  families: z.array(z.string()),
+  length: z.tuple([z.number().int(), z.number().int()]),
+  raw: z.boolean(),
+  /** --dut as given (emulator, qemu, gdb:…), --inject and --cpu. */
+  dut: z.string(),
+  inject: z.array(z.string()),
+  cpu: z.string().optional(),
+  tool: ToolVersionSchema,
+});
+
+/** Which part of a sharded campaign a result holds (`--shard index/count`). */
+export const ShardSchema = z.object({ index: z.number().int().positive(), count: z.number().int().positive() });
+
 export const CampaignResultSchema = z.object({
   format: z.literal('difftest-result/1'),
   runId: z.string(),
@@ -156,6 +198,10 @@ export const CampaignResultSchema = z.object({
   maskedFlags: z.array(z.object({ mnemonic: z.string(), flags: z.string(), count: z.number().int().positive() })).default([]),
   /** Declared synchronization rules in force (non-determinism that follows the oracle). */
   syncRules: z.array(z.object({ name: z.string(), description: z.string() })).default([]),
+  /** What the campaign was asked to run (fuzz, start, ci; merged shards). */
+  campaign: CampaignSpecSchema.optional(),
+  /** This result holds one shard of the campaign; `difftest merge` joins the shards. */
+  shard: ShardSchema.optional(),
 });
 
 export type FieldDiffJson = z.input<typeof FieldDiffSchema>;
@@ -164,3 +210,5 @@ export type CampaignResult = z.output<typeof CampaignResultSchema>;
 export type CampaignResultJson = z.input<typeof CampaignResultSchema>;
 export type RootCauseGroup = z.output<typeof RootCauseGroupSchema>;
 export type Experiment = z.output<typeof ExperimentSchema>;
+export type CampaignSpec = z.output<typeof CampaignSpecSchema>;
+export type ToolVersion = z.output<typeof ToolVersionSchema>;

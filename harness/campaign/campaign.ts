@@ -12,6 +12,7 @@ import { summarize } from './summarize.js';
 import { suppressionFor, type Suppressions } from '../../corpus/suppressions.js';
 import type { Hypothesis } from '../analyze/hypothesis.js';
 import { annotateReports, groupDivergences, uncovered } from '../analyze/group.js';
+import { shardCaseCount, shardCaseIndex, type Shard } from './shard.js';
 
 export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly runId: string;
@@ -40,6 +41,18 @@ export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly totalRows?: number;
   /** Rows the campaign's generator can produce (the report names those it did not exercise). */
   readonly generatableRows?: readonly number[];
+  /** Run only this shard's cases (shard.ts): `count` is then the whole campaign's count. */
+  readonly shard?: Shard;
+}
+
+/** What the analysis phase alone (analyzeDivergences) found. */
+export interface AnalysisOutcome {
+  /** Minimized report per signature (those that could be minimized in time). */
+  readonly minimized: ReadonlyMap<string, DivergenceReport>;
+  readonly hypotheses: readonly Hypothesis[];
+  readonly seconds: number;
+  /** Cut short (interrupted, a worker failed). */
+  readonly partial: boolean;
 }
 
 const log = childLogger('campaign');
@@ -117,6 +130,19 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   return new Campaign(options, budget).run();
 }
 
+/**
+ * The campaign's second phase alone, on divergences found elsewhere (`difftest merge` of shard
+ * results): `candidates` are the first report of each signature with its count over the whole
+ * campaign, and the workers regenerate each case from (seed, index) as the testing workers did.
+ * Analysed in the same order as one run over all the cases would (most frequent uncovered
+ * signature first), so the groups come out as that run's.
+ */
+export async function analyzeDivergences(options: Omit<CampaignOptions, 'count' | 'seconds' | 'shard'>, candidates: readonly DivergenceReport[]): Promise<AnalysisOutcome> {
+  const budget = splitBudget({ minimizeSeconds: options.minimizeSeconds, minimize: true });
+  await ensureQemu();
+  return new Campaign({ ...options, minimize: true }, budget, candidates).analyze();
+}
+
 class Campaign {
   private readonly startedAt = new Date();
   private readonly t0 = performance.now();
@@ -170,8 +196,10 @@ class Campaign {
   constructor(
     private readonly options: CampaignOptions,
     private readonly budget: ReturnType<typeof splitBudget>,
+    /** Analysis only (analyzeDivergences): no testing, these are the candidates. */
+    private readonly analyzeOnly?: readonly DivergenceReport[],
   ) {
-    this.limit = options.count ?? Infinity;
+    this.limit = options.count === undefined ? Infinity : options.shard ? shardCaseCount(options.count, options.shard) : options.count;
     this.batchSize = options.mode === 'block' ? (options.batch ?? DEFAULT_BATCH) : 1;
     this.oracleInfo = { implementation: 'qemu', cpuModel: options.cpuModel ?? 'qemu64' };
     this.testProgress = options.progress ? new Progress('fuzz', 10_000) : undefined;
@@ -179,7 +207,15 @@ class Campaign {
     this.known = (signature) => suppressionFor(suppressions, signature) !== undefined;
   }
 
-  async run(): Promise<CampaignResult> {
+  async analyze(): Promise<AnalysisOutcome> {
+    await this.execute();
+    if (this.fatal && this.jobsDone === 0) throw new CampaignError(this.fatalKnown ? this.fatal : `analysis workers failed: ${this.fatal}`, this.fatalKnown);
+    const seconds = this.minimizeStarted !== undefined ? (performance.now() - this.minimizeStarted) / 1000 : 0;
+    return { minimized: this.minimized, hypotheses: this.hypotheses, seconds, partial: this.partial };
+  }
+
+  /** Workers started, testing and minimizing (or analysis alone), workers stopped. */
+  private async execute(): Promise<void> {
     const onAbort = () => this.abort('interrupted');
     this.options.signal?.addEventListener('abort', onAbort);
     if (this.options.signal?.aborted) this.aborted = true;
@@ -196,6 +232,10 @@ class Campaign {
       this.testProgress?.done();
       this.minimizeProgress?.done();
     }
+  }
+
+  async run(): Promise<CampaignResult> {
+    await this.execute();
     if (this.fatal && this.results.length === 0) throw new CampaignError(this.fatalKnown ? this.fatal : `campaign workers failed: ${this.fatal}`, this.fatalKnown);
     if (this.fatal) process.stderr.write(`difftest: a worker stopped early (${this.fatal.split('\n')[0]}); the report is partial\n`);
     const unlocatedFile = await this.mergeUnlocated();
@@ -299,6 +339,12 @@ class Campaign {
         this.oracleInfo = m.oracle;
         this.dutInfo = m.dut;
         slot.qemuPids = m.qemuPids;
+        if (this.analyzeOnly) {
+          // workers still starting get their first job when they are ready
+          if (this.readyCount++ === 0) this.startAnalysis([slot]);
+          else this.dispatch(slot);
+          return;
+        }
         if (this.readyCount === 0) this.startTesting();
         if (++this.readyCount === this.options.workers) this.startupSeconds = (performance.now() - this.t0) / 1000;
         // the next batch too, generated while the first one runs
@@ -400,7 +446,9 @@ class Campaign {
       const perWorker = this.batchSize > 1 ? BATCHES_IN_FLIGHT : 1;
       const count = Math.min(this.batchSize, left, Math.ceil(left / (Math.max(1, this.options.workers) * perWorker)));
       slot.busy++;
-      this.post(slot, { type: 'cases', first: this.next, count, ...(Number.isFinite(this.testDeadline) ? { deadline: this.testDeadline } : {}) });
+      const shard = this.options.shard;
+      const first = shard ? shardCaseIndex(this.next, shard) : this.next;
+      this.post(slot, { type: 'cases', first, count, ...(shard && shard.count > 1 ? { stride: shard.count } : {}), ...(Number.isFinite(this.testDeadline) ? { deadline: this.testDeadline } : {}) });
       this.next += count;
       return;
     }
@@ -456,7 +504,7 @@ class Campaign {
    * are located in step mode, oldest first, for up to LOCATE_SHARE of it (a run whose batches saw a
    * divergence it never located cannot tell a known QEMU bug from a new one); then minimization.
    */
-  private startAnalysis(): void {
+  private startAnalysis(ready: readonly WorkerSlot[] = this.slots): void {
     this.minimizeStarted = performance.now();
     this.minimizeEnd = Date.now() + this.budget.minimizeSeconds * 1000;
     // at the end of the budget, jobs in progress are told to stop; a worker that does not answer is ended
@@ -469,7 +517,7 @@ class Campaign {
     );
     this.toLocate = [...this.unlocatedAt.keys()].sort((a, b) => a - b);
     if (this.toLocate.length === 0) {
-      this.startMinimizing();
+      this.startMinimizing(ready);
       return;
     }
     this.phase = 'locating';
@@ -486,9 +534,9 @@ class Campaign {
    * or the minimization budget ends. One bug with hundreds of signatures is then analyzed a few
    * times, not hundreds.
    */
-  private startMinimizing(): void {
+  private startMinimizing(ready: readonly WorkerSlot[] = this.slots): void {
     this.phase = 'minimizing';
-    this.candidates = this.firstReports().filter((r) => !this.known(r.signature));
+    this.candidates = (this.analyzeOnly ?? this.firstReports()).filter((r) => !this.known(r.signature));
     if (this.candidates.length === 0) {
       this.stopAll();
       return;
@@ -496,10 +544,10 @@ class Campaign {
     this.minimizeProgress?.done();
     if (this.options.progress) this.minimizeProgress = new Progress('analyze', 5_000);
     this.updateMinimizeProgress();
-    for (const s of this.slots) this.dispatch(s);
+    for (const s of ready) this.dispatch(s);
   }
 
-  /** The report of the first (lowest-index) case of each signature, with the signature's case count. */
+  /** The report of the first (lowest-index) case of each signature, with the signature's case count, in case order. */
   private firstReports(): DivergenceReport[] {
     const first = new Map<string, { report: DivergenceReport; index: number; count: number }>();
     for (const r of this.results) {
@@ -511,7 +559,9 @@ class Campaign {
         if (r.index < e.index) Object.assign(e, { report: r.divergence, index: r.index });
       }
     }
-    return [...first.values()].map((e) => ({ ...e.report, count: e.count }));
+    // in case order, so that signatures with as many cases are analysed in the same order
+    // whatever order the workers' results came in (and as a merge of shard results does)
+    return [...first.values()].sort((a, b) => a.index - b.index).map((e) => ({ ...e.report, count: e.count }));
   }
 
   private updateMinimizeProgress(): void {

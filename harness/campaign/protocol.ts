@@ -23,7 +23,8 @@ export interface WorkerConfig {
 }
 
 /**
- * `cases`: run cases first..first+count-1 (block mode screens them as one guest-side batch);
+ * `cases`: run cases first, first+stride, … (count of them; stride 1 unless the campaign is one
+ * shard of several: shard.ts) (block mode screens them as one guest-side batch);
  * past `deadline` (Date.now(), the end of testing) divergent cases are saved unlocated and cases
  * not yet run are left out.
  * `minimize`: analyze case i (known to diverge with `signature`: isolate its divergent instruction,
@@ -32,7 +33,7 @@ export interface WorkerConfig {
  * the campaign's time budget).
  */
 export type ToWorker =
-  | { type: 'cases'; first: number; count: number; deadline?: number }
+  | { type: 'cases'; first: number; count: number; stride?: number; deadline?: number }
   | { type: 'minimize'; index: number; signature: string; deadline: number }
   /** Cases saved unlocated during testing, to run again in step mode by `deadline` (regenerated from the seed). */
   | { type: 'locate'; indexes: number[]; deadline: number }

@@ -79,18 +79,18 @@ async function restartReference(): Promise<void> {
   post({ type: 'qemu', workerId: config.workerId, qemuPids: qemuPids() });
 }
 
-function generateCases(first: number, count: number): Promise<GeneratedCase[]> {
-  return Promise.all(Array.from({ length: count }, (_, k) => source(first + k)));
+function generateCases(first: number, count: number, stride: number): Promise<GeneratedCase[]> {
+  return Promise.all(Array.from({ length: count }, (_, k) => source(first + k * stride)));
 }
 
 /**
- * Cases first..first+count-1. In block mode they are screened as one guest-side batch first:
+ * Cases first, first+stride, … (count of them). In block mode they are screened as one guest-side batch first:
  * a case whose outcome records agree is a match; a case whose records differ diverges and is
  * located in step mode when the sampler says so (else saved unlocated); every other case runs
  * alone. Past `deadline` nothing new is started: divergent cases are saved unlocated, cases
  * not yet run are left out of the results (they were not tested).
  */
-async function runCases(first: number, count: number, generating: Promise<GeneratedCase[]>, deadline = Infinity): Promise<FromWorker> {
+async function runCases(first: number, count: number, stride: number, generating: Promise<GeneratedCase[]>, deadline = Infinity): Promise<FromWorker> {
   const generated = await generating;
   let agreed: boolean[] = [];
   let differed: boolean[] = [];
@@ -105,7 +105,7 @@ async function runCases(first: number, count: number, generating: Promise<Genera
       const message = (err as Error).message ?? String(err);
       log.debug({ err: message }, 'batch screening failed; running the cases one by one');
       if (reference.qemu.hasExited || reference.rsp.closed) {
-        oracleCrashes.push({ caseId: `${config.seed}-${first}..${first + count - 1}`, message: `during a batch (its cases were re-run one by one on a fresh QEMU): ${message}` });
+        oracleCrashes.push({ caseId: `${config.seed}-${first}..${first + (count - 1) * stride}`, message: `during a batch (its cases were re-run one by one on a fresh QEMU): ${message}` });
         await restartReference();
       } else if (err instanceof BatchRecoveryError) {
         await restartReference();
@@ -119,7 +119,7 @@ async function runCases(first: number, count: number, generating: Promise<Genera
   let k = 0;
   for (let i = 0; i < count; i++) {
     const g = generated[i]!;
-    const index = first + i;
+    const index = first + i * stride;
     const j = g.case ? k++ : -1;
     const base = { index, rows: g.rows, rejects: g.rejects, masked: [] };
     if (!g.case) {
@@ -150,7 +150,7 @@ async function locateCases(indexes: readonly number[], deadline: number): Promis
   const out: CaseResult[] = [];
   for (const index of indexes) {
     if (aborted || Date.now() >= deadline) break;
-    const [g] = await generateCases(index, 1);
+    const [g] = await generateCases(index, 1, 1);
     if (g?.case) out.push(await runCaseSafely(index, g, 'step'));
   }
   await saves.flush();
@@ -289,11 +289,12 @@ async function main(): Promise<void> {
     }
     // Generated now, while the batch before it (if any) waits on QEMU: the campaign hands out a
     // worker's next batch before the current one is done.
-    const generating = generateCases(m.first, m.count);
+    const stride = m.stride ?? 1;
+    const generating = generateCases(m.first, m.count, stride);
     generating.catch(() => undefined); // awaited in turn below
     enqueue(async () => {
       sampler.startTesting();
-      post(await runCases(m.first, m.count, generating, m.deadline ?? Infinity));
+      post(await runCases(m.first, m.count, stride, generating, m.deadline ?? Infinity));
     });
   });
 }
