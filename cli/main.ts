@@ -18,6 +18,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   minimize: async () => (await import('./minimize.js')).minimizeCommand,
   report: async () => (await import('./report.js')).reportCommand,
   merge: async () => (await import('./merge.js')).mergeCommand,
+  export: async () => (await import('./export.js')).exportCommand,
+  'replay-export': async () => (await import('./replay-export.js')).replayExportCommand,
   boot: async () => (await import('./boot.js')).bootCommand,
 };
 
@@ -32,6 +34,8 @@ const SUMMARIES: Record<string, string> = {
   minimize: 'shrink a diverging case to its smallest form and report it',
   report: 're-render a report from a saved result.json',
   merge: "merge the shards of a campaign (fuzz --shard K/N) into one report",
+  export: 'write per-instruction tests (SingleStepTests style, QEMU as reference) for other emulators',
+  'replay-export': 'run an exported single-step test set on the emulator, QEMU or a gdb stub',
   boot: 'boot Linux on QEMU and the emulator side by side; report the first mismatch',
 };
 

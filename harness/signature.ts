@@ -22,20 +22,23 @@ export function diffFields(diffs: readonly FieldDiff[]): string[] {
  */
 const RIP_RELATIVE = /\[(?:[a-z]s:)?[er]ip(?:[+-]|\])/;
 
+/** A signature's instruction part: iced's form plus the operand kind, e.g. `ADD r/m64, r64 rip-rel`. */
+export function instructionForm(ins: Divergence['instruction']): string {
+  if (!ins) return 'undecodable';
+  return `${ins.form}${RIP_RELATIVE.test(ins.text) ? ' rip-rel' : /\[/.test(ins.text) ? ' mem' : ' reg'}`;
+}
+
 /**
  * Divergences with the same signature are one bug: the instruction form (iced's, e.g.
  * "ADD r64, r/m64" plus whether the operand was memory/RIP-relative) and what differed.
  * Register numbers and values are left out on purpose, so R8 and R13 variants merge.
  */
 export function divergenceSignature(d: Divergence): string {
-  const ins = d.instruction;
-  const form = ins ? ins.form : 'undecodable';
-  const operandKind = !ins ? '' : RIP_RELATIVE.test(ins.text) ? ' rip-rel' : /\[/.test(ins.text) ? ' mem' : ' reg';
   const what: string[] = diffFields(d.diffs).map((f) => f.replace(/^gpr\..*/, 'gpr').replace(/^sse\.xmm\[\d+\]/, 'xmm'));
   if (d.memoryDiffs.length) what.push('memory');
   if (d.expectedStop.kind !== d.actualStop.kind) what.push(`stop:${d.expectedStop.kind}/${d.actualStop.kind}`);
   if (d.expectedException?.vector !== d.actualException?.vector) {
     what.push(`exception:${d.expectedException?.vector ?? '-'}/${d.actualException?.vector ?? '-'}`);
   }
-  return `${form}${operandKind} :: ${[...new Set(what)].join(',') || 'unknown'}`;
+  return `${instructionForm(d.instruction)} :: ${[...new Set(what)].join(',') || 'unknown'}`;
 }
