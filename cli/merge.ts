@@ -29,7 +29,8 @@ report one run over all their cases writes: the same divergences, counts, covera
 root-cause groups. The shards only test; the merge then does what that run does after testing:
 it analyses and minimizes the first case of each divergence signature, most frequent first,
 regenerating each case from the seed (so it needs QEMU, and the --dut of the shards), within the
-campaign's minimization budget. Results of different seeds, options, difftest versions, QEMU
+campaign's minimization budget. (Divergent cases a timed part saved unlocated stay so, in
+cases/unlocated.jsonl: the merge does not locate them.) Results of different seeds, options, difftest versions, QEMU
 builds or systems under test, a shard given twice or a missing shard are refused in one line.
 
   --out DIR            report directory (default reports/runs/<time>-seed<seed>-merged/)
