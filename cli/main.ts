@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   minimize: async () => (await import('./minimize.js')).minimizeCommand,
   report: async () => (await import('./report.js')).reportCommand,
   boot: async () => (await import('./boot.js')).bootCommand,
+  triangulate: async () => (await import('./triangulate.js')).triangulateCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -31,6 +32,7 @@ const SUMMARIES: Record<string, string> = {
   minimize: 'shrink a diverging case to its smallest form and report it',
   report: 're-render a report from a saved result.json',
   boot: 'boot Linux on QEMU and the emulator side by side; report the first mismatch',
+  triangulate: 'whose bug: run saved divergent cases natively on the host CPU as a third opinion',
 };
 
 function usage(): string {

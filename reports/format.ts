@@ -90,6 +90,11 @@ const VECTORS: Record<number, string> = {
   11: '#NP', 12: '#SS', 13: '#GP', 14: '#PF', 16: '#MF', 17: '#AC', 18: '#MC', 19: '#XM', 20: '#VE', 21: '#CP',
 };
 
+/** `#PF`, or `vector 40` for a vector without a mnemonic. */
+export function vectorName(vector: number): string {
+  return VECTORS[vector] ?? `vector ${vector}`;
+}
+
 type Exception = NonNullable<DivergenceReport['expectedException']>;
 
 /** `#PF (vector 14) error code 0x2, CR2 0x…, at RIP 0x…` */
