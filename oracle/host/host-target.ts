@@ -47,6 +47,9 @@ export interface HostTargetOptions {
 
 export class HostTarget implements ExecutionTarget {
   readonly name: string;
+  readonly localMemory = true;
+  /** The batch runner needs CPL 0 (LGDT, LIDT, IRETQ to CPL 0). */
+  readonly runsBatchRunner = false;
   private ctx: HostContext = { gpr: new Array<bigint>(16).fill(0n), rip: LAYOUT.code, rflags: 2n, fsBase: 0n, gsBase: 0n, fx: defaultFx() };
   private system: MachineState | undefined;
   private cr2 = 0n;
