@@ -7,6 +7,7 @@ import type { CampaignResult, DivergenceReport } from '../harness/campaign-resul
 import { bitRangeTable, differingBits, flagNames, type BitRangeRow, type FieldDiff } from '../harness/compare.js';
 import { GPR_NAMES, type MachineState } from '../contracts/machine-state.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
+import { thirdOpinionText } from './whose-bug.js';
 
 /** `0x` + hex, zero-padded to the field width (64 bits → 16 digits). */
 export function hexWidth(v: bigint, width = 64): string {
@@ -131,6 +132,8 @@ export function headerRows(r: CampaignResult): HeaderRow[] {
   ];
   if (r.unlocated && r.unlocated.count > 0) rows.push({ label: 'Unlocated', value: unlocatedText(r.unlocated) });
   if (r.locatedAfterTesting) rows.push({ label: 'Located after testing', value: `${countText(r.locatedAfterTesting)} of the cases saved unlocated during testing (step mode, in the minimization budget)` });
+  const third = thirdOpinionText(r);
+  if (third) rows.push({ label: 'Whose bug', value: third });
   return rows;
 }
 

@@ -39,3 +39,22 @@ export function verdictCounts(r: CampaignResult): string | undefined {
   if (!counts.size) return undefined;
   return [...counts].map(([v, n]) => `${n} ${VERDICT_WORDS[v]}`).join(', ');
 }
+
+/** A group's verdict in a few words: its own (from its minimized case), else its signatures' tallied; `–` without any. */
+export function sectionVerdict(group: RootCauseGroup, divergences: ReadonlyArray<{ readonly whoseBug?: WhoseBug }>, dutName?: string): string {
+  if (group.whoseBug) return verdictWords(group.whoseBug, dutName);
+  const counts = new Map<string, number>();
+  for (const d of divergences) if (d.whoseBug) counts.set(verdictWords(d.whoseBug, dutName), (counts.get(verdictWords(d.whoseBug, dutName)) ?? 0) + 1);
+  if (!counts.size) return '–';
+  if (counts.size === 1) return [...counts.keys()][0]!;
+  return [...counts].map(([w, n]) => `${w} ×${n}`).join(', ');
+}
+
+/** The report header's row: the host, the verdict counts and what the third opinion cost per group. */
+export function thirdOpinionText(r: CampaignResult): string | undefined {
+  const counts = verdictCounts(r);
+  if (!counts) return undefined;
+  const host = r.divergences.find((d) => d.whoseBug?.host)?.whoseBug?.host;
+  const cost = thirdOpinionCost(r.groups);
+  return `${host ? `host CPU (${host}) at CPL 3: ` : ''}${counts}${cost ? `; cost per group ${cost}` : ''}`;
+}

@@ -5,8 +5,8 @@ import { ThirdOpinion, type ThirdOpinionOptions } from './triangulate.js';
 /**
  * Every divergence of a campaign result gets a whose-bug verdict, at the cost of one host run per
  * root-cause group: the group's minimized (analyzed) case is judged, and every signature of the
- * group carries that verdict (saying it came from there). Divergences in no group are judged on
- * their own case. Where the host cannot run cases at all, each gets `none` with the reason.
+ * group carries that verdict (saying it came from there). Divergences in no analyzed group
+ * (suppressed groups, groups the analysis budget did not reach) are judged on their own case. Where the host cannot run cases at all, each gets `none` with the reason.
  */
 export async function addWhoseBug(result: CampaignResult, options: ThirdOpinionOptions = {}): Promise<CampaignResult> {
   if (!result.divergences.length) return result;
@@ -20,7 +20,9 @@ export async function addWhoseBug(result: CampaignResult, options: ThirdOpinionO
     const verdicts = new Map<string, WhoseBug>();
     const groups = [];
     for (const g of result.groups) {
-      const subject = (g.analyzed ? bySignature.get(g.analyzed) : undefined) ?? g.signatures.map((s) => bySignature.get(s)).find((d) => d !== undefined);
+      // a group with a minimized (analyzed) case: one run, and its signatures share the verdict;
+      // one without (suppressed, or not analyzed in time) may mix causes: each signature's own case
+      const subject = g.analyzed ? bySignature.get(g.analyzed) : undefined;
       if (!subject) {
         groups.push(g);
         continue;

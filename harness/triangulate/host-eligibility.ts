@@ -84,3 +84,18 @@ export async function hostCannotJudge(ins: InstructionFacts, cpuid: CpuidViews):
   }
   return undefined;
 }
+
+/**
+ * Results the SDM leaves undefined, where the host (a real CPU of one vendor) is no better a
+ * reference than either side: a table of rules on the divergent instruction and the state before it.
+ */
+export function undefinedResult(form: string, bytes: Uint8Array, before: { readonly gpr: { readonly rcx: bigint } }): string | undefined {
+  // SHLD/SHRD (SDM Vol. 2): "If the count is greater than the operand size, the result is undefined"
+  const shift = /^(SHLD|SHRD) r\/m(16|32|64), r\d+, (imm8|CL)$/.exec(form);
+  if (shift) {
+    const size = Number(shift[2]);
+    const count = Number((shift[3] === 'CL' ? before.gpr.rcx : BigInt(bytes[bytes.length - 1]!)) & (size === 64 ? 0x3fn : 0x1fn));
+    if (count > size) return `${shift[1]} with a count of ${count} on a ${size}-bit operand: the SDM leaves the result undefined (count > operand size)`;
+  }
+  return undefined;
+}

@@ -10,7 +10,7 @@ import type { DivergenceReport, WhoseBug } from '../campaign-result.js';
 import { compareStates } from '../compare.js';
 import { coalesce, machineForCase, SCRUBBED, zeroedComparedRegions } from '../lockstep.js';
 import { modelCpuid, type CpuidRegs } from './cpuid-features.js';
-import { hostCannotJudge, instructionFacts, type CpuidViews } from './host-eligibility.js';
+import { hostCannotJudge, instructionFacts, undefinedResult, type CpuidViews } from './host-eligibility.js';
 import { HOST_VISIBLE_FLAGS, judge } from './three-way.js';
 
 /**
@@ -89,6 +89,9 @@ export class ThirdOpinion {
       const why = await hostCannotJudge(ins, views);
       if (why) return none(why);
     }
+    const divergent = d.program[d.index];
+    const undef = divergent ? undefinedResult(decodeOne(divergent.bytes, divergent.address).form, divergent.bytes, d.before) : undefined;
+    if (undef) return none(undef);
     const host = this.host;
     const machine = machineForCase(c);
     const steps = d.step ?? d.index;
