@@ -91,7 +91,6 @@ export class ThirdOpinion {
     }
     const divergent = d.program[d.index];
     const undef = divergent ? undefinedResult(decodeOne(divergent.bytes, divergent.address).form, divergent.bytes, d.before) : undefined;
-    if (undef) return none(undef);
     const host = this.host;
     const machine = machineForCase(c);
     const steps = d.step ?? d.index;
@@ -138,7 +137,12 @@ export class ThirdOpinion {
     const state = await host.readState();
     const exception = await classifyException(state, (a, n) => host.readMemory(a, n, 'virt')).catch(() => undefined);
     const memory = await Promise.all(d.memoryDiffs.map((m) => host.readMemory(m.addr, m.expected.length, 'phys')));
-    return judge(d, { state, exception, memory }, { dut: this.dutName });
+    const w = judge(d, { state, exception, memory }, { dut: this.dutName });
+    if (!undef) return w;
+    // an undefined result: a host that agrees with neither says nothing; one that agrees exactly with a side
+    // still tells (a wrong address, say, shows whatever the value), with the caveat
+    if (w.verdict === 'both') return none(`${undef}, and the host's result matches neither`, { fields: w.fields, hostAlsoDiffers: w.hostAlsoDiffers });
+    return { ...w, reason: `${w.reason} (although ${undef})` };
   }
 
   private get dutName(): string {
