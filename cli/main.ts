@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   export: async () => (await import('./export.js')).exportCommand,
   'replay-export': async () => (await import('./replay-export.js')).replayExportCommand,
   boot: async () => (await import('./boot.js')).bootCommand,
+  triangulate: async () => (await import('./triangulate.js')).triangulateCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -37,6 +38,7 @@ const SUMMARIES: Record<string, string> = {
   export: 'write per-instruction tests (SingleStepTests style, QEMU as reference) for other emulators',
   'replay-export': 'run an exported single-step test set on the emulator, QEMU or a gdb stub',
   boot: 'boot Linux on QEMU and the emulator side by side; report the first mismatch',
+  triangulate: 'whose bug: run saved divergent cases natively on the host CPU as a third opinion',
 };
 
 function usage(): string {

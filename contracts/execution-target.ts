@@ -45,5 +45,15 @@ export interface ExecutionTarget {
    * rebuilds the whole CPU need not implement it.
    */
   resetCpuOnNextLoad?(): void;
+  /**
+   * Optional: memory writes are cheap (a local process), so pages are zeroed by a plain write
+   * rather than by running the batch runner's guest loop.
+   */
+  readonly localMemory?: boolean;
+  /**
+   * Optional, false for a target that cannot run the guest-side batch runner (it needs CPL 0:
+   * the host CPU runs cases at CPL 3): its cases are not screened in batches but run one by one.
+   */
+  readonly runsBatchRunner?: boolean;
   close(): Promise<void>;
 }

@@ -80,7 +80,7 @@ export const CR4_TEST = 0x620n; // OSXMMEXCPT | OSFXSR | PAE
 export const EFER_TEST = 0xd00n; // NXE | LMA | LME
 
 /** Vectors whose delivery pushes an error code (SDM Vol. 3 Table 6-1). */
-const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+export const ERROR_CODE_VECTORS: ReadonlySet<number> = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
 /** Page-table entry bits (also the batch runner's tables, harness/batch/batch-layout.ts). */
 export const PTE = { P: 1n, RW: 2n, US: 4n, A: 0x20n, D: 0x40n, NX: 1n << 63n } as const;

@@ -28,6 +28,32 @@ export const InstructionSchema = z.object({
   text: z.string(),
 });
 
+/**
+ * Whose bug a divergence is, by a third opinion: the same case run natively on the host CPU
+ * (harness/triangulate/). `emulator`: the host agrees with QEMU on every differing field, so the
+ * system under test (our emulator unless --dut names another) is wrong; `qemu`: the host agrees
+ * with the system under test; `both`: the host agrees with neither (or with each on different
+ * fields); `none`: no third opinion, and `reason` says why (a privileged instruction, one the host
+ * lacks, one the QEMU model lacks but the host has, a field CPL 3 cannot see…).
+ */
+export const WhoseBugSchema = z.object({
+  verdict: z.enum(['emulator', 'qemu', 'both', 'none']),
+  /** One sentence: what the host sided with on which fields, or why it cannot say. */
+  reason: z.string(),
+  /** Each differing field the host can see, its value on the host, and whom the host sided with. */
+  fields: z
+    .array(z.object({ field: z.string(), host: z.string(), sides: z.enum(['qemu', 'emulator', 'neither']) }))
+    .default([]),
+  /** Fields where QEMU and the system under test agree but the host does not (a caveat on the verdict). */
+  hostAlsoDiffers: z.array(z.string()).default([]),
+  /** The host CPU (its brand string). */
+  host: z.string().optional(),
+  /** When the verdict was computed on another case: e.g. "group G1's minimized case". */
+  from: z.string().optional(),
+  /** Wall time of the host run in milliseconds (the cost of the third opinion). */
+  ms: z.number().nonnegative().optional(),
+});
+
 export const DivergenceReportSchema = z.object({
   /** Instruction form + differing fields: divergences with the same signature are one bug. */
   signature: z.string(),
@@ -41,6 +67,8 @@ export const DivergenceReportSchema = z.object({
   program: z.array(InstructionSchema),
   /** Index in `program` of the first divergent instruction. */
   index: z.number().int(),
+  /** Instructions retired before the divergent one (each REP iteration one); differs from `index` when the case loops or jumps. */
+  step: z.number().int().nonnegative().optional(),
   initial: MachineStateSchema,
   initialMemory: z.array(MemoryRegionSchema),
   /** Reference state before the divergent instruction. */
@@ -67,6 +95,8 @@ export const DivergenceReportSchema = z.object({
    * `unanalyzed` (no group hypothesis covered it before the minimization budget ran out).
    */
   grouping: z.enum(['analyzed', 'hypothesis', 'unanalyzed']).optional(),
+  /** Whose bug, by the host CPU's third opinion. */
+  whoseBug: WhoseBugSchema.optional(),
 });
 
 /** One feature flip on a minimized case, and whether the divergence survived it. */
@@ -100,6 +130,8 @@ export const RootCauseGroupSchema = z.object({
   analyzed: z.string().optional(),
   /** Known, accepted (every signature in it matches the same suppression). */
   suppressed: z.object({ reason: z.string() }).optional(),
+  /** Whose bug, by the host CPU run on the group's minimized case (every divergence in it carries it too). */
+  whoseBug: WhoseBugSchema.optional(),
 });
 
 /** The difftest that produced a result (merge refuses results of different versions). */
@@ -212,3 +244,4 @@ export type RootCauseGroup = z.output<typeof RootCauseGroupSchema>;
 export type Experiment = z.output<typeof ExperimentSchema>;
 export type CampaignSpec = z.output<typeof CampaignSpecSchema>;
 export type ToolVersion = z.output<typeof ToolVersionSchema>;
+export type WhoseBug = z.output<typeof WhoseBugSchema>;

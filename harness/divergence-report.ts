@@ -26,6 +26,7 @@ export function buildDivergenceReport(c: Case, d: Divergence, ctx: DivergenceCon
     seed: ctx.seed ?? c.provenance.seed,
     program,
     index,
+    step: d.index,
     initial: machine.state,
     initialMemory: c.memory,
     before: d.before,

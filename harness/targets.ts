@@ -12,15 +12,17 @@ import type { ExecutionTarget } from '../contracts/execution-target.js';
  *   qemu                a second QEMU over gdb (QEMU-vs-QEMU: expect zero divergences)
  *   gdb:unix:PATH       any emulator with a gdb stub on a unix socket
  *   gdb:HOST:PORT       … or on TCP
+ *   host                the host CPU, running each case natively at CPL 3 (oracle/host/): a user-level campaign
  * `timeoutMs` (`--timeout`) is the per-request gdb timeout; it travels with the spec so that
  * campaign workers, which get only the spec, apply it too.
  */
 export type DutSpec =
   | { kind: 'emulator'; inject: readonly string[] }
   | { kind: 'qemu'; cpuModel?: string; timeoutMs?: number }
-  | { kind: 'gdb'; endpoint: RspEndpoint; timeoutMs?: number };
+  | { kind: 'gdb'; endpoint: RspEndpoint; timeoutMs?: number }
+  | { kind: 'host'; timeoutMs?: number };
 
-export const DUT_HELP = 'emulator | qemu | gdb:unix:PATH | gdb:HOST:PORT';
+export const DUT_HELP = 'emulator | qemu | host | gdb:unix:PATH | gdb:HOST:PORT';
 
 export interface DutSpecOptions {
   /** Per-request gdb timeout in ms (ignored by the in-process emulator). */
@@ -35,6 +37,7 @@ export function parseDutSpec(text: string, inject: readonly string[] = [], optio
   const timeout = options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {};
   if (text === 'emulator') return { kind: 'emulator', inject };
   if (text === 'qemu') return { kind: 'qemu', ...timeout };
+  if (text === 'host') return { kind: 'host', ...timeout };
   const unix = /^gdb:unix:(.+)$/.exec(text);
   if (unix) return { kind: 'gdb', endpoint: { path: unix[1]! }, ...timeout };
   const tcp = /^gdb:([^:]+):(\d{1,5})$/.exec(text);
@@ -52,6 +55,10 @@ export async function createDut(spec: DutSpec, cpuModel?: string): Promise<Execu
       return QemuTarget.launch({ cpuModel: spec.cpuModel ?? cpuModel, name: 'qemu-dut', timeoutMs: spec.timeoutMs });
     case 'gdb':
       return GdbRemoteTarget.connect(spec.endpoint, { name: 'gdb-dut', timeoutMs: spec.timeoutMs });
+    case 'host': {
+      const { HostTarget } = await import('../oracle/host/host-target.js');
+      return HostTarget.start({ timeoutMs: spec.timeoutMs });
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 import type { CampaignResult } from '../harness/campaign-result.js';
 import { ratesText } from './format.js';
 import { groupSections, sectionCounts, verdictText } from './groups.js';
+import { sectionVerdict, verdictCounts } from './whose-bug.js';
 
 export interface ConsoleSummaryOptions {
   /** Groups (or, without groups, signatures) listed (default 5). */
@@ -19,6 +20,8 @@ export function consoleSummary(r: CampaignResult, options: ConsoleSummaryOptions
   const lines = [`${ratesText(r)}${r.partial ? ' (partial run)' : ''}; seed ${r.seed}`];
   const suppressed = g.suppressed.reduce((n, s) => n + s.divergences.length, 0);
   lines.push(`${verdictText(g, r.unlocated?.count).text}${suppressed ? `; ${g.suppressed.length} suppressed group${g.suppressed.length === 1 ? '' : 's'} (${suppressed} signature${suppressed === 1 ? '' : 's'}, listed in the report)` : ''}`);
+  const counts = verdictCounts(r);
+  if (counts) lines.push(`whose bug, by the host CPU as a third opinion: ${counts}`);
   let shown = 0;
   let total = 0;
   for (const s of g.active) {
@@ -28,6 +31,9 @@ export function consoleSummary(r: CampaignResult, options: ConsoleSummaryOptions
       if (shown >= top) continue;
       shown++;
       lines.push(s.kind === 'group' ? `  ${s.group.id}  ${sectionCounts(s)}: ${s.group.hypothesis}` : `  ${d.count}× ${d.signature}`);
+      const whose = s.kind === 'group' ? sectionVerdict(s.group, s.divergences) : d.whoseBug ? sectionVerdict(s.group, [d]) : '–';
+      const why = (s.kind === 'group' ? s.group.whoseBug : undefined) ?? d.whoseBug;
+      if (whose !== '–') lines.push(`      whose bug: ${whose}${why ? ` — ${why.reason.replace(/^no third opinion: /, '')}` : ''}`);
       lines.push(`      replay: ${d.replayCommand}`);
     }
   }

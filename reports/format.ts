@@ -7,6 +7,7 @@ import type { CampaignResult, DivergenceReport } from '../harness/campaign-resul
 import { bitRangeTable, differingBits, flagNames, type BitRangeRow, type FieldDiff } from '../harness/compare.js';
 import { GPR_NAMES, type MachineState } from '../contracts/machine-state.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
+import { thirdOpinionText } from './whose-bug.js';
 
 /** `0x` + hex, zero-padded to the field width (64 bits → 16 digits). */
 export function hexWidth(v: bigint, width = 64): string {
@@ -90,6 +91,11 @@ const VECTORS: Record<number, string> = {
   11: '#NP', 12: '#SS', 13: '#GP', 14: '#PF', 16: '#MF', 17: '#AC', 18: '#MC', 19: '#XM', 20: '#VE', 21: '#CP',
 };
 
+/** `#PF`, or `vector 40` for a vector without a mnemonic. */
+export function vectorName(vector: number): string {
+  return VECTORS[vector] ?? `vector ${vector}`;
+}
+
 type Exception = NonNullable<DivergenceReport['expectedException']>;
 
 /** `#PF (vector 14) error code 0x2, CR2 0x…, at RIP 0x…` */
@@ -126,6 +132,8 @@ export function headerRows(r: CampaignResult): HeaderRow[] {
   ];
   if (r.unlocated && r.unlocated.count > 0) rows.push({ label: 'Unlocated', value: unlocatedText(r.unlocated) });
   if (r.locatedAfterTesting) rows.push({ label: 'Located after testing', value: `${countText(r.locatedAfterTesting)} of the cases saved unlocated during testing (step mode, in the minimization budget)` });
+  const third = thirdOpinionText(r);
+  if (third) rows.push({ label: 'Whose bug', value: third });
   return rows;
 }
 

@@ -16,6 +16,7 @@ import { GROUPING_TEXT, groupSections, sectionCounts, verdictText, type GroupSec
 import { detailData, embedJson } from './html-data.js';
 import { CSS } from './html-style.js';
 import { replayNote, usesReportDir } from './paths.js';
+import { verdictWords, whoseBugLine } from './whose-bug.js';
 
 /** The browser script, inlined: a page opened from disk cannot load side files with fetch(). */
 const CLIENT = readFileSync(new URL('./html-client.js', import.meta.url), 'utf8');
@@ -39,13 +40,15 @@ export interface HtmlOptions {
 }
 
 /** One summary row per signature (`d<index in result.divergences>`); `data-*` are what the script filters and sorts on. */
-function signatureRow(d: DivergenceReport, i: number, grouping: boolean): string {
+function signatureRow(d: DivergenceReport, i: number, grouping: boolean, whose: boolean): string {
   const ins = divergentInstruction(d);
   const where = ins ? `${instructionLabel(d.index, d.program.length)}: ${code(ins.text)}` : esc(instructionRef(d));
   return (
     `<tr id="d${i}" data-m="${esc(mnemonicOf(d))}" data-f="${esc(fieldTags(d).join(' '))}" data-c="${d.count}">` +
     `<td><button type="button">▸</button></td><td>${code(d.signature)}</td><td>${where}</td>` +
-    `<td>${esc(differingFieldsText(d))}</td><td>${d.count}</td>${grouping ? `<td>${d.grouping ?? '–'}</td>` : ''}</tr>`
+    `<td>${esc(differingFieldsText(d))}</td><td>${d.count}</td>${grouping ? `<td>${d.grouping ?? '–'}</td>` : ''}` +
+    (whose ? `<td${d.whoseBug ? ` title="${esc(whoseBugLine(d.whoseBug))}"` : ''}>${d.whoseBug ? esc(verdictWords(d.whoseBug)) : '–'}</td>` : '') +
+    '</tr>'
   );
 }
 
@@ -65,6 +68,7 @@ function groupBody(s: GroupSection, index: Map<DivergenceReport, number>): strin
     if (analyzed) facts.push(`inferred on <a href="#d${index.get(analyzed)}">${code(analyzed.signature)}</a>`);
     else facts.push('no signature of it was analyzed in time');
     out.push(`<p>${facts.join('; ')}</p>`);
+    if (g.whoseBug) out.push(`<p class="whose"><b>Whose bug:</b> ${esc(whoseBugLine(g.whoseBug).replace(/^whose bug: /, ''))}</p>`);
     if (g.experiments.length) {
       out.push(table(
         ['Feature flipped', 'Variant', 'Outcome'],
@@ -75,8 +79,10 @@ function groupBody(s: GroupSection, index: Map<DivergenceReport, number>): strin
   }
   // results from before grouping have no "grouped as" to show
   const grouping = s.divergences.some((d) => d.grouping !== undefined);
-  const rows = s.divergences.map((d) => signatureRow(d, index.get(d)!, grouping));
-  const head = ['', 'Signature', 'First divergent instruction', 'Differs', 'Cases', ...(grouping ? ['Grouped as'] : [])];
+  // results from before the third opinion (or where it was not asked for) have no verdicts
+  const whose = s.divergences.some((d) => d.whoseBug !== undefined);
+  const rows = s.divergences.map((d) => signatureRow(d, index.get(d)!, grouping, whose));
+  const head = ['', 'Signature', 'First divergent instruction', 'Differs', 'Cases', ...(grouping ? ['Grouped as'] : []), ...(whose ? ['Whose bug'] : [])];
   out.push(`<table class="sigs"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`);
   return out.join('\n');
 }

@@ -2,6 +2,7 @@
 import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
 import { differingFieldsText, headline, instructionRef, systemUnderTestText } from './format.js';
 import { groupSections, type GroupSection } from './groups.js';
+import { sectionVerdict, verdictWords, whoseBugLine } from './whose-bug.js';
 
 /** Escape for XML text and attribute values; drop characters XML 1.0 cannot carry. */
 export function xmlEsc(s: string): string {
@@ -58,9 +59,11 @@ function signatureLine(d: DivergenceReport): string {
 function groupFailure(s: GroupSection): string {
   const g = s.group;
   const analyzed = s.divergences.find((d) => d.signature === g.analyzed) ?? s.divergences[0]!;
-  const message = `${g.id}: ${g.hypothesis} (${plural(s.divergences.length, 'signature')}, ${plural(s.cases, 'case')})`;
+  const whose = sectionVerdict(g, s.divergences);
+  const message = `${g.id}: ${g.hypothesis} (${plural(s.divergences.length, 'signature')}, ${plural(s.cases, 'case')})${whose !== '–' ? `; whose bug: ${whose}` : ''}`;
   const body = [
     message,
+    ...(g.whoseBug ? [whoseBugLine(g.whoseBug)] : []),
     g.necessary.length ? `Necessary features: ${g.necessary.join(', ')}` : 'Necessary features: none found (not analyzed)',
     ...g.experiments.map((e) => `  ${e.feature}: ${e.change} → ${e.outcome}`),
     '',
@@ -69,14 +72,15 @@ function groupFailure(s: GroupSection): string {
     `Replay: ${analyzed.replayCommand}`,
     '',
     'Signatures:',
-    ...s.divergences.map((d) => `  ${signatureLine(d)}`),
+    ...s.divergences.map((d) => `  ${signatureLine(d)}${d.whoseBug ? ` (${verdictWords(d.whoseBug)})` : ''}`),
   ].join('\n');
   return `      <failure${attrs({ type: 'divergence', message })}>${xmlText(body)}</failure>`;
 }
 
 function signatureFailure(d: DivergenceReport): string {
-  const message = `${instructionRef(d)} diverges: ${differingFieldsText(d)}. ${plural(d.count, 'case')} hit this signature. Replay: ${d.replayCommand}`;
-  const body = `${headline(d)}\n\nCase ${d.caseId}${d.caseFile ? ` (${d.caseFile})` : ''}${d.seed ? `, seed ${d.seed}` : ''}\nReplay: ${d.replayCommand}`;
+  const whose = d.whoseBug ? ` Whose bug: ${verdictWords(d.whoseBug)}.` : '';
+  const message = `${instructionRef(d)} diverges: ${differingFieldsText(d)}. ${plural(d.count, 'case')} hit this signature.${whose} Replay: ${d.replayCommand}`;
+  const body = `${headline(d)}${d.whoseBug ? `\n${whoseBugLine(d.whoseBug)}` : ''}\n\nCase ${d.caseId}${d.caseFile ? ` (${d.caseFile})` : ''}${d.seed ? `, seed ${d.seed}` : ''}\nReplay: ${d.replayCommand}`;
   return `      <failure${attrs({ type: 'divergence', message })}>${xmlText(body)}</failure>`;
 }
 

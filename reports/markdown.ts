@@ -10,6 +10,7 @@ import {
 } from './format.js';
 import { groupSections, sectionCounts, verdictText, type GroupSection } from './groups.js';
 import { REPORT_DIR_VAR, replayNote, shellQuote, usesReportDir } from './paths.js';
+import { sectionVerdict, verdictWords, whoseBugLine } from './whose-bug.js';
 
 /** Inline text: backslash-escape Markdown punctuation and entity-escape HTML. Safe in table cells. */
 export function mdText(s: string): string {
@@ -90,6 +91,7 @@ export function divergenceSection(d: DivergenceReport, title: string): string {
     facts.push(`- Exception, actual (DUT): ${mdText(describeException(d.actualException))}`);
   }
   facts.push(`- Masked flags at this instruction: ${mdText(maskedFlagsText(d))}`);
+  if (d.whoseBug) facts.push(`- Whose bug: **${mdText(verdictWords(d.whoseBug))}** — ${mdText(whoseBugLine(d.whoseBug).replace(/^whose bug: [^—]*— /, ''))}`);
   out.push(facts.join('\n'));
   out.push(`Program${d.minimization ? ' (minimized)' : ' (as generated)'}:\n\n${programBlock(d)}`);
 
@@ -145,8 +147,9 @@ function groupTable(sections: readonly GroupSection[], top: number): string {
     s.divergences.length.toLocaleString('en-US'),
     mdText(s.group.hypothesis),
     s.group.necessary.length ? s.group.necessary.map(mdCode).join(', ') : '–',
+    mdText(sectionVerdict(s.group, s.divergences)),
   ]);
-  const out = [table(['Group', 'Cases', 'Signatures', 'Hypothesis', 'Necessary features'], rows)];
+  const out = [table(['Group', 'Cases', 'Signatures', 'Hypothesis', 'Necessary features', 'Whose bug'], rows)];
   if (sections.length > top) out.push(more(sections.length - top, 'groups'));
   return out.join('\n\n');
 }
@@ -157,8 +160,9 @@ function suppressedTable(sections: readonly GroupSection[], top: number): string
     s.cases.toLocaleString('en-US'),
     s.divergences.length.toLocaleString('en-US'),
     mdText(s.suppressedReason ?? 'several reasons (see the report)'),
+    mdText(sectionVerdict(s.group, s.divergences)),
   ]);
-  const out = ['Accepted via the suppressions file; not failures, listed so nothing is hidden.', table(['Group', 'Cases', 'Signatures', 'Reason'], rows)];
+  const out = ['Accepted via the suppressions file; not failures, listed so nothing is hidden.', table(['Group', 'Cases', 'Signatures', 'Reason', 'Whose bug'], rows)];
   if (sections.length > top) out.push(more(sections.length - top, 'suppressed groups'));
   return out.join('\n\n');
 }
@@ -168,9 +172,13 @@ function signatureTable(s: GroupSection, rows: number, heading: boolean): string
   const head = heading ? `### ${s.kind === 'ungrouped' ? 'Signatures in no group' : `${mdText(s.group.id)}: ${mdText(s.group.hypothesis)}`} (${mdText(sectionCounts(s))})\n\n` : '';
   const shown = s.divergences.slice(0, rows);
   const grouping = shown.some((d) => d.grouping !== undefined);
+  const whose = shown.some((d) => d.whoseBug !== undefined);
   const body = table(
-    ['Signature', 'Cases', 'First divergent instruction', 'Differs', ...(grouping ? ['Grouped as'] : [])],
-    shown.map((d) => [mdCode(d.signature), String(d.count), mdInstr(d, false), mdText(differingFieldsText(d)), ...(grouping ? [d.grouping ?? '–'] : [])]),
+    ['Signature', 'Cases', 'First divergent instruction', 'Differs', ...(grouping ? ['Grouped as'] : []), ...(whose ? ['Whose bug'] : [])],
+    shown.map((d) => [
+      mdCode(d.signature), String(d.count), mdInstr(d, false), mdText(differingFieldsText(d)), ...(grouping ? [d.grouping ?? '–'] : []),
+      ...(whose ? [d.whoseBug ? mdText(verdictWords(d.whoseBug)) : '–'] : []),
+    ]),
   );
   const tail = s.divergences.length > rows ? `\n\n${more(s.divergences.length - rows, s.kind === 'ungrouped' ? 'signatures in no group' : `signatures of ${s.group.id}`)}` : '';
   return `${head}${body}${tail}`;

@@ -122,6 +122,10 @@ export class BatchScreen {
   async screen(cases: readonly Case[]): Promise<ScreenResult> {
     const agreed = cases.map(() => false);
     const differed = cases.map(() => false);
+    // a target that can run the batch neither natively nor as the guest runner: every case runs alone
+    if ([this.reference, this.dut].some((t) => t.runsBatchRunner === false && !isNativeBatchTarget(t))) {
+      return { agreed, differed, batched: 0, completed: true, rounds: 0 };
+    }
     let pending = cases.flatMap((c, i) => (batchIneligible(c) ? [] : [i]));
     let batched = 0;
     let rounds = 0;
@@ -215,7 +219,7 @@ export class BatchScreen {
    * the target did not get to the end.
    */
   async scrub(t: ExecutionTarget): Promise<boolean> {
-    if (isNativeBatchTarget(t)) {
+    if (isNativeBatchTarget(t) || t.localMemory) {
       await t.writeMemory(SCRUBBED.addr, new Uint8Array(SCRUBBED.length), 'phys');
       return true;
     }

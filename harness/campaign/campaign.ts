@@ -13,6 +13,7 @@ import { suppressionFor, type Suppressions } from '../../corpus/suppressions.js'
 import type { Hypothesis } from '../analyze/hypothesis.js';
 import { annotateReports, groupDivergences, uncovered } from '../analyze/group.js';
 import { shardCaseCount, shardCaseIndex, type Shard } from './shard.js';
+import { addWhoseBug } from '../triangulate/campaign-verdicts.js';
 
 export interface CampaignOptions extends Omit<WorkerConfig, 'workerId'> {
   readonly runId: string;
@@ -279,7 +280,10 @@ class Campaign {
       return reason ? { ...d, suppressed: { reason } } : d;
     });
     const groups = groupDivergences(marked, this.hypotheses, o.suppressions);
-    return { ...result, divergences: annotateReports(marked, groups, this.hypotheses), groups };
+    const grouped = { ...result, divergences: annotateReports(marked, groups, this.hypotheses), groups };
+    // whose bug: the host CPU as a third opinion, one run per group (none when the host is the system under test)
+    if (o.dut.kind === 'host' || this.aborted) return grouped;
+    return addWhoseBug(grouped, { cpuModel: o.cpuModel, dutName: o.dut.kind === 'emulator' ? 'the emulator' : `the system under test (${o.dut.kind})` });
   }
 
   private spawnWorkers(): void {
