@@ -67,7 +67,8 @@ ${Object.entries(MUTANT_DESCRIPTIONS)
   ${TIMEOUT_HELP}
 
 Ctrl-C or SIGTERM stops the run and writes a partial report (a second one quits at once).
-Exit code: 0 when nothing diverged, 1 on any divergence, 2 on bad input or setup problems.`;
+Exit code: 0 when nothing diverged, 1 on any divergence (cases that diverged unlocated included), 2 on
+bad input or setup problems, or when no test ran (interrupted during start-up).`;
 
 export const FUZZ_OPTIONS = {
   seed: { type: 'string' },
@@ -284,6 +285,7 @@ export const fuzzCommand = {
     const { values, positionals } = parseOptions(argv, FUZZ_OPTIONS, FUZZ_USAGE);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; usage: ${FUZZ_USAGE.split('\n')[0]}`);
     const { result } = await runFuzz({ seed: parseSeed(values.seed), argv, values, defaultSeconds: 60, command: 'fuzz' });
-    return result.divergences.some((d) => !d.suppressed) || (result.unlocated?.count ?? 0) > 0 ? 1 : 0;
+    if (result.divergences.some((d) => !d.suppressed) || (result.unlocated?.count ?? 0) > 0) return 1;
+    return result.testsRun === 0 ? 2 : 0;
   },
 };

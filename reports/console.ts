@@ -19,7 +19,7 @@ export function consoleSummary(r: CampaignResult, options: ConsoleSummaryOptions
   const g = groupSections(r);
   const lines = [`${ratesText(r)}${r.partial ? ' (partial run)' : ''}; seed ${r.seed}`];
   const suppressed = g.suppressed.reduce((n, s) => n + s.divergences.length, 0);
-  lines.push(`${verdictText(g, r.unlocated?.count).text}${suppressed ? `; ${g.suppressed.length} suppressed group${g.suppressed.length === 1 ? '' : 's'} (${suppressed} signature${suppressed === 1 ? '' : 's'}, listed in the report)` : ''}`);
+  lines.push(`${verdictText(g, r.unlocated?.count, r.testsRun).text}${suppressed ? `; ${g.suppressed.length} suppressed group${g.suppressed.length === 1 ? '' : 's'} (${suppressed} signature${suppressed === 1 ? '' : 's'}, listed in the report)` : ''}`);
   const counts = verdictCounts(r);
   if (counts) lines.push(`whose bug, by the host CPU as a third opinion: ${counts}`);
   let shown = 0;

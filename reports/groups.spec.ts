@@ -34,6 +34,7 @@ describe('groupSections', () => {
     expect(verdictText(g).text).toBe('FAIL: 1 root-cause group (1 signature, 1,037 cases); 1 signature in no group');
     expect(verdictText(groupSections(ungroupedFixture())).text).toBe('FAIL: 2 distinct divergences (41 cases)');
     expect(verdictText(groupSections({ ...r, divergences: [] }))).toEqual({ pass: true, text: 'PASS: no divergences' });
+    expect(verdictText(groupSections({ ...r, divergences: [] }), 0, 0)).toEqual({ pass: false, text: 'NO TESTS RAN: nothing was compared' });
     // a case the batch saw diverge but nobody located is no pass
     expect(verdictText(groupSections({ ...r, divergences: [] }), 3)).toEqual({ pass: false, text: 'FAIL: no divergence located, but 3 cases diverged unlocated (replay them)' });
   });

@@ -97,7 +97,9 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString
  * signatures in no group counted as their own (`; 3 signatures in no group`); `PASS: no divergences`
  * (only when no case diverged unlocated either).
  */
-export function verdictText(g: GroupedDivergences, unlocated = 0): { pass: boolean; text: string } {
+export function verdictText(g: GroupedDivergences, unlocated = 0, testsRun?: number): { pass: boolean; text: string } {
+  // nothing compared is no pass (a run interrupted during start-up)
+  if (testsRun === 0 && g.active.length === 0 && unlocated === 0) return { pass: false, text: 'NO TESTS RAN: nothing was compared' };
   if (g.active.length === 0) {
     // a case the batch saw diverge but nobody located may be anything, a new bug included
     if (unlocated > 0) return { pass: false, text: `FAIL: no divergence located, but ${plural(unlocated, 'case')} diverged unlocated (replay them)` };

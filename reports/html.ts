@@ -162,7 +162,7 @@ function detailScript(r: CampaignResult): string {
 export function renderHtml(r: CampaignResult, opts: HtmlOptions = {}): string {
   const g = groupSections(r);
   const index = new Map(r.divergences.map((d, i) => [d, i]));
-  const verdict = verdictText(g, r.unlocated?.count);
+  const verdict = verdictText(g, r.unlocated?.count, r.testsRun);
   const suppressedSigs = g.suppressed.reduce((s, x) => s + x.divergences.length, 0);
   const body: string[] = [];
   body.push(`<h1>difftest report ${code(r.runId)}${r.partial ? ' (PARTIAL)' : ''}</h1>`);

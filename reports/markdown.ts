@@ -242,7 +242,7 @@ export function renderMarkdown(r: CampaignResult, options: MarkdownOptions = {})
   const out: string[] = [];
   out.push(`# difftest report ${mdCode(r.runId)}${r.partial ? ' (PARTIAL)' : ''}`);
   if (r.partial) out.push(`> **${PARTIAL_NOTE}**`);
-  const verdict = verdictText(g, r.unlocated?.count);
+  const verdict = verdictText(g, r.unlocated?.count, r.testsRun);
   const suppressedSigs = g.suppressed.reduce((n, s) => n + s.divergences.length, 0);
   const extra = [
     `${g.suppressed.length} suppressed group${g.suppressed.length === 1 ? '' : 's'} (${suppressedSigs} signature${suppressedSigs === 1 ? '' : 's'})`,

@@ -349,7 +349,8 @@ class Campaign {
           else this.dispatch(slot);
           return;
         }
-        if (this.readyCount === 0) this.startTesting();
+        // (an interruption during start-up has ended testing before it began)
+        if (this.readyCount === 0 && this.testingEnded === undefined) this.startTesting();
         if (++this.readyCount === this.options.workers) this.startupSeconds = (performance.now() - this.t0) / 1000;
         // the next batch too, generated while the first one runs
         const perWorker = this.batchSize > 1 ? BATCHES_IN_FLIGHT : 1;
