@@ -15,6 +15,12 @@ export const CaseSchema = z.object({
   format: z.literal(CASE_FORMAT),
   id: z.string().min(1),
   name: z.string().optional(),
+  /**
+   * The CPU mode and test machine the case runs on: long64 (the default) is 64-bit code on the
+   * 64-bit machine (contracts/test-machine.ts); protected32 is 32-bit code in legacy protected
+   * mode on the 32-bit machine (contracts/test-machine-32.ts), compared on the 32-bit register view.
+   */
+  mode: z.enum(['long64', 'protected32']).optional(),
   /** Code placed at the test machine's code address. */
   code: hexBytes,
   /** The assembly the code came from, one instruction per line (informational). */
@@ -51,6 +57,10 @@ export const CaseSchema = z.object({
   }),
 });
 export type Case = z.output<typeof CaseSchema>;
+export type CaseMode = NonNullable<Case['mode']>;
+
+/** The mode a case runs in (absent: long64). */
+export const caseMode = (c: Pick<Case, 'mode'>): CaseMode => c.mode ?? 'long64';
 export type CaseJson = z.input<typeof CaseSchema>;
 
 export class CaseFileError extends Error {

@@ -12,7 +12,7 @@
  */
 import { Instruction, MemorySizeExt, Mnemonic, OpKind, Register } from 'iced-x86';
 import { describe, forEachInstruction, type DecodedInstruction } from './decode.js';
-import { getKeystone, KeystoneError, type KeystoneX86 } from './keystone.js';
+import { getKeystone, KeystoneError, type CodeBits, type KeystoneX86 } from './keystone.js';
 import { highByteRexConflict, parseInstruction, type SrcInstruction, type SrcOperand } from './operands.js';
 
 export interface AssembledInstruction extends DecodedInstruction {
@@ -46,8 +46,13 @@ export type LeanAsmResult =
 const MASK64 = (1n << 64n) - 1n;
 
 let sharedKs: KeystoneX86 | undefined;
-/** Load keystone (once). Needed before the synchronous `assembleChecked` without an explicit instance. */
-export async function initAssembler(): Promise<KeystoneX86> {
+/**
+ * Load keystone (once per code width). Needed before the synchronous `assembleChecked` without an
+ * explicit instance, which uses the 64-bit one; pass the 32-bit instance to assemble `bits 32`
+ * code (the bytes are then decoded by iced in 32-bit mode).
+ */
+export async function initAssembler(bits: CodeBits = 64): Promise<KeystoneX86> {
+  if (bits !== 64) return getKeystone(bits);
   sharedKs ??= await getKeystone();
   return sharedKs;
 }
@@ -146,6 +151,9 @@ const MNEMONIC_ALIAS: Record<string, string> = {
   loopnz: 'loopne',
   fwait: 'wait',
   cmpxchg16b: 'cmpxchg16b',
+  // 16-bit PUSHA/POPA in 32-bit code (iced names them by their 16-bit form)
+  pushaw: 'pusha',
+  popaw: 'popa',
 };
 
 export function canonicalMnemonic(m: string): string {
@@ -317,14 +325,14 @@ export function compareInstruction(src: SrcInstruction, ins: Instruction): strin
 // ---------------------------------------------------------------------------------------------
 // the checked assembler
 
-function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint): AsmResult;
-function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint, lean: true): LeanAsmResult;
-function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint, lean = false): AsmResult | LeanAsmResult {
+function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint, bits: CodeBits): AsmResult;
+function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint, bits: CodeBits, lean: true): LeanAsmResult;
+function check(prep: Extract<Prepared, { ok: true }>, bytes: Uint8Array, address: bigint, bits: CodeBits, lean = false): AsmResult | LeanAsmResult {
   const insLines = prep.lines.filter((l) => l.ins !== undefined);
   const out: Array<AssembledInstruction | PlacedInstruction> = [];
   let failure: Extract<AsmResult, { ok: false }> | undefined;
   let k = 0;
-  forEachInstruction(bytes, address, 64, (ins, offset) => {
+  forEachInstruction(bytes, address, bits, (ins, offset) => {
     const src = insLines[k];
     if (!src) {
       const extra = describe(ins, bytes, offset);
@@ -430,7 +438,7 @@ function assemble(
     if (!locate) return { ok: false, line: -1, source: '', reason: `keystone: ${r.error.message}`, kind: 'syntax' };
     return locateKeystoneError(ks, prep, address, r.error);
   }
-  return lean ? check(prep, r.bytes, address, true) : check(prep, r.bytes, address);
+  return lean ? check(prep, r.bytes, address, ks.bits, true) : check(prep, r.bytes, address, ks.bits);
 }
 
 /**
@@ -446,7 +454,7 @@ export function verifyEncoding(
   const arr = typeof lines === 'string' ? lines.split('\n') : lines;
   const prep = prepare(arr, opts.prefilter ?? true);
   if (!prep.ok) return prep;
-  return check(prep, bytes, address);
+  return check(prep, bytes, address, 64);
 }
 
 /** Format a rejection as one line: `line 3 'mov sil, ah': reason`. */

@@ -66,7 +66,11 @@ interface KsPackage {
 }
 
 const KS_ARCH_X86 = 4;
-const KS_MODE_64 = 8;
+/** keystone's KS_MODE_16/32/64 by code width in bits. */
+const KS_MODE: Record<CodeBits, number> = { 16: 2, 32: 4, 64: 8 };
+
+/** The width of the code keystone assembles (`bits 16/32/64`). */
+export type CodeBits = 16 | 32 | 64;
 
 const require = createRequire(import.meta.url);
 // The CJS build, by path: resolvers disagree on the entry (tsx resolves the bare name to index.d.ts).
@@ -92,7 +96,7 @@ class KsInstance {
     private readonly stackRestore: (sp: number) => void,
   ) {}
 
-  static async create(): Promise<KsInstance> {
+  static async create(bits: CodeBits = 64): Promise<KsInstance> {
     const mod = await compiled();
     // A fresh copy of the CJS build = a fresh emscripten module singleton.
     delete require.cache[KS_CJS_PATH];
@@ -122,7 +126,7 @@ class KsInstance {
     if (typeof save !== 'function' || typeof restore !== 'function') {
       throw new Error('keystone-wasm: unexpected wasm exports (stackSave/stackRestore not found)');
     }
-    const engine = new pkg.Keystone(KS_ARCH_X86, KS_MODE_64);
+    const engine = new pkg.Keystone(KS_ARCH_X86, KS_MODE[bits]);
     return new KsInstance(engine, stderr, pkg, save as () => number, restore as (sp: number) => void);
   }
 
@@ -173,6 +177,8 @@ export interface KeystoneOptions {
   restoreStackAfterFatal?: boolean;
   /** Warm spare instances kept for synchronous replacement (default 1). */
   spares?: number;
+  /** Code width (default 64): 32 assembles `bits 32` code (no REX, 32-bit default sizes). */
+  bits?: CodeBits;
 }
 
 type AsmOutcome =
@@ -190,6 +196,8 @@ export class KeystoneX86 {
   private pendingSpares = 0;
   private spareWaiters: Array<() => void> = [];
   private readonly wantSpares: number;
+  /** The code width this assembler produces. */
+  readonly bits: CodeBits;
   private readonly restoreStack: boolean;
   private closed = false;
   private readonly st: KeystoneStats = { instancesCreated: 0, recreations: 0, fatalErrors: 0, calls: 0 };
@@ -198,11 +206,12 @@ export class KeystoneX86 {
     this.current = first;
     this.wantSpares = Math.max(0, opts.spares ?? 1);
     this.restoreStack = opts.restoreStackAfterFatal ?? true;
+    this.bits = opts.bits ?? 64;
     this.st.instancesCreated = 1;
   }
 
   static async create(opts: KeystoneOptions = {}): Promise<KeystoneX86> {
-    const ks = new KeystoneX86(await KsInstance.create(), opts);
+    const ks = new KeystoneX86(await KsInstance.create(opts.bits), opts);
     ks.refillSpares();
     await ks.ready();
     return ks;
@@ -223,7 +232,7 @@ export class KeystoneX86 {
   private refillSpares(): void {
     while (!this.closed && this.spares.length + this.pendingSpares < this.wantSpares) {
       this.pendingSpares++;
-      KsInstance.create().then(
+      KsInstance.create(this.bits).then(
         (inst) => {
           this.pendingSpares--;
           this.st.instancesCreated++;
@@ -256,7 +265,7 @@ export class KeystoneX86 {
 
   private async replaceCurrentAsync(): Promise<void> {
     if (this.replaceCurrent()) return;
-    const inst = await KsInstance.create();
+    const inst = await KsInstance.create(this.bits);
     this.st.instancesCreated++;
     this.current = inst;
     this.st.recreations++;
@@ -351,9 +360,10 @@ export class KeystoneX86 {
   }
 }
 
-let shared: Promise<KeystoneX86> | undefined;
-/** The process-wide shared assembler instance. */
-export function getKeystone(): Promise<KeystoneX86> {
-  shared ??= KeystoneX86.create();
-  return shared;
+const shared = new Map<CodeBits, Promise<KeystoneX86>>();
+/** The process-wide shared assembler instance for a code width (default 64). */
+export function getKeystone(bits: CodeBits = 64): Promise<KeystoneX86> {
+  let ks = shared.get(bits);
+  if (!ks) shared.set(bits, (ks = KeystoneX86.create({ bits })));
+  return ks;
 }

@@ -36,6 +36,8 @@ export interface GeneratedInstruction {
   readonly noRex: boolean;
   readonly operands: readonly GeneratedOperand[];
   readonly prefixes: PrefixChoice;
+  /** 32-bit code (the protected32 family): string pointers are ESI/EDI. */
+  readonly legacy?: boolean;
 }
 
 export interface Interval {
@@ -56,6 +58,8 @@ export interface ProgramState extends AddressingState {
   repIterations: number;
   /** RBP holds the frame pointer an ENTER made (a LEAVE then needs no pin). */
   framePointer: boolean;
+  /** 32-bit code: 32-bit addresses and stack slots (the protected32 family). */
+  readonly legacy?: boolean;
 }
 
 /**
@@ -168,7 +172,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     const span = memorySpan(c, o.size);
     // CMPXCHG16B: any 16-byte aligned operand of the window, and now and then a misaligned one (#GP(0))
     const align = span === 16 && c.pointers.aligned ? 16 : 1;
-    const options = { span, noRex: c.noRex, window: s.window, absoluteAllowed: s.absoluteAllowed || row.operands[i]?.kind === Kind.O, align };
+    const options = { span, noRex: c.noRex, window: s.window, absoluteAllowed: s.absoluteAllowed || row.operands[i]?.kind === Kind.O, align, legacy: s.legacy };
     const r = accessesNothing(row) ? unaccessedMemoryOperand(o.choice, s, options) : resolveMemoryOperand(o.choice, s, options);
     for (const [reg, v] of r.pins) setPin(s, undo, reg, v);
     const size = row.operands.some((f) => f.kind === Kind.S) ? 2 : row.handler === 'cmpxchg8b' ? span : row.handler === 'lea' ? undefined : o.size ?? (row.forms === 'M' ? 1 : undefined);
@@ -257,7 +261,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   // ENTER's frame pointer. RBP ranges over the stack window up to the initial RSP, so later
   // pops stay inside it as without them.
   if (row.handler === 'enter' || (row.handler === 'leave' && !s.framePointer)) {
-    const z = BigInt(c.opSize === 2 ? 2 : 8);
+    const z = BigInt(c.opSize === 2 ? 2 : s.legacy ? 4 : 8);
     const level = row.handler === 'enter' && operands[1]?.kind === 'imm' ? operands[1].value & 31n : 1n;
     const rsp0 = s.pins.get(RSP) ?? LAYOUT.stackTop;
     const lowest = rsp0 - STACK_WINDOW.below + (level > 1n ? z * (level - 1n) : 0n);
@@ -279,7 +283,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     rbpWritten ||= r === RBP;
   }
   // a 16-bit ENTER sets only BP: the rest of RBP is whatever it was, no frame pointer
-  if (row.handler === 'enter') s.framePointer = c.opSize === 8;
+  if (row.handler === 'enter') s.framePointer = c.opSize === (s.legacy ? 4 : 8);
   else if (rbpWritten) s.framePointer = false;
   if (stringUpdate) {
     s.repIterations += stringUpdate.iterations;
@@ -295,7 +299,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   }
   if (hasMemory && prefixes.lock && !(row.operands[0]?.kind === Kind.E && operands[0]?.kind === 'mem')) prefixes = { ...prefixes, lock: false };
   if (!hasMemory && prefixes.lock) prefixes = { ...prefixes, lock: false };
-  return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes };
+  return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes, ...(s.legacy ? { legacy: true } : {}) };
 }
 
 /** `g`'s RIP-relative memory operand, if it has one. */
@@ -320,7 +324,7 @@ export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): Sr
   if (g.prefixes.lock) prefixes.push('lock');
   if (g.prefixes.rep) prefixes.push(g.prefixes.rep);
   const mnemonic = g.row.forms === 'Zv,Iv' && g.opSize === 8 ? 'movabs' : textMnemonic(g.row, g.opSize);
-  if (mnemonic === 'movsd') return { prefixes, mnemonic, operands: [stringOperand('rdi'), stringOperand('rsi')] };
+  if (mnemonic === 'movsd') return { prefixes, mnemonic, operands: g.legacy ? [stringOperand('edi'), stringOperand('esi')] : [stringOperand('rdi'), stringOperand('rsi')] };
   if (g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y)) return { prefixes, mnemonic, operands: [] };
   const operands: SrcOperand[] = [];
   for (const o of g.operands) {
@@ -367,7 +371,7 @@ export function formatInstruction(g: GeneratedInstruction, ripDisp?: bigint): st
   }
   const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
   // keystone reads a bare `movsd` as the SSE instruction; the explicit-operand spelling is the string op
-  if (mnemonic === 'movsd') ops.splice(0, ops.length, 'dword ptr [rdi]', 'dword ptr [rsi]');
+  if (mnemonic === 'movsd') ops.splice(0, ops.length, ...(g.legacy ? ['dword ptr [edi]', 'dword ptr [esi]'] : ['dword ptr [rdi]', 'dword ptr [rsi]']));
   words.push(mnemonic);
   if (ops.length > 0 && (!isString || mnemonic === 'movsd')) words.push(ops.join(', '));
   // one join, so a flat string: the encoding cache (assemble-many.ts) hashes and compares it

@@ -120,6 +120,8 @@ export interface ResolveOptions {
   readonly absoluteAllowed: boolean;
   /** Round the target down to a multiple of this from the window's start (16-aligned). */
   readonly align?: number;
+  /** 32-bit code: every address is 32 bits, [disp32] is absolute and the fallback (there is no RIP-relative form). */
+  readonly legacy?: boolean;
 }
 
 export interface ResolvedMemoryOperand {
@@ -169,7 +171,7 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
   const segment = choice.segment === 'none' ? undefined : choice.segment;
   const segBase = segment ? state.segmentBases[segment] : 0n;
   // keystone text cannot ask for 32-bit addressing without a register: [disp32] and RIP stay 64-bit
-  const bits = choice.form === 'absolute' || choice.form === 'rip' ? 64 : choice.addressSize;
+  const bits = o.legacy ? 32 : choice.form === 'absolute' || choice.form === 'rip' ? 64 : choice.addressSize;
   const ea = BigInt.asUintN(bits, target - segBase);
   const limit = o.noRex ? 8 : 16;
   const usable = (r: number): boolean => r < limit && !state.written.has(r) && !state.drifted.has(r);
@@ -190,6 +192,7 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
       if (choice.form === 'absolute') break;
     }
   }
+  if (o.legacy) return { operand: { form: 'absolute', segment, scale: 1, disp: BigInt.asIntN(32, ea), dispWidth: 32, addressSize: 32, address: ea }, pins: [] };
   return { operand: { form: 'rip', segment, scale: 1, disp: 0n, dispWidth: 32, addressSize: 64, address: BigInt.asUintN(64, target - segBase) }, pins: [] };
 }
 

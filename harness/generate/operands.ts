@@ -10,10 +10,10 @@ import { G, type Gen } from './gen.js';
 import { Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
 import type { IsaRow } from '../../emulator/isa/row.js';
 import { immediateGen, unsignedImmediateGen, type ImmediateBits } from './immediates.js';
-import { MEMORY_OPERAND_GEN, type MemoryOperandChoice } from './memory-operand.js';
+import { MEMORY_OPERAND_GEN as MEMORY_GEN_64, type MemoryOperandChoice } from './memory-operand.js';
 import { prefixGen, type PrefixChoice } from './prefixes.js';
 import { makeRegister, registerGen, type OperandWidth, type RegisterOperand } from './registers.js';
-import { formSize, operandSizes, type Encoder } from './row-catalog.js';
+import { formSize, operandSizes, type Encoder, type GenerationMode } from './row-catalog.js';
 
 export type OperandChoice =
   | { readonly kind: 'reg'; readonly reg: RegisterOperand }
@@ -70,7 +70,12 @@ function immediateBits(form: OperandForm, row: IsaRow, opSize: 2 | 4 | 8): Immed
   return (size * 8) as ImmediateBits;
 }
 
-function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean): Gen<OperandChoice> {
+/** In 32-bit code memory operands use 32-bit addresses, [disp32] is absolute (there is no RIP-relative form), and registers have no upper half. */
+const legacyMemory = (c: MemoryOperandChoice): MemoryOperandChoice => ({ ...c, form: c.form === 'rip' ? 'absolute' : c.form, addressSize: 32, upperBits: 0n });
+const LEGACY_MEMORY_OPERAND_GEN: Gen<MemoryOperandChoice> = MEMORY_GEN_64.map(legacyMemory);
+
+function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean, legacy: boolean): Gen<OperandChoice> {
+  const MEMORY_OPERAND_GEN = legacy ? LEGACY_MEMORY_OPERAND_GEN : MEMORY_GEN_64;
   const form = row.operands[i]!;
   const size = formSize(form, opSize);
   const exclude = operandIsWritten(row, i) && !(noRex && size === 1) ? [RSP] : [];
@@ -87,7 +92,7 @@ function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, u
       const width = (size ?? opSize) as OperandWidth;
       const highByte = noRex && width === 1 && low >= 4;
       // a written Z register 4 would be RSP/SPL: use R12 instead
-      const extended = G.boolean().map((b) => (b || (low === RSP && operandIsWritten(row, i) && !highByte)) && !(noRex && width === 1));
+      const extended = G.boolean().map((b) => (b || (low === RSP && operandIsWritten(row, i) && !highByte)) && !(noRex && width === 1) && !legacy);
       return extended.map((x): OperandChoice => ({ kind: 'reg', reg: makeRegister(low + (x ? 8 : 0), width, highByte) }));
     }
     case Kind.I: {
@@ -121,22 +126,24 @@ const POINTERS_GEN: Gen<ImplicitPointerChoice> = G.record({
 const choiceCache = new Map<string, Gen<InstructionChoice>>();
 
 /** Random choices for one instruction of `row`. */
-export function instructionChoiceArbitrary(row: IsaRow, encoder: Encoder = 'keystone'): fc.Arbitrary<InstructionChoice> {
-  return instructionChoiceGen(row, encoder).arb;
+export function instructionChoiceArbitrary(row: IsaRow, encoder: Encoder = 'keystone', mode: GenerationMode = 'long64'): fc.Arbitrary<InstructionChoice> {
+  return instructionChoiceGen(row, encoder, mode).arb;
 }
 
-export function instructionChoiceGen(row: IsaRow, encoder: Encoder = 'keystone'): Gen<InstructionChoice> {
-  const key = `${row.id}:${encoder}`;
+/** `mode` protected32: 32-bit code, so no REX (registers 0–7, AH–BH), sizes 16/32, 32-bit addresses. */
+export function instructionChoiceGen(row: IsaRow, encoder: Encoder = 'keystone', mode: GenerationMode = 'long64'): Gen<InstructionChoice> {
+  const key = `${row.id}:${encoder}:${mode}`;
   let gen = choiceCache.get(key);
-  if (!gen) choiceCache.set(key, (gen = buildInstructionChoiceGen(row, encoder)));
+  if (!gen) choiceCache.set(key, (gen = buildInstructionChoiceGen(row, encoder, mode)));
   return gen;
 }
 
-function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder): Gen<InstructionChoice> {
+function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder, mode: GenerationMode): Gen<InstructionChoice> {
+  const legacy = mode === 'protected32';
   const hasByteOperand = row.operands.some((o) => o.size === 1 && (o.kind === Kind.E || o.kind === Kind.G || o.kind === Kind.Z));
   const layout = G.record({
-    opSize: G.constantFrom(...operandSizes(row, encoder)),
-    noRex: hasByteOperand ? G.constantFrom(false, false, true) : G.constant(false),
+    opSize: G.constantFrom(...operandSizes(row, encoder, mode)),
+    noRex: legacy ? G.constant(true) : hasByteOperand ? G.constantFrom(false, false, true) : G.constant(false),
     useMemory: row.mod === 'reg' ? G.constant(false) : row.mod === 'mem' ? G.constant(true) : G.boolean(),
   });
   const prefixes = prefixGen(row);
@@ -151,7 +158,7 @@ function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder): Gen<Instructi
       row: G.constant(row),
       opSize: G.constant(size as 2 | 4 | 8),
       noRex: G.constant(noRex),
-      operands: G.tuple(...row.operands.map((_, i) => operandGen(row, i, size as 2 | 4 | 8, noRex, useMemory))),
+      operands: G.tuple(...row.operands.map((_, i) => operandGen(row, i, size as 2 | 4 | 8, noRex, useMemory, legacy))),
       prefixes,
       pointers: POINTERS_GEN,
     });

@@ -12,7 +12,7 @@ import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
 import { REGISTER_VALUE_GEN, RFLAGS_GEN } from './register-values.js';
-import { generatableRows, type Encoder, type Family } from './row-catalog.js';
+import { generatableRows, modeOfFamilies, type Encoder, type Family, type GenerationMode } from './row-catalog.js';
 import type { ScratchWindow } from './memory-operand.js';
 import { xorshift64Next } from './xorshift64.js';
 
@@ -46,6 +46,8 @@ export interface GeneratedProgram {
   readonly dropped: number;
   /** REP iterations the program may run at most (each one is a step). */
   readonly repIterations: number;
+  /** The CPU mode the program is for (protected32: `bits 32` code on the 32-bit test machine). */
+  readonly mode: GenerationMode;
 }
 
 export interface ProgramOptions {
@@ -112,11 +114,13 @@ interface ProgramDraw {
 }
 
 /** Resolve the drawn choices in order into a program (deterministic). */
-export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): GeneratedProgram {
+export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone', mode: GenerationMode = 'long64'): GeneratedProgram {
+  const legacy = mode === 'protected32';
   const state: ProgramState = {
     pins: new Map([[RSP, d.rsp]]), written: new Set(), drifted: new Set(),
-    segmentBases: { fs: d.fsBase, gs: d.gsBase }, window: d.window, absoluteAllowed: encoder === 'raw',
-    stringPointers: new Map(), stringRegion: undefined, repIterations: 0, framePointer: false,
+    // 32-bit code: FS/GS are the flat data segment (base 0); [disp32] is absolute there
+    segmentBases: legacy ? { fs: 0n, gs: 0n } : { fs: d.fsBase, gs: d.gsBase }, window: d.window, absoluteAllowed: encoder === 'raw' || legacy,
+    stringPointers: new Map(), stringRegion: undefined, repIterations: 0, framePointer: false, legacy,
   };
   const instructions: GeneratedInstruction[] = [];
   let dropped = 0;
@@ -125,7 +129,9 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     if (g) instructions.push(g);
     else dropped++;
   }
-  const regs = gprsByEncoding((num) => state.pins.get(num) ?? d.values[num]!);
+  const initial = (num: number): bigint => state.pins.get(num) ?? d.values[num]!;
+  // 32-bit code: EAX–EDI hold 32-bit values (every address was computed modulo 2^32); R8–R15 do not exist (0, as QEMU shows them)
+  const regs = gprsByEncoding(legacy ? (num) => (num < 8 ? BigInt.asUintN(32, initial(num)) : 0n) : initial);
   // the window and whatever string instructions can reach (up to a page around it, instruction.ts):
   // not clipped at the data page, since a string op running down from the window's start touches
   // the (mapped, writable) top of the code page, and those bytes must be initialised and compared too
@@ -155,6 +161,7 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone'): Gen
     window: d.window,
     dropped,
     repIterations: state.repIterations,
+    mode,
   };
 }
 
@@ -216,12 +223,14 @@ const SEGMENT_BASE_GEN = G.constantFrom(0n, 0n, 0x1000n, 0x18000n, LAYOUT.data);
 
 export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
   const encoder = options.encoder ?? 'keystone';
+  const mode = modeOfFamilies(options.families);
+  if (mode !== 'long64' && encoder === 'raw') throw new RangeError(`programArbitrary: family ${mode} is generated with keystone only (the raw encoder writes 64-bit code)`);
   const rows = generatableRows(options.families, encoder);
   if (rows.length === 0) throw new RangeError('programArbitrary: no generatable rows in the selected families');
   const [minLength, maxLength] = options.length;
   return G
     .record<ProgramDraw & Record<string, unknown>>({
-      choices: G.array(G.constantFrom(...rows).chain((row) => instructionChoiceGen(row, encoder)), { minLength, maxLength }),
+      choices: G.array(G.constantFrom(...rows).chain((row) => instructionChoiceGen(row, encoder, mode)), { minLength, maxLength }),
       values: G.array(REGISTER_VALUE_GEN, { minLength: 16, maxLength: 16 }),
       rflags: RFLAGS_GEN,
       window: windowGen,
@@ -239,5 +248,5 @@ export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
       fsBase: SEGMENT_BASE_GEN,
       gsBase: SEGMENT_BASE_GEN,
     })
-    .map((d) => buildProgram(d, encoder));
+    .map((d) => buildProgram(d, encoder, mode));
 }

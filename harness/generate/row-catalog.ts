@@ -19,10 +19,17 @@
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { isSimdKind, Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
 import type { IsaRow } from '../../emulator/isa/row.js';
+import { operandSizes32, skipReason32 } from './legacy-rows.js';
 
 export type { IsaRow };
 
 export type Encoder = 'keystone' | 'raw';
+
+/** Families that select a CPU mode of their own (legacy-rows.ts): each runs alone, on its mode's test machine. */
+export const LEGACY_FAMILIES = ['protected32'] as const;
+
+/** The CPU mode a generated program runs in. */
+export type GenerationMode = 'long64' | 'protected32';
 
 const SKIPPED_HANDLERS: Record<string, string> = {
   ud: 'raises #UD by design',
@@ -58,7 +65,7 @@ export function isGeneratable(row: IsaRow): boolean {
   return skipReason(row) === undefined;
 }
 
-export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc'] as const;
+export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc', ...LEGACY_FAMILIES] as const;
 export type Family = (typeof FAMILIES)[number];
 
 const FAMILY_BY_HANDLER: Record<string, Family> = {
@@ -79,12 +86,21 @@ export function familyOf(row: IsaRow): Family {
   return FAMILY_BY_HANDLER[row.handler] ?? 'misc';
 }
 
-/** Throws an error listing the valid families when a name is unknown. */
+/** Throws an error listing the valid families when a name is unknown, or when a legacy-mode family is mixed with others. */
 export function parseFamilies(names: readonly string[]): Family[] {
   for (const n of names) {
     if (!(FAMILIES as readonly string[]).includes(n)) throw new RangeError(`unknown family '${n}'; valid families: ${FAMILIES.join(', ')}`);
   }
+  const legacy = names.filter((n) => (LEGACY_FAMILIES as readonly string[]).includes(n));
+  if (legacy.length > 0 && names.length > legacy.length) {
+    throw new RangeError(`family '${legacy[0]}' runs in its own CPU mode and cannot be mixed with 64-bit families; run it alone`);
+  }
   return names as Family[];
+}
+
+/** The CPU mode programs of these families run in (a legacy-mode family selects its mode). */
+export function modeOfFamilies(families: readonly Family[] | undefined): GenerationMode {
+  return families?.includes('protected32') ? 'protected32' : 'long64';
 }
 
 /**
@@ -97,11 +113,13 @@ export function keystoneCanExpress(row: IsaRow): boolean {
 
 /** Generatable rows, optionally restricted to families and to what the encoder can express. */
 export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw'): IsaRow[] {
+  if (modeOfFamilies(families) === 'protected32') return encoder === 'keystone' ? ALL_ROWS.filter((r) => skipReason32(r) === undefined && keystoneCanExpress(r)) : [];
   return ALL_ROWS.filter((r) => isGeneratable(r) && (!families || families.includes(familyOf(r))) && (encoder === 'raw' || keystoneCanExpress(r)));
 }
 
 /** Operand sizes (bytes) a row's 'v' operands can take, from its size rule (and what keystone can spell). */
-export function operandSizes(row: IsaRow, encoder: Encoder = 'raw'): Array<2 | 4 | 8> {
+export function operandSizes(row: IsaRow, encoder: Encoder = 'raw', mode: GenerationMode = 'long64'): Array<2 | 4 | 8> {
+  if (mode === 'protected32') return operandSizes32(row);
   const extension = ['movzx', 'movsx', 'movsxd'].includes(row.handler);
   if (encoder === 'keystone' && extension) {
     // keystone refuses an extension whose destination is not wider than its source (movzx ax, cx; movsxd eax, ecx)
@@ -141,8 +159,10 @@ export function textMnemonic(row: IsaRow, opSize: 2 | 4 | 8): string {
     return m.replace(/[bwdq]$/, '') + SUFFIX[size];
   }
   switch (m) {
-    case 'pushf': return 'pushfq';
-    case 'popf': return 'popfq';
+    case 'pushf': return opSize === 4 ? 'pushfd' : 'pushfq';
+    case 'popf': return opSize === 4 ? 'popfd' : 'popfq';
+    case 'pusha': return opSize === 4 ? 'pushad' : 'pushaw';
+    case 'popa': return opSize === 4 ? 'popad' : 'popaw';
     case 'fwait': return 'wait';
     case 'xlat': return 'xlatb';
     case 'cmpxchg8b': return opSize === 8 ? 'cmpxchg16b' : 'cmpxchg8b';

@@ -7,8 +7,8 @@ import type { OpMap } from '../../emulator/isa/row.js';
 
 const LEGACY = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
 
-/** The row id of the instruction at the start of `bytes`, or undefined when no row matches. */
-export function rowOfEncoding(bytes: Uint8Array): number | undefined {
+/** The row id of the instruction at the start of `bytes` (64-bit code, or 32-bit with `long64` false), or undefined when no row matches. */
+export function rowOfEncoding(bytes: Uint8Array, long64 = true): number | undefined {
   let i = 0;
   let rep = 0;
   let opsize = false;
@@ -17,7 +17,7 @@ export function rowOfEncoding(bytes: Uint8Array): number | undefined {
     if (bytes[i] === 0x66) opsize = true;
     i++;
   }
-  if (i < bytes.length && (bytes[i]! & 0xf0) === 0x40) i++;
+  if (long64 && i < bytes.length && (bytes[i]! & 0xf0) === 0x40) i++; // REX (INC/DEC outside 64-bit mode)
   let map: OpMap = 'one';
   if (bytes[i] === 0x0f) {
     i++;
@@ -26,6 +26,6 @@ export function rowOfEncoding(bytes: Uint8Array): number | undefined {
   const opcode = bytes[i];
   if (opcode === undefined) return undefined;
   const modrm = ROWS_BY_MAP[map][opcode]![0]?.modrm ? bytes[i + 1] ?? 0 : 0;
-  const row = selectRow(map, opcode, modrm >> 6, (modrm >> 3) & 7, modrm & 7, rep, opsize, new Set());
+  const row = selectRow(map, opcode, modrm >> 6, (modrm >> 3) & 7, modrm & 7, rep, opsize, new Set(), long64);
   return row?.id;
 }

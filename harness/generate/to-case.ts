@@ -7,6 +7,7 @@
 import { CASE_FORMAT, type Case } from '../../corpus/case-schema.js';
 import { LAYOUT } from '../../contracts/test-machine.js';
 import { assembleCheckedLean, type PlacedInstruction } from '../asm/assembler.js';
+import type { KeystoneX86 } from '../asm/keystone.js';
 import { formatInstruction, ripDisplacement, type GeneratedInstruction } from './instruction.js';
 import type { GeneratedProgram } from './program.js';
 import { checkRawEncoding, encodeInstruction } from './raw.js';
@@ -59,17 +60,23 @@ export function buildCase(program: GeneratedProgram, seed: string, code: Uint8Ar
     // every REP iteration is a step (QEMU and the emulator single-step them one by one)
     maxSteps: Math.max(64, asm.length * 40) + program.repIterations,
     provenance: { generator: GENERATOR_NAME, generatorVersion: GENERATOR_VERSION, seed },
+    ...(program.mode !== 'long64' ? { mode: program.mode } : {}),
   };
 }
 
-/** Assemble a generated program with keystone (checked by iced) into a Case placed at LAYOUT.code. */
-export function assembleProgram(program: GeneratedProgram, seed: string): AssemblyOutcome {
+/**
+ * Assemble a generated program with keystone (checked by iced) into a Case placed at LAYOUT.code.
+ * A protected32 program needs `ks`, the 32-bit assembler (`await initAssembler(32)`).
+ */
+export function assembleProgram(program: GeneratedProgram, seed: string, ks?: KeystoneX86): AssemblyOutcome {
+  if (program.mode !== 'long64' && ks?.bits !== 32) throw new Error(`assembleProgram: a ${program.mode} program needs the 32-bit assembler`);
+  const long64 = program.mode === 'long64';
   const rejects: GenerationReject[] = [];
   let instructions = [...program.instructions];
   let lines = [...program.lines];
   for (let attempt = 0; attempt <= program.lines.length + 1; attempt++) {
     if (instructions.length === 0) return { ok: false, rejects };
-    const first = assembleCheckedLean(lines, LAYOUT.code);
+    const first = assembleCheckedLean(lines, LAYOUT.code, ks);
     if (!first.ok) {
       if (first.line < 0) return { ok: false, rejects: [...rejects, { source: first.source, reason: `${first.kind}: ${first.reason}` }] };
       rejects.push({ source: first.source, reason: `${first.kind}: ${first.reason}` });
@@ -79,7 +86,7 @@ export function assembleProgram(program: GeneratedProgram, seed: string): Assemb
     }
     const exact = ripDisplacements(instructions, first.instructions, lines);
     const changed = exact.some((l, i) => l !== lines[i]);
-    const final = changed ? assembleCheckedLean(exact, LAYOUT.code) : first;
+    const final = changed ? assembleCheckedLean(exact, LAYOUT.code, ks) : first;
     if (!final.ok) {
       rejects.push({ source: final.source, reason: `${final.kind}: ${final.reason} (after RIP fix-up)` });
       if (final.line < 0) return { ok: false, rejects };
@@ -93,7 +100,7 @@ export function assembleProgram(program: GeneratedProgram, seed: string): Assemb
     return {
       ok: true,
       case: buildCase(program, seed, final.bytes, exact, 'asm'),
-      rowsExercised: final.instructions.map((a) => rowOfEncoding(a.bytes)),
+      rowsExercised: final.instructions.map((a) => rowOfEncoding(a.bytes, long64)),
       rejects,
     };
   }

@@ -1,0 +1,51 @@
+/**
+ * The rows the `protected32` family generates: integer rows as they run in 32-bit protected mode
+ * (the 32-bit test machine, contracts/test-machine-32.ts), where there is no REX, operations are
+ * 16 or 32 bits wide and addresses 32 bits. The 64-bit rules of row-catalog.ts apply, plus:
+ *  - rows valid in 64-bit mode only (MOVSXD: 63 is ARPL here) are left out;
+ *  - legacy-only rows the emulator runs are in: INC/DEC 40–4F, PUSHA/POPA, INTO, PUSH
+ *    ES/CS/SS/DS (keystone spells them only in their 16-bit form, 66 06…);
+ *  - still out: segment loads (LES/LDS/LSS/LFS/LGS, POP ES/SS/DS: the gdb stub writes no
+ *    selectors between 32-bit cases, so a loaded one would outlive its case), far CALL/JMP,
+ *    ARPL (keystone and iced disagree on its register width), ADD…CMP Eb,Ib by 82 (keystone
+ *    emits 80), and the rows the emulator decodes as #UD (DAA/DAS/AAA/AAS/AAM/AAD, BOUND, SALC);
+ *  - a row whose only register is ESP and writes it (MOV ESP,imm; POP ESP; XCHG EAX,ESP; BSWAP
+ *    ESP) would move the stack anywhere: left out; INC/DEC ESP move it by one and stay in.
+ */
+import { Kind } from '../../emulator/isa/operand-forms.js';
+import type { IsaRow } from '../../emulator/isa/row.js';
+import { skipReason } from './row-catalog.js';
+
+const LEGACY_ONLY_GENERATED = new Set(['alu', 'inc', 'dec', 'pusha', 'popa', 'into', 'push_sreg']);
+const LEGACY_ONLY_SKIPPED: Record<string, string> = {
+  pop_sreg: 'segment load',
+  callf_direct: 'control flow leaves the fragment',
+  jmpf_direct: 'control flow leaves the fragment',
+  arpl: 'keystone and iced disagree on its register width',
+  ud: '#UD in the emulator (BCD, BOUND, SALC)',
+};
+const WRITES_ITS_Z_REGISTER = new Set(['mov_imm', 'pop', 'xchg', 'bswap']);
+
+/** Why a row is not generated in 32-bit protected mode, or undefined when it is. */
+export function skipReason32(row: IsaRow): string | undefined {
+  if (row.only64) return 'valid in 64-bit mode only';
+  if (row.opcode === 0x82 && row.map === 'one') return 'keystone spells ADD…CMP Eb,Ib as 80 /r';
+  // LSS/LFS/LGS too: the gdb stub writes no selectors between 32-bit cases, so a loaded one would outlive its case
+  if (row.handler === 'load_far_pointer') return 'segment load';
+  if (row.invalid64) return LEGACY_ONLY_GENERATED.has(row.handler) ? undefined : LEGACY_ONLY_SKIPPED[row.handler] ?? 'legacy-only row not generated';
+  if (row.handler === 'push_sreg') return undefined; // PUSH FS/GS: the selectors are the machine's
+  const z = row.operands.find((o) => o.kind === Kind.Z);
+  if (z && z.size !== 1 && (row.opcode & 7) === 4 && WRITES_ITS_Z_REGISTER.has(row.handler)) return 'writes ESP';
+  return skipReason(row);
+}
+
+/**
+ * Operand sizes in 32-bit code: 32 by default, 16 with 0x66; never 64. Forms keystone cannot
+ * spell at 16 bits in `bits 32` code (PUSHFW/POPFW, PUSH imm16, LEAVEW) stay 32-bit.
+ */
+export function operandSizes32(row: IsaRow): Array<2 | 4> {
+  if (row.handler === 'movzx' || row.handler === 'movsx') return row.operands[1]?.size === 2 ? [4] : [2, 4];
+  if (row.handler === 'bswap' || row.handler === 'cmpxchg8b') return [4];
+  if (row.sizeRule === 'd64') return row.handler === 'push' || row.handler === 'pop' ? (row.operands[0]?.kind === Kind.I ? [4] : [2, 4]) : [4];
+  return [2, 4];
+}
