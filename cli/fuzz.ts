@@ -5,7 +5,7 @@ import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
 import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/campaign/case-source.js';
 import { BudgetError, describeBudget, splitBudget, MINIMIZE_SHARE } from '../harness/campaign/budget.js';
-import { generatableRows, parseFamilies } from '../harness/generate/row-catalog.js';
+import { generatableRows, modeOfFamilies, parseFamilies, type GenerationMode } from '../harness/generate/row-catalog.js';
 import { DUT_HELP, parseDutSpec, workersForDut } from '../harness/targets.js';
 import { emulatorModelFor } from '../harness/emulator-dut.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
@@ -43,6 +43,10 @@ reported separately and do not count.
   --minimize-seconds S minimization budget (shrinking the first case of each new divergence, most frequent first)
   --no-minimize        report divergences as found
   --family NAME        only these instruction families (repeatable): ${FAMILY_NAMES.join(', ')}
+                       protected32: 32-bit code on the 32-bit test machine (legacy protected mode,
+                       paging off), compared on the 32-bit register view; runs alone (not mixed with
+                       64-bit families), keystone only (no --raw), each case on its own (no --batch:
+                       the guest-side batch runner is 64-bit code)
   --workers N          worker threads, each with its own QEMU (default: cores, at most 8)
   --dut SPEC           system under test: ${DUT_HELP} (default emulator)
   --inject NAME        plant a bug in the emulator (repeatable):
@@ -50,7 +54,8 @@ ${Object.entries(MUTANT_DESCRIPTIONS)
   .map(([k, v]) => `                         ${k.padEnd(21)} ${v}`)
   .join('\n')}
   --mode block|step    block (default): run each case to its end, step only to locate a difference
-  --batch N            block mode: cases per guest-side batch (default ${DEFAULT_BATCH}; 1: each case alone)
+  --batch N            block mode: cases per guest-side batch (default ${DEFAULT_BATCH}; 1: each case alone;
+                       64-bit families only)
   --length MIN-MAX     instructions per case (default 1-10)
   --raw                encode from the opcode tables instead of assembling with keystone
   --cpu MODEL          QEMU -cpu for both sides (default qemu64; the emulator models qemu64 with +flags)
@@ -131,6 +136,14 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   for (const f of families) {
     if (!FAMILY_NAMES.includes(f)) throw new UsageError(`unknown --family '${f}'; valid families: ${FAMILY_NAMES.join(', ')}`);
   }
+  let generationMode: GenerationMode;
+  try {
+    generationMode = modeOfFamilies(families.length ? parseFamilies(families) : undefined);
+  } catch (err) {
+    throw new UsageError(`--family: ${(err as Error).message}`);
+  }
+  const legacyMode = generationMode !== 'long64';
+  if (legacyMode && v.raw === true) throw new UsageError(`--raw encodes 64-bit code only; run --family ${generationMode} without --raw (it assembles with keystone in 32-bit mode)`);
   const lengthText = str('length') ?? '1-10';
   const lm = /^(\d+)-(\d+)$/.exec(lengthText) ?? /^(\d+)$/.exec(lengthText);
   const length: [number, number] = lm ? [Number(lm[1]), Number(lm[2] ?? lm[1])] : [0, 0];
@@ -158,7 +171,8 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     throw err;
   }
   const requestedWorkers = parseWorkersOption(str('workers'));
-  const batch = positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
+  // the guest-side batch runner is 64-bit code: a legacy-mode family runs each case alone
+  const batch = legacyMode ? 1 : positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
   const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'), { timeoutMs: parseTimeoutOption(str('timeout')) });
   // both sides model the same CPU: refuse a model the emulator lacks before anything runs
   if (dut.kind === 'emulator') emulatorModelFor(str('cpu'));

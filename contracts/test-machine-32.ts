@@ -254,3 +254,14 @@ export function buildRealModeMachine(options: TestMachine32Options): TestMachine
     exceptionStops: Array.from({ length: LAYOUT32.sharedVectorsFrom + 1 }, (_, i) => LAYOUT32.handlers + BigInt(i) * LAYOUT32.handlerStride),
   };
 }
+
+/**
+ * A state as QEMU's gdb stub shows it outside 64-bit code: EAX–EDI as their low halves, R8–R15
+ * as 0, EIP. The emulator keeps 64-bit registers whose upper halves legacy code never sees, so
+ * both sides of a 32-bit comparison are read through this view.
+ */
+export function registerView32(s: MachineState): MachineState {
+  const gpr = { ...s.gpr };
+  GPR_NAMES.forEach((n, i) => (gpr[n] = i < 8 ? gpr[n] & 0xffffffffn : 0n));
+  return { ...s, gpr, rip: s.rip & 0xffffffffn };
+}

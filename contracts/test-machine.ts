@@ -248,6 +248,8 @@ export interface ExceptionInfo {
 export async function classifyException(
   state: MachineState,
   readStack: (addr: bigint, length: number) => Promise<Uint8Array>,
+  /** Stack slot width of the exception frame: 8 in IA-32e mode, 4 through a 32-bit gate. */
+  slot: 4 | 8 = 8,
 ): Promise<ExceptionInfo | undefined> {
   const offset = state.rip - LAYOUT.handlers;
   const stops = BigInt(LAYOUT.sharedVectorsFrom + 1);
@@ -255,9 +257,10 @@ export async function classifyException(
   // 32 stands for "some vector from 32 up" (software INT n or an external interrupt)
   const vector = Number(offset / LAYOUT.handlerStride);
   const hasError = ERROR_CODE_VECTORS.has(vector);
-  const frame = await readStack(state.gpr.rsp, 16);
+  const frame = await readStack(state.gpr.rsp, 2 * slot);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const errorCode = hasError ? Number(view.getBigUint64(0, true) & 0xffffffffn) : undefined;
-  const rip = view.getBigUint64(hasError ? 8 : 0, true);
+  const read = (at: number): bigint => (slot === 8 ? view.getBigUint64(at, true) : BigInt(view.getUint32(at, true)));
+  const errorCode = hasError ? Number(read(0) & 0xffffffffn) : undefined;
+  const rip = read(hasError ? slot : 0);
   return { vector, errorCode, cr2: vector === 14 ? state.cr2 : undefined, rip };
 }

@@ -1,7 +1,8 @@
-import type { Case } from '../corpus/case-schema.js';
+import { caseMode, type Case, type CaseMode } from '../corpus/case-schema.js';
 import type { ExecutionTarget, StopReason } from '../contracts/execution-target.js';
 import type { MachineState, MemoryRegion } from '../contracts/machine-state.js';
 import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../contracts/test-machine.js';
+import { buildTestMachine32, LAYOUT32, registerView32 } from '../contracts/test-machine-32.js';
 import { decodeOne, type DecodedInstruction } from './asm/decode.js';
 import { compareMemory, compareStates, type FieldDiff, type MemoryDiff } from './compare.js';
 import { followOracle } from './sync-rules.js';
@@ -57,7 +58,12 @@ export function comparedRegions(c: Case): Array<{ addr: bigint; length: number }
   return [...c.memory.map((m) => ({ addr: m.addr, length: m.bytes.length })), { addr: LAYOUT.stackTop - 0x1000n, length: 0x1000 }];
 }
 
+/** The test machine of the case's mode: the 64-bit one, or the 32-bit one (legacy protected mode, paging off). */
 export function machineForCase(c: Case): TestMachine {
+  if (caseMode(c) === 'protected32') {
+    const m = buildTestMachine32({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags });
+    return { ...m, caseMemory: [{ addr: LAYOUT32.code, bytes: c.code }, ...c.memory] };
+  }
   return buildTestMachine({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags, fsBase: c.fsBase, gsBase: c.gsBase });
 }
 
@@ -111,7 +117,8 @@ export const SCRUBBED = { addr: LAYOUT.stackBase, length: Number(LAYOUT.unmapped
  * difference does not resurface at the next instruction; every masking is recorded.
  */
 export class LockstepRunner {
-  private systemLoaded = new WeakSet<ExecutionTarget>();
+  /** Which test machine's system pages (tables, handlers) each target holds. */
+  private systemLoaded = new WeakMap<ExecutionTarget, CaseMode>();
 
   constructor(
     readonly reference: ExecutionTarget,
@@ -119,18 +126,19 @@ export class LockstepRunner {
   ) {}
 
   private async resetBoth(c: Case, machine: TestMachine): Promise<void> {
+    const mode = caseMode(c);
     await Promise.all(
       [this.reference, this.dut].map(async (t) => {
-        const first = !this.systemLoaded.has(t);
+        const first = this.systemLoaded.get(t) !== mode;
         await t.reset(machine.state, resetMemory(c, machine, first));
-        this.systemLoaded.add(t);
+        this.systemLoaded.set(t, mode);
       }),
     );
   }
 
   /** Forget what the targets hold (after a target restart, say). */
   invalidate(): void {
-    this.systemLoaded = new WeakSet();
+    this.systemLoaded = new WeakMap();
   }
 
   /**
@@ -139,16 +147,17 @@ export class LockstepRunner {
    * that went further on one side), and a later case that reads such bytes (a string op running
    * past its window, ENTER copying frame pointers) would diverge, or agree, falsely.
    */
-  async scrub(): Promise<void> {
+  async scrub(mode: CaseMode = 'long64'): Promise<void> {
     await Promise.all(
       [this.reference, this.dut].map(async (t) => {
-        if (!(this.scrubber && (await this.scrubber(t)))) await t.writeMemory(SCRUBBED.addr, new Uint8Array(SCRUBBED.length), 'phys');
+        // the scrubber's guest loop is 64-bit code, for targets in the 64-bit machine
+        if (!(mode === 'long64' && this.systemLoaded.get(t) !== 'protected32' && this.scrubber && (await this.scrubber(t)))) await t.writeMemory(SCRUBBED.addr, new Uint8Array(SCRUBBED.length), 'phys');
       }),
     );
   }
 
   /**
-   * A faster way to zero the test machine's stack, code and data pages on a target (BatchScreen.scrub
+   * A faster way to zero the 64-bit test machine's stack, code and data pages on a target (BatchScreen.scrub
    * runs a guest loop); resolves false when it could not, and the pages are then written with zeros.
    */
   scrubber: ((t: ExecutionTarget) => Promise<boolean>) | undefined;
@@ -162,12 +171,13 @@ export class LockstepRunner {
    */
   async run(c: Case, options: LockstepOptions = {}): Promise<LockstepResult> {
     const machine = machineForCase(c);
+    const mode = caseMode(c);
     if ((options.mode ?? 'block') === 'block') {
-      await this.scrub();
+      await this.scrub(mode);
       const block = await this.runBlock(c, machine);
       if (block) return block;
     }
-    await this.scrub();
+    await this.scrub(mode);
     return this.runStep(c, machine);
   }
 
@@ -182,12 +192,12 @@ export class LockstepRunner {
     // iteration one) on both sides alike.
     if (rs.kind === 'limit') return undefined;
     if (rs.kind === 'triple-fault') return { outcome: 'match', steps: -1, end: 'triple-fault', masked: [] };
-    const [re, de] = await Promise.all([this.reference.readState(), this.dut.readState()]);
+    const [re, de] = await this.readStates(c);
     // Undefined flags of the last instruction cannot be known without stepping: any rflags
     // difference sends the case to step mode, which masks per instruction.
     if (compareStates(re, de).length) return undefined;
     if ((await this.memoryDiffs(c)).length) return undefined;
-    const exception = await classifyException(re, (a, n) => this.reference.readMemory(a, n, 'virt'));
+    const exception = await classifyException(re, (a, n) => this.reference.readMemory(a, n, 'virt'), frameSlot(c));
     const end = exception ? 'exception' : rs.kind === 'breakpoint' ? 'completed' : 'stopped';
     return { outcome: 'match', steps: -1, end, exception, masked: [] };
   }
@@ -201,10 +211,16 @@ export class LockstepRunner {
     return out;
   }
 
+  /** Both targets' states, 32-bit cases through the register view QEMU's stub gives outside 64-bit code. */
+  private async readStates(c: Case): Promise<[MachineState, MachineState]> {
+    const [r, d] = await Promise.all([this.reference.readState(), this.dut.readState()]);
+    return caseMode(c) === 'long64' ? [r, d] : [registerView32(r), registerView32(d)];
+  }
+
   private instructionAt(c: Case, rip: bigint): DecodedInstruction | undefined {
     const off = rip - LAYOUT.code;
     if (off < 0n || off >= BigInt(c.code.length)) return undefined;
-    const ins = decodeOne(c.code.subarray(Number(off), Number(off) + 15), rip);
+    const ins = decodeOne(c.code.subarray(Number(off), Number(off) + 15), rip, caseMode(c) === 'long64' ? 64 : 32);
     return ins.invalid ? undefined : ins;
   }
 
@@ -213,12 +229,12 @@ export class LockstepRunner {
     const masked: MaskedFlags[] = [];
     const followed: Array<{ rule: string; rip: bigint }> = [];
     const readStack = (t: ExecutionTarget) => (a: bigint, n: number) => t.readMemory(a, n, 'virt');
-    let before = await this.reference.readState();
+    let before = (await this.readStates(c))[0];
     for (let i = 0; i < c.maxSteps; i++) {
       const ins = this.instructionAt(c, before.rip);
       const flagMask = BigInt(ins?.flags.undefined ?? 0);
       const [rs, ds] = await Promise.all([this.reference.step(), this.dut.step()]);
-      const [expected, dutState] = await Promise.all([this.reference.readState(), this.dut.readState()]);
+      const [expected, dutState] = await this.readStates(c);
       let actual = dutState;
       const follow = followOracle(ins, expected, actual);
       if (follow) {
@@ -231,8 +247,8 @@ export class LockstepRunner {
       const memoryDiffs = diffs.length || rs.kind !== 'step' || ds.kind !== 'step' || writesMemory(ins) ? await this.memoryDiffs(c) : [];
       if (diffs.length || memoryDiffs.length || rs.kind !== ds.kind) {
         const [expectedException, actualException] = await Promise.all([
-          classifyException(expected, readStack(this.reference)).catch(() => undefined),
-          classifyException(actual, readStack(this.dut)).catch(() => undefined),
+          classifyException(expected, readStack(this.reference), frameSlot(c)).catch(() => undefined),
+          classifyException(actual, readStack(this.dut), frameSlot(c)).catch(() => undefined),
         ]);
         return {
           outcome: 'divergence',
@@ -248,7 +264,7 @@ export class LockstepRunner {
         await this.dut.reset({ ...actual, rflags: expected.rflags }, []);
       }
       if (rs.kind === 'triple-fault') return { outcome: 'match', steps: i + 1, end: 'triple-fault', masked, followed };
-      const exception = await classifyException(expected, readStack(this.reference));
+      const exception = await classifyException(expected, readStack(this.reference), frameSlot(c));
       if (exception) return { outcome: 'match', steps: i + 1, end: 'exception', exception, masked, followed };
       if (expected.rip === machine.endAddress) return { outcome: 'match', steps: i + 1, end: 'completed', masked, followed };
       before = expected;
@@ -256,6 +272,9 @@ export class LockstepRunner {
     return { outcome: 'match', steps: c.maxSteps, end: 'budget', masked, followed };
   }
 }
+
+/** Exception frames: 8-byte slots in IA-32e mode, 4-byte ones through the 32-bit machine's gates. */
+const frameSlot = (c: Case): 4 | 8 => (caseMode(c) === 'long64' ? 8 : 4);
 
 /** Conservative: anything with a memory operand, a push/call, or a string store may write memory. */
 function writesMemory(ins: DecodedInstruction | undefined): boolean {

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { initAssembler } from '../asm/assembler.js';
 import { fastProgramArbitrary, type GeneratedProgram } from '../generate/program.js';
-import { FAMILIES, generatableRows, parseFamilies, type Family } from '../generate/row-catalog.js';
+import { FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family } from '../generate/row-catalog.js';
 import { assemblePrograms, failedInKeystone, type ProgramToAssemble } from '../generate/assemble-many.js';
-import { encodeRawProgram, type AssemblyOutcome } from '../generate/to-case.js';
+import { assembleProgram, encodeRawProgram, type AssemblyOutcome } from '../generate/to-case.js';
 import { caseSeed, type CaseSource, type GeneratedCase, type WorkerConfig } from './protocol.js';
 
 export const FAMILY_NAMES: readonly string[] = FAMILIES;
@@ -31,6 +31,15 @@ export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' 
   const families: Family[] | undefined = config.families?.length ? parseFamilies(config.families) : undefined;
   // the same programs as `programArbitrary` (seeded identically), minus shrinking bookkeeping
   const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
+  // 32-bit programs: one checked keystone call each, with the 32-bit assembler (assemble-many's
+  // shared passes and encoding cache are for 64-bit code)
+  if (modeOfFamilies(families) === 'protected32') {
+    const ks32 = initAssembler(32);
+    return async (index) => {
+      const program = fc.sample(arbitrary, { seed: caseSeed(config.seed, index), numRuns: 1 })[0]!;
+      return generatedCase(assembleProgram(program, `${config.seed}-${index}`, await ks32));
+    };
+  }
   let ready: Promise<unknown> | undefined;
   let pending: Array<{ item: ProgramToAssemble; resolve: (g: GeneratedCase) => void; reject: (e: unknown) => void }> = [];
   let flushing: Promise<void> | undefined;

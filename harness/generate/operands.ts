@@ -96,7 +96,9 @@ function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, u
       return extended.map((x): OperandChoice => ({ kind: 'reg', reg: makeRegister(low + (x ? 8 : 0), width, highByte) }));
     }
     case Kind.I: {
-      if (row.handler === 'enter') return unsignedImmediateGen(form.size === 1 ? 8 : 16).map((value) => ({ kind: 'imm', value, bits: form.size === 1 ? 8 : 16 }));
+      // Without paging (32-bit machine) a frame larger than the stack window does not fault below the
+      // stack pages but wraps ESP to memory neither side initialised: frames there stay under 256 bytes
+      if (row.handler === 'enter') return unsignedImmediateGen(form.size === 1 || legacy ? 8 : 16).map((value) => ({ kind: 'imm', value, bits: form.size === 1 ? 8 : 16 }));
       const bits = immediateBits(form, row, opSize);
       return immediateGen(bits).map((value) => ({ kind: 'imm', value, bits }));
     }

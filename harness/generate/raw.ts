@@ -187,7 +187,8 @@ export function implicitWrites(row: IsaRow): readonly number[] {
   const out = new Set<number>();
   const factory = new InstructionInfoFactory();
   try {
-    forEachInstruction(encodeInstruction(g, 0x10000n, false), 0x10000n, 64, (ins) => {
+    // legacy-only rows (POPA, PUSHA…) decode only outside 64-bit mode
+    forEachInstruction(encodeInstruction(g, 0x10000n, false), 0x10000n, row.invalid64 ? 32 : 64, (ins) => {
       const info = factory.info(ins);
       for (const used of info.usedRegisters()) {
         if (WRITE_ACCESS.has(used.access) && RegisterExt.isGPR(used.register)) {
