@@ -214,6 +214,9 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     const z = BigInt(row.operands.some((f) => f.size === 1) ? 1 : c.opSize);
     const span = stringSpan(s);
     const ptr = (reg: number, fraction: number): Interval | undefined => {
+      // a pointer an explicit operand overwrote since is anywhere: in 64-bit code that faults at the
+      // unmapped page, in 32-bit code (no paging) it reads memory neither side initialised
+      if (s.legacy && s.written.has(reg)) return undefined;
       const known = s.stringPointers.get(reg);
       if (known) return known;
       const fresh = between(s.window.start, s.window.start + BigInt(s.window.length) - z, fraction);
