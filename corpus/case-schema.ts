@@ -61,6 +61,9 @@ export type CaseMode = NonNullable<Case['mode']>;
 
 /** The mode a case runs in (absent: long64). */
 export const caseMode = (c: Pick<Case, 'mode'>): CaseMode => c.mode ?? 'long64';
+
+/** The width of the case's code, for decoding it. */
+export const caseCodeBits = (c: Pick<Case, 'mode'>): 32 | 64 => (caseMode(c) === 'long64' ? 64 : 32);
 export type CaseJson = z.input<typeof CaseSchema>;
 
 export class CaseFileError extends Error {

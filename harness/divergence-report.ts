@@ -1,4 +1,4 @@
-import type { Case } from '../corpus/case-schema.js';
+import { caseCodeBits, type Case } from '../corpus/case-schema.js';
 import { LAYOUT } from '../contracts/test-machine.js';
 import { decodeAll } from './asm/decode.js';
 import type { DivergenceReport } from './campaign-result.js';
@@ -16,7 +16,7 @@ export interface DivergenceContext {
 /** Everything a report shows about one divergence, from the case and the lockstep result. */
 export function buildDivergenceReport(c: Case, d: Divergence, ctx: DivergenceContext): DivergenceReport {
   const machine = machineForCase(c);
-  const program = decodeAll(c.code, LAYOUT.code).map((i) => ({ address: i.address, bytes: i.bytes, text: i.text }));
+  const program = decodeAll(c.code, LAYOUT.code, caseCodeBits(c)).map((i) => ({ address: i.address, bytes: i.bytes, text: i.text }));
   const index = Math.max(0, program.findIndex((i) => i.address === d.rip));
   return {
     signature: divergenceSignature(d),

@@ -1,4 +1,4 @@
-import { caseMode, type Case, type CaseMode } from '../corpus/case-schema.js';
+import { caseCodeBits, caseMode, type Case, type CaseMode } from '../corpus/case-schema.js';
 import type { ExecutionTarget, StopReason } from '../contracts/execution-target.js';
 import type { MachineState, MemoryRegion } from '../contracts/machine-state.js';
 import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../contracts/test-machine.js';
@@ -220,7 +220,7 @@ export class LockstepRunner {
   private instructionAt(c: Case, rip: bigint): DecodedInstruction | undefined {
     const off = rip - LAYOUT.code;
     if (off < 0n || off >= BigInt(c.code.length)) return undefined;
-    const ins = decodeOne(c.code.subarray(Number(off), Number(off) + 15), rip, caseMode(c) === 'long64' ? 64 : 32);
+    const ins = decodeOne(c.code.subarray(Number(off), Number(off) + 15), rip, caseCodeBits(c));
     return ins.invalid ? undefined : ins;
   }
 

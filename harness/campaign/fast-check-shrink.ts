@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import type { Case } from '../../corpus/case-schema.js';
 import { programArbitrary } from '../generate/program.js';
-import { parseFamilies } from '../generate/row-catalog.js';
+import { modeOfFamilies, parseFamilies } from '../generate/row-catalog.js';
+import { initAssembler } from '../asm/assembler.js';
 import { assembleProgram, encodeRawProgram } from '../generate/to-case.js';
 import { BudgetedPredicate, type StillFails } from '../minimize/budgeted-predicate.js';
 import { caseSeed, type WorkerConfig } from './protocol.js';
@@ -30,6 +31,8 @@ export async function shrinkWithFastCheck(
   const encoder = config.raw ? 'raw' : 'keystone';
   const families = config.families?.length ? parseFamilies(config.families) : undefined;
   const arbitrary = programArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
+  // 32-bit programs are assembled by keystone in 32-bit mode
+  const ks = modeOfFamilies(families) === 'protected32' ? await initAssembler(32) : undefined;
   const id = `${config.seed}-${index}`;
   // past the budget every candidate "passes", so the shrinker stops descending at once
   const predicate = new BudgetedPredicate(stillFails, budget, deadline);
@@ -37,7 +40,7 @@ export async function shrinkWithFastCheck(
   let first = true;
   await fc.check(
     fc.asyncProperty(arbitrary, async (program) => {
-      const out = encoder === 'raw' ? encodeRawProgram(program, id) : assembleProgram(program, id);
+      const out = encoder === 'raw' ? encodeRawProgram(program, id) : assembleProgram(program, id, ks);
       const wasFirst = first;
       first = false;
       if (!out.ok) return true;

@@ -1,4 +1,4 @@
-import type { Case } from '../../corpus/case-schema.js';
+import { caseCodeBits, type Case } from '../../corpus/case-schema.js';
 import { LAYOUT } from '../../contracts/test-machine.js';
 import { decodeAll } from '../asm/decode.js';
 import type { Divergence, LockstepRunner } from '../lockstep.js';
@@ -17,7 +17,7 @@ export interface MinimizedDivergence {
   readonly steps: readonly string[];
 }
 
-export const instructionCount = (c: Case): number => decodeAll(c.code, LAYOUT.code).length;
+export const instructionCount = (c: Case): number => decodeAll(c.code, LAYOUT.code, caseCodeBits(c)).length;
 
 export interface MinimizeDivergenceOptions {
   /** Most predicate runs (default 600). */
