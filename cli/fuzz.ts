@@ -174,6 +174,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   // the guest-side batch runner is 64-bit code: a legacy-mode family runs each case alone
   const batch = legacyMode ? 1 : positiveInt('batch', str('batch'), DEFAULT_BATCH, BATCH.maxCases);
   const dut = parseDutSpec(str('dut') ?? 'emulator', list('inject'), { timeoutMs: parseTimeoutOption(str('timeout')) });
+  if (legacyMode && dut.kind === 'host') throw new UsageError(`--dut host runs 64-bit user code; --family ${generationMode} needs a DUT with a test machine (emulator, qemu or gdb)`);
   // both sides model the same CPU: refuse a model the emulator lacks before anything runs
   if (dut.kind === 'emulator') emulatorModelFor(str('cpu'));
   // a gdb stub that serves one connection (QEMU's own, say) would leave every other worker waiting forever

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import path from 'node:path';
-import type { Case } from '../../corpus/case-schema.js';
+import { caseMode, type Case } from '../../corpus/case-schema.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
 import { GdbRemoteTarget } from '../../oracle/gdb-target.js';
 import { RspError } from '../../oracle/rsp/errors.js';
@@ -96,7 +96,8 @@ async function runCases(first: number, count: number, stride: number, generating
   let differed: boolean[] = [];
   const oracleCrashes: Array<{ caseId: string; message: string }> = [];
   const runnable = generated.flatMap((g) => (g.case ? [g.case] : []));
-  if (config.mode === 'block' && runnable.length > 1) {
+  // the guest-side batch runner is 64-bit code: 32-bit cases run one by one below
+  if (config.mode === 'block' && runnable.length > 1 && runnable.every((c) => caseMode(c) === 'long64')) {
     try {
       ({ agreed, differed } = await screen.screen(runnable));
     } catch (err) {
