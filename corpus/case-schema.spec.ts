@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CASE_FORMAT, CaseFileError, decodeCase, encodeCase, readCaseFile, type CaseJson } from './case-schema.js';
+import { CASE_FORMAT, CaseFileError, caseCodeBits, caseMode, decodeCase, encodeCase, readCaseFile, type CaseJson } from './case-schema.js';
 
 const base: CaseJson = { format: CASE_FORMAT, id: 't', code: '90', provenance: { generator: 'hand' } };
 
@@ -57,5 +57,21 @@ describe('case validation against the test machine', () => {
     const c = decodeCase(base);
     const outside = { ...c, memory: [{ addr: 0x100000n, bytes: new Uint8Array(4) }] };
     expect(encodeCase(outside).memory).toEqual([{ addr: '0x100000', bytes: '00000000' }]);
+  });
+});
+
+describe('case mode', () => {
+  it('defaults to long64 without writing the field, and keeps protected32 through a save', () => {
+    const plain = decodeCase(base);
+    expect(caseMode(plain)).toBe('long64');
+    expect('mode' in encodeCase(plain)).toBe(false);
+    const legacy = decodeCase({ ...base, mode: 'protected32' });
+    expect(caseMode(legacy)).toBe('protected32');
+    expect(caseCodeBits(legacy)).toBe(32);
+    expect(decodeCase(JSON.parse(JSON.stringify(encodeCase(legacy)))).mode).toBe('protected32');
+  });
+
+  it('names the field of an unknown mode in one line', () => {
+    expect(problem({ ...base, mode: 'real32' })).toMatch(/^case\.json: not a valid difftest case \(mode: .*\); fix the field or regenerate the case$/);
   });
 });
