@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPR_NAMES, type MachineState, SEGMENT_NAMES } from '../contracts/machine-state.js';
 import { systemMemory } from '../contracts/test-machine.js';
-import { buildRealModeMachine, buildTestMachine32, LAYOUT32 } from '../contracts/test-machine-32.js';
+import { buildRealModeMachine, buildTestMachine32, LAYOUT32, registerView32 } from '../contracts/test-machine-32.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import { EmulatorTarget } from './emulator-target.js';
 import { ALL_ROWS } from './isa/table.js';
@@ -39,12 +39,7 @@ afterAll(async () => {
 const ATTRS = 0x00f0ff00;
 
 /** What QEMU's stub shows outside 64-bit code; 64-bit code as is. */
-function view(s: MachineState, long64: boolean): MachineState {
-  if (long64) return s;
-  const gpr = { ...s.gpr };
-  GPR_NAMES.forEach((n, i) => (gpr[n] = i < 8 ? gpr[n] & 0xffffffffn : 0n));
-  return { ...s, gpr, rip: s.rip & 0xffffffffn };
-}
+const view = (s: MachineState, long64: boolean): MachineState => (long64 ? s : registerView32(s));
 
 function diffStates(a: MachineState, b: MachineState, flagMask: bigint): string[] {
   const out: string[] = [];
