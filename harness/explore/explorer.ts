@@ -162,7 +162,7 @@ function taintedFrom(records: ReadonlyMap<number, Uint32Array>): number {
 /** Explore `seeds` with one worker per oracle; the workers share one queue of opcode walks. */
 export async function explore(options: ExploreOptions): Promise<ExploreOutcome> {
   const program = await exploreProgram();
-  const findings = new Findings();
+  const findings = new Findings(options.model);
   const coverage: SeedCoverage[] = options.seeds.map((s) => {
     const [from, to] = s.opcodes ?? [0, 0xff];
     let n = 0;

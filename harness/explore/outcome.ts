@@ -18,6 +18,14 @@ const END = Number(CODE_PAGE_END);
 const qword = (w: Uint32Array, q: number) => w[2 * q]! + w[2 * q + 1]! * TWO32;
 const big = (w: Uint32Array, q: number) => (BigInt(w[2 * q + 1]!) << 32n) | BigInt(w[2 * q]!);
 
+/** #PF error code bit I/D: the access was an instruction fetch (reported with EFER.NXE set, as in the explore machine). */
+const PF_FETCH = 0x10;
+
+/** The record is the fetch of the candidate's instruction running past its last byte: #PF on the instruction, at the page end, on a fetch (a data access to the page end has the same RIP and CR2). */
+function fetchRanPast(words: Uint32Array, length: number): boolean {
+  return words[2 * REC.vector] === PF && (words[2 * REC.errorCode]! & PF_FETCH) !== 0 && qword(words, REC.rip) === END - length && qword(words, REC.cr2) === END;
+}
+
 /**
  * The walk's view of a record (explore/tunnel.ts outcomes): `F` the fetch ran past the candidate's
  * bytes, `tL` it retired with length L, `b` it retired and branched, `xV` it raised vector V,
@@ -27,7 +35,7 @@ export function fingerprint(words: Uint32Array, length: number): string {
   const vector = words[2 * REC.vector]!;
   const rip = qword(words, REC.rip);
   const start = END - length;
-  if (vector === PF && rip === start && qword(words, REC.cr2) === END) return NEEDS_MORE;
+  if (fetchRanPast(words, length)) return NEEDS_MORE;
   if (vector === DB) {
     const l = rip - start;
     return l >= 1 && l <= length ? `t${l}` : 'b';
@@ -45,9 +53,7 @@ export function fingerprint(words: Uint32Array, length: number): string {
  * exception and effect are compared in full regardless.
  */
 export function walkOutcome(words: Uint32Array, length: number): string {
-  const vector = words[2 * REC.vector]!;
-  if (vector === PF && qword(words, REC.cr2) === END && qword(words, REC.rip) === END - length) return NEEDS_MORE;
-  return 'd';
+  return fetchRanPast(words, length) ? NEEDS_MORE : 'd';
 }
 
 const VECTOR_NAMES: Record<number, string> = { 0: '#DE', 1: '#DB', 3: '#BP', 4: '#OF', 5: '#BR', 6: '#UD', 7: '#NM', 8: '#DF', 10: '#TS', 11: '#NP', 12: '#SS', 13: '#GP', 14: '#PF', 16: '#MF', 17: '#AC', 18: '#MC', 19: '#XM' };
