@@ -7,6 +7,7 @@ import { mapNames, OPCODE_MAPS, selectSeeds } from '../harness/explore/space.js'
 import { TUNNEL_DEFAULTS } from '../harness/explore/tunnel.js';
 import { EXPLORE } from '../harness/explore/explore-layout.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
+import { SetupError } from '../oracle/qemu/install.js';
 import { exploreConsoleSummary, writeExploreReport } from '../reports/explore-report.js';
 import { UsageError } from '../util/errors.js';
 import { prepareOutDir } from '../util/out-dir.js';
@@ -153,13 +154,12 @@ export const exploreCommand = {
       process.stderr.write(`\ndifftest: ${signal}: stopping the walk and writing the report so far (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once)\n`);
       abort.abort();
     });
-    const oracles: QemuTarget[] = [];
     try {
-      oracles.push(...(await Promise.all(Array.from({ length: workers }, () => QemuTarget.launch({ cpuModel: cpu, timeoutMs })))));
       const walkStart = Date.now();
       const outcome = await explore({
         seeds,
-        oracles,
+        launchOracle: () => QemuTarget.launch({ cpuModel: cpu, timeoutMs }),
+        workers,
         model,
         batch,
         tunnel,
@@ -174,7 +174,7 @@ export const exploreCommand = {
         tool: 'difftest explore',
         command,
         parameters,
-        qemu: oracles[0]!.info(),
+        qemu: outcome.oracleInfo ?? { implementation: 'qemu (did not start)', cpuModel: cpu },
         emulator: { implementation: 'difftest-emulator 0.1.0', cpuModel: model.name },
         startedAt: startedAt.toISOString(),
         walkSeconds,
@@ -189,13 +189,16 @@ export const exploreCommand = {
         maskedAgreements: outcome.maskedAgreements,
         masked: outcome.masked,
         groups: outcome.findings.sorted(),
+        oracleCrashes: outcome.oracleCrashes,
+        workerErrors: outcome.workerErrors,
       };
       await writeExploreReport(result, runDir);
       process.stdout.write(exploreConsoleSummary(result, runDir));
+      // a worker that gave up leaves part of the space unwalked: a setup problem, said on the console and in the report
+      if (outcome.workerErrors.length && outcome.workerErrors.length === workers) throw new SetupError(`every worker gave up: ${outcome.workerErrors[0]}`);
       return result.disagreements > 0 ? 1 : 0;
     } finally {
       stopListening();
-      await Promise.all(oracles.map((o) => o.close().catch(() => undefined)));
     }
   },
 };

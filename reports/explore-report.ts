@@ -61,6 +61,17 @@ export function renderExploreMarkdown(r: ExploreResult): string {
     `Time: emulator and walk ${(r.timing.emulatorMs / 1000).toFixed(1)} s, QEMU batches ${(r.timing.oracleMs / 1000).toFixed(1)} s (${n(r.batches)} gdb round trips), comparing ${(r.timing.recordsMs / 1000).toFixed(1)} s; ` +
       `${n(r.discarded)} candidates run ahead and discarded after a misprediction.`,
     '',
+    ...(r.oracleCrashes.length
+      ? [
+          '## QEMU crashes',
+          '',
+          `QEMU died on ${r.oracleCrashes.length} candidate(s) (each found by bisecting the batch it died in, then never sent again; the emulator's outcome is compared with "internal error" below):`,
+          '',
+          ...r.oracleCrashes.map((c) => `- \`${c.bytes}\` (${c.seed}): ${c.message}${c.presumedAlike ? `; ${n(c.presumedAlike)} more of its form (other r/m) presumed to as well, not sent` : ''}`),
+          '',
+        ]
+      : []),
+    ...(r.workerErrors.length ? ['## Workers that gave up', '', ...r.workerErrors.map((e) => `- ${e}`), ''] : []),
     '## Disagreements',
     '',
     `${n(r.disagreements)} candidates disagree, in ${r.groups.length} groups (by opcode map, prefix class, instruction, kind, each side's outcome and what differs). ` +
@@ -99,12 +110,31 @@ export async function writeExploreReport(r: ExploreResult, dir: string): Promise
   return [json, md];
 }
 
+/** What QEMU said when it died, without the per-process socket path. */
+export function crashReason(message: string): string {
+  const stderr = /QEMU stderr: (.*)$/.exec(message);
+  return (stderr ? stderr[1]! : message).replace(/unix:\S+/g, 'unix:…').trim();
+}
+
+/** One console line per reason QEMU died, with the forms it died on. */
+function crashSummary(r: ExploreResult, shown = 6): string[] {
+  const byReason = new Map<string, string[]>();
+  for (const c of r.oracleCrashes) {
+    const reason = crashReason(c.message);
+    byReason.set(reason, [...(byReason.get(reason) ?? []), c.bytes]);
+  }
+  return [...byReason].map(([reason, forms]) =>
+    `difftest: QEMU died (${reason}) on ${forms.length} form(s): ${forms.slice(0, shown).join(', ')}${forms.length > shown ? ', …' : ''} (all in the report; each then skipped)`);
+}
+
 /** The console's closing lines. */
 export function exploreConsoleSummary(r: ExploreResult, dir: string, top = 12): string {
   const t = r.coverage.totals;
   const lines = [
     `difftest: explored ${n(r.candidates)} candidates in ${r.walkSeconds.toFixed(1)} s (${n(Math.round(r.candidates / Math.max(r.walkSeconds, 1e-9)))}/s); coverage ${coveragePercent(t)} ` +
       `(${n(t.walksDone)} of ${n(t.walksTotal)} opcode rows, ${t.seedsComplete} of ${t.seeds} map × prefix classes complete)${r.interrupted ? '; the budget ran out first' : ''}`,
+    ...crashSummary(r),
+    ...r.workerErrors.map((e) => `difftest: a worker gave up: ${e}`),
     `difftest: ${n(r.disagreements)} disagreeing candidates in ${r.groups.length} groups${r.groups.length > top ? ` (largest ${top} below; all in the report)` : ''}`,
     ...r.groups.slice(0, top).map((g) => `  ${groupLine(g)}`),
     `difftest: report ${path.join(path.relative(process.cwd(), dir) || '.', 'summary.md')} (also result.json)`,

@@ -56,6 +56,10 @@ export interface ExploreResult {
   readonly maskedAgreements: number;
   readonly masked: Record<string, number>;
   readonly groups: FindingGroup[];
+  /** Candidates QEMU died on (each found by bisecting the batch, then skipped), with what it said. */
+  readonly oracleCrashes: ExploreOutcome['oracleCrashes'];
+  /** Workers that gave up, and why (their part of the space was left to the others). */
+  readonly workerErrors: readonly string[];
 }
 
 function totalsOf(seeds: readonly SeedCoverage[]): CoverageTotals {

@@ -58,7 +58,7 @@ describe('difftest explore on the VEX 0F38 F0–FF rows', () => {
   const walked: WalkedCandidate[] = [];
   beforeAll(async () => {
     const seeds = selectSeeds(['VEX.0F38'], ['C4.L0.W0.NP', 'C4.L0.W0.F3']).map((s) => ({ ...s, opcodes: [0xf0, 0xff] as [number, number] }));
-    outcome = await explore({ seeds, oracles: [qemu], model: emulatorModelFor(CPU), onCandidate: (c) => walked.push(c) });
+    outcome = await explore({ seeds, launchOracle: () => QemuTarget.launch({ cpuModel: CPU }), workers: 1, model: emulatorModelFor(CPU), onCandidate: (c) => walked.push(c) });
   }, 120_000);
 
   it('walks every row to its end', () => {

@@ -22,11 +22,12 @@ export const MAX_INSTRUCTION_BYTES = 15;
 export const NEEDS_MORE = 'F';
 
 /**
- * Defaults measured by walking the whole space with iced-x86 as both sides: (6, 3, 2) takes 4.2M
- * candidates; (4, 2) 2.8M but skips runs of ModRM values; (8, 4) 31M, because SIB bytes (whose
- * outcome changes every eighth value, at base 101) are then never skipped.
+ * Defaults measured by walking the space with iced-x86 as both sides (candidates, 4 legacy maps /
+ * whole space): (4, 2, 2) 8.2M / 15.3M; (6, 3, 2) 11.3M / 21M. Walking the byte after the opcode
+ * in full is what reaches every ModRM value; fewer equal outcomes before a skip mostly saves on
+ * displacement and immediate bytes.
  */
-export const TUNNEL_DEFAULTS = { sameBeforeSkip: 6, nibbleSkips: 3, fullBytes: 2 } as const;
+export const TUNNEL_DEFAULTS = { sameBeforeSkip: 4, nibbleSkips: 2, fullBytes: 2 } as const;
 
 export interface TunnelSeed {
   /** Fixed leading bytes (prefixes, escape bytes, VEX/EVEX payload); the walk never changes them. */
@@ -38,9 +39,9 @@ export interface TunnelSeed {
 }
 
 export interface TunnelOptions {
-  /** Equal outcomes in a row before a byte's low nibble is skipped (default 6). */
+  /** Equal outcomes in a row before a byte's low nibble is skipped (default 4). */
   readonly sameBeforeSkip?: number;
-  /** High nibbles tried one value each before the rest of the byte is skipped (default 3). */
+  /** High nibbles tried one value each before the rest of the byte is skipped (default 2). */
   readonly nibbleSkips?: number;
   /** Walk every value of the first this-many bytes after the fixed part (default 2: the opcode and, usually, ModRM). */
   readonly fullBytes?: number;
@@ -154,21 +155,30 @@ export class Tunnel {
       if (v === 0xff) {
         this.bytes[this.marker] = 0;
         this.marker--;
-        this.len = this.marker + 1;
         this.same = 0;
         this.nibbles = 0;
         continue;
       }
       this.bytes[this.marker] = v + 1;
       this.counts.tailTried++;
-      // Past the marker are the last instruction's bytes; where the marker's byte is structural
-      // (ModRM, SIB: up to one byte past the fully walked ones) the new instruction may be
-      // shorter, so it is widened again from here. Displacement and immediate bytes never
-      // shorten an instruction, and re-widening after each of their values would double the walk.
-      if (this.marker <= this.fixedLen + this.fullBytes) this.len = this.marker + 1;
+      if (this.mayShorten(v + 1)) this.len = this.marker + 1;
       return;
     }
   }
+
+  /**
+   * Whether the instruction may have got shorter when the marker's byte became `value`, so the
+   * candidate must be widened again from the marker (the bytes after it belonged to the last
+   * instruction). Inside the fully walked bytes (opcode, ModRM) anything goes. The byte after
+   * them is a SIB byte for many instructions, and a SIB byte drops its 32-bit displacement when
+   * its base leaves 101 (SDM Vol. 2 Table 2-3): only then. Displacement and immediate bytes never
+   * change the length, and re-widening after each of their values would double the walk.
+   */
+  private mayShorten(value: number): boolean {
+    const sib = this.fixedLen + this.fullBytes;
+    return this.marker < sib || (this.marker === sib && (value & 7) === 6);
+  }
+
 
   /** Next opcode value that is not excluded; the walk ends after the last one. */
   private stepOpcode(): void {
@@ -186,6 +196,9 @@ export class Tunnel {
     this.marker = at;
     this.same = 0;
     this.nibbles = 0;
+    // the new opcode's first outcome must put the marker at its end, whatever the last one was
+    this.lastOutcome = '';
+    this.lastLen = 0;
     this.counts.opcodes++;
   }
 
