@@ -182,7 +182,7 @@ async function mismatchedRecords(guest: { records(first: number, count: number):
  * RFLAGS bits that never appear in 64-bit mode. QEMU 7.2 lets a 32-bit IRET at CPL 3 with VM set
  * in the popped EFLAGS "return to virtual-8086 mode" (seg_helper.c helper_ret_protected checks
  * VM before it checks the mode or the CPL; the SDM's IA-32e IRET has no such path), and VIP then
- * survives the runner's IRETQ and POPFQ at CPL 0 (QEMU loads VIP from neither): every record
+ * survives the runner's IRETQ at CPL 0, whose frame has it clear: every record
  * after such a candidate would differ.
  */
 const IMPOSSIBLE_FLAGS = 0x20000 | 0x80000 | 0x100000; // VM, VIF, VIP
