@@ -120,7 +120,11 @@ export const exploreCommand = {
     const timeoutMs = parseTimeoutOption(v.timeout);
     const seeds = selectSeeds(maps, classes).map((s) => (opcodes ? { ...s, opcodes } : s));
     if (seeds.length === 0) {
-      throw new UsageError(`no map × prefix class matches --map ${maps.join(',') || '(all)'} --class ${classes.join(',')}; classes are listed in harness/explore/space.ts (e.g. none, 66, REX.W, C4.L0.W0.F3)`);
+      const names = [...new Set(selectSeeds(maps).map((x) => x.prefixClass.replace(/^(C4|C5|62)\..*/, '$1.*')))];
+      throw new UsageError(
+        `no map × prefix class matches --map ${maps.join(',') || '(all)'} --class ${classes.join(',')}; classes${maps.length ? ` of ${maps.join(', ')}` : ''}: ${names.join(', ')} ` +
+          `(VEX and EVEX classes are dotted, e.g. C5.L0.66, C4.L1.W0.F3, 62.W0.NP, and a dotted prefix selects several: --class C4.L0)`,
+      );
     }
     const startedAt = new Date();
     const runDir = path.resolve(v.out ?? path.join('reports', 'runs', `${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}-explore`));
