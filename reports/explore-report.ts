@@ -50,7 +50,7 @@ export function renderExploreMarkdown(r: ExploreResult): string {
     '## Coverage',
     '',
     `${coveragePercent(t)} of the space walked: ${n(t.walksDone)} of ${n(t.walksTotal)} opcode rows (one per opcode value per map and prefix class) walked to their end, ` +
-      `${t.seedsComplete} of ${t.seeds} map × prefix classes complete${r.interrupted ? ' (the budget ran out first)' : ''}. ` +
+      `${t.seedsComplete} of ${t.seeds} map × prefix classes complete${r.interrupted ? ' (the walk was stopped before its end: budget or signal)' : ''}. ` +
       `${n(r.candidates)} candidates in ${r.walkSeconds.toFixed(1)} s (${n(Math.round(r.candidates / Math.max(r.walkSeconds, 1e-9)))}/s); ` +
       `past the opcode byte ${tried.toFixed(1)}% of the byte values were tried, the rest skipped through where outcomes and lengths stayed the same.`,
     '',
@@ -132,7 +132,7 @@ export function exploreConsoleSummary(r: ExploreResult, dir: string, top = 12): 
   const t = r.coverage.totals;
   const lines = [
     `difftest: explored ${n(r.candidates)} candidates in ${r.walkSeconds.toFixed(1)} s (${n(Math.round(r.candidates / Math.max(r.walkSeconds, 1e-9)))}/s); coverage ${coveragePercent(t)} ` +
-      `(${n(t.walksDone)} of ${n(t.walksTotal)} opcode rows, ${t.seedsComplete} of ${t.seeds} map × prefix classes complete)${r.interrupted ? '; the budget ran out first' : ''}`,
+      `(${n(t.walksDone)} of ${n(t.walksTotal)} opcode rows, ${t.seedsComplete} of ${t.seeds} map × prefix classes complete)${r.interrupted ? '; stopped before the end (budget or signal)' : ''}`,
     ...crashSummary(r),
     ...r.workerErrors.map((e) => `difftest: a worker gave up: ${e}`),
     `difftest: ${n(r.disagreements)} disagreeing candidates in ${r.groups.length} groups${r.groups.length > top ? ` (largest ${top} below; all in the report)` : ''}`,

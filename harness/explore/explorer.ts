@@ -255,13 +255,18 @@ export async function explore(options: ExploreOptions): Promise<ExploreOutcome> 
       return (await this.ensure()).records(first, count);
     }
 
-    /** After `run` threw on `candidates`: restart, find the candidate QEMU dies on, and remember it. */
-    async isolate(candidates: readonly Uint8Array[], seeds: readonly SpaceSeed[], err: unknown): Promise<void> {
+    /**
+     * After `run` threw on `candidates`: restart, find the candidate QEMU dies on, and remember it.
+     * False when the run was stopped meanwhile: a Ctrl-C kills QEMU too (same process group),
+     * and node may see the dead connection before the signal, so nothing is concluded then.
+     */
+    async isolate(candidates: readonly Uint8Array[], seeds: readonly SpaceSeed[], err: unknown): Promise<boolean> {
       await this.restart(err);
       let lo = 0;
       let hi = candidates.length;
       let message = oneLine(err);
       while (hi - lo > 1) {
+        if (stopNow()) return false;
         const mid = (lo + hi) >> 1;
         const failure = await this.fails(candidates.slice(lo, mid));
         if (failure) {
@@ -272,10 +277,12 @@ export async function explore(options: ExploreOptions): Promise<ExploreOutcome> 
         }
       }
       const alone = await this.fails([candidates[lo]!]);
+      if (stopNow()) return false;
       const hex = Buffer.from(candidates[lo]!).toString('hex');
       const said = alone ?? `${message} (in a batch; not again when run alone)`;
       crashing.set(crashFamily(candidates[lo]!, seeds[lo]!), said);
       oracleCrashes.push({ bytes: hex.replace(/(..)(?!$)/g, '$1 '), seed: seeds[lo]!.id, message: said, presumedAlike: 0 });
+      return true;
     }
 
     async close(): Promise<void> {
@@ -355,7 +362,10 @@ export async function explore(options: ExploreOptions): Promise<ExploreOutcome> 
         try {
           digests = sent.length ? await oracle.run(sent.map(({ item }) => item.bytes)) : new Uint32Array(0);
         } catch (err) {
-          await oracle.isolate(sent.map(({ item }) => item.bytes), sent.map(({ seed }) => seed), err);
+          if (stopNow() || !(await oracle.isolate(sent.map(({ item }) => item.bytes), sent.map(({ seed }) => seed), err))) {
+            interrupted = true;
+            return;
+          }
           stats.discarded += all.length;
           continue; // the walks stay where they were: the next batch runs their candidates again
         }
