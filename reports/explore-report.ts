@@ -67,7 +67,7 @@ export function renderExploreMarkdown(r: ExploreResult): string {
           '',
           `QEMU died on ${r.oracleCrashes.length} candidate(s) (each found by bisecting the batch it died in, then never sent again; the emulator's outcome is compared with "internal error" below):`,
           '',
-          ...r.oracleCrashes.map((c) => `- \`${c.bytes}\` (${c.seed}): ${c.message}${c.presumedAlike ? `; ${n(c.presumedAlike)} more of its form (other r/m) presumed to as well, not sent` : ''}`),
+          ...r.oracleCrashes.map((c) => `- \`${c.bytes}\` (${c.seed}): ${crashReason(c.message)}${c.presumedAlike ? `; ${n(c.presumedAlike)} candidate(s) of its form (any r/m, this one's later runs included) not sent, presumed to kill it as well` : ''}`),
           '',
         ]
       : []),

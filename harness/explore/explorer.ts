@@ -86,7 +86,8 @@ export interface ExploreOutcome {
   readonly interrupted: boolean;
   /**
    * Candidates QEMU died on (found by bisecting the batch it died in), with what it said, and how
-   * many more of the same form (crashFamily) were then not sent but presumed to kill it as well.
+   * many candidates of the same form (crashFamily; the culprit's own later runs included) were
+   * then not sent but presumed to kill it as well.
    */
   readonly oracleCrashes: Array<{ readonly bytes: string; readonly seed: string; readonly message: string; readonly presumedAlike: number }>;
   /** Workers that gave up (QEMU kept failing): what ended them. */
