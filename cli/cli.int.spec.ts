@@ -169,7 +169,7 @@ describe('difftest CLI', () => {
   it('lists the valid commands for an unknown one', async () => {
     const r = await run(['frobnicate']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/unknown command 'frobnicate'; valid commands: start, sample, setup-check, bench, replay, fuzz, ci, minimize, report, merge, export, replay-export, boot, triangulate$/m);
+    expect(r.stderr).toMatch(/unknown command 'frobnicate'; valid commands: start, sample, setup-check, bench, replay, fuzz, ci, minimize, report, merge, export, replay-export, boot, triangulate, explore$/m);
   });
 
   it('reports a missing QEMU in one line without a stack trace', async () => {

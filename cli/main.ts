@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'replay-export': async () => (await import('./replay-export.js')).replayExportCommand,
   boot: async () => (await import('./boot.js')).bootCommand,
   triangulate: async () => (await import('./triangulate.js')).triangulateCommand,
+  explore: async () => (await import('./explore.js')).exploreCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -39,6 +40,7 @@ const SUMMARIES: Record<string, string> = {
   'replay-export': 'run an exported single-step test set on the emulator, QEMU or a gdb stub',
   boot: 'boot Linux on QEMU and the emulator side by side; report the first mismatch',
   triangulate: 'whose bug: run saved divergent cases natively on the host CPU as a third opinion',
+  explore: 'walk the encoding space on QEMU and the emulator; group where they disagree',
 };
 
 function usage(): string {

@@ -1,0 +1,99 @@
+import { Code, Decoder, DecoderOptions, Instruction } from 'iced-x86';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QEMU64_EXTENDED_CPU } from '../../emulator/cpu/cpu-model.js';
+import { EmulatorTarget } from '../../emulator/emulator-target.js';
+import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
+import { emulatorModelFor } from '../emulator-dut.js';
+import { explore, type ExploreOutcome, type WalkedCandidate } from './explorer.js';
+import { exploreProgram } from './explore-runner.js';
+import { GuestExplorer } from './guest-explore.js';
+import { NativeExplorer } from './native-explore.js';
+import { compareRecords, describeOutcome } from './outcome.js';
+import { selectSeeds } from './space.js';
+import { NEEDS_MORE } from './tunnel.js';
+
+// Real QEMU 7.2, no mocks. Expectations come from the SDM (an instruction whose CPUID feature is
+// absent raises #UD; a fetch past a present page faults with CR2 at the next page) and iced-x86.
+const CPU = QEMU64_EXTENDED_CPU; // qemu64 with BMI1, without BMI2
+let qemu: QemuTarget;
+beforeAll(async () => {
+  qemu = await QemuTarget.launch({ cpuModel: CPU });
+});
+afterAll(async () => {
+  await qemu?.close();
+});
+
+const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/ /g, ''), 'hex'));
+
+describe('explore machine', () => {
+  it('gives QEMU and the emulator the same record for what both do as the SDM says, and tells lengths by the fetch fault', async () => {
+    const program = await exploreProgram();
+    const guest = new GuestExplorer(qemu, program);
+    const native = await NativeExplorer.create(new EmulatorTarget({ model: emulatorModelFor(CPU), ramBytes: 8 << 20 }), program);
+    const cases: Array<[string, string]> = [
+      ['90', 'executes (length 1)'],
+      ['48 01 c8', 'executes (length 3)'],
+      ['48 01', 'needs more than 2 bytes (instruction fetch #PF at the page end)'],
+      ['0f 0b', '#UD'],
+      ['f4', '#GP(0x0)'], // HLT at CPL 3
+      ['0f 01 f8', '#GP(0x0)'], // SWAPGS at CPL 3
+      ['48 89 05 f8 ff ff ff', '#PF(0x7) at 0x4c0ff8'], // mov [rip-8], rax: the user code page is present and read-only
+      ['48 89 05 00 00 00 00', '#PF(0x6) at 0x4c1000'], // mov [rip], rax: the page after it is absent
+      ['eb 10', 'executes, continues at 0x4c1010'], // the single-step trap reports the branch target
+    ];
+    const candidates = cases.map(([b]) => hex(b));
+    const digests = new Uint32Array((await guest.run(candidates)).slice().buffer);
+    for (const [i, [bytes, expected]] of cases.entries()) {
+      const emu = native.run(candidates[i]!);
+      const q = new Uint32Array((await guest.record(i)).slice().buffer);
+      expect(describeOutcome(q, candidates[i]!.length), bytes).toBe(expected);
+      expect(compareRecords(q, emu.words, candidates[i]!.length, undefined).kind, bytes).toBeUndefined();
+      expect([...emu.digest], bytes).toEqual([...digests.subarray(i * 4, i * 4 + 4)]);
+    }
+  });
+});
+
+describe('difftest explore on the VEX 0F38 F0–FF rows', () => {
+  let outcome: ExploreOutcome;
+  const walked: WalkedCandidate[] = [];
+  beforeAll(async () => {
+    const seeds = selectSeeds(['VEX.0F38'], ['C4.L0.W0.NP', 'C4.L0.W0.F3']).map((s) => ({ ...s, opcodes: [0xf0, 0xff] as [number, number] }));
+    outcome = await explore({ seeds, launchOracle: () => QemuTarget.launch({ cpuModel: CPU }), workers: 1, model: emulatorModelFor(CPU), onCandidate: (c) => walked.push(c) });
+  }, 120_000);
+
+  it('walks every row to its end', () => {
+    expect(outcome.interrupted).toBe(false);
+    expect(outcome.coverage.map((c) => [c.id, c.opcodesDone, c.opcodesInSeed])).toEqual([
+      ['VEX.0F38/C4.L0.W0.NP', 16, 16],
+      ['VEX.0F38/C4.L0.W0.F3', 16, 16],
+    ]);
+  });
+
+  it('finds QEMU running SARX and BZHI, which need BMI2, absent from the model, where the emulator raises #UD', () => {
+    const groups = outcome.findings.sorted();
+    for (const [mnemonic, cls] of [['sarx', 'C4.L0.W0.F3'], ['bzhi', 'C4.L0.W0.NP']] as const) {
+      const g = groups.find((x) => x.mnemonic === mnemonic && x.prefixClass === cls && x.qemu === 'executes' && x.emulator === '#UD');
+      expect(g, mnemonic).toBeDefined();
+      expect(g!.opcodes).toEqual([mnemonic === 'sarx' ? 0xf7 : 0xf5]);
+      expect(g!.hint).toMatch(/^needs BMI2, which the model lacks: QEMU should raise #UD/);
+    }
+  });
+
+  it('settles on each instruction both sides decode at the length iced-x86 gives it', () => {
+    const ins = new Instruction();
+    let checked = 0;
+    const wrong: string[] = [];
+    for (const c of walked) {
+      if (c.qemu === NEEDS_MORE || c.emulator === NEEDS_MORE) continue;
+      const d = new Decoder(64, c.bytes, DecoderOptions.None);
+      d.decodeOut(ins);
+      d.free();
+      if (ins.code === Code.INVALID) continue;
+      checked++;
+      if (ins.length !== c.bytes.length) wrong.push(`${Buffer.from(c.bytes).toString('hex')}: iced ${ins.length}`);
+    }
+    ins.free();
+    expect(checked).toBeGreaterThan(1000);
+    expect(wrong).toEqual([]);
+  });
+});
