@@ -108,6 +108,13 @@ export class LogLockstep {
     try {
       let cur = await log.next(IDLE_MS);
       if (!cur) throw new Error("QEMU printed no trace after 'log cpu,int,nochain'");
+      // With IF=1 an interrupt that came due while QEMU stood at the start point is delivered
+      // before its first record (at kernel_init: the handler's first instruction is that record).
+      for (const ev of cur.events) {
+        if (ev.exception || ev.software) continue;
+        injectInterrupt(e, ev.vector);
+        countRule(this.rules, 'interrupts-injected');
+      }
       readRegisterRecord(e, this.emu);
       const startDiffs = recordDiffs(cur.words, this.emu);
       if (startDiffs.length) throw new Error(`the first trace record differs from the transplanted state in ${startDiffs.join(', ')}`);
