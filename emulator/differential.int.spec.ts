@@ -13,6 +13,7 @@ import { sequences } from './test-support/sequences.js';
 import { x87Sequences } from './test-support/sequences-x87.js';
 import { systemRowSequences } from './test-support/sequences-system-rows.js';
 import { msrSequences } from './test-support/sequences-msr.js';
+import { cpuidSequences } from './test-support/sequences-cpuid.js';
 import { type SimdSequence, sseSequences } from './test-support/sequences-sse.js';
 
 /**
@@ -89,7 +90,7 @@ async function pages(t: { readMemory: EmulatorTarget['readMemory'] }): Promise<U
   return Uint8Array.from([...stack, ...data]);
 }
 
-const all: SimdSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences(), ...msrSequences(), ...sseSequences()];
+const all: SimdSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences(), ...msrSequences(), ...cpuidSequences(), ...sseSequences()];
 
 describe(`differential: emulator vs QEMU (${all.length} sequences)`, () => {
   it('has at least 300 sequences', () => {

@@ -5,7 +5,7 @@ import { type MsrDef, qemu64Msrs } from './msr-model.js';
 export interface CpuModel {
   readonly name: string;
   readonly features: ReadonlySet<Feature>;
-  /** CPUID leaves: key `leaf` or `leaf.subleaf` → [eax, ebx, ecx, edx]. Missing leaves answer as the highest basic leaf. */
+  /** CPUID leaves: key `cpuidKey(leaf)` or `cpuidKey(leaf, subleaf)` → [eax, ebx, ecx, edx]. Missing leaves answer as the highest basic leaf. */
   readonly cpuid: ReadonlyMap<string, readonly [number, number, number, number]>;
   readonly maxBasicLeaf: number;
   readonly maxExtLeaf: number;
@@ -39,6 +39,15 @@ export interface CpuModel {
 }
 
 /**
+ * The key of a CPUID leaf in `CpuModel.cpuid`: the leaf in hex (`'1'`, `'0xb'`, `'0x40000000'`;
+ * single digits without the `0x`), then `.subleaf` in decimal for leaves that have subleaves.
+ */
+export function cpuidKey(leaf: number, subleaf?: number): string {
+  const l = leaf < 10 ? String(leaf) : `0x${leaf.toString(16)}`;
+  return subleaf === undefined ? l : `${l}.${subleaf}`;
+}
+
+/**
  * QEMU 7.2's `-cpu qemu64` under TCG, measured by executing CPUID in it (bench/emulator-cpuid-dump.ts):
  * AuthenticAMD, family 15 model 107 stepping 1 (signature 0x60fb1), level 0xd, xlevel 0x8000000a,
  * no POPCNT/ABM/BMI1/MOVBE/RDTSCP/RDRAND/PDPE1GB. So POPCNT, MOVBE, RDTSCP and RDRAND are #UD, and
@@ -49,7 +58,8 @@ const QEMU64_CPUID: ReadonlyArray<[string, [number, number, number, number]]> = 
   ['0', [0xd, 0x68747541, 0x444d4163, 0x69746e65]],
   ['1', [0x60fb1, 0x800, 0x80002001, 0x78bfbfd]],
   ['5', [0, 0, 0x3, 0]],
-  ['0xb', [0, 0x1, 0x100, 0]],
+  ['0xb.0', [0, 0x1, 0x100, 0]],
+  ['0xb.1', [0, 0x1, 0x201, 0]],
   ['0x80000000', [0x8000000a, 0x68747541, 0x444d4163, 0x69746e65]],
   ['0x80000001', [0x60fb1, 0, 0x5, 0x2193fbfd]],
   ['0x80000002', [0x554d4551, 0x72695620, 0x6c617574, 0x55504320]],

@@ -2,6 +2,7 @@ import {
   CR0_PE, CR0_PG, CR0_TS, CR4_PAE, type Cpu, EFER_LMA, EFER_LME, EFER_SCE, halvesToSigned, isCanonical,
   linToHalves,
 } from '../cpu/cpu.js';
+import { cpuidKey } from '../cpu/cpu-model.js';
 import { iret64 } from '../cpu/interrupts.js';
 import { iretProtected, iretReal } from '../cpu/interrupts-legacy.js';
 import { loadSegment, readDescriptor, setSegmentCache } from '../cpu/segments.js';
@@ -258,10 +259,11 @@ export function cpuid(c: Cpu): void {
   // basic leaf; the hypervisor range 0x4000_0000–0x4fff_ffff is answered as is.
   const hypervisor = leaf >= 0x40000000 && leaf < 0x50000000;
   if (!hypervisor && (leaf >= 0x80000000 ? leaf > m.maxExtLeaf : leaf > m.maxBasicLeaf)) leaf = m.maxBasicLeaf;
-  // The model's keys are '5', '0xb', '0x40000000', '0x80000001' (sub-leaves '.n'): decimal
-  // below 10, hex from there (the hypervisor leaf and 0xb were looked up as decimal and missed).
-  const key = leaf < 10 ? String(leaf) : `0x${leaf.toString(16)}`;
-  const r = m.cpuid.get(`${key}.${sub}`) ?? m.cpuid.get(key) ?? [0, 0, 0, 0];
+  // One key format for every range: a decimal key for leaf 0xb or 0x40000000 found nothing, so
+  // both read as zeros (the boot's hypervisor_cpuid_base saw no TCG signature).
+  // Leaf 0xb past the last topology level (SDM CPUID 0BH): level type 0 (invalid) and ECX[7:0]
+  // echoing the subleaf; EDX is the x2APIC ID, 0 on this one CPU.
+  const r = m.cpuid.get(cpuidKey(leaf, sub)) ?? m.cpuid.get(cpuidKey(leaf)) ?? (leaf === 0xb ? [0, 0, sub & 0xff, 0] : [0, 0, 0, 0]);
   c.setReg(0, 4, r[0]);
   c.setReg(3, 4, r[1]);
   c.setReg(1, 4, r[2]);

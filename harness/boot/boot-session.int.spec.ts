@@ -105,6 +105,24 @@ describe('boot lockstep', () => {
     expect(result.checkpoints.every((c) => c.pagesDiffering === 0 && c.systemDiffs.length === 0)).toBe(true);
   }, 180_000);
 
+  it('starts on the log channel where an interrupt is due at the start point (kernel_init, IF=1)', async () => {
+    // QEMU delivers the pending interrupt before its first record: the emulator takes it there too
+    const { result } = await session('kernel_init', { channel: 'log', maxSteps: 2_000 });
+    expect(result.result.error).toBeUndefined();
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result.compared).toBeGreaterThanOrEqual(2_000);
+    expect(result.rules.find((r) => r.name === 'interrupts-injected')?.count).toBeGreaterThanOrEqual(1);
+  }, 180_000);
+
+  it('follows the first IRETQ to user mode on the log channel, where fetching /init\'s first instruction faults', async () => {
+    // start_thread is load_elf_binary's last step; 10,770 instructions later IRETQ enters /init at a
+    // page not present yet: QEMU prints no record for an instruction it could not fetch
+    const { result } = await session('start_thread', { channel: 'log', maxSteps: 12_000 });
+    expect(result.result.error).toBeUndefined();
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result.compared).toBeGreaterThanOrEqual(12_000);
+  }, 180_000);
+
   it('QEMU against a second QEMU through the same comparison agrees, past where the emulator stops', async () => {
     const { result } = await session('startup_64', { dut: 'qemu', maxSteps: 25_000 });
     expect(result.dut).toMatch(/^qemu \d+\.\d+.* \(a second instance\)$/);

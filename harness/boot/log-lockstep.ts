@@ -108,6 +108,13 @@ export class LogLockstep {
     try {
       let cur = await log.next(IDLE_MS);
       if (!cur) throw new Error("QEMU printed no trace after 'log cpu,int,nochain'");
+      // With IF=1 an interrupt that came due while QEMU stood at the start point is delivered
+      // before its first record (at kernel_init: the handler's first instruction is that record).
+      for (const ev of cur.events) {
+        if (ev.exception || ev.software) continue;
+        injectInterrupt(e, ev.vector);
+        countRule(this.rules, 'interrupts-injected');
+      }
       readRegisterRecord(e, this.emu);
       const startDiffs = recordDiffs(cur.words, this.emu);
       if (startDiffs.length) throw new Error(`the first trace record differs from the transplanted state in ${startDiffs.join(', ')}`);
@@ -178,6 +185,13 @@ export class LogLockstep {
           countRule(this.rules, 'rep-under-icount');
         }
         const followed: string[] = [];
+        // An exception QEMU raised fetching the next instruction (the first user instruction after
+        // IRETQ, not present yet: #PF) comes with no record of that instruction, which never ran:
+        // the emulator takes the same fault in a step of its own, then both are compared.
+        if (!lastRound && next.events.some((ev) => ev.exception) && ec.rip !== Number(BigInt.asIntN(64, u64(next.words, RR.RIP)))) {
+          e.stepSync(1);
+          followed.push('fault fetching the next instruction');
+        }
         for (const ev of next.events) {
           if (ev.exception || ev.software) continue; // the emulator raises its own
           injectInterrupt(e, ev.vector);
