@@ -80,9 +80,13 @@ export interface DataAccess {
 export interface AccessObserver {
   /** A data read that completed (instruction fetches and page walks are not data reads). */
   read?(access: DataAccess): void;
-  /** A data write that completed; `old` holds the bytes it replaced, in order. */
+  /** A data write that completed; `old` holds the bytes it replaced, in order (empty with `oldBytes: false`). */
   write?(access: DataAccess & { readonly old: Uint8Array }): void;
+  /** Keep the bytes each write replaced (default true); a lockstep that never undoes a write saves the copy. */
+  readonly oldBytes?: boolean;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 type Method = 'read8' | 'read16' | 'read32' | 'read64' | 'write8' | 'write16' | 'write32' | 'write64';
 const SIZES: Record<Method, number> = { read8: 1, read16: 2, read32: 4, read64: 8, write8: 1, write16: 2, write32: 4, write64: 8 };
@@ -119,11 +123,20 @@ export function traceAccesses(t: EmulatorTarget, observer: AccessObserver): () =
         return v;
       };
     } else {
-      own[m] = function (this: Cpu, lin: number, ...rest: number[]) {
+      const keepOld = observer.oldBytes ?? true;
+      own[m] = function (this: Cpu, lin: number, v: number, v2: number) {
         const phys = physRanges(c, lin, size);
-        const old = phys ? Uint8Array.from(phys.flatMap((r) => Array.from(c.bus.peek(r.addr, r.length)))) : undefined;
-        original.call(c, lin, ...rest);
-        if (phys && old && observer.write) observer.write({ lin: BigInt.asUintN(64, BigInt(lin)), size, phys, old });
+        let old = NO_BYTES;
+        if (phys && keepOld) {
+          old = new Uint8Array(size);
+          let at = 0;
+          for (const r of phys) {
+            old.set(c.bus.peek(r.addr, r.length), at);
+            at += r.length;
+          }
+        }
+        original.call(c, lin, v, v2);
+        if (phys && observer.write) observer.write({ lin: BigInt.asUintN(64, BigInt(lin)), size, phys, old });
       };
     }
   }

@@ -16,6 +16,7 @@ export type DeviceAccess =
   | { readonly kind: 'mmio-write'; readonly addr: number; readonly size: number; readonly value: number };
 
 const COM1 = 0x3f8;
+const NO_ACCESSES: readonly DeviceAccess[] = Object.freeze([]);
 const LCR_DLAB = 0x80;
 
 export class DeviceLog {
@@ -51,10 +52,11 @@ export class DeviceLog {
     );
   }
 
-  /** The accesses since the last call. */
-  take(): DeviceAccess[] {
+  /** The accesses since the last call (one shared empty array when there were none). */
+  take(): readonly DeviceAccess[] {
     const out = this.current;
-    if (out.length) this.current = [];
+    if (!out.length) return NO_ACCESSES;
+    this.current = [];
     return out;
   }
 

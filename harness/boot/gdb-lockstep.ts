@@ -80,6 +80,8 @@ export interface LockstepResult {
   readonly checkpoints: readonly CheckpointResult[];
   /** QEMU's state at the end (the state the next instruction would start from). */
   readonly finalState: MachineState;
+  /** Where a streaming channel's time went (ms): waiting for QEMU's output, parsing it; and bytes read. */
+  readonly stream?: { readonly waitedMs: number; readonly parseMs: number; readonly bytes: number; readonly cpuMs: number };
 }
 
 export interface LockstepOptions {

@@ -1,4 +1,5 @@
 import type { GprName, MachineState } from '../../contracts/machine-state.js';
+import { RR, recordToState } from '../../contracts/register-record.js';
 import type { DataAccess } from '../../emulator/harness-hooks.js';
 import type { DeviceAccess } from './device-log.js';
 
@@ -39,16 +40,36 @@ export class StepHistory {
   ) {
     this.ring = new Array<StepRecord | undefined>(capacity);
     this.states = new Array<{ index: number; state: MachineState } | undefined>(stateCapacity);
+    this.records = new Uint32Array(stateCapacity * RR.LENGTH);
+    this.recordIndex = new Float64Array(stateCapacity).fill(-1);
   }
+
+  /** Register records before the most recent instructions (a copy into one slab: no allocation per instruction). */
+  private readonly records: Uint32Array;
+  private readonly recordIndex: Float64Array;
 
   /** Remember the state before instruction `index` (kept for the last stateCapacity instructions). */
   keepState(index: number, state: MachineState): void {
     this.states[index % this.stateCapacity] = { index, state };
   }
 
+  /**
+   * Remember the registers before instruction `index` as a register record (contracts/register-
+   * record.ts): what a streaming lockstep has for every instruction at the cost of a copy.
+   */
+  keepRecord(index: number, words: Uint32Array): void {
+    const slot = index % this.stateCapacity;
+    this.records.set(words, slot * RR.LENGTH);
+    this.recordIndex[slot] = index;
+  }
+
+  /** The registers before `index`: a full state when one was kept, else a register record's fields. */
   stateBefore(index: number): MachineState | undefined {
     const s = this.states[index % this.stateCapacity];
-    return s?.index === index ? s.state : undefined;
+    if (s?.index === index) return s.state;
+    const slot = index % this.stateCapacity;
+    if (this.recordIndex[slot] !== index) return undefined;
+    return recordToState(this.records.subarray(slot * RR.LENGTH, (slot + 1) * RR.LENGTH));
   }
 
   add(r: StepRecord): void {

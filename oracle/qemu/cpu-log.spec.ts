@@ -28,7 +28,8 @@ EFER=0000000000000d01
 describe("QEMU's cpu log", () => {
   it('parses every field of a record, wherever the chunks are cut', () => {
     const text = RECORD('ffffffff83079e46', '0000000000000001') + RECORD('ffffffff81076650', 'ffffffffffffffff');
-    for (const cut of [1, 7, 100, 336, 900, text.length - 3]) {
+    // every cut: a record cut anywhere must wait for its rest, whatever stale bytes lie beyond
+    for (let cut = 1; cut < text.length; cut++) {
       const p = new CpuLogParser();
       p.feed(Buffer.from(text.slice(0, cut), 'latin1'));
       p.feed(Buffer.from(text.slice(cut), 'latin1'));
