@@ -12,6 +12,7 @@ import { EmulatorTarget } from '../emulator/emulator-target.js';
 import { prepareBootAssets } from '../harness/boot/assets/assets.js';
 import { DeviceLog } from '../harness/boot/device-log.js';
 import { compareCheckpoint } from '../harness/boot/checkpoint.js';
+import { BlockLockstep } from "../harness/boot/block-lockstep.js";
 import { LogLockstep } from '../harness/boot/log-lockstep.js';
 import { parseBootPoint } from '../harness/boot/start-point.js';
 import { transplant } from '../harness/boot/transplant.js';
@@ -31,7 +32,7 @@ try {
   const snap = await snapshotMachine(k);
   const emulator = new EmulatorTarget({ ramBytes: 512 << 20 });
   await transplant(snap, emulator);
-  const lockstep = new LogLockstep(k, emulator, new DeviceLog(emulator));
+  const lockstep = process.env.CHANNEL === "block" ? new BlockLockstep(k, emulator, new DeviceLog(emulator)) : new LogLockstep(k, emulator, new DeviceLog(emulator));
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));

@@ -28,7 +28,7 @@ describe('difftest boot', () => {
     expect(lastLine(kernel.stderr)).toMatch(/^difftest: --kernel \/bin\/ls has no PVH entry note \(Xen ELF note type 0x12\), .*pass a kernel built with CONFIG_PVH=y/);
     const channel = await run(['--channel', 'fast']);
     expect(channel.exitCode).toBe(2);
-    expect(lastLine(channel.stderr)).toBe("difftest: --channel 'fast' is not a channel; use gdb or log");
+    expect(lastLine(channel.stderr)).toBe("difftest: --channel 'fast' is not a channel; use gdb, log or block");
     const memory = await run(['--memory', '5']);
     expect(lastLine(memory.stderr)).toBe("difftest: --memory '5' must be a whole number from 64 to 2,048");
     const point = await run(['--from', 'start_kernel+junk', '--out', outDir()]);

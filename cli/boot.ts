@@ -8,7 +8,7 @@ import { prepareOutDir } from '../util/out-dir.js';
 import { onTermination } from './signals.js';
 
 export const BOOT_USAGE = `difftest boot [--kernel PATH --initrd PATH] [--from POINT] [--until POINT] [--budget N]
-              [--channel gdb|log] [--inject MUTANT]... [--dut emulator|qemu] [--out DIR] [--memory MiB]
+              [--channel gdb|log|block] [--inject MUTANT]... [--dut emulator|qemu] [--out DIR] [--memory MiB]
               [--cpu MODEL] [--checkpoint N] [--cache DIR]
 
 Boots a real Linux kernel on QEMU (PVH direct boot, -icount: every run executes the same
@@ -34,7 +34,11 @@ root needed) and boots the kernel once to read its symbols; all of it is cached 
                    registers and written memory compared (~2k instructions/s);
                    log: QEMU runs freely printing its registers before every instruction
                    (-d cpu,int with one instruction per block), registers compared per
-                   instruction, memory at checkpoints, interrupts QEMU delivered injected
+                   instruction, memory at checkpoints, interrupts QEMU delivered injected;
+                   block: QEMU runs its translation blocks unstepped and prints its registers
+                   before each (several times faster); registers compared where each block
+                   ends; a difference is then located by re-running the same boot to there on
+                   the log channel
   --inject NAME    plant a bug in the emulator (repeatable):
 ${Object.entries(MUTANT_DESCRIPTIONS).map(([k, v]) => `                     ${k.padEnd(21)} ${v}`).join('\n')}
   --dut D          the system under test: emulator (default), or qemu (a second QEMU booted the
@@ -79,10 +83,10 @@ export const bootCommand = {
     const { values: v, positionals } = parseOptions(argv, OPTIONS, BOOT_USAGE);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'; usage: ${BOOT_USAGE.split('\n')[0]}`);
     const channel = v.channel ?? 'gdb';
-    if (channel !== 'gdb' && channel !== 'log') throw new UsageError(`--channel '${channel}' is not a channel; use gdb or log`);
+    if (channel !== 'gdb' && channel !== 'log' && channel !== 'block') throw new UsageError(`--channel '${channel}' is not a channel; use gdb, log or block`);
     const dut = v.dut ?? 'emulator';
     if (dut !== 'emulator' && dut !== 'qemu') throw new UsageError(`--dut '${dut}' is not available for boot; use --dut emulator or --dut qemu`);
-    if (dut === 'qemu' && channel === 'log') throw new UsageError('--dut qemu runs on the gdb channel; drop --channel log');
+    if (dut === 'qemu' && channel !== 'gdb') throw new UsageError(`--dut qemu runs on the gdb channel; drop --channel ${channel}`);
     if (dut === 'qemu' && (v.inject ?? []).length) throw new UsageError('--inject plants bugs in the emulator; it does nothing with --dut qemu');
     const mutants: MutantName[] = [];
     for (const name of v.inject ?? []) {

@@ -97,7 +97,15 @@ describe('boot lockstep', () => {
     expect(log.result.mismatch?.index).toBe(gdb.result.mismatch?.index);
     expect(log.result.mismatch?.location).toBe(gdb.result.mismatch?.location);
     expect(log.result.mismatch?.diffs.map((d) => [d.path, d.expected, d.actual])).toEqual(gdb.result.mismatch?.diffs.filter((d) => !d.path.startsWith('fpu')).map((d) => [d.path, d.expected, d.actual]));
-  }, 180_000);
+    // the block channel sees the difference at the end of QEMU's block and locates it on the log channel
+    const block = await session('early_cpu_init', { channel: 'block', mutants });
+    expect(block.result.channel).toBe('block');
+    expect(block.result.blockRun).toMatchObject({ end: 'mismatch', rerunEnd: 'mismatch' });
+    expect(block.result.blockRun!.compared).toBeGreaterThanOrEqual(gdb.result.mismatch!.index);
+    expect(block.result.mismatch?.index).toBe(gdb.result.mismatch?.index);
+    expect(block.result.mismatch?.location).toBe(gdb.result.mismatch?.location);
+    expect(block.result.notes.join(' ')).toMatch(/Found by the block channel after \d+ blocks/);
+  }, 240_000);
 
   it('agrees for 100,000 instructions from startup_64 on the log channel, memory included at checkpoints', async () => {
     const { result } = await session('startup_64', { channel: 'log', maxSteps: 100_000, checkpointEvery: 40_000 });
@@ -125,6 +133,19 @@ describe('boot lockstep', () => {
     expect(result.result.error).toBeUndefined();
     expect(result.mismatch).toBeUndefined();
     expect(result.result.compared).toBeGreaterThanOrEqual(12_000);
+  }, 180_000);
+
+  it('agrees at every block end for 60,000 instructions from startup_64 on the block channel, memory included at checkpoints', async () => {
+    const { result } = await session('startup_64', { channel: 'block', maxSteps: 60_000, checkpointEvery: 30_000 });
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result.end).toBe('budget');
+    expect(result.blockRun!.blocks).toBeGreaterThan(1000);
+    // fewer records than instructions outside REP loops (each REP iteration is a block of its own)
+    expect(result.blockRun!.blocks).toBeLessThan(result.result.compared);
+    expect(result.checkpoints.length).toBeGreaterThanOrEqual(2);
+    expect(result.checkpoints.every((c) => c.pagesDiffering === 0 && c.systemDiffs.length === 0)).toBe(true);
+    // __startup_64 clears page tables with rep stosq: QEMU's extra block at rCX=0 under -icount
+    expect(result.rules.find((r) => r.name === 'rep-under-icount')!.count).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
   it('QEMU against a second QEMU through the same comparison agrees, past where the emulator stops', async () => {

@@ -13,6 +13,7 @@ import { prepareBootAssets, type BootAssets } from './assets/assets.js';
 import { DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
 import { GdbLockstep, type LockstepResult } from './gdb-lockstep.js';
+import { BlockLockstep } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
 import { encodeBootResult, type BootResult } from './report/boot-result.js';
@@ -40,8 +41,8 @@ export interface BootSessionOptions {
   readonly checkpointEvery: number;
   readonly memoryMiB: number;
   readonly cpu: string;
-  /** gdb: single steps over the stub; log: QEMU's per-instruction trace. */
-  readonly channel?: 'gdb' | 'log';
+  /** gdb: single steps over the stub; log: QEMU's per-instruction trace; block: a record per translation block. */
+  readonly channel?: 'gdb' | 'log' | 'block';
   /** The system under test: the emulator, or a second QEMU (which must agree). */
   readonly dut?: 'emulator' | 'qemu';
   readonly mutants: readonly MutantName[];
@@ -132,6 +133,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     let dutConsole: () => Promise<string>;
     let dutView: { readVirtual: (a: bigint, n: number) => Promise<Uint8Array | undefined>; systemState: () => Promise<MachineState>; translate: (lin: bigint) => number | undefined };
     let emulator: EmulatorTarget | undefined;
+    let blockRun: BootResult['blockRun'];
     if (dutKind === 'qemu') {
       // A second QEMU booted the same way to the same point: nothing is transplanted or probed.
       const d = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: serialEmu });
@@ -150,19 +152,50 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         translate: () => undefined,
       };
     } else {
-      const snap: QemuMachineSnapshot = await snapshotMachine(k);
+      /** The machine at the start point moved into a fresh emulator. */
+      const transplanted = async (kq: KernelQemu) => {
+        const snap: QemuMachineSnapshot = await snapshotMachine(kq);
+        const emu = new EmulatorTarget({ ramBytes: o.memoryMiB << 20, model });
+        const report = (await transplant(snap, emu)).report;
+        if (report.stateDiffs.length || report.ramPagesDiffering) {
+          log.warn({ diffs: report.stateDiffs.map((d) => d.path), pages: report.ramPagesDiffering }, 'transplant read back different');
+        }
+        return { snap, emu, report };
+      };
+      const first = await transplanted(k);
+      const snap = first.snap;
       snapshot = { ...snap, rip: snap.state.rip };
       o.progress(`boot: at ${assets.symbols.symbolize(snap.state.rip)}, QEMU instruction ${snap.icount.toLocaleString('en-US')} (${reachStartSeconds.toFixed(1)} s); RAM and registers read (${(snap.timings.ramMs / 1000).toFixed(1)} s)`);
-      const emu = new EmulatorTarget({ ramBytes: o.memoryMiB << 20, model });
-      emulator = emu;
-      tr = (await transplant(snap, emu)).report;
-      if (tr.stateDiffs.length || tr.ramPagesDiffering) {
-        log.warn({ diffs: tr.stateDiffs.map((d) => d.path), pages: tr.ramPagesDiffering }, 'transplant read back different');
-      }
+      let emu = first.emu;
+      tr = first.report;
       o.progress(`boot: transplanted into the emulator in ${tr.ms.toFixed(0)} ms (${tr.stateDiffs.length} fields and ${tr.ramPagesDiffering} pages read back different); lockstep on the ${channel} channel…`);
-      const devices = new DeviceLog(emu);
-      const lockstep = channel === 'log' ? new LogLockstep(k, emu, devices) : new GdbLockstep(k, emu, devices);
-      r = await lockstep.run(common);
+      let devices = new DeviceLog(emu);
+      if (channel === 'block') {
+        const b = await new BlockLockstep(k, emu, devices).run(common);
+        r = b;
+        blockRun = { blocks: b.blocks, compared: b.compared, seconds: b.seconds, end: b.end };
+        if (b.mismatch) {
+          // The block names the stretch, not the instruction: the same boot again, from the same
+          // start point, on the log channel (a record per instruction) to the first instruction that differs.
+          const where = b.failedBlock ? `in the block of instructions #${b.failedBlock.startIndex.toLocaleString('en-US')}-#${(b.failedBlock.startIndex + b.failedBlock.instructions - 1).toLocaleString('en-US')}` : `at the checkpoint after #${b.mismatch.index.toLocaleString('en-US')}`;
+          o.progress(`boot: the block channel found a difference ${where}; re-running to there on the log channel to find the instruction…`);
+          const t1 = performance.now();
+          const k2 = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: path.join(o.outDir, 'serial-qemu-rerun.txt') });
+          closers.push(() => k2.close());
+          const again = from.kind === 'icount' ? await k2.runToIcount(from.icount) : from.kind === 'address' ? await k2.runTo(from.addresses, { maxIcount: 8e9 }) : undefined;
+          if (!again || (await k2.icount()) !== snap.icount) throw new Error(`the re-run's QEMU did not reach the start point again (${again?.kind}, instruction ${await k2.icount()})`);
+          const second = await transplanted(k2);
+          emu = second.emu;
+          devices = new DeviceLog(emu);
+          const located = await new LogLockstep(k2, emu, devices).run({ ...common, maxSteps: b.mismatch.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
+          blockRun = { ...blockRun, rerunSeconds: (performance.now() - t1) / 1000, rerunEnd: located.end, rerunCompared: located.compared };
+          if (located.mismatch) r = located;
+        }
+      } else {
+        const lockstep = channel === 'log' ? new LogLockstep(k, emu, devices) : new GdbLockstep(k, emu, devices);
+        r = await lockstep.run(common);
+      }
+      emulator = emu;
       await writeFile(serialEmu, devices.console);
       dutConsole = async () => devices.console;
       const mmu = emu.internals.cpu.mmu;
@@ -195,7 +228,8 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         snapshot: snapshot.timings,
         transplantMs: tr.ms,
         lockstepSeconds: r.seconds,
-        instructionsPerSecond: r.seconds > 0 ? r.compared / r.seconds : 0,
+        // the block channel's own rate (a re-run that located its mismatch has its own, in blockRun)
+        instructionsPerSecond: blockRun ? (blockRun.seconds > 0 ? blockRun.compared / blockRun.seconds : 0) : r.seconds > 0 ? r.compared / r.seconds : 0,
       },
       transplant: transplantSection(tr),
       result: { end: r.end, compared: r.compared, icountStart: r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
@@ -205,7 +239,8 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       reproduce: { command: o.command },
       lastInstructions: lastInstructions(r, assets.symbols),
       serial: { qemuFile: path.basename(serialQemu), emulatorFile: path.basename(serialEmu), qemuLastLine: '', emulatorLastLine: dutText.trim().split(/\r?\n/).pop() ?? '' },
-      notes: notesFor(assets, snapshot, r),
+      notes: notesFor(assets, snapshot, r, blockRun),
+      blockRun,
     });
     const write = async (res: BootResult) => {
       res.serial.qemuLastLine = await lastLineOf(serialQemu);
@@ -260,8 +295,13 @@ function transplantSection(tr: TransplantReport): BootResult['transplant'] {
   };
 }
 
-function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probeInstructions'>, r: LockstepResult): string[] {
+function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probeInstructions'>, r: LockstepResult, blockRun: BootResult['blockRun']): string[] {
   const notes: string[] = [];
+  if (blockRun?.rerunEnd !== undefined) {
+    notes.push(blockRun.rerunEnd === 'mismatch'
+      ? `Found by the block channel after ${blockRun.blocks.toLocaleString('en-US')} blocks (${blockRun.compared.toLocaleString('en-US')} instructions, ${blockRun.seconds.toFixed(1)} s), then located by re-running the same boot to there on the log channel (${(blockRun.rerunSeconds ?? 0).toFixed(1)} s): the instruction, states and trace below are that run's.`
+      : `The block channel saw a difference after ${blockRun.blocks.toLocaleString('en-US')} blocks (${blockRun.compared.toLocaleString('en-US')} instructions), but the log channel's re-run to there ended '${blockRun.rerunEnd}' after ${(blockRun.rerunCompared ?? 0).toLocaleString('en-US')} instructions without one: the states below are the block channel's, at the end of the block.`);
+  }
   if (assets.symbolsNote) notes.push(assets.symbolsNote);
   if (r.end === 'halted') notes.push('Both machines reached HLT: interrupts are masked while QEMU single-steps (rule interrupts-masked), so nothing wakes them.');
   if (r.end === 'interrupted') notes.push('Stopped by a signal (Ctrl-C): this is a partial report.');

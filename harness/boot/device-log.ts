@@ -24,6 +24,8 @@ export class DeviceLog {
   private current: DeviceAccess[] = [];
   private lcr = 0;
   private serial = '';
+  /** Address of the instruction that made the last device read (a block-granular lockstep follows QEMU there). */
+  lastReadRip = 0;
 
   constructor(target: EmulatorTarget) {
     const base = target.internals.bus.ramSize;
@@ -32,6 +34,7 @@ export class DeviceLog {
       {
         in: (port, size) => {
           this.current.push({ kind: 'in', port, size });
+          this.lastReadRip = target.internals.cpu.rip;
           return 0;
         },
         out: (port, size, value) => {
@@ -43,6 +46,7 @@ export class DeviceLog {
       {
         read: (offset, size) => {
           this.current.push({ kind: 'mmio-read', addr: base + offset, size });
+          this.lastReadRip = target.internals.cpu.rip;
           return 0;
         },
         write: (offset, size, value) => {

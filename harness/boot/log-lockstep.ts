@@ -1,18 +1,16 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import type { GprName, MachineState } from '../../contracts/machine-state.js';
-import { recordDiffs, recordToState, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { recordDiffs, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
-import { followOracle } from '../sync-rules.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
 import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
 import type { DeviceLog } from './device-log.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
-import { instructionInfo, type InsnInfo } from './instruction-info.js';
 import { StepHistory } from './step-history.js';
+import { DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep on the log channel: QEMU runs freely with one instruction per translation
@@ -24,39 +22,9 @@ import { StepHistory } from './step-history.js';
  * Hardware interrupts QEMU delivered are injected into the emulator at the same boundary.
  */
 
-const IDLE_MS = 5_000;
+export const IDLE_MS = 5_000;
 /** How long a stopped QEMU may stay silent before its printed records count as worked off. */
-const DRAIN_MS = 300;
-const NOTHING: readonly never[] = Object.freeze([]);
-const NON_DETERMINISTIC = /^rd(tscp?|rand|seed)$/;
-
-function u64(w: Uint32Array, at: number): bigint {
-  return (BigInt(w[at + 1]!) << 32n) | BigInt(w[at]!);
-}
-
-/** A record's 64-bit field as the emulator keeps addresses: a signed number (exact for canonical addresses). */
-function signed(w: Uint32Array, at: number): number {
-  return (w[at + 1]! | 0) * 4294967296 + w[at]!;
-}
-
-/** Equal in every field but the RFLAGS bits of `flagMask` (the hot-path check; names only on a difference). */
-function sameRecordMasked(a: Uint32Array, b: Uint32Array, flagMask: number): boolean {
-  for (let i = 0; i < RR.LENGTH; i++) {
-    if (a[i] === b[i]) continue;
-    if (i === RR.RFLAGS && ((a[i]! ^ b[i]!) & ~flagMask) === 0) continue;
-    return false;
-  }
-  return true;
-}
-
-/** What the lockstep keeps per instruction address: iced-x86's analysis and what is derived from it once. */
-interface DecodedEntry {
-  readonly info: InsnInfo;
-  readonly rip: bigint;
-  /** RDTSC/RDTSCP/RDRAND/RDSEED: the result follows QEMU (sync-rules.ts). */
-  readonly nonDeterministic: boolean;
-}
-
+export const DRAIN_MS = 300;
 export class LogLockstep {
   private readonly rules: RuleCounts = new Map();
   private readonly masked = new Map<string, number>();
@@ -68,57 +36,11 @@ export class LogLockstep {
     private readonly qemu: KernelQemu,
     private readonly emulator: EmulatorTarget,
     private readonly devices: DeviceLog,
-  ) {}
-
-  /**
-   * Decoded instructions by address, valid while the emulator has dropped no decoded code (a write
-   * to a page holding code bumps its codeEpoch) and CR3 and the mode are the same: re-reading and
-   * re-keying 15 bytes per instruction was a fifth of the comparison's time.
-   */
-  private decoded = new Map<number, DecodedEntry>();
-  private decodedEpoch = -1;
-  private decodedCr3 = -1;
-  private decodedMode = -1;
-
-  /** The cached entry while the cache is valid (synchronous: no promise on the hot path). */
-  private cached(rip: number): DecodedEntry | undefined {
-    const c = this.emulator.internals.cpu;
-    const mode = (c.long64 ? 2 : 0) + (c.default32 ? 1 : 0);
-    if (c.codeEpoch !== this.decodedEpoch || c.cr3 !== this.decodedCr3 || mode !== this.decodedMode) {
-      this.decoded.clear();
-      this.decodedEpoch = c.codeEpoch;
-      this.decodedCr3 = c.cr3;
-      this.decodedMode = mode;
-      return undefined;
-    }
-    return this.decoded.get(rip);
+  ) {
+    this.decoded = new DecodedCache(emulator);
   }
 
-  private async instructionAt(rip: number): Promise<DecodedEntry> {
-    const hit = this.cached(rip);
-    if (hit) return hit;
-    const big = BigInt.asUintN(64, BigInt(rip));
-    const info = await this.decode(big);
-    const entry = { info, rip: big, nonDeterministic: NON_DETERMINISTIC.test(info.decoded.mnemonic) };
-    if (this.decoded.size > 100_000) this.decoded.clear();
-    this.decoded.set(rip, entry);
-    return entry;
-  }
-
-  private async decode(rip: bigint): Promise<InsnInfo> {
-    const c = this.emulator.internals.cpu;
-    const bytes = await this.emulator.readMemory(rip, 15, 'virt').catch(async () => {
-      const room = Number(4096n - (rip & 0xfffn));
-      return this.emulator.readMemory(rip, Math.min(15, room), 'virt').catch(() => new Uint8Array(0));
-    });
-    return instructionInfo(rip, bytes, c.long64 ? 64 : c.default32 ? 32 : 16);
-  }
-
-  /** QEMU's state as a MachineState: the record's fields, the rest as the emulator has them. */
-  private expectedState(w: Uint32Array, actual: MachineState): MachineState {
-    const r = recordToState(w);
-    return { ...actual, ...r, seg: { ...actual.seg, ...Object.fromEntries(Object.entries(r.seg).map(([k, v]) => [k, { ...actual.seg[k as keyof MachineState['seg']], selector: v.selector }])) }, kernelGsBase: actual.kernelGsBase, cr8: actual.cr8 };
-  }
+  private readonly decoded: DecodedCache;
 
   async run(options: LockstepOptions = {}): Promise<LockstepResult> {
     const e = this.emulator;
@@ -208,7 +130,7 @@ export class LogLockstep {
             continue;
           }
         }
-        const entry = this.cached(rip) ?? (await this.instructionAt(rip));
+        const entry = this.decoded.cached(rip) ?? (await this.decoded.at(rip));
         const info = entry.info;
         // the registers before this instruction: the last record the emulator matched
         this.history.keepRecord(index, this.emu);
@@ -239,7 +161,7 @@ export class LogLockstep {
           }
         }
         const readDevice = devices.length > 0 && devices.some((d) => d.kind === 'in' || d.kind === 'mmio-read');
-        if (readDevice || entry.nonDeterministic) await this.follow(info, next.words, readDevice, (followed ??= []));
+        if (readDevice || entry.nonDeterministic) await followQemu(e, this.rules, info, next.words, readDevice, (followed ??= []));
         readRegisterRecord(e, this.emu);
         const flagMask = info.decoded.flags.undefined;
         const same = sameRecordMasked(next.words, this.emu, flagMask);
@@ -248,9 +170,9 @@ export class LogLockstep {
         if (writes.length) writes = [];
         if (!same || emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault') {
           const actual = await e.readState();
-          const expected = this.expectedState(next.words, actual);
+          const expected = expectedState(next.words, actual);
           mismatch = {
-            index, icount: icountStart + log.count, rip: entry.rip, info, before: this.expectedState(cur.words, actual), expected, actual,
+            index, icount: icountStart + log.count, rip: entry.rip, info, before: expectedState(cur.words, actual), expected, actual,
             diffs: compareStates(expected, actual, { flagMask: BigInt(flagMask) }), memory: [], devices: [],
             qemuStop: { kind: 'step' }, emulatorStop, flagMask: BigInt(flagMask), found: 'step',
           };
@@ -310,30 +232,6 @@ export class LogLockstep {
     };
   }
 
-  /**
-   * The declared rules that make the emulator take QEMU's result: a device read (its destination
-   * registers and the flags it sets), RDTSC/RDTSCP/RDRAND/RDSEED (sync-rules.ts).
-   */
-  private async follow(info: InsnInfo, words: Uint32Array, readDevice: boolean, followed: string[]): Promise<void> {
-    const e = this.emulator;
-    const actual = await e.readState();
-    const expected = this.expectedState(words, actual);
-    if (readDevice) {
-      const gpr: Partial<Record<GprName, bigint>> = {};
-      for (const g of info.gprsWritten) gpr[g] = expected.gpr[g];
-      const flags = BigInt(info.decoded.flags.modified);
-      setRegisters(e, { gpr, rflags: (actual.rflags & ~flags) | (expected.rflags & flags) });
-      followed.push('device-read');
-      countRule(this.rules, 'device-read');
-    }
-    const follow = followOracle(info.decoded, expected, await e.readState());
-    if (follow) {
-      setRegisters(e, { gpr: follow.state.gpr, rflags: follow.state.rflags });
-      followed.push(follow.rule);
-      countRule(this.rules, follow.rule);
-    }
-  }
-
   /** Both machines stand at the same instruction with QEMU stopped: compare everything. */
   private async aligned(index: number): Promise<{ mismatch?: Mismatch }> {
     const cp = await compareCheckpoint(this.qemu, this.emulator, this.history, index);
@@ -342,7 +240,7 @@ export class LogLockstep {
     const state = await this.emulator.readState();
     return {
       mismatch: {
-        ...cp.mismatch, info: (await this.instructionAt(Number(BigInt.asIntN(64, state.rip)))).info, before: state, expected: await this.qemu.target.readState(), actual: state,
+        ...cp.mismatch, info: (await this.decoded.at(Number(BigInt.asIntN(64, state.rip)))).info, before: state, expected: await this.qemu.target.readState(), actual: state,
         qemuStop: { kind: 'step' }, emulatorStop: { kind: 'step' }, flagMask: 0n, icount: await this.qemu.icount(),
       },
     };

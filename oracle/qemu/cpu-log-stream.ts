@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CpuLogParser, type LogRecord } from './cpu-log.js';
@@ -78,12 +78,17 @@ export class CpuLogStream {
     readonly pipeBytes: number | undefined,
   ) {}
 
-  static async start(k: KernelQemu): Promise<CpuLogStream> {
+  /**
+   * Switch the trace on (QEMU stopped). `blocks`: without `singlestep`, a record before every
+   * translation block (straight-line code up to a branch, an I/O instruction under -icount, a page
+   * end) instead of every instruction.
+   */
+  static async start(k: KernelQemu, options: { blocks?: boolean } = {}): Promise<CpuLogStream> {
     const fifo = path.join(k.target.qemu.dir, 'cpu-log.fifo');
-    await promisify(execFile)('mkfifo', [fifo]);
+    if (!existsSync(fifo)) await promisify(execFile)('mkfifo', [fifo]); // else left by an earlier stream of this QEMU
     const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
     const s = new CpuLogStream(k, fd, fifo, await enlargePipe(fifo));
-    for (const cmd of [`logfile ${fifo}`, 'singlestep on', 'log cpu,int,nochain']) {
+    for (const cmd of [`logfile ${fifo}`, options.blocks ? 'singlestep off' : 'singlestep on', 'log cpu,int,nochain']) {
       const reply = (await k.qmp.humanMonitorCommand(cmd)).trim();
       if (reply) {
         s.close();

@@ -63,8 +63,8 @@ describe("QEMU's cpu log", () => {
     p.feed(Buffer.from(text, 'latin1'));
     const recs = p.take();
     expect(recs.map((r) => recordToState(r.words).rip)).toEqual([0xffffffff81000001n, 0xffffffff81c00000n, 0xffffffff81c01000n]);
-    expect(recs[1]!.events).toEqual([{ vector: 0x20, errorCode: 0, software: false, exception: false }]);
-    expect(recs[2]!.events).toEqual([{ vector: 0x0e, errorCode: 2, software: false, exception: true }]);
+    expect(recs[1]!.events).toEqual([{ vector: 0x20, errorCode: 0, software: false, exception: false, pc: 0xffffffff81000002n }]);
+    expect(recs[2]!.events).toEqual([{ vector: 0x0e, errorCode: 2, software: false, exception: true, pc: 0xffffffff81c00000n }]);
   });
 
   it('says what it got when the log is not an x86-64 cpu log', () => {

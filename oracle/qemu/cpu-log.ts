@@ -26,6 +26,8 @@ export interface DeliveredEvent {
   readonly software: boolean;
   /** Raised by an instruction (check_exception preceded it), not an external interrupt. */
   readonly exception: boolean;
+  /** Where it was delivered (QEMU's pc=): the instruction boundary, for an external interrupt. */
+  readonly pc: bigint;
 }
 
 export interface LogRecord {
@@ -41,6 +43,7 @@ const GPR_LOG_ORDER = [0, 3, 1, 2, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15]; //
 const C_RAX = Buffer.from('RAX=');
 const C_VLINE = Buffer.from(': v=');
 const C_CHECK = Buffer.from('check_exception');
+const C_PC = Buffer.from(' pc=');
 const NO_EVENTS: readonly DeliveredEvent[] = Object.freeze([]);
 
 /** Hex digit values by byte (-1: not a hex digit). */
@@ -167,7 +170,9 @@ export class CpuLogParser {
     const vector = hex32(b, v + 4, 2);
     const errorCode = hex32(b, v + 9, 4);
     const software = b[v + 16] === 49; // '1'
-    this.events.push({ vector, errorCode, software, exception: this.sawCheck });
+    const pcAt = gap.indexOf(C_PC, rel);
+    const pc = pcAt < 0 ? -1n : (BigInt(hex32(b, from + pcAt + 4, 8)) << 32n) | BigInt(hex32(b, from + pcAt + 12, 8));
+    this.events.push({ vector, errorCode, software, exception: this.sawCheck, pc });
     this.sawCheck = false;
     this.skipDump = true;
   }

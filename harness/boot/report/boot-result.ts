@@ -60,7 +60,7 @@ export const BootResultSchema = z.object({
   qemu: z.object({ version: z.string(), cpu: z.string(), memoryMiB: z.number().int(), append: z.string(), icountMode: z.string() }),
   dut: z.string(),
   mutants: z.array(z.string()),
-  channel: z.enum(['gdb', 'log']),
+  channel: z.enum(['gdb', 'log', 'block']),
   command: z.string(),
   from: z.object({ spec: z.string(), label: z.string(), icount: z.number().int(), rip: hex64, location: z.string() }),
   until: z.string().optional(),
@@ -116,6 +116,18 @@ export const BootResultSchema = z.object({
   lastInstructions: z.array(InstructionLineSchema),
   serial: z.object({ qemuFile: z.string(), emulatorFile: z.string(), qemuLastLine: z.string(), emulatorLastLine: z.string() }),
   notes: z.array(z.string()),
+  /** The block channel's own run, and the log channel's re-run that located its mismatch. */
+  blockRun: z
+    .object({
+      blocks: z.number().int(),
+      compared: z.number().int(),
+      seconds: z.number(),
+      end: z.string(),
+      rerunSeconds: z.number().optional(),
+      rerunEnd: z.string().optional(),
+      rerunCompared: z.number().int().optional(),
+    })
+    .optional(),
 });
 
 export type BootResult = z.output<typeof BootResultSchema>;

@@ -27,6 +27,12 @@ function statesBlock(before: MachineState, expected: MachineState, actual: Machi
   return mdFence(rows.join('\n'));
 }
 
+const CHANNEL_TEXT: Record<BootResult['channel'], string> = {
+  gdb: "per-instruction single steps over QEMU's gdb stub",
+  log: "QEMU's per-instruction register trace; memory compared at checkpoints",
+  block: "QEMU's register trace at translation-block ends; memory compared at checkpoints; a difference located on the log channel",
+};
+
 export function renderBootMarkdown(r: BootResult): string {
   const out: string[] = [];
   const m = r.mismatch;
@@ -42,7 +48,7 @@ export function renderBootMarkdown(r: BootResult): string {
     ['Command line', mdCode(r.qemu.append)],
     ['System under test', mdText(`${r.dut}${r.mutants.length ? ` with planted bug(s) ${r.mutants.join(', ')}` : ''}`)],
     ['Start', mdText(`--from ${r.from.spec}: ${r.from.location} at QEMU instruction ${r.from.icount.toLocaleString('en-US')}`)],
-    ['Channel', mdText(`${r.channel} (${r.channel === 'gdb' ? "per-instruction single steps over QEMU's gdb stub" : "QEMU's per-instruction register trace; memory compared at checkpoints"}), ${Math.round(r.timings.instructionsPerSecond).toLocaleString('en-US')} compared instructions/s`)],
+    ['Channel', mdText(`${r.channel} (${CHANNEL_TEXT[r.channel]}), ${Math.round(r.timings.instructionsPerSecond).toLocaleString('en-US')} compared instructions/s`)],
     ['End', mdText(`${r.result.end} at ${r.result.endLocation} (QEMU instruction ${r.result.icountEnd.toLocaleString('en-US')})${r.result.error ? `: ${r.result.error}` : ''}`)],
     ['Covered', mdText(`${r.result.compared.toLocaleString('en-US')} compared instructions = ${(r.result.icountEnd - r.result.icountStart).toLocaleString('en-US')} QEMU instructions (a REP run to its end counts once here, each iteration there)`)],
   ]));

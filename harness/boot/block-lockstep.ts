@@ -1,0 +1,304 @@
+import type { StopReason } from '../../contracts/execution-target.js';
+import { recordDiffs, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import type { EmulatorTarget } from '../../emulator/emulator-target.js';
+import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
+import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
+import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
+import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
+import { compareStates } from '../compare.js';
+import { countRule, type RuleCounts } from './boot-rules.js';
+import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
+import type { DeviceLog } from './device-log.js';
+import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
+import { DRAIN_MS, IDLE_MS } from './log-lockstep.js';
+import { StepHistory } from './step-history.js';
+import { type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
+
+/**
+ * The boot lockstep at translation-block granularity: QEMU runs without `singlestep` and prints
+ * its registers before every block it executes (`-d cpu,int,nochain`: a record per block, ~4-5
+ * kernel instructions, so it logs and runs several times faster); the emulator steps until it
+ * stands where QEMU's next block starts, and the registers are compared there. A block is
+ * straight-line code, so the emulator's first arrival at that address is where QEMU's block ended,
+ * except when a block branches back into itself: when the registers differ, the emulator goes on
+ * to its next arrival there (up to MAX_BLOCK instructions) before it calls it a mismatch.
+ *
+ * Under -icount QEMU ends a block after every I/O instruction (port, MMIO, RDTSC), so a device
+ * read or a clock is the block's last instruction and QEMU's record after it holds its result:
+ * the declared rules apply there as on the log channel. Hardware interrupts are delivered between
+ * blocks; QEMU's `int` line names the instruction boundary (pc=), where the emulator takes the
+ * same interrupt. Memory, x87 and descriptor caches are compared at checkpoints.
+ *
+ * A mismatch found here names the block, not the instruction: the session re-runs the stretch on
+ * the log channel (one record per instruction) to find the first instruction that differs.
+ */
+
+/** Instructions the emulator may run looking for the end of one of QEMU's blocks. */
+const MAX_BLOCK = 4096;
+
+export interface BlockLockstepResult extends LockstepResult {
+  /** QEMU's blocks compared. */
+  readonly blocks: number;
+  /** The block that mismatched: QEMU's state at its start and the instructions the emulator ran in it. */
+  readonly failedBlock?: { readonly startIndex: number; readonly instructions: number };
+}
+
+export class BlockLockstep {
+  private readonly rules: RuleCounts = new Map();
+  private readonly masked = new Map<string, number>();
+  readonly history = new StepHistory();
+  private readonly checkpoints: CheckpointResult[] = [];
+  private readonly emu = new Uint32Array(RR.LENGTH);
+  private readonly decoded: DecodedCache;
+  /** Where the emulator's last RDTSC/RDTSCP ran (the clock is followed at the end of its block). */
+  private tscRip = Number.NaN;
+
+  constructor(
+    private readonly qemu: KernelQemu,
+    private readonly emulator: EmulatorTarget,
+    private readonly devices: DeviceLog,
+    /**
+     * Keep each instruction's registers and accesses for a report's trace (costs ~40% of the
+     * emulator side). Off when a mismatch is re-run on the log channel, which keeps its own.
+     */
+    private readonly keepHistory = false,
+  ) {
+    this.decoded = new DecodedCache(emulator);
+  }
+
+  async run(options: LockstepOptions = {}): Promise<BlockLockstepResult> {
+    const e = this.emulator;
+    const q = this.qemu;
+    const ec = e.internals.cpu;
+    const t0 = performance.now();
+    const icountStart = await q.icount();
+    const log = await CpuLogStream.start(q, { blocks: true });
+    const cpu0 = process.cpuUsage();
+    let cpuToStop: NodeJS.CpuUsage | undefined;
+    const previousTsc = ec.tscOverride;
+    ec.tscOverride = () => {
+      this.tscRip = ec.rip;
+      return previousTsc ? previousTsc() : BigInt(ec.icount) + ec.tscOffset;
+    };
+    await q.qmp.execute('cont');
+    let end: LockstepEnd = 'budget';
+    let error: string | undefined;
+    let mismatch: Mismatch | undefined;
+    let failedBlock: BlockLockstepResult['failedBlock'];
+    let index = 0;
+    let blocks = 0;
+    let reads: DataAccess[] = [];
+    let writes: Array<DataAccess & { old: Uint8Array }> = [];
+    const keepHistory = this.keepHistory;
+    const stopTrace = keepHistory ? traceAccesses(e, { read: (a) => reads.push(a), write: (a) => writes.push(a), oldBytes: false }) : () => undefined;
+    const maxSteps = options.maxSteps ?? Number.MAX_SAFE_INTEGER;
+    const checkpointEvery = options.checkpointEvery ?? 0;
+    const untilAddresses = new Set((options.untilAddresses ?? []).map((a) => Number(BigInt.asIntN(64, a))));
+    let draining = false;
+    let stopping: LockstepEnd | undefined;
+    let nextCheckpoint = checkpointEvery > 0 ? checkpointEvery : Number.MAX_SAFE_INTEGER;
+    const before = new Uint32Array(RR.LENGTH);
+    const next1 = async () => log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
+    try {
+      let cur: LogRecord | undefined = await log.next(IDLE_MS);
+      if (!cur) throw new Error("QEMU printed no trace after 'log cpu,int,nochain'");
+      readRegisterRecord(e, this.emu);
+      const startDiffs = recordDiffs(cur.words, this.emu);
+      if (startDiffs.length) throw new Error(`the first trace record differs from the transplanted state in ${startDiffs.join(', ')}`);
+      for (;;) {
+        if (!draining) {
+          const reason: LockstepEnd | undefined = options.shouldStop?.()
+            ? 'interrupted'
+            : index > 0 && untilAddresses.size > 0 && untilAddresses.has(signed(cur.words, RR.RIP))
+              ? 'until'
+              : index >= maxSteps
+                ? 'budget'
+                : undefined;
+          if (reason || index >= nextCheckpoint) {
+            stopping = reason;
+            if (reason) cpuToStop ??= process.cpuUsage(cpu0);
+            draining = true;
+            await q.qmp.execute('stop');
+          }
+        }
+        let next = await next1();
+        // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
+        if (next && sameRecord(next.words, cur.words)) next = await next1();
+        let lastRound = false;
+        if (!next) {
+          if (!draining) {
+            end = (await q.qmp.status()).status === 'shutdown' ? 'shutdown' : 'halted';
+            break;
+          }
+          // Worked off: QEMU stands at the end of `cur`'s block, or before it if it left it unexecuted.
+          const words = stateToRecord(await q.target.readState());
+          if (!sameRecord(words, cur.words)) {
+            next = { words, events: NOTHING, halted: false };
+            lastRound = true;
+          } else {
+            const done = await this.aligned(index);
+            if (done.mismatch) {
+              mismatch = done.mismatch;
+              end = 'mismatch';
+              break;
+            }
+            if (stopping) {
+              end = stopping;
+              break;
+            }
+            draining = false;
+            nextCheckpoint = index + checkpointEvery;
+            await q.qmp.execute('cont');
+            continue;
+          }
+        }
+
+        // Run the emulator to the end of QEMU's block: where the interrupt QEMU delivered after it
+        // was taken, or where its next block starts.
+        const interrupts = next.events.filter((ev) => !ev.exception && !ev.software);
+        let target = interrupts.length ? Number(BigInt.asIntN(64, interrupts[0]!.pc)) : signed(next.words, RR.RIP);
+        const blockStart = index;
+        /** RFLAGS bits left undefined by the block's instructions (and not defined again after). */
+        let undefinedFlags = 0;
+        let followEntry: DecodedEntry | undefined;
+        let readDevice = false;
+        let firstDiffs: string[] | undefined;
+        let emulatorStop: StopReason = { kind: 'step' };
+        let matched = false;
+        let lastRip = ec.rip;
+        let followed: string[] | undefined;
+        for (let n = 0; n < MAX_BLOCK; n++) {
+          const rip = ec.rip;
+          lastRip = rip;
+          const entry = this.decoded.cached(rip) ?? (await this.decoded.at(rip));
+          const info = entry.info;
+          if (keepHistory) {
+            readRegisterRecord(e, before);
+            this.history.keepRecord(index, before);
+          }
+          this.tscRip = Number.NaN;
+          emulatorStop = e.stepSync(1);
+          const devices = this.devices.take();
+          if (keepHistory) {
+            this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: NOTHING });
+            if (reads.length) reads = [];
+            if (writes.length) writes = [];
+          }
+          index++;
+          undefinedFlags = (undefinedFlags & ~info.decoded.flags.modified) | info.decoded.flags.undefined;
+          // only the block's last instruction can read a device or a clock (QEMU ends blocks there)
+          readDevice = devices.length > 0 && devices.some((d) => d.kind === 'in' || d.kind === 'mmio-read');
+          followEntry = readDevice || entry.nonDeterministic || this.tscRip === rip ? entry : undefined;
+          if (emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault') break;
+          // REP under icount: after the last iteration QEMU runs the instruction once more (rCX=0),
+          // a block of its own: its record is the one after `next`
+          if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
+            const after = await next1();
+            next = after ?? { words: stateToRecord(await q.target.readState()), events: NOTHING, halted: false };
+            if (!after) lastRound = true;
+            target = signed(next.words, RR.RIP);
+            countRule(this.rules, 'rep-under-icount');
+          }
+          if (ec.rip !== target) continue;
+          if (interrupts.length) {
+            for (const ev of interrupts) {
+              injectInterrupt(e, ev.vector);
+              (followed ??= []).push(`interrupt 0x${ev.vector.toString(16)}`);
+              countRule(this.rules, 'interrupts-injected');
+            }
+          }
+          if (followEntry) await followQemu(e, this.rules, followEntry.info, next.words, readDevice, (followed ??= []));
+          readRegisterRecord(e, this.emu);
+          if (sameRecordMasked(next.words, this.emu, undefinedFlags)) {
+            matched = true;
+            break;
+          }
+          // the block may have branched back into itself: QEMU's block ends at a later arrival here
+          firstDiffs ??= recordDiffs(next.words, this.emu, undefinedFlags);
+          if (interrupts.length || followEntry) break;
+        }
+        blocks++;
+        if (!matched) {
+          const actual = await e.readState();
+          const expected = expectedState(next.words, actual);
+          const lastEntry = await this.decoded.at(lastRip);
+          mismatch = {
+            index: index - 1, icount: icountStart + index, rip: lastEntry.rip, info: lastEntry.info,
+            before: expectedState(cur.words, actual), expected, actual,
+            diffs: compareStates(expected, actual, { flagMask: BigInt(undefinedFlags) }), memory: [], devices: [],
+            qemuStop: { kind: 'step' }, emulatorStop, flagMask: BigInt(undefinedFlags), found: 'step',
+          };
+          failedBlock = { startIndex: blockStart, instructions: index - blockStart };
+          void firstDiffs;
+          end = 'mismatch';
+          break;
+        }
+        if (undefinedFlags && ((next.words[RR.RFLAGS]! ^ this.emu[RR.RFLAGS]!) & undefinedFlags) !== 0) {
+          setRegisters(e, { rflags: BigInt(next.words[RR.RFLAGS]!) });
+          this.emu[RR.RFLAGS] = next.words[RR.RFLAGS]!;
+          this.masked.set('(block)', (this.masked.get('(block)') ?? 0) + 1);
+          countRule(this.rules, 'undefined-flags');
+        }
+        cur = next;
+        if (lastRound) {
+          const done = await this.aligned(index);
+          if (done.mismatch) {
+            mismatch = done.mismatch;
+            end = 'mismatch';
+            break;
+          }
+          if (stopping) {
+            end = stopping;
+            break;
+          }
+          draining = false;
+          nextCheckpoint = index + checkpointEvery;
+          await q.qmp.execute('cont');
+        }
+        if (options.onProgress && (blocks & 1023) === 0) options.onProgress({ compared: index, rip: u64(cur.words, RR.RIP), icount: icountStart + index });
+      }
+    } catch (err) {
+      end = 'error';
+      error = (err as Error).message.split('\n')[0];
+    } finally {
+      stopTrace();
+      ec.tscOverride = previousTsc;
+      await q.qmp.execute('stop').catch(() => undefined);
+      await log.stop();
+    }
+    const finalState = await e.readState();
+    const cpu = cpuToStop ?? process.cpuUsage(cpu0);
+    return {
+      end,
+      error,
+      compared: mismatch ? mismatch.index : index,
+      mismatch,
+      rules: this.rules,
+      masked: this.masked,
+      history: this.history,
+      lastIndex: mismatch ? mismatch.index : index - 1,
+      icountStart,
+      icountEnd: await q.icount().catch(() => icountStart + index),
+      seconds: (performance.now() - t0) / 1000,
+      checkpoints: this.checkpoints,
+      finalState,
+      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000 },
+      blocks,
+      failedBlock,
+    };
+  }
+
+  /** Both machines stand at the same instruction with QEMU stopped: compare everything. */
+  private async aligned(index: number): Promise<{ mismatch?: Mismatch }> {
+    const cp = await compareCheckpoint(this.qemu, this.emulator, this.history, index);
+    this.checkpoints.push(cp);
+    if (!cp.mismatch) return {};
+    const state = await this.emulator.readState();
+    return {
+      mismatch: {
+        ...cp.mismatch, info: (await this.decoded.at(Number(BigInt.asIntN(64, state.rip)))).info, before: state, expected: await this.qemu.target.readState(), actual: state,
+        qemuStop: { kind: 'step' }, emulatorStop: { kind: 'step' }, flagMask: 0n, icount: await this.qemu.icount(),
+      },
+    };
+  }
+}
