@@ -25,7 +25,7 @@ root needed) and boots the kernel once to read its symbols; all of it is cached 
   --from POINT     where the lockstep starts (default startup_64): entry (the PVH entry, 32-bit
                    protected-mode code), a kernel symbol (start_kernel,
                    __text_poke+0x192), an address (0xffffffff81000000), or an instruction count
-                   since reset (reached exactly only when QEMU stops within 20,000 of it)
+                   since reset (reached exactly: ~7 s to 74 million on this machine kind)
   --until POINT    stop there instead of at the first mismatch: a symbol, address, instruction
                    count, or boot-ok (BOOT-OK on QEMU's serial console)
   --budget N       compare at most N instructions (on the log channel, --until and --budget also

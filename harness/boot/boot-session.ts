@@ -81,7 +81,7 @@ function describeRunOutcome(r: RunOutcome, point: BootPoint): string {
       return `the guest stopped (${r.reason}) after ${r.icount.toLocaleString('en-US')} instructions without reaching --from ${point.label}; it never ran there (pick a point on the boot path, e.g. startup_64 or start_kernel)`;
     case 'budget':
       return point.kind === 'icount'
-        ? `QEMU ran past instruction ${point.icount.toLocaleString('en-US')} (to ${r.icount.toLocaleString('en-US')}): a free run stops only where QEMU next yields, up to ~10^8 instructions late; start from a symbol instead`
+        ? `QEMU ran past instruction ${point.icount.toLocaleString('en-US')} (to ${r.icount.toLocaleString('en-US')}) in three boots: its stops landed too late on this loaded machine; try again when it is quieter, or start from a symbol`
         : `QEMU reached its budget of instructions (${r.icount.toLocaleString('en-US')}) before --from ${point.label}`;
     default:
       return '';
@@ -102,15 +102,24 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
 
   const serialEmu = path.join(o.outDir, o.dut === 'qemu' ? 'serial-dut-qemu.txt' : 'serial-emulator.txt');
   const closers: Array<() => Promise<void>> = [];
-  const k = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: serialQemu });
+  const launch = (serialPath: string) => () => KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath });
+  /** A QEMU at the start point: by breakpoint, or at an exact instruction count (booting again if a late stop overshot it). */
+  const reachStart = async (serialPath: string): Promise<{ qemu: KernelQemu; outcome: RunOutcome | undefined }> => {
+    if (from.kind === 'icount') {
+      return KernelQemu.reachIcount(launch(serialPath), from.icount, {
+        onRetry: (over) => o.progress(`boot: QEMU stopped ${over.toLocaleString('en-US')} instructions past ${from.label} (a late stop); booting again with a wider margin…`),
+      });
+    }
+    const qemu = await launch(serialPath)();
+    return { qemu, outcome: from.kind === 'address' ? await qemu.runTo(from.addresses, { maxIcount: 8e9 }).catch(async (err: unknown) => {
+      await qemu.close();
+      throw err;
+    }) : undefined };
+  };
+  o.progress(`boot: QEMU running to --from ${from.label}…`);
+  const t0 = performance.now();
+  const { qemu: k, outcome: reached } = await reachStart(serialQemu);
   try {
-    o.progress(`boot: QEMU running to --from ${from.label}…`);
-    const t0 = performance.now();
-    const reached = from.kind === 'icount'
-      ? await k.runToIcount(from.icount)
-      : from.kind === 'address'
-        ? await k.runTo(from.addresses, { maxIcount: 8e9 })
-        : undefined;
     if (!reached || (reached.kind !== 'breakpoint' && reached.kind !== 'icount')) throw new UsageError(reached ? describeRunOutcome(reached, from) : `--from ${o.from} is not a start point`);
     const reachStartSeconds = (performance.now() - t0) / 1000;
     const channel = o.channel ?? 'gdb';
@@ -136,9 +145,8 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     let blockRun: BootResult['blockRun'];
     if (dutKind === 'qemu') {
       // A second QEMU booted the same way to the same point: nothing is transplanted or probed.
-      const d = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: serialEmu });
+      const { qemu: d, outcome: other } = await reachStart(serialEmu);
       closers.push(() => d.close());
-      const other = from.kind === 'address' ? await d.runTo(from.addresses, { maxIcount: 8e9 }) : from.kind === 'icount' ? await d.runToIcount(from.icount) : undefined;
       const icount = await k.icount();
       if (!other || (await d.icount()) !== icount) throw new Error(`the second QEMU did not reach the same point (${other?.kind}, instruction ${await d.icount()} vs ${icount})`);
       snapshot = { timings: { registersMs: 0, msrsMs: 0, ramMs: 0 }, probeInstructions: 0, icount, rip: (await k.target.readState()).rip };
@@ -180,9 +188,8 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
           const where = b.failedBlock ? `in the block of instructions #${b.failedBlock.startIndex.toLocaleString('en-US')}-#${(b.failedBlock.startIndex + b.failedBlock.instructions - 1).toLocaleString('en-US')}` : `at the checkpoint after #${b.mismatch.index.toLocaleString('en-US')}`;
           o.progress(`boot: the block channel found a difference ${where}; re-running to there on the log channel to find the instruction…`);
           const t1 = performance.now();
-          const k2 = await KernelQemu.launch({ kernel: assets.kernel.elfPath, initrd: assets.initrd, memoryMiB: o.memoryMiB, cpuModel: o.cpu, serialPath: path.join(o.outDir, 'serial-qemu-rerun.txt') });
+          const { qemu: k2, outcome: again } = await reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt'));
           closers.push(() => k2.close());
-          const again = from.kind === 'icount' ? await k2.runToIcount(from.icount) : from.kind === 'address' ? await k2.runTo(from.addresses, { maxIcount: 8e9 }) : undefined;
           if (!again || (await k2.icount()) !== snap.icount) throw new Error(`the re-run's QEMU did not reach the start point again (${again?.kind}, instruction ${await k2.icount()})`);
           const second = await transplanted(k2);
           emu = second.emu;

@@ -29,12 +29,12 @@ const READ_BYTES = 128 << 10;
 const MAX_QUEUED = 20_000;
 
 /**
- * Enlarge the pipe behind `fifo` (its size belongs to the pipe, so any process holding it open may
- * set it; Node has no fcntl, perl-base is in every Debian). Returns the size now in effect, or
- * undefined when it could not be changed (the default 64 KiB then stays: slower, still correct).
+ * Set the size of the pipe behind `fifo` (its size belongs to the pipe, so any process holding it
+ * open may set it; Node has no fcntl, perl-base is in every Debian). Returns the size now in
+ * effect, or undefined when it could not be changed (the default 64 KiB then stays).
  */
-async function enlargePipe(fifo: string): Promise<number | undefined> {
-  const script = `open(my $f, '+<', $ARGV[0]) or exit 1; my $n = fcntl($f, ${F_SETPIPE_SZ}, ${PIPE_BYTES}); print(defined $n ? $n : 0);`;
+export async function setPipeSize(fifo: string, bytes: number): Promise<number | undefined> {
+  const script = `open(my $f, '+<', $ARGV[0]) or exit 1; my $n = fcntl($f, ${F_SETPIPE_SZ}, ${bytes}); print(defined $n ? $n : 0);`;
   try {
     const { stdout } = await promisify(execFile)('perl', ['-e', script, fifo], { timeout: 5000 });
     const n = Number(stdout.trim());
@@ -87,7 +87,7 @@ export class CpuLogStream {
     const fifo = path.join(k.target.qemu.dir, 'cpu-log.fifo');
     if (!existsSync(fifo)) await promisify(execFile)('mkfifo', [fifo]); // else left by an earlier stream of this QEMU
     const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
-    const s = new CpuLogStream(k, fd, fifo, await enlargePipe(fifo));
+    const s = new CpuLogStream(k, fd, fifo, await setPipeSize(fifo, PIPE_BYTES));
     for (const cmd of [`logfile ${fifo}`, options.blocks ? 'singlestep off' : 'singlestep on', 'log cpu,int,nochain']) {
       const reply = (await k.qmp.humanMonitorCommand(cmd)).trim();
       if (reply) {

@@ -1,4 +1,5 @@
 import { parseStopReply } from '../rsp/codec.js';
+import { runCountingLines } from './exact-icount.js';
 import { QemuTarget } from './qemu-target.js';
 
 /**
@@ -126,17 +127,23 @@ export class KernelQemu {
 
   /**
    * Run until exactly `target` instructions have been retired since reset. The gdb stub has no
-   * instruction budget, so: slices of `c` sized from the measured rate to stop short of the target,
-   * then single steps for the last stretch (under ~20k instructions, a few seconds).
+   * instruction budget and a stop lands 10^5-10^6 instructions after it is asked for, so three
+   * stretches: slices of `c`, sized from the measured rate, to a few million short; then QEMU
+   * stepping one instruction per block with a line logged per instruction, counted, and held back
+   * by a small pipe (exact-icount.ts) to at most 1,500 short; then gdb single steps.
    */
-  async runToIcount(target: number, options: { onProgress?: (icount: number) => void } = {}): Promise<RunOutcome> {
-    const STEP_BELOW = 20_000;
+  async runToIcount(target: number, options: { onProgress?: (icount: number) => void; coarseBelow?: number } = {}): Promise<RunOutcome> {
+    // A stop on a loaded machine can land hundreds of ms late: a caller that overshot boots again
+    // with a larger margin (reachIcount).
+    const COARSE_BELOW = options.coarseBelow ?? 4_000_000;
+    const STEP_BELOW = 1_500;
     let icount = await this.icount();
     let rate = 300e6; // instructions per second: a high first guess keeps the first slice short; refined per slice
-    while (target - icount > STEP_BELOW) {
-      const remaining = target - icount;
-      // Aim for half the remaining distance: an interrupt lands a few ms late at ~1e7-1e8 instructions/s.
-      const ms = Math.max(1, Math.min(1000, (remaining / rate) * 400));
+    while (target - icount > COARSE_BELOW) {
+      const remaining = target - icount - COARSE_BELOW / 2;
+      // A quarter of what is left at the measured rate: a stop lands a few ms late, and at
+      // ~1e8 instructions/s that is several times the aim.
+      const ms = Math.max(1, Math.min(10, (remaining / Math.max(rate, 300e6)) * 250));
       const t0 = performance.now();
       const { signal } = await this.continueFor(ms);
       const now = await this.icount();
@@ -147,12 +154,39 @@ export class KernelQemu {
       if (icount > target) return { kind: 'budget', icount };
       options.onProgress?.(icount);
     }
+    if (target - icount > STEP_BELOW) {
+      await runCountingLines(this, icount, target, STEP_BELOW);
+      icount = await this.icount();
+      if ((await this.qmp.status()).status === 'shutdown') return { kind: 'shutdown', icount, reason: this.shutdownReason() };
+      if (icount > target) return { kind: 'budget', icount };
+    }
     while (icount < target) {
       const stop = await this.target.step(1);
       if (stop.kind === 'triple-fault') return { kind: 'shutdown', icount: await this.icount(), reason: this.shutdownReason() };
       icount = await this.icount();
     }
-    return { kind: 'icount', icount };
+    return icount === target ? { kind: 'icount', icount } : { kind: 'budget', icount };
+  }
+
+  /**
+   * A freshly launched QEMU at exactly `target` instructions: runToIcount, booting again with a
+   * wider margin for the exact stretches when a late stop carried it past (3 tries).
+   */
+  static async reachIcount(launch: () => Promise<KernelQemu>, target: number, options: { onRetry?: (overshoot: number) => void; coarseBelow?: number } = {}): Promise<{ qemu: KernelQemu; outcome: RunOutcome }> {
+    let coarseBelow = options.coarseBelow ?? 4_000_000;
+    for (let attempt = 0; ; attempt++) {
+      const k = await launch();
+      try {
+        const outcome = await k.runToIcount(target, { coarseBelow });
+        if (outcome.kind !== 'budget' || attempt === 2 || outcome.icount <= target) return { qemu: k, outcome };
+        options.onRetry?.(outcome.icount - target);
+      } catch (err) {
+        await k.close();
+        throw err;
+      }
+      await k.close();
+      coarseBelow *= 4;
+    }
   }
 
   async close(): Promise<void> {
