@@ -10,13 +10,27 @@ const lastLine = (s: string) => s.trim().split('\n').at(-1) ?? '';
 const outDir = () => mkdtempSync(path.join(tmpdir(), 'difftest-boot-cli-'));
 
 describe('difftest boot', () => {
-  it('reports the first mismatch with exit code 1 and the report beside it', async () => {
+  it('reports the first mismatch with exit code 1 and the report beside it, in Markdown, HTML and JSON', async () => {
     const out = outDir();
-    const r = await run(['--from', 'early_cpu_init', '--out', out]);
+    // a planted bug (REX.B ignored), so that the first mismatch does not move as the emulator improves
+    const r = await run(['--from', 'early_cpu_init', '--inject', 'rex-b-ignored', '--out', out]);
     expect(r.exitCode).toBe(1);
-    expect(r.stdout.split('\n')[0]).toBe('difftest boot: first mismatch after 4,176 matching instructions, at native_read_msr_safe+0x3/0x40: rdmsr');
+    const first = /^difftest boot: first mismatch after ([\d,]+) matching instructions, at (\S+): (.*)$/.exec(r.stdout.split('\n')[0]!)!;
+    expect(first).not.toBeNull();
+    expect(first[3]).toMatch(/\br(8|9|1[0-5])\b/); // an instruction with r8-r15 in ModRM.rm
     expect(r.stdout).toMatch(/report \S+report\.md/);
-    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('```sh\nnode bin/difftest.mjs boot --from early_cpu_init\n```');
+    expect(readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('```sh\nnode bin/difftest.mjs boot --from early_cpu_init --inject rex-b-ignored\n```');
+    const json = JSON.parse(readFileSync(path.join(out, 'result.json'), 'utf8')) as { mismatch: { location: string; diffs: Array<{ path: string }> }; kernel: { version: string } };
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    // the HTML page says what the JSON says: where, the kernel, the differing registers bit by bit, the rules
+    expect(html).toContain(json.mismatch.location);
+    expect(html).toContain(json.kernel.version);
+    expect(html).toContain('class="bits"');
+    expect(html.match(/<span class="bad"/g)?.length).toBeGreaterThan(0);
+    for (const d of json.mismatch.diffs) expect(html).toContain(`${d.path.replace('gpr.', '').toUpperCase()}`);
+    expect(html).toContain('Where the value came from');
+    expect(html).toMatch(/<code>rep-under-icount<\/code><\/td><td>\d+/);
+    expect(html.length).toBeLessThan(200_000);
   }, 180_000);
 
   it('refuses bad input in one line, before QEMU runs', async () => {

@@ -18,6 +18,7 @@ import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
 import { encodeBootResult, type BootResult } from './report/boot-result.js';
 import { lastInstructions, mismatchSection, nearbyStart, ruleRows } from './report/build-result.js';
+import { renderBootHtml } from './report/html.js';
 import { renderBootMarkdown } from './report/markdown.js';
 import { parseBootPoint, type BootPoint } from './start-point.js';
 import { traceMismatch } from './trace.js';
@@ -253,6 +254,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       res.serial.qemuLastLine = await lastLineOf(serialQemu);
       await writeFile(resultFile, `${JSON.stringify(encodeBootResult(res), null, 2)}\n`);
       await writeFile(reportFile, renderBootMarkdown(res));
+      await writeFile(path.join(o.outDir, 'report.html'), renderBootHtml(res));
     };
     let result = base();
     if (r.mismatch) {
