@@ -41,6 +41,8 @@ export interface BlockLockstepResult extends LockstepResult {
   readonly blocks: number;
   /** The block that mismatched: QEMU's state at its start and the instructions the emulator ran in it. */
   readonly failedBlock?: { readonly startIndex: number; readonly instructions: number };
+  /** The last point where everything agreed, memory included (the start, or a checkpoint), with QEMU's instruction count there. */
+  readonly lastGood: { readonly index: number; readonly icount: number };
 }
 
 export class BlockLockstep {
@@ -98,6 +100,7 @@ export class BlockLockstep {
     let stopping: LockstepEnd | undefined;
     let nextCheckpoint = checkpointEvery > 0 ? checkpointEvery : Number.MAX_SAFE_INTEGER;
     const before = new Uint32Array(RR.LENGTH);
+    let lastGood = { index: 0, icount: icountStart };
     const next1 = async () => log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
     try {
       let cur: LogRecord | undefined = await log.next(IDLE_MS);
@@ -142,6 +145,7 @@ export class BlockLockstep {
               end = 'mismatch';
               break;
             }
+            lastGood = { index, icount: await q.icount() };
             if (stopping) {
               end = stopping;
               break;
@@ -247,6 +251,7 @@ export class BlockLockstep {
             end = 'mismatch';
             break;
           }
+          lastGood = { index, icount: await q.icount() };
           if (stopping) {
             end = stopping;
             break;
@@ -285,6 +290,7 @@ export class BlockLockstep {
       stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000 },
       blocks,
       failedBlock,
+      lastGood,
     };
   }
 

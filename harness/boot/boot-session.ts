@@ -189,14 +189,28 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
           const where = b.failedBlock ? `in the block of instructions #${b.failedBlock.startIndex.toLocaleString('en-US')}-#${(b.failedBlock.startIndex + b.failedBlock.instructions - 1).toLocaleString('en-US')}` : `at the checkpoint after #${b.mismatch.index.toLocaleString('en-US')}`;
           o.progress(`boot: the block channel found a difference ${where}; re-running to there on the log channel to find the instruction…`);
           const t1 = performance.now();
-          const { qemu: k2, outcome: again } = await reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt'));
-          closers.push(() => k2.close());
-          if (!again || (await k2.icount()) !== snap.icount) throw new Error(`the re-run's QEMU did not reach the start point again (${again?.kind}, instruction ${await k2.icount()})`);
-          const second = await transplanted(k2);
-          emu = second.emu;
-          devices = new DeviceLog(emu);
-          const located = await new LogLockstep(k2, emu, devices).run({ ...common, maxSteps: b.mismatch.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
-          blockRun = { ...blockRun, rerunSeconds: (performance.now() - t1) / 1000, rerunEnd: located.end, rerunCompared: located.compared };
+          const rerun = async (fromCheckpoint: boolean) => {
+            const { qemu: k2, outcome: again } = await reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt'));
+            closers.push(() => k2.close());
+            if (!again || (await k2.icount()) !== snap.icount) throw new Error(`the re-run's QEMU did not reach the start point again (${again?.kind}, instruction ${await k2.icount()})`);
+            if (fromCheckpoint) {
+              // From the last point where everything agreed: the start's MSR probe again (so that
+              // QEMU's virtual clock runs as in the first run), then exactly to the checkpoint.
+              await snapshotMachine(k2);
+              const at = await k2.runToIcount(b.lastGood.icount);
+              if (at.kind !== 'icount') return undefined;
+            }
+            const second = await transplanted(k2);
+            emu = second.emu;
+            devices = new DeviceLog(emu);
+            return new LogLockstep(k2, emu, devices).run({ ...common, firstIndex: fromCheckpoint ? b.lastGood.index : 0, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
+          };
+          let located = b.lastGood.index > 0 ? await rerun(true) : undefined;
+          const fromCheckpoint = located?.mismatch !== undefined;
+          if (!fromCheckpoint) located = await rerun(false);
+          if (!located) throw new Error('internal: no re-run');
+          blockRun = { ...blockRun, rerunFrom: fromCheckpoint ? b.lastGood.index : 0 };
+          blockRun = { ...blockRun, rerunSeconds: (performance.now() - t1) / 1000, rerunEnd: located.end, rerunCompared: located.compared - (blockRun.rerunFrom ?? 0) };
           if (located.mismatch) r = located;
         }
       } else {
@@ -308,7 +322,7 @@ function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probe
   const notes: string[] = [];
   if (blockRun?.rerunEnd !== undefined) {
     notes.push(blockRun.rerunEnd === 'mismatch'
-      ? `Found by the block channel after ${blockRun.blocks.toLocaleString('en-US')} blocks (${blockRun.compared.toLocaleString('en-US')} instructions, ${blockRun.seconds.toFixed(1)} s), then located by re-running the same boot to there on the log channel (${(blockRun.rerunSeconds ?? 0).toFixed(1)} s): the instruction, states and trace below are that run's.`
+      ? `Found by the block channel after ${blockRun.blocks.toLocaleString('en-US')} blocks (${blockRun.compared.toLocaleString('en-US')} instructions, ${blockRun.seconds.toFixed(1)} s), then located by re-running the same boot on the log channel ${blockRun.rerunFrom ? `from the last checkpoint where everything agreed (#${blockRun.rerunFrom.toLocaleString('en-US')}, reached at its exact instruction count)` : 'from the start point'} to there (${(blockRun.rerunSeconds ?? 0).toFixed(1)} s): the instruction, states and trace below are that run's.`
       : `The block channel saw a difference after ${blockRun.blocks.toLocaleString('en-US')} blocks (${blockRun.compared.toLocaleString('en-US')} instructions), but the log channel's re-run to there ended '${blockRun.rerunEnd}' after ${(blockRun.rerunCompared ?? 0).toLocaleString('en-US')} instructions without one: the states below are the block channel's, at the end of the block.`);
   }
   if (assets.symbolsNote) notes.push(assets.symbolsNote);

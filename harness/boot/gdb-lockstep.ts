@@ -97,6 +97,11 @@ export interface LockstepOptions {
   readonly checkpointEvery?: number;
   readonly shouldStop?: () => boolean;
   readonly onProgress?: (p: { compared: number; rip: bigint; icount: number }) => void;
+  /**
+   * The number of the first instruction (log channel): a re-run from a checkpoint numbers its
+   * instructions as the run it continues did (maxSteps and checkpoints count from 0 all the same).
+   */
+  readonly firstIndex?: number;
   /** Reads QEMU's serial console so far (for untilSerial). */
   readonly readSerial?: () => Promise<string>;
 }

@@ -54,7 +54,7 @@ export class LogLockstep {
     let end: LockstepEnd = 'budget';
     let error: string | undefined;
     let mismatch: Mismatch | undefined;
-    let index = 0;
+    let index = options.firstIndex ?? 0;
     let reads: DataAccess[] = [];
     let writes: Array<DataAccess & { old: Uint8Array }> = [];
     const stopTrace = traceAccesses(e, { read: (a) => reads.push(a), write: (a) => writes.push(a), oldBytes: false });
@@ -64,7 +64,7 @@ export class LogLockstep {
     /** QEMU has been told to stop: the records it printed are being worked off (for `stopping` or a checkpoint). */
     let draining = false;
     let stopping: LockstepEnd | undefined;
-    let nextCheckpoint = checkpointEvery > 0 ? checkpointEvery : Number.MAX_SAFE_INTEGER;
+    let nextCheckpoint = checkpointEvery > 0 ? index + checkpointEvery : Number.MAX_SAFE_INTEGER;
     const ec = e.internals.cpu;
     try {
       let cur = await log.next(IDLE_MS);
@@ -84,7 +84,7 @@ export class LogLockstep {
         if (!draining) {
           const reason: LockstepEnd | undefined = options.shouldStop?.()
             ? 'interrupted'
-            : index > 0 && untilAddresses.size > 0 && untilAddresses.has(rip)
+            : index > (options.firstIndex ?? 0) && untilAddresses.size > 0 && untilAddresses.has(rip)
               ? 'until'
               : options.untilIcount !== undefined && icountStart + log.count - 1 >= options.untilIcount
                 ? 'until'

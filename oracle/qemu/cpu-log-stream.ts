@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, read, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CpuLogParser, type LogRecord } from './cpu-log.js';
@@ -15,9 +15,8 @@ import type { KernelQemu } from './kernel-qemu.js';
  * The FIFO is read synchronously (non-blocking), in bulk, only when the parsed records run out:
  * QEMU writes ~2.5 KB at a time, and a reader woken by the event loop for each write spent ~5 us
  * of CPU per instruction on wake-ups alone (measured: a reader that only counted bytes), CPU that
- * QEMU needs on a 2-core machine. When nothing is there the reader sleeps a millisecond; the pipe
- * is enlarged to 1 MiB (~900 records, several ms of QEMU's output) so that QEMU does not block
- * meanwhile. The FIFO is opened read-write by us first, so QEMU's open never waits.
+ * QEMU needs on a 2-core machine. Only when nothing is there does a read wait for QEMU (in the
+ * thread pool); the pipe is enlarged to 1 MiB (~900 records) so that QEMU seldom waits for us. The FIFO is opened read-write by us first, so QEMU's open never waits.
  */
 
 /** F_SETPIPE_SZ (linux/fcntl.h). */
@@ -73,6 +72,8 @@ export class CpuLogStream {
   private constructor(
     private readonly k: KernelQemu,
     private readonly fd: number,
+    /** The same FIFO opened blocking, for reads that wait for QEMU in the thread pool. */
+    private readonly blockingFd: number,
     readonly fifo: string,
     /** The pipe's size, when it could be enlarged. */
     readonly pipeBytes: number | undefined,
@@ -87,11 +88,11 @@ export class CpuLogStream {
     const fifo = path.join(k.target.qemu.dir, 'cpu-log.fifo');
     if (!existsSync(fifo)) await promisify(execFile)('mkfifo', [fifo]); // else left by an earlier stream of this QEMU
     const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
-    const s = new CpuLogStream(k, fd, fifo, await setPipeSize(fifo, PIPE_BYTES));
+    const s = new CpuLogStream(k, fd, openSync(fifo, constants.O_RDONLY), fifo, await setPipeSize(fifo, PIPE_BYTES));
     for (const cmd of [`logfile ${fifo}`, options.blocks ? 'singlestep off' : 'singlestep on', 'log cpu,int,nochain']) {
       const reply = (await k.qmp.humanMonitorCommand(cmd)).trim();
       if (reply) {
-        s.close();
+        await s.close();
         throw new Error(`QEMU refused '${cmd}': ${reply}`);
       }
     }
@@ -100,7 +101,7 @@ export class CpuLogStream {
 
   /** Read and parse what QEMU has written so far; false when nothing was there. */
   private fill(maxQueued = MAX_QUEUED): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.inflight) return false; // an async read holds the parser's buffer
     let got = false;
     while (this.queue.length - this.head < maxQueued) {
       const t0 = performance.now();
@@ -148,18 +149,55 @@ export class CpuLogStream {
         this.waitedMs += performance.now() - t0;
         return r;
       }
-      if (performance.now() - t0 >= idleMs) {
+      const left = idleMs - (performance.now() - t0);
+      if (left <= 0 || this.closed) {
         this.waitedMs += performance.now() - t0;
         return undefined;
       }
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      // Nothing there: a read that blocks in libuv's thread pool until QEMU writes (a wake-up when
+      // data comes, no polling: a 1 ms timer fired tens of ms late on a loaded machine, while
+      // QEMU filled the pipe and waited)
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.readAsync(), new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
     }
   }
 
-  private close(): void {
+  /** The read in flight, if any: it holds the parser's buffer until it completes. */
+  private inflight: Promise<void> | undefined;
+
+  private readAsync(): Promise<void> {
+    if (this.inflight) return this.inflight;
+    const { buf, at } = this.parser.room(READ_BYTES);
+    this.inflight = new Promise<void>((resolve) => {
+      read(this.blockingFd, buf, at, READ_BYTES, null, (err, n) => {
+        this.inflight = undefined;
+        if (err) this.failed = err;
+        else if (!this.closing) {
+          this.parser.commit(n);
+          for (const r of this.parser.take()) this.queue.push(r);
+          this.reads++;
+          this.bytes += n;
+        }
+        resolve();
+      });
+    });
+    return this.inflight;
+  }
+
+  private closing = false;
+
+  private async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing = true;
     clearInterval(this.pump);
+    // a read blocked in the thread pool cannot be cancelled: give it a byte to return with
+    if (this.inflight) {
+      writeSync(this.fd, '\n');
+      await this.inflight;
+    }
+    closeSync(this.blockingFd);
     closeSync(this.fd);
   }
 
@@ -167,6 +205,6 @@ export class CpuLogStream {
   async stop(): Promise<void> {
     await this.k.qmp.humanMonitorCommand('log none').catch(() => undefined);
     await this.k.qmp.humanMonitorCommand('singlestep off').catch(() => undefined);
-    this.close();
+    await this.close();
   }
 }

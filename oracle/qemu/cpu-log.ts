@@ -104,7 +104,17 @@ export class CpuLogParser {
    * no copy) and parse them; returns what `read` returned.
    */
   readInto(read: (buf: Buffer, at: number, max: number) => number, max: number): number {
-    // unparsed bytes (at most a record and a bit) move to the front; room for `max` after them
+    const { buf, at } = this.room(max);
+    const n = read(buf, at, max);
+    this.commit(n);
+    return n;
+  }
+
+  /**
+   * Room for `max` bytes after the unparsed ones (which move to the front), for a read that
+   * completes later; nothing else may read into the parser until commit().
+   */
+  room(max: number): { buf: Buffer; at: number } {
     const left = this.end - this.start;
     if (left + max > this.buf.length) {
       const next = Buffer.allocUnsafe(Math.max(left + max, this.buf.length * 2));
@@ -113,12 +123,14 @@ export class CpuLogParser {
     } else if (this.start > 0) this.buf.copyWithin(0, this.start, this.end);
     this.start = 0;
     this.end = left;
-    const n = read(this.buf, this.end, max);
-    if (n > 0) {
-      this.end += n;
-      this.parse();
-    }
-    return n;
+    return { buf: this.buf, at: this.end };
+  }
+
+  /** `n` bytes were read into the room: parse them. */
+  commit(n: number): void {
+    if (n <= 0) return;
+    this.end += n;
+    this.parse();
   }
 
   /** Records parsed so far, oldest first (the internal queue is emptied). */

@@ -124,6 +124,8 @@ export const BootResultSchema = z.object({
       seconds: z.number(),
       end: z.string(),
       rerunSeconds: z.number().optional(),
+      /** The instruction the re-run started from: 0 (the start point) or the last clean checkpoint. */
+      rerunFrom: z.number().int().optional(),
       rerunEnd: z.string().optional(),
       rerunCompared: z.number().int().optional(),
     })
