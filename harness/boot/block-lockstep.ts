@@ -105,6 +105,13 @@ export class BlockLockstep {
     try {
       let cur: LogRecord | undefined = await log.next(IDLE_MS);
       if (!cur) throw new Error("QEMU printed no trace after 'log cpu,int,nochain'");
+      // With IF=1 an interrupt that came due while QEMU stood at the start point is delivered
+      // before its first record: the emulator takes it there too (as on the log channel)
+      for (const ev of cur.events) {
+        if (ev.exception || ev.software) continue;
+        injectInterrupt(e, ev.vector);
+        countRule(this.rules, 'interrupts-injected');
+      }
       readRegisterRecord(e, this.emu);
       const startDiffs = recordDiffs(cur.words, this.emu);
       if (startDiffs.length) throw new Error(`the first trace record differs from the transplanted state in ${startDiffs.join(', ')}`);

@@ -117,6 +117,11 @@ describe('boot lockstep', () => {
     expect(result.mismatch).toBeUndefined();
     expect(result.result.compared).toBeGreaterThanOrEqual(2_000);
     expect(result.rules.find((r) => r.name === 'interrupts-injected')?.count).toBeGreaterThanOrEqual(1);
+    // and on the block channel
+    const block = await session('kernel_init', { channel: 'block', maxSteps: 2_000 });
+    expect(block.result.result.error).toBeUndefined();
+    expect(block.result.mismatch).toBeUndefined();
+    expect(block.result.rules.find((r) => r.name === 'interrupts-injected')?.count).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
   it('follows the first IRETQ to user mode on the log channel, where fetching /init\'s first instruction faults', async () => {
