@@ -215,6 +215,12 @@ function floatSequences(add: Add): void {
     'addss xmm2, xmm15',
     { sse: { mxcsr: 0x0f80, xmm: [...XMM] }, cr4: 0x220n, qemuDeviation: 'QEMU 7.2 ignores an unmasked SIMD exception also when CR4.OSXMMEXCPT is clear (the SDM raises #UD)' },
   );
+  // found by difftest fuzz --family sse (seed 4): a tiny RCPPS lane came out zero with UE unmasked
+  add(
+    'rcpps/rcpss/rsqrtps with UE and OE unmasked: tiny and huge results written, no fault',
+    'mov eax, 0x7f7f7f80\nmovd xmm1, eax\npshufd xmm1, xmm1, 0\nrcpps xmm0, xmm1\nrcpss xmm2, xmm1\nmov eax, 0x00000123\nmovd xmm5, eax\nrcpps xmm6, xmm5\nrsqrtps xmm7, xmm5',
+    { sse: { mxcsr: 0x0380 | 0x6000, xmm: [...XMM] } },
+  );
   add('unmasked flag already set, no new exception', 'addps xmm2, xmm3\nmovaps xmm0, xmm4', { sse: { mxcsr: 0x1d84, xmm: [...XMM] } });
 }
 
