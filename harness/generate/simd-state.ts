@@ -76,14 +76,15 @@ const MM_VALUE_GEN: Gen<bigint> = G.oneof(
 
 /**
  * MXCSR: any rounding mode (nearest half the time), FZ and DAZ now and then, exceptions masked
- * nearly always (an unmasked one faults with #XM, which QEMU 7.2 never raises: a known
- * deviation), any sticky flags; never a reserved bit.
+ * but in one case in 32 (an unmasked one that occurs faults with #XM, which QEMU 7.2 never
+ * raises: a known divergence, whose locating would otherwise take much of a timed campaign),
+ * any sticky flags; never a reserved bit.
  */
 const MXCSR_GEN: Gen<number> = G.record({
   rounding: G.constantFrom(0, 0, 0, 1, 2, 3),
   fz: G.constantFrom(false, false, false, false, false, true),
   daz: G.constantFrom(false, false, false, false, false, true),
-  masks: G.oneof({ weight: 11, gen: G.constant(0x3f) }, { weight: 1, gen: G.integer({ min: 0, max: 0x3f }) }),
+  masks: G.oneof({ weight: 31, gen: G.constant(0x3f) }, { weight: 1, gen: G.integer({ min: 0, max: 0x3f }) }),
   flags: G.oneof(G.constant(0), G.integer({ min: 0, max: 0x3f })),
 }).map((m) => (m.rounding << 13) | (m.fz ? 0x8000 : 0) | (m.daz ? 0x40 : 0) | (m.masks << 7) | m.flags);
 
