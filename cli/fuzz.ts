@@ -3,9 +3,9 @@ import path from 'node:path';
 import { DEFAULT_SUPPRESSIONS, readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
-import { FAMILY_NAMES, describeRow, GENERATABLE_ROW_COUNT } from '../harness/campaign/case-source.js';
+import { FAMILY_NAMES, describeRow } from '../harness/campaign/case-source.js';
 import { BudgetError, describeBudget, splitBudget, MINIMIZE_SHARE } from '../harness/campaign/budget.js';
-import { generatableRows, modeOfFamilies, parseFamilies, type GenerationMode } from '../harness/generate/row-catalog.js';
+import { DEFAULT_FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family, type GenerationMode } from '../harness/generate/row-catalog.js';
 import { DUT_HELP, parseDutSpec, workersForDut } from '../harness/targets.js';
 import { emulatorModelFor } from '../harness/emulator-dut.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
@@ -42,7 +42,11 @@ reported separately and do not count.
                        ${MINIMIZE_SHARE * 100}% of S, at least 3 s, at most 300 s); start-up and the report come on top
   --minimize-seconds S minimization budget (shrinking the first case of each new divergence, most frequent first)
   --no-minimize        report divergences as found
-  --family NAME        only these instruction families (repeatable): ${FAMILY_NAMES.join(', ')}
+  --family NAME        only these instruction families (repeatable). Without --family:
+                       ${DEFAULT_FAMILIES.join(', ')}.
+                       By name only: sse, x87 (SSE/SSE2/SSE3/MMX, and x87: each case starts
+                       with a prologue loading the XMM/MMX/x87 registers and MXCSR/FCW it reads;
+                       XMM0-15, MXCSR, ST0-7, FCW and FSW are compared);
                        protected32: 32-bit code on the 32-bit test machine (legacy protected mode,
                        paging off), compared on the 32-bit register view; runs alone (not mixed with
                        64-bit families), keystone only (no --raw), each case on its own (no --batch:
@@ -243,7 +247,8 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       rowNames: describeRow,
       // known divergences are reported as found (grouped by their entry); minimizing them again only costs time
       suppressions,
-      totalRows: GENERATABLE_ROW_COUNT,
+      // the coverage denominator: the rows the campaign's families can generate (any encoder; protected32 is keystone only)
+      totalRows: Math.max(...(['raw', 'keystone'] as const).map((e) => generatableRows(families.length ? parseFamilies(families) : undefined, e).length)),
       generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone').map((r) => r.id),
       onDivergence: (r) => {
         // one line per new signature, for the first few; the progress line counts the rest and

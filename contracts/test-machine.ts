@@ -95,6 +95,8 @@ export interface TestMachineOptions {
   readonly rflags?: bigint;
   readonly fsBase?: bigint;
   readonly gsBase?: bigint;
+  /** Initial MXCSR and XMM0–15 (default: MXCSR 0x1F80, zeros). */
+  readonly sse?: MachineState['sse'];
 }
 
 export interface TestMachine {
@@ -226,7 +228,12 @@ export function buildTestMachine(options: TestMachineOptions): TestMachine {
     if (problem) throw new RangeError(`memory ${problem}`);
   }
   return {
-    state: { ...initialState(options.regs, options.rflags), fsBase: options.fsBase ?? 0n, gsBase: options.gsBase ?? 0n },
+    state: {
+      ...initialState(options.regs, options.rflags),
+      fsBase: options.fsBase ?? 0n,
+      gsBase: options.gsBase ?? 0n,
+      ...(options.sse ? { sse: { mxcsr: options.sse.mxcsr, xmm: [...options.sse.xmm] } } : {}),
+    },
     memory,
     caseMemory,
     endAddress: LAYOUT.code + BigInt(options.code.length),

@@ -75,3 +75,15 @@ describe('case mode', () => {
     expect(problem({ ...base, mode: 'real32' })).toMatch(/^case\.json: not a valid difftest case \(mode: .*\); fix the field or regenerate the case$/);
   });
 });
+
+describe('initial XMM/MXCSR state', () => {
+  it('round-trips MXCSR and the 16 XMM registers as hex, and refuses another register count', () => {
+    const xmm = Array.from({ length: 16 }, (_, i) => `0x${(BigInt(i + 1) << 120n | 0xffn).toString(16)}`);
+    const c = decodeCase({ ...base, sse: { mxcsr: 0x1d80, xmm } });
+    expect(c.sse?.mxcsr).toBe(0x1d80);
+    expect(c.sse?.xmm[15]).toBe((16n << 120n) | 0xffn);
+    expect(encodeCase(c).sse).toEqual({ mxcsr: 0x1d80, xmm });
+    expect(problem({ ...base, sse: { mxcsr: 0x1f80, xmm: xmm.slice(1) } })).toMatch(/sse\.xmm/);
+    expect(decodeCase(base).sse).toBeUndefined();
+  });
+});

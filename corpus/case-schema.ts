@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { hex64, hexBytes } from '../contracts/hex.js';
-import { GPR_NAMES, MemoryRegionSchema, type GprName } from '../contracts/machine-state.js';
+import { GPR_NAMES, MemoryRegionSchema, SseSchema, type GprName } from '../contracts/machine-state.js';
 import { caseRegionProblem, MAX_CODE_BYTES } from '../contracts/test-machine.js';
 
 /**
@@ -33,6 +33,11 @@ export const CaseSchema = z.object({
   /** FS/GS segment bases (for FS:/GS: overrides). */
   fsBase: hex64.optional(),
   gsBase: hex64.optional(),
+  /**
+   * Initial MXCSR and XMM0–XMM15 (default: MXCSR 0x1F80, zeros). Generated cases load what they
+   * use in a prologue; an instruction isolated from a run keeps the XMM state it ran with.
+   */
+  sse: SseSchema.optional(),
   /** Extra memory (physical = virtual on the test machine). */
   memory: z.array(MemoryRegionSchema).default([]),
   /** Memory compared after the run; defaults to the case's memory regions plus the top stack page. */

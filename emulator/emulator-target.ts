@@ -3,6 +3,7 @@ import { GPR_BY_ENCODING, SEGMENT_NAMES, type MachineState, type MemoryRegion, t
 import { type CpuModel, qemu64Model } from './cpu/cpu-model.js';
 import { halvesToSigned } from './cpu/cpu.js';
 import { MXCSR_DEFAULT, XMM_REGISTERS } from './cpu/sse-state.js';
+import { fxsaveImage } from './exec/sse/state.js';
 import { readDescriptor, setSegmentCache } from './cpu/segments.js';
 import { Seg } from './decode/insn.js';
 import { Machine } from './machine.js';
@@ -163,6 +164,21 @@ export class EmulatorTarget implements ExecutionTarget {
     }
     const d = readDescriptor(c, s.selector);
     setSegmentCache(c, seg, s.selector, s.base !== undefined ? toSigned(s.base) : d.base, s.limit ?? d.limit, s.attrs ?? d.attrs);
+  }
+
+  /**
+   * x87 and SSE state as FXRSTOR of the image `fpu`/`sse` absent from a reset gives (FCW 0x37F,
+   * FSW 0, every tag empty, ST0–7 and XMM0–15 zero, MXCSR 0x1F80), for a driver running many
+   * cases on one CPU (harness/batch/native-batch.ts).
+   */
+  resetSimd(): void {
+    this.loadFpu(undefined);
+    this.machine.cpu.sse.reset(MXCSR_DEFAULT);
+  }
+
+  /** The first 416 bytes of the image FXSAVE would write over zeros now (exec/sse/state.ts fxsaveImage). */
+  simdImage(out: DataView): void {
+    fxsaveImage(this.machine.cpu, out);
   }
 
   /** A context to fill with saveContext (its initial values mean nothing). */

@@ -107,8 +107,13 @@ export interface BitRangeRow {
   readonly status: 'ok' | 'WRONG';
 }
 
+/** XMM registers by 32-bit lane (the unit of PS and PD halves alike); x87 registers as sign+exponent and significand. */
+const RANGES_128: ReadonlyArray<readonly [number, number]> = [[127, 96], [95, 64], [63, 32], [31, 0]];
+const RANGES_80: ReadonlyArray<readonly [number, number]> = [[79, 64], [63, 0]];
+
 export function bitRangeTable(diff: FieldDiff): BitRangeRow[] {
-  const ranges: ReadonlyArray<readonly [number, number]> = diff.width === 64 ? RANGES_64 : [[diff.width - 1, 0]];
+  const ranges: ReadonlyArray<readonly [number, number]> =
+    diff.width === 64 ? RANGES_64 : diff.width === 128 ? RANGES_128 : diff.width === 80 ? RANGES_80 : [[diff.width - 1, 0]];
   return ranges.map(([hi, lo]) => {
     const mask = (1n << BigInt(hi - lo + 1)) - 1n;
     const e = (diff.expected >> BigInt(lo)) & mask;
@@ -121,6 +126,17 @@ export function bitRangeTable(diff: FieldDiff): BitRangeRow[] {
       status: e === a ? 'ok' : 'WRONG',
     };
   });
+}
+
+/** A 128-bit field's 32-bit lanes that differ: lane number (0 = bits 31..0), both values. */
+export function differingLanes(diff: FieldDiff): Array<{ lane: number; expected: string; actual: string }> {
+  const out: Array<{ lane: number; expected: string; actual: string }> = [];
+  for (let lane = 0; lane < diff.width / 32; lane++) {
+    const e = (diff.expected >> BigInt(32 * lane)) & 0xffffffffn;
+    const a = (diff.actual >> BigInt(32 * lane)) & 0xffffffffn;
+    if (e !== a) out.push({ lane, expected: `0x${e.toString(16).padStart(8, '0')}`, actual: `0x${a.toString(16).padStart(8, '0')}` });
+  }
+  return out;
 }
 
 /** Which bits differ, as a compact list of ranges ("63..48, 3"). */

@@ -64,7 +64,7 @@ export function machineForCase(c: Case): TestMachine {
     const m = buildTestMachine32({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags });
     return { ...m, caseMemory: [{ addr: LAYOUT32.code, bytes: c.code }, ...c.memory] };
   }
-  return buildTestMachine({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags, fsBase: c.fsBase, gsBase: c.gsBase });
+  return buildTestMachine({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags, fsBase: c.fsBase, gsBase: c.gsBase, sse: c.sse });
 }
 
 /**

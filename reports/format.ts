@@ -4,7 +4,7 @@
  * renderer escapes for its own syntax.
  */
 import type { CampaignResult, DivergenceReport } from '../harness/campaign-result.js';
-import { bitRangeTable, differingBits, flagNames, type BitRangeRow, type FieldDiff } from '../harness/compare.js';
+import { bitRangeTable, differingBits, differingLanes, flagNames, type BitRangeRow, type FieldDiff } from '../harness/compare.js';
 import { GPR_NAMES, type MachineState } from '../contracts/machine-state.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
 import { thirdOpinionText } from './whose-bug.js';
@@ -28,8 +28,11 @@ export function fieldLabel(path: string): string {
   }
   const xmm = /^sse\.xmm\[(\d+)\]$/.exec(path);
   if (xmm) return `XMM${xmm[1]}`;
+  // physical x87 registers (MachineState's order): R(i) is ST((i - TOP) & 7) and MMi
   const st = /^fpu\.st\[(\d+)\]$/.exec(path);
-  if (st) return `ST${st[1]}`;
+  if (st) return `x87 R${st[1]}`;
+  const named: Record<string, string> = { 'fpu.fcw': 'FCW', 'fpu.fsw': 'FSW', 'fpu.ftw': 'FTW', 'sse.mxcsr': 'MXCSR' };
+  if (named[path]) return named[path];
   if (['rip', 'rflags', 'efer'].includes(path) || /^cr\d$/.test(path)) return path.toUpperCase();
   return path;
 }
@@ -331,9 +334,17 @@ export function initialRegisters(s: MachineState): HeaderRow[] {
 }
 
 function fieldParts(d: DivergenceReport, withValues: boolean): string[] {
-  const parts = registerDiffs(d).map((r) =>
-    withValues ? `${r.label} differs in bits ${r.span} (expected ${r.expected}, actual ${r.actual})` : `${r.label} bits ${r.span}`,
-  );
+  const parts = registerDiffs(d).map((r) => {
+    // an XMM register by its differing 32-bit lanes: `XMM3 lanes 2, 0 differ (lane 2: expected 0x…, actual 0x…; …)`
+    if (r.width === 128) {
+      const lanes = differingLanes(d.diffs.find((f) => f.path === r.path)!).reverse();
+      const which = `lane${lanes.length > 1 ? 's' : ''} ${lanes.map((l) => l.lane).join(', ')}`;
+      return withValues
+        ? `${r.label} differs in ${which} (${lanes.map((l) => `lane ${l.lane}: expected ${l.expected}, actual ${l.actual}`).join('; ')})`
+        : `${r.label} ${which}`;
+    }
+    return withValues ? `${r.label} differs in bits ${r.span} (expected ${r.expected}, actual ${r.actual})` : `${r.label} bits ${r.span}`;
+  });
   const fl = flagDiff(d);
   if (fl) parts.push(`RFLAGS ${[...fl.flags.map((f) => `${f.name} ${f.expected}→${f.actual}`), ...(fl.otherBits ? [`bits ${fl.otherBits}`] : [])].join(', ')}`);
   for (const m of d.memoryDiffs) parts.push(`memory ${hexWidth(m.addr)} (${Math.max(m.expected.length, m.actual.length)} bytes)`);

@@ -30,7 +30,10 @@ export interface CpuModel {
    * (QEMU flushes what is tiny before rounding, the hardware what is tiny after), MIN/MAX under
    * DAZ (QEMU returns the denormal's encoding, the hardware the zero it read), the exponent of an
    * MMX write (QEMU: unchanged; hardware: all ones), FXSAVE's FOP and register padding (QEMU:
-   * not written; the host: zeros), and CVTPI2PS/CVTPI2PD from memory (QEMU enters MMX use).
+   * not written; the host: zeros), CVTPI2PS/CVTPI2PD from memory (QEMU enters MMX use), the
+   * exponent of MOVDQ2Q's destination (QEMU: zero), and the x87 data selector FDS after an
+   * operand with a CS/DS/ES/SS prefix 64-bit mode ignores (QEMU: that prefix's selector; the host
+   * AMD EPYC: the segment the operand used).
    * Such differences show only as differing register or memory bits, which no suppression can
    * tell from a real bug, so the qemu64 model compared with QEMU takes QEMU's side; false gives
    * the host CPU's (checked in exec/sse/host-sse.spec.ts, QEMU's in qemu-sse.int.spec.ts).

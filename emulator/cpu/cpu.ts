@@ -516,7 +516,8 @@ export class Cpu {
   probeWrite(lin: number, size: number): void {
     this.xlate(lin, Access.Write);
     const last = lin + size - 1;
-    if ((last & ~0xfff) !== (lin & ~0xfff)) this.xlate(last, Access.Write);
+    // a fault in a later page reports its first byte in CR2, as write64 and the CPU do (not the last byte)
+    if ((last & ~0xfff) !== (lin & ~0xfff)) this.xlate(lin - (lin & 0xfff) + 4096, Access.Write);
   }
 
   /** Access with supervisor rights regardless of CPL (descriptor tables, TSS, exception frames). */

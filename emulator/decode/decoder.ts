@@ -67,6 +67,7 @@ export function decode(buf: Uint8Array, avail: number, mode: DecodeMode, d: Insn
 function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
   let rex = 0;
   let seg = -1;
+  let segPrefix = -1;
   let opsize = false;
   let adsize = false;
   let rep = 0;
@@ -78,10 +79,11 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
     else if (b === 0x67) adsize = true;
     else if (b === 0xf2 || b === 0xf3) rep = b;
     else if (b === 0xf0) lock = true;
-    else if (b === 0x64 || b === 0x65) seg = b === 0x64 ? Seg.FS : Seg.GS;
+    else if (b === 0x64 || b === 0x65) segPrefix = seg = b === 0x64 ? Seg.FS : Seg.GS;
     else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) {
+      segPrefix = b === 0x26 ? Seg.ES : b === 0x2e ? Seg.CS : b === 0x36 ? Seg.SS : Seg.DS;
       // ES/CS/SS/DS overrides are ignored in 64-bit mode.
-      if (!mode.long64) seg = b === 0x26 ? Seg.ES : b === 0x2e ? Seg.CS : b === 0x36 ? Seg.SS : Seg.DS;
+      if (!mode.long64) seg = segPrefix;
     } else if (mode.long64 && (b & 0xf0) === 0x40) {
       rex = b;
       continue; // keep rex only if the opcode follows immediately
@@ -133,6 +135,7 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
   d.hasMem = false;
   d.absolute = false;
   d.segOverride = seg >= 0;
+  d.segPrefix = segPrefix;
   d.base = -1;
   d.index = -1;
   d.scale = 0;

@@ -47,6 +47,11 @@ export class Insn {
   seg: Seg = Seg.DS;
   /** A segment override prefix was present (matters for string sources and moffs). */
   segOverride = false;
+  /**
+   * The last segment prefix's register, also one 64-bit mode ignores (ES/CS/SS/DS), or -1:
+   * QEMU 7.2 records it as the x87 data selector FDS (fpu/dispatch.ts).
+   */
+  segPrefix = -1;
   /** moffs / absolute: the full 64-bit offset lives in disp (lo) and dispHi. */
   dispHi = 0;
   absolute = false;

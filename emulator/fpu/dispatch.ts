@@ -129,7 +129,9 @@ export function x87(c: Cpu, d: Insn): void {
   if (d.hasMem) {
     c.effectiveAddress(d);
     f.fdp = (BigInt(c.eaHi >>> 0) << 32n) | BigInt(c.eaLo >>> 0);
-    f.fds = c.segSel[d.seg]!;
+    // QEMU 7.2 records the last segment prefix, also one 64-bit mode ignores (CS/DS/ES/SS),
+    // where the host CPU records the segment the operand used (CpuModel.simdResultsAsQemu)
+    f.fds = c.segSel[c.model.simdResultsAsQemu && d.segPrefix >= 0 ? d.segPrefix : d.seg]!;
   }
 }
 

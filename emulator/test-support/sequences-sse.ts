@@ -131,6 +131,8 @@ function moveSequences(add: Add): void {
   add('movd/movq mmx general registers', 'mov rax, 0x8877665544332211\nmovd mm0, eax\nmovq mm1, rax\nmovd mm2, [rsi+4]\nmovd ecx, mm7\nmovq rdx, mm7\nmovd [rdi], mm4\nmovq [rdi+8], mm1');
   add('movq xmm forms', 'movq xmm0, xmm2\nmovq xmm1, [rsi+0x10]\nmovq [rdi], xmm5\nmovq xmm14, xmm14\ndb 0x66, 0x0f, 0xd6, 0xc3');
   add('movq mm, movq2dq, movdq2q', 'movq mm0, mm7\nmovq mm1, [rsi+0x30]\nmovq [rdi], mm4\nmovq2dq xmm0, mm2\nmovdq2q mm3, xmm5');
+  add('movdq2q over loaded x87 registers: bits 79..64 cleared (QEMU 7.2)', 'fninit\nfld1\nfldpi\nmovdq2q mm7, xmm5\nmovdq2q mm6, xmm9\nmovq mm5, mm6');
+  add('movupd store across into an unmapped page: #PF, CR2 the first byte of that page', 'mov rdi, 0x2fff9\nmovupd [rdi], xmm3');
   add('movmskps/movmskpd/pmovmskb', 'mov rax, -1\nmovmskps eax, xmm4\nmovmskpd ecx, xmm9\npmovmskb edx, xmm0\npmovmskb ebx, mm2\nmovmskps r9d, xmm13\nmovmskps rax, xmm5');
   add('pinsrw/pextrw', 'pinsrw xmm0, eax, 9\nmov eax, 0x1234abcd\npinsrw xmm1, eax, 3\npinsrw xmm2, [rsi+0x31], 7\npinsrw mm0, eax, 6\npinsrw mm1, [rsi+1], 1\npextrw ecx, xmm0, 5\npextrw edx, xmm12, 15\npextrw ebx, mm7, 3\npextrw r10d, mm2, 5');
   add('maskmovq/maskmovdqu', 'maskmovdqu xmm12, xmm0\nmov rdi, 0x20140\nmaskmovq mm7, mm2\nmov edi, 0x20160\ndb 0x67\nmaskmovdqu xmm5, xmm12');
@@ -212,6 +214,12 @@ function floatSequences(add: Add): void {
     'addss unmasked PE without CR4.OSXMMEXCPT: #UD (known QEMU deviation)',
     'addss xmm2, xmm15',
     { sse: { mxcsr: 0x0f80, xmm: [...XMM] }, cr4: 0x220n, qemuDeviation: 'QEMU 7.2 ignores an unmasked SIMD exception also when CR4.OSXMMEXCPT is clear (the SDM raises #UD)' },
+  );
+  // found by difftest fuzz --family sse (seed 4): a tiny RCPPS lane came out zero with UE unmasked
+  add(
+    'rcpps/rcpss/rsqrtps with UE and OE unmasked: tiny and huge results written, no fault',
+    'mov eax, 0x7f7f7f80\nmovd xmm1, eax\npshufd xmm1, xmm1, 0\nrcpps xmm0, xmm1\nrcpss xmm2, xmm1\nmov eax, 0x00000123\nmovd xmm5, eax\nrcpps xmm6, xmm5\nrsqrtps xmm7, xmm5',
+    { sse: { mxcsr: 0x0380 | 0x6000, xmm: [...XMM] } },
   );
   add('unmasked flag already set, no new exception', 'addps xmm2, xmm3\nmovaps xmm0, xmm4', { sse: { mxcsr: 0x1d84, xmm: [...XMM] } });
 }

@@ -387,6 +387,14 @@ export function x87Sequences(): Sequence[] {
     'fstp tword [0x20000]', 'fincstp'].join('\n'), { x80: ['third', 'ndenorm'] });
   add('pointers: FDP/FDS from memory forms, FIP kept by control instructions', ['fld tword [rel pi]', 'mov rbx, 0x20040', 'fst dword [rbx+8]', 'fnstcw [0x20100]', 'fnop',
     'fnstenv [0x20200]', 'fadd st0, st0', 'fnstenv [0x20240]', 'fiadd dword [rsp-16]', 'fnstenv [0x20280]'].join('\n'), { x80: ['pi'] });
+  // found by difftest fuzz --family sse --family x87 --raw (seed 6): QEMU quietens a signalling pseudo-NaN with J set
+  add('fyl2x/fyl2xp1/fpatan quieten a signalling pseudo-NaN (integer bit clear) in ST(1) or ST(0)', ['mov rax, 0x1f80fa4e07269fd8', 'mov [0x20000], rax',
+    'mov word [0x20008], 0xffff', 'fld tword [0x20000]', 'fld1', 'fyl2xp1', 'fld tword [0x20000]', 'fldpi', 'fyl2x', 'fld1', 'fld tword [0x20000]', 'fpatan',
+    'fld tword [0x20000]', 'fld tword [0x20000]', 'fyl2x', 'fnstsw ax'].join('\n'));
+  // found by difftest fuzz --family x87 --raw: QEMU 7.2 records the prefix 64-bit mode ignores
+  add('pointers: FDS after CS/SS/ES/DS prefixes 64-bit mode ignores (QEMU records the prefix)', ['mov rbx, 0x20040', 'db 0x2e', 'fld dword [rbx]',
+    'fnstenv [0x20200]', 'db 0x36', 'fst dword [rbx+8]', 'fnstenv [0x20240]', 'db 0x26, 0x2e', 'fadd dword [rbx]', 'fnsave [0x20280]',
+    'db 0x2e, 0x3e', 'fld dword [rsp-8]', 'fnstenv [0x20300]'].join('\n'));
 
   // ---- random operands (fixed seed) ----------------------------------------------------
   const rand = xorshift(0x87d1f2e3n);

@@ -51,6 +51,9 @@ export function isolatedCase(c: Case, index: number, before: MachineState, memor
     rflags: before.rflags,
     fsBase: before.fsBase || undefined,
     gsBase: before.gsBase || undefined,
+    // XMM and MXCSR as the instruction found them (the x87 tags cannot be set over gdb: x87 and
+    // MMX state starts from the reset state, as in every case)
+    sse: before.sse && !isResetSse(before.sse) ? before.sse : undefined,
     memory: [...memory],
     compare: comparedRegions(c),
     expected: undefined,
@@ -58,6 +61,8 @@ export function isolatedCase(c: Case, index: number, before: MachineState, memor
   };
   return withInstructions(base, [ins]);
 }
+
+const isResetSse = (s: NonNullable<MachineState['sse']>): boolean => s.mxcsr === 0x1f80 && s.xmm.every((x) => x === 0n);
 
 /**
  * Position in `c`'s code of the instruction at `rip` (Divergence.index counts instructions

@@ -307,6 +307,16 @@ export function compareInstruction(src: SrcInstruction, ins: Instruction): strin
     }
     return undefined;
   }
+  // MASKMOVQ/MASKMOVDQU: iced lists the implicit [rdi] destination first, the source names only the registers
+  if (ops.length === n - 1 && IMPLICIT_MEM.has(ins.opKind(0))) {
+    for (let i = 1; i < n; i++) {
+      const r = compareOperand(ops[i - 1]!, ins, i);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  // x87 `fcom st(3)`, `fxch st(3)`, `fucom st(3)`: iced lists the implicit ST(0) first
+  if (ops.length === n - 1 && n === 2 && ins.opKind(0) === OpKind.Register && ins.opRegister(0) === Register.ST0) return compareOperand(ops[0]!, ins, 1);
   if (ops.length !== n) return `${ops.length} operands in source, ${n} decoded`;
   // xchg/test with two registers are commutative: either order is the same instruction
   if ((got === 'xchg' || got === 'test') && n === 2 && ops[0]!.kind === 'reg' && ops[1]!.kind === 'reg') {

@@ -70,23 +70,28 @@ export function qwordAligned(regions: readonly MemoryRegion[]): MemoryRegion[] {
 }
 
 /**
- * Instructions whose effects the batch record does not capture (x87/MMX/SSE state, control and
- * system registers, descriptor tables, MSRs): a case with one runs alone, where everything is
- * compared. The generator emits none of them today; this keeps the batch honest if it ever does.
+ * Instructions whose effects the batch record does not capture (control and system registers,
+ * descriptor tables, MSRs, XCR0, segment loads): a case with one runs alone, where everything is
+ * compared. x87/MMX/SSE state is captured by a `simd` batch (batch-layout.ts CTRL.simd).
  */
-const SYSTEM_MNEMONICS = new Set(['wrmsr', 'lgdt', 'lidt', 'lldt', 'ltr', 'swapgs', 'wrfsbase', 'wrgsbase', 'invlpg', 'clts', 'ldmxcsr', 'emms', 'xrstor', 'xsetbv', 'cli', 'sti']);
+const SYSTEM_MNEMONICS = new Set(['wrmsr', 'lgdt', 'lidt', 'lldt', 'ltr', 'swapgs', 'wrfsbase', 'wrgsbase', 'invlpg', 'clts', 'xrstor', 'xsetbv', 'cli', 'sti']);
+/** Mnemonics that use x87/MMX/SSE state without naming an x87, MMX or XMM register. */
+const SIMD_STATE_MNEMONICS = new Set(['ldmxcsr', 'stmxcsr', 'emms', 'wait']);
 
-/** The same test on an instruction's text (kept to check `outsideRecordOf` against: batch-image.spec.ts). */
-export function outsideRecordByText(ins: Pick<DecodedInstruction, 'mnemonic' | 'text'>): boolean {
-  return (
-    ins.mnemonic.startsWith('f') ||
-    /\b[xy]?mm\d|\bst\d|\bst\(/.test(ins.text) ||
+/** How a batch treats an instruction: 'simd' (recorded by a simd batch), 'outside' (runs alone), or undefined. */
+export type BatchClass = 'simd' | 'outside' | undefined;
+
+/** The same classification on an instruction's text (kept to check `classOf` against: batch-image.spec.ts). */
+export function batchClassByText(ins: Pick<DecodedInstruction, 'mnemonic' | 'text'>): BatchClass {
+  if (
     SYSTEM_MNEMONICS.has(ins.mnemonic) ||
     (ins.mnemonic === 'mov' && /\b(cr|dr)\d/.test(ins.text)) ||
     // POP into a segment register (a memory operand with an FS/GS override is fine)
     (ins.mnemonic === 'pop' && /^pop [defgs]s$/.test(ins.text)) ||
     (ins.mnemonic === 'mov' && /^mov [defgs]s,/.test(ins.text))
-  );
+  ) return 'outside';
+  if (ins.mnemonic.startsWith('f') || SIMD_STATE_MNEMONICS.has(ins.mnemonic) || /\b[xy]?mm\d|\bst\d|\bst\(/.test(ins.text)) return 'simd';
+  return undefined;
 }
 
 const inRange = (r: Register, lo: Register, hi: Register) => r >= lo && r <= hi;
@@ -94,19 +99,20 @@ const inRange = (r: Register, lo: Register, hi: Register) => r >= lo && r <= hi;
 const LOADABLE_SEGMENT = new Set<Register>([Register.ES, Register.SS, Register.DS, Register.FS, Register.GS]);
 
 /**
- * outsideRecordByText from iced's operands instead of its formatted text: formatting is most of
+ * batchClassByText from iced's operands instead of its formatted text: formatting is most of
  * a decode's cost (measured: 20–50 µs per 10-instruction case with text, 3 µs without).
  */
-function outsideRecordOf(ins: Instruction, mnemonic: string): boolean {
-  if (mnemonic.startsWith('f') || SYSTEM_MNEMONICS.has(mnemonic)) return true;
+function classOf(ins: Instruction, mnemonic: string): BatchClass {
+  if (SYSTEM_MNEMONICS.has(mnemonic)) return 'outside';
+  let simd = mnemonic.startsWith('f') || SIMD_STATE_MNEMONICS.has(mnemonic);
   for (let i = 0; i < ins.opCount; i++) {
     if (ins.opKind(i) !== OpKind.Register) continue;
     const r = ins.opRegister(i);
-    if (inRange(r, Register.MM0, Register.MM7) || inRange(r, Register.XMM0, Register.YMM31) || inRange(r, Register.ST0, Register.ST7)) return true;
-    if (mnemonic === 'mov' && (inRange(r, Register.CR0, Register.CR15) || inRange(r, Register.DR0, Register.DR15))) return true;
-    if (i === 0 && (mnemonic === 'pop' || mnemonic === 'mov') && LOADABLE_SEGMENT.has(r)) return true;
+    if (inRange(r, Register.MM0, Register.MM7) || inRange(r, Register.XMM0, Register.YMM31) || inRange(r, Register.ST0, Register.ST7)) simd = true;
+    if (mnemonic === 'mov' && (inRange(r, Register.CR0, Register.CR15) || inRange(r, Register.DR0, Register.DR15))) return 'outside';
+    if (i === 0 && (mnemonic === 'pop' || mnemonic === 'mov') && LOADABLE_SEGMENT.has(r)) return 'outside';
   }
-  return false;
+  return simd ? 'simd' : undefined;
 }
 
 /** What the batch checks need of each instruction of a case (no text: see outsideRecordOf). */
@@ -117,6 +123,8 @@ interface BatchView {
   readonly undefined: number;
   /** The instruction's text when the batch record does not cover its effects. */
   readonly outside?: string;
+  /** It uses x87/MMX/SSE state: the case needs a simd batch. */
+  readonly simd: boolean;
 }
 
 /** A case's code decoded once for batchIneligible and finalUndefinedFlags (both run per screened case). */
@@ -128,11 +136,12 @@ function decodedCode(c: Case): BatchView[] {
     forEachInstruction(c.code, LAYOUT.code, 64, (ins, offset) => {
       const invalid = ins.isInvalid;
       const mnemonic = invalid ? 'invalid' : mnemonicOf(ins);
-      const outside = !invalid && outsideRecordOf(ins, mnemonic) ? describe(ins, c.code, offset).text : undefined;
+      const kind = invalid ? undefined : classOf(ins, mnemonic);
+      const outside = kind === 'outside' ? describe(ins, c.code, offset).text : undefined;
       // the two masks used (flagsOf would read six, each a call into iced's wasm)
       const modified = icedRflagsToArch(ins.rflagsModified);
       const undef = icedRflagsToArch(ins.rflagsUndefined);
-      views.push({ mnemonic, invalid, modified, undefined: undef, ...(outside !== undefined ? { outside } : {}) });
+      views.push({ mnemonic, invalid, modified, undefined: undef, simd: kind === 'simd', ...(outside !== undefined ? { outside } : {}) });
     });
     DECODED.set(c.code, (d = views));
   }
@@ -144,6 +153,8 @@ export function batchIneligible(c: Case): string | undefined {
   if (c.code.length + 5 > Number(BATCH_CODE_PAGE_STOP - LAYOUT.code)) return 'code too long';
   const outside = decodedCode(c).find((v) => v.outside !== undefined);
   if (outside) return `'${outside.outside}' changes state the batch record does not hold`;
+  // the runner starts every case of a simd batch from the clean state
+  if (c.sse) return 'initial XMM/MXCSR state';
   for (const r of [...c.memory.map((m) => ({ addr: m.addr, length: m.bytes.length })), ...comparedRegions(c)]) {
     if (r.addr < LAYOUT.stackBase || r.addr + BigInt(r.length) > LAYOUT.unmapped) return 'memory outside the test machine';
   }
@@ -205,6 +216,8 @@ export interface CaseImage {
   readonly copies: readonly CopyEntry[];
   /** What its record's checksum covers, in order. */
   readonly hashes: readonly HashRange[];
+  /** The case uses x87/MMX/SSE state: it runs in a simd batch (batch-layout.ts CTRL.simd). */
+  readonly simd: boolean;
   /**
    * Instructions granted to the case itself within the batch budget (at least its maxSteps
    * counted as a per-case lockstep counts them, REP iterations included, and one string op
@@ -282,6 +295,7 @@ export function caseImage(c: Case, caseDone: bigint): CaseImage {
     rip: LAYOUT.code,
     copies: copyEntries(caseWrites(c, caseDone)),
     hashes: hashRanges(c),
+    simd: decodedCode(c).some((v) => v.simd),
     allowance: c.maxSteps * 4 + LONGEST_STRING_RUN,
   };
 }
@@ -294,6 +308,8 @@ export interface StagedBatch {
   readonly count: number;
   /** Stamped on every record of the batch (RECORD.serial). */
   readonly serial: bigint;
+  /** Some case uses x87/MMX/SSE state: every case starts from the clean state and its record hashes the state it leaves. */
+  readonly simd: boolean;
   /** The staged cases, in order (`count` of them). */
   readonly images: readonly CaseImage[];
   /** A generous instruction budget for the whole batch (runner overhead plus every case's allowance). */
@@ -365,6 +381,7 @@ export function stageBatch(all: readonly Case[], caseDone: bigint, serial = 0n):
     images.push(image);
   }
   const count = images.length;
+  const simd = images.some((i) => i.simd);
   const staged = new Uint8Array(Number(cursor - base));
   staged.set(descs, 0);
   let off = descs.length;
@@ -372,10 +389,13 @@ export function stageBatch(all: readonly Case[], caseDone: bigint, serial = 0n):
     staged.set(ch, off);
     off += ch.length;
   }
-  const ctrl = new Uint8Array(24);
+  const ctrl = new Uint8Array(32);
   new DataView(ctrl.buffer).setBigUint64(CTRL.count, BigInt(count), true);
   new DataView(ctrl.buffer).setBigUint64(CTRL.serial, serial, true);
-  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count, serial, images, budget };
+  new DataView(ctrl.buffer).setBigUint64(CTRL.simd, simd ? 1n : 0n, true);
+  // FXRSTOR, FXSAVE and the 52-qword checksum per case
+  if (simd) budget += count * 2 * (6 + 4 * 52);
+  return { writes: [{ addr: BATCH.ctrl, bytes: ctrl }, { addr: base, bytes: staged }], count, serial, simd, images, budget };
 }
 
 /** Control transfers: with one, the code does not run straight through once. */

@@ -9,7 +9,10 @@
  * TF set in the case's RFLAGS traps after the first instruction, as with a direct load), runs
  * it, and records the outcome: registers, RFLAGS, selectors, FS/GS bases, and a hash of the
  * compared memory — or, when the case raised an exception, the vector, error code, CR2 and the
- * frame (exceptions go through IST 1, so even a case that wrecked RSP is recorded). Both targets
+ * frame (exceptions go through IST 1, so even a case that wrecked RSP is recorded). A batch with
+ * x87/MMX/SSE instructions (the control block's `simd`) also starts every case from one x87/SSE
+ * state (FXRSTOR of a clean image: what a per-case reset loads) and adds to its record a hash of
+ * the FXSAVE image the case leaves (FCW, FSW, abridged FTW, MXCSR, ST0–7, XMM0–15). Both targets
  * run the same batch program; records that differ send their case to the ordinary per-case
  * lockstep, which is authoritative and produces the report.
  *
@@ -36,6 +39,12 @@ export const BATCH = {
   runnerStackTop: 0x103000n,
   istStackTop: 0x104000n,
   results: 0x104000n,
+  /**
+   * The x87/SSE state every case of a `simd` batch starts from (FXRSTOR), and where the runner
+   * FXSAVEs the state a case leaves: 16-byte aligned, in the control page after the TSS.
+   */
+  simdClean: 0x101600n,
+  simdSave: 0x101800n,
   /** Per-case descriptors, then the staged memory right after the last one. */
   descs: 0x10c000n,
   maxCases: 128,
@@ -96,10 +105,17 @@ export const DESC = { gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, copyC
  */
 export const RECORD = {
   gpr: 0x00, rflags: 0x80, fsBase: 0x88, gsBase: 0x90, status: 0x98, vector: 0xa0, errorCode: 0xa8,
-  frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, hash2: 0xe8, serial: 0xf0,
+  frameRip: 0xb0, frameCs: 0xb8, frameSs: 0xc0, cr2: 0xc8, hash: 0xd0, selectors: 0xd8, simdHash: 0xe0, hash2: 0xe8, serial: 0xf0, simdHash2: 0xf8,
 } as const;
-/** Offsets (bytes) in the control block. */
-export const CTRL = { index: 0x00, count: 0x08, serial: 0x10 } as const;
+/** Offsets (bytes) in the control block; `simd` non-zero: the batch saves and restores x87/SSE state per case. */
+export const CTRL = { index: 0x00, count: 0x08, serial: 0x10, simd: 0x18 } as const;
+/**
+ * The part of the FXSAVE image a `simd` record hashes: FCW, FSW, abridged FTW, FOP, FIP, FDP,
+ * MXCSR, MXCSR_MASK, ST0–ST7 (10 bytes and 6 of padding each) and XMM0–XMM15 (SDM Vol. 1 Table
+ * 10-2). QEMU 7.2 writes zeros for FIP/FDP and leaves FOP and the padding as they were: zero in
+ * BATCH.simdSave, which nothing else writes.
+ */
+export const SIMD_IMAGE_BYTES = 416;
 /**
  * `unfinished` is written only by the emulator's native batch (native-batch.ts), for a case that
  * did not end within its allowance or stopped otherwise (HLT, a triple fault, a stop outside the
@@ -214,6 +230,11 @@ function runnerSource(): string {
     `mov eax, dword ptr [rbp + ${hex(CUR + DESC.gsBase)}]`,
     `mov edx, dword ptr [rbp + ${hex(CUR + DESC.gsBase + 4)}]`,
     'wrmsr',
+    // a simd batch: every case starts from the clean x87/SSE state a per-case reset loads
+    `cmp ${ctrlQ(CTRL.simd)}, 0`,
+    'je simd_in_done',
+    `fxrstor [rbp + ${hex(Number(BATCH.simdClean - BATCH.ctrl))}]`,
+    'simd_in_done:',
     // IRETQ loads RSP, RFLAGS and RIP at once (a TF in the case's RFLAGS traps after its first instruction)
     `mov rsp, ${hex(BATCH.runnerStackTop)}`,
     `push ${hex(SELECTORS.data)}`,
@@ -296,6 +317,23 @@ function runnerSource(): string {
     'hash_done:',
     `mov ${save(RECORD.hash)}, rax`,
     `mov ${save(RECORD.hash2)}, rdx`,
+    // a simd batch: the same checksum over the FXSAVE image the case leaves
+    `cmp ${ctrlQ(CTRL.simd)}, 0`,
+    'je simd_out_done',
+    `fxsave [rbp + ${hex(Number(BATCH.simdSave - BATCH.ctrl))}]`,
+    `lea rsi, [rbp + ${hex(Number(BATCH.simdSave - BATCH.ctrl))}]`,
+    `mov ecx, ${hex(SIMD_IMAGE_BYTES / 8)}`,
+    `mov rax, ${hex(HASH_SEED)}`,
+    'xor edx, edx',
+    'simd_qword:',
+    'add rax, qword ptr [rsi]',
+    'add rdx, rax',
+    'add rsi, 0x8',
+    'dec rcx',
+    'jnz simd_qword',
+    `mov ${save(RECORD.simdHash)}, rax`,
+    `mov ${save(RECORD.simdHash2)}, rdx`,
+    'simd_out_done:',
     `mov rax, ${ctrlQ(CTRL.serial)}`,
     `mov ${save(RECORD.serial)}, rax`,
     `mov rdi, ${ctrlQ(CTRL.index)}`,
@@ -402,6 +440,8 @@ async function buildBatchProgram(): Promise<BatchProgram> {
       { addr: BATCH.code, bytes: code },
       { addr: BATCH.ctrl + 0x40n, bytes: pseudoDescriptors() },
       { addr: BATCH.tss, bytes: tss() },
+      { addr: BATCH.simdClean, bytes: cleanSimdImage() },
+      { addr: BATCH.simdSave, bytes: new Uint8Array(512) },
       { addr: BATCH.pml4, bytes: pageTables() },
       { addr: BATCH.gdtBase + 0x1000n, bytes: gdtPage() },
       { addr: BATCH.idt, bytes: idt() },
@@ -460,6 +500,19 @@ function pseudoDescriptors(): Uint8Array {
   put(b, 0x22, 0n);
   put(b, 0x30, 0xffffn, 2);
   put(b, 0x32, 0n);
+  return b;
+}
+
+/**
+ * The FXRSTOR image of the state a per-case reset gives both targets (contracts/test-machine.ts
+ * initialState without fpu/sse: FCW 0x37F, FSW 0, every tag empty, ST0–7 zero, MXCSR 0x1F80,
+ * XMM0–15 zero).
+ */
+export function cleanSimdImage(): Uint8Array {
+  const b = new Uint8Array(512);
+  put(b, 0, 0x37fn, 2);
+  put(b, 24, 0x1f80n, 4);
+  put(b, 28, 0xffffn, 4);
   return b;
 }
 

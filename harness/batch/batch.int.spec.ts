@@ -7,7 +7,7 @@ import { createCaseSource } from '../campaign/case-source.js';
 import { createEmulatorDut } from '../emulator-dut.js';
 import { LockstepRunner } from '../lockstep.js';
 import { batchIneligible, finalUndefinedFlags, stageBatch } from './batch-image.js';
-import { BATCH } from './batch-layout.js';
+import { BATCH, RECORD } from './batch-layout.js';
 import { BatchScreen, recordsAgree } from './batch-screen.js';
 
 /**
@@ -171,17 +171,69 @@ describe('BatchScreen (QEMU vs emulator)', () => {
     expect(r.agreed).toEqual([true, true, true, true, true]);
   }, 60_000);
 
-  it('leaves cases with x87 or system instructions to the per-case lockstep', async () => {
+  it('leaves cases with system instructions to the per-case lockstep, and runs x87/SSE ones in a simd batch', async () => {
     const emulator = createEmulatorDut([]);
     const ok = await handCase('ok', 'inc qword ptr [rbx]');
     const x87 = await handCase('x87', 'fld1\nfstp qword ptr [rbx]');
     const cr = await handCase('cr', 'mov rax, cr0');
     const r = await new BatchScreen(qemu, emulator).screen([ok, x87, cr, ok]);
-    expect(batchIneligible(x87)).toMatch(/fld1/);
+    expect(batchIneligible(x87)).toBeUndefined();
     expect(batchIneligible(cr)).toMatch(/cr0/);
-    expect(r.batched).toBe(2);
-    expect(r.agreed).toEqual([true, false, false, true]);
+    expect(r.batched).toBe(3);
+    expect(r.agreed).toEqual([true, true, false, true]);
   }, 60_000);
+
+  it('sees a difference in x87/SSE state alone on QEMU as on the emulator (XMM, MXCSR, an x87 register, FCW, an MMX register)', async () => {
+    const emulator = createEmulatorDut([]);
+    const pairs = [
+      ['mov eax, 0x1\nmovq xmm11, rax\npslldq xmm11, 0xf\nxor eax, eax', 'mov eax, 0x2\nmovq xmm11, rax\npslldq xmm11, 0xf\nxor eax, eax'],
+      ['mov dword ptr [rbx], 0x1f80\nldmxcsr dword ptr [rbx]\nmov dword ptr [rbx], 0x11', 'mov dword ptr [rbx], 0x3f80\nldmxcsr dword ptr [rbx]\nmov dword ptr [rbx], 0x11'],
+      ['fld1', 'fldz'],
+      ['mov word ptr [rbx], 0x37f\nfldcw word ptr [rbx]\nmov word ptr [rbx], 0x1111', 'mov word ptr [rbx], 0x77f\nfldcw word ptr [rbx]\nmov word ptr [rbx], 0x1111'],
+      ['mov eax, 0x5\nmovd mm2, eax\nxor eax, eax', 'mov eax, 0x6\nmovd mm2, eax\nxor eax, eax'],
+    ];
+    const cases = await Promise.all(pairs.flat().map((t, i) => handCase(`p${i}`, t)));
+    const round = await new BatchScreen(qemu, emulator).runBatch(cases);
+    expect(round.completed).toBe(true);
+    const q = (records: Uint8Array, k: number, o: number) => new DataView(records.buffer, records.byteOffset).getBigUint64(k * BATCH.recordBytes + o, true);
+    for (let k = 0; k < cases.length; k++) {
+      // QEMU's runner (FXRSTOR, FXSAVE, the checksum loop) and the native batch agree on every record
+      expect(Buffer.compare(round.reference.subarray(k * BATCH.recordBytes, (k + 1) * BATCH.recordBytes), round.dut.subarray(k * BATCH.recordBytes, (k + 1) * BATCH.recordBytes)), pairs.flat()[k]).toBe(0);
+    }
+    for (let p = 0; p < pairs.length; p++) {
+      const differing = [];
+      for (let o = 0; o < BATCH.recordBytes; o += 8) if (q(round.reference, 2 * p, o) !== q(round.reference, 2 * p + 1, o)) differing.push(o);
+      expect(differing, pairs[p]![0]).toEqual([RECORD.simdHash, RECORD.simdHash2]);
+    }
+  }, 60_000);
+
+  it('never agrees on a generated sse or x87 case the per-case lockstep (XMM, MXCSR, x87 compared) finds diverging, and agrees on most', async () => {
+    const emulator = createEmulatorDut([]);
+    const screen = new BatchScreen(qemu, emulator);
+    const single = new LockstepRunner(qemu, emulator);
+    let matched = 0;
+    let diverged = 0;
+    for (const [seed, family] of [[51, 'sse'], [52, 'x87']] as const) {
+      const source = createCaseSource({ seed, length: [4, 10], raw: false, families: [family] });
+      const cases: Case[] = [];
+      for (let i = 0; cases.length < 96; i++) {
+        const g = await source(i);
+        if (g.case) cases.push(g.case);
+      }
+      const r = await screen.screen(cases);
+      expect(r.batched).toBe(96);
+      for (let k = 0; k < cases.length; k++) {
+        const one = await single.run(cases[k]!, { mode: 'block' });
+        if (one.outcome === 'match') matched++;
+        else diverged++;
+        // never agreed on a divergence; agreed on (nearly) every match
+        if (one.outcome !== 'match') expect(r.agreed[k], cases[k]!.asm?.join('; ')).toBe(false);
+      }
+      expect(r.agreed.filter(Boolean).length).toBeGreaterThan(80);
+    }
+    expect(matched).toBeGreaterThan(160);
+    expect(matched + diverged).toBe(192);
+  }, 180_000);
 
   it('settles the cases before and after a case that halts: the batch stops there, the cases after it go in a second one', async () => {
     const emulator = createEmulatorDut([]);

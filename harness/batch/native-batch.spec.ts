@@ -17,8 +17,8 @@ import { BatchScreen, type BatchRound } from './batch-screen.js';
  */
 const guestVsNative = () => new BatchScreen(new EmulatorTarget(), new EmulatorTarget(), { native: { reference: false, dut: true } });
 
-async function generated(seed: number, count: number): Promise<Case[]> {
-  const source = createCaseSource({ seed, length: [1, 10], raw: seed % 2 === 0 });
+async function generated(seed: number, count: number, families?: string[]): Promise<Case[]> {
+  const source = createCaseSource({ seed, length: [1, 10], raw: seed % 2 === 0, families });
   const out: Case[] = [];
   for (let first = 0; out.length < count; first += 96) {
     const batch = await Promise.all(Array.from({ length: 96 }, (_, k) => source(first + k)));
@@ -108,7 +108,7 @@ describe('native batch on the emulator', () => {
       await handCase('add eax, 0x1', { rflags: '0x3f7ed7' }), // every flag IRETQ loads at CPL 0 but TF (ID VIP VIF AC RF NT IOPL …), and VM, which it does not load
       // IRETQ in the case loads CS and SS (and RSP, RFLAGS) from a frame it pushed
       await handCase('mov rax, rsp\npush 0x1010\npush rax\npushfq\npush 0x1008\nlea rcx, [rip + 0x3]\npush rcx\niretq\nmov edx, ss'),
-      // LFS/LGS/LSS: #UD on the emulator (not implemented; QEMU loads the selector and base)
+      // LFS/LGS: load the selector and the base from the GDT
       await handCase('lfs eax, fword ptr [rbx]\nmov ecx, fs\nmov rdx, qword ptr fs:[rbx + 0x10]'),
       await handCase('lgs ax, dword ptr [rbx]\nmov ecx, gs'),
       await handCase('mov rax, qword ptr fs:[rcx + 0x8]\nmov rdx, qword ptr gs:[rcx + 0x10]', { fsBase: '0x20000', gsBase: '0x1fff8' }),
@@ -123,13 +123,75 @@ describe('native batch on the emulator', () => {
     expectSameRecords(round, cases);
     // the hand cases do what their comments say (so the test compares those paths)
     const vector = (k: number) => (field(round.dut, k, RECORD.status) === BigInt(RECORD_STATUS.exception) ? Number(field(round.dut, k, RECORD.vector)) : -1);
-    expect(cases.map((_, k) => vector(k))).toEqual([14, 13, 0, 6, 3, 0x80, 13, 1, 1, -1, -1, -1, 6, 6, -1, -1, 14, -1, -1]);
+    expect(cases.map((_, k) => vector(k))).toEqual([14, 13, 0, 6, 3, 0x80, 13, 1, 1, -1, -1, -1, -1, -1, -1, -1, 14, -1, -1]);
     expect(field(round.dut, 1, RECORD.cr2)).toBe(0x40000n);
     expect(field(round.dut, 18, RECORD.gpr)).toBe(0x5a5an);
     expect(field(round.dut, 9, RECORD.rflags) & 0x44400n).toBe(0x44400n);
     expect(field(round.dut, 11, RECORD.gpr + 2 * 8)).toBe(BigInt(SELECTORS.data)); // RDX = SS after the IRETQ
     expect(field(round.dut, 14, RECORD.fsBase)).toBe(0x20000n);
     expect(field(round.dut, 14, RECORD.gpr + 2 * 8)).toBe(0x1111111111111111n); // RDX read through GS: 0x20008
+  }, 60_000);
+
+  it('writes the guest runner\'s records, x87/SSE state hash included, for 1,200 generated sse and x87 cases (keystone and raw)', async () => {
+    const screen = guestVsNative();
+    let simd = 0;
+    const hashes = new Set<bigint>();
+    for (const [seed, family] of [[41, 'sse'], [42, 'sse'], [43, 'x87'], [44, 'x87']] as const) {
+      const cases = await generated(seed, 300, [family]);
+      for (let first = 0; first < cases.length; ) {
+        const round = await screen.runBatch(cases.slice(first));
+        expectSameRecords(round, cases.slice(first));
+        for (let k = 0; k < round.complete; k++) {
+          if (round.images[k]!.simd) simd++;
+          hashes.add(field(round.dut, k, RECORD.simdHash));
+        }
+        first += round.images.length;
+      }
+    }
+    expect(simd).toBe(1200);
+    // the state hash tells the cases apart (it is not a constant the two sides agree on)
+    expect(hashes.size).toBeGreaterThan(1000);
+  }, 180_000);
+
+  it('hashes XMM, MXCSR, the x87 registers and FCW into the record of a simd batch, and nothing into an integer batch', async () => {
+    // pairs that leave every GPR, flag and compared byte equal and differ in one piece of x87/SSE state
+    const pairs = [
+      ['mov eax, 0x1\nmovq xmm3, rax\nxor eax, eax', 'mov eax, 0x2\nmovq xmm3, rax\nxor eax, eax'],
+      ['mov eax, 0x1\nmovq xmm15, rax\npslldq xmm15, 0xf\nxor eax, eax', 'mov eax, 0x2\nmovq xmm15, rax\npslldq xmm15, 0xf\nxor eax, eax'],
+      ['mov dword ptr [rbx], 0x1f80\nldmxcsr dword ptr [rbx]\nmov dword ptr [rbx], 0x11', 'mov dword ptr [rbx], 0x3f80\nldmxcsr dword ptr [rbx]\nmov dword ptr [rbx], 0x11'],
+      ['fld1', 'fldz'],
+      ['mov word ptr [rbx], 0x37f\nfldcw word ptr [rbx]\nmov word ptr [rbx], 0x1111', 'mov word ptr [rbx], 0x77f\nfldcw word ptr [rbx]\nmov word ptr [rbx], 0x1111'],
+      ['mov eax, 0x5\nmovd mm2, eax\nxor eax, eax', 'mov eax, 0x6\nmovd mm2, eax\nxor eax, eax'],
+    ];
+    for (const native of [false, true]) {
+      const cases = await Promise.all(pairs.flat().map((t) => handCase(t)));
+      const round = await new BatchScreen(new EmulatorTarget(), new EmulatorTarget(), { native: { reference: false, dut: native } }).runBatch(cases);
+      expectSameRecords(round, cases);
+      for (let p = 0; p < pairs.length; p++) {
+        const a = record(round.dut, 2 * p);
+        const b = record(round.dut, 2 * p + 1);
+        const differing = [];
+        for (let o = 0; o < BATCH.recordBytes; o += 8) if (field(round.dut, 2 * p, o) !== field(round.dut, 2 * p + 1, o)) differing.push(o);
+        expect(differing, pairs[p]![0]).toEqual([RECORD.simdHash, RECORD.simdHash2]);
+        expect(Buffer.compare(a, b)).not.toBe(0);
+      }
+    }
+    const integer = await guestVsNative().runBatch([await handCase('inc qword ptr [rbx]')]);
+    expect(field(integer.dut, 0, RECORD.simdHash)).toBe(0n);
+    expect(field(integer.reference, 0, RECORD.simdHash)).toBe(0n);
+  }, 60_000);
+
+  it('starts every case of a simd batch from the clean x87/SSE state, whatever the case before left', async () => {
+    const dirty = await handCase('fld1\nfld1\nmov eax, 0x7\nmovq xmm9, rax\nmov dword ptr [rbx], 0x7f80\nldmxcsr dword ptr [rbx]\nmov dword ptr [rbx], 0x11');
+    const probe = await handCase('nop');
+    for (const native of [false, true]) {
+      const round = await new BatchScreen(new EmulatorTarget(), new EmulatorTarget(), { native: { reference: false, dut: native } }).runBatch([probe, dirty, probe]);
+      expectSameRecords(round, [probe, dirty, probe]);
+      expect(round.images.map((i) => i.simd)).toEqual([false, true, false]);
+      // the NOP after the dirty case records what the NOP before it did
+      expect(Buffer.compare(record(round.dut, 0), record(round.dut, 2))).toBe(0);
+      expect(field(round.dut, 0, RECORD.simdHash)).not.toBe(field(round.dut, 1, RECORD.simdHash));
+    }
   }, 60_000);
 
   it('does not depend on the instructions the runner uses: with rex-b-ignored planted, the guest batch stops and the native one records every case', async () => {

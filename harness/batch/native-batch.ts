@@ -24,15 +24,15 @@ import { SEGMENT_ATTRS, SELECTORS } from '../../contracts/test-machine.js';
 import type { CpuContext, DirectStop, EmulatorTarget } from '../../emulator/emulator-target.js';
 import { hashRanges } from './batch-hash.js';
 import type { CaseImage, StagedBatch } from './batch-image.js';
-import { BATCH, BATCH_TABLES, batchStops, ERROR_CODE_VECTORS, RECORD, RECORD_STATUS, TSS_SELECTOR, type BatchProgram } from './batch-layout.js';
+import { BATCH, BATCH_TABLES, batchStops, ERROR_CODE_VECTORS, RECORD, RECORD_STATUS, SIMD_IMAGE_BYTES, TSS_SELECTOR, type BatchProgram } from './batch-layout.js';
 
 /** An in-process target that can run a batch natively (EmulatorTarget). */
-export type NativeBatchTarget = ExecutionTarget & Pick<EmulatorTarget, 'newContext' | 'loadContext' | 'saveContext' | 'physicalView' | 'loadPhysical' | 'runToSync'>;
+export type NativeBatchTarget = ExecutionTarget & Pick<EmulatorTarget, 'newContext' | 'loadContext' | 'saveContext' | 'physicalView' | 'loadPhysical' | 'runToSync' | 'resetSimd' | 'simdImage'>;
 
 export function isNativeBatchTarget(t: ExecutionTarget): t is NativeBatchTarget {
   const n = t as Partial<NativeBatchTarget>;
   return typeof n.newContext === 'function' && typeof n.loadContext === 'function' && typeof n.saveContext === 'function' && typeof n.runToSync === 'function' &&
-    typeof n.physicalView === 'function' && typeof n.loadPhysical === 'function';
+    typeof n.physicalView === 'function' && typeof n.loadPhysical === 'function' && typeof n.resetSimd === 'function' && typeof n.simdImage === 'function';
 }
 
 /**
@@ -64,6 +64,9 @@ export class NativeBatch {
   /** The TSS descriptor's type byte as LTR leaves it (busy). */
   private readonly tssBusy: { addr: bigint; bytes: Uint8Array };
   private readonly hash = new Uint32Array(4);
+  /** A simd batch's FXSAVE image of the case just run, hashed into its record. */
+  private readonly simdImage = new Uint32Array(SIMD_IMAGE_BYTES / 4);
+  private readonly simdView = new DataView(this.simdImage.buffer);
 
   constructor(program: BatchProgram) {
     this.caseDone = Number(program.caseDone);
@@ -86,7 +89,7 @@ export class NativeBatch {
    * RECORD_STATUS.unfinished. The records are also stored at BATCH.results, where the runner
    * leaves them. `t` must hold the batch's system memory (program.system), or get it in `memory`.
    */
-  async run(t: NativeBatchTarget, batch: Pick<StagedBatch, 'images' | 'serial'>, memory: readonly MemoryRegion[] = []): Promise<Uint8Array> {
+  async run(t: NativeBatchTarget, batch: Pick<StagedBatch, 'images' | 'serial' | 'simd'>, memory: readonly MemoryRegion[] = []): Promise<Uint8Array> {
     const images = batch.images;
     const serial = [Number(batch.serial & 0xffffffffn), Number((batch.serial >> 32n) & 0xffffffffn)] as const;
     const records = new Uint8Array(images.length * BATCH.recordBytes);
@@ -100,6 +103,7 @@ export class NativeBatch {
       this.copy(t, image);
       this.enterCase(ctx, image);
       t.loadContext(ctx);
+      if (batch.simd) t.resetSimd();
       // The case's own allowance, enforced per case. A gdb stub has one budget for the whole
       // batch (QEMU: a wall-clock deadline for StagedBatch.budget instructions), so there a case
       // may run past its allowance when the cases before it used less of theirs; here it is
@@ -108,6 +112,7 @@ export class NativeBatch {
       t.saveContext(ctx);
       const at = i * BATCH.recordBytes;
       this.record(ctx, stop, image, mem, ram, words, view, at);
+      if (batch.simd && view.getUint32(at + RECORD.status, true) !== RECORD_STATUS.unfinished) this.recordSimd(t, words, at >>> 2);
       words[(at + RECORD.serial) >>> 2] = serial[0];
       words[((at + RECORD.serial) >>> 2) + 1] = serial[1];
       t.loadPhysical(Number(BATCH.results) + at, records.subarray(at, at + BATCH.recordBytes));
@@ -205,7 +210,20 @@ export class NativeBatch {
     words[w + (RECORD.hash2 >>> 2)] = h[2]!;
     words[w + (RECORD.hash2 >>> 2) + 1] = h[3]!;
   }
+
+  /** A simd batch's checksum of the x87/SSE state the case leaves, as the runner's FXSAVE and loop compute it. */
+  private recordSimd(t: NativeBatchTarget, words: Uint32Array, w: number): void {
+    t.simdImage(this.simdView);
+    const h = this.hash;
+    hashRanges(this.simdImage, SIMD_IMAGE_RANGE, h);
+    words[w + (RECORD.simdHash >>> 2)] = h[0]!;
+    words[w + (RECORD.simdHash >>> 2) + 1] = h[1]!;
+    words[w + (RECORD.simdHash2 >>> 2)] = h[2]!;
+    words[w + (RECORD.simdHash2 >>> 2) + 1] = h[3]!;
+  }
 }
+
+const SIMD_IMAGE_RANGE = [{ addr: 0, qwords: SIMD_IMAGE_BYTES / 8 }] as const;
 
 function copyQword(from: DataView, byte: number, to: Uint32Array, j: number): void {
   to[j] = from.getUint32(byte, true);

@@ -9,8 +9,6 @@ import { caseSeed, type CaseSource, type GeneratedCase, type WorkerConfig } from
 
 export const FAMILY_NAMES: readonly string[] = FAMILIES;
 
-/** Rows any encoder can generate (the coverage denominator). */
-export const GENERATABLE_ROW_COUNT = generatableRows(undefined, 'raw').length;
 
 export function describeRow(id: number): string {
   const r = ALL_ROWS[id];

@@ -122,6 +122,8 @@ export interface ResolveOptions {
   readonly align?: number;
   /** 32-bit code: every address is 32 bits, [disp32] is absolute and the fallback (there is no RIP-relative form). */
   readonly legacy?: boolean;
+  /** Then move it this many bytes up (when the window has room): a misaligned operand on purpose. */
+  readonly misalign?: number;
 }
 
 export interface ResolvedMemoryOperand {
@@ -134,7 +136,9 @@ export interface ResolvedMemoryOperand {
 export function targetAddress(choice: MemoryOperandChoice, o: ResolveOptions): bigint {
   const room = Math.max(0, o.window.length - o.span);
   const offset = Math.min(room, Math.floor(choice.targetFraction * (room + 1)));
-  return o.window.start + BigInt(offset - (offset % (o.align ?? 1)));
+  const aligned = offset - (offset % (o.align ?? 1));
+  const moved = o.misalign && aligned + o.misalign <= room ? aligned + o.misalign : aligned;
+  return o.window.start + BigInt(moved);
 }
 
 /**
@@ -240,7 +244,7 @@ export function effectiveAddress(m: MemoryOperand, regs: (num: number) => bigint
   return BigInt.asUintN(64, segBase + (ea & mask));
 }
 
-const SIZE_WORDS: Record<number, string> = { 1: 'byte', 2: 'word', 4: 'dword', 8: 'qword', 16: 'xmmword' };
+const SIZE_WORDS: Record<number, string> = { 1: 'byte', 2: 'word', 4: 'dword', 8: 'qword', 10: 'tbyte', 16: 'xmmword' };
 
 /** Intel text: `qword ptr fs:[r13 + r12*4 - 0x8]`. `ripDisp` supplies the RIP displacement. */
 export function formatMemoryOperand(m: MemoryOperand, size: number | undefined, ripDisp: bigint = m.disp): string {

@@ -12,16 +12,53 @@ import type { IsaRow } from '../../emulator/isa/row.js';
 import { immediateGen, unsignedImmediateGen, type ImmediateBits } from './immediates.js';
 import { MEMORY_OPERAND_GEN as MEMORY_GEN_64, type MemoryOperandChoice } from './memory-operand.js';
 import { prefixGen, type PrefixChoice } from './prefixes.js';
-import { makeRegister, registerGen, type OperandWidth, type RegisterOperand } from './registers.js';
+import { makeRegister, registerGen, simdRegisterGen, type OperandWidth, type RegisterOperand, type SimdRegister } from './registers.js';
 import { formSize, operandSizes, type Encoder, type GenerationMode } from './row-catalog.js';
 
 export type OperandChoice =
   | { readonly kind: 'reg'; readonly reg: RegisterOperand }
+  | { readonly kind: 'simd'; readonly reg: SimdRegister }
   | { readonly kind: 'mem'; readonly choice: MemoryOperandChoice; readonly size?: number }
   | { readonly kind: 'imm'; readonly value: bigint; readonly bits: ImmediateBits }
   | { readonly kind: 'sreg'; readonly num: number }
+  | X87RegisterOperand
   | { readonly kind: 'one' }
   | { readonly kind: 'implicit' };
+
+/**
+ * An x87 register operand of a D8–DF register form (whose row lists no operand forms): ST(i) in
+ * ModRM.rm (`rm`), or one the form names without encoding it (ST(0), AX of FNSTSW AX).
+ */
+export interface X87RegisterOperand {
+  readonly kind: 'x87';
+  /** Keystone's spelling (`st(3)`, `ax`). */
+  readonly text: string;
+  /** The canonical register name the checked assembler compares (`st3`, `ax`). */
+  readonly reg: string;
+  /** ST(i)'s i when the operand is encoded in ModRM.rm. */
+  readonly rm?: number;
+}
+
+const ST0: X87RegisterOperand = { kind: 'x87', text: 'st(0)', reg: 'st0' };
+const stRm = (i: number): X87RegisterOperand => ({ kind: 'x87', text: `st(${i})`, reg: `st${i}`, rm: i });
+
+/**
+ * The Intel operands of an x87 register row, as keystone spells them: `ST(0), ST(i)` (D8
+ * arithmetic, FCMOVcc, FCOMI/FUCOMI and their popping forms), `ST(i), ST(0)` (DC and DE
+ * arithmetic), `ST(i)` (FLD, FXCH, FST, FSTP, FFREE, FCOM, FUCOM and the SDM-unlisted aliases),
+ * `AX` (FNSTSW AX); none for the fixed forms (FCHS, FLD1, FCOMPP…).
+ */
+function x87OperandsGen(row: IsaRow): Gen<OperandChoice[]> {
+  if (row.rm !== undefined) {
+    return G.constant(row.mnemonic === 'FNSTSW' ? [{ kind: 'x87', text: 'ax', reg: 'ax' }] : []);
+  }
+  const m = row.mnemonic;
+  const i = G.integer({ min: 0, max: 7 });
+  const pair = (first: boolean) => i.map((n): OperandChoice[] => (first ? [ST0, stRm(n)] : [stRm(n), ST0]));
+  if (/^FCMOV|^F(U)?COMIP?$/.test(m) || (row.opcode === 0xd8 && !/^FCOMP?$/.test(m))) return pair(true);
+  if (row.opcode === 0xdc || row.opcode === 0xde) return /FCOMP?/.test(m) ? i.map((n) => [stRm(n)]) : pair(false);
+  return i.map((n) => [stRm(n)]);
+}
 
 export interface ImplicitPointerChoice {
   /** REP count (RCX) when a REP prefix is used; -1: the largest count that stays safe. Clamped to that. */
@@ -82,8 +119,14 @@ function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, u
   const reg = (width: number): Gen<OperandChoice> =>
     registerGen({ width: width as OperandWidth, noRex, exclude }).map((r) => ({ kind: 'reg', reg: r }));
   const mem = (): Gen<OperandChoice> => MEMORY_OPERAND_GEN.map((choice) => ({ kind: 'mem', choice, size }));
+  const simd = (file: 'xmm' | 'mm'): Gen<OperandChoice> => simdRegisterGen(file).map((r) => ({ kind: 'simd', reg: r }));
   switch (form.kind) {
-    case Kind.E: return useMemory ? mem() : reg(size ?? opSize);
+    // PINSRW's register source is a 32-bit register (the SDM's Ry), its memory source a word
+    case Kind.E: return useMemory ? mem() : reg(row.handler === 'pinsrw' ? 4 : size ?? opSize);
+    case Kind.V: case Kind.U: return simd('xmm');
+    case Kind.P: case Kind.N: return simd('mm');
+    case Kind.W: return useMemory ? mem() : simd('xmm');
+    case Kind.Q: return useMemory ? mem() : simd('mm');
     case Kind.M: return mem();
     case Kind.G: case Kind.R: return reg(size ?? opSize);
     case Kind.O: return MEMORY_OPERAND_GEN.map((choice) => ({ kind: 'mem', choice: { ...choice, form: 'absolute', segment: 'none' }, size }));
@@ -160,7 +203,7 @@ function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder, mode: Generati
       row: G.constant(row),
       opSize: G.constant(size as 2 | 4 | 8),
       noRex: G.constant(noRex),
-      operands: G.tuple(...row.operands.map((_, i) => operandGen(row, i, size as 2 | 4 | 8, noRex, useMemory, legacy))),
+      operands: row.handler === 'x87' && row.mod === 'reg' ? x87OperandsGen(row) : G.tuple(...row.operands.map((_, i) => operandGen(row, i, size as 2 | 4 | 8, noRex, useMemory, legacy))),
       prefixes,
       pointers: POINTERS_GEN,
     });

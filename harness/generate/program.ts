@@ -12,7 +12,9 @@ import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
 import { REGISTER_VALUE_GEN, RFLAGS_GEN } from './register-values.js';
-import { generatableRows, modeOfFamilies, type Encoder, type Family, type GenerationMode } from './row-catalog.js';
+import { generatableRows, isSimdRow, isX87Row, modeOfFamilies, type Encoder, type Family, type GenerationMode } from './row-catalog.js';
+import { SIMD_INIT_AT, SIMD_INIT_GEN, simdInitBytes, simdPrologue, type SimdInit } from './simd-state.js';
+import { X87_INIT_AT, X87_INIT_GEN, x87InitBytes, x87Prologue, type X87Init } from './x87-state.js';
 import type { ScratchWindow } from './memory-operand.js';
 import { xorshift64Next } from './xorshift64.js';
 
@@ -111,6 +113,10 @@ interface ProgramDraw {
   readonly fillPattern: FillPattern;
   readonly fsBase: bigint;
   readonly gsBase: bigint;
+  /** Initial XMM/MMX/MXCSR values (drawn only when the rows include SIMD ones). */
+  readonly simd: SimdInit | undefined;
+  /** Initial x87 stack and FCW (drawn only when the rows include x87 ones). */
+  readonly x87: X87Init | undefined;
 }
 
 /** Resolve the drawn choices in order into a program (deterministic). */
@@ -129,6 +135,11 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone', mode
     if (g) instructions.push(g);
     else dropped++;
   }
+  // x87 programs start from FNINIT and a loaded stack (x87-state.ts), SIMD programs by loading
+  // the registers they name and MXCSR (simd-state.ts); MMX loads come last, as they tag the stack
+  const x87 = d.x87 ? x87Prologue(instructions, d.x87, isX87Row) : [];
+  const simd = d.simd ? simdPrologue(instructions, d.simd, isSimdRow) : [];
+  instructions.unshift(...x87, ...simd);
   const initial = (num: number): bigint => state.pins.get(num) ?? d.values[num]!;
   // 32-bit code: EAX–EDI hold 32-bit values (every address was computed modulo 2^32); R8–R15 do not exist (0, as QEMU shows them)
   const regs = gprsByEncoding(legacy ? (num) => (num < 8 ? BigInt.asUintN(32, initial(num)) : 0n) : initial);
@@ -156,7 +167,12 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone', mode
     regs,
     rflags: d.rflags,
     segmentBases: state.segmentBases,
-    memory: [scratch, { addr: stackWindow(d.rsp).addr, bytes: new Uint8Array(STACK_WINDOW.length) }],
+    memory: [
+      scratch,
+      { addr: stackWindow(d.rsp).addr, bytes: new Uint8Array(STACK_WINDOW.length) },
+      ...(simd.length > 0 ? [{ addr: SIMD_INIT_AT, bytes: simdInitBytes(d.simd!) }] : []),
+      ...(x87.length > 0 ? [{ addr: X87_INIT_AT, bytes: x87InitBytes(d.x87!) }] : []),
+    ],
     compare: [{ addr: scratch.addr, length: scratch.bytes.length }, stackWindow(d.rsp)],
     window: d.window,
     dropped,
@@ -247,6 +263,8 @@ export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
       // effective address (0x67) can still reach the window above them
       fsBase: SEGMENT_BASE_GEN,
       gsBase: SEGMENT_BASE_GEN,
+      simd: rows.some(isSimdRow) ? SIMD_INIT_GEN : G.constant(undefined),
+      x87: rows.some(isX87Row) ? X87_INIT_GEN : G.constant(undefined),
     })
     .map((d) => buildProgram(d, encoder, mode));
 }

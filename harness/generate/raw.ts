@@ -92,6 +92,12 @@ export function encodeInstruction(g: GeneratedInstruction, address: bigint, raw 
       if (form.kind === Kind.G) { regField = o.reg.num & 7; r = o.reg.num >= 8; }
       else if (form.kind === Kind.E || form.kind === Kind.R) { modrm = { mod: 3, rm: o.reg.num & 7, disp: [], rexX: false, rexB: o.reg.num >= 8 }; }
       else if (form.kind === Kind.Z) b = o.reg.num >= 8;
+    } else if (o.kind === 'simd') {
+      // V/P in ModRM.reg, W/U/Q/N in ModRM.rm; XMM8–15 take REX.R/REX.B
+      if (form.kind === Kind.V || form.kind === Kind.P) { regField = o.reg.num & 7; r = o.reg.num >= 8; }
+      else modrm = { mod: 3, rm: o.reg.num & 7, disp: [], rexX: false, rexB: o.reg.num >= 8 };
+    } else if (o.kind === 'x87') {
+      if (o.rm !== undefined) modrm = { mod: 3, rm: o.rm, disp: [], rexX: false, rexB: false };
     } else if (o.kind === 'sreg') regField = o.num;
     else if (o.kind === 'mem') {
       if (form.kind === Kind.O) tail.push(...le(o.mem.address, o.mem.addressSize === 32 ? 4 : 8));
@@ -116,15 +122,21 @@ export function encodeInstruction(g: GeneratedInstruction, address: bigint, raw 
   return Uint8Array.from(bytes);
 }
 
+/** iced spells CMPPS/CMPPD/CMPSS/CMPSD by their predicate immediate (cmpltps…). */
+const CMP_PREDICATES = ['eq', 'lt', 'le', 'unord', 'neq', 'nlt', 'nle', 'ord'];
+
 const MNEMONIC_GROUPS: Record<string, readonly string[]> = {
   cbw: ['cbw', 'cwde', 'cdqe'], cwd: ['cwd', 'cdq', 'cqo'], nop: ['nop', 'pause', 'xchg', 'prefetchnta', 'prefetcht0', 'prefetcht1', 'prefetcht2', 'reservednop', 'cldemote'],
   pushf: ['pushf', 'pushfq'], popf: ['popf', 'popfq'], fwait: ['wait'], xlat: ['xlatb'], cmpxchg8b: ['cmpxchg8b', 'cmpxchg16b'],
   sal: ['shl', 'sal'],
+  feni: ['fneni'], fdisi: ['fndisi'], fsetpm: ['fnsetpm'],
+  cmpps: CMP_PREDICATES.map((p) => `cmp${p}ps`), cmppd: CMP_PREDICATES.map((p) => `cmp${p}pd`),
+  cmpss: CMP_PREDICATES.map((p) => `cmp${p}ss`), cmpsd: ['cmpsd', ...CMP_PREDICATES.map((p) => `cmp${p}sd`)],
 };
 
 /** Loose mnemonic comparison between a row and iced's decoding. */
 export function mnemonicMatches(row: IsaRow, iced: string): boolean {
-  const want = row.mnemonic.toLowerCase();
+  const want = row.mnemonic.toLowerCase().replace(' (alias)', '');
   if (MNEMONIC_GROUPS[want]?.includes(iced)) return true;
   const a = canonicalMnemonic(want).replace(/[bwdq]$/, '');
   const got = canonicalMnemonic(iced);

@@ -75,3 +75,22 @@ export function registerGen(c: RegisterConstraints): Gen<RegisterOperand> {
   if (legal.length === 0) throw new RangeError('registerArbitrary: every register is excluded');
   return G.constantFrom(...legal);
 }
+
+/** An XMM (xmm0–xmm15) or MMX (mm0–mm7) register operand. */
+export interface SimdRegister {
+  readonly file: 'xmm' | 'mm';
+  readonly num: number;
+  readonly name: string;
+}
+
+export function simdRegister(file: 'xmm' | 'mm', num: number): SimdRegister {
+  return { file, num, name: `${file}${num}` };
+}
+
+const XMM_GEN: Gen<SimdRegister> = G.constantFrom(...Array.from({ length: 16 }, (_, n) => simdRegister('xmm', n)));
+const MM_GEN: Gen<SimdRegister> = G.constantFrom(...Array.from({ length: 8 }, (_, n) => simdRegister('mm', n)));
+
+/** Any register of a SIMD register file. */
+export function simdRegisterGen(file: 'xmm' | 'mm'): Gen<SimdRegister> {
+  return file === 'xmm' ? XMM_GEN : MM_GEN;
+}

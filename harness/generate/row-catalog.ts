@@ -14,7 +14,11 @@
  *  - segment loads (MOV Sreg, POP FS/GS) and PUSH FS/GS: selectors and hidden bases belong to the test machine.
  *  - system-state instructions (SLDT, STR, SMSW, SGDT, SIDT, CLI, STI, CPUID, RDTSC): values differ
  *    by design between targets or change interrupt delivery.
- *  - x87 escape rows (D8–DF): need an FPU set up by the program; covered by the differential suite's x87 sequences.
+ *  - LDMXCSR, FXRSTOR: would load MXCSR (and the x87 state) from random memory; the prologue sets MXCSR.
+ *
+ * The families `sse` (XMM/MMX operands, MXCSR and FXSAVE state) and `x87` (the D8–DF escape rows and
+ * FWAIT) are generated with a prologue that loads the state they read (simd-state.ts,
+ * x87-state.ts); they are opt-in (`--family sse`, `--family x87`), the default being the integer ISA.
  */
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { isSimdKind, Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
@@ -42,12 +46,21 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   sldt: 'system state', str: 'system state', smsw: 'system state', sgdt: 'system state', sidt: 'system state',
   cli: 'changes interrupt delivery', sti: 'changes interrupt delivery',
   cpuid: 'differs by design (sync rule)', rdtsc: 'non-deterministic (sync rule)',
-  x87: 'x87: not generated (the differential suite has x87 sequences)',
   hlt: 'stops the CPU',
+  // the state they load comes from random memory: MXCSR reserved bits nearly always (#GP(0), a
+  // known QEMU deviation); the program's prologue sets MXCSR instead (program.ts), the
+  // differential suite covers both
+  ldmxcsr: 'loads MXCSR from random memory (the prologue sets it)',
+  fxrstor: 'loads x87/SSE state from random memory',
 };
 
 /** SIMD rows without an XMM/MMX operand. */
 const SIMD_STATE_HANDLERS = new Set(['fxsave', 'fxrstor', 'ldmxcsr', 'stmxcsr', 'emms', 'movnti']);
+
+/** Rows of the sse family: an XMM or MMX operand, or MXCSR/FXSAVE state. */
+export function isSimdRow(row: IsaRow): boolean {
+  return row.operands.some((o) => isSimdKind(o.kind)) || SIMD_STATE_HANDLERS.has(row.handler);
+}
 
 /** Why a row is not generated, or undefined when it is. */
 export function skipReason(row: IsaRow): string | undefined {
@@ -56,7 +69,6 @@ export function skipReason(row: IsaRow): string | undefined {
   if (row.feature !== undefined) return `needs CPU feature ${row.feature}`;
   if (row.operands.some((o) => o.kind === Kind.J)) return 'relative branch leaves the fragment';
   if (row.operands.some((o) => o.kind === Kind.C || o.kind === Kind.D)) return 'control/debug registers';
-  if (row.operands.some((o) => isSimdKind(o.kind)) || SIMD_STATE_HANDLERS.has(row.handler)) return 'SIMD: not generated yet';
   return SKIPPED_HANDLERS[row.handler];
 }
 
@@ -65,8 +77,14 @@ export function isGeneratable(row: IsaRow): boolean {
   return skipReason(row) === undefined;
 }
 
-export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc', ...LEGACY_FAMILIES] as const;
+export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc', 'sse', 'x87', ...LEGACY_FAMILIES] as const;
 export type Family = (typeof FAMILIES)[number];
+/**
+ * Families a campaign without `--family` draws from: the integer ISA in 64-bit mode. The SIMD and
+ * x87 families carry a state prologue and a larger batch record (harness/batch), and the legacy-mode
+ * ones a CPU mode of their own, so they are asked for by name.
+ */
+export const DEFAULT_FAMILIES: readonly Family[] = FAMILIES.filter((f) => f !== 'sse' && f !== 'x87' && !(LEGACY_FAMILIES as readonly string[]).includes(f));
 
 const FAMILY_BY_HANDLER: Record<string, Family> = {
   alu: 'alu', test: 'alu', not: 'alu', neg: 'alu', inc: 'alu', dec: 'alu',
@@ -83,7 +101,14 @@ const FAMILY_BY_HANDLER: Record<string, Family> = {
 };
 
 export function familyOf(row: IsaRow): Family {
+  if (isSimdRow(row)) return 'sse';
+  if (isX87Row(row)) return 'x87';
   return FAMILY_BY_HANDLER[row.handler] ?? 'misc';
+}
+
+/** Rows of the x87 family: the D8–DF escapes and FWAIT. */
+export function isX87Row(row: IsaRow): boolean {
+  return row.handler === 'x87' || row.handler === 'fwait';
 }
 
 /** Throws an error listing the valid families when a name is unknown, or when a legacy-mode family is mixed with others. */
@@ -108,13 +133,18 @@ export function modeOfFamilies(families: readonly Family[] | undefined): Generat
  * hint NOP rows 0F 18–1F are raw-mode only.
  */
 export function keystoneCanExpress(row: IsaRow): boolean {
-  return !(row.handler === 'nop' && row.operands.length > 0);
+  if (row.handler === 'nop' && row.operands.length > 0) return false;
+  // x87 encodings the SDM leaves unlisted (QEMU's aliases) and the 287-only FENI/FDISI/FSETPM
+  return !(row.handler === 'x87' && (row.mnemonic.endsWith('(alias)') || X87_NO_KEYSTONE.has(row.mnemonic)));
 }
+/** x87 rows keystone has no spelling for. */
+const X87_NO_KEYSTONE = new Set(['FENI', 'FDISI', 'FSETPM']);
 
-/** Generatable rows, optionally restricted to families and to what the encoder can express. */
+/** Generatable rows of `families` (default: DEFAULT_FAMILIES) that the encoder can express. */
 export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw'): IsaRow[] {
   if (modeOfFamilies(families) === 'protected32') return encoder === 'keystone' ? ALL_ROWS.filter((r) => skipReason32(r) === undefined && keystoneCanExpress(r)) : [];
-  return ALL_ROWS.filter((r) => isGeneratable(r) && (!families || families.includes(familyOf(r))) && (encoder === 'raw' || keystoneCanExpress(r)));
+  const selected = families ?? DEFAULT_FAMILIES;
+  return ALL_ROWS.filter((r) => isGeneratable(r) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
 }
 
 /** Operand sizes (bytes) a row's 'v' operands can take, from its size rule (and what keystone can spell). */
@@ -127,6 +157,10 @@ export function operandSizes(row: IsaRow, encoder: Encoder = 'raw', mode: Genera
     return ([2, 4, 8] as const).filter((s) => s > source);
   }
   if (row.sizeRule === 'f64') return [8];
+  // SIMD rows: only a y-sized general operand (MOVD/MOVQ, CVTSI2SS…, MOVNTI) follows REX.W; 0x66 is a mandatory prefix there
+  if (isSimdRow(row)) return row.operands.some((o) => o.size === -3) ? [4, 8] : [4];
+  // x87: 0x66 only changes FLDENV/FNSTENV/FRSTOR/FNSAVE's image to the 16-bit one (not generated)
+  if (isX87Row(row)) return [4];
   if (row.handler === 'bswap') return [4, 8]; // BSWAP r16 is undefined (SDM)
   if (row.sizeRule === 'd64') return row.operands.length === 0 ? [8] : [2, 8];
   return [2, 4, 8];
@@ -165,6 +199,8 @@ export function textMnemonic(row: IsaRow, opSize: 2 | 4 | 8): string {
     case 'popa': return opSize === 4 ? 'popad' : 'popaw';
     case 'fwait': return 'wait';
     case 'xlat': return 'xlatb';
+    case 'fstp (alias)': case 'fxch (alias)': case 'fcom (alias)': case 'fcomp (alias)': case 'ffreep (alias)': return m.replace(' (alias)', '');
+    case 'movd': return opSize === 8 ? 'movq' : 'movd';
     case 'cmpxchg8b': return opSize === 8 ? 'cmpxchg16b' : 'cmpxchg8b';
     default: return m;
   }

@@ -116,20 +116,26 @@ async function truncate(c: Case, predicate: BudgetedPredicate, divergenceRip: bi
   if (best) apply(best, `truncate to the shortest failing prefix: ${instructions.length} → ${hi} instructions`);
 }
 
-/** ddmin over the instructions; relative fields are re-aimed for every subset. */
+/**
+ * ddmin over the instructions; relative fields are re-aimed for every subset. A leading FNINIT (the
+ * x87 family's prologue) stays: the x87 tags are the one state a gdb stub cannot reset, so a case
+ * without it would depend on what QEMU ran before.
+ */
 async function dropInstructions(c: Case, predicate: BudgetedPredicate, apply: Apply): Promise<boolean> {
-  const instructions = splitCode(c.code);
+  const all = splitCode(c.code);
+  const kept = all[0] && all[0].mnemonic === 'fninit' ? [all[0]] : [];
+  const instructions = all.slice(kept.length);
   if (instructions.length < 2) return false;
   const r = await ddmin(
     instructions,
     async (subset) => {
-      const candidate = withInstructions(c, subset);
+      const candidate = withInstructions(c, [...kept, ...subset]);
       return candidate !== undefined && (await predicate.test(candidate));
     },
     { budget: predicate.remaining },
   );
   if (r.items.length === instructions.length) return false;
-  const reduced = withInstructions(c, r.items);
+  const reduced = withInstructions(c, [...kept, ...r.items]);
   if (!reduced) return false;
   apply(reduced, `ddmin over instructions: ${instructions.length} → ${r.items.length} (${r.calls} tests)`);
   return true;

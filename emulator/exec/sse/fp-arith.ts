@@ -3,7 +3,7 @@ import { SLOT_RESULT } from '../../cpu/sse-state.js';
 import type { Insn } from '../../decode/insn.js';
 import { CF, PF, ZF } from '../../isa/flags.js';
 import { IE } from '../../fpu/status.js';
-import { commitFlags, F32, F64, lane, setLane, simdEnv } from './fp-env.js';
+import { commitFlags, F32, F64, lane, quietSimdEnv, setLane, simdEnv } from './fp-env.js';
 import { twoOperands } from './int-arith.js';
 import { add, Cls, compareValues, denormalOperand, div, type Format, isNaN, minMax, mul, operand, type SimdEnv, sqrt } from './simd-float.js';
 
@@ -41,7 +41,8 @@ function binary(fmt: Format, scalar: boolean, op: Binary): Handler {
 function unary(fmt: Format, scalar: boolean, op: (a: bigint, fmt: Format, env: SimdEnv) => bigint, keepFlags = true): Handler {
   return (c, d) => {
     const [dst, src] = twoOperands(c, d);
-    const env = simdEnv(c);
+    // RCP/RSQRT never fault: an unmasked UE/OE must not turn their result into the zero of a faulting instruction
+    const env = keepFlags ? simdEnv(c) : quietSimdEnv(c);
     const n = count(fmt, scalar);
     for (let k = 0; k < n; k++) setLane(c, SLOT_RESULT, k, fmt, op(lane(c, src, k, fmt), fmt, env));
     if (keepFlags) commitFlags(c, env.flags);

@@ -26,6 +26,16 @@ export function simdEnv(c: Cpu): SimdEnv {
   );
 }
 
+/**
+ * The environment of an instruction that signals nothing (RCPxx/RSQRTxx): MXCSR's rounding, DAZ
+ * and FZ, and every exception treated as masked, so that a tiny or huge result is the one
+ * written (QEMU 7.2 computes them with its SSE status and discards the flags).
+ */
+export function quietSimdEnv(c: Cpu): SimdEnv {
+  const m = c.sse.mxcsr;
+  return new SimdEnv(((m >> MXCSR_RC_SHIFT) & 3) as Rounding, (m & MXCSR_DAZ) !== 0, (m & MXCSR_FZ) !== 0, false, false, c.model.simdResultsAsQemu);
+}
+
 const PRE_COMPUTATION = IE | DE | ZE;
 
 /** Fold an instruction's flags into MXCSR; throws #XM/#UD when one is unmasked (then nothing is written). */

@@ -183,10 +183,16 @@ const movq2dq: Handler = (c, d) => {
   zeroQword(c, d.or[0]!, 1);
 };
 
+/**
+ * MOVDQ2Q. QEMU 7.2 writes the MMX destination as a 16-byte vector (its new decoder's MOVQ
+ * with the F2 prefix's vector length clears the whole FPReg first), so bits 79..64 become zero
+ * where the SDM (and the host CPU) set them to ones and QEMU's other MMX writes keep them.
+ */
 const movdq2q: Handler = (c, d) => {
   begin(c, d);
   moveQword(c, SLOT_MMX_DST, 0, d.or[1]!, 0);
   storeMmx(c, d.or[0]!, SLOT_MMX_DST);
+  if (c.model.simdResultsAsQemu) c.fpu.regs[d.or[0]!] = c.fpu.regs[d.or[0]!]! & 0xffffffffffffffffn;
 };
 
 /** MOVMSKPS/MOVMSKPD/PMOVMSKB: the sign bit of each element of `bytes`-byte elements into a GPR. */

@@ -90,4 +90,26 @@ const stmxcsr: Handler = (c) => {
   c.write32(c.lin, c.sse.mxcsr);
 };
 
+/**
+ * The first 416 bytes of the FXSAVE image as QEMU 7.2 writes them (64-bit mode, CR4.OSFXSR set)
+ * over zeros, straight from the state: for a driver that compares the image without running the
+ * instruction (harness/batch/native-batch.ts). Bytes FXSAVE leaves alone stay zero.
+ */
+export function fxsaveImage(c: Cpu, out: DataView): void {
+  const f = c.fpu;
+  for (let o = 0; o < 416; o += 4) out.setUint32(o, 0, true);
+  out.setUint16(0, f.fcw, true);
+  out.setUint16(2, f.statusWord, true);
+  out.setUint16(4, f.abridgedTagWord(), true);
+  out.setUint32(MXCSR_OFFSET, c.sse.mxcsr, true);
+  out.setUint32(MXCSR_OFFSET + 4, MXCSR_MASK, true);
+  for (let i = 0; i < 8; i++) {
+    const v = f.st(i);
+    out.setBigUint64(32 + 16 * i, v & 0xffffffffffffffffn, true);
+    out.setUint16(40 + 16 * i, Number(v >> 64n), true);
+  }
+  const u = c.sse.u32;
+  for (let i = 0; i < 4 * XMM_REGISTERS; i++) out.setUint32(XMM_OFFSET + 4 * i, u[i]!, true);
+}
+
 export const STATE_HANDLERS: Readonly<Record<string, Handler>> = { fxsave, fxrstor, ldmxcsr, stmxcsr };
