@@ -78,7 +78,6 @@ export async function transplant(snapshot: QemuMachineSnapshot, emulator: Emulat
   const drMismatches = [0, 1, 2, 3, 6, 7].filter((i) => dr[i] !== snapshot.extras.dr[i]).map((i) => ({ index: i, expected: snapshot.extras.dr[i]!, actual: dr[i]! }));
   const ram = ramView(emulator).subarray(0, snapshot.ram.length);
   const notCarried: string[] = [];
-  if (snapshot.state.sse) notCarried.push('SSE (XMM0-15, MXCSR): the emulator has no SSE state yet; SSE instructions raise #UD in it');
   if (snapshot.extras.interruptShadow) notCarried.push('interrupt shadow (QEMU II=1): the emulator has no interrupt sources');
   if (snapshot.extras.halted) notCarried.push('HLT state: QEMU was halted');
   if (snapshot.extras.smm) notCarried.push('SMM');
