@@ -142,7 +142,10 @@ const X87_NO_KEYSTONE = new Set(['FENI', 'FDISI', 'FSETPM']);
 
 /** Generatable rows of `families` (default: DEFAULT_FAMILIES) that the encoder can express. */
 export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw'): IsaRow[] {
-  if (modeOfFamilies(families) === 'protected32') return encoder === 'keystone' ? ALL_ROWS.filter((r) => skipReason32(r) === undefined && keystoneCanExpress(r)) : [];
+  // protected32 is the integer ISA: SSE/MMX/x87 rows belong to the (64-bit) sse and x87 families
+  if (modeOfFamilies(families) === 'protected32') {
+    return encoder === 'keystone' ? ALL_ROWS.filter((r) => skipReason32(r) === undefined && !isSimdRow(r) && !isX87Row(r) && keystoneCanExpress(r)) : [];
+  }
   const selected = families ?? DEFAULT_FAMILIES;
   return ALL_ROWS.filter((r) => isGeneratable(r) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
 }
