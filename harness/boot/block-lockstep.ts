@@ -12,7 +12,7 @@ import type { DeviceLog } from './device-log.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { DRAIN_MS, IDLE_MS } from './log-lockstep.js';
 import { StepHistory } from './step-history.js';
-import { type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
+import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep at translation-block granularity: QEMU runs without `singlestep` and prints
@@ -105,16 +105,7 @@ export class BlockLockstep {
     try {
       let cur: LogRecord | undefined = await log.next(IDLE_MS);
       if (!cur) throw new Error("QEMU printed no trace after 'log cpu,int,nochain'");
-      // With IF=1 an interrupt that came due while QEMU stood at the start point is delivered
-      // before its first record: the emulator takes it there too (as on the log channel)
-      for (const ev of cur.events) {
-        if (ev.exception || ev.software) continue;
-        injectInterrupt(e, ev.vector);
-        countRule(this.rules, 'interrupts-injected');
-      }
-      readRegisterRecord(e, this.emu);
-      const startDiffs = recordDiffs(cur.words, this.emu);
-      if (startDiffs.length) throw new Error(`the first trace record differs from the transplanted state in ${startDiffs.join(', ')}`);
+      alignWithFirstRecord(e, cur, this.rules, this.emu);
       for (;;) {
         if (!draining) {
           const reason: LockstepEnd | undefined = options.shouldStop?.()

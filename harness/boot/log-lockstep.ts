@@ -1,5 +1,5 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import { recordDiffs, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
@@ -10,7 +10,7 @@ import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
 import type { DeviceLog } from './device-log.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
-import { DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
+import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep on the log channel: QEMU runs freely with one instruction per translation
@@ -69,16 +69,7 @@ export class LogLockstep {
     try {
       let cur = await log.next(IDLE_MS);
       if (!cur) throw new Error("QEMU printed no trace after 'log cpu,int,nochain'");
-      // With IF=1 an interrupt that came due while QEMU stood at the start point is delivered
-      // before its first record (at kernel_init: the handler's first instruction is that record).
-      for (const ev of cur.events) {
-        if (ev.exception || ev.software) continue;
-        injectInterrupt(e, ev.vector);
-        countRule(this.rules, 'interrupts-injected');
-      }
-      readRegisterRecord(e, this.emu);
-      const startDiffs = recordDiffs(cur.words, this.emu);
-      if (startDiffs.length) throw new Error(`the first trace record differs from the transplanted state in ${startDiffs.join(', ')}`);
+      alignWithFirstRecord(e, cur, this.rules, this.emu);
       for (;;) {
         const rip = signed(cur.words, RR.RIP);
         if (!draining) {

@@ -1,7 +1,8 @@
 import type { GprName, MachineState } from '../../contracts/machine-state.js';
-import { recordToState, RR } from '../../contracts/register-record.js';
+import { recordDiffs, recordToState, RR } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
-import { setRegisters } from '../../emulator/harness-hooks.js';
+import { injectInterrupt, readRegisterRecord, setRegisters } from '../../emulator/harness-hooks.js';
+import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
 import { followOracle } from '../sync-rules.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
 import { instructionInfo, type InsnInfo } from './instruction-info.js';
@@ -13,6 +14,23 @@ import { instructionInfo, type InsnInfo } from './instruction-info.js';
  */
 
 export const NOTHING: readonly never[] = Object.freeze([]);
+
+/**
+ * Line the emulator up with QEMU's first trace record. With IF=1 an interrupt that came due while
+ * QEMU stood at the start point is delivered before that record (at kernel_init the handler's first
+ * instruction is the record): the emulator takes it there too. The record must then equal the
+ * emulator's registers (read into `scratch`), or the trace is not of the transplanted machine.
+ */
+export function alignWithFirstRecord(e: EmulatorTarget, first: LogRecord, rules: RuleCounts, scratch: Uint32Array): void {
+  for (const ev of first.events) {
+    if (ev.exception || ev.software) continue;
+    injectInterrupt(e, ev.vector);
+    countRule(rules, 'interrupts-injected');
+  }
+  readRegisterRecord(e, scratch);
+  const diffs = recordDiffs(first.words, scratch);
+  if (diffs.length) throw new Error(`the first trace record differs from the transplanted state in ${diffs.join(', ')}`);
+}
 const NON_DETERMINISTIC = /^rd(tscp?|rand|seed)$/;
 
 export function u64(w: Uint32Array, at: number): bigint {
