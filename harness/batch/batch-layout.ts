@@ -25,6 +25,7 @@ import { decodeAll } from '../asm/decode.js';
 import { buildTestMachine, initialState, LAYOUT, PTE, SELECTORS, systemMemory } from '../../contracts/test-machine.js';
 import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import { SCRUBBED } from '../lockstep.js';
+import { exceptionStubs, put, putTssDescriptor, stubGateIdt } from './runner-tables.js';
 
 export const BATCH = {
   /** Runner code. */
@@ -134,7 +135,7 @@ export const COPY_SOURCE = { fill: 0n, xorshift: 1n } as const;
 export const HASH_SEED = 0x9e3779b97f4a7c15n;
 
 /** Vectors whose stub expects an error code on the stack (the stubs push 0 for the others). */
-export const ERROR_CODE_VECTORS: ReadonlySet<number> = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+export { ERROR_CODE_VECTORS } from './runner-tables.js';
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
@@ -444,8 +445,8 @@ async function buildBatchProgram(): Promise<BatchProgram> {
       { addr: BATCH.simdSave, bytes: new Uint8Array(512) },
       { addr: BATCH.pml4, bytes: pageTables() },
       { addr: BATCH.gdtBase + 0x1000n, bytes: gdtPage() },
-      { addr: BATCH.idt, bytes: idt() },
-      { addr: BATCH.stubs, bytes: stubs(labels.exception!) },
+      { addr: BATCH.idt, bytes: stubGateIdt(BATCH.stubs) },
+      { addr: BATCH.stubs, bytes: exceptionStubs(BATCH.stubs, labels.exception!) },
       gateway,
     ],
     gateway,
@@ -480,13 +481,6 @@ function labelAddresses(source: string, code: Uint8Array, names: string[]): Reco
   const ripRelative = decoded.find((d) => /\[rip/.test(d.text));
   if (ripRelative) throw new Error(`batch runner: keystone produced a RIP-relative operand (${ripRelative.text})`);
   return out;
-}
-
-function put(buf: Uint8Array, offset: number, value: bigint, bytes = 8): void {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (bytes === 8) view.setBigUint64(offset, value, true);
-  else if (bytes === 4) view.setUint32(offset, Number(value), true);
-  else view.setUint16(offset, Number(value), true);
 }
 
 /** lgdt/lidt operands: batch GDT, batch IDT, then the test machine's {0, 0xffff} twice. */
@@ -528,42 +522,9 @@ function gdtPage(): Uint8Array {
   put(page, SELECTORS.code64 - 0x1000, 0x00af9b000000ffffn);
   put(page, SELECTORS.data - 0x1000, 0x00cf93000000ffffn);
   put(page, SELECTORS.code32 - 0x1000, 0x00cf9b000000ffffn);
-  const base = BATCH_TABLES.tr.base;
-  const low = BigInt(BATCH_TABLES.tr.limit) | ((base & 0xffffffn) << 16n) | (0x89n << 40n) | (((base >> 24n) & 0xffn) << 56n);
-  put(page, TSS_SELECTOR - 0x1000, low);
-  put(page, TSS_SELECTOR - 0x1000 + 8, base >> 32n);
+  putTssDescriptor(page, TSS_SELECTOR - 0x1000, BATCH_TABLES.tr.base, BATCH_TABLES.tr.limit);
   return page;
 }
-
-function idt(): Uint8Array {
-  const b = new Uint8Array(256 * 16);
-  for (let v = 0; v < 256; v++) {
-    const h = BATCH.stubs + BigInt(v * 16);
-    const low = (h & 0xffffn) | (BigInt(SELECTORS.code64) << 16n) | (1n << 32n) /* IST1 */ | (0x8en << 40n) | (((h >> 16n) & 0xffffn) << 48n);
-    put(b, v * 16, low);
-    put(b, v * 16 + 8, h >> 32n);
-  }
-  return b;
-}
-
-/** Per vector: [push 0 when the CPU pushes no error code] push vector; jmp exception. */
-function stubs(exception: bigint): Uint8Array {
-  const b = new Uint8Array(256 * 16).fill(0xf4);
-  for (let v = 0; v < 256; v++) {
-    let o = v * 16;
-    if (!ERROR_CODE_VECTORS.has(v)) {
-      b[o++] = 0x6a;
-      b[o++] = 0x00;
-    }
-    b[o++] = 0x68;
-    put(b, o, BigInt(v), 4);
-    o += 4;
-    b[o] = 0xe9;
-    put(b, o + 1, BigInt.asUintN(32, exception - (BATCH.stubs + BigInt(o + 5))), 4);
-  }
-  return b;
-}
-
 
 /**
  * The test machine's mappings (same pages, same permissions, so a case sees what it would see

@@ -20,6 +20,7 @@
  * entered and left through a gateway on the test machine's handler page (as harness/batch does).
  */
 import { LAYOUT, PTE, SELECTORS } from '../../contracts/test-machine.js';
+import { put, putTssDescriptor } from '../batch/runner-tables.js';
 
 const E = 0x400000n;
 
@@ -103,17 +104,10 @@ export const RECORD_BYTES = 256;
 export const CTRL = { index: 0x00, count: 0x08, serial: 0x10, pristineA: 0x18, pristineB: 0x20, pseudo: 0x40, save: 0x100, regs: 0x200, raxScratch: 0x300 } as const;
 
 /** Vectors whose delivery pushes an error code (SDM Vol. 3 Table 6-1). */
-export const ERROR_CODE_VECTORS: ReadonlySet<number> = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+export { ERROR_CODE_VECTORS } from '../batch/runner-tables.js';
 
 /** FXSAVE bytes the record's x87/SSE checksum covers: FCW…MXCSR_MASK, ST0–7, XMM0–15 (FOP, FIP, FDP and MXCSR_MASK zeroed first). */
 export const FX_HASHED_QWORDS = 52;
-
-function put(buf: Uint8Array, offset: number, value: bigint, bytes = 8): void {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (bytes === 8) view.setBigUint64(offset, value, true);
-  else if (bytes === 4) view.setUint32(offset, Number(value), true);
-  else view.setUint16(offset, Number(value), true);
-}
 
 /** The pseudo-descriptors at CTRL.pseudo: explore GDT, explore IDT, then the test machine's {0, 0xffff} twice. */
 export function pseudoDescriptors(): Uint8Array {
@@ -143,40 +137,8 @@ export function gdtPage(): Uint8Array {
   put(page, SELECTORS.code32 - 0x1000, 0x00cf9b000000ffffn);
   put(page, (USER_SELECTORS.code64 & ~3) - 0x1000, 0x00affb000000ffffn); // 64-bit code, DPL 3
   put(page, (USER_SELECTORS.data & ~3) - 0x1000, 0x00cff3000000ffffn); // data, DPL 3
-  const base = EXPLORE.tss;
-  const low = 0x67n | ((base & 0xffffffn) << 16n) | (0x89n << 40n) | (((base >> 24n) & 0xffn) << 56n);
-  put(page, TSS_SELECTOR - 0x1000, low);
-  put(page, TSS_SELECTOR - 0x1000 + 8, base >> 32n);
+  putTssDescriptor(page, TSS_SELECTOR - 0x1000, EXPLORE.tss, 0x67);
   return page;
-}
-
-/** Every vector: DPL 0 interrupt gate on IST 1 (INT n and INT3 from CPL 3 raise #GP), to its stub. */
-export function idt(): Uint8Array {
-  const b = new Uint8Array(256 * 16);
-  for (let v = 0; v < 256; v++) {
-    const h = EXPLORE.stubs + BigInt(v * 16);
-    put(b, v * 16, (h & 0xffffn) | (BigInt(SELECTORS.code64) << 16n) | (1n << 32n) | (0x8en << 40n) | (((h >> 16n) & 0xffffn) << 48n));
-    put(b, v * 16 + 8, h >> 32n);
-  }
-  return b;
-}
-
-/** Per vector: [push 0 when the CPU pushes no error code] push vector; jmp exception. */
-export function stubs(exception: bigint): Uint8Array {
-  const b = new Uint8Array(256 * 16).fill(0xf4);
-  for (let v = 0; v < 256; v++) {
-    let o = v * 16;
-    if (!ERROR_CODE_VECTORS.has(v)) {
-      b[o++] = 0x6a;
-      b[o++] = 0x00;
-    }
-    b[o++] = 0x68;
-    put(b, o, BigInt(v), 4);
-    o += 4;
-    b[o] = 0xe9;
-    put(b, o + 1, BigInt.asUintN(32, exception - (EXPLORE.stubs + BigInt(o + 5))), 4);
-  }
-  return b;
 }
 
 /**

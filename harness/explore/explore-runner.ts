@@ -12,11 +12,12 @@
 import { initAssembler } from '../asm/assembler.js';
 import { decodeAll } from '../asm/decode.js';
 import { HASH_SEED } from '../batch/batch-layout.js';
+import { exceptionStubs, stubGateIdt } from '../batch/runner-tables.js';
 import { initialState } from '../../contracts/test-machine.js';
 import { LAYOUT, systemMemory } from '../../contracts/test-machine.js';
 import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import {
-  CODE_PAGE_END, CTRL, EXPLORE, gdtPage, idt, pageTables, pseudoDescriptors, REC, RECORD_BYTES, RECORD_HASHED, stubs, tss, TSS_SELECTOR,
+  CODE_PAGE_END, CTRL, EXPLORE, gdtPage, pageTables, pseudoDescriptors, REC, RECORD_BYTES, RECORD_HASHED, tss, TSS_SELECTOR,
   USER_RFLAGS, USER_SELECTORS, userRegisters, FX_HASHED_QWORDS,
 } from './explore-layout.js';
 import { fxPristineImage, dataPristineImage } from './pristine.js';
@@ -229,8 +230,9 @@ async function buildProgram(): Promise<ExploreProgram> {
       { addr: EXPLORE.ctrl + BigInt(CTRL.regs), bytes: regs },
       { addr: EXPLORE.tss, bytes: tss() },
       { addr: EXPLORE.gdtBase + 0x1000n, bytes: gdtPage() },
-      { addr: EXPLORE.idt, bytes: idt() },
-      { addr: EXPLORE.stubs, bytes: stubs(labels.exception!) },
+      // DPL 0 gates: INT n and INT3 from CPL 3 raise #GP
+      { addr: EXPLORE.idt, bytes: stubGateIdt(EXPLORE.stubs) },
+      { addr: EXPLORE.stubs, bytes: exceptionStubs(EXPLORE.stubs, labels.exception!) },
       { addr: EXPLORE.fxPristine, bytes: fxPristineImage() },
       { addr: EXPLORE.dataPristine, bytes: dataPristineImage() },
       { addr: EXPLORE.userCode, bytes: new Uint8Array(0x1000).fill(0xcc) },
