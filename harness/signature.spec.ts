@@ -29,3 +29,19 @@ describe('divergenceSignature operand kind', () => {
     expect(divergenceSignature(memoryDivergence(hex))).toBe(signature);
   });
 });
+
+describe('divergenceSignature facts about values', () => {
+  const base = memoryDivergence('d01b'); // rcr byte [rbx], 1
+  it('names an exception both sides raised, and not one neither raised', () => {
+    const pf = { vector: 14, errorCode: 3, cr2: 0x100n, rip: 0x10000n };
+    expect(divergenceSignature({ ...base, expectedException: pf, actualException: pf })).toBe('RCR r/m8, 1 mem :: memory,exception:14/14');
+    expect(divergenceSignature(base)).toBe('RCR r/m8, 1 mem :: memory');
+    expect(divergenceSignature({ ...base, actualException: pf })).toBe('RCR r/m8, 1 mem :: memory,exception:-/14');
+  });
+  it('marks a segment selector the reference loaded as null (RPL bits aside)', () => {
+    const lss = memoryDivergence('660fb23b'); // lss di, [rbx]
+    const diff = (expected: bigint) => ({ ...lss, diffs: [{ path: 'seg.ss.selector', width: 16, expected, actual: 0x1010n }] });
+    expect(divergenceSignature(diff(0x0001n))).toBe('LSS r16, m16:16 mem :: seg.ss.selector=null,memory');
+    expect(divergenceSignature(diff(0x0013n))).toBe('LSS r16, m16:16 mem :: seg.ss.selector,memory');
+  });
+});
