@@ -20,12 +20,11 @@
  * area, so the test machine's own pages are never rewritten; the runner loads GDTR/IDTR/TR itself
  * and restores the test machine's GDTR/IDTR at the end (QEMU's gdb stub cannot write them).
  */
-import { initAssembler } from '../asm/assembler.js';
-import { decodeAll } from '../asm/decode.js';
 import { buildTestMachine, initialState, LAYOUT, PTE, SELECTORS, systemMemory } from '../../contracts/test-machine.js';
 import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import { SCRUBBED } from '../lockstep.js';
 import { exceptionStubs, put, putTssDescriptor, stubGateIdt } from './runner-tables.js';
+import { assembleRunner } from './runner-assembly.js';
 
 export const BATCH = {
   /** Runner code. */
@@ -414,23 +413,10 @@ export function batchProgram(): Promise<BatchProgram> {
 }
 
 async function buildBatchProgram(): Promise<BatchProgram> {
-  const source = runnerSource();
-  // Unchecked keystone: the checker rejects absolute operands that keystone (correctly, at a fixed
-  // address) encodes RIP-relative. labelAddresses() cross-checks the decoding instruction by instruction.
-  const ks = await initAssembler();
-  await ks.ready();
-  const code = ks.assemble(source, BATCH.code);
-  const labels = labelAddresses(source, code, ['case_done', 'exception', 'finish', 'scrub']);
-  const gatewayCode = ks.assemble(
-    [`mov eax, ${hex(BATCH.pml4)}`, 'mov cr3, rax', 'jmp rbx'].join('\n'),
-    BATCH.enter,
-  );
-  const leaveCode = ks.assemble([`mov eax, ${hex(LAYOUT.pml4)}`, 'mov cr3, rax', 'hlt'].join('\n'), BATCH.leave);
-  const done = BATCH.leave + BigInt(leaveCode.length - 1);
-  const gatewayBytes = new Uint8Array(Number(BATCH.leave - BATCH.enter) + leaveCode.length).fill(0xf4);
-  gatewayBytes.set(gatewayCode, 0);
-  gatewayBytes.set(leaveCode, Number(BATCH.leave - BATCH.enter));
-  const gateway: MemoryRegion = { addr: BATCH.enter, bytes: gatewayBytes };
+  const { code, labels, gateway, done } = await assembleRunner(runnerSource(), {
+    name: 'batch runner', code: BATCH.code, pml4: BATCH.pml4, enter: BATCH.enter, leave: BATCH.leave,
+    labels: ['case_done', 'exception', 'finish', 'scrub'],
+  });
   // the test machine's CR3 (its key for a gdb stub's mode setup), entering at the gateway with RBX the runner's start
   const base = initialState({ rsp: BATCH.runnerStackTop });
   const state: MachineState = { ...base, rip: BATCH.enter, gpr: { ...base.gpr, rbx: BATCH.code } };
@@ -457,30 +443,6 @@ async function buildBatchProgram(): Promise<BatchProgram> {
     done,
     state,
   };
-}
-
-/** Label addresses: every non-label source line is one instruction, so label i is the address of
- * the instruction that follows it in iced's decoding of the assembled bytes. */
-function labelAddresses(source: string, code: Uint8Array, names: string[]): Record<string, bigint> {
-  const decoded = decodeAll(code, BATCH.code);
-  const out: Record<string, bigint> = {};
-  let index = 0;
-  for (const line of source.split('\n')) {
-    const label = /^(\w+):$/.exec(line);
-    if (!label) {
-      index++;
-      continue;
-    }
-    if (names.includes(label[1]!)) {
-      const ins = decoded[index];
-      if (!ins) throw new Error(`batch runner: label ${label[1]} is past the code`);
-      out[label[1]!] = ins.address;
-    }
-  }
-  if (index !== decoded.length) throw new Error(`batch runner: ${index} source instructions but ${decoded.length} decoded`);
-  const ripRelative = decoded.find((d) => /\[rip/.test(d.text));
-  if (ripRelative) throw new Error(`batch runner: keystone produced a RIP-relative operand (${ripRelative.text})`);
-  return out;
 }
 
 /** lgdt/lidt operands: batch GDT, batch IDT, then the test machine's {0, 0xffff} twice. */

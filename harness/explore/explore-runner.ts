@@ -9,10 +9,9 @@
  * of the FXSAVE image, then a checksum of the record itself, which is all a gdb stub sends back
  * unless it differs from the emulator's.
  */
-import { initAssembler } from '../asm/assembler.js';
-import { decodeAll } from '../asm/decode.js';
 import { HASH_SEED } from '../batch/batch-layout.js';
 import { exceptionStubs, stubGateIdt } from '../batch/runner-tables.js';
+import { assembleRunner } from '../batch/runner-assembly.js';
 import { initialState } from '../../contracts/test-machine.js';
 import { LAYOUT, systemMemory } from '../../contracts/test-machine.js';
 import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
@@ -206,18 +205,10 @@ export function exploreProgram(): Promise<ExploreProgram> {
 }
 
 async function buildProgram(): Promise<ExploreProgram> {
-  const source = runnerSource();
-  const ks = await initAssembler();
-  await ks.ready();
-  const code = ks.assemble(source, EXPLORE.code);
-  if (code.length > 0x1000) throw new Error(`explore runner: ${code.length} bytes do not fit its page`);
-  const labels = labelAddresses(source, code, ['exception']);
-  const enter = ks.assemble([`mov eax, ${hex(EXPLORE.pml4)}`, 'mov cr3, rax', 'jmp rbx'].join('\n'), EXPLORE.enter);
-  const leave = ks.assemble([`mov eax, ${hex(LAYOUT.pml4)}`, 'mov cr3, rax', 'hlt'].join('\n'), EXPLORE.leave);
-  const gatewayBytes = new Uint8Array(Number(EXPLORE.leave - EXPLORE.enter) + leave.length).fill(0xf4);
-  gatewayBytes.set(enter, 0);
-  gatewayBytes.set(leave, Number(EXPLORE.leave - EXPLORE.enter));
-  const gateway: MemoryRegion = { addr: EXPLORE.enter, bytes: gatewayBytes };
+  const { code, labels, gateway, done } = await assembleRunner(runnerSource(), {
+    name: 'explore runner', code: EXPLORE.code, pml4: EXPLORE.pml4, enter: EXPLORE.enter, leave: EXPLORE.leave,
+    labels: ['exception'], maxBytes: 0x1000,
+  });
   const regs = new Uint8Array(16 * 8);
   const regView = new DataView(regs.buffer);
   userRegisters().forEach((v, i) => regView.setBigUint64(i * 8, v, true));
@@ -241,26 +232,8 @@ async function buildProgram(): Promise<ExploreProgram> {
     ],
     gateway,
     state: { ...base, rip: EXPLORE.enter, gpr: { ...base.gpr, rbx: EXPLORE.code } },
-    done: EXPLORE.leave + BigInt(leave.length - 1),
+    done,
     exception: labels.exception!,
   };
 }
 
-/** Label addresses: each non-label source line is one instruction of iced's decoding of the bytes. */
-function labelAddresses(source: string, code: Uint8Array, names: string[]): Record<string, bigint> {
-  const decoded = decodeAll(code, EXPLORE.code);
-  const out: Record<string, bigint> = {};
-  let index = 0;
-  for (const line of source.split('\n')) {
-    const label = /^(\w+):$/.exec(line);
-    if (!label) {
-      index++;
-      continue;
-    }
-    if (names.includes(label[1]!)) out[label[1]!] = decoded[index]!.address;
-  }
-  if (index !== decoded.length) throw new Error(`explore runner: ${index} source instructions but ${decoded.length} decoded`);
-  const ripRelative = decoded.find((d) => /\[rip/.test(d.text));
-  if (ripRelative) throw new Error(`explore runner: keystone produced a RIP-relative operand (${ripRelative.text})`);
-  return out;
-}
