@@ -34,6 +34,8 @@ const LIMIT: RunOutcome = { kind: 'limit' };
 const NO_STOPS: ReadonlySet<number> = new Set();
 
 const CONTRIBUTORY = new Set([Vec.DE, Vec.TS, Vec.NP, Vec.SS, Vec.GP]);
+/** Machine.raise: no exception being delivered before this one. */
+const NO_EVENT = -1;
 
 
 /** A stop address at one of the block's instructions after its first (Machine.burst stops there). */
@@ -182,7 +184,9 @@ export class Machine {
   private fault(e: unknown, rip: number): StepOutcome {
     const c = this.cpu;
     if (e instanceof GuestFault) return this.raise(e.vector, e.errorCode, e.address, rip, false);
-    if (e instanceof SoftwareInterrupt) return this.raise(e.vector, undefined, undefined, c.nextRip, true, rip);
+    // INT1 is delivered as a trap-like #DB: no gate DPL check, EXT set in a delivery fault's
+    // error code (QEMU's helper_icebp: exception_is_int = 0); INT n, INT3 and INTO check the DPL.
+    if (e instanceof SoftwareInterrupt) return this.raise(e.vector, undefined, undefined, c.nextRip, e.checkDpl, rip);
     return { kind: 'crash', message: this.crashMessage(rip, e) };
   }
 
@@ -481,7 +485,10 @@ export class Machine {
    */
   private raise(vector: number, errorCode: number | undefined, address: number | undefined, returnRip: number, software: boolean, faultRip = returnRip): StepOutcome {
     const c = this.cpu;
-    let first = vector;
+    // A software interrupt (INT n, INT3, INTO) is no first exception for SDM Vol. 3 Table 6-5: a
+    // fault while delivering INT 0 or INT 8 is delivered as itself, not as #DF (QEMU: is_int skips
+    // check_exception). NO_EVENT counts as benign.
+    let first = software ? NO_EVENT : vector;
     // INT n with an exception's vector pushes no error code (SDM Vol. 3 6.4.2), whatever the vector
     let ev = { vector, errorCode: !software && pushesErrorCode(vector) ? (errorCode ?? 0) : undefined, software, returnRip };
     let addr = address;

@@ -108,6 +108,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   int1: cf.int1,
   ud: cf.ud,
   nop: () => {},
+  sfence: sys.sfence,
   movs: str.movs,
   stos: str.stos,
   lods: str.lods,

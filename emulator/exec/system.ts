@@ -321,3 +321,10 @@ export function sysret(c: Cpu, d: Insn): void {
   c.nextRip = target;
 }
 
+/**
+ * SFENCE (0F AE F8–FF): an ordering no-op here. QEMU 7.2 takes 66 0F AE F8 for PCOMMIT, which
+ * no model here has (#UD), whatever F2/F3 follow; the other ModRM values run with 66 as SFENCE.
+ */
+export function sfence(c: Cpu, d: Insn): void {
+  if (d.opsizePrefix && (d.rm & 7) === 0) throw new GuestFault(Vec.UD);
+}

@@ -57,8 +57,10 @@ function twoByte(): IsaRow[] {
   // Group 15: fences (register forms) and CLFLUSH; FXSAVE, FXRSTOR, LDMXCSR, STMXCSR are in rows-sse.ts.
   add(row(M, 0xae, 'LFENCE', '', { ext: 5, mod: 'reg', handler: 'nop' }));
   add(row(M, 0xae, 'MFENCE', '', { ext: 6, mod: 'reg', handler: 'nop' }));
-  add(row(M, 0xae, 'SFENCE', '', { ext: 7, mod: 'reg', handler: 'nop' }));
-  add(row(M, 0xae, 'CLFLUSH', 'M', { ext: 7, mod: 'mem', handler: 'nop' }));
+  add(row(M, 0xae, 'SFENCE', '', { ext: 7, mod: 'reg', handler: 'sfence' }));
+  // CLFLUSH is NP: 66 0F AE /7 is CLFLUSHOPT, which no model here has, and F2/F3 make it #UD (QEMU
+  // 7.2 translate.c checks 66 first, so 66 F2 0F AE /7 is CLFLUSHOPT's #UD as well).
+  add(row(M, 0xae, 'CLFLUSH', 'M', { ext: 7, mod: 'mem', prefix: 'np', handler: 'nop' }));
   add(row(M, 0xaf, 'IMUL', 'Gv,Ev', { w: 'oszapc', u: 'szap', handler: 'imul2' }));
   add(row(M, 0xb0, 'CMPXCHG', 'Eb,Gb', { w: 'oszapc', lock: true }));
   add(row(M, 0xb1, 'CMPXCHG', 'Ev,Gv', { w: 'oszapc', lock: true }));

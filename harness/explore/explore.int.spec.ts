@@ -53,6 +53,60 @@ describe('explore machine', () => {
   });
 });
 
+describe('explore machine: software interrupts and 0F AE /7 at CPL 3 (emulator bugs difftest explore found)', () => {
+  // Every IDT gate of the explore machine is DPL 0, so INT n/INT3/INTO at CPL 3 fail the gate's
+  // DPL check. QEMU 7.2 gives that #GP the error code vector·16+2 (a known QEMU deviation: the SDM
+  // puts the vector in bits 15:3, vector·8+2, as the emulator does); everything else must agree.
+  const cases: Array<[string, string, string | undefined]> = [
+    // SDM: a fault in INT n's delivery saves the INT's address (the record's RIP is the candidate's start)
+    ['cd 40', '#GP(0x402)', '#GP(0x202)'],
+    ['cd 03', '#GP(0x32)', '#GP(0x1a)'],
+    ['cc', '#GP(0x32)', '#GP(0x1a)'],
+    // a software interrupt is no first exception for the double-fault table: #GP, not #DF
+    ['cd 00', '#GP(0x2)', '#GP(0x2)'],
+    ['cd 08', '#GP(0x82)', '#GP(0x42)'],
+    ['cd 0d', '#GP(0xd2)', '#GP(0x6a)'],
+    // INT1 has no DPL check: #DB, trap-like (RIP after it), on the emulator as on the host CPU
+    // (Linux user mode, whose #DB gate is DPL 0: SIGTRAP with trap number 1). QEMU 7.2 raises
+    // #UD under its gdb stub (translate.c: F1 is gen_debug, "exits to external debugger").
+    ['f1', '#UD', 'executes (length 1)'],
+    // 0F AE /7 with a memory operand: CLFLUSH without prefixes; 66 asks for CLFLUSHOPT, which
+    // the model lacks, and F2/F3 make it #UD (QEMU 7.2 translate.c, 0F AE /7)
+    ['0f ae 38', 'executes (length 3)', undefined],
+    ['66 0f ae 38', '#UD', undefined],
+    ['f2 0f ae 38', '#UD', undefined],
+    ['f3 0f ae 38', '#UD', undefined],
+    ['66 f2 0f ae 38', '#UD', undefined],
+    ['f2 66 0f ae 38', '#UD', undefined],
+    ['66 f3 0f ae 38', '#UD', undefined],
+    // SFENCE: QEMU 7.2 takes 66 0F AE F8 for PCOMMIT (absent: #UD); other prefixes and ModRM values run
+    ['0f ae f8', 'executes (length 3)', undefined],
+    ['66 0f ae f8', '#UD', undefined],
+    ['66 f2 0f ae f8', '#UD', undefined],
+    ['66 0f ae f9', 'executes (length 4)', undefined],
+    ['f3 0f ae f8', 'executes (length 4)', undefined],
+  ];
+  it('QEMU and the emulator agree but for QEMU\'s gate error code and INT1', async () => {
+    const program = await exploreProgram();
+    const guest = new GuestExplorer(qemu, program);
+    const native = await NativeExplorer.create(new EmulatorTarget({ model: emulatorModelFor(CPU), ramBytes: 8 << 20 }), program);
+    const candidates = cases.map(([b]) => hex(b));
+    await guest.run(candidates);
+    const seen: string[] = [];
+    const expected: string[] = [];
+    for (const [i, [bytes, onQemu, onEmulator]] of cases.entries()) {
+      const emu = native.run(candidates[i]!);
+      const q = new Uint32Array((await guest.record(i)).slice().buffer);
+      const cmp = compareRecords(q, emu.words, candidates[i]!.length, undefined);
+      seen.push(`${bytes}: QEMU ${describeOutcome(q, candidates[i]!.length)}, emulator ${describeOutcome(emu.words, candidates[i]!.length)}, differ in [${cmp.fields.join(', ')}]`);
+      const differ = onEmulator === undefined || onEmulator === onQemu ? '' : onEmulator.startsWith('#GP') ? 'error code' : 'vector, RIP';
+      expected.push(`${bytes}: QEMU ${onQemu}, emulator ${onEmulator ?? onQemu}, differ in [${differ}]`);
+      if (emu.broken) await native.recover();
+    }
+    expect(seen).toEqual(expected);
+  });
+});
+
 describe('difftest explore on the VEX 0F38 F0–FF rows', () => {
   let outcome: ExploreOutcome;
   const walked: WalkedCandidate[] = [];
