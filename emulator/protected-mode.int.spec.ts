@@ -120,3 +120,58 @@ describe(`protected mode: emulator vs QEMU (${all.length} sequences)`, () => {
     }, 30_000);
   }
 });
+
+/**
+ * The decimal adjustments over their whole input space, run (not stepped) on both targets: every
+ * AL × AF × CF (AH = the counter's low byte) for DAA/DAS/AAA/AAS, every AL for AAM with five
+ * bases, AL × 16 AH values for AAD with two. Each result is stored as AX and the flags the SDM
+ * defines for the instruction; the data pages must agree byte for byte.
+ */
+describe('decimal adjustments over every input: emulator vs QEMU', () => {
+  const ENTRIES: Array<[string, number, string]> = [];
+  // [instruction, defined-flag mask (low byte of EFLAGS), setup of AX from ECX]
+  const adjust = (insn: string, mask: number) => ENTRIES.push([insn, mask, 'adjust']);
+  adjust('daa', 0xd5);
+  adjust('das', 0xd5);
+  adjust('aaa', 0x11);
+  adjust('aas', 0x11);
+  for (const base of [10, 7, 16, 255, 1]) ENTRIES.push([`aam ${base}`, 0xc4, 'aam']);
+  for (const base of [10, 7]) ENTRIES.push([`aad ${base}`, 0xc4, 'aad']);
+  const COUNT: Record<string, number> = { adjust: 1024, aam: 256, aad: 4096 };
+
+  const loop = ([insn, mask, kind]: [string, number, string], i: number) => {
+    // ECX counts; AL = CL; the flags come from bits 8 (AF) and 9 (CF) for the adjustments
+    const setup =
+      kind === 'adjust'
+        ? 'mov eax, ecx\nmov edx, ecx\nshr edx, 4\nand edx, 0x10\nmov ebx, ecx\nshr ebx, 9\nand ebx, 1\nor edx, ebx\nor edx, 2\nmov ah, cl\nxor ah, 0x5a'
+        : kind === 'aam'
+          ? 'mov eax, ecx\nmov ah, 0x77\nmov edx, 0x8d7'
+          : 'mov eax, ecx\nmov edx, ecx\nshr edx, 8\nimul edx, edx, 17\nmov ah, dl\nmov edx, 0x8d7';
+    return `xor ecx, ecx\n.l${i}:\n${setup}\npush edx\npopfd\n${insn}\npushfd\npop edx\nand edx, ${mask}\nmov [edi], ax\nmov [edi+2], dl\nmov [edi+3], cl\nadd edi, 4\ninc ecx\ncmp ecx, ${COUNT[kind]}\njb .l${i}`;
+  };
+  const asm = `mov edi, ${LAYOUT32.data}\n${ENTRIES.map(loop).join('\n')}`;
+  const bytes = ENTRIES.reduce((n, [, , kind]) => n + 4 * COUNT[kind]!, 0);
+
+  it(`${ENTRIES.map(([i]) => i).join(', ')}: ${bytes / 4} results agree`, async () => {
+    const code = nasm(asm, Number(LAYOUT32.code), 32);
+    const tm = buildTestMachine32({ code, memory: [{ addr: LAYOUT32.data, bytes: new Uint8Array(bytes) }] });
+    await emu.reset(tm.state, tm.memory);
+    qemu.forgetSystemState();
+    await qemu.reset(tm.state, tm.memory);
+    const stops = [tm.endAddress, ...tm.exceptionStops];
+    expect(await emu.runUntil(stops, 2_000_000)).toEqual({ kind: 'breakpoint', rip: tm.endAddress });
+    expect(await qemu.runUntil(stops, 2_000_000)).toEqual({ kind: 'breakpoint', rip: tm.endAddress });
+    const [me, mq] = [await emu.readMemory(LAYOUT32.data, bytes, 'phys'), await qemu.readMemory(LAYOUT32.data, bytes, 'phys')];
+    const wrong: string[] = [];
+    let at = 0;
+    for (const [insn, , kind] of ENTRIES) {
+      for (let n = 0; n < COUNT[kind]!; n++, at += 4) {
+        const e = Buffer.from(me.subarray(at, at + 3)).toString('hex');
+        const q = Buffer.from(mq.subarray(at, at + 3)).toString('hex');
+        if (e !== q && wrong.length < 10) wrong.push(`${insn} input ${n.toString(16)}: AX,flags emu ${e} qemu ${q}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(Buffer.from(me).equals(Buffer.from(mq))).toBe(true);
+  }, 60_000);
+});

@@ -5,6 +5,7 @@ import { ALL_ROWS } from '../isa/table.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import * as alu from './alu.js';
 import * as atomics from './atomics.js';
+import * as bcd from './bcd.js';
 import * as bits from './bits.js';
 import * as cf from './control-flow.js';
 import * as far from './far-transfer.js';
@@ -158,6 +159,13 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   popa: legacy.popa,
   into: legacy.into,
   arpl: legacy.arpl,
+  daa: bcd.daa,
+  das: bcd.das,
+  ascii_adjust: bcd.asciiAdjust,
+  aam: bcd.aam,
+  aad: bcd.aad,
+  salc: bcd.salc,
+  bound: bcd.bound,
   load_far_pointer: legacy.loadFarPointer,
   ...SSE_HANDLERS,
 };

@@ -49,9 +49,16 @@ function oneByte(): IsaRow[] {
     add(row('one', 0x82, name, 'Eb,Ib', { ...f, lock, ext: op, handler: 'alu', arg: op, invalid64: true }));
     add(row('one', 0x83, name, 'Ev,Ib', { ...f, lock, ext: op, handler: 'alu', arg: op }));
   });
-  for (const op of [0x27, 0x2f, 0x37, 0x3f, 0x62, 0xd4, 0xd5, 0xd6]) {
-    add(row('one', op, '(bad)', '', { handler: 'ud', invalid64: true }));
-  }
+  // Decimal adjustments, BOUND, SALC: outside 64-bit mode only (62 is EVEX in 64-bit mode).
+  // Undefined flags: written as QEMU 7.2 writes them (exec/bcd.ts), masked by the comparison.
+  add(row('one', 0x27, 'DAA', '', { r: 'ac', w: 'oszapc', u: 'o', invalid64: true }));
+  add(row('one', 0x2f, 'DAS', '', { r: 'ac', w: 'oszapc', u: 'o', invalid64: true }));
+  add(row('one', 0x37, 'AAA', '', { r: 'a', w: 'oszapc', u: 'oszp', handler: 'ascii_adjust', arg: 1, invalid64: true }));
+  add(row('one', 0x3f, 'AAS', '', { r: 'a', w: 'oszapc', u: 'oszp', handler: 'ascii_adjust', arg: -1, invalid64: true }));
+  add(row('one', 0x62, 'BOUND', 'Gv,M', { invalid64: true }));
+  add(row('one', 0xd4, 'AAM', 'Ib', { w: 'oszapc', u: 'oac', invalid64: true }));
+  add(row('one', 0xd5, 'AAD', 'Ib', { w: 'oszapc', u: 'oac', invalid64: true }));
+  add(row('one', 0xd6, 'SALC', '', { r: 'c', invalid64: true }));
   // Outside 64-bit mode only (#UD there; 40–4F are REX prefixes in 64-bit mode).
   const SREG_NAMES = ['ES', 'CS', 'SS', 'DS'];
   for (let s = 0; s < 4; s++) {

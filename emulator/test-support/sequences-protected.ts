@@ -118,6 +118,23 @@ export function protectedSequences(): ProtectedSequence[] {
   add('iretd to a data selector → #GP', `pushfd\npush dword ${hex(S.data)}\npush dword 0\niretd`);
   add('lgdt/sgdt/sidt, 32- and 16-bit operand size', 'sgdt [esi+32]\nsidt [esi+40]\no16 sgdt [esi+48]\nmov dword [esi+58], 0xffffffff\nmov word [esi+56], 0xffff\nmov dword [esi+58], 0\nlgdt [esi+56]\nsgdt [esi+64]');
 
+  // ---- decimal adjustments, BOUND, SALC, INTO (legacy-only; the whole input space of the
+  // adjustments is compared by protected-mode.int.spec.ts's table run) ----------------------------
+  const flags = (v: number) => `push dword ${hex(v)}\npopfd`;
+  add('daa/das with AF and CF in and out', `mov al, 0x9a\n${flags(0x2)}\ndaa\nmov al, 0x0f\n${flags(0x13)}\ndaa\nmov al, 0x00\n${flags(0x12)}\ndas\nmov al, 0xa5\n${flags(0x2)}\ndas\nmov al, 0x03\n${flags(0x3)}\ndas`);
+  add('aaa/aas carry into and borrow from AH', `mov ax, 0x12fb\n${flags(0x2)}\naaa\nmov ax, 0x0105\n${flags(0x12)}\naaa\nmov ax, 0x3404\n${flags(0x12)}\naas\nmov ax, 0x0008\n${flags(0x2)}\naas\nmov ax, 0xff0c\naas`);
+  add('aam/aad with bases 10, 7 and 0xff', 'mov eax, 0x12345678\naam\naam 7\nmov ax, 0x09ff\naad\nmov ax, 0x0705\naad 0xff\naam 0xff');
+  add('aam 0 → #DE (a fault: EIP at the AAM)', 'mov ax, 0x1234\naam 0');
+  add('salc with CF set and clear', 'mov eax, 0x12345678\nstc\nsalc\nclc\nsalc\nstc\nsalc');
+  add(
+    'bound 32 and 16 bits within the bounds',
+    'mov dword [esi+64], -5\nmov dword [esi+68], 100\nmov eax, -5\nbound eax, [esi+64]\nmov ebx, 100\nbound ebx, [esi+64]\nmov word [esi+72], 0x8000\nmov word [esi+74], 0x7fff\nmov cx, 0x8000\nbound cx, [esi+72]',
+  );
+  add('bound: above the upper bound → #BR (a fault)', 'mov dword [esi+64], -5\nmov dword [esi+68], 100\nmov edx, 101\nbound edx, [esi+64]');
+  add('bound 16-bit: below the lower bound (signed) → #BR', 'mov word [esi+72], 0xfff0\nmov word [esi+74], 0x10\nmov ax, 0xffef\nbound ax, [esi+72]');
+  add('bound with a register operand → #UD', 'db 0x62, 0xc1');
+  add('into without OF does nothing, with OF → #OF (a trap)', 'mov al, 1\nadd al, 1\ninto\nmov al, 0x7f\nadd al, 1\ninto\nnop');
+
   // ---- privilege levels: ring 3 and back through the TSS --------------------------------------
   add('iretd to ring 3, then int 0x40 back to ring 0 (stack from the TSS)', `${LTR}\n${TO_RING3}\nmov eax, ss\nmov ebx, cs\npush eax\nint 0x40`);
   add('ring 3: int 0x44 (DPL 0 gate) → #GP(0x44·8+2) in ring 0', `${LTR}\n${TO_RING3}\nint ${GATES32.ring0Only}`);

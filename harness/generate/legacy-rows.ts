@@ -4,11 +4,12 @@
  * 16 or 32 bits wide and addresses 32 bits. The 64-bit rules of row-catalog.ts apply, plus:
  *  - rows valid in 64-bit mode only (MOVSXD: 63 is ARPL here) are left out;
  *  - legacy-only rows the emulator runs are in: INC/DEC 40–4F, PUSHA/POPA, INTO, PUSH
- *    ES/CS/SS/DS (keystone spells them only in their 16-bit form, 66 06…);
+ *    ES/CS/SS/DS (keystone spells them only in their 16-bit form, 66 06…), the decimal
+ *    adjustments DAA/DAS/AAA/AAS/AAM/AAD (AAM 0: #DE), BOUND (#BR out of bounds), SALC;
  *  - still out: segment loads (LES/LDS/LSS/LFS/LGS, POP ES/SS/DS: the gdb stub writes no
  *    selectors between 32-bit cases, so a loaded one would outlive its case), far CALL/JMP,
  *    ARPL (keystone and iced disagree on its register width), ADD…CMP Eb,Ib by 82 (keystone
- *    emits 80), and the rows the emulator decodes as #UD (DAA/DAS/AAA/AAS/AAM/AAD, BOUND, SALC);
+ *    emits 80);
  *  - a row whose only register is ESP and writes it (MOV ESP,imm; POP ESP; XCHG EAX,ESP; BSWAP
  *    ESP) would move the stack anywhere: left out; INC/DEC ESP move it by one and stay in.
  */
@@ -16,13 +17,12 @@ import { Kind } from '../../emulator/isa/operand-forms.js';
 import type { IsaRow } from '../../emulator/isa/row.js';
 import { skipReason } from './row-catalog.js';
 
-const LEGACY_ONLY_GENERATED = new Set(['alu', 'inc', 'dec', 'pusha', 'popa', 'into', 'push_sreg']);
+const LEGACY_ONLY_GENERATED = new Set(['alu', 'inc', 'dec', 'pusha', 'popa', 'into', 'push_sreg', 'daa', 'das', 'ascii_adjust', 'aam', 'aad', 'salc', 'bound']);
 const LEGACY_ONLY_SKIPPED: Record<string, string> = {
   pop_sreg: 'segment load',
   callf_direct: 'control flow leaves the fragment',
   jmpf_direct: 'control flow leaves the fragment',
   arpl: 'keystone and iced disagree on its register width',
-  ud: '#UD in the emulator (BCD, BOUND, SALC)',
 };
 const WRITES_ITS_Z_REGISTER = new Set(['mov_imm', 'pop', 'xchg', 'bswap']);
 
