@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GPR_NAMES, type MachineState, SEGMENT_NAMES } from '../contracts/machine-state.js';
 import { systemMemory } from '../contracts/test-machine.js';
-import { buildRealModeMachine, buildTestMachine32, LAYOUT32, registerView32 } from '../contracts/test-machine-32.js';
+import { buildRealModeMachine, buildTestMachine32, LAYOUT32, registerView32, SELECTORS32 } from '../contracts/test-machine-32.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import { EmulatorTarget } from './emulator-target.js';
 import { ALL_ROWS } from './isa/table.js';
@@ -153,15 +153,7 @@ describe('decimal adjustments over every input: emulator vs QEMU', () => {
   const bytes = ENTRIES.reduce((n, [, , kind]) => n + 4 * COUNT[kind]!, 0);
 
   it(`${ENTRIES.map(([i]) => i).join(', ')}: ${bytes / 4} results agree`, async () => {
-    const code = nasm(asm, Number(LAYOUT32.code), 32);
-    const tm = buildTestMachine32({ code, memory: [{ addr: LAYOUT32.data, bytes: new Uint8Array(bytes) }] });
-    await emu.reset(tm.state, tm.memory);
-    qemu.forgetSystemState();
-    await qemu.reset(tm.state, tm.memory);
-    const stops = [tm.endAddress, ...tm.exceptionStops];
-    expect(await emu.runUntil(stops, 2_000_000)).toEqual({ kind: 'breakpoint', rip: tm.endAddress });
-    expect(await qemu.runUntil(stops, 2_000_000)).toEqual({ kind: 'breakpoint', rip: tm.endAddress });
-    const [me, mq] = [await emu.readMemory(LAYOUT32.data, bytes, 'phys'), await qemu.readMemory(LAYOUT32.data, bytes, 'phys')];
+    const [me, mq] = await runOnBoth(asm, bytes);
     const wrong: string[] = [];
     let at = 0;
     for (const [insn, , kind] of ENTRIES) {
@@ -173,5 +165,90 @@ describe('decimal adjustments over every input: emulator vs QEMU', () => {
     }
     expect(wrong).toEqual([]);
     expect(Buffer.from(me).equals(Buffer.from(mq))).toBe(true);
+  }, 60_000);
+});
+
+/** Run 32-bit `asm` to its end (not stepped) on both targets; the first `bytes` of the data area of each. */
+async function runOnBoth(asm: string, bytes: number): Promise<[Uint8Array, Uint8Array]> {
+  const code = nasm(asm, Number(LAYOUT32.code), 32);
+  const tm = buildTestMachine32({ code, memory: [{ addr: LAYOUT32.data, bytes: new Uint8Array(bytes) }] });
+  await emu.reset(tm.state, tm.memory);
+  qemu.forgetSystemState();
+  await qemu.reset(tm.state, tm.memory);
+  const stops = [tm.endAddress, ...tm.exceptionStops];
+  expect(await emu.runUntil(stops, 2_000_000)).toEqual({ kind: 'breakpoint', rip: tm.endAddress });
+  expect(await qemu.runUntil(stops, 2_000_000)).toEqual({ kind: 'breakpoint', rip: tm.endAddress });
+  return [await emu.readMemory(LAYOUT32.data, bytes, 'phys'), await qemu.readMemory(LAYOUT32.data, bytes, 'phys')];
+}
+
+/**
+ * LAR, LSL, VERR, VERW on every kind of descriptor, in legacy protected mode, at CPL 0 and CPL 3:
+ * 128 descriptors written at GDT offset 0x1800 (every S/type value at every DPL, G and D/B
+ * varying), read through every RPL and both tables (the LDTR QEMU resets to base 0 makes TI = 1
+ * name the same bytes), and selectors 0–63 (null, and IDT gates read as descriptors). Per
+ * selector: LAR's and LSL's destination (0xdeadbeef unless loaded), each instruction's ZF, and
+ * EFLAGS after all four (started from the counter's bits: only ZF may change).
+ */
+describe('LAR, LSL, VERR, VERW on every descriptor type: emulator vs QEMU', () => {
+  const DESCRIPTORS = 128;
+  const SELECTORS = 64 + DESCRIPTORS * 8;
+  const ENTRY = 16;
+  const descriptorWrites = Array.from({ length: DESCRIPTORS }, (_, i) => {
+    const access = 0x80 | ((i >> 5) << 5) | (i & 0x1f); // P, DPL, S + type
+    const flags = (i * 5) & 0xc; // G, D/B
+    const lo = (0x3000 + i * 0x111) & 0xffff | ((0x4567 + i) << 16);
+    const hi = (0x12 + i) | (access << 8) | ((i & 0xf) << 16) | (flags << 20) | (0x89 << 24);
+    return `mov dword [${0x1800 + 8 * i}], ${lo >>> 0}\nmov dword [${0x1804 + 8 * i}], ${hi >>> 0}`;
+  }).join('\n');
+  const table = `
+table:
+  xor ecx, ecx
+.l:
+  mov ebx, ecx
+  cmp ebx, 64
+  jb .s
+  add ebx, ${0x1800 - 64}
+.s:
+  mov eax, ecx
+  and eax, 0x8d5
+  or eax, 2
+  push eax
+  popfd
+  mov eax, 0xdeadbeef
+  lar eax, bx
+  setz byte [edi+8]
+  mov [edi], eax
+  mov eax, 0xdeadbeef
+  lsl eax, ebx
+  setz byte [edi+9]
+  mov [edi+4], eax
+  verr bx
+  setz byte [edi+10]
+  verw bx
+  setz byte [edi+11]
+  pushfd
+  pop eax
+  mov [edi+12], eax
+  add edi, ${ENTRY}
+  inc ecx
+  cmp ecx, ${SELECTORS}
+  jb .l
+  ret`;
+  const ring3 = `mov ax, ${SELECTORS32.tss}\nltr ax\npush dword ${SELECTORS32.data3 | 3}\npush dword 0xf000\npush dword 0x2\npush dword ${SELECTORS32.code3 | 3}\npush dword in_ring3\niretd\nin_ring3:\nmov ax, ${SELECTORS32.data3 | 3}\nmov ds, ax\nmov es, ax`;
+  const asm = `${descriptorWrites}\nmov edi, ${LAYOUT32.data}\ncall table\n${ring3}\ncall table\njmp end\n${table}\nend:`;
+  const bytes = 2 * SELECTORS * ENTRY;
+
+  it(`${2 * SELECTORS} selectors at CPL 0 and 3 agree`, async () => {
+    const [me, mq] = await runOnBoth(asm, bytes);
+    const wrong: string[] = [];
+    for (let at = 0; at < bytes && wrong.length < 10; at += ENTRY) {
+      const e = Buffer.from(me.subarray(at, at + ENTRY)).toString('hex');
+      const q = Buffer.from(mq.subarray(at, at + ENTRY)).toString('hex');
+      const n = (at / ENTRY) % SELECTORS;
+      if (e !== q) wrong.push(`CPL ${at < bytes / 2 ? 0 : 3} selector 0x${(n < 64 ? n : n - 64 + 0x1800).toString(16)}: lar,lsl,zf×4,eflags emu ${e} qemu ${q}`);
+    }
+    expect(wrong).toEqual([]);
+    // the run reached CPL 3 and stored there
+    expect(me.subarray(bytes - ENTRY, bytes - ENTRY + 4)).not.toEqual(new Uint8Array(4));
   }, 60_000);
 });

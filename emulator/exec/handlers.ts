@@ -15,6 +15,7 @@ import * as muldiv from './muldiv.js';
 import * as io from './port-io.js';
 import * as legacy from './legacy-ops.js';
 import { readOp, writeOp } from './operands.js';
+import * as segq from './segment-queries.js';
 import * as shifts from './shifts.js';
 import * as stack from './stack.js';
 import * as str from './string-ops.js';
@@ -134,6 +135,9 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   str: sys.str,
   lldt: sys.lldt,
   ltr: sys.ltr,
+  lar: segq.lar,
+  lsl: segq.lsl,
+  verify: segq.verify,
   mov_to_sreg: sys.movToSreg,
   mov_from_sreg: sys.movFromSreg,
   swapgs: sys.swapgs,

@@ -11,6 +11,8 @@ function twoByte(): IsaRow[] {
   add(row(M, 0x00, 'STR', 'Ew', { ext: 1 }));
   add(row(M, 0x00, 'LLDT', 'Ew', { ext: 2, priv: true }));
   add(row(M, 0x00, 'LTR', 'Ew', { ext: 3, priv: true }));
+  add(row(M, 0x00, 'VERR', 'Ew', { ext: 4, w: 'z', handler: 'verify', arg: 0 }));
+  add(row(M, 0x00, 'VERW', 'Ew', { ext: 5, w: 'z', handler: 'verify', arg: 1 }));
   // Group 7 (memory forms)
   add(row(M, 0x01, 'SGDT', 'M', { ext: 0, mod: 'mem' }));
   add(row(M, 0x01, 'SIDT', 'M', { ext: 1, mod: 'mem' }));
@@ -22,6 +24,8 @@ function twoByte(): IsaRow[] {
   // Group 7 (register forms)
   add(row(M, 0x01, 'SWAPGS', '', { ext: 7, mod: 'reg', rm: 0, priv: true }));
   add(row(M, 0x01, 'RDTSCP', '', { ext: 7, mod: 'reg', rm: 1, feature: 'rdtscp' }));
+  add(row(M, 0x02, 'LAR', 'Gv,Ew', { w: 'z' }));
+  add(row(M, 0x03, 'LSL', 'Gv,Ew', { w: 'z' }));
   add(row(M, 0x05, 'SYSCALL', '', { w: 'oszapcdit' }));
   add(row(M, 0x06, 'CLTS', '', { priv: true }));
   add(row(M, 0x07, 'SYSRET', '', { priv: true, w: 'oszapcdit' }));

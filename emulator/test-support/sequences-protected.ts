@@ -135,6 +135,17 @@ export function protectedSequences(): ProtectedSequence[] {
   add('bound with a register operand → #UD', 'db 0x62, 0xc1');
   add('into without OF does nothing, with OF → #OF (a trap)', 'mov al, 1\nadd al, 1\ninto\nmov al, 0x7f\nadd al, 1\ninto\nnop');
 
+  // ---- LAR, LSL, VERR, VERW (every descriptor type at every DPL: protected-mode.int.spec.ts's
+  // table run); here the operand forms, one at a time ---------------------------------------------
+  add(
+    'lar/lsl 16- and 32-bit, register and memory source, ZF clear leaves the destination',
+    `mov word [esi+80], ${hex(S.code3 | 3)}\nmov edx, -1\nlar edx, [esi+80]\nlsl ecx, [esi+80]\nmov bx, ${hex(S.small)}\no16 lsl ax, bx\nlar ax, bx\nmov ax, ${hex(S.tss)}\nlsl edi, eax\nlar ebp, ax\nmov ax, 8\nmov edi, -1\nlar edi, ax\nlsl edi, ax`,
+  );
+  add(
+    'verr/verw: execute-only and conforming code, read-only and ring-3 data, null',
+    `${[S.execOnly, S.conforming, S.code32, S.readOnly, S.data3 | 3, S.data | 3, S.notPresent, 0].map((sel) => `mov ax, ${hex(sel)}\nverr ax\nverw ax`).join('\n')}\nmov word [esi+80], ${hex(S.data)}\nverw [esi+80]`,
+  );
+
   // ---- privilege levels: ring 3 and back through the TSS --------------------------------------
   add('iretd to ring 3, then int 0x40 back to ring 0 (stack from the TSS)', `${LTR}\n${TO_RING3}\nmov eax, ss\nmov ebx, cs\npush eax\nint 0x40`);
   add('ring 3: int 0x44 (DPL 0 gate) → #GP(0x44·8+2) in ring 0', `${LTR}\n${TO_RING3}\nint ${GATES32.ring0Only}`);
@@ -153,6 +164,11 @@ export function protectedSequences(): ProtectedSequence[] {
     { paging: true },
   );
   add(
+    'compatibility mode: lar/lsl/verr/verw take IA-32e mode\'s descriptor types (TSS and code/data: as in legacy mode)',
+    `mov eax, cr4\nor eax, 0x20\nmov cr4, eax\nmov eax, 0x2000\nmov cr3, eax\nmov ecx, 0xc0000080\nrdmsr\nor eax, 0x900\nwrmsr\nmov eax, cr0\nor eax, 0x80000000\nmov cr0, eax\n${[S.tss, S.code32, S.data3 | 3, S.execOnly, S.readOnly].map((sel) => `mov bx, ${hex(sel)}\nmov eax, -1\nlar eax, bx\nlsl ecx, bx\nverr bx\nverw bx`).join('\n')}`,
+    { paging: true },
+  );
+  add(
     'compatibility mode: ud2 with only 32-bit gates in the IDT → #GP, #DF, triple fault',
     `mov eax, cr4\nor eax, 0x20\nmov cr4, eax\nmov eax, 0x2000\nmov cr3, eax\nmov ecx, 0xc0000080\nrdmsr\nor eax, 0x900\nwrmsr\nmov eax, cr0\nor eax, 0x80000000\nmov cr0, eax\nadd eax, ebx\nud2`,
     { paging: true },
@@ -165,6 +181,8 @@ export function protectedSequences(): ProtectedSequence[] {
   real('far jmp, call, retf (16- and 32-bit)', 'jmp 0x1000:(.a - 0x10000)\n.a: call 0x1000:(.f - 0x10000)\ncall dword 0x1000:(.g - 0x10000)\njmp .e\n.f: retf\n.g: o32 retf\n.e: nop');
   real('int 0x40 through the IVT, and iret', 'pushf\npush cs\npush word .r - 0x10000\niret\n.r: sti\nint 0x40');
   real('exception: #UD through the IVT', 'ud2');
+  real('lar → #UD (protected mode only)', 'lar ax, bx');
+  real('verr → #UD (protected mode only)', 'verr bx');
   real('into protected mode: CR0.PE, far jump to 32-bit code', `lgdt [cs:.g - 0x10000]\nmov eax, cr0\nor al, 1\nmov cr0, eax\njmp dword ${hex(S.code32)}:.p\n.g: dw 0xffff\ndd 0\nbits 32\n.p: mov ax, ${hex(S.data)}\nmov ds, ax\nmov eax, [0x20000]\nbits 16`);
   return out;
 }

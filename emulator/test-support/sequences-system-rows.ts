@@ -259,6 +259,40 @@ function ring3Sequences(add: (name: string, body: string, qemuDeviation?: string
   );
 }
 
+/**
+ * LAR, LSL, VERR, VERW in 64-bit mode: IA-32e mode's descriptor type tables (SDM Vol. 2 LAR Table
+ * 3-52, LSL Table 3-60). QEMU 7.2 applies the legacy tables in every mode: the types where they
+ * differ are known deviations, each in a sequence of its own.
+ */
+function segmentQuerySequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
+  const descriptors = [
+    put(0x9000, 0x00cff3000000ffffn), // data, DPL 3
+    put(0x9008, 0x00af9f000000ffffn), // conforming code, DPL 0
+    put(0x9010, 0x00af99000000ffffn), // execute-only code
+    put(0x9018, 0x0000890000000067n), // available 64-bit TSS (16 bytes)
+    put(0x9020, 0n),
+    put(0x9028, 0x00008c0000000000n), // 64-bit call gate (16 bytes)
+    put(0x9030, 0n),
+    put(0x9038, 0x0040910012340fffn), // read-only data, byte granular
+    put(0x9040, 0x00008b0000100067n), // busy 64-bit TSS
+    put(0x9048, 0n),
+  ].join('\n');
+  const query = (sel: number) => `mov cx, 0x${sel.toString(16)}\nmov rax, -1\nlar rax, cx\nmov rdx, -1\nlsl edx, cx\nverr cx\nverw cx`;
+  // TI = 1 (0x9004, 0x100c): the LDT as QEMU resets it (base 0, limit 0xffff) names the same bytes
+  const all = [0x9000, 0x9003, 0x9008, 0x900b, 0x9010, 0x9018, 0x9028, 0x9038, 0x9040, 0x1008, 0x1010, 0x1012, 0x1018, 0, 3, 0x9004, 0x100c];
+  add('lar/lsl/verr/verw in 64-bit mode: code, data, conforming, TSS, call gate, null, LDT-relative', `${descriptors}\n${all.map(query).join('\n')}`);
+  add(
+    'lar/lsl 16-bit and 64-bit destinations, memory source; verr/verw from memory',
+    `${descriptors}\nmov word [rsi+0x60], 0x9038\nmov r9, -1\nlar r9, [rsi+0x60]\nmov r10, -1\nlsl r10, [rsi+0x60]\nmov ax, 0x9018\nmov rbx, -1\nlar bx, ax\nlsl bx, ax\nlsl r11d, ax\nverr [rsi+0x60]\nverw [rsi+0x60]\nmov word [rsi+0x62], 0x1010\nverw [rsi+0x62]`,
+  );
+  add('lar/lsl/verr/verw at CPL 3: DPL 0 descriptors are not visible', `${enterRing3('u')}\nu: ${[0x9000, 0x9003, 0x9008, 0x900b, 0x1008, 0x1010].map(query).join('\n')}`);
+  const deviation = (types: string) => `QEMU 7.2 (seg_helper.c) applies the legacy-mode descriptor types in IA-32e mode; the SDM's IA-32e column makes ${types}`;
+  add('lar of an LDT descriptor in 64-bit mode', `${put(0x9050, 0x0000820000200fffn)}\n${put(0x9058, 0n)}\n${query(0x9050)}`, deviation('an LDT invalid for LAR (ZF = 0; LSL takes it)'));
+  add('lar/lsl of a 16-bit TSS in 64-bit mode', `${put(0x9050, 0x0000810000200fffn)}\n${query(0x9050)}`, deviation('type 1 reserved: ZF = 0'));
+  add('lar of a 16-bit call gate in 64-bit mode', `${put(0x9050, 0x0000840000200fffn)}\n${query(0x9050)}`, deviation('type 4 reserved: ZF = 0'));
+  add('lsl of a type 0 descriptor (the upper half of a 16-byte one) in 64-bit mode', `${put(0x9050, 0n)}\n${query(0x9050)}`, deviation('type 0 valid for LSL ("upper 8 bytes of a 16-byte descriptor"): ZF = 1, limit 0'));
+}
+
 function hltSequences(add: (name: string, body: string, qemuDeviation?: string) => void): void {
   // Under QEMU's gdb stub a stepped HLT never retires by itself (IF=0, IRQs masked while
   // stepping): QemuTarget interrupts the step at its deadline and reports 'halted' when QEMU
@@ -315,6 +349,7 @@ export function systemRowSequences(): SystemSequence[] {
   farSequences(add);
   descriptorSequences(add);
   callGateSequences(add);
+  segmentQuerySequences(add);
   hltSequences(add);
   ring3Sequences(add);
   tscSequences(add);

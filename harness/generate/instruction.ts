@@ -111,6 +111,7 @@ function memorySpan(inst: InstructionChoice, size: number | undefined): number {
   if (inst.row.handler === 'cmpxchg8b') return inst.opSize === 8 ? 16 : 8;
   if (inst.row.handler === 'fxsave') return FXSAVE_AREA;
   if (inst.row.handler === 'x87' && inst.row.forms === 'M') return X87_UNSIZED[inst.row.mnemonic] ?? 1;
+  if (inst.row.handler === 'lar' || inst.row.handler === 'lsl') return 2; // a selector, spelled without a size (operands.ts)
   return size ?? 1;
 }
 

@@ -23,7 +23,7 @@ describe('protected32 family', () => {
 
   it('holds the legacy-only rows the emulator runs and no 64-bit-only row', () => {
     const names = new Set(family.map((r) => r.mnemonic));
-    for (const m of ['PUSHA', 'POPA', 'INTO', 'INC', 'DEC', 'PUSH', 'DAA', 'DAS', 'AAA', 'AAS', 'AAM', 'AAD', 'BOUND', 'SALC']) expect(names.has(m), m).toBe(true);
+    for (const m of ['PUSHA', 'POPA', 'INTO', 'INC', 'DEC', 'PUSH', 'DAA', 'DAS', 'AAA', 'AAS', 'AAM', 'AAD', 'BOUND', 'SALC', 'LAR', 'LSL', 'VERR', 'VERW']) expect(names.has(m), m).toBe(true);
     expect(family.filter((r) => r.opcode >= 0x40 && r.opcode <= 0x4f && r.map === 'one')).toHaveLength(16);
     expect(family.some((r) => r.only64 || r.mnemonic === 'MOVSXD')).toBe(false);
     for (const row of ALL_ROWS) if (!family.includes(row)) expect(skipReason32(row) ?? 'keystone cannot spell it').not.toBe('');

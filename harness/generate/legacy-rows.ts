@@ -6,6 +6,8 @@
  *  - legacy-only rows the emulator runs are in: INC/DEC 40–4F, PUSHA/POPA, INTO, PUSH
  *    ES/CS/SS/DS (keystone spells them only in their 16-bit form, 66 06…), the decimal
  *    adjustments DAA/DAS/AAA/AAS/AAM/AAD (AAM 0: #DE), BOUND (#BR out of bounds), SALC;
+ *  - LAR and LSL, which 64-bit families leave out (QEMU 7.2 applies these legacy descriptor
+ *    types in IA-32e mode too), and VERR/VERW;
  *  - still out: segment loads (LES/LDS/LSS/LFS/LGS, POP ES/SS/DS: the gdb stub writes no
  *    selectors between 32-bit cases, so a loaded one would outlive its case), far CALL/JMP,
  *    ARPL (keystone and iced disagree on its register width), ADD…CMP Eb,Ib by 82 (keystone
@@ -34,6 +36,7 @@ export function skipReason32(row: IsaRow): string | undefined {
   if (row.handler === 'load_far_pointer') return 'segment load';
   if (row.invalid64) return LEGACY_ONLY_GENERATED.has(row.handler) ? undefined : LEGACY_ONLY_SKIPPED[row.handler] ?? 'legacy-only row not generated';
   if (row.handler === 'push_sreg') return undefined; // PUSH FS/GS: the selectors are the machine's
+  if (row.handler === 'lar' || row.handler === 'lsl') return undefined; // legacy descriptor types: QEMU and the SDM agree
   const z = row.operands.find((o) => o.kind === Kind.Z);
   if (z && z.size !== 1 && (row.opcode & 7) === 4 && WRITES_ITS_Z_REGISTER.has(row.handler)) return 'writes ESP';
   return skipReason(row);

@@ -111,6 +111,8 @@ function immediateBits(form: OperandForm, row: IsaRow, opSize: 2 | 4 | 8): Immed
 const legacyMemory = (c: MemoryOperandChoice): MemoryOperandChoice => ({ ...c, form: c.form === 'rip' ? 'absolute' : c.form, addressSize: 32, upperBits: 0n });
 const LEGACY_MEMORY_OPERAND_GEN: Gen<MemoryOperandChoice> = MEMORY_GEN_64.map(legacyMemory);
 
+const SOURCE_AT_OPERATION_SIZE = new Set(['lar', 'lsl']);
+
 function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean, legacy: boolean): Gen<OperandChoice> {
   const MEMORY_OPERAND_GEN = legacy ? LEGACY_MEMORY_OPERAND_GEN : MEMORY_GEN_64;
   const form = row.operands[i]!;
@@ -122,7 +124,11 @@ function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, u
   const simd = (file: 'xmm' | 'mm'): Gen<OperandChoice> => simdRegisterGen(file).map((r) => ({ kind: 'simd', reg: r }));
   switch (form.kind) {
     // PINSRW's register source is a 32-bit register (the SDM's Ry), its memory source a word
-    case Kind.E: return useMemory ? mem() : reg(row.handler === 'pinsrw' ? 4 : size ?? opSize);
+    // LAR/LSL: keystone spells their r/m16 register source at the operation size (lar eax, ecx),
+    // and their memory source only without a size (it takes lar eax, word ptr but lsl eax, dword ptr)
+    case Kind.E:
+      if (SOURCE_AT_OPERATION_SIZE.has(row.handler)) return useMemory ? MEMORY_OPERAND_GEN.map((choice) => ({ kind: 'mem', choice, size: undefined })) : reg(opSize);
+      return useMemory ? mem() : reg(row.handler === 'pinsrw' ? 4 : size ?? opSize);
     case Kind.V: case Kind.U: return simd('xmm');
     case Kind.P: case Kind.N: return simd('mm');
     case Kind.W: return useMemory ? mem() : simd('xmm');
@@ -189,7 +195,8 @@ function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder, mode: Generati
   const layout = G.record({
     opSize: G.constantFrom(...operandSizes(row, encoder, mode)),
     noRex: legacy ? G.constant(true) : hasByteOperand ? G.constantFrom(false, false, true) : G.constant(false),
-    useMemory: row.mod === 'reg' ? G.constant(false) : row.mod === 'mem' ? G.constant(true) : G.boolean(),
+    // VERR/VERW from memory only: iced reports their register operand as the 32-bit register keystone cannot spell
+    useMemory: row.mod === 'reg' ? G.constant(false) : row.mod === 'mem' || row.handler === 'verify' ? G.constant(true) : G.boolean(),
   });
   const prefixes = prefixGen(row);
   // by size (2, 4, 8) * 4 + noRex * 2 + useMemory: a number, not a string, for every draw
