@@ -149,6 +149,9 @@ export function protectedSequences(): ProtectedSequence[] {
   // ---- privilege levels: ring 3 and back through the TSS --------------------------------------
   add('iretd to ring 3, then int 0x40 back to ring 0 (stack from the TSS)', `${LTR}\n${TO_RING3}\nmov eax, ss\nmov ebx, cs\npush eax\nint 0x40`);
   add('ring 3: int 0x44 (DPL 0 gate) → #GP(0x44·8+2) in ring 0', `${LTR}\n${TO_RING3}\nint ${GATES32.ring0Only}`);
+  // a software interrupt is no first exception for the double-fault table (SDM Vol. 3 Table 6-5)
+  add('ring 3: int 0 (DPL 0 gate) → #GP(0x2), not #DF', `${LTR}\n${TO_RING3}\nint 0`);
+  add('ring 3: int 8 (DPL 0 gate) → #GP(0x42), not a triple fault', `${LTR}\n${TO_RING3}\nint 8`);
   add('ring 3: cli → #GP(0) in ring 0', `${LTR}\n${TO_RING3}\ncli`);
   add('ring 3: mov ds to a DPL 0 segment → #GP(sel)', `${LTR}\n${TO_RING3}\n${load('ds', S.data)}`);
   add('ring 3: hlt → #GP(0)', `${LTR}\n${TO_RING3}\nhlt`);
