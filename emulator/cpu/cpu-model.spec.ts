@@ -19,4 +19,14 @@ describe('modelForQemuCpu', () => {
     expect(m.cpuid.get('0x80000001')).toEqual([0x60fb1, 0, 0x5 | (1 << 5), (0x2193fbfd | (1 << 26) | (1 << 27)) >>> 0]);
     expect(m.pdpe1gb).toBe(true);
   });
+
+  it('models +xsave with the leaves QEMU 7.2 reports (CPUID under TCG: 1.ECX bit 26, 0xD.0 = 3/0x240/0x240/0, 0xD.1 EAX XSAVEOPT|XGETBV1)', () => {
+    const m = modelForQemuCpu('qemu64,+xsaveopt,+xsave,+xgetbv1')!;
+    expect([...m.features].sort()).toEqual(['xgetbv1', 'xsave', 'xsaveopt']);
+    expect(m.cpuid.get('1')![2]).toBe(0x84002001);
+    expect(m.cpuid.get('0xd.0')).toEqual([3, 0x240, 0x240, 0]);
+    expect(m.cpuid.get('0xd.1')).toEqual([5, 0x240, 0, 0]);
+    expect(modelForQemuCpu('qemu64,+xsave')!.cpuid.get('0xd.1')).toEqual([0, 0x240, 0, 0]);
+    expect(modelForQemuCpu('qemu64,+xsaveopt')).toBeUndefined(); // QEMU drops it without XSAVE
+  });
 });

@@ -98,7 +98,7 @@ export const QEMU64_EXTENDED_CPU = 'qemu64,+popcnt,+movbe,+bmi1,+abm,+rdtscp,+rd
  * (measured with CPUID under TCG) and the instructions it enables. Leaf 7.0 appears only with BMI1
  * (qemu64 reads it as zero otherwise).
  */
-const QEMU_FLAGS: Readonly<Record<string, { leaf: string; reg: 0 | 1 | 2 | 3; bit: number; enables: readonly Feature[] }>> = {
+const QEMU_FLAGS: Readonly<Record<string, QemuFlag>> = {
   popcnt: { leaf: '1', reg: 2, bit: 23, enables: ['popcnt'] },
   movbe: { leaf: '1', reg: 2, bit: 22, enables: ['movbe'] },
   rdrand: { leaf: '1', reg: 2, bit: 30, enables: ['rdrand'] },
@@ -106,7 +106,23 @@ const QEMU_FLAGS: Readonly<Record<string, { leaf: string; reg: 0 | 1 | 2 | 3; bi
   abm: { leaf: '0x80000001', reg: 2, bit: 5, enables: ['lzcnt'] },
   rdtscp: { leaf: '0x80000001', reg: 3, bit: 27, enables: ['rdtscp'] },
   pdpe1gb: { leaf: '0x80000001', reg: 3, bit: 26, enables: [] },
+  // XSAVE brings leaf 0xD: x87|SSE in XCR0 (no AVX in qemu64), 576-byte areas; XSAVEOPT and XGETBV1
+  // are bits of 0xD.1 EAX. CPUID.1:ECX.OSXSAVE follows CR4 (exec/system.ts cpuid).
+  xsave: { leaf: '1', reg: 2, bit: 26, enables: ['xsave'], leaves: [['0xd.0', [0x3, 0x240, 0x240, 0]], ['0xd.1', [0, 0x240, 0, 0]]] },
+  xsaveopt: { leaf: '0xd.1', reg: 0, bit: 0, enables: ['xsaveopt'], needs: 'xsave' },
+  xgetbv1: { leaf: '0xd.1', reg: 0, bit: 2, enables: ['xgetbv1'], needs: 'xsave' },
 };
+
+interface QemuFlag {
+  readonly leaf: string;
+  readonly reg: 0 | 1 | 2 | 3;
+  readonly bit: number;
+  readonly enables: readonly Feature[];
+  /** Whole leaves the flag adds (before its own bit is set). */
+  readonly leaves?: ReadonlyArray<readonly [string, readonly [number, number, number, number]]>;
+  /** A flag whose leaf exists only with another one (QEMU reports nothing of it alone). */
+  readonly needs?: string;
+}
 
 export const QEMU_CPU_FLAGS: readonly string[] = Object.keys(QEMU_FLAGS);
 
@@ -136,8 +152,11 @@ export function modelForQemuCpu(cpu: string): CpuModel | undefined {
   const base = qemu64Model();
   const cpuid = new Map(base.cpuid);
   const features = new Set<Feature>();
-  for (const flag of on) {
+  const ordered = [...on].sort((a, b) => Number(QEMU_FLAGS[a]!.needs !== undefined) - Number(QEMU_FLAGS[b]!.needs !== undefined));
+  for (const flag of ordered) {
     const def = QEMU_FLAGS[flag]!;
+    if (def.needs !== undefined && !on.has(def.needs)) return undefined;
+    for (const [leaf, regs] of def.leaves ?? []) cpuid.set(leaf, [...regs]);
     const regs = [...(cpuid.get(def.leaf) ?? [0, 0, 0, 0])] as [number, number, number, number];
     regs[def.reg] = (regs[def.reg] | (1 << def.bit)) >>> 0;
     cpuid.set(def.leaf, regs);

@@ -22,6 +22,7 @@ export const CR0_PG = 0x80000000;
 export const CR4_PAE = 1 << 5;
 export const CR4_OSFXSR = 1 << 9;
 export const CR4_OSXMMEXCPT = 1 << 10;
+export const CR4_OSXSAVE = 1 << 18;
 export const EFER_SCE = 1 << 0;
 export const EFER_LME = 1 << 8;
 export const EFER_LMA = 1 << 10;
@@ -81,6 +82,8 @@ export class Cpu {
   cr4 = 0;
   cr8 = 0;
   efer = 0;
+  /** XCR0 (XSETBV/XGETBV, exec/xsave.ts): x87 only after reset. */
+  xcr0 = 1;
   kernelGsBase = 0;
   readonly dr = [0n, 0n, 0n, 0n, 0n, 0n, 0xffff0ff0n, 0x400n];
   gdtrBase = 0;

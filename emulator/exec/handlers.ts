@@ -21,6 +21,7 @@ import * as stack from './stack.js';
 import * as str from './string-ops.js';
 import * as sys from './system.js';
 import { SSE_HANDLERS } from './sse/index.js';
+import { XSAVE_HANDLERS } from './xsave.js';
 
 export type Handler = (c: Cpu, d: Insn) => void;
 
@@ -172,6 +173,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   bound: bcd.bound,
   load_far_pointer: legacy.loadFarPointer,
   ...SSE_HANDLERS,
+  ...XSAVE_HANDLERS,
 };
 
 /** Handler per row id (the dispatch array); rows whose handler is missing raise #UD. */

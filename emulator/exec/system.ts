@@ -1,5 +1,5 @@
 import {
-  CR0_PE, CR0_PG, CR0_TS, CR4_PAE, type Cpu, EFER_LMA, EFER_LME, EFER_SCE, halvesToSigned, isCanonical,
+  CR0_PE, CR0_PG, CR0_TS, CR4_OSXSAVE, CR4_PAE, type Cpu, EFER_LMA, EFER_LME, EFER_SCE, halvesToSigned, isCanonical,
   linToHalves,
 } from '../cpu/cpu.js';
 import { cpuidKey } from '../cpu/cpu-model.js';
@@ -66,7 +66,8 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       c.syncMmu();
       return;
     case 4: {
-      if (hi !== 0 || (lo & ~CR4_VALID) !== 0) throw new GuestFault(Vec.GP, 0);
+      const valid = CR4_VALID | (c.model.features.has('xsave') ? CR4_OSXSAVE : 0);
+      if (hi !== 0 || (lo & ~valid) !== 0) throw new GuestFault(Vec.GP, 0);
       if ((c.efer & EFER_LMA) && !(lo & CR4_PAE)) throw new GuestFault(Vec.GP, 0);
       c.cr4 = lo >>> 0;
       c.syncMmu();
@@ -266,7 +267,8 @@ export function cpuid(c: Cpu): void {
   const r = m.cpuid.get(cpuidKey(leaf, sub)) ?? m.cpuid.get(cpuidKey(leaf)) ?? (leaf === 0xb ? [0, 0, sub & 0xff, 0] : [0, 0, 0, 0]);
   c.setReg(0, 4, r[0]);
   c.setReg(3, 4, r[1]);
-  c.setReg(1, 4, r[2]);
+  // CPUID.1:ECX.OSXSAVE (bit 27) reflects CR4.OSXSAVE, as in QEMU's cpu_x86_cpuid
+  c.setReg(1, 4, leaf === 1 && (c.cr4 & CR4_OSXSAVE) !== 0 ? (r[2] | (1 << 27)) >>> 0 : r[2]);
   c.setReg(2, 4, r[3]);
 }
 

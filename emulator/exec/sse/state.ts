@@ -28,7 +28,7 @@ function checkArea(c: Cpu): void {
 }
 
 /** How many XMM registers the area holds: 16 in 64-bit mode, 8 otherwise. */
-function xmmCount(c: Cpu): number {
+export function xmmCount(c: Cpu): number {
   return c.long64 ? XMM_REGISTERS : 8;
 }
 
@@ -36,6 +36,14 @@ const fxsave: Handler = (c) => {
   checkArea(c);
   const lin = c.lin;
   c.probeWrite(lin, AREA);
+  saveX87Region(c, lin);
+  if ((c.cr4 & CR4_OSFXSR) === 0) return;
+  saveMxcsr(c, lin);
+  saveXmmRegion(c, lin);
+};
+
+/** The x87 part of the legacy region (bytes 0–159), shared with XSAVE (exec/xsave.ts) as in QEMU. */
+export function saveX87Region(c: Cpu, lin: number): void {
   fxsaveX87(c, c.fpu, lin);
   if (!c.model.simdResultsAsQemu) {
     c.write16(lin + 6, 0);
@@ -44,15 +52,29 @@ const fxsave: Handler = (c) => {
       c.write32(lin + 44 + 16 * i, 0);
     }
   }
-  if ((c.cr4 & CR4_OSFXSR) === 0) return;
+}
+
+/** MXCSR and MXCSR_MASK at bytes 24–31. */
+export function saveMxcsr(c: Cpu, lin: number): void {
   c.write32(lin + MXCSR_OFFSET, c.sse.mxcsr);
   c.write32(lin + MXCSR_OFFSET + 4, MXCSR_MASK);
+}
+
+/** XMM0–XMM15 (XMM0–XMM7 outside 64-bit mode) at bytes 160–415. */
+export function saveXmmRegion(c: Cpu, lin: number): void {
   const u = c.sse.u32;
   for (let i = 0; i < xmmCount(c); i++) {
     c.write64(lin + XMM_OFFSET + 16 * i, u[i * 4]!, u[i * 4 + 1]!);
     c.write64(lin + XMM_OFFSET + 16 * i + 8, u[i * 4 + 2]!, u[i * 4 + 3]!);
   }
-};
+}
+
+/** The XMM registers of the legacy region, read without changing anything (XRSTOR reads all before it loads). */
+export function readXmmRegion(c: Cpu, lin: number): Uint32Array {
+  const xmm = new Uint32Array(4 * xmmCount(c));
+  for (let i = 0; i < xmm.length; i++) xmm[i] = c.read32(lin + XMM_OFFSET + 4 * i);
+  return xmm;
+}
 
 /**
  * FXRSTOR: the whole image is read before anything changes, so a #PF or an MXCSR with reserved
