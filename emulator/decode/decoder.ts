@@ -3,6 +3,7 @@ import { Kind, Size, type OperandForm } from '../isa/operand-forms.js';
 import type { Feature, IsaRow, OpMap } from '../isa/row.js';
 import { opcodeHasModrm, selectRow } from '../isa/table.js';
 import { BASE_RIP, Insn, Opnd, Seg } from './insn.js';
+import { parseVex, type VexFields } from './vex.js';
 
 /** Decoder results other than a length. */
 export const NEED_MORE = 0;
@@ -45,6 +46,7 @@ class Reader {
 }
 
 const reader = new Reader();
+const vexFields: VexFields = { rex: 0, opsize: false, rep: 0, map: '0f', vvvv: 0, l: 0 };
 
 /**
  * Decode one instruction from `buf[0..avail)`. Returns its length, NEED_MORE when the bytes
@@ -93,7 +95,27 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
 
   let map: OpMap = 'one';
   let opcode = b;
-  if (b === 0x0f) {
+  // C4/C5 start a VEX prefix in 64-bit code, and in 32-bit code when the next byte's top bits are
+  // 11 (LES/LDS would have a register ModRM there, which is invalid); otherwise, and always in
+  // 16-bit code, they are LES/LDS (SDM §2.3.5; QEMU 7.2 translate.c: CODE32 only)
+  let vex = false;
+  if ((b === 0xc4 || b === 0xc5) && (mode.long64 || mode.default32)) {
+    const b1 = r.u8();
+    if (mode.long64 || (b1 & 0xc0) === 0xc0) {
+      // a 66, F2, F3, LOCK or REX prefix before VEX: #UD (SDM §2.3.2)
+      if (rex !== 0 || opsize || rep !== 0 || lock) return DECODE_UD;
+      if (!parseVex(b, b1, b === 0xc4 ? r.u8() : 0, mode.long64, vexFields)) return DECODE_UD;
+      vex = true;
+      rex = vexFields.rex;
+      opsize = vexFields.opsize;
+      rep = vexFields.rep;
+      map = vexFields.map;
+      opcode = r.u8();
+    } else r.pos--;
+  }
+  if (vex) {
+    // the opcode is read; every VEX instruction has a ModRM byte
+  } else if (b === 0x0f) {
     const b2 = r.u8();
     if (b2 === 0x38 || b2 === 0x3a) {
       map = b2 === 0x38 ? '0f38' : '0f3a';
@@ -114,14 +136,15 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
   let mod = 3;
   let reg3 = 0;
   let rm3 = 0;
-  if (opcodeHasModrm(map, opcode)) {
+  if (vex || opcodeHasModrm(map, opcode)) {
     modrm = r.u8();
     mod = modrm >> 6;
     reg3 = (modrm >> 3) & 7;
     rm3 = modrm & 7;
   }
-  const row = selectRow(map, opcode, mod, reg3, rm3, rep, opsize, mode.features, mode.long64);
+  const row = selectRow(map, opcode, mod, reg3, rm3, rep, opsize, mode.features, mode.long64, vex);
   if (row === undefined || (row.invalid64 && mode.long64)) return DECODE_UD;
+  if (vex && vexFields.l !== 0) return DECODE_UD; // VEX rows are LZ forms (IsaRow.vex)
 
   d.row = row;
   d.arg = row.arg;
@@ -240,6 +263,10 @@ function decodeInner(r: Reader, mode: DecodeMode, d: Insn): number {
       case Kind.Reg:
         d.ot[i] = Opnd.Reg;
         d.or[i] = o.reg;
+        break;
+      case Kind.B:
+        d.ot[i] = Opnd.Reg;
+        d.or[i] = vexFields.vvvv;
         break;
       // XMM registers take REX.R/REX.B like general registers; MMX registers (MM0–MM7) ignore them.
       case Kind.V:

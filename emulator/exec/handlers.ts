@@ -22,6 +22,7 @@ import * as str from './string-ops.js';
 import * as sys from './system.js';
 import { SSE_HANDLERS } from './sse/index.js';
 import { XSAVE_HANDLERS } from './xsave.js';
+import { BMI1_HANDLERS } from './bmi1.js';
 
 export type Handler = (c: Cpu, d: Insn) => void;
 
@@ -174,6 +175,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   load_far_pointer: legacy.loadFarPointer,
   ...SSE_HANDLERS,
   ...XSAVE_HANDLERS,
+  ...BMI1_HANDLERS,
 };
 
 /** Handler per row id (the dispatch array); rows whose handler is missing raise #UD. */

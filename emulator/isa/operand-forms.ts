@@ -25,6 +25,7 @@ export const enum Kind {
   P, // ModRM reg: MMX register (REX.R ignored)
   Q, // ModRM r/m: MMX register or memory (REX.B ignored for the register)
   N, // ModRM r/m: MMX register only
+  B, // VEX.vvvv: general register (BMI1's second source or destination)
 }
 
 /** Size codes: positive values are bytes; negative values depend on prefixes. */
@@ -59,7 +60,7 @@ const SIZE_LETTERS: Record<string, Size> = {
 const KIND_LETTERS: Record<string, Kind> = {
   E: Kind.E, G: Kind.G, M: Kind.M, R: Kind.R, I: Kind.I, J: Kind.J, O: Kind.O, Z: Kind.Z,
   S: Kind.S, C: Kind.C, D: Kind.D, X: Kind.X, Y: Kind.Y,
-  V: Kind.V, W: Kind.W, U: Kind.U, P: Kind.P, Q: Kind.Q, N: Kind.N,
+  V: Kind.V, W: Kind.W, U: Kind.U, P: Kind.P, Q: Kind.Q, N: Kind.N, B: Kind.B,
 };
 
 /** XMM (V/W/U) and MMX (P/Q/N) operand kinds. */

@@ -61,6 +61,11 @@ export interface IsaRow {
   readonly only64: boolean;
   /** Legacy SSE: a 16-byte memory operand must be 16-byte aligned (#GP(0) otherwise). */
   readonly align16: boolean;
+  /**
+   * VEX-encoded (decode/vex.ts): `map` is VEX.mmmmm's map, `prefix` VEX.pp. Every VEX row so far is
+   * an LZ form (BMI1's general-register rows): VEX.L = 1 is #UD.
+   */
+  readonly vex: boolean;
 }
 
 export interface RowOptions {
@@ -89,6 +94,8 @@ export interface RowOptions {
    * rows with a 16-byte memory operand require 16-byte alignment (SDM Vol. 1 §10.4/§11.4).
    */
   unaligned?: boolean;
+  /** VEX-encoded (IsaRow.vex). */
+  vex?: boolean;
 }
 
 export function row(map: OpMap, opcode: number, mnemonic: string, forms: string, o: RowOptions = {}): IsaRow {
@@ -123,6 +130,7 @@ export function row(map: OpMap, opcode: number, mnemonic: string, forms: string,
     invalid64: o.invalid64 ?? false,
     only64: o.only64 ?? false,
     align16: wide && !o.unaligned,
+    vex: o.vex ?? false,
   };
 }
 

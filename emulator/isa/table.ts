@@ -3,25 +3,35 @@ import { THREE_BYTE_ROWS, TWO_BYTE_ROWS } from './rows-0f.js';
 import { SSE_ROWS } from './rows-sse.js';
 import { SSE_INT_ROWS } from './rows-sse-int.js';
 import { XSAVE_ROWS } from './rows-xsave.js';
+import { VEX_ROWS } from './rows-vex.js';
 import type { Feature, IsaRow, OpMap } from './row.js';
 
 /** Every row of every opcode map, ids assigned in table order. */
-export const ALL_ROWS: readonly IsaRow[] = [...ONE_BYTE_ROWS, ...TWO_BYTE_ROWS, ...SSE_ROWS, ...SSE_INT_ROWS, ...THREE_BYTE_ROWS, ...XSAVE_ROWS].map((r, id) => {
+export const ALL_ROWS: readonly IsaRow[] = [...ONE_BYTE_ROWS, ...TWO_BYTE_ROWS, ...SSE_ROWS, ...SSE_INT_ROWS, ...THREE_BYTE_ROWS, ...XSAVE_ROWS, ...VEX_ROWS].map((r, id) => {
   r.id = id;
   return r;
 });
 
-function index(map: OpMap): IsaRow[][] {
+function index(map: OpMap, vex = false): IsaRow[][] {
   const byOpcode: IsaRow[][] = Array.from({ length: 256 }, () => []);
-  for (const r of ALL_ROWS) if (r.map === map) byOpcode[r.opcode]!.push(r);
+  for (const r of ALL_ROWS) if (r.map === map && r.vex === vex) byOpcode[r.opcode]!.push(r);
   return byOpcode;
 }
 
+/** Legacy-encoded rows by map and opcode. */
 export const ROWS_BY_MAP: Record<OpMap, IsaRow[][]> = {
   one: index('one'),
   '0f': index('0f'),
   '0f38': index('0f38'),
   '0f3a': index('0f3a'),
+};
+
+/** VEX-encoded rows by VEX.mmmmm's map and opcode (every VEX instruction has a ModRM byte). */
+export const VEX_ROWS_BY_MAP: Record<OpMap, IsaRow[][]> = {
+  one: index('one', true),
+  '0f': index('0f', true),
+  '0f38': index('0f38', true),
+  '0f3a': index('0f3a', true),
 };
 
 /** Does this opcode take a ModRM byte? (Same for all rows of one opcode.) */
@@ -33,7 +43,8 @@ export function opcodeHasModrm(map: OpMap, opcode: number): boolean {
 /**
  * Pick the row for an opcode given the ModRM fields and the prefixes.
  * `repPrefix` is the last F2/F3 seen (0 if none); `opsize` whether 0x66 was seen; outside 64-bit
- * mode (`long64` false) rows valid only there are passed over.
+ * mode (`long64` false) rows valid only there are passed over. `vex`: the instruction had a VEX
+ * prefix (its pp as `repPrefix`/`opsize`), so only VEX rows apply.
  */
 export function selectRow(
   map: OpMap,
@@ -45,8 +56,9 @@ export function selectRow(
   opsize: boolean,
   features: ReadonlySet<Feature>,
   long64 = true,
+  vex = false,
 ): IsaRow | undefined {
-  const rows = ROWS_BY_MAP[map][opcode]!;
+  const rows = (vex ? VEX_ROWS_BY_MAP : ROWS_BY_MAP)[map][opcode]!;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     if (r.only64 && !long64) continue;
