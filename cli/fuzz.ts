@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DEFAULT_SUPPRESSIONS, readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { runCampaign } from '../harness/campaign/campaign.js';
 import type { CampaignResult } from '../harness/campaign-result.js';
-import { FAMILY_NAMES, describeRow } from '../harness/campaign/case-source.js';
+import { cpuFeatures, FAMILY_NAMES, describeRow } from '../harness/campaign/case-source.js';
 import { BudgetError, describeBudget, splitBudget, MINIMIZE_SHARE } from '../harness/campaign/budget.js';
 import { DEFAULT_FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family, type GenerationMode } from '../harness/generate/row-catalog.js';
 import { DUT_HELP, parseDutSpec, workersForDut } from '../harness/targets.js';
@@ -248,8 +248,9 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       // known divergences are reported as found (grouped by their entry); minimizing them again only costs time
       suppressions,
       // the coverage denominator: the rows the campaign's families can generate (any encoder; protected32 is keystone only)
-      totalRows: Math.max(...(['raw', 'keystone'] as const).map((e) => generatableRows(families.length ? parseFamilies(families) : undefined, e).length)),
-      generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone').map((r) => r.id),
+      // (rows that need a CPU feature count when --cpu has it)
+      totalRows: Math.max(...(['raw', 'keystone'] as const).map((e) => generatableRows(families.length ? parseFamilies(families) : undefined, e, cpuFeatures(str('cpu'))).length)),
+      generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone', cpuFeatures(str('cpu'))).map((r) => r.id),
       onDivergence: (r) => {
         // one line per new signature, for the first few; the progress line counts the rest and
         // the report lists them. Known (suppressed) ones are not announced: the summary counts

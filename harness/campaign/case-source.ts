@@ -6,6 +6,13 @@ import { FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family }
 import { assemblePrograms, failedInKeystone, type ProgramToAssemble } from '../generate/assemble-many.js';
 import { assembleProgram, encodeRawProgram, type AssemblyOutcome } from '../generate/to-case.js';
 import { caseSeed, type CaseSource, type GeneratedCase, type WorkerConfig } from './protocol.js';
+import { modelForQemuCpu } from '../../emulator/cpu/cpu-model.js';
+import type { Feature } from '../../emulator/isa/row.js';
+
+/** The optional features of a QEMU `-cpu` string the emulator models (none for qemu64 or anything it does not model). */
+export function cpuFeatures(cpu: string | undefined): ReadonlySet<Feature> {
+  return (cpu === undefined ? undefined : modelForQemuCpu(cpu)?.features) ?? new Set();
+}
 
 export const FAMILY_NAMES: readonly string[] = FAMILIES;
 
@@ -13,7 +20,7 @@ export const FAMILY_NAMES: readonly string[] = FAMILIES;
 export function describeRow(id: number): string {
   const r = ALL_ROWS[id];
   if (!r) return `row ${id}`;
-  const map = r.map === 'one' ? '' : `${r.map.toUpperCase()} `;
+  const map = r.map === 'one' ? '' : `${r.vex ? 'VEX.' : ''}${r.map.toUpperCase()} `;
   const op = `${map}${r.opcode.toString(16).padStart(2, '0').toUpperCase()}${r.ext !== undefined ? ` /${r.ext}` : ''}`;
   return `${r.mnemonic} ${r.forms} (${op}${r.prefix !== undefined && r.prefix !== 'none' ? `, ${r.prefix.toString(16).toUpperCase()}` : ''})`;
 }
@@ -24,11 +31,13 @@ export function describeRow(id: number): string {
  * Calls made together (a worker asks for a whole batch at once) are assembled together, with
  * one keystone call per pass (assemble-many.ts); each case is what it would be alone.
  */
-export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' | 'length' | 'raw'>): CaseSource {
+export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' | 'length' | 'raw' | 'cpuModel'>): CaseSource {
   const encoder = config.raw ? 'raw' : 'keystone';
   const families: Family[] | undefined = config.families?.length ? parseFamilies(config.families) : undefined;
+  // rows that need a CPU feature are generated when the model compared (`--cpu`) has it
+  const features = cpuFeatures(config.cpuModel);
   // the same programs as `programArbitrary` (seeded identically), minus shrinking bookkeeping
-  const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
+  const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder, ...(features.size ? { features } : {}) });
   // 32-bit programs: one checked keystone call each, with the 32-bit assembler (assemble-many's
   // shared passes and encoding cache are for 64-bit code)
   if (modeOfFamilies(families) === 'protected32') {

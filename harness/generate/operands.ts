@@ -134,7 +134,7 @@ function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, u
     case Kind.W: return useMemory ? mem() : simd('xmm');
     case Kind.Q: return useMemory ? mem() : simd('mm');
     case Kind.M: return mem();
-    case Kind.G: case Kind.R: return reg(size ?? opSize);
+    case Kind.G: case Kind.R: case Kind.B: return reg(size ?? opSize);
     case Kind.O: return MEMORY_OPERAND_GEN.map((choice) => ({ kind: 'mem', choice: { ...choice, form: 'absolute', segment: 'none' }, size }));
     case Kind.Z: {
       const low = row.opcode & 7;

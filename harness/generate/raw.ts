@@ -19,6 +19,9 @@ import { operandSizes } from './row-catalog.js';
 const SEGMENT_PREFIX = { fs: 0x64, gs: 0x65 } as const;
 const REP_PREFIX = { rep: 0xf3, repe: 0xf3, repne: 0xf2 } as const;
 const MAP_BYTES = { one: [], '0f': [0x0f], '0f38': [0x0f, 0x38], '0f3a': [0x0f, 0x3a] } as const;
+/** VEX.mmmmm and VEX.pp of a VEX row's map and mandatory prefix. */
+const VEX_MAP = { one: 0, '0f': 1, '0f38': 2, '0f3a': 3 } as const;
+const VEX_PP = { none: 0, 0x66: 1, 0xf3: 2, 0xf2: 3 } as const;
 
 function le(value: bigint, bytes: number): number[] {
   const out: number[] = [];
@@ -82,6 +85,7 @@ export function encodeInstruction(g: GeneratedInstruction, address: bigint, raw 
   const w = g.opSize === 8 && row.sizeRule === 'normal' && sizeMatters(row);
   let r = false, x = false, b = false, needRex = false, high = false;
   let regField = row.ext ?? 0;
+  let vvvv = 0;
   let modrm: ModrmParts | undefined;
   const tail: number[] = [];
   for (const [i, o] of g.operands.entries()) {
@@ -92,6 +96,7 @@ export function encodeInstruction(g: GeneratedInstruction, address: bigint, raw 
       if (form.kind === Kind.G) { regField = o.reg.num & 7; r = o.reg.num >= 8; }
       else if (form.kind === Kind.E || form.kind === Kind.R) { modrm = { mod: 3, rm: o.reg.num & 7, disp: [], rexX: false, rexB: o.reg.num >= 8 }; }
       else if (form.kind === Kind.Z) b = o.reg.num >= 8;
+      else if (form.kind === Kind.B) vvvv = o.reg.num;
     } else if (o.kind === 'simd') {
       // V/P in ModRM.reg, W/U/Q/N in ModRM.rm; XMM8–15 take REX.R/REX.B
       if (form.kind === Kind.V || form.kind === Kind.P) { regField = o.reg.num & 7; r = o.reg.num >= 8; }
@@ -107,8 +112,11 @@ export function encodeInstruction(g: GeneratedInstruction, address: bigint, raw 
   if (row.modrm && !modrm) modrm = { mod: 3, rm: row.rm ?? 0, disp: [], rexX: false, rexB: false };
   if (modrm) { x = modrm.rexX; b ||= modrm.rexB; }
   const emptyRex = raw && g.prefixes.emptyRex && !high;
-  const rex = w || r || x || b || needRex || emptyRex ? [0x40 | (w ? 8 : 0) | (r ? 4 : 0) | (x ? 2 : 0) | (b ? 1 : 0)] : [];
-  const body = [...MAP_BYTES[row.map], row.opcode];
+  const rex = row.vex ? [] : w || r || x || b || needRex || emptyRex ? [0x40 | (w ? 8 : 0) | (r ? 4 : 0) | (x ? 2 : 0) | (b ? 1 : 0)] : [];
+  // a VEX row: the 3-byte prefix carries R̄X̄B̄, the map, W, vvvv̄, L = 0 and pp (SDM §2.3.5)
+  const body = row.vex
+    ? [0xc4, (r ? 0 : 0x80) | (x ? 0 : 0x40) | (b ? 0 : 0x20) | VEX_MAP[row.map], (w ? 0x80 : 0) | ((~vvvv & 15) << 3) | VEX_PP[row.prefix ?? 'none'], row.opcode]
+    : [...MAP_BYTES[row.map], row.opcode];
   const mrm = modrm ? [(modrm.mod << 6) | ((regField & 7) << 3) | modrm.rm, ...(modrm.sib !== undefined ? [modrm.sib] : []), ...modrm.disp] : [];
   const redundant = raw ? g.prefixes.redundant.length : 0;
   const excess = Math.min(redundant, legacy.length + rex.length + body.length + mrm.length + tail.length - 15);
@@ -179,6 +187,7 @@ function canonicalInstruction(row: IsaRow): GeneratedInstruction {
       case Kind.M: return { kind: 'mem' as const, mem: { form: 'base' as const, base: EXPLICIT_E, scale: 1 as const, disp: 0n, dispWidth: 0 as const, addressSize: 64 as const, address: 0n } };
       case Kind.O: return { kind: 'mem' as const, mem: { form: 'absolute' as const, scale: 1 as const, disp: 0n, dispWidth: 32 as const, addressSize: 64 as const, address: 0x20000n } };
       case Kind.Z: return { kind: 'reg' as const, reg: makeRegister((row.opcode & 7) + 8, width) };
+      case Kind.B: return { kind: 'reg' as const, reg: makeRegister(13, width) };
       case Kind.Reg: return { kind: 'reg' as const, reg: makeRegister(f.reg, width) };
       case Kind.I: return { kind: 'imm' as const, value: 0n, bits: (f.size === -1 && row.handler === 'mov_imm' ? 64 : f.size === 1 ? 8 : f.size === 2 ? 16 : 32) as 8 | 16 | 32 | 64 };
       case Kind.S: return { kind: 'sreg' as const, num: 3 };

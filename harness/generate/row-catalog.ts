@@ -6,7 +6,9 @@
  * Rows skipped, and why (see `skipReason`):
  *  - invalid64 / '(bad)': #UD in 64-bit mode, nothing to compare but the exception.
  *  - privileged (IN/OUT/INS/OUTS, HLT, MOV CRn/DRn, LGDT, WRMSR…): the fragment is not an OS.
- *  - feature rows (POPCNT, LZCNT, TZCNT, MOVBE, RDTSCP, RDRAND): depend on the CPU model compared.
+ *  - feature rows (POPCNT, LZCNT, TZCNT, MOVBE, BMI1's VEX rows…): generated only when the CPU model
+ *    compared has the feature (`--cpu qemu64,+bmi1`); RDTSCP and RDRAND never (nondeterministic), nor
+ *    the XSAVE rows (CR4.OSXSAVE is clear on the test machine; exec/xsave.int.spec.ts covers them).
  *  - J operands (Jcc, JMP/CALL rel, LOOP, JRCXZ): leave the fragment.
  *  - control flow and interrupts: CALL/JMP indirect, far CALL/JMP, RET/RETF/IRET, INT/INT3/INT1,
  *    SYSCALL/SYSRET: leave the fragment (or need a return address we do not model).
@@ -24,7 +26,7 @@
  */
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { isSimdKind, Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
-import type { IsaRow } from '../../emulator/isa/row.js';
+import type { Feature, IsaRow } from '../../emulator/isa/row.js';
 import { operandSizes32, skipReason32 } from './legacy-rows.js';
 
 export type { IsaRow };
@@ -59,6 +61,9 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   // differential suite covers both
   ldmxcsr: 'loads MXCSR from random memory (the prologue sets it)',
   fxrstor: 'loads x87/SSE state from random memory',
+  rdtscp: 'non-deterministic (sync rule)', rdrand: 'non-deterministic (sync rule)',
+  xsave: 'XSAVE state: CR4.OSXSAVE is clear on the test machine', xrstor: 'XSAVE state: CR4.OSXSAVE is clear on the test machine',
+  xsaveopt: 'XSAVE state: CR4.OSXSAVE is clear on the test machine', xgetbv: 'XSAVE state: CR4.OSXSAVE is clear on the test machine',
 };
 
 /** SIMD rows without an XMM/MMX operand. */
@@ -69,19 +74,22 @@ export function isSimdRow(row: IsaRow): boolean {
   return row.operands.some((o) => isSimdKind(o.kind)) || SIMD_STATE_HANDLERS.has(row.handler);
 }
 
-/** Why a row is not generated, or undefined when it is. */
-export function skipReason(row: IsaRow): string | undefined {
+/**
+ * Why a row is not generated, or undefined when it is. `features`: what the CPU model compared has
+ * (`--cpu`); a row that needs another feature is #UD on both sides and is not generated.
+ */
+export function skipReason(row: IsaRow, features?: ReadonlySet<Feature>): string | undefined {
   if (row.invalid64 || row.mnemonic === '(bad)') return 'invalid in 64-bit mode';
   if (row.privileged || row.ioPrivileged) return 'privileged';
-  if (row.feature !== undefined) return `needs CPU feature ${row.feature}`;
+  if (row.feature !== undefined && !features?.has(row.feature)) return `needs CPU feature ${row.feature}`;
   if (row.operands.some((o) => o.kind === Kind.J)) return 'relative branch leaves the fragment';
   if (row.operands.some((o) => o.kind === Kind.C || o.kind === Kind.D)) return 'control/debug registers';
   return SKIPPED_HANDLERS[row.handler];
 }
 
 /** The per-row "generatable" predicate the coverage report uses. */
-export function isGeneratable(row: IsaRow): boolean {
-  return skipReason(row) === undefined;
+export function isGeneratable(row: IsaRow, features?: ReadonlySet<Feature>): boolean {
+  return skipReason(row, features) === undefined;
 }
 
 export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc', 'sse', 'x87', ...LEGACY_FAMILIES] as const;
@@ -98,6 +106,7 @@ const FAMILY_BY_HANDLER: Record<string, Family> = {
   shift: 'shift', shld: 'shift', shrd: 'shift',
   mul: 'muldiv', imul1: 'muldiv', imul2: 'muldiv', imul3: 'muldiv', div: 'muldiv', idiv: 'muldiv',
   bt: 'bit', bsf: 'bit', bsr: 'bit', bswap: 'bit', popcnt: 'bit', tzcnt: 'bit', lzcnt: 'bit',
+  andn: 'bit', bextr: 'bit', blsi: 'bit', blsmsk: 'bit', blsr: 'bit',
   mov: 'mov', mov_imm: 'mov', movzx: 'mov', movsx: 'mov', movsxd: 'mov', lea: 'mov', cbw: 'mov', cwd: 'mov',
   mov_from_sreg: 'mov', xlat: 'mov', movbe: 'mov',
   movs: 'string', cmps: 'string', stos: 'string', lods: 'string', scas: 'string',
@@ -147,14 +156,14 @@ export function keystoneCanExpress(row: IsaRow): boolean {
 /** x87 rows keystone has no spelling for. */
 const X87_NO_KEYSTONE = new Set(['FENI', 'FDISI', 'FSETPM']);
 
-/** Generatable rows of `families` (default: DEFAULT_FAMILIES) that the encoder can express. */
-export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw'): IsaRow[] {
+/** Generatable rows of `families` (default: DEFAULT_FAMILIES) that the encoder can express, for a CPU with `features`. */
+export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw', features?: ReadonlySet<Feature>): IsaRow[] {
   // protected32 is the integer ISA: SSE/MMX/x87 rows belong to the (64-bit) sse and x87 families
   if (modeOfFamilies(families) === 'protected32') {
     return encoder === 'keystone' ? ALL_ROWS.filter((r) => skipReason32(r) === undefined && !isSimdRow(r) && !isX87Row(r) && keystoneCanExpress(r)) : [];
   }
   const selected = families ?? DEFAULT_FAMILIES;
-  return ALL_ROWS.filter((r) => isGeneratable(r) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
+  return ALL_ROWS.filter((r) => isGeneratable(r, features) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
 }
 
 /** Operand sizes (bytes) a row's 'v' operands can take, from its size rule (and what keystone can spell). */
@@ -167,6 +176,7 @@ export function operandSizes(row: IsaRow, encoder: Encoder = 'raw', mode: Genera
     return ([2, 4, 8] as const).filter((s) => s > source);
   }
   if (row.sizeRule === 'f64') return [8];
+  if (row.vex) return [4, 8]; // VEX.W; BMI1's operands are 32 or 64 bits
   // SIMD rows: only a y-sized general operand (MOVD/MOVQ, CVTSI2SS…, MOVNTI) follows REX.W; 0x66 is a mandatory prefix there
   if (isSimdRow(row)) return row.operands.some((o) => o.size === -3) ? [4, 8] : [4];
   // x87: 0x66 only changes FLDENV/FNSTENV/FRSTOR/FNSAVE's image to the 16-bit one (not generated)
