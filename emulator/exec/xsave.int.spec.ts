@@ -47,7 +47,13 @@ interface Outcome {
 }
 
 /** The code of a sequence: FNINIT first, as the reset leaves QEMU's x87 tags from the last run. */
-const assemble = (lines: string[]) => nasm(['fninit', ...lines].join('\n'), Number(LAYOUT.code));
+const assembled = new Map<string, Uint8Array>();
+function assemble(lines: string[]): Uint8Array {
+  const src = ['fninit', ...lines].join('\n');
+  let code = assembled.get(src);
+  if (!code) assembled.set(src, (code = nasm(src, Number(LAYOUT.code))));
+  return code;
+}
 
 async function runOn(t: QemuTarget | EmulatorTarget, lines: string[], area: Uint8Array): Promise<Outcome> {
   const code = assemble(lines);
@@ -149,6 +155,18 @@ describe(`XSAVE family against QEMU (-cpu ${CPU})`, () => {
       expect(q.stop).toBe(stopOf(vector));
     });
   }
+
+  it('CPUID answers as QEMU does, leaf by leaf, before and after CR4.OSXSAVE (leaf 1 ECX bit 27; leaf 0xD)', async () => {
+    const leaves = [0, 1, 2, 4, 5, 6, 7, 0xb, 0xd, 0xe, 0x14, 0x40000000, 0x80000000, 0x80000001, 0x80000008, 0x8000000a];
+    for (const osxsave of [false, true]) {
+      for (const leaf of leaves) {
+        for (const sub of [4, 7, 0xb, 0xd].includes(leaf) ? [0, 1, 2, 3] : [0]) {
+          const lines = [...(osxsave ? enable(3) : []), `mov eax, ${leaf}`, `mov ecx, ${sub}`, 'cpuid'];
+          expect((await same(lines)).stop).toBe(endOf(lines));
+        }
+      }
+    }
+  });
 
   it('XSAVE with CR0.TS set: #NM on the emulator (SDM); QEMU 7.2 checks nothing (known QEMU deviation)', async () => {
     const lines = [...enable(3), 'mov rax, cr0', 'bts rax, 3', 'mov cr0, rax', 'mov eax, 3', `xsave [${AREA}]`];
