@@ -93,12 +93,21 @@ export function qemu64Model(): CpuModel {
 /** The QEMU `-cpu` string of qemu64 with every optional feature the emulator models. */
 export const QEMU64_EXTENDED_CPU = 'qemu64,+popcnt,+movbe,+bmi1,+abm,+rdtscp,+rdrand,+pdpe1gb';
 
+/** qemu64 with the system-level features (SMEP, SMAP, UMIP, FSGSBASE; RDPID, PCID, INVPCID, which TCG drops). */
+export const QEMU64_SYSTEM_CPU = 'qemu64,+smep,+smap,+umip,+fsgsbase,+rdpid,+pcid,+invpcid';
+
 /**
  * QEMU `-cpu qemu64,+FLAG` flags the emulator models: the CPUID bit QEMU 7.2 sets for each
- * (measured with CPUID under TCG) and the instructions it enables. Leaf 7.0 appears only with BMI1
- * (qemu64 reads it as zero otherwise).
+ * (measured with CPUID under TCG) and the features it enables. Leaf 7.0 reads as zero in qemu64
+ * and gains only the bits asked for. `tcgDrops`: QEMU 7.2's TCG does not implement the feature, so
+ * it warns ("TCG doesn't support requested feature") and leaves the CPUID bit clear; the model
+ * accepts the flag and drops it too (the instruction stays #UD, the CR4 bit reserved).
  */
-const QEMU_FLAGS: Readonly<Record<string, { leaf: string; reg: 0 | 1 | 2 | 3; bit: number; enables: readonly Feature[] }>> = {
+type QemuFlag =
+  | { readonly leaf: string; readonly reg: 0 | 1 | 2 | 3; readonly bit: number; readonly enables: readonly Feature[] }
+  | { readonly tcgDrops: true };
+
+const QEMU_FLAGS: Readonly<Record<string, QemuFlag>> = {
   popcnt: { leaf: '1', reg: 2, bit: 23, enables: ['popcnt'] },
   movbe: { leaf: '1', reg: 2, bit: 22, enables: ['movbe'] },
   rdrand: { leaf: '1', reg: 2, bit: 30, enables: ['rdrand'] },
@@ -106,6 +115,13 @@ const QEMU_FLAGS: Readonly<Record<string, { leaf: string; reg: 0 | 1 | 2 | 3; bi
   abm: { leaf: '0x80000001', reg: 2, bit: 5, enables: ['lzcnt'] },
   rdtscp: { leaf: '0x80000001', reg: 3, bit: 27, enables: ['rdtscp'] },
   pdpe1gb: { leaf: '0x80000001', reg: 3, bit: 26, enables: [] },
+  fsgsbase: { leaf: '7.0', reg: 1, bit: 0, enables: ['fsgsbase'] },
+  smep: { leaf: '7.0', reg: 1, bit: 7, enables: ['smep'] },
+  smap: { leaf: '7.0', reg: 1, bit: 20, enables: ['smap'] },
+  umip: { leaf: '7.0', reg: 2, bit: 2, enables: ['umip'] },
+  rdpid: { tcgDrops: true },
+  pcid: { tcgDrops: true },
+  invpcid: { tcgDrops: true },
 };
 
 export const QEMU_CPU_FLAGS: readonly string[] = Object.keys(QEMU_FLAGS);
@@ -138,6 +154,7 @@ export function modelForQemuCpu(cpu: string): CpuModel | undefined {
   const features = new Set<Feature>();
   for (const flag of on) {
     const def = QEMU_FLAGS[flag]!;
+    if ('tcgDrops' in def) continue;
     const regs = [...(cpuid.get(def.leaf) ?? [0, 0, 0, 0])] as [number, number, number, number];
     regs[def.reg] = (regs[def.reg] | (1 << def.bit)) >>> 0;
     cpuid.set(def.leaf, regs);

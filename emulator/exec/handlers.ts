@@ -21,6 +21,8 @@ import * as stack from './stack.js';
 import * as str from './string-ops.js';
 import * as sys from './system.js';
 import { SSE_HANDLERS } from './sse/index.js';
+import { SYSTEM_FEATURE_HANDLERS } from './system-features.js';
+import { sysenter, sysexit } from './sysenter.js';
 
 export type Handler = (c: Cpu, d: Insn) => void;
 
@@ -172,6 +174,9 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   bound: bcd.bound,
   load_far_pointer: legacy.loadFarPointer,
   ...SSE_HANDLERS,
+  ...SYSTEM_FEATURE_HANDLERS,
+  sysenter,
+  sysexit,
 };
 
 /** Handler per row id (the dispatch array); rows whose handler is missing raise #UD. */

@@ -10,6 +10,7 @@ import { type Insn, Opnd, Seg } from '../decode/insn.js';
 import { AF, CF, NT, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { MSR } from './msrs.js';
+import { checkCr4Transition, checkUmip, cr4FeatureBits } from './system-features.js';
 import { readOp, writeOp } from './operands.js';
 
 export { MSR, rdmsr, readMsr, wrmsr, writeMsr } from './msrs.js';
@@ -66,8 +67,9 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       c.syncMmu();
       return;
     case 4: {
-      if (hi !== 0 || (lo & ~CR4_VALID) !== 0) throw new GuestFault(Vec.GP, 0);
+      if (hi !== 0 || (lo & ~(CR4_VALID | cr4FeatureBits(c.model))) !== 0) throw new GuestFault(Vec.GP, 0);
       if ((c.efer & EFER_LMA) && !(lo & CR4_PAE)) throw new GuestFault(Vec.GP, 0);
+      checkCr4Transition(c, lo);
       c.cr4 = lo >>> 0;
       c.syncMmu();
       return;
@@ -127,14 +129,17 @@ function storePseudoDescriptor(c: Cpu, d: Insn, limit: number, base: number): vo
 }
 
 export function sgdt(c: Cpu, d: Insn): void {
+  checkUmip(c);
   storePseudoDescriptor(c, d, c.gdtrLimit, c.gdtrBase);
 }
 
 export function sidt(c: Cpu, d: Insn): void {
+  checkUmip(c);
   storePseudoDescriptor(c, d, c.idtrLimit, c.idtrBase);
 }
 
 export function smsw(c: Cpu, d: Insn): void {
+  checkUmip(c);
   // Register form writes the operand size (upper CR0 bits included); memory form stores 16 bits.
   if (d.ot[0] === Opnd.Mem) c.write16(c.lin, c.cr0 & 0xffff);
   else c.setReg(d.or[0]!, d.osize, c.cr0 >>> 0, 0);
@@ -152,10 +157,12 @@ export function invlpg(c: Cpu): void {
 }
 
 export function sldt(c: Cpu, d: Insn): void {
+  checkUmip(c);
   writeSelector(c, d, c.ldtr.selector);
 }
 
 export function str(c: Cpu, d: Insn): void {
+  checkUmip(c);
   writeSelector(c, d, c.tr.selector);
 }
 
