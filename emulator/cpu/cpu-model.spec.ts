@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modelForQemuCpu, QEMU64_EXTENDED_CPU } from './cpu-model.js';
+import { modelForQemuCpu, QEMU64_EXTENDED_CPU, QEMU64_SYSTEM_CPU } from './cpu-model.js';
 
 describe('modelForQemuCpu', () => {
   it('models qemu64 with its optional flags in any order, and nothing else', () => {
@@ -18,5 +18,13 @@ describe('modelForQemuCpu', () => {
     expect(m.cpuid.get('7.0')).toEqual([0, 1 << 3, 0, 0]);
     expect(m.cpuid.get('0x80000001')).toEqual([0x60fb1, 0, 0x5 | (1 << 5), (0x2193fbfd | (1 << 26) | (1 << 27)) >>> 0]);
     expect(m.pdpe1gb).toBe(true);
+  });
+
+  it('sets leaf 7.0 for +fsgsbase, +smep, +smap, +umip and drops +rdpid, +pcid, +invpcid as QEMU 7.2 TCG does (measured)', () => {
+    const m = modelForQemuCpu(QEMU64_SYSTEM_CPU)!;
+    expect(m.cpuid.get('7.0')).toEqual([0, (1 | (1 << 7) | (1 << 20)) >>> 0, 1 << 2, 0]);
+    expect(m.cpuid.get('1')).toEqual(modelForQemuCpu('qemu64')!.cpuid.get('1'));
+    expect([...m.features].sort()).toEqual(['fsgsbase', 'smap', 'smep', 'umip']);
+    expect(modelForQemuCpu('qemu64,+rdpid,+pcid,+invpcid')!.features.size).toBe(0);
   });
 });
