@@ -8,6 +8,7 @@ import { BudgetError, describeBudget, splitBudget, MINIMIZE_SHARE } from '../har
 import { DEFAULT_FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family, type GenerationMode } from '../harness/generate/row-catalog.js';
 import { DUT_HELP, parseDutSpec, workersForDut } from '../harness/targets.js';
 import { emulatorModelFor } from '../harness/emulator-dut.js';
+import { modelForQemuCpu } from '../emulator/cpu/cpu-model.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';
@@ -181,6 +182,8 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
   if (legacyMode && dut.kind === 'host') throw new UsageError(`--dut host runs 64-bit user code; --family ${generationMode} needs a DUT with a test machine (emulator, qemu or gdb)`);
   // both sides model the same CPU: refuse a model the emulator lacks before anything runs
   if (dut.kind === 'emulator') emulatorModelFor(str('cpu'));
+  // the rows of features the compared CPU has are generated too (row-catalog.ts FUZZED_FEATURES)
+  const cpuFeatures = str('cpu') !== undefined ? modelForQemuCpu(str('cpu')!)?.features : undefined;
   // a gdb stub that serves one connection (QEMU's own, say) would leave every other worker waiting forever
   const fit = await workersForDut(dut, requestedWorkers);
   if (fit.singleClient) process.stderr.write(`difftest: the gdb stub at ${str('dut')} serves one connection at a time; running 1 worker\n`);
@@ -248,8 +251,8 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       // known divergences are reported as found (grouped by their entry); minimizing them again only costs time
       suppressions,
       // the coverage denominator: the rows the campaign's families can generate (any encoder; protected32 is keystone only)
-      totalRows: Math.max(...(['raw', 'keystone'] as const).map((e) => generatableRows(families.length ? parseFamilies(families) : undefined, e).length)),
-      generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone').map((r) => r.id),
+      totalRows: Math.max(...(['raw', 'keystone'] as const).map((e) => generatableRows(families.length ? parseFamilies(families) : undefined, e, cpuFeatures).length)),
+      generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone', cpuFeatures).map((r) => r.id),
       onDivergence: (r) => {
         // one line per new signature, for the first few; the progress line counts the rest and
         // the report lists them. Known (suppressed) ones are not announced: the summary counts

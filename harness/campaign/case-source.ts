@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { modelForQemuCpu } from '../../emulator/cpu/cpu-model.js';
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { initAssembler } from '../asm/assembler.js';
 import { fastProgramArbitrary, type GeneratedProgram } from '../generate/program.js';
@@ -24,11 +25,13 @@ export function describeRow(id: number): string {
  * Calls made together (a worker asks for a whole batch at once) are assembled together, with
  * one keystone call per pass (assemble-many.ts); each case is what it would be alone.
  */
-export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' | 'length' | 'raw'>): CaseSource {
+export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' | 'length' | 'raw' | 'cpuModel'>): CaseSource {
   const encoder = config.raw ? 'raw' : 'keystone';
   const families: Family[] | undefined = config.families?.length ? parseFamilies(config.families) : undefined;
+  // rows of the features the compared model has (`--cpu qemu64,+smap`); none for a CPU the emulator does not model
+  const features = config.cpuModel !== undefined ? modelForQemuCpu(config.cpuModel)?.features : undefined;
   // the same programs as `programArbitrary` (seeded identically), minus shrinking bookkeeping
-  const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
+  const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder, features });
   // 32-bit programs: one checked keystone call each, with the 32-bit assembler (assemble-many's
   // shared passes and encoding cache are for 64-bit code)
   if (modeOfFamilies(families) === 'protected32') {

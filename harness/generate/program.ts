@@ -16,6 +16,7 @@ import { generatableRows, isSimdRow, isX87Row, modeOfFamilies, type Encoder, typ
 import { SIMD_INIT_AT, SIMD_INIT_GEN, simdInitBytes, simdPrologue, type SimdInit } from './simd-state.js';
 import { X87_INIT_AT, X87_INIT_GEN, x87InitBytes, x87Prologue, type X87Init } from './x87-state.js';
 import type { ScratchWindow } from './memory-operand.js';
+import type { Feature } from '../../emulator/isa/row.js';
 import { xorshift64Next } from './xorshift64.js';
 
 export interface MemoryImage {
@@ -58,6 +59,8 @@ export interface ProgramOptions {
   readonly length: readonly [number, number];
   /** Which encoder the program is for (default keystone): raw mode adds rows and forms keystone cannot spell. */
   readonly encoder?: Encoder;
+  /** The compared CPU model's features: their rows are generated where row-catalog.ts allows (default none). */
+  readonly features?: ReadonlySet<Feature>;
 }
 
 export { STACK_WINDOW };
@@ -241,7 +244,7 @@ export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
   const encoder = options.encoder ?? 'keystone';
   const mode = modeOfFamilies(options.families);
   if (mode !== 'long64' && encoder === 'raw') throw new RangeError(`programArbitrary: family ${mode} is generated with keystone only (the raw encoder writes 64-bit code)`);
-  const rows = generatableRows(options.families, encoder);
+  const rows = generatableRows(options.families, encoder, options.features);
   if (rows.length === 0) throw new RangeError('programArbitrary: no generatable rows in the selected families');
   const [minLength, maxLength] = options.length;
   return G

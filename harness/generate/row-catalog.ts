@@ -6,7 +6,9 @@
  * Rows skipped, and why (see `skipReason`):
  *  - invalid64 / '(bad)': #UD in 64-bit mode, nothing to compare but the exception.
  *  - privileged (IN/OUT/INS/OUTS, HLT, MOV CRn/DRn, LGDT, WRMSR…): the fragment is not an OS.
- *  - feature rows (POPCNT, LZCNT, TZCNT, MOVBE, RDTSCP, RDRAND): depend on the CPU model compared.
+ *  - feature rows (POPCNT, LZCNT, TZCNT, MOVBE, RDTSCP, RDRAND, RD/WR FS/GS BASE…): depend on the CPU
+ *    model compared. Those of FUZZED_FEATURES are generated when the campaign's model has the
+ *    feature (`--cpu qemu64,+smap`: CLAC/STAC).
  *  - J operands (Jcc, JMP/CALL rel, LOOP, JRCXZ): leave the fragment.
  *  - control flow and interrupts: CALL/JMP indirect, far CALL/JMP, RET/RETF/IRET, INT/INT3/INT1,
  *    SYSCALL/SYSRET: leave the fragment (or need a return address we do not model).
@@ -24,7 +26,7 @@
  */
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { isSimdKind, Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
-import type { IsaRow } from '../../emulator/isa/row.js';
+import type { Feature, IsaRow } from '../../emulator/isa/row.js';
 import { operandSizes32, skipReason32 } from './legacy-rows.js';
 
 export type { IsaRow };
@@ -44,6 +46,7 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   callf: 'control flow leaves the fragment', jmpf: 'control flow leaves the fragment',
   int: 'interrupt leaves the fragment', int3: 'interrupt leaves the fragment', int1: 'interrupt leaves the fragment',
   syscall: 'system call leaves the fragment', sysret: 'system call leaves the fragment',
+  sysenter: 'system call leaves the fragment', sysexit: 'system call leaves the fragment',
   mov_to_sreg: 'segment load', pop_sreg: 'segment load', push_sreg: 'segment registers belong to the test machine',
   sldt: 'system state', str: 'system state', smsw: 'system state', sgdt: 'system state', sidt: 'system state',
   cli: 'changes interrupt delivery', sti: 'changes interrupt delivery',
@@ -69,19 +72,27 @@ export function isSimdRow(row: IsaRow): boolean {
   return row.operands.some((o) => isSimdKind(o.kind)) || SIMD_STATE_HANDLERS.has(row.handler);
 }
 
-/** Why a row is not generated, or undefined when it is. */
-export function skipReason(row: IsaRow): string | undefined {
+/**
+ * Features whose rows a campaign generates when its CPU model has them: their instructions run
+ * on the test machine as it is. SMAP's CLAC/STAC flip EFLAGS.AC at CPL 0 (CR4.SMAP stays clear,
+ * so nothing else changes). Not FSGSBASE: the test machine leaves CR4.FSGSBASE clear (#UD).
+ */
+export const FUZZED_FEATURES: ReadonlySet<Feature> = new Set(['smap']);
+const NO_FEATURES: ReadonlySet<Feature> = new Set();
+
+/** Why a row is not generated, or undefined when it is. `features`: the campaign's CPU model's. */
+export function skipReason(row: IsaRow, features: ReadonlySet<Feature> = NO_FEATURES): string | undefined {
   if (row.invalid64 || row.mnemonic === '(bad)') return 'invalid in 64-bit mode';
   if (row.privileged || row.ioPrivileged) return 'privileged';
-  if (row.feature !== undefined) return `needs CPU feature ${row.feature}`;
+  if (row.feature !== undefined && !(features.has(row.feature) && FUZZED_FEATURES.has(row.feature))) return `needs CPU feature ${row.feature}`;
   if (row.operands.some((o) => o.kind === Kind.J)) return 'relative branch leaves the fragment';
   if (row.operands.some((o) => o.kind === Kind.C || o.kind === Kind.D)) return 'control/debug registers';
   return SKIPPED_HANDLERS[row.handler];
 }
 
 /** The per-row "generatable" predicate the coverage report uses. */
-export function isGeneratable(row: IsaRow): boolean {
-  return skipReason(row) === undefined;
+export function isGeneratable(row: IsaRow, features?: ReadonlySet<Feature>): boolean {
+  return skipReason(row, features) === undefined;
 }
 
 export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc', 'sse', 'x87', ...LEGACY_FAMILIES] as const;
@@ -147,14 +158,14 @@ export function keystoneCanExpress(row: IsaRow): boolean {
 /** x87 rows keystone has no spelling for. */
 const X87_NO_KEYSTONE = new Set(['FENI', 'FDISI', 'FSETPM']);
 
-/** Generatable rows of `families` (default: DEFAULT_FAMILIES) that the encoder can express. */
-export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw'): IsaRow[] {
+/** Generatable rows of `families` (default: DEFAULT_FAMILIES) that the encoder can express, for a CPU model with `features`. */
+export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw', features?: ReadonlySet<Feature>): IsaRow[] {
   // protected32 is the integer ISA: SSE/MMX/x87 rows belong to the (64-bit) sse and x87 families
   if (modeOfFamilies(families) === 'protected32') {
     return encoder === 'keystone' ? ALL_ROWS.filter((r) => skipReason32(r) === undefined && !isSimdRow(r) && !isX87Row(r) && keystoneCanExpress(r)) : [];
   }
   const selected = families ?? DEFAULT_FAMILIES;
-  return ALL_ROWS.filter((r) => isGeneratable(r) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
+  return ALL_ROWS.filter((r) => isGeneratable(r, features) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
 }
 
 /** Operand sizes (bytes) a row's 'v' operands can take, from its size rule (and what keystone can spell). */

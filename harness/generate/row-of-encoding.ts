@@ -4,6 +4,7 @@
  */
 import { ROWS_BY_MAP, selectRow } from '../../emulator/isa/table.js';
 import type { OpMap } from '../../emulator/isa/row.js';
+import { FUZZED_FEATURES } from './row-catalog.js';
 
 const LEGACY = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
 
@@ -26,6 +27,7 @@ export function rowOfEncoding(bytes: Uint8Array, long64 = true): number | undefi
   const opcode = bytes[i];
   if (opcode === undefined) return undefined;
   const modrm = ROWS_BY_MAP[map][opcode]![0]?.modrm ? bytes[i + 1] ?? 0 : 0;
-  const row = selectRow(map, opcode, modrm >> 6, (modrm >> 3) & 7, modrm & 7, rep, opsize, new Set(), long64);
+  // the rows of fuzzed features count too: they are generated only for a model that has them
+  const row = selectRow(map, opcode, modrm >> 6, (modrm >> 3) & 7, modrm & 7, rep, opsize, FUZZED_FEATURES, long64);
   return row?.id;
 }
