@@ -47,6 +47,21 @@ describe('CR4.PCIDE (SDM Vol. 3 §4.10.1)', () => {
     const r = await run(`mov rax, cr3\nor eax, 1\nmov cr3, rax\n${CR4_PCIDE}`, { model: PCID });
     expect(r.exception).toMatchObject({ vector: 13, errorCode: 0 });
   });
+
+  it('MOV CR3 with bit 63 (no flush) stores CR3 without it', async () => {
+    const r = await run(`${CR4_PCIDE}\nmov rax, cr3\nbts rax, 63\nmov cr3, rax\nmov rbx, cr3\nmov rcx, [rsi]`, { model: PCID, regs: { rsi: 0x20000n } });
+    expect(r.exception).toBeUndefined();
+    expect(r.state.gpr.rbx).toBe(0x2000n);
+  });
+
+  it('clearing CR0.PG in compatibility mode: #GP(0) with PCIDE set, the switch to legacy mode without', async () => {
+    // jmp far m16:32 to the 32-bit code selector, then CR0.PG cleared there
+    const compat = (pre: string) => `${pre}\nlea rax, [rel c]\nmov [rsi], eax\nmov word [rsi+4], 0x1018\ndb 0xff, 0x2e\nbits 32\nc: mov eax, cr0\nbtr eax, 31\nmov cr0, eax\nmov ebx, 1\nbits 64`;
+    const on = await run(compat(CR4_PCIDE), { model: PCID, regs: { rsi: 0x20000n } });
+    expect(on.exception).toMatchObject({ vector: 13, errorCode: 0 });
+    const off = await run(compat(''), { model: PCID, regs: { rsi: 0x20000n } });
+    expect(off.state.efer & 0x400n).toBe(0n); // LMA cleared: legacy protected mode
+  });
 });
 
 describe('RDPID (SDM Vol. 2)', () => {

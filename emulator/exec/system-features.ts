@@ -42,6 +42,11 @@ export function checkCr4Transition(c: Cpu, value: number): void {
   }
 }
 
+/** MOV to CR0 may not clear PG while CR4.PCIDE is set (SDM Vol. 3 §4.10.1; 64-bit mode forbids it anyway). */
+export function checkCr0Transition(c: Cpu, value: number): void {
+  if ((c.cr4 & CR4_PCIDE) !== 0 && (value & 0x80000000) === 0) throw new GuestFault(Vec.GP, 0);
+}
+
 /** UMIP: SGDT, SIDT, SLDT, SMSW and STR at CPL > 0 raise #GP(0) while CR4.UMIP is set (QEMU checks before the operand). */
 export function checkUmip(c: Cpu): void {
   if ((c.cr4 & CR4_UMIP) !== 0 && c.cpl !== 0) throw new GuestFault(Vec.GP, 0);

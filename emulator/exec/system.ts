@@ -10,7 +10,7 @@ import { type Insn, Opnd, Seg } from '../decode/insn.js';
 import { AF, CF, NT, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { MSR } from './msrs.js';
-import { checkCr4Transition, checkUmip, cr4FeatureBits } from './system-features.js';
+import { checkCr0Transition, checkCr4Transition, checkUmip, cr4FeatureBits } from './system-features.js';
 import { readOp, writeOp } from './operands.js';
 
 export { MSR, rdmsr, readMsr, wrmsr, writeMsr } from './msrs.js';
@@ -52,6 +52,7 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       if ((v & CR0_PG) && !(v & CR0_PE)) throw new GuestFault(Vec.GP, 0);
       if ((v & CR0_PG) && (c.efer & EFER_LME) && !(c.cr4 & CR4_PAE)) throw new GuestFault(Vec.GP, 0);
       if (!(v & CR0_PG) && c.long64) throw new GuestFault(Vec.GP, 0);
+      checkCr0Transition(c, v);
       c.cr0 = v;
       if ((v & CR0_PG) && (c.efer & EFER_LME)) c.efer |= EFER_LMA;
       else if (!(v & CR0_PG)) c.efer &= ~EFER_LMA;
@@ -63,6 +64,7 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       c.cr2 = halvesToSigned(lo, hi);
       return;
     case 3:
+      // Bit 63 (with CR4.PCIDE: keep the TLB entries of the new PCID) is never stored; this TLB has no PCIDs and flushes.
       c.cr3 = (hi & 0xfffff) * 4294967296 + lo;
       c.syncMmu();
       return;
