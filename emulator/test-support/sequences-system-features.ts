@@ -103,6 +103,8 @@ function smapSequences(add: Adder, addSys: Adder): void {
   addSys('SMAP: a descriptor in a user page loaded at CPL 3 with AC = 1 is #PF (implicit access)', implicit(true));
   addSys('SMAP off: a descriptor in a user page loaded at CPL 3', implicit(false));
   addSys('SMAP: user accesses at CPL 3 are not affected', `${ring3With(`${setCr4('smap')}\nstac`, 'u', 0x2, [0x10, 0x0f, 0x20, 0x09])}\nu: mov rax, [rsi]\nmov [rsi+0x20], rax\npush rax\npop rbx\nhlt`);
+  // IRETQ's pops at CPL 3 are user accesses: SMAP does not apply to them
+  addSys('SMAP: iretq at CPL 3 from a user-page stack', `${ring3With(setCr4('smap'), 'u')}\nu: mov rax, rsp\npush 0x900b\npush rax\npushfq\npush 0x9003\nlea rax, [rel v]\npush rax\niretq\nv: mov ebx, 1\nhlt`);
   addSys('#UD: clac at CPL 3', `${ring3With('', 'u')}\nu: clac`);
   addSys('#UD: stac at CPL 3', `${ring3With('', 'u')}\nu: stac`);
   addSys('clac/stac at CPL 0 with CR4.SMAP clear', 'stac\npushfq\nclac\npushfq\npop rax\npop rbx');
@@ -112,10 +114,12 @@ function smapSequences(add: Adder, addSys: Adder): void {
 
 function umipSequences(add: Adder, addSys: Adder): void {
   const stores = ['sgdt [rsi]', 'sidt [rsi+0x10]', 'sldt ax', 'smsw ax', 'str ax', 'sldt [rsi+0x20]', 'smsw [rsi+0x22]', 'str [rsi+0x24]'];
-  addSys('UMIP: SGDT, SIDT, SLDT, SMSW, STR at CPL 0', `${setCr4('umip')}\n${stores.join('\nmov rax, r8\n')}`);
+  // TR as both sides hold it: an available 64-bit TSS at 0x9010 (QEMU keeps TR from earlier sequences)
+  const ltr = 'mov rax, 0x000089000000ffff\nmov [0x9010], rax\nmov ax, 0x9010\nltr ax';
+  addSys('UMIP: SGDT, SIDT, SLDT, SMSW, STR at CPL 0', `${ltr}\n${setCr4('umip')}\n${stores.join('\nmov rax, r8\n')}`);
   for (const s of stores) addSys(`#GP(0): ${s} at CPL 3 with UMIP`, `${ring3With(setCr4('umip'), 'u')}\nu: mov rax, r8\n${s}\nhlt`);
   addSys('#GP(0): sgdt to an unmapped page at CPL 3 with UMIP (checked before the operand)', `${ring3With(setCr4('umip'), 'u')}\nu: sgdt [0x40000]`);
-  add('SGDT, SIDT, SLDT, SMSW, STR at CPL 3 without UMIP', `${ring3With('', 'u')}\nu: ${stores.join('\nmov rax, r8\n')}\nhlt`);
+  add('SGDT, SIDT, SLDT, SMSW, STR at CPL 3 without UMIP', `${ring3With(ltr, 'u')}\nu: ${stores.join('\nmov rax, r8\n')}\nhlt`);
 }
 
 function fsgsbaseSequences(add: Adder, addSys: Adder): void {
