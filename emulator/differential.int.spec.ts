@@ -5,7 +5,7 @@ import { followOracle, RESULT_SYNC_RULES } from '../harness/sync-rules.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import { GPR_BY_ENCODING, GPR_NAMES, type MachineState, SEGMENT_NAMES } from '../contracts/machine-state.js';
 import { buildTestMachine, LAYOUT, SELECTORS } from '../contracts/test-machine.js';
-import { modelForQemuCpu, QEMU64_EXTENDED_CPU } from './cpu/cpu-model.js';
+import { modelForQemuCpu, QEMU64_EXTENDED_CPU, QEMU64_SYSTEM_CPU } from './cpu/cpu-model.js';
 import { EmulatorTarget } from './emulator-target.js';
 import { ALL_ROWS } from './isa/table.js';
 import { nasm } from './test-support/nasm.js';
@@ -14,6 +14,7 @@ import { x87Sequences } from './test-support/sequences-x87.js';
 import { systemRowSequences } from './test-support/sequences-system-rows.js';
 import { msrSequences } from './test-support/sequences-msr.js';
 import { cpuidSequences } from './test-support/sequences-cpuid.js';
+import { systemFeatureSequences } from './test-support/sequences-system-features.js';
 import { type SimdSequence, sseSequences } from './test-support/sequences-sse.js';
 
 /**
@@ -30,7 +31,7 @@ interface TargetPair {
   readonly emu: EmulatorTarget;
 }
 
-const CPUS = ['qemu64', QEMU64_EXTENDED_CPU] as const;
+const CPUS = ['qemu64', QEMU64_EXTENDED_CPU, QEMU64_SYSTEM_CPU] as const;
 const pairs = new Map<string, TargetPair>();
 const covered = new Set<number>();
 const masked = new Map<string, number>();
@@ -90,7 +91,7 @@ async function pages(t: { readMemory: EmulatorTarget['readMemory'] }): Promise<U
   return Uint8Array.from([...stack, ...data]);
 }
 
-const all: SimdSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences(), ...msrSequences(), ...cpuidSequences(), ...sseSequences()];
+const all: SimdSequence[] = [...sequences(), ...x87Sequences(), ...systemRowSequences(), ...msrSequences(), ...cpuidSequences(), ...sseSequences(), ...systemFeatureSequences()];
 
 describe(`differential: emulator vs QEMU (${all.length} sequences)`, () => {
   it('has at least 300 sequences', () => {

@@ -7,6 +7,7 @@ import { EmulatorTarget } from './emulator-target.js';
 import { ALL_ROWS } from './isa/table.js';
 import { nasm } from './test-support/nasm.js';
 import { type ProtectedSequence, protectedSequences } from './test-support/sequences-protected.js';
+import { sysenterSequences } from './test-support/sequences-sysenter.js';
 
 /**
  * Protected-mode differential suite: 32-bit sequences on the 32-bit test machine (legacy
@@ -107,7 +108,7 @@ async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
   return undefined;
 }
 
-const all = protectedSequences();
+const all = [...protectedSequences(), ...sysenterSequences()];
 
 describe(`protected mode: emulator vs QEMU (${all.length} sequences)`, () => {
   for (const seq of all) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modelForQemuCpu, QEMU64_EXTENDED_CPU } from './cpu-model.js';
+import { modelForQemuCpu, QEMU64_EXTENDED_CPU, QEMU64_SYSTEM_CPU } from './cpu-model.js';
 
 describe('modelForQemuCpu', () => {
   it('models qemu64 with its optional flags in any order, and nothing else', () => {
@@ -28,5 +28,13 @@ describe('modelForQemuCpu', () => {
     expect(m.cpuid.get('0xd.1')).toEqual([5, 0x240, 0, 0]);
     expect(modelForQemuCpu('qemu64,+xsave')!.cpuid.get('0xd.1')).toEqual([0, 0x240, 0, 0]);
     expect(modelForQemuCpu('qemu64,+xsaveopt')).toBeUndefined(); // QEMU drops it without XSAVE
+  });
+
+  it('sets leaf 7.0 for +fsgsbase, +smep, +smap, +umip and drops +rdpid, +pcid, +invpcid as QEMU 7.2 TCG does (measured)', () => {
+    const m = modelForQemuCpu(QEMU64_SYSTEM_CPU)!;
+    expect(m.cpuid.get('7.0')).toEqual([0, (1 | (1 << 7) | (1 << 20)) >>> 0, 1 << 2, 0]);
+    expect(m.cpuid.get('1')).toEqual(modelForQemuCpu('qemu64')!.cpuid.get('1'));
+    expect([...m.features].sort()).toEqual(['fsgsbase', 'smap', 'smep', 'umip']);
+    expect(modelForQemuCpu('qemu64,+rdpid,+pcid,+invpcid')!.features.size).toBe(0);
   });
 });

@@ -93,10 +93,15 @@ export function qemu64Model(): CpuModel {
 /** The QEMU `-cpu` string of qemu64 with every optional feature the emulator models. */
 export const QEMU64_EXTENDED_CPU = 'qemu64,+popcnt,+movbe,+bmi1,+abm,+rdtscp,+rdrand,+pdpe1gb';
 
+/** qemu64 with the system-level features (SMEP, SMAP, UMIP, FSGSBASE; RDPID, PCID, INVPCID, which TCG drops). */
+export const QEMU64_SYSTEM_CPU = 'qemu64,+smep,+smap,+umip,+fsgsbase,+rdpid,+pcid,+invpcid';
+
 /**
  * QEMU `-cpu qemu64,+FLAG` flags the emulator models: the CPUID bit QEMU 7.2 sets for each
- * (measured with CPUID under TCG) and the instructions it enables. Leaf 7.0 appears only with BMI1
- * (qemu64 reads it as zero otherwise).
+ * (measured with CPUID under TCG) and the features it enables. Leaf 7.0 reads as zero in qemu64
+ * and gains only the bits asked for. `tcgDrops`: QEMU 7.2's TCG does not implement the feature, so
+ * it warns ("TCG doesn't support requested feature") and leaves the CPUID bit clear; the model
+ * accepts the flag and drops it too (the instruction stays #UD, the CR4 bit reserved).
  */
 const QEMU_FLAGS: Readonly<Record<string, QemuFlag>> = {
   popcnt: { leaf: '1', reg: 2, bit: 23, enables: ['popcnt'] },
@@ -111,9 +116,18 @@ const QEMU_FLAGS: Readonly<Record<string, QemuFlag>> = {
   xsave: { leaf: '1', reg: 2, bit: 26, enables: ['xsave'], leaves: [['0xd.0', [0x3, 0x240, 0x240, 0]], ['0xd.1', [0, 0x240, 0, 0]]] },
   xsaveopt: { leaf: '0xd.1', reg: 0, bit: 0, enables: ['xsaveopt'], needs: 'xsave' },
   xgetbv1: { leaf: '0xd.1', reg: 0, bit: 2, enables: ['xgetbv1'], needs: 'xsave' },
+  fsgsbase: { leaf: '7.0', reg: 1, bit: 0, enables: ['fsgsbase'] },
+  smep: { leaf: '7.0', reg: 1, bit: 7, enables: ['smep'] },
+  smap: { leaf: '7.0', reg: 1, bit: 20, enables: ['smap'] },
+  umip: { leaf: '7.0', reg: 2, bit: 2, enables: ['umip'] },
+  rdpid: { tcgDrops: true },
+  pcid: { tcgDrops: true },
+  invpcid: { tcgDrops: true },
 };
 
-interface QemuFlag {
+type QemuFlag = QemuFlagBits | { readonly tcgDrops: true };
+
+interface QemuFlagBits {
   readonly leaf: string;
   readonly reg: 0 | 1 | 2 | 3;
   readonly bit: number;
@@ -152,9 +166,11 @@ export function modelForQemuCpu(cpu: string): CpuModel | undefined {
   const base = qemu64Model();
   const cpuid = new Map(base.cpuid);
   const features = new Set<Feature>();
-  const ordered = [...on].sort((a, b) => Number(QEMU_FLAGS[a]!.needs !== undefined) - Number(QEMU_FLAGS[b]!.needs !== undefined));
+  const needs = (f: string) => { const d = QEMU_FLAGS[f]!; return 'tcgDrops' in d ? undefined : d.needs; };
+  const ordered = [...on].sort((a, b) => Number(needs(a) !== undefined) - Number(needs(b) !== undefined));
   for (const flag of ordered) {
     const def = QEMU_FLAGS[flag]!;
+    if ('tcgDrops' in def) continue;
     if (def.needs !== undefined && !on.has(def.needs)) return undefined;
     for (const [leaf, regs] of def.leaves ?? []) cpuid.set(leaf, [...regs]);
     const regs = [...(cpuid.get(def.leaf) ?? [0, 0, 0, 0])] as [number, number, number, number];

@@ -2,7 +2,7 @@ import { mutants } from '../mutants.js';
 import { BASE_RIP, type Insn, Seg } from '../decode/insn.js';
 import { X87 } from '../fpu/x87-state.js';
 import { SseState } from './sse-state.js';
-import { AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
+import { AC, AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { Access, Mmu } from '../memory/mmu.js';
@@ -23,6 +23,11 @@ export const CR4_PAE = 1 << 5;
 export const CR4_OSFXSR = 1 << 9;
 export const CR4_OSXMMEXCPT = 1 << 10;
 export const CR4_OSXSAVE = 1 << 18;
+export const CR4_UMIP = 1 << 11;
+export const CR4_FSGSBASE = 1 << 16;
+export const CR4_PCIDE = 1 << 17;
+export const CR4_SMEP = 1 << 20;
+export const CR4_SMAP = 1 << 21;
 export const EFER_SCE = 1 << 0;
 export const EFER_LME = 1 << 8;
 export const EFER_LMA = 1 << 10;
@@ -187,7 +192,9 @@ export class Cpu {
   }
 
   setFlags(v: number): void {
+    const changed = this.flagsRest ^ v;
     this.flagsRest = (v & ~ARITH) | FIXED_ONE;
+    if ((changed & AC) !== 0) this.syncSmap();
     this.cc.op = CC.Eager;
     this.cc.eager = v & ARITH;
   }
@@ -233,6 +240,21 @@ export class Cpu {
     this.user = this.cpl === 3;
     // Cached code translations (Machine's fetch fast paths) depend on the mode and CPL.
     this.mmu.generation++;
+    this.syncSmap();
+  }
+
+  /**
+   * Whether SMAP now stops supervisor data accesses to user pages (Mmu.svDataDeny): CR4.SMAP, and
+   * AC clear or CPL 3. At CPL < 3 explicit and implicit supervisor accesses (descriptor tables,
+   * exception frames) follow AC alike; at CPL 3 every supervisor access is implicit and AC does
+   * not count (SDM Vol. 3 §4.6.1; QEMU's cpu_mmu_index_kernel).
+   */
+  syncSmap(): void {
+    const deny = (this.cr4 & CR4_SMAP) !== 0 && (this.cpl === 3 || (this.flagsRest & AC) === 0) ? 1 : 0;
+    if (deny !== this.mmu.svDataDeny) {
+      this.mmu.svDataDeny = deny;
+      this.mmu.generation++;
+    }
   }
 
   /** Push CR0/CR3/CR4/EFER into the MMU (and flush its TLB). */
@@ -242,6 +264,8 @@ export class Cpu {
     m.legacyPaging = m.paging && (this.efer & EFER_LMA) === 0;
     m.wp = (this.cr0 & CR0_WP) !== 0;
     m.nxe = (this.efer & EFER_NXE) !== 0;
+    m.svExecDeny = (this.cr4 & CR4_SMEP) !== 0 ? 1 : 0;
+    this.syncSmap();
     m.root = this.cr3 - (this.cr3 % 4096);
     m.flushTlb();
   }

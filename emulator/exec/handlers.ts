@@ -23,6 +23,8 @@ import * as sys from './system.js';
 import { SSE_HANDLERS } from './sse/index.js';
 import { XSAVE_HANDLERS } from './xsave.js';
 import { BMI1_HANDLERS } from './bmi1.js';
+import { SYSTEM_FEATURE_HANDLERS } from './system-features.js';
+import { sysenter, sysexit } from './sysenter.js';
 
 export type Handler = (c: Cpu, d: Insn) => void;
 
@@ -176,6 +178,9 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...SSE_HANDLERS,
   ...XSAVE_HANDLERS,
   ...BMI1_HANDLERS,
+  ...SYSTEM_FEATURE_HANDLERS,
+  sysenter,
+  sysexit,
 };
 
 /** Handler per row id (the dispatch array); rows whose handler is missing raise #UD. */

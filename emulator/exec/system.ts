@@ -10,6 +10,7 @@ import { type Insn, Opnd, Seg } from '../decode/insn.js';
 import { AF, CF, NT, OF, PF, RF, SF, VM, ZF } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { MSR } from './msrs.js';
+import { checkCr0Transition, checkCr4Transition, checkUmip, cr4FeatureBits } from './system-features.js';
 import { readOp, writeOp } from './operands.js';
 
 export { MSR, rdmsr, readMsr, wrmsr, writeMsr } from './msrs.js';
@@ -51,6 +52,7 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       if ((v & CR0_PG) && !(v & CR0_PE)) throw new GuestFault(Vec.GP, 0);
       if ((v & CR0_PG) && (c.efer & EFER_LME) && !(c.cr4 & CR4_PAE)) throw new GuestFault(Vec.GP, 0);
       if (!(v & CR0_PG) && c.long64) throw new GuestFault(Vec.GP, 0);
+      checkCr0Transition(c, v);
       c.cr0 = v;
       if ((v & CR0_PG) && (c.efer & EFER_LME)) c.efer |= EFER_LMA;
       else if (!(v & CR0_PG)) c.efer &= ~EFER_LMA;
@@ -62,13 +64,15 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       c.cr2 = halvesToSigned(lo, hi);
       return;
     case 3:
+      // Bit 63 (with CR4.PCIDE: keep the TLB entries of the new PCID) is never stored; this TLB has no PCIDs and flushes.
       c.cr3 = (hi & 0xfffff) * 4294967296 + lo;
       c.syncMmu();
       return;
     case 4: {
-      const valid = CR4_VALID | (c.model.features.has('xsave') ? CR4_OSXSAVE : 0);
+      const valid = CR4_VALID | cr4FeatureBits(c.model) | (c.model.features.has('xsave') ? CR4_OSXSAVE : 0);
       if (hi !== 0 || (lo & ~valid) !== 0) throw new GuestFault(Vec.GP, 0);
       if ((c.efer & EFER_LMA) && !(lo & CR4_PAE)) throw new GuestFault(Vec.GP, 0);
+      checkCr4Transition(c, lo);
       c.cr4 = lo >>> 0;
       c.syncMmu();
       return;
@@ -128,14 +132,17 @@ function storePseudoDescriptor(c: Cpu, d: Insn, limit: number, base: number): vo
 }
 
 export function sgdt(c: Cpu, d: Insn): void {
+  checkUmip(c);
   storePseudoDescriptor(c, d, c.gdtrLimit, c.gdtrBase);
 }
 
 export function sidt(c: Cpu, d: Insn): void {
+  checkUmip(c);
   storePseudoDescriptor(c, d, c.idtrLimit, c.idtrBase);
 }
 
 export function smsw(c: Cpu, d: Insn): void {
+  checkUmip(c);
   // Register form writes the operand size (upper CR0 bits included); memory form stores 16 bits.
   if (d.ot[0] === Opnd.Mem) c.write16(c.lin, c.cr0 & 0xffff);
   else c.setReg(d.or[0]!, d.osize, c.cr0 >>> 0, 0);
@@ -153,10 +160,12 @@ export function invlpg(c: Cpu): void {
 }
 
 export function sldt(c: Cpu, d: Insn): void {
+  checkUmip(c);
   writeSelector(c, d, c.ldtr.selector);
 }
 
 export function str(c: Cpu, d: Insn): void {
+  checkUmip(c);
   writeSelector(c, d, c.tr.selector);
 }
 

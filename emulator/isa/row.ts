@@ -12,7 +12,10 @@ export type OpMap = 'one' | '0f' | '0f38' | '0f3a';
 export type SizeRule = 'normal' | 'd64' | 'f64';
 
 /** CPU features a row depends on; rows whose feature the CPU model lacks decode as their fallback or #UD. */
-export type Feature = 'popcnt' | 'lzcnt' | 'bmi1' | 'movbe' | 'rdtscp' | 'rdrand' | 'xsave' | 'xsaveopt' | 'xgetbv1';
+export type Feature = 'popcnt' | 'lzcnt' | 'bmi1' | 'movbe' | 'rdtscp' | 'rdrand' | 'xsave' | 'xsaveopt' | 'xgetbv1' | SystemFeature;
+
+/** CPUID features of the system level: CR4 bits they make writable (cpu/system-features.ts), and their instructions. */
+export type SystemFeature = 'smep' | 'smap' | 'umip' | 'fsgsbase' | 'rdpid' | 'pcid' | 'invpcid';
 
 /** RowOptions.prefix: 'np' is the SDM's "NP", without 66, F2 or F3. */
 export type MandatoryPrefix = 0x66 | 0xf2 | 0xf3 | 'none' | 'np';

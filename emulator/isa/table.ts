@@ -4,10 +4,11 @@ import { SSE_ROWS } from './rows-sse.js';
 import { SSE_INT_ROWS } from './rows-sse-int.js';
 import { XSAVE_ROWS } from './rows-xsave.js';
 import { VEX_ROWS } from './rows-vex.js';
+import { SYSTEM_FEATURE_ROWS } from './rows-system-features.js';
 import type { Feature, IsaRow, OpMap } from './row.js';
 
 /** Every row of every opcode map, ids assigned in table order. */
-export const ALL_ROWS: readonly IsaRow[] = [...ONE_BYTE_ROWS, ...TWO_BYTE_ROWS, ...SSE_ROWS, ...SSE_INT_ROWS, ...THREE_BYTE_ROWS, ...XSAVE_ROWS, ...VEX_ROWS].map((r, id) => {
+export const ALL_ROWS: readonly IsaRow[] = [...ONE_BYTE_ROWS, ...TWO_BYTE_ROWS, ...SSE_ROWS, ...SSE_INT_ROWS, ...THREE_BYTE_ROWS, ...XSAVE_ROWS, ...VEX_ROWS, ...SYSTEM_FEATURE_ROWS].map((r, id) => {
   r.id = id;
   return r;
 });

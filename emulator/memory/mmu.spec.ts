@@ -81,6 +81,35 @@ describe('Mmu 4-level paging', () => {
     expect(mmu.translate(0x1000, Access.Write, false)).toBe(0xa000); // supervisor ignores R/W without CR0.WP
   });
 
+  it('SMEP and SMAP (SDM Vol. 3 §4.6.1): supervisor fetch and data access to user pages, on a walk and on a TLB hit', () => {
+    const { mmu, put } = setup();
+    put(0x1000, 0x2000n | P | RW | US);
+    put(0x2000, 0x3000n | P | RW | US);
+    put(0x3000, 0x4000n | P | RW | US);
+    put(0x4000 + 8, 0xa000n | P | RW | US | D); // 0x1000: user page
+    put(0x4000 + 16, 0xb000n | P | RW | D); // 0x2000: supervisor page
+    expect(mmu.translate(0x1000, Access.Exec, false)).toBe(0xa000); // cached, SMEP off
+    mmu.svExecDeny = 1;
+    expect(pf(() => mmu.translate(0x1000, Access.Exec, false))).toEqual({ code: 0x11, address: 0x1000 }); // TLB hit
+    mmu.flushTlb();
+    expect(pf(() => mmu.translate(0x1004, Access.Exec, false))).toEqual({ code: 0x11, address: 0x1004 }); // walk
+    expect(mmu.translate(0x1000, Access.Exec, true)).toBe(0xa000); // user fetches are not SMEP's
+    expect(mmu.translate(0x2000, Access.Exec, false)).toBe(0xb000);
+    mmu.nxe = false;
+    expect(pf(() => mmu.translate(0x5000, Access.Exec, false)).code).toBe(0x10); // I/D with SMEP alone
+    mmu.nxe = true;
+    expect(mmu.translate(0x1008, Access.Write, false)).toBe(0xa008); // cached, SMAP off
+    mmu.svDataDeny = 1;
+    expect(pf(() => mmu.translate(0x1008, Access.Write, false))).toEqual({ code: 0x3, address: 0x1008 });
+    expect(pf(() => mmu.translate(0x1008, Access.Read, false))).toEqual({ code: 0x1, address: 0x1008 });
+    mmu.flushTlb();
+    expect(pf(() => mmu.translate(0x1010, Access.Read, false))).toEqual({ code: 0x1, address: 0x1010 });
+    expect(mmu.translate(0x1010, Access.Write, true)).toBe(0xa010);
+    expect(mmu.translate(0x2010, Access.Write, false)).toBe(0xb010);
+    mmu.svDataDeny = 0;
+    expect(mmu.translate(0x1010, Access.Read, false)).toBe(0xa010);
+  });
+
   it('faults on reserved bits above MAXPHYADDR and on XD without EFER.NXE', () => {
     const { mmu, put } = setup();
     put(0x1000, 0x2000n | P | RW | (1n << 45n));

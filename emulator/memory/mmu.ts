@@ -38,7 +38,7 @@ export interface PagingFeatures {
 /**
  * Linear → physical translation: 4-level paging (4 KiB / 2 MiB / 1 GiB), accessed/dirty bits
  * written as the walk proceeds (upper levels when found present, the leaf after the permission
- * checks, as QEMU does), U/S, R/W with CR0.WP, NX with EFER.NXE, reserved-bit faults.
+ * checks, as QEMU does), U/S, R/W with CR0.WP, NX with EFER.NXE, SMEP and SMAP, reserved-bit faults.
  * A direct-mapped TLB caches 4 KiB translations and the combined permissions.
  * Linear addresses are numbers holding the signed (sign-extended) 64-bit value.
  */
@@ -48,6 +48,15 @@ export class Mmu {
   legacyPaging = false;
   wp = false;
   nxe = false;
+  /**
+   * 1 (the TLB's user bit) when supervisor data accesses to user pages fault: CR4.SMAP with AC clear,
+   * or any supervisor access at CPL 3 (all implicit; QEMU's MMU_KSMAP_IDX). 0 otherwise. Whoever
+   * changes it bumps `generation` (Cpu.syncSmap), since page caches outside the TLB keep checked
+   * translations.
+   */
+  svDataDeny = 0;
+  /** 1 when supervisor instruction fetches from user pages fault (CR4.SMEP), else 0. */
+  svExecDeny = 0;
   /** Physical address of the PML4 table. */
   root = 0;
   private readonly tlbTag = new Float64Array(TLB_SIZE).fill(NaN);
@@ -91,9 +100,9 @@ export class Mmu {
     if (this.tlbTag[i] === vpn) {
       const f = this.tlbBits[i]!;
       let ok: boolean;
-      if (access === Access.Read) ok = !user || (f & TLB_US) !== 0;
-      else if (access === Access.Write) ok = (f & TLB_DIRTY) !== 0 && (user ? (f & 3) === 3 : (f & TLB_RW) !== 0 || !this.wp);
-      else ok = (f & TLB_NX) === 0 && (!user || (f & TLB_US) !== 0);
+      if (access === Access.Read) ok = user ? (f & TLB_US) !== 0 : (f & this.svDataDeny) === 0;
+      else if (access === Access.Write) ok = (f & TLB_DIRTY) !== 0 && (user ? (f & 3) === 3 : ((f & TLB_RW) !== 0 || !this.wp) && (f & this.svDataDeny) === 0);
+      else ok = (f & TLB_NX) === 0 && (user ? (f & TLB_US) !== 0 : (f & this.svExecDeny) === 0);
       if (ok) return this.tlbPhys[i]! + (lin & 0xfff);
     }
     return this.walk(lin, access, user, vpn, i, true);
@@ -140,6 +149,8 @@ export class Mmu {
       }
       // Permission checks (SDM Vol. 3 §4.6).
       if (user && !us) this.pageFault(lin, access, user, PF_P);
+      // SMEP and SMAP: supervisor fetches, and data accesses while SMAP applies, to a user page.
+      if (!user && us && (access === Access.Exec ? this.svExecDeny : this.svDataDeny)) this.pageFault(lin, access, user, PF_P);
       if (access === Access.Write && !rw && (user || this.wp)) this.pageFault(lin, access, user, PF_P);
       if (access === Access.Exec && nx) this.pageFault(lin, access, user, PF_P);
       if (effects) {
@@ -172,7 +183,9 @@ export class Mmu {
     let code = bits;
     if (access === Access.Write) code |= PF_W;
     if (user) code |= PF_U;
-    if (access === Access.Exec && this.nxe) code |= PF_ID;
+    // QEMU 7.2 (mmu_translate) sets I/D on every fetch fault when NXE or SMEP is on; the SDM says
+    // the same for PAE/4-level paging with either.
+    if (access === Access.Exec && (this.nxe || this.svExecDeny)) code |= PF_ID;
     throw new GuestFault(Vec.PF, code, lin);
   }
 }

@@ -1,8 +1,8 @@
-import { QEMU64_EXTENDED_CPU } from '../cpu/cpu-model.js';
+import { QEMU64_EXTENDED_CPU, QEMU64_SYSTEM_CPU } from '../cpu/cpu-model.js';
 import type { SystemSequence } from './sequences-system-rows.js';
 
 /**
- * CPUID leaf by leaf against QEMU, under both `-cpu` strings the suite runs: every basic leaf up
+ * CPUID leaf by leaf against QEMU, under every `-cpu` string the suite runs: every basic leaf up
  * to past the maximum, the hypervisor range (Linux's hypervisor_cpuid_base reads 0x40000000 at
  * boot: the first boot mismatch after the MSRs), the extended leaves past xlevel, and the
  * subleaves of the leaves that have them. Each probe is three instructions and the registers are
@@ -34,6 +34,7 @@ export function cpuidSequences(): SystemSequence[] {
     const name = `cpuid leaves 0x${chunk[0]![0].toString(16)}..0x${chunk.at(-1)![0].toString(16)}`;
     out.push({ name: `${name} (qemu64)`, asm });
     out.push({ name: `${name} (extended model)`, asm, cpu: QEMU64_EXTENDED_CPU });
+    out.push({ name: `${name} (system features)`, asm, cpu: QEMU64_SYSTEM_CPU });
   }
   return out;
 }

@@ -7,8 +7,9 @@
  *  - invalid64 / '(bad)': #UD in 64-bit mode, nothing to compare but the exception.
  *  - privileged (IN/OUT/INS/OUTS, HLT, MOV CRn/DRn, LGDT, WRMSR…): the fragment is not an OS.
  *  - feature rows (POPCNT, LZCNT, TZCNT, MOVBE, BMI1's VEX rows…): generated only when the CPU model
- *    compared has the feature (`--cpu qemu64,+bmi1`); RDTSCP and RDRAND never (nondeterministic), nor
- *    the XSAVE rows (CR4.OSXSAVE is clear on the test machine; exec/xsave.int.spec.ts covers them).
+ *    compared has the feature (`--cpu qemu64,+bmi1`, `+smap`: CLAC/STAC); RDTSCP, RDRAND and RDPID
+ *    never (nondeterministic), nor the XSAVE and FSGSBASE rows (CR4.OSXSAVE and CR4.FSGSBASE are
+ *    clear on the test machine; exec/xsave.int.spec.ts and the differential suite cover them).
  *  - J operands (Jcc, JMP/CALL rel, LOOP, JRCXZ): leave the fragment.
  *  - control flow and interrupts: CALL/JMP indirect, far CALL/JMP, RET/RETF/IRET, INT/INT3/INT1,
  *    SYSCALL/SYSRET: leave the fragment (or need a return address we do not model).
@@ -46,6 +47,7 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   callf: 'control flow leaves the fragment', jmpf: 'control flow leaves the fragment',
   int: 'interrupt leaves the fragment', int3: 'interrupt leaves the fragment', int1: 'interrupt leaves the fragment',
   syscall: 'system call leaves the fragment', sysret: 'system call leaves the fragment',
+  sysenter: 'system call leaves the fragment', sysexit: 'system call leaves the fragment',
   mov_to_sreg: 'segment load', pop_sreg: 'segment load', push_sreg: 'segment registers belong to the test machine',
   sldt: 'system state', str: 'system state', smsw: 'system state', sgdt: 'system state', sidt: 'system state',
   cli: 'changes interrupt delivery', sti: 'changes interrupt delivery',
@@ -64,6 +66,9 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   rdtscp: 'non-deterministic (sync rule)', rdrand: 'non-deterministic (sync rule)',
   xsave: 'XSAVE state: CR4.OSXSAVE is clear on the test machine', xrstor: 'XSAVE state: CR4.OSXSAVE is clear on the test machine',
   xsaveopt: 'XSAVE state: CR4.OSXSAVE is clear on the test machine', xgetbv: 'XSAVE state: CR4.OSXSAVE is clear on the test machine',
+  rdfsbase: 'CR4.FSGSBASE is clear on the test machine', rdgsbase: 'CR4.FSGSBASE is clear on the test machine',
+  wrfsbase: 'CR4.FSGSBASE is clear on the test machine', wrgsbase: 'CR4.FSGSBASE is clear on the test machine',
+  rdpid: 'non-deterministic (TSC_AUX; QEMU 7.2 TCG has no RDPID)',
 };
 
 /** SIMD rows without an XMM/MMX operand. */
