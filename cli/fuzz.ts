@@ -51,7 +51,10 @@ reported separately and do not count.
                        protected32: 32-bit code on the 32-bit test machine (legacy protected mode,
                        paging off), compared on the 32-bit register view; runs alone (not mixed with
                        64-bit families), keystone only (no --raw), each case on its own (no --batch:
-                       the guest-side batch runner is 64-bit code)
+                       the guest-side batch runner is 64-bit code);
+                       real16: 16-bit code in real mode on the real-mode test machine (CS 1000,
+                       SS 0800, DS=ES 2000; exceptions and INT n through the IVT), segment
+                       registers compared too; runs alone, keystone only, case by case
   --workers N          worker threads, each with its own QEMU (default: cores, at most 8)
   --dut SPEC           system under test: ${DUT_HELP} (default emulator)
   --inject NAME        plant a bug in the emulator (repeatable):
@@ -148,7 +151,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
     throw new UsageError(`--family: ${(err as Error).message}`);
   }
   const legacyMode = generationMode !== 'long64';
-  if (legacyMode && v.raw === true) throw new UsageError(`--raw encodes 64-bit code only; run --family ${generationMode} without --raw (it assembles with keystone in 32-bit mode)`);
+  if (legacyMode && v.raw === true) throw new UsageError(`--raw encodes 64-bit code only; run --family ${generationMode} without --raw (it assembles with keystone in ${generationMode === 'real16' ? 16 : 32}-bit mode)`);
   const lengthText = str('length') ?? '1-10';
   const lm = /^(\d+)-(\d+)$/.exec(lengthText) ?? /^(\d+)$/.exec(lengthText);
   const length: [number, number] = lm ? [Number(lm[1]), Number(lm[2] ?? lm[1])] : [0, 0];
@@ -248,7 +251,7 @@ export async function runFuzz(s: FuzzSettings): Promise<{ result: CampaignResult
       rowNames: describeRow,
       // known divergences are reported as found (grouped by their entry); minimizing them again only costs time
       suppressions,
-      // the coverage denominator: the rows the campaign's families can generate (any encoder; protected32 is keystone only)
+      // the coverage denominator: the rows the campaign's families can generate (any encoder; protected32 and real16 are keystone only)
       // (rows that need a CPU feature count when --cpu has it)
       totalRows: Math.max(...(['raw', 'keystone'] as const).map((e) => generatableRows(families.length ? parseFamilies(families) : undefined, e, cpuFeatures(str('cpu'))).length)),
       generatableRows: generatableRows(families.length ? parseFamilies(families) : undefined, v.raw === true ? 'raw' : 'keystone', cpuFeatures(str('cpu'))).map((r) => r.id),

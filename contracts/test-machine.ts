@@ -112,6 +112,11 @@ export interface TestMachine {
   readonly trampoline: MemoryRegion;
   /** Where exceptions land: index = vector for 0–31, then the shared stop of vectors 32–255. */
   readonly exceptionStops: readonly bigint[];
+  /**
+   * Where a block run stops at the end (default [LAYOUT.blockEnd]). A gdb stub's breakpoints are
+   * linear addresses, the emulator's stops RIPs: they differ when CS has a base (real mode).
+   */
+  readonly blockEndStops?: readonly bigint[];
 }
 
 function putQword(buf: Uint8Array, offset: number, value: bigint): void {
@@ -255,14 +260,19 @@ export interface ExceptionInfo {
 export async function classifyException(
   state: MachineState,
   readStack: (addr: bigint, length: number) => Promise<Uint8Array>,
-  /** Stack slot width of the exception frame: 8 in IA-32e mode, 4 through a 32-bit gate. */
-  slot: 4 | 8 = 8,
+  /** Stack slot width of the exception frame: 8 in IA-32e mode, 4 through a 32-bit gate, 2 through the real-mode IVT. */
+  slot: 2 | 4 | 8 = 8,
 ): Promise<ExceptionInfo | undefined> {
   const offset = state.rip - LAYOUT.handlers;
   const stops = BigInt(LAYOUT.sharedVectorsFrom + 1);
   if (offset < 0n || offset >= stops * LAYOUT.handlerStride || offset % LAYOUT.handlerStride !== 0n) return undefined;
   // 32 stands for "some vector from 32 up" (software INT n or an external interrupt)
   const vector = Number(offset / LAYOUT.handlerStride);
+  if (slot === 2) {
+    // real mode (SDM Vol. 3 §20.1.4): FLAGS, CS, IP pushed at SS:SP (base = SS·16: QEMU's stub shows no bases), never an error code
+    const frame = await readStack(BigInt(state.seg.ss.selector) * 16n + (state.gpr.rsp & 0xffffn), 2);
+    return { vector, rip: BigInt(frame[0]! | (frame[1]! << 8)) };
+  }
   const hasError = ERROR_CODE_VECTORS.has(vector);
   const frame = await readStack(state.gpr.rsp, 2 * slot);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);

@@ -18,9 +18,11 @@ export const CaseSchema = z.object({
   /**
    * The CPU mode and test machine the case runs on: long64 (the default) is 64-bit code on the
    * 64-bit machine (contracts/test-machine.ts); protected32 is 32-bit code in legacy protected
-   * mode on the 32-bit machine (contracts/test-machine-32.ts), compared on the 32-bit register view.
+   * mode on the 32-bit machine (contracts/test-machine-32.ts), compared on the 32-bit register view;
+   * real16 is 16-bit code in real mode on the real-mode machine (contracts/test-machine-16.ts), its
+   * FS/GS bases those of the selectors fsBase/16 and gsBase/16.
    */
-  mode: z.enum(['long64', 'protected32']).optional(),
+  mode: z.enum(['long64', 'protected32', 'real16']).optional(),
   /** Code placed at the test machine's code address. */
   code: hexBytes,
   /** The assembly the code came from, one instruction per line (informational). */
@@ -68,7 +70,10 @@ export type CaseMode = NonNullable<Case['mode']>;
 export const caseMode = (c: Pick<Case, 'mode'>): CaseMode => c.mode ?? 'long64';
 
 /** The width of the case's code, for decoding it. */
-export const caseCodeBits = (c: Pick<Case, 'mode'>): 32 | 64 => (caseMode(c) === 'long64' ? 64 : 32);
+export const caseCodeBits = (c: Pick<Case, 'mode'>): 16 | 32 | 64 => {
+  const mode = caseMode(c);
+  return mode === 'long64' ? 64 : mode === 'protected32' ? 32 : 16;
+};
 export type CaseJson = z.input<typeof CaseSchema>;
 
 export class CaseFileError extends Error {

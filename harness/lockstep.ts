@@ -3,6 +3,7 @@ import type { ExecutionTarget, StopReason } from '../contracts/execution-target.
 import type { MachineState, MemoryRegion } from '../contracts/machine-state.js';
 import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../contracts/test-machine.js';
 import { buildTestMachine32, LAYOUT32, registerView32 } from '../contracts/test-machine-32.js';
+import { buildTestMachine16 } from '../contracts/test-machine-16.js';
 import { decodeOne, type DecodedInstruction } from './asm/decode.js';
 import { compareMemory, compareStates, type FieldDiff, type MemoryDiff } from './compare.js';
 import { followOracle } from './sync-rules.js';
@@ -58,8 +59,9 @@ export function comparedRegions(c: Case): Array<{ addr: bigint; length: number }
   return [...c.memory.map((m) => ({ addr: m.addr, length: m.bytes.length })), { addr: LAYOUT.stackTop - 0x1000n, length: 0x1000 }];
 }
 
-/** The test machine of the case's mode: the 64-bit one, or the 32-bit one (legacy protected mode, paging off). */
+/** The test machine of the case's mode: the 64-bit one, the 32-bit one (legacy protected mode, paging off), or the real-mode one. */
 export function machineForCase(c: Case): TestMachine {
+  if (caseMode(c) === 'real16') return buildTestMachine16({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags, fsBase: c.fsBase, gsBase: c.gsBase });
   if (caseMode(c) === 'protected32') {
     const m = buildTestMachine32({ code: c.code, memory: c.memory, regs: c.regs, rflags: c.rflags });
     return { ...m, caseMemory: [{ addr: LAYOUT32.code, bytes: c.code }, ...c.memory] };
@@ -151,7 +153,7 @@ export class LockstepRunner {
     await Promise.all(
       [this.reference, this.dut].map(async (t) => {
         // the scrubber's guest loop is 64-bit code, for targets in the 64-bit machine
-        if (!(mode === 'long64' && this.systemLoaded.get(t) !== 'protected32' && this.scrubber && (await this.scrubber(t)))) await t.writeMemory(SCRUBBED.addr, new Uint8Array(SCRUBBED.length), 'phys');
+        if (!(mode === 'long64' && (this.systemLoaded.get(t) ?? 'long64') === 'long64' && this.scrubber && (await this.scrubber(t)))) await t.writeMemory(SCRUBBED.addr, new Uint8Array(SCRUBBED.length), 'phys');
       }),
     );
   }
@@ -184,7 +186,7 @@ export class LockstepRunner {
   /** Both targets to the end; undefined when they differ (the caller then steps to locate it). */
   private async runBlock(c: Case, machine: TestMachine): Promise<LockstepResult | undefined> {
     await this.resetBoth(c, machine);
-    const stops = [LAYOUT.blockEnd, ...machine.exceptionStops];
+    const stops = [...(machine.blockEndStops ?? [LAYOUT.blockEnd]), ...machine.exceptionStops];
     const [rs, ds] = await Promise.all([this.reference.runUntil(stops, c.maxSteps), this.dut.runUntil(stops, c.maxSteps)]);
     if (rs.kind !== ds.kind) return undefined;
     // A budget means wall-clock time to a gdb stub's continue but retired instructions to the
@@ -218,7 +220,7 @@ export class LockstepRunner {
   }
 
   private instructionAt(c: Case, rip: bigint): DecodedInstruction | undefined {
-    const off = rip - LAYOUT.code;
+    const off = rip - codeAddress(c);
     if (off < 0n || off >= BigInt(c.code.length)) return undefined;
     const ins = decodeOne(c.code.subarray(Number(off), Number(off) + 15), rip, caseCodeBits(c));
     return ins.invalid ? undefined : ins;
@@ -273,8 +275,14 @@ export class LockstepRunner {
   }
 }
 
-/** Exception frames: 8-byte slots in IA-32e mode, 4-byte ones through the 32-bit machine's gates. */
-const frameSlot = (c: Case): 4 | 8 => (caseMode(c) === 'long64' ? 8 : 4);
+/** Exception frames: 8-byte slots in IA-32e mode, 4-byte ones through the 32-bit machine's gates, 2-byte ones through the IVT. */
+const frameSlot = (c: Case): 2 | 4 | 8 => {
+  const mode = caseMode(c);
+  return mode === 'long64' ? 8 : mode === 'protected32' ? 4 : 2;
+};
+
+/** The RIP of the case's first instruction: LAYOUT.code, or offset 0 in real mode's CS (base LAYOUT.code). */
+export const codeAddress = (c: Case): bigint => (caseMode(c) === 'real16' ? 0n : LAYOUT.code);
 
 /** Conservative: anything with a memory operand, a push/call, or a string store may write memory. */
 function writesMemory(ins: DecodedInstruction | undefined): boolean {

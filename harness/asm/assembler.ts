@@ -262,12 +262,16 @@ function compareOperand(src: SrcOperand, ins: Instruction, i: number): string | 
         if (mod(disp, bits) !== want) return `operand ${i + 1}: rip displacement ${hex(src.disp)} encoded as ${hex(mod(disp - ins.nextIP, 32))}`;
       } else {
         const addr32 = [base, index].some((r) => r !== undefined && /^(e..|r\d+d)$/.test(r));
-        const bits = addr32 ? 32 : 64;
+        // 16-bit addressing: registers BX/BP/SI/DI, or [disp16] (a 2-byte displacement without them)
+        const addr16 = [base, index].some((r) => r !== undefined && /^(bx|bp|si|di)$/.test(r)) || (base === undefined && index === undefined && ins.memoryDisplSize === 2);
+        const bits = addr16 ? 16 : addr32 ? 32 : 64;
         if (!fits(src.disp, bits)) return `operand ${i + 1}: displacement ${hex(src.disp)} does not fit ${bits} bits`;
         if (mod(src.disp, bits) !== mod(disp, bits)) return `operand ${i + 1}: displacement ${hex(src.disp)} encoded as ${hex(mod(disp, bits))}`;
       }
       const seg = ins.segmentPrefix === Register.None ? undefined : regName(ins.segmentPrefix);
-      if (src.seg !== seg && !(src.seg === 'ds' && seg === undefined)) return `operand ${i + 1}: segment ${src.seg ?? 'none'} decoded as ${seg ?? 'none'}`;
+      // keystone drops a DS override as redundant, even where the default segment is SS ([bp…], [esp…]): a different access
+      const ssDefault = base !== undefined && /^e?(bp|sp)$/.test(base);
+      if (src.seg !== seg && !(src.seg === 'ds' && seg === undefined && !ssDefault)) return `operand ${i + 1}: segment ${src.seg ?? 'none'} decoded as ${seg ?? 'none'}`;
       if (src.size !== undefined) {
         const sz = MemorySizeExt.size(ins.memorySize);
         if (sz !== 0 && sz !== src.size) return `operand ${i + 1}: memory size ${src.size} decoded as ${sz}`;
@@ -286,6 +290,8 @@ export function compareInstruction(src: SrcInstruction, ins: Instruction): strin
   const n = ins.opCount;
   const mnemonicOk =
     want === got ||
+    // the alias is the 64-bit reading (pushf → pushfq); in 16-bit code the plain name is the 16-bit form
+    src.mnemonic === got ||
     (want === 'movsx' && got === 'movsxd') ||
     (want === 'int' && got === 'int3' && ops.length === 1 && ops[0]!.kind === 'imm' && ops[0]!.value === 3n);
   if (!mnemonicOk) return `mnemonic ${src.mnemonic} decoded as ${got}`;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { initAssembler } from '../asm/assembler.js';
 import { fastProgramArbitrary, type GeneratedProgram } from '../generate/program.js';
-import { FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family } from '../generate/row-catalog.js';
+import { codeBitsOf, FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family } from '../generate/row-catalog.js';
 import { assemblePrograms, failedInKeystone, type ProgramToAssemble } from '../generate/assemble-many.js';
 import { assembleProgram, encodeRawProgram, type AssemblyOutcome } from '../generate/to-case.js';
 import { caseSeed, type CaseSource, type GeneratedCase, type WorkerConfig } from './protocol.js';
@@ -38,10 +38,11 @@ export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' 
   const features = cpuFeatures(config.cpuModel);
   // the same programs as `programArbitrary` (seeded identically), minus shrinking bookkeeping
   const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder, ...(features.size ? { features } : {}) });
-  // 32-bit programs: one checked keystone call each, with the 32-bit assembler (assemble-many's
-  // shared passes and encoding cache are for 64-bit code)
-  if (modeOfFamilies(families) === 'protected32') {
-    const ks32 = initAssembler(32);
+  // 32- and 16-bit programs: one checked keystone call each, with the assembler of their width
+  // (assemble-many's shared passes and encoding cache are for 64-bit code)
+  const mode = modeOfFamilies(families);
+  if (mode !== 'long64') {
+    const ks32 = initAssembler(codeBitsOf(mode));
     return async (index) => {
       const program = fc.sample(arbitrary, { seed: caseSeed(config.seed, index), numRuns: 1 })[0]!;
       return generatedCase(assembleProgram(program, `${config.seed}-${index}`, await ks32));

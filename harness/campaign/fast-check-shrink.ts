@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Case } from '../../corpus/case-schema.js';
 import { programArbitrary } from '../generate/program.js';
-import { modeOfFamilies, parseFamilies } from '../generate/row-catalog.js';
+import { codeBitsOf, modeOfFamilies, parseFamilies } from '../generate/row-catalog.js';
 import { initAssembler } from '../asm/assembler.js';
 import { assembleProgram, encodeRawProgram } from '../generate/to-case.js';
 import { BudgetedPredicate, type StillFails } from '../minimize/budgeted-predicate.js';
@@ -31,8 +31,9 @@ export async function shrinkWithFastCheck(
   const encoder = config.raw ? 'raw' : 'keystone';
   const families = config.families?.length ? parseFamilies(config.families) : undefined;
   const arbitrary = programArbitrary({ families, length: [config.length[0], config.length[1]], encoder });
-  // 32-bit programs are assembled by keystone in 32-bit mode
-  const ks = modeOfFamilies(families) === 'protected32' ? await initAssembler(32) : undefined;
+  // 32- and 16-bit programs are assembled by keystone in their mode
+  const mode = modeOfFamilies(families);
+  const ks = mode !== 'long64' ? await initAssembler(codeBitsOf(mode)) : undefined;
   const id = `${config.seed}-${index}`;
   // past the budget every candidate "passes", so the shrinker stops descending at once
   const predicate = new BudgetedPredicate(stillFails, budget, deadline);

@@ -20,6 +20,7 @@ import type { PrefixChoice } from './prefixes.js';
 import { registerName, type RegisterOperand, type SimdRegister } from './registers.js';
 import { canonicalRegister, type SrcInstruction, type SrcOperand } from '../asm/operands.js';
 import { textMnemonic } from './row-catalog.js';
+import { realBase, resolveRealMemoryOperand, type RealSegments } from './memory-operand-16.js';
 
 export type GeneratedOperand =
   | { readonly kind: 'reg'; readonly reg: RegisterOperand }
@@ -40,6 +41,8 @@ export interface GeneratedInstruction {
   readonly prefixes: PrefixChoice;
   /** 32-bit code (the protected32 family): string pointers are ESI/EDI. */
   readonly legacy?: boolean;
+  /** 16-bit real-mode code (the real16 family): string pointers are SI/DI. */
+  readonly real?: boolean;
 }
 
 export interface Interval {
@@ -60,9 +63,17 @@ export interface ProgramState extends AddressingState {
   repIterations: number;
   /** RBP holds the frame pointer an ENTER made (a LEAVE then needs no pin). */
   framePointer: boolean;
-  /** 32-bit code: 32-bit addresses and stack slots (the protected32 family). */
+  /** 32-bit code: 32-bit addresses and stack slots (the protected32 family); also set for real16. */
   readonly legacy?: boolean;
+  /**
+   * 16-bit real-mode code (the real16 family): memory operands are offsets in their segment
+   * (memory-operand-16.ts), string pointers and XLAT's BX offsets in DS/ES, SP and BP in SS.
+   */
+  readonly real?: RealSegments;
 }
+
+/** Linear base of SS in real16 programs: SP and BP values are offsets from it. */
+export const REAL_STACK_BASE = 0x8000n;
 
 /**
  * The stack bytes a case zeroes and compares: 1 KiB around the initial RSP, 0x300 below it for
@@ -92,6 +103,8 @@ export const RBP = 5;
 export const RSI = 6;
 export const RDI = 7;
 const SREG = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
+/** The segments real16 programs load, by Sreg number (DS, SS and CS are never loaded: every access needs them). */
+const LOADABLE_SEGMENTS: Partial<Record<number, 'es' | 'fs' | 'gs'>> = { 0: 'es', 4: 'fs', 5: 'gs' };
 
 /** The full register an operand writes (AH → RAX). */
 export function registerNumber(r: RegisterOperand): number {
@@ -158,6 +171,8 @@ function between(lo: bigint, hi: bigint, fraction: number): bigint {
 function stringSpan(s: ProgramState): Interval {
   const lo = s.window.start - STRING_REACH;
   const hi = s.window.start + BigInt(s.window.length) + STRING_REACH;
+  // real mode: SI/DI are offsets in DS/ES (one base, the data page's): never past the segment's 64 KiB
+  if (s.real) return { lo: lo < s.real.ds ? s.real.ds : lo, hi: hi > s.real.ds + 0x10000n ? s.real.ds + 0x10000n : hi };
   const codePageEnd = LAYOUT.code + 0x1000n;
   return { lo: lo < codePageEnd ? codePageEnd : lo, hi: hi > LAYOUT.unmapped ? LAYOUT.unmapped : hi };
 }
@@ -208,7 +223,8 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
       span, noRex: c.noRex, window: s.window, absoluteAllowed: s.absoluteAllowed || row.operands[i]?.kind === Kind.O,
       align: simdAligned ? 16 : align, misalign, legacy: s.legacy,
     };
-    const r = accessesNothing(row) ? unaccessedMemoryOperand(o.choice, s, options) : resolveMemoryOperand(o.choice, s, options);
+    const r = s.real ? resolveRealMemoryOperand(o.choice, s, options, s.real)
+      : accessesNothing(row) ? unaccessedMemoryOperand(o.choice, s, options) : resolveMemoryOperand(o.choice, s, options);
     for (const [reg, v] of r.pins) setPin(s, undo, reg, v);
     // keystone refuses a size on MMX PUNPCKLxx's m32 (and FXSAVE's m512)
     const unsized = row.handler === 'lea' || row.handler === 'fxsave' || (row.operands[i]?.kind === Kind.Q && o.size === 4);
@@ -223,13 +239,17 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   // operand, and the operand's own bits. Bits above a 16/32-bit offset register are ignored.
   if (row.handler === 'bt' && hasMemory && operands[1]?.kind === 'reg' && operands[0]?.kind === 'mem') {
     const m = operands[0].mem;
-    const target = m.address + (m.segment ? s.segmentBases[m.segment] : 0n);
+    const segBase = s.real ? realBase(s.real, m.segment) : m.segment ? s.segmentBases[m.segment] ?? 0n : 0n;
+    const target = m.address + segBase;
     const unit = BigInt(c.opSize);
     const bits = unit * 8n;
     const width = c.opSize * 8;
-    const end = s.window.start + BigInt(s.window.length) - unit;
+    // real mode: the unit's offset wraps at 64 KiB, so only the part of the window inside the segment
+    const windowEnd = s.window.start + BigInt(s.window.length);
+    const end = (s.real && segBase + 0x10000n < windowEnd ? segBase + 0x10000n : windowEnd) - unit;
+    const start = s.real && segBase > s.window.start ? segBase : s.window.start;
     // units of the window relative to the operand, within what a signed width-bit offset can name
-    const kLo = -floorDiv(target - s.window.start, unit);
+    const kLo = -floorDiv(target - start, unit);
     const kHi = floorDiv(end - target, unit);
     const reach = (1n << BigInt(width - 1)) / bits;
     const lo = kLo < -reach ? -reach : kLo;
@@ -239,7 +259,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     const value = c.opSize === 8 ? offset : offset | (BigInt.asUintN(64 - width, c.pointers.upperBits) << BigInt(width));
     const accessOk = (v: bigint): boolean => {
       const a = target + floorDiv(BigInt.asIntN(width, v), bits) * unit;
-      return a >= s.window.start && a <= end;
+      return a >= start && a <= end;
     };
     if (!pinPointer(s, undo, registerNumber(operands[1].reg), value, accessOk, false)) return fail();
   }
@@ -249,6 +269,11 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   const usesX = row.operands.some((f) => f.kind === Kind.X);
   const usesY = row.operands.some((f) => f.kind === Kind.Y);
   let stringUpdate: { readonly regs: number[]; readonly moved: bigint; readonly iterations: number } | undefined;
+  // real mode: SI/DI/BX hold 16-bit offsets in DS/ES (one base), SP/BP in SS; the bookkeeping stays linear
+  const toLinear = (v: bigint): bigint => (s.real ? (v & 0xffffn) + s.real.ds : v);
+  const fromLinear = (a: bigint): bigint => (s.real ? a - s.real.ds : a);
+  // a destination in ES once the program loaded ES is anywhere
+  if (usesY && s.real?.loaded.has('es')) return fail();
   if (usesX || usesY) {
     const z = BigInt(row.operands.some((f) => f.size === 1) ? 1 : c.opSize);
     const span = stringSpan(s);
@@ -259,8 +284,8 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
       const known = s.stringPointers.get(reg);
       if (known) return known;
       const fresh = between(s.window.start, s.window.start + BigInt(s.window.length) - z, fraction);
-      if (!pinPointer(s, undo, reg, fresh, (v) => v >= span.lo && v + z <= span.hi, false)) return undefined;
-      const v = s.pins.get(reg)!;
+      if (!pinPointer(s, undo, reg, fromLinear(fresh), (v) => toLinear(v) >= span.lo && toLinear(v) + z <= span.hi, false)) return undefined;
+      const v = toLinear(s.pins.get(reg)!);
       return { lo: v, hi: v };
     };
     const regs: number[] = [];
@@ -303,7 +328,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   }
   // XLAT reads [RBX + AL] for any AL (0–255, zero-extended): the whole table must be in the
   // window, so RBX ranges over [start, end - 256]: already the widest range AL allows
-  if (row.handler === 'xlat' && !pinPointer(s, undo, RBX, s.window.start + BigInt(Math.floor(c.pointers.sourceFraction * Math.max(0, s.window.length - 256))), inWindow(s, 256), false)) return fail();
+  if (row.handler === 'xlat' && !pinPointer(s, undo, RBX, fromLinear(s.window.start + BigInt(Math.floor(c.pointers.sourceFraction * Math.max(0, s.window.length - 256)))), (v) => inWindow(s, 256)(toLinear(v)), false)) return fail();
   // ENTER with nesting level L >= 2 reads L-1 frame pointers below RBP; with L = 0 or 1 it only
   // pushes RBP, whatever it holds. LEAVE reads [RBP] and moves RSP there, unless RBP is an
   // ENTER's frame pointer. RBP ranges over the stack window up to the initial RSP, so later
@@ -311,10 +336,12 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   if (row.handler === 'enter' || (row.handler === 'leave' && !s.framePointer)) {
     const z = BigInt(c.opSize === 2 ? 2 : s.legacy ? 4 : 8);
     const level = row.handler === 'enter' && operands[1]?.kind === 'imm' ? operands[1].value & 31n : 1n;
-    const rsp0 = s.pins.get(RSP) ?? LAYOUT.stackTop;
+    // real mode: SP and BP are offsets in SS (base REAL_STACK_BASE); linear here
+    const sb = s.real ? REAL_STACK_BASE : 0n;
+    const rsp0 = (s.pins.get(RSP) ?? LAYOUT.stackTop - sb) + sb;
     const lowest = rsp0 - STACK_WINDOW.below + (level > 1n ? z * (level - 1n) : 0n);
-    const ok = (v: bigint): boolean => v >= lowest && v <= rsp0;
-    if ((row.handler === 'leave' || level >= 2n) && !pinPointer(s, undo, RBP, between(lowest, rsp0, c.pointers.sourceFraction), ok, false)) return fail();
+    const ok = (v: bigint): boolean => (s.real ? (v & 0xffffn) + sb : v) >= lowest && (s.real ? (v & 0xffffn) + sb : v) <= rsp0;
+    if ((row.handler === 'leave' || level >= 2n) && !pinPointer(s, undo, RBP, between(lowest, rsp0, c.pointers.sourceFraction) - sb, ok, false)) return fail();
   }
   // record what this instruction destroys
   let rbpWritten = false;
@@ -336,7 +363,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   if (stringUpdate) {
     s.repIterations += stringUpdate.iterations;
     for (const reg of stringUpdate.regs) {
-      const iv = s.stringPointers.get(reg) ?? { lo: s.pins.get(reg)!, hi: s.pins.get(reg)! };
+      const iv = s.stringPointers.get(reg) ?? { lo: toLinear(s.pins.get(reg)!), hi: toLinear(s.pins.get(reg)!) };
       const next = { lo: iv.lo - stringUpdate.moved, hi: iv.hi + stringUpdate.moved };
       s.stringPointers.set(reg, next);
       // [lo - n*z, hi + n*z) holds every byte either direction can touch (DF=0: [p, p + n*z);
@@ -345,9 +372,15 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
       s.stringRegion = r ? { lo: r.lo < next.lo ? r.lo : next.lo, hi: r.hi > next.hi ? r.hi : next.hi } : next;
     }
   }
+  // a segment load (MOV Sreg, POP Sreg, LES/LFS/LGS) leaves that segment's base unknown to later operands
+  if (s.real) {
+    const loaded = row.handler === 'mov_to_sreg' ? (operands[0]?.kind === 'sreg' ? operands[0].num : undefined) : row.handler === 'pop_sreg' || row.handler === 'load_far_pointer' ? row.arg : undefined;
+    const name = loaded === undefined ? undefined : LOADABLE_SEGMENTS[loaded];
+    if (name) s.real.loaded.add(name);
+  }
   if (hasMemory && prefixes.lock && !(row.operands[0]?.kind === Kind.E && operands[0]?.kind === 'mem')) prefixes = { ...prefixes, lock: false };
   if (!hasMemory && prefixes.lock) prefixes = { ...prefixes, lock: false };
-  return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes, ...(s.legacy ? { legacy: true } : {}) };
+  return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes, ...(s.legacy ? { legacy: true } : {}), ...(s.real ? { real: true } : {}) };
 }
 
 /** `g`'s RIP-relative memory operand, if it has one. */
@@ -373,7 +406,7 @@ export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): Sr
   if (g.prefixes.rep) prefixes.push(g.prefixes.rep);
   const mnemonic = g.row.forms === 'Zv,Iv' && g.opSize === 8 ? 'movabs' : textMnemonic(g.row, g.opSize);
   const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
-  if (mnemonic === 'movsd' && isString) return { prefixes, mnemonic, operands: g.legacy ? [stringOperand('edi'), stringOperand('esi')] : [stringOperand('rdi'), stringOperand('rsi')] };
+  if (mnemonic === 'movsd' && isString) return { prefixes, mnemonic, operands: g.real ? [stringOperand('di'), stringOperand('si')] : g.legacy ? [stringOperand('edi'), stringOperand('esi')] : [stringOperand('rdi'), stringOperand('rsi')] };
   if (isString) return { prefixes, mnemonic, operands: [] };
   const operands: SrcOperand[] = [];
   for (const o of g.operands) {
@@ -394,7 +427,7 @@ const stringOperand = (base: string): SrcOperand => ({ kind: 'mem', size: 4, seg
 
 /** formatMemoryOperand's text as parsed: no base or index is an unsigned absolute displacement. */
 function sourceMemoryOperand(m: MemoryOperand, size: number | undefined, ripDisp: bigint): SrcOperand {
-  const width = m.addressSize === 64 ? 8 : 4;
+  const width = m.addressSize === 64 ? 8 : m.addressSize === 32 ? 4 : 2;
   const base = m.form === 'rip' ? 'rip' : m.base !== undefined ? canonicalRegister(registerName(m.base, width)) : undefined;
   const index = m.index !== undefined ? canonicalRegister(registerName(m.index, width)) : undefined;
   const d = m.form === 'rip' ? ripDisp : m.disp;
@@ -422,7 +455,7 @@ export function formatInstruction(g: GeneratedInstruction, ripDisp?: bigint): st
   }
   const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
   // keystone reads a bare `movsd` as the SSE instruction; the explicit-operand spelling is the string op
-  if (mnemonic === 'movsd' && isString) ops.splice(0, ops.length, ...(g.legacy ? ['dword ptr [edi]', 'dword ptr [esi]'] : ['dword ptr [rdi]', 'dword ptr [rsi]']));
+  if (mnemonic === 'movsd' && isString) ops.splice(0, ops.length, ...(g.real ? ['dword ptr es:[di]', 'dword ptr [si]'] : g.legacy ? ['dword ptr [edi]', 'dword ptr [esi]'] : ['dword ptr [rdi]', 'dword ptr [rsi]']));
   words.push(mnemonic);
   if (ops.length > 0 && (!isString || mnemonic === 'movsd')) words.push(ops.join(', '));
   // one join, so a flat string: the encoding cache (assemble-many.ts) hashes and compares it

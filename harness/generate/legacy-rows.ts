@@ -52,3 +52,40 @@ export function operandSizes32(row: IsaRow): Array<2 | 4> {
   if (row.sizeRule === 'd64') return row.handler === 'push' || row.handler === 'pop' ? (row.operands[0]?.kind === Kind.I ? [4] : [2, 4]) : [4];
   return [2, 4];
 }
+
+/**
+ * The rows the `real16` family generates: 16-bit code in real mode (contracts/test-machine-16.ts),
+ * the protected32 rows plus what real mode makes safe to run inside a fragment:
+ *  - segment loads into ES, FS and GS (MOV Sreg, POP ES/FS/GS, LES/LFS/LGS): a selector loaded in
+ *    real mode is its base · 16, which any target can be reset to; later operands avoid the
+ *    loaded segment (instruction.ts). LDS/LSS and POP DS/SS would move every access: left out;
+ *  - INT n, INT3 and INTO: delivered through the IVT to the stop of their vector, where the case ends;
+ *  - the BCD adjustments (DAA/DAS/AAA/AAS/AAM/AAD) once the emulator decodes them (today #UD).
+ * Operand sizes are 16 by default and 32 with 0x66 (operandSizes16).
+ */
+const REAL_GENERATED: Record<string, (row: IsaRow) => boolean> = {
+  mov_to_sreg: () => true,
+  pop_sreg: (row) => row.arg === 0 || row.arg === 4 || row.arg === 5,
+  load_far_pointer: (row) => row.arg === 0 || row.arg === 4 || row.arg === 5,
+  int: () => true,
+  int3: () => true,
+};
+const BCD = new Set(['DAA', 'DAS', 'AAA', 'AAS', 'AAM', 'AAD']);
+
+/** Why a row is not generated in 16-bit real mode, or undefined when it is. */
+export function skipReason16(row: IsaRow): string | undefined {
+  const special = REAL_GENERATED[row.handler];
+  if (special) return special(row) ? undefined : 'loads DS or SS (every later access would move)';
+  if (BCD.has(row.mnemonic)) return row.handler === 'ud' ? '#UD in the emulator' : undefined;
+  return skipReason32(row);
+}
+
+/** Operand sizes in 16-bit code: 16 by default, 32 with 0x66; what keystone spells only one way stays so. */
+export function operandSizes16(row: IsaRow): Array<2 | 4> {
+  if (row.handler === 'movzx' || row.handler === 'movsx') return row.operands[1]?.size === 2 ? [4] : [2, 4];
+  if (row.handler === 'bswap' || row.handler === 'cmpxchg8b') return [4];
+  // keystone writes PUSH imm as 66 68 id in 16-bit code; ENTER/LEAVE have no 0x66 spelling
+  if (row.handler === 'push' && row.operands[0]?.kind === Kind.I) return [4];
+  if (row.handler === 'enter' || row.handler === 'leave') return [2];
+  return [2, 4];
+}

@@ -13,7 +13,8 @@ import { registerName, type OperandWidth } from './registers.js';
 
 export type AddressForm = 'rip' | 'absolute' | 'base' | 'index' | 'base-index';
 export type Scale = 1 | 2 | 4 | 8;
-export type SegmentOverride = 'fs' | 'gs';
+/** FS/GS overrides; ES only in real-mode code (memory-operand-16.ts), where it stands in for DS. */
+export type SegmentOverride = 'fs' | 'gs' | 'es';
 
 export interface MemoryOperandChoice {
   readonly form: AddressForm;
@@ -23,7 +24,8 @@ export interface MemoryOperandChoice {
   readonly scale: Scale;
   readonly dispWidth: 0 | 8 | 32;
   readonly disp: bigint;
-  readonly addressSize: 64 | 32;
+  /** 16: real-mode code's own addressing (memory-operand-16.ts). */
+  readonly addressSize: 64 | 32 | 16;
   readonly segment: SegmentOverride | 'none';
   /** Fraction (0..1) of the scratch window where the access starts. */
   readonly targetFraction: number;
@@ -41,9 +43,9 @@ export interface MemoryOperand {
   readonly scale: Scale;
   /** Encoded displacement (signed). For 'rip' it is filled in when the code address is known. */
   readonly disp: bigint;
-  /** 0 = none (only legal without a base, or with base other than RBP/R13); 8 or 32 bits. */
-  readonly dispWidth: 0 | 8 | 32;
-  readonly addressSize: 64 | 32;
+  /** 0 = none (only legal without a base, or with base other than RBP/R13); 8, 16 (16-bit addressing) or 32 bits. */
+  readonly dispWidth: 0 | 8 | 16 | 32;
+  readonly addressSize: 64 | 32 | 16;
   /** The address the encoding names, before the segment base is added: the RIP-relative
    * target or moffs offset to encode (linear address = segment base + this). */
   readonly address: bigint;
@@ -57,7 +59,7 @@ export interface AddressingState {
   readonly written: Set<number>;
   /** Registers only string instructions wrote (bounded drift: fine for string pointers, not for addressing). */
   readonly drifted: Set<number>;
-  readonly segmentBases: { readonly fs: bigint; readonly gs: bigint };
+  readonly segmentBases: { readonly fs: bigint; readonly gs: bigint; readonly es?: bigint };
 }
 
 /** Where accesses may land: [start, start + length). */
@@ -173,9 +175,9 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
   const choice: MemoryOperandChoice = wanted.form === 'absolute' && !o.absoluteAllowed ? { ...wanted, form: 'index' } : wanted;
   const target = targetAddress(choice, o);
   const segment = choice.segment === 'none' ? undefined : choice.segment;
-  const segBase = segment ? state.segmentBases[segment] : 0n;
+  const segBase = segment ? state.segmentBases[segment] ?? 0n : 0n;
   // keystone text cannot ask for 32-bit addressing without a register: [disp32] and RIP stay 64-bit
-  const bits = o.legacy ? 32 : choice.form === 'absolute' || choice.form === 'rip' ? 64 : choice.addressSize;
+  const bits = o.legacy ? 32 : choice.form === 'absolute' || choice.form === 'rip' ? 64 : choice.addressSize === 64 ? 64 : 32;
   const ea = BigInt.asUintN(bits, target - segBase);
   const limit = o.noRex ? 8 : 16;
   const usable = (r: number): boolean => r < limit && !state.written.has(r) && !state.drifted.has(r);
@@ -229,15 +231,15 @@ function build(
   else if (dispWidth === 8 && !fitsSigned(disp, 8)) dispWidth = 32;
   if (!fitsSigned(disp, 32)) return undefined;
   if (bits === 64 && base === undefined && index === undefined && !fitsSigned(BigInt.asIntN(64, ea), 32)) return undefined;
-  const segBase = segment ? state.segmentBases[segment] : 0n;
+  const segBase = segment ? state.segmentBases[segment] ?? 0n : 0n;
   return { operand: { form: c.form, segment, base, index, scale: scale as Scale, disp, dispWidth, addressSize: bits, address: BigInt.asUintN(64, target - segBase) }, pins };
 }
 
 /** The effective linear address of `m` given initial register values (for checks and tests). */
 export function effectiveAddress(m: MemoryOperand, regs: (num: number) => bigint, segmentBases: AddressingState['segmentBases'], nextIp: bigint): bigint {
-  const segBase = m.segment ? segmentBases[m.segment] : 0n;
+  const segBase = m.segment ? segmentBases[m.segment] ?? 0n : 0n;
   if (m.form === 'rip') return BigInt.asUintN(64, segBase + nextIp + m.disp);
-  const mask = m.addressSize === 64 ? M64 : 0xffffffffn;
+  const mask = m.addressSize === 64 ? M64 : m.addressSize === 32 ? 0xffffffffn : 0xffffn;
   let ea = m.disp;
   if (m.base !== undefined) ea += regs(m.base) & mask;
   if (m.index !== undefined) ea += (regs(m.index) & mask) * BigInt(m.scale);
@@ -248,11 +250,12 @@ const SIZE_WORDS: Record<number, string> = { 1: 'byte', 2: 'word', 4: 'dword', 8
 
 /** Intel text: `qword ptr fs:[r13 + r12*4 - 0x8]`. `ripDisp` supplies the RIP displacement. */
 export function formatMemoryOperand(m: MemoryOperand, size: number | undefined, ripDisp: bigint = m.disp): string {
-  const width: OperandWidth = m.addressSize === 64 ? 8 : 4;
+  const width: OperandWidth = m.addressSize === 64 ? 8 : m.addressSize === 32 ? 4 : 2;
   const parts: string[] = [];
   if (m.form === 'rip') parts.push('rip');
   if (m.base !== undefined) parts.push(registerName(m.base, width));
-  if (m.index !== undefined) parts.push(`${registerName(m.index, width)}*${m.scale}`);
+  // 16-bit addressing has no scale (keystone reads `di*1` as DI all the same)
+  if (m.index !== undefined) parts.push(m.addressSize === 16 ? registerName(m.index, width) : `${registerName(m.index, width)}*${m.scale}`);
   let inner = parts.join(' + ');
   const d = m.form === 'rip' ? ripDisp : m.disp;
   const hex = `0x${(d < 0n ? -d : d).toString(16)}`;

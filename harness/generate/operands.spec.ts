@@ -47,7 +47,7 @@ describe('memory operands', () => {
         const nextIp = LAYOUT.code + 0x20n;
         const op = m.form === 'rip' ? { ...m, disp: m.address - nextIp } : m;
         const ea = effectiveAddress(op, (n) => regs.get(n) ?? 0n, state.segmentBases, nextIp);
-        expect(ea).toBe(BigInt.asUintN(64, m.address + (m.segment ? state.segmentBases[m.segment] : 0n)));
+        expect(ea).toBe(BigInt.asUintN(64, m.address + (m.segment ? state.segmentBases[m.segment] ?? 0n : 0n)));
         expect(ea >= window.start && ea + BigInt(span) <= window.start + BigInt(window.length)).toBe(true);
       }),
       { numRuns: 3000 },

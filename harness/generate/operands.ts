@@ -110,11 +110,15 @@ function immediateBits(form: OperandForm, row: IsaRow, opSize: 2 | 4 | 8): Immed
 /** In 32-bit code memory operands use 32-bit addresses, [disp32] is absolute (there is no RIP-relative form), and registers have no upper half. */
 const legacyMemory = (c: MemoryOperandChoice): MemoryOperandChoice => ({ ...c, form: c.form === 'rip' ? 'absolute' : c.form, addressSize: 32, upperBits: 0n });
 const LEGACY_MEMORY_OPERAND_GEN: Gen<MemoryOperandChoice> = MEMORY_GEN_64.map(legacyMemory);
+/** In 16-bit code: 16-bit addressing, 32-bit (0x67) in one operand in four (memory-operand-16.ts); the drawn 64-bit size picks it. */
+const realMemory = (c: MemoryOperandChoice): MemoryOperandChoice => ({ ...c, form: c.form === 'rip' ? 'absolute' : c.form, addressSize: c.addressSize === 32 ? 32 : 16 });
+const REAL_MEMORY_OPERAND_GEN: Gen<MemoryOperandChoice> = MEMORY_GEN_64.map(realMemory);
 
 const SOURCE_AT_OPERATION_SIZE = new Set(['lar', 'lsl']);
 
-function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean, legacy: boolean): Gen<OperandChoice> {
-  const MEMORY_OPERAND_GEN = legacy ? LEGACY_MEMORY_OPERAND_GEN : MEMORY_GEN_64;
+function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, useMemory: boolean, mode: GenerationMode): Gen<OperandChoice> {
+  const legacy = mode !== 'long64';
+  const MEMORY_OPERAND_GEN = mode === 'real16' ? REAL_MEMORY_OPERAND_GEN : legacy ? LEGACY_MEMORY_OPERAND_GEN : MEMORY_GEN_64;
   const form = row.operands[i]!;
   const size = formSize(form, opSize);
   const exclude = operandIsWritten(row, i) && !(noRex && size === 1) ? [RSP] : [];
@@ -152,7 +156,8 @@ function operandGen(row: IsaRow, i: number, opSize: 2 | 4 | 8, noRex: boolean, u
       return immediateGen(bits).map((value) => ({ kind: 'imm', value, bits }));
     }
     case Kind.Reg: return G.constant<OperandChoice>({ kind: 'reg', reg: makeRegister(form.reg, (size ?? opSize) as OperandWidth) });
-    case Kind.S: return G.integer({ min: 0, max: 5 }).map((num) => ({ kind: 'sreg', num }));
+    // real16 loads ES, FS or GS (instruction.ts: DS, SS and CS stay the machine's)
+    case Kind.S: return row.handler === 'mov_to_sreg' ? G.constantFrom(0, 4, 5).map((num) => ({ kind: 'sreg', num })) : G.integer({ min: 0, max: 5 }).map((num) => ({ kind: 'sreg', num }));
     case Kind.One: return G.constant<OperandChoice>({ kind: 'one' });
     default: return G.constant<OperandChoice>({ kind: 'implicit' });
   }
@@ -190,7 +195,7 @@ export function instructionChoiceGen(row: IsaRow, encoder: Encoder = 'keystone',
 }
 
 function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder, mode: GenerationMode): Gen<InstructionChoice> {
-  const legacy = mode === 'protected32';
+  const legacy = mode !== 'long64';
   const hasByteOperand = row.operands.some((o) => o.size === 1 && (o.kind === Kind.E || o.kind === Kind.G || o.kind === Kind.Z));
   const layout = G.record({
     opSize: G.constantFrom(...operandSizes(row, encoder, mode)),
@@ -210,7 +215,7 @@ function buildInstructionChoiceGen(row: IsaRow, encoder: Encoder, mode: Generati
       row: G.constant(row),
       opSize: G.constant(size as 2 | 4 | 8),
       noRex: G.constant(noRex),
-      operands: row.handler === 'x87' && row.mod === 'reg' ? x87OperandsGen(row) : G.tuple(...row.operands.map((_, i) => operandGen(row, i, size as 2 | 4 | 8, noRex, useMemory, legacy))),
+      operands: row.handler === 'x87' && row.mod === 'reg' ? x87OperandsGen(row) : G.tuple(...row.operands.map((_, i) => operandGen(row, i, size as 2 | 4 | 8, noRex, useMemory, mode))),
       prefixes,
       pointers: POINTERS_GEN,
     });

@@ -7,7 +7,8 @@ import type fc from 'fast-check';
 import { G, type Gen } from './gen.js';
 import { LAYOUT } from '../../contracts/test-machine.js';
 import { gprsByEncoding, type GprName } from '../../contracts/machine-state.js';
-import { formatInstruction, resolveInstruction, ripDisplacement, ripOperand, RSP, sourceInstruction, STACK_WINDOW, type GeneratedInstruction, type ProgramState } from './instruction.js';
+import { formatInstruction, REAL_STACK_BASE, resolveInstruction, ripDisplacement, ripOperand, RSP, sourceInstruction, STACK_WINDOW, type GeneratedInstruction, type ProgramState } from './instruction.js';
+import { REAL16_BASES } from '../../contracts/test-machine-16.js';
 import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
 import { encodeInstruction, implicitWrites } from './raw.js';
@@ -49,7 +50,7 @@ export interface GeneratedProgram {
   readonly dropped: number;
   /** REP iterations the program may run at most (each one is a step). */
   readonly repIterations: number;
-  /** The CPU mode the program is for (protected32: `bits 32` code on the 32-bit test machine). */
+  /** The CPU mode the program is for (protected32: `bits 32` code on the 32-bit test machine; real16: `bits 16` code in real mode). */
   readonly mode: GenerationMode;
 }
 
@@ -124,12 +125,15 @@ interface ProgramDraw {
 
 /** Resolve the drawn choices in order into a program (deterministic). */
 export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone', mode: GenerationMode = 'long64'): GeneratedProgram {
-  const legacy = mode === 'protected32';
+  const legacy = mode !== 'long64';
+  const real = mode === 'real16';
   const state: ProgramState = {
-    pins: new Map([[RSP, d.rsp]]), written: new Set(), drifted: new Set(),
+    // real mode: SP is an offset in SS (contracts/test-machine-16.ts)
+    pins: new Map([[RSP, real ? d.rsp - REAL_STACK_BASE : d.rsp]]), written: new Set(), drifted: new Set(),
     // 32-bit code: FS/GS are the flat data segment (base 0); [disp32] is absolute there
-    segmentBases: legacy ? { fs: 0n, gs: 0n } : { fs: d.fsBase, gs: d.gsBase }, window: d.window, absoluteAllowed: encoder === 'raw' || legacy,
+    segmentBases: legacy && !real ? { fs: 0n, gs: 0n } : { fs: d.fsBase, gs: d.gsBase }, window: d.window, absoluteAllowed: encoder === 'raw' || legacy,
     stringPointers: new Map(), stringRegion: undefined, repIterations: 0, framePointer: false, legacy,
+    ...(real ? { real: { ds: REAL16_BASES.ds, es: REAL16_BASES.es, fs: d.fsBase, gs: d.gsBase, loaded: new Set() } } : {}),
   };
   const instructions: GeneratedInstruction[] = [];
   let dropped = 0;
@@ -239,6 +243,11 @@ const RSP_LOWEST = LAYOUT.stackBase + STACK_WINDOW.below;
 const RSP_HIGHEST = LAYOUT.stackTop - (BigInt(STACK_WINDOW.length) - STACK_WINDOW.below);
 
 const SEGMENT_BASE_GEN = G.constantFrom(0n, 0n, 0x1000n, 0x18000n, LAYOUT.data);
+/**
+ * Real mode: FS/GS bases (selector · 16) from which the data page is reachable in 16-bit offsets,
+ * wholly or in part (operands out of reach fall back to DS), and 0, from which it is not.
+ */
+const REAL_SEGMENT_BASE_GEN = G.constantFrom(LAYOUT.data, LAYOUT.data, LAYOUT.data - 0x10n, LAYOUT.data - 0x800n, LAYOUT.data + 0x100n, 0n);
 
 export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
   const encoder = options.encoder ?? 'keystone';
@@ -264,8 +273,8 @@ export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
       fillPattern: G.constantFrom<FillPattern>('random', 'random', 'random', 'zeros', 'ones', 'sign-bytes'),
       // FS/GS bases for segment overrides; at most the data page's address, so a 32-bit
       // effective address (0x67) can still reach the window above them
-      fsBase: SEGMENT_BASE_GEN,
-      gsBase: SEGMENT_BASE_GEN,
+      fsBase: mode === 'real16' ? REAL_SEGMENT_BASE_GEN : SEGMENT_BASE_GEN,
+      gsBase: mode === 'real16' ? REAL_SEGMENT_BASE_GEN : SEGMENT_BASE_GEN,
       simd: rows.some(isSimdRow) ? SIMD_INIT_GEN : G.constant(undefined),
       x87: rows.some(isX87Row) ? X87_INIT_GEN : G.constant(undefined),
     })

@@ -16,7 +16,7 @@ import type { MemoryOperand } from './memory-operand.js';
 import { registerNeedsRex, makeRegister } from './registers.js';
 import { operandSizes } from './row-catalog.js';
 
-const SEGMENT_PREFIX = { fs: 0x64, gs: 0x65 } as const;
+const SEGMENT_PREFIX = { fs: 0x64, gs: 0x65, es: 0x26 } as const;
 const REP_PREFIX = { rep: 0xf3, repe: 0xf3, repne: 0xf2 } as const;
 const MAP_BYTES = { one: [], '0f': [0x0f], '0f38': [0x0f, 0x38], '0f3a': [0x0f, 0x3a] } as const;
 /** VEX.mmmmm and VEX.pp of a VEX row's map and mandatory prefix. */

@@ -28,17 +28,17 @@
 import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { isSimdKind, Kind, type OperandForm } from '../../emulator/isa/operand-forms.js';
 import type { Feature, IsaRow } from '../../emulator/isa/row.js';
-import { operandSizes32, skipReason32 } from './legacy-rows.js';
+import { operandSizes16, operandSizes32, skipReason16, skipReason32 } from './legacy-rows.js';
 
 export type { IsaRow };
 
 export type Encoder = 'keystone' | 'raw';
 
 /** Families that select a CPU mode of their own (legacy-rows.ts): each runs alone, on its mode's test machine. */
-export const LEGACY_FAMILIES = ['protected32'] as const;
+export const LEGACY_FAMILIES = ['protected32', 'real16'] as const;
 
 /** The CPU mode a generated program runs in. */
-export type GenerationMode = 'long64' | 'protected32';
+export type GenerationMode = 'long64' | 'protected32' | 'real16';
 
 const SKIPPED_HANDLERS: Record<string, string> = {
   ud: 'raises #UD by design',
@@ -132,6 +132,11 @@ export function isX87Row(row: IsaRow): boolean {
   return row.handler === 'x87' || row.handler === 'fwait';
 }
 
+/** The width of a mode's code: what keystone and iced are set to. */
+export function codeBitsOf(mode: GenerationMode): 16 | 32 | 64 {
+  return mode === 'long64' ? 64 : mode === 'protected32' ? 32 : 16;
+}
+
 /** Throws an error listing the valid families when a name is unknown, or when a legacy-mode family is mixed with others. */
 export function parseFamilies(names: readonly string[]): Family[] {
   for (const n of names) {
@@ -146,7 +151,7 @@ export function parseFamilies(names: readonly string[]): Family[] {
 
 /** The CPU mode programs of these families run in (a legacy-mode family selects its mode). */
 export function modeOfFamilies(families: readonly Family[] | undefined): GenerationMode {
-  return families?.includes('protected32') ? 'protected32' : 'long64';
+  return families?.includes('protected32') ? 'protected32' : families?.includes('real16') ? 'real16' : 'long64';
 }
 
 /**
@@ -164,8 +169,10 @@ const X87_NO_KEYSTONE = new Set(['FENI', 'FDISI', 'FSETPM']);
 /** Generatable rows of `families` (default: DEFAULT_FAMILIES) that the encoder can express, for a CPU with `features`. */
 export function generatableRows(families?: readonly Family[], encoder: Encoder = 'raw', features?: ReadonlySet<Feature>): IsaRow[] {
   // protected32 is the integer ISA: SSE/MMX/x87 rows belong to the (64-bit) sse and x87 families
-  if (modeOfFamilies(families) === 'protected32') {
-    return encoder === 'keystone' ? ALL_ROWS.filter((r) => skipReason32(r) === undefined && !isSimdRow(r) && !isX87Row(r) && keystoneCanExpress(r)) : [];
+  const mode = modeOfFamilies(families);
+  if (mode !== 'long64') {
+    const skip = mode === 'real16' ? skipReason16 : skipReason32;
+    return encoder === 'keystone' ? ALL_ROWS.filter((r) => skip(r) === undefined && !isSimdRow(r) && !isX87Row(r) && keystoneCanExpress(r)) : [];
   }
   const selected = families ?? DEFAULT_FAMILIES;
   return ALL_ROWS.filter((r) => isGeneratable(r, features) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
@@ -174,6 +181,7 @@ export function generatableRows(families?: readonly Family[], encoder: Encoder =
 /** Operand sizes (bytes) a row's 'v' operands can take, from its size rule (and what keystone can spell). */
 export function operandSizes(row: IsaRow, encoder: Encoder = 'raw', mode: GenerationMode = 'long64'): Array<2 | 4 | 8> {
   if (mode === 'protected32') return operandSizes32(row);
+  if (mode === 'real16') return operandSizes16(row);
   const extension = ['movzx', 'movsx', 'movsxd'].includes(row.handler);
   if (encoder === 'keystone' && extension) {
     // keystone refuses an extension whose destination is not wider than its source (movzx ax, cx; movsxd eax, ecx)
@@ -218,8 +226,8 @@ export function textMnemonic(row: IsaRow, opSize: 2 | 4 | 8): string {
     return m.replace(/[bwdq]$/, '') + SUFFIX[size];
   }
   switch (m) {
-    case 'pushf': return opSize === 4 ? 'pushfd' : 'pushfq';
-    case 'popf': return opSize === 4 ? 'popfd' : 'popfq';
+    case 'pushf': return opSize === 4 ? 'pushfd' : opSize === 2 ? 'pushf' : 'pushfq';
+    case 'popf': return opSize === 4 ? 'popfd' : opSize === 2 ? 'popf' : 'popfq';
     case 'pusha': return opSize === 4 ? 'pushad' : 'pushaw';
     case 'popa': return opSize === 4 ? 'popad' : 'popaw';
     case 'fwait': return 'wait';

@@ -12,6 +12,7 @@ import { formatInstruction, ripDisplacement, type GeneratedInstruction } from '.
 import type { GeneratedProgram } from './program.js';
 import { checkRawEncoding, encodeInstruction } from './raw.js';
 import { rowOfEncoding } from './row-of-encoding.js';
+import { codeBitsOf } from './row-catalog.js';
 
 export const GENERATOR_NAME = 'difftest-fuzz';
 /** 2: scratch memory is an xorshift64 stream per qword (was xorshift32 per byte). */
@@ -66,17 +67,20 @@ export function buildCase(program: GeneratedProgram, seed: string, code: Uint8Ar
 
 /**
  * Assemble a generated program with keystone (checked by iced) into a Case placed at LAYOUT.code.
- * A protected32 program needs `ks`, the 32-bit assembler (`await initAssembler(32)`).
+ * A protected32 program needs `ks`, the 32-bit assembler (`await initAssembler(32)`), a real16
+ * one the 16-bit assembler; real16 code is assembled at IP 0 (its CS base is LAYOUT.code).
  */
 export function assembleProgram(program: GeneratedProgram, seed: string, ks?: KeystoneX86): AssemblyOutcome {
-  if (program.mode !== 'long64' && ks?.bits !== 32) throw new Error(`assembleProgram: a ${program.mode} program needs the 32-bit assembler`);
+  const bits = codeBitsOf(program.mode);
+  if (program.mode !== 'long64' && ks?.bits !== bits) throw new Error(`assembleProgram: a ${program.mode} program needs the ${bits}-bit assembler`);
   const long64 = program.mode === 'long64';
+  const origin = program.mode === 'real16' ? 0n : LAYOUT.code;
   const rejects: GenerationReject[] = [];
   let instructions = [...program.instructions];
   let lines = [...program.lines];
   for (let attempt = 0; attempt <= program.lines.length + 1; attempt++) {
     if (instructions.length === 0) return { ok: false, rejects };
-    const first = assembleCheckedLean(lines, LAYOUT.code, ks);
+    const first = assembleCheckedLean(lines, origin, ks);
     if (!first.ok) {
       if (first.line < 0) return { ok: false, rejects: [...rejects, { source: first.source, reason: `${first.kind}: ${first.reason}` }] };
       rejects.push({ source: first.source, reason: `${first.kind}: ${first.reason}` });
@@ -86,7 +90,7 @@ export function assembleProgram(program: GeneratedProgram, seed: string, ks?: Ke
     }
     const exact = ripDisplacements(instructions, first.instructions, lines);
     const changed = exact.some((l, i) => l !== lines[i]);
-    const final = changed ? assembleCheckedLean(exact, LAYOUT.code, ks) : first;
+    const final = changed ? assembleCheckedLean(exact, origin, ks) : first;
     if (!final.ok) {
       rejects.push({ source: final.source, reason: `${final.kind}: ${final.reason} (after RIP fix-up)` });
       if (final.line < 0) return { ok: false, rejects };

@@ -115,6 +115,15 @@ export class QemuTarget extends GdbRemoteTarget {
     const cs = state.seg.cs.attrs;
     const code64 = (state.efer & EFER_LMA) !== 0n && (cs === undefined || (cs & ATTR_L) !== 0);
     if (code64) return super.writeRegisters(state);
+    if ((state.cr0 & CR0_PE) === 0n) {
+      // real mode: code may load segment registers (MOV Sreg, POP Sreg, LES…), and the system setup
+      // is skipped while the state's selectors match the last one loaded; a selector written in
+      // real mode sets its base to selector·16 (QEMU's x86_cpu_gdb_load_seg), so write the ones that moved
+      for (const n of SEGMENT_NAMES) {
+        const want = BigInt(state.seg[n].selector);
+        if ((await this.readRegister(n)) !== want) await this.writeRegister(n, want);
+      }
+    }
     for (const n of GPR_NAMES.slice(0, 8)) await this.writeRegister(n, state.gpr[n] & 0xffffffffn);
     await this.writeRegister('rip', state.rip & 0xffffffffn);
     await this.writeRegister('eflags', state.rflags);
