@@ -123,6 +123,8 @@ const X87_UNSIZED: Record<string, number> = { FLD: 10, FSTP: 10, FBLD: 10, FBSTP
 function memorySpan(inst: InstructionChoice, size: number | undefined): number {
   if (inst.row.handler === 'cmpxchg8b') return inst.opSize === 8 ? 16 : 8;
   if (inst.row.handler === 'fxsave') return FXSAVE_AREA;
+  // LES/LFS/LGS…: the offset (operand size) and the selector after it
+  if (inst.row.handler === 'load_far_pointer') return inst.opSize + 2;
   if (inst.row.handler === 'x87' && inst.row.forms === 'M') return X87_UNSIZED[inst.row.mnemonic] ?? 1;
   if (inst.row.handler === 'lar' || inst.row.handler === 'lsl') return 2; // a selector, spelled without a size (operands.ts)
   return size ?? 1;

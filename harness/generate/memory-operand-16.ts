@@ -57,7 +57,7 @@ export function resolveRealMemoryOperand(choice: MemoryOperandChoice, state: Add
     const offset = target - realBase(r, seg);
     // the whole access inside the segment's 64 KiB (a word at offset 0xffff is #GP/#SS, SDM Vol. 3 §20.1.1)
     if (offset < 0n || offset + BigInt(o.span) > 0x10000n) continue;
-    const resolved = choice.addressSize === 32 ? resolve32(choice, state, o, seg, offset) : resolve16(choice, state, seg, offset);
+    const resolved = choice.addressSize === 32 ? resolve32(choice, state, o, seg, offset, r) : resolve16(choice, state, seg, offset, r);
     if (resolved) return resolved;
   }
   // DS always reaches the data page: [disp16]
@@ -65,12 +65,16 @@ export function resolveRealMemoryOperand(choice: MemoryOperandChoice, state: Add
   return { operand: { form: 'absolute', scale: 1, disp: offset, dispWidth: 16, addressSize: 16, address: offset }, pins: [] };
 }
 
-/** SS-default forms (BP/EBP/ESP base) point at the stack segment: send them through ES, whose base is DS's. */
-function withSegment(base: number | undefined, seg: SegmentOverride | undefined): SegmentOverride | undefined {
-  return seg ?? (base === BP || base === SP ? 'es' : undefined);
+/**
+ * SS-default forms (BP/EBP/ESP base) point at the stack segment: send them through ES, whose base
+ * is DS's; null when the program loaded ES (the form is then not usable without an override).
+ */
+function withSegment(base: number | undefined, seg: SegmentOverride | undefined, r: RealSegments): SegmentOverride | undefined | null {
+  if (seg || (base !== BP && base !== SP)) return seg;
+  return r.loaded.has('es') ? null : 'es';
 }
 
-function resolve16(choice: MemoryOperandChoice, state: AddressingState, seg: SegmentOverride | undefined, offset: bigint): ResolvedMemoryOperand | undefined {
+function resolve16(choice: MemoryOperandChoice, state: AddressingState, seg: SegmentOverride | undefined, offset: bigint, r: RealSegments): ResolvedMemoryOperand | undefined {
   const usable = (n: number | undefined): boolean => n === undefined || (!state.written.has(n) && !state.drifted.has(n));
   const preferred = choice.form === 'rip' || choice.form === 'absolute' ? [] : PAIRS[choice.form];
   const start = choice.base % Math.max(1, preferred.length);
@@ -79,7 +83,8 @@ function resolve16(choice: MemoryOperandChoice, state: AddressingState, seg: Seg
   const fresh = (v: bigint): bigint => ((choice.upperBits & 0xffffn) << 16n) | (v & 0xffffn);
   let disp = BigInt.asIntN(16, choice.disp);
   for (const [base, index] of order) {
-    if (!usable(base) || !usable(index)) continue;
+    const segment = withSegment(base, seg, r);
+    if (!usable(base) || !usable(index) || segment === null) continue;
     const pins: Array<[number, bigint]> = [];
     const vIndex = index === undefined ? 0n : state.pins.get(index) ?? fresh(choice.indexValue);
     if (index !== undefined && !state.pins.has(index)) pins.push([index, vIndex]);
@@ -98,7 +103,7 @@ function resolve16(choice: MemoryOperandChoice, state: AddressingState, seg: Seg
     const form = base !== undefined && index !== undefined ? 'base-index' : 'base';
     const reg = base ?? index;
     const operand: MemoryOperand = {
-      form, segment: withSegment(base, seg), base: reg, index: base !== undefined ? index : undefined, scale: 1,
+      form, segment, base: reg, index: base !== undefined ? index : undefined, scale: 1,
       disp, dispWidth, addressSize: 16, address: offset,
     };
     return { operand, pins };
@@ -107,12 +112,13 @@ function resolve16(choice: MemoryOperandChoice, state: AddressingState, seg: Seg
 }
 
 /** 0x67: the 32-bit resolver aimed at the offset (a flat segment of base 0), the segment put back afterwards. */
-function resolve32(choice: MemoryOperandChoice, state: AddressingState, o: ResolveOptions, seg: SegmentOverride | undefined, offset: bigint): ResolvedMemoryOperand | undefined {
+function resolve32(choice: MemoryOperandChoice, state: AddressingState, o: ResolveOptions, seg: SegmentOverride | undefined, offset: bigint, r: RealSegments): ResolvedMemoryOperand | undefined {
   // keystone's 16-bit mode drops the register of an index-only [reg*1 + disp32]: a base instead
   const flat = { ...choice, form: choice.form === 'index' ? ('base' as const) : choice.form, segment: 'none' as const, targetFraction: 0 };
   const window = { start: offset, length: o.span };
-  const r = resolveMemoryOperand(flat, { ...state, segmentBases: { fs: 0n, gs: 0n, es: 0n } }, { ...o, window, legacy: true, align: 1, misalign: undefined });
-  const m = r.operand;
-  if (m.form === 'absolute') return undefined; // the 16-bit [disp16] is the fallback
-  return { operand: { ...m, segment: withSegment(m.base, seg), address: offset }, pins: r.pins };
+  const resolved = resolveMemoryOperand(flat, { ...state, segmentBases: { fs: 0n, gs: 0n, es: 0n } }, { ...o, window, legacy: true, align: 1, misalign: undefined });
+  const m = resolved.operand;
+  const segment = withSegment(m.base, seg, r);
+  if (m.form === 'absolute' || segment === null) return undefined; // the 16-bit [disp16] is the fallback
+  return { operand: { ...m, segment, address: offset }, pins: resolved.pins };
 }

@@ -143,8 +143,8 @@ export function parseFamilies(names: readonly string[]): Family[] {
     if (!(FAMILIES as readonly string[]).includes(n)) throw new RangeError(`unknown family '${n}'; valid families: ${FAMILIES.join(', ')}`);
   }
   const legacy = names.filter((n) => (LEGACY_FAMILIES as readonly string[]).includes(n));
-  if (legacy.length > 0 && names.length > legacy.length) {
-    throw new RangeError(`family '${legacy[0]}' runs in its own CPU mode and cannot be mixed with 64-bit families; run it alone`);
+  if (legacy.length > 0 && new Set(names).size > 1) {
+    throw new RangeError(`family '${legacy[0]}' runs in its own CPU mode and cannot be mixed with other families; run it alone`);
   }
   return names as Family[];
 }
