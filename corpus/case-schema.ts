@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { hex64, hexBytes } from '../contracts/hex.js';
 import { GPR_NAMES, MemoryRegionSchema, SseSchema, type GprName } from '../contracts/machine-state.js';
-import { caseRegionProblem, MAX_CODE_BYTES } from '../contracts/test-machine.js';
+import { caseRegionProblem, LAYOUT, MAX_CODE_BYTES } from '../contracts/test-machine.js';
 
 /**
  * A replayable test case on the test machine: code, initial registers and memory, which
@@ -74,6 +74,8 @@ export const caseCodeBits = (c: Pick<Case, 'mode'>): 16 | 32 | 64 => {
   const mode = caseMode(c);
   return mode === 'long64' ? 64 : mode === 'protected32' ? 32 : 16;
 };
+/** The RIP of the case's first instruction: LAYOUT.code, or offset 0 in real mode's CS (whose base is LAYOUT.code). */
+export const caseCodeAddress = (c: Pick<Case, 'mode'>): bigint => (caseMode(c) === 'real16' ? 0n : LAYOUT.code);
 export type CaseJson = z.input<typeof CaseSchema>;
 
 export class CaseFileError extends Error {

@@ -65,6 +65,8 @@ export const DivergenceReportSchema = z.object({
   seed: z.string().optional(),
   /** The minimized program, instruction by instruction. */
   program: z.array(InstructionSchema),
+  /** The width its code was decoded in: the case's mode (absent: 64-bit code). */
+  codeBits: z.union([z.literal(16), z.literal(32), z.literal(64)]).optional(),
   /** Index in `program` of the first divergent instruction. */
   index: z.number().int(),
   /** Instructions retired before the divergent one (each REP iteration one); differs from `index` when the case loops or jumps. */

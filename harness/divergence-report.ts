@@ -1,5 +1,4 @@
-import { caseCodeBits, type Case } from '../corpus/case-schema.js';
-import { LAYOUT } from '../contracts/test-machine.js';
+import { caseCodeAddress, caseCodeBits, type Case } from '../corpus/case-schema.js';
 import { decodeAll } from './asm/decode.js';
 import type { DivergenceReport } from './campaign-result.js';
 import { machineForCase, type Divergence } from './lockstep.js';
@@ -16,7 +15,8 @@ export interface DivergenceContext {
 /** Everything a report shows about one divergence, from the case and the lockstep result. */
 export function buildDivergenceReport(c: Case, d: Divergence, ctx: DivergenceContext): DivergenceReport {
   const machine = machineForCase(c);
-  const program = decodeAll(c.code, LAYOUT.code, caseCodeBits(c)).map((i) => ({ address: i.address, bytes: i.bytes, text: i.text }));
+  const bits = caseCodeBits(c);
+  const program = decodeAll(c.code, caseCodeAddress(c), bits).map((i) => ({ address: i.address, bytes: i.bytes, text: i.text }));
   const index = Math.max(0, program.findIndex((i) => i.address === d.rip));
   return {
     signature: divergenceSignature(d),
@@ -25,6 +25,7 @@ export function buildDivergenceReport(c: Case, d: Divergence, ctx: DivergenceCon
     caseFile: ctx.caseFile,
     seed: ctx.seed ?? c.provenance.seed,
     program,
+    ...(bits !== 64 ? { codeBits: bits } : {}),
     index,
     step: d.index,
     initial: machine.state,

@@ -1,4 +1,4 @@
-import { caseCodeBits, caseMode, type Case, type CaseMode } from '../corpus/case-schema.js';
+import { caseCodeAddress, caseCodeBits, caseMode, type Case, type CaseMode } from '../corpus/case-schema.js';
 import type { ExecutionTarget, StopReason } from '../contracts/execution-target.js';
 import type { MachineState, MemoryRegion } from '../contracts/machine-state.js';
 import { buildTestMachine, classifyException, LAYOUT, type ExceptionInfo, type TestMachine } from '../contracts/test-machine.js';
@@ -220,7 +220,7 @@ export class LockstepRunner {
   }
 
   private instructionAt(c: Case, rip: bigint): DecodedInstruction | undefined {
-    const off = rip - codeAddress(c);
+    const off = rip - caseCodeAddress(c);
     if (off < 0n || off >= BigInt(c.code.length)) return undefined;
     const ins = decodeOne(c.code.subarray(Number(off), Number(off) + 15), rip, caseCodeBits(c));
     return ins.invalid ? undefined : ins;
@@ -280,9 +280,6 @@ const frameSlot = (c: Case): 2 | 4 | 8 => {
   const mode = caseMode(c);
   return mode === 'long64' ? 8 : mode === 'protected32' ? 4 : 2;
 };
-
-/** The RIP of the case's first instruction: LAYOUT.code, or offset 0 in real mode's CS (base LAYOUT.code). */
-export const codeAddress = (c: Case): bigint => (caseMode(c) === 'real16' ? 0n : LAYOUT.code);
 
 /** Conservative: anything with a memory operand, a push/call, or a string store may write memory. */
 function writesMemory(ins: DecodedInstruction | undefined): boolean {

@@ -15,7 +15,7 @@
 import type { Case } from '../../corpus/case-schema.js';
 import type { Experiment } from '../campaign-result.js';
 import type { Divergence, LockstepRunner } from '../lockstep.js';
-import { splitCode } from '../minimize/instructions.js';
+import { caseInstructions } from '../minimize/instructions.js';
 import { divergenceSignature } from '../signature.js';
 import { notApplicable, runExperiment, type ExperimentResult, type FlagSymptom, type RunContext } from './experiment.js';
 import { presentFeatures, withoutImplied, type PresentFeature } from './features.js';
@@ -65,8 +65,8 @@ export async function analyzeDivergence(runner: LockstepRunner, c: Case, d: Dive
   const iso = attempt.isolation;
   let cutShort = !iso && !timeLeft(); // isolation may not have had its runs
   const base = iso ? { case: iso.case, index: 0, divergence: iso.divergence } : { case: c, index: positionOf(c, d.rip), divergence: d };
-  const ins = splitCode(base.case.code)[base.index];
-  const subject = ins && !ins.invalid ? subjectOf(ins.bytes, ins.address, base.divergence.before, iso?.case) : undefined;
+  const ins = caseInstructions(base.case)[base.index];
+  const subject = ins && !ins.invalid ? subjectOf(ins.bytes, ins.address, base.divergence.before, iso?.case, ins.bits) : undefined;
 
   // Experiments on a divergence that no longer happens would find every feature "necessary":
   // the case they start from must still diverge at that instruction (isolation ran it, or run it now).

@@ -45,8 +45,12 @@ export interface ModrmFields {
   readonly rm: number;
 }
 
-/** The layout of the single instruction `bytes`, or undefined when it cannot be parsed reliably. */
-export function parseLayout(bytes: Uint8Array): EncodingLayout | undefined {
+/**
+ * The layout of the single instruction `bytes` in code of width `bits` (REX exists in 64-bit code
+ * only; 16-bit addressing has no SIB and 16-bit displacements), or undefined when it cannot be
+ * parsed reliably.
+ */
+export function parseLayout(bytes: Uint8Array, bits: 16 | 32 | 64 = 64): EncodingLayout | undefined {
   let i = 0;
   const prefixes: number[] = [];
   let rex: number | undefined;
@@ -56,7 +60,7 @@ export function parseLayout(bytes: Uint8Array): EncodingLayout | undefined {
       // A REX followed by a legacy prefix is ignored by the CPU (QEMU 7.2 keeps it): no layout.
       if (rex !== undefined) return undefined;
       prefixes.push(i++);
-    } else if ((b & 0xf0) === 0x40) {
+    } else if (bits === 64 && (b & 0xf0) === 0x40) {
       if (rex !== undefined) return undefined;
       rex = i++;
     } else break;
@@ -88,15 +92,19 @@ export function parseLayout(bytes: Uint8Array): EncodingLayout | undefined {
     if (m === undefined) return undefined;
     const mod = m >> 6;
     const rm = m & 7;
-    if (mod !== 3 && rm === 4) sib = end++;
+    const prefix67 = prefixes.some((p) => bytes[p] === 0x67);
+    const addr16 = bits === 16 ? !prefix67 : bits === 32 && prefix67;
+    if (mod !== 3 && rm === 4 && !addr16) sib = end++;
     const sibBase = sib !== undefined ? (bytes[sib] ?? 0) & 7 : -1;
-    const dispSize = mod === 1 ? 1 : mod === 2 ? 4 : mod === 0 && (rm === 5 || sibBase === 5) ? 4 : 0;
+    const dispSize = addr16
+      ? (mod === 1 ? 1 : mod === 2 || (mod === 0 && rm === 6) ? 2 : 0)
+      : mod === 1 ? 1 : mod === 2 ? 4 : mod === 0 && (rm === 5 || sibBase === 5) ? 4 : 0;
     if (dispSize) {
       disp = { offset: end, size: dispSize };
       end += dispSize;
     }
   }
-  const iced = icedOffsets(bytes);
+  const iced = icedOffsets(bytes, bits);
   if (!iced) return undefined;
   // moffs forms (A0–A3) carry their address as iced's "displacement" without a ModRM
   if (modrm === undefined && iced.disp) disp = iced.disp;
@@ -106,8 +114,8 @@ export function parseLayout(bytes: Uint8Array): EncodingLayout | undefined {
   return { bytes, prefixes, rex, map, opcode, modrm, sib, disp, imm: iced.imm, imm2: iced.imm2 };
 }
 
-function icedOffsets(bytes: Uint8Array): { length: number; disp?: Field; imm?: Field; imm2?: Field } | undefined {
-  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+function icedOffsets(bytes: Uint8Array, bits: 16 | 32 | 64): { length: number; disp?: Field; imm?: Field; imm2?: Field } | undefined {
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   const ins = decoder.decode();
   const o = decoder.getConstantOffsets(ins);
   try {

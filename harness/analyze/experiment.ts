@@ -12,7 +12,7 @@
  */
 import type { Case } from '../../corpus/case-schema.js';
 import type { LockstepResult, LockstepRunner } from '../lockstep.js';
-import { instructionIndexAt, splitCode } from '../minimize/instructions.js';
+import { instructionIndexAt, caseInstructions } from '../minimize/instructions.js';
 import { resampleInputs } from './resample.js';
 import type { BuiltVariant } from './variant.js';
 
@@ -86,7 +86,7 @@ function classify(r: LockstepResult, c: Case, index: number, address: bigint, re
   }
   // another instruction: after this one in the code means this one ran and agreed (straight-line
   // code; a loop back could blur it, and generated cases have none)
-  const other = instructionIndexAt(splitCode(c.code), d.rip);
+  const other = instructionIndexAt(caseInstructions(c), d.rip);
   return other > index
     ? { outcome: 'other-divergence', agreedHere: true, note: `instruction ${other} diverges; this one agrees` }
     : { outcome: 'other-divergence', agreedHere: false, note: `instruction ${other} diverges first` };
@@ -94,7 +94,7 @@ function classify(r: LockstepResult, c: Case, index: number, address: bigint, re
 
 /** A run's verdict and, when it agrees, whether it could have shown the symptom. */
 async function runOnce(ctx: RunContext, v: BuiltVariant, c: Case): Promise<Verdict & { informative: boolean }> {
-  const address = splitCode(c.code)[v.index]!.address;
+  const address = caseInstructions(c)[v.index]!.address;
   ctx.counted();
   const verdict = classify(await ctx.runner.run(c, { mode: 'block' }), c, v.index, address, ctx.referenceFault);
   if (verdict.outcome !== 'agrees' || !ctx.symptom) return { ...verdict, informative: true };

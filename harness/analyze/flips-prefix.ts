@@ -72,7 +72,7 @@ export const REX_FEATURE: FeatureDefinition = {
     return REX_BITS.filter(({ bit }) => {
       if (!(rexOf(l) & bit)) return false;
       // set but without effect (REX.B of a RIP-relative operand, say): not a feature of this instruction
-      const cleared = viewInstruction(clearedRex(l, bit), s.view.decoded.address);
+      const cleared = viewInstruction(clearedRex(l, bit), s.view.decoded.address, s.view.bits);
       return !cleared || cleared.decoded.text !== s.view.decoded.text;
     }).map(({ bit, name, text }) => ({ name, text: bit === 0x1 ? `${text} (${rexBPlace(l)})` : text }));
   },
@@ -97,7 +97,7 @@ export const REX_FEATURE: FeatureDefinition = {
 
 /** Does the instruction read the operand the cleared REX bit renames (an address register always is)? */
 function renamedSlotIsRead(s: Subject, cleared: Uint8Array): boolean {
-  const variant = viewInstruction(cleared, s.view.decoded.address);
+  const variant = viewInstruction(cleared, s.view.decoded.address, s.view.bits);
   if (!variant) return true;
   const i = s.view.operands.findIndex((o, k) => variant.operands[k] === undefined || operandKey(o) !== operandKey(variant.operands[k]!));
   return i < 0 || s.view.operands[i]!.kind !== 'register' || s.view.operandRead[i]!;
@@ -138,7 +138,7 @@ export const OPERAND_SIZE_FEATURE: FeatureDefinition = {
   instances: (s) => {
     if (!hasPrefix(s.layout, 0x66)) return [];
     // a mandatory 0x66 (part of the opcode) is not an operand-size feature
-    const without = viewInstruction(withoutPrefix(s.layout!, 0x66), s.view.decoded.address);
+    const without = viewInstruction(withoutPrefix(s.layout!, 0x66), s.view.decoded.address, s.view.bits);
     if (without && without.mnemonic !== s.view.mnemonic) return [];
     return [{ name: '0x66', text: 'the operand-size prefix 0x66 is present (16-bit operand size)' }];
   },
@@ -161,7 +161,8 @@ export const OPERAND_SIZE_FEATURE: FeatureDefinition = {
 
 export const ADDRESS_SIZE_FEATURE: FeatureDefinition = {
   kind: 'encoding',
-  instances: (s) => (hasPrefix(s.layout, 0x67) && accessesMemory(s) ? [{ name: '0x67', text: 'the address-size prefix 0x67 is present (32-bit addressing)' }] : []),
+  // the plans rewrite 32-bit addresses as 64-bit ones: 64-bit code only
+  instances: (s) => (s.view.bits === 64 && hasPrefix(s.layout, 0x67) && accessesMemory(s) ? [{ name: '0x67', text: 'the address-size prefix 0x67 is present (32-bit addressing)' }] : []),
   plans: (s) => addressSizePlans(s),
 };
 

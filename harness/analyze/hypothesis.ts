@@ -139,7 +139,7 @@ export function matchesHypothesis(h: Hypothesis, report: DivergenceReport): bool
     return fields.length === h.fields.length && fields.every((f, i) => f === h.fields[i]);
   }
   const ins = report.program[report.index];
-  const s = ins && subjectOf(ins.bytes, ins.address, report.before);
+  const s = ins && subjectOf(ins.bytes, ins.address, report.before, undefined, report.codeBits ?? 64);
   if (!s) return false;
   const present = new Set(presentFeatures(s).map((f) => f.name));
   return h.necessary.every((f) => present.has(f.name));

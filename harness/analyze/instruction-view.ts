@@ -11,6 +11,7 @@ import { ALL_ROWS } from '../../emulator/isa/table.js';
 import { describe as describeIced, type DecodedInstruction } from '../asm/decode.js';
 import { rowOfEncoding } from '../generate/row-of-encoding.js';
 import { LEGACY_PREFIXES } from './encoding.js';
+import type { CodeBits } from '../minimize/instructions.js';
 
 export type SegmentName = 'cs' | 'ss' | 'ds' | 'es' | 'fs' | 'gs';
 
@@ -25,7 +26,7 @@ export interface MemoryOperandView {
   readonly ripTarget?: bigint;
   /** An explicit segment override prefix that applies to it. */
   readonly segment?: SegmentName;
-  readonly addressSize: 32 | 64;
+  readonly addressSize: 16 | 32 | 64;
 }
 
 export type OperandView =
@@ -42,6 +43,8 @@ export interface RegisterUse {
 
 export interface InstructionView {
   readonly decoded: DecodedInstruction;
+  /** The code width it was decoded in (the case's mode). */
+  readonly bits: CodeBits;
   /** Upper-case mnemonic, e.g. `ADD`. */
   readonly mnemonic: string;
   readonly operands: readonly OperandView[];
@@ -82,15 +85,15 @@ let infoFactory: InstructionInfoFactory | undefined;
 const READS: readonly OpAccess[] = [OpAccess.Read, OpAccess.CondRead, OpAccess.ReadWrite, OpAccess.ReadCondWrite];
 
 /** The view of the single instruction at the start of `bytes`, placed at `address`; undefined when invalid. */
-export function viewInstruction(bytes: Uint8Array, address: bigint): InstructionView | undefined {
-  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+export function viewInstruction(bytes: Uint8Array, address: bigint, bits: CodeBits = 64): InstructionView | undefined {
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   const ins = new Instruction();
   try {
     decoder.ip = address;
     decoder.decodeOut(ins);
     if (ins.isInvalid) return undefined;
     const decoded = describeIced(ins, bytes, 0);
-    const operands = Array.from({ length: ins.opCount }, (_, i) => operandOf(ins, i, decoded.bytes));
+    const operands = Array.from({ length: ins.opCount }, (_, i) => operandOf(ins, i, decoded.bytes, bits));
     const info = (infoFactory ??= new InstructionInfoFactory()).info(ins);
     const registers = new Map<number, { read: boolean; written: boolean }>();
     const addressRegisters = new Set<number>();
@@ -117,9 +120,10 @@ export function viewInstruction(bytes: Uint8Array, address: bigint): Instruction
     } finally {
       info.free();
     }
-    const rowId = rowOfEncoding(bytes.subarray(0, ins.length));
+    const rowId = rowOfEncoding(bytes.subarray(0, ins.length), bits === 64);
     return {
       decoded,
+      bits,
       mnemonic: decoded.mnemonic.toUpperCase(),
       operands,
       memoryOperand: operands.findIndex((o) => o.kind === 'memory'),
@@ -138,17 +142,17 @@ export function viewInstruction(bytes: Uint8Array, address: bigint): Instruction
   }
 }
 
-function operandOf(ins: Instruction, i: number, bytes: Uint8Array): OperandView {
+function operandOf(ins: Instruction, i: number, bytes: Uint8Array, bits: CodeBits): OperandView {
   const kind = ins.opKind(i);
   if (kind === OpKind.Register) {
     const r = ins.opRegister(i);
     return { kind: 'register', name: (Register[r] ?? String(r)).toLowerCase(), gpr: gprNumber(r), size: RegisterExt.size(r) };
   }
   if (kind === OpKind.Memory) {
-    const addressSize = hasAddressSizePrefix(bytes) ? 32 : 64;
+    const addressSize = addressSizeOf(bits, hasAddressSizePrefix(bytes));
     const ripRelative = ins.isIpRelMemoryOperand;
     const segment = ins.hasSegmentPrefix ? SEGMENTS.get(ins.segmentPrefix) : undefined;
-    const dispBits = addressSize === 32 ? 32 : 64;
+    const dispBits = addressSize;
     const memory: MemoryOperandView = ripRelative
       ? { base: 'rip', scale: 1, disp: ripDisplacement(ins), ripTarget: ins.ipRelMemoryAddress, segment, addressSize }
       : {
@@ -170,6 +174,13 @@ function operandOf(ins: Instruction, i: number, bytes: Uint8Array): OperandView 
     return { kind: 'immediate', value, size, signExtended };
   }
   return { kind: 'other', text: OpKind[kind] ?? String(kind) };
+}
+
+/** The address size of code of width `bits`, with or without 0x67 (SDM Vol. 1 §3.6, Table 3-4). */
+export function addressSizeOf(bits: CodeBits, prefix67: boolean): 16 | 32 | 64 {
+  if (bits === 64) return prefix67 ? 32 : 64;
+  if (bits === 32) return prefix67 ? 16 : 32;
+  return prefix67 ? 32 : 16;
 }
 
 function hasAddressSizePrefix(bytes: Uint8Array): boolean {

@@ -4,11 +4,10 @@
  * 1-instruction case at the cost of one run (two more when earlier instructions wrote memory it
  * reads), and its initial state is exactly the state the experiments want to edit.
  */
-import type { Case } from '../../corpus/case-schema.js';
+import { caseCodeAddress, type Case } from '../../corpus/case-schema.js';
 import type { MachineState, MemoryRegion } from '../../contracts/machine-state.js';
 import { comparedRegions, type Divergence, type LockstepRunner } from '../lockstep.js';
-import { instructionIndexAt, splitCode, withInstructions } from '../minimize/instructions.js';
-import { LAYOUT } from '../../contracts/test-machine.js';
+import { instructionIndexAt, caseInstructions, withInstructions } from '../minimize/instructions.js';
 import { divergenceSignature } from '../signature.js';
 
 export interface Isolation {
@@ -42,7 +41,7 @@ export interface IsolateOptions {
 
 /** The divergent instruction of `c` alone, from `before`, with `memory`; undefined if it cannot be laid out. */
 export function isolatedCase(c: Case, index: number, before: MachineState, memory: readonly MemoryRegion[]): Case | undefined {
-  const ins = splitCode(c.code)[index];
+  const ins = caseInstructions(c)[index];
   if (!ins) return undefined;
   const base: Case = {
     ...c,
@@ -69,14 +68,14 @@ const isResetSse = (s: NonNullable<MachineState['sse']>): boolean => s.mxcsr ===
  * retired, and a REP iteration or a loop is one more: it is not a position), or -1.
  */
 export function positionOf(c: Case, rip: bigint): number {
-  return instructionIndexAt(splitCode(c.code), rip);
+  return instructionIndexAt(caseInstructions(c), rip);
 }
 
 /** Isolate `d`: at most three runs (the instruction alone; the prefix, to read the reference's memory; the instruction again). */
 export async function isolateDivergence(runner: LockstepRunner, c: Case, d: Divergence, options: IsolateOptions = {}): Promise<IsolationAttempt> {
   const signature = divergenceSignature(d);
   const timeLeft = () => options.deadline === undefined || Date.now() < options.deadline;
-  const instructions = splitCode(c.code);
+  const instructions = caseInstructions(c);
   const position = instructionIndexAt(instructions, d.rip);
   let runs = 0;
   if (position < 0) return { runs };
@@ -86,7 +85,7 @@ export async function isolateDivergence(runner: LockstepRunner, c: Case, d: Dive
     runs++;
     const r = await runner.run(iso, { mode: 'block' });
     const x = r.divergence;
-    if (!x || x.rip !== LAYOUT.code) return undefined;
+    if (!x || x.rip !== caseCodeAddress(iso)) return undefined;
     const same = divergenceSignature(x);
     if (same === signature) return { case: iso, divergence: x, memory: kind, sameSignature: true, ran: true };
     return withoutFlags(same) === withoutFlags(signature) ? { case: iso, divergence: x, memory: kind, sameSignature: false, ran: true } : undefined;

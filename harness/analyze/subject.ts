@@ -10,6 +10,7 @@ import { LAYOUT } from '../../contracts/test-machine.js';
 import { comparedRegions } from '../lockstep.js';
 import { parseLayout, type EncodingLayout } from './encoding.js';
 import { usesRegister, viewInstruction, type InstructionView, type MemoryOperandView } from './instruction-view.js';
+import type { CodeBits } from '../minimize/instructions.js';
 
 export interface Subject {
   readonly view: InstructionView;
@@ -26,10 +27,10 @@ export interface Subject {
 }
 
 /** A subject from an instruction's bytes and address (a report's divergent instruction). */
-export function subjectOf(bytes: Uint8Array, address: bigint, before: MachineState, isolated?: Case): Subject | undefined {
-  const view = viewInstruction(bytes, address);
+export function subjectOf(bytes: Uint8Array, address: bigint, before: MachineState, isolated?: Case, bits: CodeBits = 64): Subject | undefined {
+  const view = viewInstruction(bytes, address, bits);
   if (!view) return undefined;
-  return { view, layout: parseLayout(view.decoded.bytes), before, isolated };
+  return { view, layout: parseLayout(view.decoded.bytes, bits), before, isolated };
 }
 
 const M64 = (1n << 64n) - 1n;
@@ -48,7 +49,12 @@ export function effectiveAddress(m: MemoryOperandView, state: MachineState): big
     ea = m.disp;
     if (m.base !== undefined) ea += gprValue(state, m.base);
     if (m.index !== undefined) ea += gprValue(state, m.index) * BigInt(m.scale);
-    ea &= m.addressSize === 32 ? 0xffffffffn : M64;
+    ea &= m.addressSize === 32 ? 0xffffffffn : m.addressSize === 16 ? 0xffffn : M64;
+  }
+  // 16-bit addressing here is real16's: the segment's base is its selector · 16 (SS for BP/SP bases)
+  if (m.addressSize === 16 || state.cr0 % 2n === 0n) {
+    const name = m.segment ?? (m.base === 4 || m.base === 5 ? 'ss' : 'ds');
+    return ea + BigInt(state.seg[name].selector) * 16n;
   }
   if (m.segment === 'fs') ea += state.fsBase;
   if (m.segment === 'gs') ea += state.gsBase;

@@ -5,7 +5,7 @@
  */
 import type { Case } from '../../corpus/case-schema.js';
 import type { GprName, MemoryRegion } from '../../contracts/machine-state.js';
-import { rewriteInstruction, splitCode, withInstructions, type CodeInstruction } from '../minimize/instructions.js';
+import { rewriteInstruction, caseInstructions, withInstructions, type CodeInstruction } from '../minimize/instructions.js';
 import { comparedRegions } from '../lockstep.js';
 import type { Expectation } from './expectations.js';
 import { viewInstruction, type InstructionView } from './instruction-view.js';
@@ -56,7 +56,7 @@ const hasStateEdits = (p: VariantPlan): boolean => p.regs !== undefined || p.rfl
 /** Build and check a variant; a string says why it cannot be built. */
 export function buildVariant(base: VariantBase, plan: VariantPlan): BuiltVariant | string {
   if (hasStateEdits(plan) && !base.isolated) return 'needs a state edit, and the divergence has no 1-instruction case';
-  const instructions = splitCode(base.case.code);
+  const instructions = caseInstructions(base.case);
   const old = instructions[base.index];
   if (!old) return 'the divergent instruction is not in the case';
   let replaced: CodeInstruction = old;
@@ -67,8 +67,8 @@ export function buildVariant(base: VariantBase, plan: VariantPlan): BuiltVariant
   }
   const laidOut = withInstructions(base.case, instructions.map((x, i) => (i === base.index ? replaced : x)));
   if (!laidOut) return 'a relative displacement no longer fits after the re-encoding';
-  const placed = splitCode(laidOut.code)[base.index];
-  const view = placed && viewInstruction(placed.bytes, placed.address);
+  const placed = caseInstructions(laidOut)[base.index];
+  const view = placed && viewInstruction(placed.bytes, placed.address, placed.bits);
   if (!view) return 'the re-encoded instruction does not decode';
   const problem = plan.expect(base.view, view);
   if (problem) return `not the intended instruction: ${problem}`;

@@ -5,7 +5,7 @@
  * its relative branch lands on, and `layoutCode` re-aims both at the new addresses.
  */
 import { Decoder, DecoderOptions, Instruction, OpKind } from 'iced-x86';
-import type { Case } from '../../corpus/case-schema.js';
+import { caseCodeAddress, caseCodeBits, type Case } from '../../corpus/case-schema.js';
 import { LAYOUT } from '../../contracts/test-machine.js';
 import { describe } from '../asm/decode.js';
 
@@ -27,6 +27,8 @@ export interface CodeInstruction {
   readonly text: string;
   readonly mnemonic: string;
   readonly invalid: boolean;
+  /** The code width it was decoded in (the case's mode: 64, 32 or 16). */
+  readonly bits: CodeBits;
   /** RIP-relative memory operand (disp32) and where it reads or writes. */
   readonly ripRelative?: RelativeField;
   /** Relative near branch (jmp/jcc/call/loop/jrcxz) and where it goes. */
@@ -35,22 +37,29 @@ export interface CodeInstruction {
 
 const NEAR_BRANCH_KINDS = new Set<OpKind>([OpKind.NearBranch16, OpKind.NearBranch32, OpKind.NearBranch64]);
 
-/** Addresses inside the code page: branch targets there follow the instructions they hit. */
-function inCodePage(addr: bigint): boolean {
-  return addr >= LAYOUT.code && addr < LAYOUT.code + BigInt(LAYOUT.codeSize);
+export type CodeBits = 16 | 32 | 64;
+
+/** Addresses inside the code page starting at `start`: branch targets there follow the instructions they hit. */
+function inCodePage(addr: bigint, start: bigint): boolean {
+  return addr >= start && addr < start + BigInt(LAYOUT.codeSize);
+}
+
+/** A case's code as instructions, decoded in the case's mode at its first RIP. */
+export function caseInstructions(c: Pick<Case, 'code' | 'mode'>): CodeInstruction[] {
+  return splitCode(c.code, caseCodeAddress(c), caseCodeBits(c));
 }
 
 /** Decode `code` placed at `address` into instructions (undecodable bytes become 1-byte invalid entries). */
-export function splitCode(code: Uint8Array, address: bigint = LAYOUT.code): CodeInstruction[] {
+export function splitCode(code: Uint8Array, address: bigint = LAYOUT.code, bits: CodeBits = 64): CodeInstruction[] {
   const out: CodeInstruction[] = [];
-  const decoder = new Decoder(64, code, DecoderOptions.None);
+  const decoder = new Decoder(bits, code, DecoderOptions.None);
   const ins = new Instruction();
   try {
     decoder.ip = address;
     let offset = 0;
     while (decoder.canDecode) {
       decoder.decodeOut(ins);
-      out.push(fromIced(decoder, ins, code, offset));
+      out.push(fromIced(decoder, ins, code, offset, bits));
       offset += ins.length;
     }
   } finally {
@@ -60,9 +69,9 @@ export function splitCode(code: Uint8Array, address: bigint = LAYOUT.code): Code
   return out;
 }
 
-function fromIced(decoder: Decoder, ins: Instruction, code: Uint8Array, offset: number): CodeInstruction {
+function fromIced(decoder: Decoder, ins: Instruction, code: Uint8Array, offset: number, bits: CodeBits): CodeInstruction {
   const d = describe(ins, code, offset);
-  const base = { address: ins.ip, bytes: d.bytes, text: d.text, mnemonic: d.mnemonic, invalid: d.invalid };
+  const base = { address: ins.ip, bytes: d.bytes, text: d.text, mnemonic: d.mnemonic, invalid: d.invalid, bits };
   if (d.invalid) return base;
   const offsets = decoder.getConstantOffsets(ins);
   try {
@@ -80,8 +89,8 @@ function fromIced(decoder: Decoder, ins: Instruction, code: Uint8Array, offset: 
 }
 
 /** Decode one instruction's bytes on their own; undefined unless they form exactly one valid instruction. */
-export function decodeSingle(bytes: Uint8Array, address: bigint): CodeInstruction | undefined {
-  const list = splitCode(bytes, address);
+export function decodeSingle(bytes: Uint8Array, address: bigint, bits: CodeBits = 64): CodeInstruction | undefined {
+  const list = splitCode(bytes, address, bits);
   return list.length === 1 && !list[0]!.invalid && list[0]!.bytes.length === bytes.length ? list[0] : undefined;
 }
 
@@ -91,7 +100,7 @@ export function decodeSingle(bytes: Uint8Array, address: bigint): CodeInstructio
  * displacement may point elsewhere (the length changed), and layout re-aims them anyway.
  */
 export function rewriteInstruction(old: CodeInstruction, bytes: Uint8Array): CodeInstruction | undefined {
-  const fresh = decodeSingle(bytes, old.address);
+  const fresh = decodeSingle(bytes, old.address, old.bits);
   if (!fresh) return undefined;
   const ripRelative = fresh.ripRelative && old.ripRelative ? { ...fresh.ripRelative, target: old.ripRelative.target } : fresh.ripRelative;
   const branch = fresh.branch && old.branch ? { ...fresh.branch, target: old.branch.target } : fresh.branch;
@@ -124,7 +133,7 @@ export function layoutCode(instructions: readonly CodeInstruction[], address: bi
   }
   const end = at;
   const relocate = (target: bigint): bigint => {
-    if (!inCodePage(target)) return target;
+    if (!inCodePage(target, address)) return target;
     const i = instructions.findIndex((ins) => ins.address >= target);
     return i < 0 ? end : newAddress[i]!;
   };
@@ -141,18 +150,18 @@ export function layoutCode(instructions: readonly CodeInstruction[], address: bi
 }
 
 /** One line of disassembly per instruction (for the case's informational `asm`). */
-export function disassemble(code: Uint8Array, address: bigint = LAYOUT.code): string[] {
-  return splitCode(code, address).map((i) => i.text);
+export function disassemble(code: Uint8Array, address: bigint = LAYOUT.code, bits: CodeBits = 64): string[] {
+  return splitCode(code, address, bits).map((i) => i.text);
 }
 
 /** `c` running exactly `instructions` (laid out at the code address); undefined if they cannot be laid out. */
 export function withInstructions(c: Case, instructions: readonly CodeInstruction[]): Case | undefined {
-  const code = layoutCode(instructions);
+  const code = layoutCode(instructions, caseCodeAddress(c));
   return code ? withCode(c, code) : undefined;
 }
 
 export function withCode(c: Case, code: Uint8Array): Case {
-  return { ...c, code, asm: disassemble(code) };
+  return { ...c, code, asm: disassemble(code, caseCodeAddress(c), caseCodeBits(c)) };
 }
 
 /** Index of the instruction that contains `rip`, or -1. */
@@ -162,7 +171,7 @@ export function instructionIndexAt(instructions: readonly CodeInstruction[], rip
 
 /** `c` cut to end right after the instruction at `rip` (what follows the first divergence cannot matter). */
 export function truncateAfter(c: Case, rip: bigint): Case | undefined {
-  const instructions = splitCode(c.code);
+  const instructions = caseInstructions(c);
   const i = instructionIndexAt(instructions, rip);
   if (i < 0 || i === instructions.length - 1) return undefined;
   return withInstructions(c, instructions.slice(0, i + 1));

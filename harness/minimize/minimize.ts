@@ -12,7 +12,7 @@
 import type { Case } from '../../corpus/case-schema.js';
 import { BudgetedPredicate, type StillFails } from './budgeted-predicate.js';
 import { ddmin } from './ddmin.js';
-import { instructionIndexAt, splitCode, truncateAfter, withInstructions } from './instructions.js';
+import { instructionIndexAt, caseInstructions, truncateAfter, withInstructions } from './instructions.js';
 import { reduceMemory, reduceRegisterSet, reduceRegisterValues, type AppliedStep } from './state-reduction.js';
 import { instructionCandidates, stateCandidates, type Candidate } from './x86-steps.js';
 
@@ -68,7 +68,7 @@ export async function minimizeCase(original: Case, stillFails: StillFails, optio
   const apply = (next: Case, step: string): void => {
     current = next;
     steps.push(step);
-    options.onProgress?.({ step, calls: predicate.calls, instructions: splitCode(next.code).length, codeBytes: next.code.length });
+    options.onProgress?.({ step, calls: predicate.calls, instructions: caseInstructions(next).length, codeBytes: next.code.length });
   };
   const applyAll = (applied: AppliedStep[]): boolean => {
     for (const a of applied) apply(a.case, a.step);
@@ -91,13 +91,13 @@ type Apply = (next: Case, step: string) => void;
 
 /** Cut the code right after the divergent instruction; without its address, binary-search the shortest failing prefix. */
 async function truncate(c: Case, predicate: BudgetedPredicate, divergenceRip: bigint | undefined, apply: Apply): Promise<void> {
-  const instructions = splitCode(c.code);
+  const instructions = caseInstructions(c);
   if (divergenceRip !== undefined) {
     // Already ending at the divergent instruction: nothing to cut, nothing to search.
     if (instructionIndexAt(instructions, divergenceRip) === instructions.length - 1) return;
     const cut = truncateAfter(c, divergenceRip);
     if (cut && (await predicate.test(cut))) {
-      apply(cut, `truncate after the divergent instruction: ${instructions.length} → ${splitCode(cut.code).length} instructions`);
+      apply(cut, `truncate after the divergent instruction: ${instructions.length} → ${caseInstructions(cut).length} instructions`);
       return;
     }
   }
@@ -122,7 +122,7 @@ async function truncate(c: Case, predicate: BudgetedPredicate, divergenceRip: bi
  * without it would depend on what QEMU ran before.
  */
 async function dropInstructions(c: Case, predicate: BudgetedPredicate, apply: Apply): Promise<boolean> {
-  const all = splitCode(c.code);
+  const all = caseInstructions(c);
   const kept = all[0] && all[0].mnemonic === 'fninit' ? [all[0]] : [];
   const instructions = all.slice(kept.length);
   if (instructions.length < 2) return false;

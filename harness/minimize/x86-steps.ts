@@ -7,7 +7,7 @@
  */
 import { Decoder, DecoderOptions, OpKind } from 'iced-x86';
 import type { Case } from '../../corpus/case-schema.js';
-import { rewriteInstruction, splitCode, withInstructions, type CodeInstruction } from './instructions.js';
+import { rewriteInstruction, caseInstructions, withInstructions, type CodeInstruction } from './instructions.js';
 
 export interface Candidate {
   readonly case: Case;
@@ -41,12 +41,13 @@ interface EncodingLayout {
   readonly opcodeLength: number;
 }
 
-function parseLayout(bytes: Uint8Array): EncodingLayout | undefined {
+/** `bits`: the code width; 40–4F are REX in 64-bit code only (INC/DEC elsewhere). */
+function parseLayout(bytes: Uint8Array, bits: 16 | 32 | 64): EncodingLayout | undefined {
   let i = 0;
   const prefixes: number[] = [];
   while (i < bytes.length && LEGACY_PREFIXES.has(bytes[i]!)) prefixes.push(i++);
   let rex: number | undefined;
-  if (i < bytes.length && (bytes[i]! & 0xf0) === 0x40) rex = i++;
+  if (bits === 64 && i < bytes.length && (bytes[i]! & 0xf0) === 0x40) rex = i++;
   if (i >= bytes.length) return undefined;
   const b = bytes[i]!;
   if (b === 0xc4 || b === 0xc5 || b === 0x62 || b === 0x8f) return { prefixes, rex, opcode: i, opcodeLength: 0 }; // VEX/EVEX/XOP: prefixes only
@@ -79,8 +80,8 @@ function prefixRewrites(ins: CodeInstruction, layout: EncodingLayout): Instructi
 }
 
 /** Where iced saw the displacement of the instruction's memory operand, if it has one. */
-function explicitMemoryOperand(bytes: Uint8Array): { dispOffset?: number } | undefined {
-  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+function explicitMemoryOperand(bytes: Uint8Array, bits: 16 | 32 | 64): { dispOffset?: number } | undefined {
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   const ins = decoder.decode();
   const offsets = decoder.getConstantOffsets(ins);
   try {
@@ -102,15 +103,18 @@ function explicitMemoryOperand(bytes: Uint8Array): { dispOffset?: number } | und
 function memoryToRegister(ins: CodeInstruction, layout: EncodingLayout): InstructionRewrite | undefined {
   if (layout.opcodeLength === 0) return undefined;
   const modrmAt = layout.opcode + layout.opcodeLength;
-  const memory = explicitMemoryOperand(ins.bytes);
+  const memory = explicitMemoryOperand(ins.bytes, ins.bits);
   if (!memory || modrmAt >= ins.bytes.length) return undefined;
   const modrm = ins.bytes[modrmAt]!;
   const mod = modrm >> 6;
   const rm = modrm & 7;
   if (mod === 3) return undefined;
-  const hasSib = rm === 4;
+  // 16-bit addressing (16-bit code without 0x67, 32-bit code with it): no SIB, 16-bit displacements
+  const prefix67 = layout.prefixes.some((p) => ins.bytes[p] === 0x67);
+  const addr16 = ins.bits === 16 ? !prefix67 : ins.bits === 32 && prefix67;
+  const hasSib = rm === 4 && !addr16;
   const sibBase = hasSib ? ins.bytes[modrmAt + 1]! & 7 : -1;
-  const dispSize = mod === 1 ? 1 : mod === 2 ? 4 : rm === 5 || sibBase === 5 ? 4 : 0;
+  const dispSize = addr16 ? (mod === 1 ? 1 : mod === 2 || rm === 6 ? 2 : 0) : mod === 1 ? 1 : mod === 2 ? 4 : rm === 5 || sibBase === 5 ? 4 : 0;
   const dispAt = modrmAt + 1 + (hasSib ? 1 : 0);
   // Cross-check the hand parse against iced before cutting bytes out (moffs forms, 3DNow!…).
   if ((dispSize > 0 ? dispAt : undefined) !== memory.dispOffset) return undefined;
@@ -126,7 +130,7 @@ function memoryToRegister(ins: CodeInstruction, layout: EncodingLayout): Instruc
 /** Every rewrite of one instruction that decodes to a valid instruction with the same mnemonic, simplest first. */
 export function instructionRewrites(ins: CodeInstruction): InstructionRewrite[] {
   if (ins.invalid) return [];
-  const layout = parseLayout(ins.bytes);
+  const layout = parseLayout(ins.bytes, ins.bits);
   if (!layout) return [];
   const toRegister = memoryToRegister(ins, layout);
   const all = [...prefixRewrites(ins, layout), ...(toRegister ? [toRegister] : [])];
@@ -138,7 +142,7 @@ export function instructionRewrites(ins: CodeInstruction): InstructionRewrite[] 
 
 /** Candidates that rewrite one instruction of `c` (relative fields re-aimed by the layout). */
 export function* instructionCandidates(c: Case): Generator<Candidate> {
-  const instructions = splitCode(c.code);
+  const instructions = caseInstructions(c);
   for (let i = 0; i < instructions.length; i++) {
     const ins = instructions[i]!;
     for (const rewrite of instructionRewrites(ins)) {
@@ -147,7 +151,7 @@ export function* instructionCandidates(c: Case): Generator<Candidate> {
       const candidate = withInstructions(c, instructions.map((x, j) => (j === i ? replaced : x)));
       if (!candidate) continue;
       // Describe the result as laid out (with its re-aimed displacement), not as first decoded.
-      const after = splitCode(candidate.code)[i]!;
+      const after = caseInstructions(candidate)[i]!;
       yield { case: candidate, step: `${rewrite.step}: ${describeBytes(ins)} → ${describeBytes(after)}` };
     }
   }
