@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CASE_FORMAT, CaseFileError, caseCodeBits, caseMode, decodeCase, encodeCase, readCaseFile, type CaseJson } from './case-schema.js';
+import { CASE_FORMAT, CaseFileError, caseCodeAddress, caseCodeBits, caseMode, decodeCase, encodeCase, readCaseFile, type CaseJson } from './case-schema.js';
 
 const base: CaseJson = { format: CASE_FORMAT, id: 't', code: '90', provenance: { generator: 'hand' } };
 
@@ -69,6 +69,9 @@ describe('case mode', () => {
     expect(caseMode(legacy)).toBe('protected32');
     expect(caseCodeBits(legacy)).toBe(32);
     expect(decodeCase(JSON.parse(JSON.stringify(encodeCase(legacy)))).mode).toBe('protected32');
+    // real16: 16-bit code whose first instruction is at IP 0 of CS (base 0x10000)
+    const real = decodeCase(JSON.parse(JSON.stringify(encodeCase(decodeCase({ ...base, mode: 'real16' })))));
+    expect([caseMode(real), caseCodeBits(real), caseCodeAddress(real), caseCodeAddress(legacy)]).toEqual(['real16', 16, 0n, 0x10000n]);
   });
 
   it('names the field of an unknown mode in one line', () => {
