@@ -154,6 +154,9 @@ const MNEMONIC_ALIAS: Record<string, string> = {
   // 16-bit PUSHA/POPA in 32-bit code (iced names them by their 16-bit form)
   pushaw: 'pusha',
   popaw: 'popa',
+  // keystone's spelling of the direct far transfers (`ljmp 0x1000:0x20`)
+  ljmp: 'jmp',
+  lcall: 'call',
 };
 
 export function canonicalMnemonic(m: string): string {
@@ -238,6 +241,12 @@ function compareOperand(src: SrcOperand, ins: Instruction, i: number): string | 
         return mod(src.value, bb) === mod(got, bb) ? undefined : `operand ${i + 1}: branch target ${hex(src.value)} encoded as ${hex(got)}`;
       }
       return `operand ${i + 1}: expected immediate ${hex(src.value)}, decoded ${OpKind[kind]}`;
+    }
+    case 'far': {
+      if (kind !== OpKind.FarBranch16 && kind !== OpKind.FarBranch32) return `operand ${i + 1}: expected a far pointer, decoded ${OpKind[kind]}`;
+      const offset = BigInt(kind === OpKind.FarBranch16 ? ins.farBranch16 : ins.farBranch32);
+      if (BigInt(ins.farBranchSelector) !== src.selector || offset !== src.offset) return `operand ${i + 1}: far pointer ${hex(src.selector)}:${hex(src.offset)} encoded as ${hex(BigInt(ins.farBranchSelector))}:${hex(offset)}`;
+      return undefined;
     }
     case 'mem': {
       if (IMPLICIT_MEM.has(kind)) return undefined; // explicit string-instruction operand

@@ -19,7 +19,9 @@ export type SrcOperand =
       disp: bigint;
     }
   | { kind: 'imm'; value: bigint }
-  | { kind: 'label'; name: string };
+  | { kind: 'label'; name: string }
+  /** `selector:offset`, the direct far pointer of `ljmp`/`lcall` */
+  | { kind: 'far'; selector: bigint; offset: bigint };
 
 export interface SrcInstruction {
   prefixes: string[];
@@ -185,6 +187,11 @@ export function parseOperand(text: string): SrcOperand | string {
   }
   const reg = canonicalRegister(t.replace(/\s+/g, ''));
   if (reg) return { kind: 'reg', reg };
+  const far = /^([^:]+):([^:]+)$/.exec(t);
+  if (far) {
+    const [selector, offset] = [parseNumber(far[1]!.trim()), parseNumber(far[2]!.trim())];
+    if (selector !== undefined && offset !== undefined) return { kind: 'far', selector, offset };
+  }
   const v = parseNumericExpr(t);
   if (v !== undefined) return { kind: 'imm', value: v };
   if (/^[a-z_.$@][\w.$@]*$/.test(t)) return { kind: 'label', name: t };

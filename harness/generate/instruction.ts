@@ -30,7 +30,9 @@ export type GeneratedOperand =
   | { readonly kind: 'sreg'; readonly num: number }
   | X87RegisterOperand
   | { readonly kind: 'one' }
-  | { readonly kind: 'implicit' };
+  | { readonly kind: 'implicit' }
+  /** The direct far pointer of JMPF/CALLF in real16 code: CS's own selector, the offset the next instruction's IP (filled in from the layout, like a RIP displacement). */
+  | { readonly kind: 'far'; readonly selector: bigint };
 
 export interface GeneratedInstruction {
   readonly rowId: number;
@@ -71,6 +73,9 @@ export interface ProgramState extends AddressingState {
    */
   readonly real?: RealSegments;
 }
+
+/** CS of real16 programs (contracts/test-machine-16.ts): JMPF/CALLF reload it. */
+const REAL_CODE_SELECTOR = 0x1000;
 
 /** Linear base of SS in real16 programs: SP and BP values are offsets from it. */
 export const REAL_STACK_BASE = 0x8000n;
@@ -193,6 +198,11 @@ function accessesNothing(row: IsaRow): boolean {
 export function resolveInstruction(c: InstructionChoice, s: ProgramState, implicitWrites: readonly number[]): GeneratedInstruction | undefined {
   const row = c.row;
   let prefixes = c.prefixes;
+  // JMPF/CALLF in real mode: to the next instruction through CS's own selector (the fragment goes on)
+  if (s.real && (row.handler === 'jmpf_direct' || row.handler === 'callf_direct')) {
+    for (const r of implicitWrites) s.written.add(r);
+    return { rowId: row.id, row, opSize: c.opSize, noRex: true, operands: [{ kind: 'far', selector: BigInt(REAL_CODE_SELECTOR) }], prefixes: { ...prefixes, lock: false, rep: undefined }, legacy: true, real: true };
+  }
   const operands: GeneratedOperand[] = [];
   // an undo log rather than a copy of the pins per instruction (most instructions do not fail)
   const undo: PinUndo = [];
@@ -393,6 +403,8 @@ export function ripOperand(g: GeneratedInstruction): MemoryOperand | undefined {
 
 /** The displacement `g`'s RIP-relative operand needs to reach its target when `g` ends at `nextIp`; undefined when it has none. */
 export function ripDisplacement(g: GeneratedInstruction, nextIp: bigint): bigint | undefined {
+  // a far pointer's offset is the next instruction's IP (real16 code is laid out from IP 0)
+  if (g.operands[0]?.kind === 'far') return nextIp;
   const m = ripOperand(g);
   return m === undefined ? undefined : m.address - nextIp;
 }
@@ -406,6 +418,8 @@ export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): Sr
   const prefixes: string[] = [];
   if (g.prefixes.lock) prefixes.push('lock');
   if (g.prefixes.rep) prefixes.push(g.prefixes.rep);
+  const far = g.operands[0]?.kind === 'far' ? g.operands[0] : undefined;
+  if (far) return { prefixes, mnemonic: FAR_MNEMONIC[g.row.handler]!, operands: [{ kind: 'far', selector: far.selector, offset: ripDisp ?? 0n }] };
   const mnemonic = g.row.forms === 'Zv,Iv' && g.opSize === 8 ? 'movabs' : textMnemonic(g.row, g.opSize);
   const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
   if (mnemonic === 'movsd' && isString) return { prefixes, mnemonic, operands: g.real ? [stringOperand('di'), stringOperand('si')] : g.legacy ? [stringOperand('edi'), stringOperand('esi')] : [stringOperand('rdi'), stringOperand('rsi')] };
@@ -419,11 +433,14 @@ export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): Sr
       case 'imm': operands.push({ kind: 'imm', value: o.value }); break;
       case 'sreg': operands.push({ kind: 'reg', reg: SREG[o.num]! }); break;
       case 'one': operands.push({ kind: 'imm', value: 1n }); break;
-      case 'implicit': break;
+      case 'implicit': case 'far': break;
     }
   }
   return { prefixes, mnemonic, operands };
 }
+
+/** keystone's spelling of the direct far transfers. */
+const FAR_MNEMONIC: Record<string, string> = { jmpf_direct: 'ljmp', callf_direct: 'lcall' };
 
 const stringOperand = (base: string): SrcOperand => ({ kind: 'mem', size: 4, seg: undefined, base, index: undefined, scale: 1, disp: 0n });
 
@@ -442,6 +459,8 @@ export function formatInstruction(g: GeneratedInstruction, ripDisp?: bigint): st
   const words: string[] = [];
   if (g.prefixes.lock) words.push('lock');
   if (g.prefixes.rep) words.push(g.prefixes.rep);
+  const far = g.operands[0]?.kind === 'far' ? g.operands[0] : undefined;
+  if (far) return `${FAR_MNEMONIC[g.row.handler]} 0x${far.selector.toString(16)}:0x${(ripDisp ?? 0n).toString(16)}`;
   const mnemonic = g.row.forms === 'Zv,Iv' && g.opSize === 8 ? 'movabs' : textMnemonic(g.row, g.opSize);
   const ops: string[] = [];
   for (const o of g.operands) {
@@ -452,7 +471,7 @@ export function formatInstruction(g: GeneratedInstruction, ripDisp?: bigint): st
       case 'imm': ops.push(formatImmediate(o.value)); break;
       case 'sreg': ops.push(SREG[o.num]!); break;
       case 'one': ops.push('1'); break;
-      case 'implicit': break;
+      case 'implicit': case 'far': break;
     }
   }
   const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);

@@ -60,6 +60,7 @@ export function operandSizes32(row: IsaRow): Array<2 | 4> {
  *    real mode is its base · 16, which any target can be reset to; later operands avoid the
  *    loaded segment (instruction.ts). LDS/LSS and POP DS/SS would move every access: left out;
  *  - INT n, INT3 and INTO: delivered through the IVT to the stop of their vector, where the case ends;
+ *  - JMPF/CALLF ptr16:16 to the next instruction, CS reloaded with its own selector (CALLF pushes CS:IP);
  *  - the BCD adjustments (DAA/DAS/AAA/AAS/AAM/AAD) once the emulator decodes them (today #UD).
  * Operand sizes are 16 by default and 32 with 0x66 (operandSizes16).
  */
@@ -69,6 +70,9 @@ const REAL_GENERATED: Record<string, (row: IsaRow) => boolean> = {
   load_far_pointer: (row) => row.arg === 0 || row.arg === 4 || row.arg === 5,
   int: () => true,
   int3: () => true,
+  // to the next instruction through CS's own selector (instruction.ts)
+  jmpf_direct: () => true,
+  callf_direct: () => true,
 };
 const BCD = new Set(['DAA', 'DAS', 'AAA', 'AAS', 'AAM', 'AAD']);
 
@@ -86,6 +90,6 @@ export function operandSizes16(row: IsaRow): Array<2 | 4> {
   if (row.handler === 'bswap' || row.handler === 'cmpxchg8b') return [4];
   // keystone writes PUSH imm as 66 68 id in 16-bit code; ENTER/LEAVE have no 0x66 spelling
   if (row.handler === 'push' && row.operands[0]?.kind === Kind.I) return [4];
-  if (row.handler === 'enter' || row.handler === 'leave') return [2];
+  if (row.handler === 'enter' || row.handler === 'leave' || row.handler === 'jmpf_direct' || row.handler === 'callf_direct') return [2];
   return [2, 4];
 }

@@ -23,9 +23,9 @@ const KEYSTONE_TWIN: Record<string, string> = { SAL: 'SHL' };
 describe('real16 family', () => {
   const family = generatableRows(['real16'], 'keystone');
 
-  it('holds the segment loads into ES/FS/GS, INT n and INT3, and no load of DS, SS or CS', () => {
+  it('holds the segment loads into ES/FS/GS, INT n, INT3, JMPF/CALLF, and no load of DS or SS', () => {
     const forms = new Set(family.map((r) => `${r.mnemonic} ${r.forms}`.trim()));
-    for (const f of ['POP ES', 'POP FS', 'POP GS', 'LES Gv,M', 'LFS Gv,M', 'LGS Gv,M', 'MOV Sw,Ew', 'INT Ib', 'INT3', 'PUSHA', 'POPA']) expect(forms.has(f), f).toBe(true);
+    for (const f of ['POP ES', 'POP FS', 'POP GS', 'LES Gv,M', 'LFS Gv,M', 'LGS Gv,M', 'MOV Sw,Ew', 'INT Ib', 'INT3', 'PUSHA', 'POPA', 'JMPF Iv,Iw', 'CALLF Iv,Iw']) expect(forms.has(f), f).toBe(true);
     for (const f of ['POP DS', 'POP SS', 'LDS Gv,M', 'LSS Gv,M']) expect(forms.has(f), f).toBe(false);
     expect(family.some((r) => r.only64)).toBe(false);
     for (const row of ALL_ROWS) if (!family.includes(row)) expect(skipReason16(row) ?? 'keystone cannot spell it').not.toBe('');
