@@ -1,7 +1,7 @@
 import { mutants } from '../mutants.js';
-import type { Cpu } from '../cpu/cpu.js';
+import { ATTR_DB, type Cpu } from '../cpu/cpu.js';
 import { loadSegment } from '../cpu/segments.js';
-import { type Insn, Opnd } from '../decode/insn.js';
+import { type Insn, Opnd, Seg } from '../decode/insn.js';
 import { AC, ARITH, DF, ID, IF, IOPL, NT, RF, TF, VIF, VIP, VM } from '../isa/flags.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
 import { readOp, writeOp } from './operands.js';
@@ -73,7 +73,11 @@ export function leave(c: Cpu, d: Insn): void {
   const s = d.osize;
   const savedLo = c.regs[8]!;
   const savedHi = c.regs[9]!;
-  c.setReg(4, 8, c.regs[10]!, c.regs[11]!); // RSP = RBP
+  // RSP = RBP at the stack's address size (SDM LEAVE): ESP ← EBP with a 32-bit stack, SP ← BP
+  // with a 16-bit one (real mode), ESP's upper half kept
+  if (c.long64) c.setReg(4, 8, c.regs[10]!, c.regs[11]!);
+  else if (c.segAttr[Seg.SS]! & ATTR_DB) c.regs[8] = c.regs[10]!;
+  else c.regs[8] = ((c.regs[8]! & 0xffff0000) | (c.regs[10]! & 0xffff)) >>> 0;
   try {
     const v = c.pop(s);
     c.setReg(5, s, v, c.hi);

@@ -186,6 +186,8 @@ export function protectedSequences(): ProtectedSequence[] {
   real('exception: #UD through the IVT', 'ud2');
   real('lar → #UD (protected mode only)', 'lar ax, bx');
   real('verr → #UD (protected mode only)', 'verr bx');
+  // found by fuzz --family real16: LEAVE copied all of EBP into ESP
+  real('leave with a 16-bit stack: SP = BP, the upper half of ESP kept', 'mov esp, 0x12347ff0\nmov ebp, 0x00057f00\nmov word [ss:0x7f00], 0x4321\nleave\npush ax');
   real('into protected mode: CR0.PE, far jump to 32-bit code', `lgdt [cs:.g - 0x10000]\nmov eax, cr0\nor al, 1\nmov cr0, eax\njmp dword ${hex(S.code32)}:.p\n.g: dw 0xffff\ndd 0\nbits 32\n.p: mov ax, ${hex(S.data)}\nmov ds, ax\nmov eax, [0x20000]\nbits 16`);
   return out;
 }
