@@ -61,7 +61,8 @@ export function operandSizes32(row: IsaRow): Array<2 | 4> {
  *    loaded segment (instruction.ts). LDS/LSS and POP DS/SS would move every access: left out;
  *  - INT n, INT3 and INTO: delivered through the IVT to the stop of their vector, where the case ends;
  *  - JMPF/CALLF ptr16:16 to the next instruction, CS reloaded with its own selector (CALLF pushes CS:IP);
- *  - the BCD adjustments (DAA/DAS/AAA/AAS/AAM/AAD) once the emulator decodes them (today #UD).
+ *  - the rest as protected32 has them: BCD, BOUND (#BR through the IVT), SALC; LAR/LSL/VERR/VERW
+ *    raise #UD in real mode.
  * Operand sizes are 16 by default and 32 with 0x66 (operandSizes16).
  */
 const REAL_GENERATED: Record<string, (row: IsaRow) => boolean> = {
@@ -74,13 +75,11 @@ const REAL_GENERATED: Record<string, (row: IsaRow) => boolean> = {
   jmpf_direct: () => true,
   callf_direct: () => true,
 };
-const BCD = new Set(['DAA', 'DAS', 'AAA', 'AAS', 'AAM', 'AAD']);
 
 /** Why a row is not generated in 16-bit real mode, or undefined when it is. */
 export function skipReason16(row: IsaRow): string | undefined {
   const special = REAL_GENERATED[row.handler];
   if (special) return special(row) ? undefined : 'loads DS or SS (every later access would move)';
-  if (BCD.has(row.mnemonic)) return row.handler === 'ud' ? '#UD in the emulator' : undefined;
   return skipReason32(row);
 }
 
