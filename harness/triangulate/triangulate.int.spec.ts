@@ -58,6 +58,16 @@ describe.skipIf(unavailable !== undefined)(`whose bug${unavailable ? ` (skipped:
     await Promise.allSettled([qemu?.close(), opinion?.close()]);
   });
 
+  it('a protected32 or real16 case gets no third opinion: the host runs 64-bit user code', async () => {
+    for (const mode of ['protected32', 'real16'] as const) {
+      // 66 19 d8 / 19 d8: sbb ax, bx with CF in, the planted 16-bit SBB bug
+      const c = decodeCase({ format: 'difftest-case/1', id: `sbb-${mode}`, mode, code: mode === 'real16' ? '19d8' : '6619d8', regs: { rax: '0x5', rbx: '0x1' }, rflags: '0x3', provenance: { generator: 'test' } });
+      const w = await verdictOf(c, ['sbb16-no-carry']);
+      expect(w.verdict).toBe('none');
+      expect(w.reason).toBe(`no third opinion: the host runs 64-bit user code, and this is a ${mode} case`);
+    }
+  });
+
   it("a planted emulator bug (add64-mem-trunc32) is the emulator's: the host agrees with QEMU on RAX", async () => {
     const w = await verdictOf(addRipCase(), ['add64-mem-trunc32']);
     expect(w.verdict).toBe('emulator');

@@ -1,4 +1,4 @@
-import type { Case } from '../../corpus/case-schema.js';
+import { caseMode, type Case } from '../../corpus/case-schema.js';
 import { classifyException, LAYOUT } from '../../contracts/test-machine.js';
 import { modelForQemuCpu } from '../../emulator/cpu/cpu-model.js';
 import { HostTarget } from '../../oracle/host/host-target.js';
@@ -82,6 +82,8 @@ export class ThirdOpinion {
   }
 
   private async judgeUntimed(c: Case, d: DivergenceReport): Promise<WhoseBug> {
+    // the host runs the code as 64-bit user code: 32-bit and 16-bit code means something else there
+    if (caseMode(c) !== 'long64') return none(`the host runs 64-bit user code, and this is a ${caseMode(c)} case`);
     const facts = instructionFacts(c.code, LAYOUT.code);
     const upTo = Math.min(facts.length, Math.max(0, d.index) + 1);
     const views = this.cpuidViews();
