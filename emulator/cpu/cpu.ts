@@ -568,8 +568,10 @@ export class Cpu {
       if (!isCanonical(lin)) this.canonicalFault(true);
       return lin;
     }
-    const sp = this.segAttr[Seg.SS]! & ATTR_DB ? r[8]! : r[8]! & 0xffff;
-    return (this.segBase[Seg.SS]! + ((sp + offset) >>> 0)) % TWO32;
+    // the offset wraps at the stack's address size: SP - 4 from SP = 2 is 0xfffe in a 16-bit stack
+    // (SS.B = 0), not 2^32 - 2 (QEMU then accesses ss.base + 0xfffe on; it checks no limit)
+    const off = this.segAttr[Seg.SS]! & ATTR_DB ? (r[8]! + offset) >>> 0 : (r[8]! + offset) & 0xffff;
+    return (this.segBase[Seg.SS]! + off) % TWO32;
   }
 
   private addRsp(delta: number): void {

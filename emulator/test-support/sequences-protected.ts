@@ -188,6 +188,8 @@ export function protectedSequences(): ProtectedSequence[] {
   real('verr → #UD (protected mode only)', 'verr bx');
   // found by fuzz --family real16: LEAVE copied all of EBP into ESP
   real('leave with a 16-bit stack: SP = BP, the upper half of ESP kept', 'mov esp, 0x12347ff0\nmov ebp, 0x00057f00\nmov word [ss:0x7f00], 0x4321\nleave\npush ax');
+  // found by fuzz --family real16: a push from SP = 2 stored below SS's base (the offset wrapped at 32 bits)
+  real('push dword from SP = 2 with a 16-bit stack: SP wraps to 0xfffe', 'mov esp, 0x12340002\npush dword -0x5f\npop ecx\npush ax');
   real('into protected mode: CR0.PE, far jump to 32-bit code', `lgdt [cs:.g - 0x10000]\nmov eax, cr0\nor al, 1\nmov cr0, eax\njmp dword ${hex(S.code32)}:.p\n.g: dw 0xffff\ndd 0\nbits 32\n.p: mov ax, ${hex(S.data)}\nmov ds, ax\nmov eax, [0x20000]\nbits 16`);
   return out;
 }
