@@ -11,6 +11,7 @@ export const MUTANT_DESCRIPTIONS = {
   'shift-count-unmasked': 'shift counts are not masked to 5 (6 for 64-bit) bits',
   'push-imm32-no-sext': 'PUSH imm32 zero-extends its immediate instead of sign-extending it',
   'sbb16-no-carry': '16-bit SBB ignores the carry-in',
+  'mov16-imm-store-swapped': 'MOV m16, imm16 (66 C7 /0 to memory) stores its immediate with the two bytes swapped: it corrupts memory only',
 } as const;
 
 export type MutantName = keyof typeof MUTANT_DESCRIPTIONS;
@@ -25,6 +26,7 @@ export const mutants = {
   shiftCountUnmasked: false,
   pushImm32NoSext: false,
   sbb16NoCarry: false,
+  mov16ImmStoreSwapped: false,
 };
 
 const FLAG_OF: Record<MutantName, keyof typeof mutants> = {
@@ -35,6 +37,7 @@ const FLAG_OF: Record<MutantName, keyof typeof mutants> = {
   'shift-count-unmasked': 'shiftCountUnmasked',
   'push-imm32-no-sext': 'pushImm32NoSext',
   'sbb16-no-carry': 'sbb16NoCarry',
+  'mov16-imm-store-swapped': 'mov16ImmStoreSwapped',
 };
 
 export function isMutantName(name: string): name is MutantName {

@@ -17,6 +17,7 @@ export const MUTANT_FAMILY: Record<MutantName, Family> = {
   'shift-count-unmasked': 'shift',
   'push-imm32-no-sext': 'stack',
   'sbb16-no-carry': 'alu',
+  'mov16-imm-store-swapped': 'mov',
 };
 
 export interface HuntResult {

@@ -1,12 +1,14 @@
 import type { Cpu } from '../cpu/cpu.js';
 import { type Insn, Opnd } from '../decode/insn.js';
+import { mutants } from '../mutants.js';
 import { testCondition } from './conditions.js';
 import { mask, readOp, sext, writeOp } from './operands.js';
 
 /** MOV and friends: MOV, MOVZX, MOVSX, MOVSXD, LEA, XCHG, BSWAP, CMOVcc, SETcc, CBW…CQO, XLAT. */
 
 export function mov(c: Cpu, d: Insn): void {
-  const v = readOp(c, d, 1);
+  let v = readOp(c, d, 1);
+  if (mutants.mov16ImmStoreSwapped && d.os[0] === 2 && d.ot[0] === Opnd.Mem && d.ot[1] === Opnd.Imm) v = ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
   writeOp(c, d, 0, v, c.hi);
 }
 
