@@ -9,7 +9,7 @@ import { onTermination } from './signals.js';
 
 export const BOOT_USAGE = `difftest boot [--kernel PATH --initrd PATH] [--from POINT] [--until POINT] [--budget N]
               [--channel gdb|log|block] [--inject MUTANT]... [--dut emulator|qemu] [--out DIR] [--memory MiB]
-              [--cpu MODEL] [--checkpoint N] [--cache DIR]
+              [--cpu MODEL] [--checkpoint[-every] N] [--cache DIR]
 
 Boots a real Linux kernel on QEMU (PVH direct boot, -icount: every run executes the same
 instructions), moves the machine into the emulator at --from, runs both side by side one
@@ -66,6 +66,7 @@ const OPTIONS = {
   memory: { type: 'string' },
   cpu: { type: 'string' },
   checkpoint: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
   cache: { type: 'string' },
 } as const;
 
@@ -94,7 +95,7 @@ export const bootCommand = {
       mutants.push(name);
     }
     const memoryMiB = wholeNumber('memory', v.memory, 512, 64, 2048);
-    const checkpointEvery = wholeNumber('checkpoint', v.checkpoint, 100_000, 0, 1e12);
+    const checkpointEvery = wholeNumber('checkpoint', v.checkpoint ?? v['checkpoint-every'], 100_000, 0, 1e12);
     const maxSteps = v.budget !== undefined ? wholeNumber('budget', v.budget, 0, 1, 1e15) : undefined;
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
     const outDir = path.resolve(v.out ?? path.join('reports', 'boot', stamp));

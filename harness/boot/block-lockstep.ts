@@ -1,5 +1,5 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import { recordDiffs, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { recordDiffs, recordToState, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
@@ -9,6 +9,7 @@ import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
 import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
 import type { DeviceLog } from './device-log.js';
+import { compareDeviceWrites, maySendToDevice } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { DRAIN_MS, IDLE_MS } from './log-lockstep.js';
 import { StepHistory } from './step-history.js';
@@ -52,6 +53,11 @@ export class BlockLockstep {
   private readonly checkpoints: CheckpointResult[] = [];
   private readonly emu = new Uint32Array(RR.LENGTH);
   private readonly decoded: DecodedCache;
+  /** A linear address through the emulator's page tables (undefined when unmapped). */
+  private readonly translate = (lin: bigint): number | undefined => {
+    const p = this.emulator.internals.cpu.mmu.peekTranslate(Number(BigInt.asIntN(64, lin)));
+    return p < 0 ? undefined : p;
+  };
   /** Where the emulator's last RDTSC/RDTSCP ran (the clock is followed at the end of its block). */
   private tscRip = Number.NaN;
 
@@ -169,18 +175,25 @@ export class BlockLockstep {
         let matched = false;
         let lastRip = ec.rip;
         let followed: string[] | undefined;
+        /** A device write that differs ends the block's comparison at that instruction. */
+        let deviceDiffs: readonly string[] | undefined;
         for (let n = 0; n < MAX_BLOCK; n++) {
           const rip = ec.rip;
           lastRip = rip;
           const entry = this.decoded.cached(rip) ?? (await this.decoded.at(rip));
           const info = entry.info;
-          if (keepHistory) {
-            readRegisterRecord(e, before);
-            this.history.keepRecord(index, before);
-          }
+          // the registers before an instruction that may send to a device: QEMU's OUT or store follows from them
+          const sends = maySendToDevice(info);
+          if (keepHistory || sends) readRegisterRecord(e, before);
+          if (keepHistory) this.history.keepRecord(index, before);
           this.tscRip = Number.NaN;
           emulatorStop = e.stepSync(1);
           const devices = this.devices.take();
+          if (sends && (devices.length || info.portIo === 'out')) {
+            const check = compareDeviceWrites(info, recordToState(before), devices, this.translate, e.internals.bus.ramSize);
+            if (check.compared) countRule(this.rules, 'device-write-compared', check.compared);
+            if (check.diffs.length) deviceDiffs = check.diffs;
+          }
           if (keepHistory) {
             this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: NOTHING });
             if (reads.length) reads = [];
@@ -191,7 +204,7 @@ export class BlockLockstep {
           // only the block's last instruction can read a device or a clock (QEMU ends blocks there)
           readDevice = devices.length > 0 && devices.some((d) => d.kind === 'in' || d.kind === 'mmio-read');
           followEntry = readDevice || entry.nonDeterministic || this.tscRip === rip ? entry : undefined;
-          if (emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault') break;
+          if (emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault' || deviceDiffs) break;
           // REP under icount: after the last iteration QEMU runs the instruction once more (rCX=0),
           // a block of its own: its record is the one after `next`
           if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
@@ -220,14 +233,14 @@ export class BlockLockstep {
           if (interrupts.length || followEntry) break;
         }
         blocks++;
-        if (!matched) {
+        if (!matched || deviceDiffs) {
           const actual = await e.readState();
           const expected = expectedState(next.words, actual);
           const lastEntry = await this.decoded.at(lastRip);
           mismatch = {
             index: index - 1, icount: icountStart + index, rip: lastEntry.rip, info: lastEntry.info,
             before: expectedState(cur.words, actual), expected, actual,
-            diffs: compareStates(expected, actual, { flagMask: BigInt(undefinedFlags) }), memory: [], devices: [],
+            diffs: deviceDiffs ? [] : compareStates(expected, actual, { flagMask: BigInt(undefinedFlags) }), memory: [], devices: deviceDiffs ?? [],
             qemuStop: { kind: 'step' }, emulatorStop, flagMask: BigInt(undefinedFlags), found: 'step',
           };
           failedBlock = { startIndex: blockStart, instructions: index - blockStart };

@@ -154,6 +154,37 @@ describe('boot lockstep', () => {
     expect(result.checkpoints.at(-1)).toMatchObject({ index: 25_000, pagesDiffering: 0, systemDiffs: [] });
   }, 180_000);
 
+  it("bisects a checkpoint's memory difference to the instruction the gdb channel stops at, with both values and the page walk", async () => {
+    // a planted bug that corrupts memory only: MOV m16, imm16 stores its immediate byte-swapped.
+    // The gdb channel compares every instruction's written bytes and stops at the store itself.
+    const mutants: MutantName[] = ['mov16-imm-store-swapped'];
+    const gdb = await session('rcu_init', { mutants, maxSteps: 22_000 });
+    const at = gdb.result.mismatch!;
+    expect(at.memory[0]!.source).toBe('emulator-write');
+    // The log channel's registers never differ: a checkpoint after the store does. Re-running from
+    // the clean one before it (QEMU relaunched to its instruction count, the emulator restored from
+    // its snapshot), the gdb channel names the same instruction.
+    const log = await session('rcu_init', { mutants, channel: 'log', maxSteps: 26_000, checkpointEvery: 10_000 });
+    const m = log.result.mismatch!;
+    expect(log.result.checkpoints.at(-1)!.pagesDiffering).toBeGreaterThan(0);
+    const clean = log.result.checkpoints.at(-2)!;
+    expect(clean.pagesDiffering).toBe(0);
+    expect(log.result.memoryBisection).toMatchObject({ located: true, lastGoodIndex: clean.index, checkpointIndex: log.result.checkpoints.at(-1)!.index });
+    expect(log.result.memoryBisection!.levels.map((l) => [l.channel, l.from])).toEqual([['gdb', clean.index]]);
+    expect([m.index, m.location, m.text]).toEqual([at.index, at.location, at.text]);
+    expect(m.text).toMatch(/^mov word \[/);
+    const [bytes] = m.memory;
+    // both written values: the emulator's are QEMU's with the two bytes swapped
+    expect([...bytes!.actual]).toEqual([...bytes!.expected].reverse());
+    expect(log.result.notes.join(' ')).toMatch(/located by re-running the stretch/);
+    // the page walk of the store's address, on both sides, ends at the physical address written
+    const walk = m.pageWalks!.find((w) => w.why === 'write operand')!;
+    expect(walk.qemu.levels.map((l) => l.value)).toEqual(walk.emulator.levels.map((l) => l.value));
+    expect(walk.qemu.phys).toBe(bytes!.phys);
+    expect(walk.emulator.phys).toBe(bytes!.phys);
+    expect(readFileSync(path.join(log.outDir, 'report.md'), 'utf8')).toMatch(/### Page walks[\s\S]*PML4E[\s\S]*PTE|### Page walks[\s\S]*PDE/);
+  }, 420_000);
+
   it('stops at the first kernel instruction a planted RIP-relative bug affects, with the bad bits', async () => {
     const mutants: MutantName[] = ['rip-rel-from-start'];
     const { result } = await session('startup_64', { mutants });

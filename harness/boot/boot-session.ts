@@ -2,7 +2,7 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MachineState } from '../../contracts/machine-state.js';
 import { EmulatorTarget } from '../../emulator/emulator-target.js';
-import { readMsr } from '../../emulator/harness-hooks.js';
+import { ramView, readMsr } from '../../emulator/harness-hooks.js';
 import { setMutants, type MutantName } from '../../emulator/mutants.js';
 import { KernelQemu, LOCKSTEP_APPEND, type RunOutcome } from '../../oracle/qemu/kernel-qemu.js';
 import { snapshotMachine, type QemuMachineSnapshot } from '../../oracle/qemu/machine-snapshot.js';
@@ -12,7 +12,10 @@ import { emulatorModelFor } from '../emulator-dut.js';
 import { prepareBootAssets, type BootAssets } from './assets/assets.js';
 import { DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
-import { GdbLockstep, type LockstepResult } from './gdb-lockstep.js';
+import { GdbLockstep, type LockstepResult, type Mismatch } from './gdb-lockstep.js';
+import { type AddressWalks, mismatchWalks } from './mismatch-walks.js';
+import type { GoodPoint } from './checkpoint.js';
+import { bisectCheckpointMismatch, type Bisection } from './memory-bisect.js';
 import { BlockLockstep } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
@@ -144,6 +147,11 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     let dutView: { readVirtual: (a: bigint, n: number) => Promise<Uint8Array | undefined>; systemState: () => Promise<MachineState>; translate: (lin: bigint) => number | undefined };
     let emulator: EmulatorTarget | undefined;
     let blockRun: BootResult['blockRun'];
+    let bisection: Bisection | undefined;
+    /** The run whose coverage, rules and checkpoints are reported (the first one, when a bisection located its mismatch). */
+    let coverage: LockstepResult | undefined;
+    /** The QEMU standing where the reported run ended (a bisection's re-run, or the first). */
+    let qemuAtEnd: KernelQemu = k;
     if (dutKind === 'qemu') {
       // A second QEMU booted the same way to the same point: nothing is transplanted or probed.
       const { qemu: d, outcome: other } = await reachStart(serialEmu);
@@ -203,7 +211,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
             const second = await transplanted(k2);
             emu = second.emu;
             devices = new DeviceLog(emu);
-            return new LogLockstep(k2, emu, devices).run({ ...common, firstIndex: fromCheckpoint ? b.lastGood.index : 0, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
+            return new LogLockstep(k2, emu, devices).run({ ...common, firstIndex: fromCheckpoint ? b.lastGood.index : 0, keepSnapshots: true, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
           };
           let located = b.lastGood.index > 0 ? await rerun(true) : undefined;
           const fromCheckpoint = located?.mismatch !== undefined;
@@ -215,7 +223,50 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         }
       } else {
         const lockstep = channel === 'log' ? new LogLockstep(k, emu, devices) : new GdbLockstep(k, emu, devices);
-        r = await lockstep.run(common);
+        r = await lockstep.run({ ...common, keepSnapshots: channel === 'log' });
+      }
+      if (r.mismatch?.found === 'checkpoint' && r.lastGood && channel !== 'gdb') {
+        // A checkpoint names a stretch: re-run it to the first instruction whose writes differ.
+        /** A relaunched QEMU at `from` and a fresh emulator holding the machine there; the last one stays open for the report. */
+        let held: { k2: KernelQemu; emu: EmulatorTarget } | undefined;
+        const relaunchAt = async (from: GoodPoint) => {
+          if (held) await held.k2.close();
+          held = undefined;
+          const { qemu: k2, outcome: again } = await reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt'));
+          closers.push(() => k2.close());
+          if (!again || (await k2.icount()) !== snap.icount) throw new Error(`the re-run's QEMU did not reach the start point again (${again?.kind}, instruction ${await k2.icount()})`);
+          // the start's MSR probe again, so that QEMU's virtual clock runs as in the first run
+          const probe = await snapshotMachine(k2);
+          const emu2 = new EmulatorTarget({ ramBytes: o.memoryMiB << 20, model });
+          if (from.snapshot) {
+            const at = await k2.runToIcount(from.icount);
+            if (at.kind !== 'icount' || (await k2.icount()) !== from.icount) throw new Error(`the re-run's QEMU did not stop at instruction ${from.icount.toLocaleString('en-US')} (${at.kind})`);
+          }
+          await transplant(from.snapshot ?? probe, emu2);
+          held = { k2, emu: emu2 };
+          return held;
+        };
+        const located = r;
+        bisection = await bisectCheckpointMismatch(located, {
+          log: async (from, to, every) => {
+            const { k2, emu: e2 } = await relaunchAt(from);
+            return new LogLockstep(k2, e2, new DeviceLog(e2)).run({ firstIndex: from.index, startPoint: from, maxSteps: to, checkpointEvery: every, keepSnapshots: true });
+          },
+          gdb: async (from, to) => {
+            const { k2, emu: e2 } = await relaunchAt(from);
+            return new GdbLockstep(k2, e2, new DeviceLog(e2)).run({ firstIndex: from.index, maxSteps: to });
+          },
+          progress: o.progress,
+        }).catch((err: unknown): Bisection => ({
+          checkpointIndex: located.checkpoints.at(-1)?.index ?? located.compared, lastGoodIndex: located.lastGood!.index, levels: [], seconds: 0,
+          note: `bisecting failed: ${(err as Error).message.split('\n')[0]}`,
+        }));
+        if (bisection?.located?.mismatch && held) {
+          coverage = r;
+          r = bisection.located;
+          emu = held.emu;
+          qemuAtEnd = held.k2;
+        }
       }
       emulator = emu;
       await writeFile(serialEmu, devices.console);
@@ -249,20 +300,30 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         reachStartSeconds,
         snapshot: snapshot.timings,
         transplantMs: tr.ms,
-        lockstepSeconds: r.seconds,
+        lockstepSeconds: (coverage ?? r).seconds,
         // the block channel's own rate (a re-run that located its mismatch has its own, in blockRun)
-        instructionsPerSecond: blockRun ? (blockRun.seconds > 0 ? blockRun.compared / blockRun.seconds : 0) : r.seconds > 0 ? r.compared / r.seconds : 0,
+        instructionsPerSecond: blockRun ? (blockRun.seconds > 0 ? blockRun.compared / blockRun.seconds : 0) : rate(coverage ?? r),
       },
       transplant: transplantSection(tr),
-      result: { end: r.end, compared: r.compared, icountStart: r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
-      rules: ruleRows(r, snapshot.probeInstructions),
-      maskedFlags: [...r.masked].map(([mnemonic, count]) => ({ mnemonic, count })),
-      checkpoints: r.checkpoints.map((c) => ({ index: c.index, ms: c.ms, pagesDiffering: c.pagesDiffering, systemDiffs: c.systemDiffs.map((d) => d.path) })),
+      result: coverage && r.mismatch
+        ? { end: r.end, compared: r.mismatch.index, icountStart: coverage.icountStart, icountEnd: r.mismatch.icount, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch.rip) }
+        : { end: r.end, compared: r.compared, icountStart: r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
+      rules: ruleRows(coverage ?? r, snapshot.probeInstructions),
+      maskedFlags: [...(coverage ?? r).masked].map(([mnemonic, count]) => ({ mnemonic, count })),
+      checkpoints: (coverage ?? r).checkpoints.map((c) => ({ index: c.index, ms: c.ms, pagesDiffering: c.pagesDiffering, systemDiffs: c.systemDiffs.map((d) => d.path) })),
       reproduce: { command: o.command },
       lastInstructions: lastInstructions(r, assets.symbols),
       serial: { qemuFile: path.basename(serialQemu), emulatorFile: path.basename(serialEmu), qemuLastLine: '', emulatorLastLine: dutText.trim().split(/\r?\n/).pop() ?? '' },
-      notes: notesFor(assets, snapshot, r, blockRun),
+      notes: notesFor(assets, snapshot, r, blockRun, bisection),
       blockRun,
+      memoryBisection: bisection && {
+        checkpointIndex: bisection.checkpointIndex,
+        lastGoodIndex: bisection.lastGoodIndex,
+        levels: bisection.levels.map((l) => ({ ...l })),
+        seconds: bisection.seconds,
+        located: bisection.located?.mismatch !== undefined,
+        note: bisection.note,
+      },
     });
     const write = async (res: BootResult) => {
       res.serial.qemuLastLine = await lastLineOf(serialQemu);
@@ -293,8 +354,12 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         const rec = w !== undefined ? r.history.get(w) : undefined;
         return rec ? `#${rec.index} ${assets.symbols.symbolize(rec.rip)}: ${rec.text}` : undefined;
       };
+      const walks = await pageWalksFor(m, qemuAtEnd, emulator).catch((err: unknown) => {
+        log.warn({ err }, 'page walks failed');
+        return undefined;
+      });
       result = base();
-      result.mismatch = mismatchSection(m, assets.symbols, explanation, trace, lastWriter);
+      result.mismatch = { ...mismatchSection(m, assets.symbols, explanation, trace, lastWriter), ...walks };
       const near = nearbyStart(r, m, assets.symbols);
       if (near) {
         result.reproduce = { command: o.command, nearby: replaceFrom(o.command, near.symbol), nearbyNote: near.note };
@@ -318,8 +383,34 @@ function transplantSection(tr: TransplantReport): BootResult['transplant'] {
   };
 }
 
-function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probeInstructions'>, r: LockstepResult, blockRun: BootResult['blockRun']): string[] {
+/** Page walks for the mismatch's addresses: QEMU's tables over its stub (physical reads), the emulator's from its RAM. */
+async function pageWalksFor(m: Mismatch, qemu: KernelQemu, emulator: EmulatorTarget | undefined): Promise<Pick<NonNullable<BootResult['mismatch']>, 'pageWalks' | 'pageWalksNote'> | undefined> {
+  if (!emulator) return undefined;
+  const ram = ramView(emulator);
+  const le64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64LE(0);
+  const walks: AddressWalks[] = await mismatchWalks(
+    m,
+    async (phys) => le64(await qemu.target.readMemory(phys, 8, 'phys')),
+    async (phys) => (phys + 8n <= BigInt(ram.length) ? le64(ram.subarray(Number(phys), Number(phys) + 8)) : undefined),
+  );
+  if (!walks.length) return undefined;
+  const side = (w: AddressWalks['qemu']) => ({ ...w, levels: [...w.levels] });
+  const pageWalks = walks.map((w) => ({ ...w, qemu: side(w.qemu), emulator: side(w.emulator) }));
+  const now = await qemu.icount();
+  const later = now - m.icount;
+  return { pageWalks, ...(later > 0 ? { pageWalksNote: `QEMU's page tables as read when it stopped, ${later.toLocaleString('en-US')} instructions after the mismatch (the log channel's QEMU runs ahead of the comparison); the emulator's at the mismatch.` } : {}) };
+}
+
+const rate = (r: LockstepResult) => (r.seconds > 0 ? r.compared / r.seconds : 0);
+
+function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probeInstructions'>, r: LockstepResult, blockRun: BootResult['blockRun'], bisection: Bisection | undefined): string[] {
   const notes: string[] = [];
+  if (bisection) {
+    const n = (x: number) => `#${x.toLocaleString('en-US')}`;
+    notes.push(bisection.located?.mismatch
+      ? `Found by the full-memory checkpoint after ${n(bisection.checkpointIndex)} (clean at ${n(bisection.lastGoodIndex)}), then located by re-running the stretch (QEMU relaunched to a clean point's exact instruction count, the emulator restored from its snapshot there): ${bisection.levels.map((l) => `${l.channel} ${n(l.from)}-${n(l.to)} → ${l.outcome} (${l.seconds.toFixed(1)} s)`).join('; ')}. The instruction, states and trace below are the last re-run's; coverage, rules and checkpoints are the first run's.`
+      : `Found by the full-memory checkpoint after ${n(bisection.checkpointIndex)} (clean at ${n(bisection.lastGoodIndex)}); not located to one instruction: ${bisection.note ?? 'no re-run found it'}. The states below are the checkpoint's.`);
+  }
   if (blockRun?.rerunEnd !== undefined) {
     notes.push(blockRun.rerunEnd === 'mismatch'
       ? `Found by the block channel after ${blockRun.blocks.toLocaleString('en-US')} blocks (${blockRun.compared.toLocaleString('en-US')} instructions, ${blockRun.seconds.toFixed(1)} s), then located by re-running the same boot on the log channel ${blockRun.rerunFrom ? `from the last checkpoint where everything agreed (#${blockRun.rerunFrom.toLocaleString('en-US')}, reached at its exact instruction count)` : 'from the start point'} to there (${(blockRun.rerunSeconds ?? 0).toFixed(1)} s): the instruction, states and trace below are that run's.`

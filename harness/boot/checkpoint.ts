@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { ramView } from '../../emulator/harness-hooks.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
+import type { QemuMachineSnapshot } from '../../oracle/qemu/machine-snapshot.js';
 import { compareMemory, compareStates, type FieldDiff } from '../compare.js';
 import { architecturalCaches, type MemoryMismatch } from './gdb-lockstep.js';
 import type { StepHistory } from './step-history.js';
@@ -28,6 +29,22 @@ export interface CheckpointResult {
     readonly devices: readonly string[];
     readonly found: 'checkpoint';
   };
+  /** QEMU's RAM at a clean checkpoint (equal to the emulator's), when asked for: a re-run from here restores it. */
+  readonly image?: Uint8Array;
+}
+
+/**
+ * The last point where everything agreed, memory included: the start point, or a clean checkpoint.
+ * A re-run reaches it again (QEMU by its exact instruction count, the emulator from `snapshot`;
+ * without one, the point is the start and the emulator is transplanted from QEMU as the first time).
+ */
+export interface GoodPoint {
+  /** Instructions compared there (the next one's lockstep index). */
+  readonly index: number;
+  /** QEMU's instruction count since reset there. */
+  readonly icount: number;
+  /** The emulator's machine there, in the shape a transplant takes. */
+  readonly snapshot?: QemuMachineSnapshot;
 }
 
 const PAGE = 4096;
@@ -39,7 +56,7 @@ async function ramDumpPath(k: KernelQemu): Promise<string> {
   return shm ? `/dev/shm/difftest-checkpoint-${process.pid}.bin` : path.join(k.target.qemu.dir, 'checkpoint.bin');
 }
 
-export async function compareCheckpoint(k: KernelQemu, e: EmulatorTarget, history: StepHistory, index: number): Promise<CheckpointResult> {
+export async function compareCheckpoint(k: KernelQemu, e: EmulatorTarget, history: StepHistory, index: number, keepImage = false): Promise<CheckpointResult> {
   const t0 = performance.now();
   const [qs, es] = [await k.target.readState({ system: true }), await e.readState({ system: true })];
   const systemDiffs = compareStates(architecturalCaches(qs), architecturalCaches(es));
@@ -67,7 +84,7 @@ export async function compareCheckpoint(k: KernelQemu, e: EmulatorTarget, histor
   }
   void history;
   const ms = performance.now() - t0;
-  if (!systemDiffs.length && !pagesDiffering) return { index, ms, pagesDiffering, systemDiffs };
+  if (!systemDiffs.length && !pagesDiffering) return { index, ms, pagesDiffering, systemDiffs, ...(keepImage ? { image: qemuRam } : {}) };
   return {
     index,
     ms,

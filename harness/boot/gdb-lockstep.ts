@@ -7,9 +7,10 @@ import { compareStates, type FieldDiff } from '../compare.js';
 import { followOracle } from '../sync-rules.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
 import { ACCESSED_BIT_RULE, isAccessedBitOnly, isCachedAccessedBitOnly } from './accessed-bit.js';
-import { describeAccess, type DeviceAccess, type DeviceLog } from './device-log.js';
+import type { DeviceLog } from './device-log.js';
+import { compareDeviceWrites } from './device-writes.js';
 import { instructionInfo, operandAddress, repCounterIsZero, type InsnInfo } from './instruction-info.js';
-import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
+import { compareCheckpoint, type CheckpointResult, type GoodPoint } from './checkpoint.js';
 import { StepHistory, type StepRecord } from './step-history.js';
 import { canFastForward, fastForwardRep } from './rep-fast-forward.js';
 
@@ -80,6 +81,8 @@ export interface LockstepResult {
   readonly checkpoints: readonly CheckpointResult[];
   /** QEMU's state at the end (the state the next instruction would start from). */
   readonly finalState: MachineState;
+  /** The last point where everything agreed, memory included (streaming channels): where a re-run starts. */
+  readonly lastGood?: GoodPoint;
   /** Where a streaming channel's time went (ms): waiting for QEMU's output, parsing it; and bytes read. */
   readonly stream?: { readonly waitedMs: number; readonly parseMs: number; readonly bytes: number; readonly cpuMs: number };
 }
@@ -102,6 +105,13 @@ export interface LockstepOptions {
    * instructions as the run it continues did (maxSteps and checkpoints count from 0 all the same).
    */
   readonly firstIndex?: number;
+  /**
+   * Keep the emulator's machine at each clean checkpoint (a snapshot over the checkpoint's RAM
+   * image, ~RAM size held), so that a memory difference found later can be bisected from there.
+   */
+  readonly keepSnapshots?: boolean;
+  /** Where this run starts, when it continues another (a re-run from a checkpoint): its first lastGood. */
+  readonly startPoint?: GoodPoint;
   /** Reads QEMU's serial console so far (for untilSerial). */
   readonly readSerial?: () => Promise<string>;
 }
@@ -217,20 +227,6 @@ export class GdbLockstep {
     return out;
   }
 
-  /** OUTs compared with what the instruction sends given the registers before it (equal on both sides). */
-  private compareOuts(info: InsnInfo, before: MachineState, devices: readonly DeviceAccess[]): string[] {
-    if (info.portIo !== 'out' || !/^out\b/.test(info.decoded.text)) return [];
-    const outs = devices.filter((d) => d.kind === 'out');
-    const [, dst, src] = /^out (\w+), (\w+)/.exec(info.decoded.text) ?? [];
-    const size = src === 'al' ? 1 : src === 'ax' ? 2 : 4;
-    const port = dst === 'dx' ? Number(before.gpr.rdx & 0xffffn) : Number(dst);
-    const value = Number(before.gpr.rax & ((1n << BigInt(8 * size)) - 1n));
-    const want = `OUT port 0x${port.toString(16)} = 0x${value.toString(16)} (${size} byte${size > 1 ? 's' : ''})`;
-    const got = outs.map(describeAccess);
-    if (got.length === 1 && got[0] === want) return [];
-    return [`QEMU: ${want}; emulator: ${got.length ? got.join(', ') : 'no OUT'}`];
-  }
-
   async run(options: LockstepOptions = {}): Promise<LockstepResult> {
     const q = this.qemu.target;
     const e = this.emulator;
@@ -238,7 +234,8 @@ export class GdbLockstep {
     const icountStart = await this.qemu.icount();
     let icount = icountStart;
     let before = await q.readState();
-    let index = 0;
+    const firstIndex = options.firstIndex ?? 0;
+    let index = firstIndex;
     let end: LockstepEnd = 'budget';
     let mismatch: Mismatch | undefined;
     const reads: DataAccess[] = [];
@@ -254,7 +251,7 @@ export class GdbLockstep {
           end = 'interrupted';
           break;
         }
-        if (index > 0 && untilAddresses.has(before.rip)) {
+        if (index > firstIndex && untilAddresses.has(before.rip)) {
           end = 'until';
           break;
         }
@@ -363,7 +360,12 @@ export class GdbLockstep {
           countRule(this.rules, ACCESSED_BIT_RULE);
         }
         for (const r of stored) this.history.markWritten(r.phys, r.length, index);
-        const deviceDiffs = this.compareOuts(info, before, devices);
+        const deviceCheck = compareDeviceWrites(info, before, devices, (lin) => {
+          const p = e.internals.cpu.mmu.peekTranslate(Number(BigInt.asIntN(64, lin)));
+          return p < 0 ? undefined : p;
+        }, e.internals.bus.ramSize);
+        if (deviceCheck.compared) countRule(this.rules, 'device-write-compared', deviceCheck.compared);
+        const deviceDiffs = deviceCheck.diffs;
         const stopsDiffer = qemuStop.kind !== emulatorStop.kind;
 
         this.history.keepState(index, before);

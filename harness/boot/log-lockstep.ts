@@ -1,13 +1,15 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import { RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { recordToState, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
-import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
+import { compareCheckpoint, type CheckpointResult, type GoodPoint } from './checkpoint.js';
+import { snapshotEmulator } from './emulator-snapshot.js';
 import type { DeviceLog } from './device-log.js';
+import { compareDeviceWrites } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
 import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
@@ -41,6 +43,11 @@ export class LogLockstep {
   }
 
   private readonly decoded: DecodedCache;
+  /** A linear address through the emulator's page tables (undefined when unmapped). */
+  private readonly translate = (lin: bigint): number | undefined => {
+    const p = this.emulator.internals.cpu.mmu.peekTranslate(Number(BigInt.asIntN(64, lin)));
+    return p < 0 ? undefined : p;
+  };
 
   async run(options: LockstepOptions = {}): Promise<LockstepResult> {
     const e = this.emulator;
@@ -65,6 +72,8 @@ export class LogLockstep {
     let draining = false;
     let stopping: LockstepEnd | undefined;
     let nextCheckpoint = checkpointEvery > 0 ? index + checkpointEvery : Number.MAX_SAFE_INTEGER;
+    let lastGood: GoodPoint = options.startPoint ?? { index, icount: icountStart };
+    const keepSnapshots = options.keepSnapshots ?? false;
     const ec = e.internals.cpu;
     try {
       let cur = await log.next(IDLE_MS);
@@ -105,12 +114,13 @@ export class LogLockstep {
             next = { words, events: NOTHING, halted: false };
             lastRound = true;
           } else {
-            const done = await this.aligned(index);
+            const done = await this.aligned(index, keepSnapshots);
             if (done.mismatch) {
               mismatch = done.mismatch;
               end = 'mismatch';
               break;
             }
+            lastGood = done.good!;
             if (stopping) {
               end = stopping;
               break;
@@ -156,15 +166,22 @@ export class LogLockstep {
         readRegisterRecord(e, this.emu);
         const flagMask = info.decoded.flags.undefined;
         const same = sameRecordMasked(next.words, this.emu, flagMask);
+        // OUT and device-memory writes: what QEMU sent follows from the instruction and `cur`, its registers before it
+        let deviceDiffs: readonly string[] = NOTHING;
+        if (devices.length || info.portIo === 'out') {
+          const check = compareDeviceWrites(info, recordToState(cur.words), devices, this.translate, e.internals.bus.ramSize);
+          if (check.compared) countRule(this.rules, 'device-write-compared', check.compared);
+          deviceDiffs = check.diffs;
+        }
         this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: followed ?? NOTHING });
         if (reads.length) reads = [];
         if (writes.length) writes = [];
-        if (!same || emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault') {
+        if (!same || deviceDiffs.length || emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault') {
           const actual = await e.readState();
           const expected = expectedState(next.words, actual);
           mismatch = {
             index, icount: icountStart + log.count, rip: entry.rip, info, before: expectedState(cur.words, actual), expected, actual,
-            diffs: compareStates(expected, actual, { flagMask: BigInt(flagMask) }), memory: [], devices: [],
+            diffs: compareStates(expected, actual, { flagMask: BigInt(flagMask) }), memory: [], devices: deviceDiffs,
             qemuStop: { kind: 'step' }, emulatorStop, flagMask: BigInt(flagMask), found: 'step',
           };
           end = 'mismatch';
@@ -179,12 +196,13 @@ export class LogLockstep {
         index++;
         cur = next;
         if (lastRound) {
-          const done = await this.aligned(index);
+          const done = await this.aligned(index, keepSnapshots);
           if (done.mismatch) {
             mismatch = done.mismatch;
             end = 'mismatch';
             break;
           }
+          lastGood = done.good!;
           if (stopping) {
             end = stopping;
             break;
@@ -218,16 +236,20 @@ export class LogLockstep {
       icountEnd: await q.icount().catch(() => icountStart + log.count),
       seconds: (performance.now() - t0) / 1000,
       checkpoints: this.checkpoints,
+      lastGood,
       finalState,
       stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000 },
     };
   }
 
   /** Both machines stand at the same instruction with QEMU stopped: compare everything. */
-  private async aligned(index: number): Promise<{ mismatch?: Mismatch }> {
-    const cp = await compareCheckpoint(this.qemu, this.emulator, this.history, index);
+  private async aligned(index: number, keepSnapshot: boolean): Promise<{ mismatch?: Mismatch; good?: GoodPoint }> {
+    const { image, ...cp } = await compareCheckpoint(this.qemu, this.emulator, this.history, index, keepSnapshot);
     this.checkpoints.push(cp);
-    if (!cp.mismatch) return {};
+    if (!cp.mismatch) {
+      const icount = await this.qemu.icount();
+      return { good: { index, icount, snapshot: image ? await snapshotEmulator(this.emulator, image, icount) : undefined } };
+    }
     const state = await this.emulator.readState();
     return {
       mismatch: {

@@ -28,6 +28,15 @@ const MemoryDiffSchema = z.object({
   lastEmulatorWriter: z.string().optional(),
 });
 
+const PageWalkSchema = z.object({
+  cr3: hex64,
+  levels: z.array(z.object({ name: z.string(), entryAddr: hex64, value: hex64, flags: z.string() })),
+  phys: hex64.optional(),
+  end: z.string(),
+});
+
+const AddressWalksSchema = z.object({ address: hex64, why: z.string(), qemu: PageWalkSchema, emulator: PageWalkSchema });
+
 const TraceInputSchema = z.object({
   kind: z.enum(['register', 'memory', 'address']),
   what: z.string(),
@@ -110,6 +119,10 @@ export const BootResultSchema = z.object({
       expected: MachineStateSchema,
       actual: MachineStateSchema,
       trace: z.array(TraceSchema),
+      /** The page walk of every address the mismatch involves, on both sides. */
+      pageWalks: z.array(AddressWalksSchema).optional(),
+      /** When QEMU's tables were read later than the mismatch (the log channel's QEMU runs ahead). */
+      pageWalksNote: z.string().optional(),
     })
     .optional(),
   reproduce: z.object({ command: z.string(), nearby: z.string().optional(), nearbyNote: z.string().optional() }),
@@ -128,6 +141,17 @@ export const BootResultSchema = z.object({
       rerunFrom: z.number().int().optional(),
       rerunEnd: z.string().optional(),
       rerunCompared: z.number().int().optional(),
+    })
+    .optional(),
+  /** A checkpoint's difference, re-run to the first instruction whose writes differ (memory-bisect.ts). */
+  memoryBisection: z
+    .object({
+      checkpointIndex: z.number().int(),
+      lastGoodIndex: z.number().int(),
+      levels: z.array(z.object({ channel: z.enum(['log', 'gdb']), from: z.number().int(), to: z.number().int(), every: z.number().int(), seconds: z.number(), outcome: z.string() })),
+      seconds: z.number(),
+      located: z.boolean(),
+      note: z.string().optional(),
     })
     .optional(),
 });

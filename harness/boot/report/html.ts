@@ -2,6 +2,7 @@ import { GPR_NAMES, type MachineState } from '../../../contracts/machine-state.j
 import { fieldLabel } from '../../../reports/format.js';
 import { CSS } from '../../../reports/html-style.js';
 import type { BootResult } from './boot-result.js';
+import { walkEnd } from './markdown.js';
 
 /**
  * `report.html` of a boot lockstep: the same content as report.md, as one small static page (no
@@ -99,6 +100,27 @@ export function renderBootHtml(r: BootResult): string {
       ])));
     }
     if (m.devices.length) out.push(`<h4>Device accesses that differ</h4><ul>${m.devices.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>`);
+    const b = r.memoryBisection;
+    if (b) {
+      out.push('<h4>Located from a checkpoint</h4>');
+      out.push(`<p>The full-memory checkpoint after #${n(b.checkpointIndex)} differed (the last clean point: #${n(b.lastGoodIndex)}). The stretch was re-run (QEMU relaunched to a clean point's exact instruction count, the emulator restored from its snapshot there) ${b.located ? 'to the first instruction whose writes differ' : `without reaching one instruction: ${esc(b.note ?? '')}`} in ${b.seconds.toFixed(1)} s.</p>`);
+      out.push(table(['channel', 'stretch', 'checkpoint every', 'result', 's'], b.levels.map((l) => [l.channel, `#${n(l.from)}-#${n(l.to)}`, l.channel === 'gdb' ? 'every write' : n(l.every), esc(l.outcome), l.seconds.toFixed(1)])));
+    }
+    if (m.pageWalks?.length) {
+      out.push('<h4>Page walks</h4>');
+      if (m.pageWalksNote) out.push(`<p>${esc(m.pageWalksNote)}</p>`);
+      for (const w of m.pageWalks) {
+        out.push(`<p><code>${h64(w.address)}</code> (${esc(w.why)}): QEMU ${esc(walkEnd(w.qemu))}; emulator ${esc(walkEnd(w.emulator))}</p>`);
+        const rows: string[][] = [];
+        for (let i = 0; i < Math.max(w.qemu.levels.length, w.emulator.levels.length); i++) {
+          const q = w.qemu.levels[i];
+          const e = w.emulator.levels[i];
+          const same = q && e && q.value === e.value && q.entryAddr === e.entryAddr;
+          rows.push([(q ?? e)!.name, q ? `<code>${h64(q.value)}</code> at <code>${h64(q.entryAddr)}</code>` : '-', q ? esc(q.flags) : '', e ? `<code>${h64(e.value)}</code> at <code>${h64(e.entryAddr)}</code>` : '-', e ? esc(e.flags) : '', same ? 'ok' : '<b>DIFFERS</b>']);
+        }
+        out.push(table(['entry', 'QEMU', 'flags', 'emulator', 'flags', ''], rows));
+      }
+    }
     out.push('<h2>Where the value came from</h2>');
     if (!m.trace.length) out.push('<p>No trace: the mismatching instruction is outside the remembered window.</p>');
     for (const t of m.trace) {

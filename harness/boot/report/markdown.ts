@@ -8,6 +8,13 @@ import type { BootResult } from './boot-result.js';
 const h64 = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
 const spaced = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 
+type Walk = NonNullable<NonNullable<BootResult['mismatch']>['pageWalks']>[number]['qemu'];
+
+/** How a walk ended, with the physical address when it reached a page. */
+export function walkEnd(w: Walk): string {
+  return w.phys !== undefined ? `${w.end} at phys 0x${w.phys.toString(16)} (CR3 0x${w.cr3.toString(16)})` : `${w.end} (CR3 0x${w.cr3.toString(16)})`;
+}
+
 function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
@@ -77,6 +84,28 @@ export function renderBootMarkdown(r: BootResult): string {
       out.push(mdFence(lines.join('\n')), '');
     }
     if (m.devices.length) out.push('### Device accesses that differ', '', ...m.devices.map((d) => `- ${mdText(d)}`), '');
+    const b = r.memoryBisection;
+    if (b) {
+      out.push('### Located from a checkpoint', '');
+      out.push(`The full-memory checkpoint after #${b.checkpointIndex.toLocaleString('en-US')} differed (the last clean point: #${b.lastGoodIndex.toLocaleString('en-US')}). The stretch was re-run, QEMU relaunched to a clean point's exact instruction count and the emulator restored from its snapshot there, ${b.located ? 'to the first instruction whose writes differ' : `without reaching one instruction: ${mdText(b.note ?? '')}`} (${b.seconds.toFixed(1)} s):`, '');
+      out.push(table(['channel', 'stretch', 'checkpoint every', 'result', 's'], b.levels.map((l) => [l.channel, `#${l.from.toLocaleString('en-US')}-#${l.to.toLocaleString('en-US')}`, l.channel === 'gdb' ? 'every write' : l.every.toLocaleString('en-US'), mdText(l.outcome), l.seconds.toFixed(1)])), '');
+    }
+    if (m.pageWalks?.length) {
+      out.push('### Page walks', '');
+      if (m.pageWalksNote) out.push(mdText(m.pageWalksNote), '');
+      for (const w of m.pageWalks) {
+        out.push(`**${mdCode(h64(w.address))}** (${mdText(w.why)}): QEMU ${mdText(walkEnd(w.qemu))}, emulator ${mdText(walkEnd(w.emulator))}`, '');
+        const n = Math.max(w.qemu.levels.length, w.emulator.levels.length);
+        const rows: string[][] = [];
+        for (let i = 0; i < n; i++) {
+          const q = w.qemu.levels[i];
+          const e = w.emulator.levels[i];
+          const same = q && e && q.value === e.value && q.entryAddr === e.entryAddr;
+          rows.push([(q ?? e)!.name, q ? `${mdCode(h64(q.value))} at ${mdCode(h64(q.entryAddr))}` : '-', q ? mdText(q.flags) : '', e ? `${mdCode(h64(e.value))} at ${mdCode(h64(e.entryAddr))}` : '-', e ? mdText(e.flags) : '', same ? 'ok' : 'DIFFERS']);
+        }
+        out.push(table(['entry', 'QEMU', 'flags', 'emulator', 'flags', ''], rows), '');
+      }
+    }
     out.push('### Where the value came from', '');
     if (!m.trace.length) out.push('No trace: the mismatching instruction is outside the remembered window.', '');
     for (const t of m.trace) {
