@@ -178,7 +178,7 @@ describe('boot lockstep', () => {
     expect([...bytes!.actual]).toEqual([...bytes!.expected].reverse());
     expect(log.result.notes.join(' ')).toMatch(/located by re-running the stretch/);
     // the page walk of the store's address, on both sides, ends at the physical address written
-    const walk = m.pageWalks!.find((w) => w.why === 'write operand')!;
+    const walk = m.pageWalks!.find((w) => w.why.startsWith('write operand'))!;
     expect(walk.qemu.levels.map((l) => l.value)).toEqual(walk.emulator.levels.map((l) => l.value));
     expect(walk.qemu.phys).toBe(bytes!.phys);
     expect(walk.emulator.phys).toBe(bytes!.phys);

@@ -11,7 +11,7 @@ import { type PageWalk, walkPage } from './page-walk.js';
 
 export interface AddressWalks {
   readonly address: bigint;
-  /** Why this address: 'write operand', 'read operand', 'memory that differs', 'CR2 (QEMU)', 'CR2 (emulator)'. */
+  /** Why this address: 'write operand', 'read operand', 'memory that differs', 'CR2 (QEMU)', 'CR2 (emulator)', or several. */
   readonly why: string;
   readonly qemu: PageWalk;
   readonly emulator: PageWalk;
@@ -24,17 +24,16 @@ const MAX_ADDRESSES = 6;
 
 export function addressesInvolved(m: Mismatch): Array<{ address: bigint; why: string }> {
   const out: Array<{ address: bigint; why: string }> = [];
-  const seen = new Set<bigint>();
   const add = (address: bigint, why: string) => {
-    const page = address >> 12n;
-    if (seen.has(page) || out.length >= MAX_ADDRESSES) return;
-    seen.add(page);
-    out.push({ address, why });
+    const same = out.find((x) => x.address >> 12n === address >> 12n);
+    if (same) {
+      if (!same.why.includes(why)) same.why += `, ${why}`;
+    } else if (out.length < MAX_ADDRESSES) out.push({ address, why });
   };
-  const pageFault = m.diffs.some((d) => d.path === 'cr2');
-  if (pageFault) {
-    add(m.expected.cr2, 'CR2 (QEMU)');
-    add(m.actual.cr2, 'CR2 (emulator)');
+  // a page fault on a side shows as its CR2 changed by the instruction
+  if (m.diffs.some((d) => d.path === 'cr2')) {
+    if (m.expected.cr2 !== m.before.cr2) add(m.expected.cr2, 'CR2 (QEMU)');
+    if (m.actual.cr2 !== m.before.cr2) add(m.actual.cr2, 'CR2 (emulator)');
   }
   for (const op of m.info.memory) {
     if (op.access === 'address' || op.size === 0) continue;
