@@ -1,5 +1,5 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import { recordDiffs, recordToState, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { recordDiffs, recordToState, RR, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
@@ -7,12 +7,12 @@ import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
-import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
+import type { GoodPoint } from './checkpoint.js';
 import type { DeviceLog } from './device-log.js';
 import { compareDeviceWrites, maySendToDevice } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
-import { DRAIN_MS, IDLE_MS } from './log-lockstep.js';
 import { StepHistory } from './step-history.js';
+import { IDLE_MS, StreamPacer } from './stream-pacer.js';
 import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
 
 /**
@@ -43,14 +43,13 @@ export interface BlockLockstepResult extends LockstepResult {
   /** The block that mismatched: QEMU's state at its start and the instructions the emulator ran in it. */
   readonly failedBlock?: { readonly startIndex: number; readonly instructions: number };
   /** The last point where everything agreed, memory included (the start, or a checkpoint), with QEMU's instruction count there. */
-  readonly lastGood: { readonly index: number; readonly icount: number };
+  readonly lastGood: GoodPoint;
 }
 
 export class BlockLockstep {
   private readonly rules: RuleCounts = new Map();
   private readonly masked = new Map<string, number>();
   readonly history = new StepHistory();
-  private readonly checkpoints: CheckpointResult[] = [];
   private readonly emu = new Uint32Array(RR.LENGTH);
   private readonly decoded: DecodedCache;
   /** A linear address through the emulator's page tables (undefined when unmapped). */
@@ -81,8 +80,7 @@ export class BlockLockstep {
     const t0 = performance.now();
     const icountStart = await q.icount();
     const log = await CpuLogStream.start(q, { blocks: true });
-    const cpu0 = process.cpuUsage();
-    let cpuToStop: NodeJS.CpuUsage | undefined;
+    const pacer = new StreamPacer(q, e, this.history, this.decoded, options, 0, icountStart);
     const previousTsc = ec.tscOverride;
     ec.tscOverride = () => {
       this.tscRip = ec.rip;
@@ -99,67 +97,22 @@ export class BlockLockstep {
     let writes: Array<DataAccess & { old: Uint8Array }> = [];
     const keepHistory = this.keepHistory;
     const stopTrace = keepHistory ? traceAccesses(e, { read: (a) => reads.push(a), write: (a) => writes.push(a), oldBytes: false }) : () => undefined;
-    const maxSteps = options.maxSteps ?? Number.MAX_SAFE_INTEGER;
-    const checkpointEvery = options.checkpointEvery ?? 0;
     const untilAddresses = new Set((options.untilAddresses ?? []).map((a) => Number(BigInt.asIntN(64, a))));
-    let draining = false;
-    let stopping: LockstepEnd | undefined;
-    let nextCheckpoint = checkpointEvery > 0 ? checkpointEvery : Number.MAX_SAFE_INTEGER;
     const before = new Uint32Array(RR.LENGTH);
-    let lastGood = { index: 0, icount: icountStart };
-    const next1 = async () => log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
     try {
       let cur: LogRecord | undefined = await log.next(IDLE_MS);
       if (!cur) throw new Error("QEMU printed no trace after 'log cpu,int,nochain'");
       alignWithFirstRecord(e, cur, this.rules, this.emu);
       for (;;) {
-        if (!draining) {
-          const reason: LockstepEnd | undefined = options.shouldStop?.()
-            ? 'interrupted'
-            : index > 0 && untilAddresses.size > 0 && untilAddresses.has(signed(cur.words, RR.RIP))
-              ? 'until'
-              : index >= maxSteps
-                ? 'budget'
-                : undefined;
-          if (reason || index >= nextCheckpoint) {
-            stopping = reason;
-            if (reason) cpuToStop ??= process.cpuUsage(cpu0);
-            draining = true;
-            await q.qmp.execute('stop');
-          }
+        // (no --until ICOUNT here: a record per block does not name every instruction count)
+        if (!pacer.draining) await pacer.stopIfDue(index, pacer.endReason(index, 0, signed(cur.words, RR.RIP), untilAddresses, undefined));
+        const got = await pacer.nextRecord(log, cur, index);
+        if (got.kind === 'continue') continue;
+        if (got.kind === 'end') {
+          ({ end, mismatch } = got);
+          break;
         }
-        let next = await next1();
-        // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
-        if (next && sameRecord(next.words, cur.words)) next = await next1();
-        let lastRound = false;
-        if (!next) {
-          if (!draining) {
-            end = (await q.qmp.status()).status === 'shutdown' ? 'shutdown' : 'halted';
-            break;
-          }
-          // Worked off: QEMU stands at the end of `cur`'s block, or before it if it left it unexecuted.
-          const words = stateToRecord(await q.target.readState());
-          if (!sameRecord(words, cur.words)) {
-            next = { words, events: NOTHING, halted: false };
-            lastRound = true;
-          } else {
-            const done = await this.aligned(index);
-            if (done.mismatch) {
-              mismatch = done.mismatch;
-              end = 'mismatch';
-              break;
-            }
-            lastGood = { index, icount: await q.icount() };
-            if (stopping) {
-              end = stopping;
-              break;
-            }
-            draining = false;
-            nextCheckpoint = index + checkpointEvery;
-            await q.qmp.execute('cont');
-            continue;
-          }
-        }
+        let { next, lastRound } = got;
 
         // Run the emulator to the end of QEMU's block: where the interrupt QEMU delivered after it
         // was taken, or where its next block starts.
@@ -208,7 +161,7 @@ export class BlockLockstep {
           // REP under icount: after the last iteration QEMU runs the instruction once more (rCX=0),
           // a block of its own: its record is the one after `next`
           if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
-            const after = await next1();
+            const after = await pacer.read(log);
             next = after ?? { words: stateToRecord(await q.target.readState()), events: NOTHING, halted: false };
             if (!after) lastRound = true;
             target = signed(next.words, RR.RIP);
@@ -256,20 +209,11 @@ export class BlockLockstep {
         }
         cur = next;
         if (lastRound) {
-          const done = await this.aligned(index);
-          if (done.mismatch) {
-            mismatch = done.mismatch;
-            end = 'mismatch';
+          const done = await pacer.aligned(index);
+          if (done) {
+            ({ end, mismatch } = done);
             break;
           }
-          lastGood = { index, icount: await q.icount() };
-          if (stopping) {
-            end = stopping;
-            break;
-          }
-          draining = false;
-          nextCheckpoint = index + checkpointEvery;
-          await q.qmp.execute('cont');
         }
         if (options.onProgress && (blocks & 1023) === 0) options.onProgress({ compared: index, rip: u64(cur.words, RR.RIP), icount: icountStart + index });
       }
@@ -283,7 +227,6 @@ export class BlockLockstep {
       await log.stop();
     }
     const finalState = await e.readState();
-    const cpu = cpuToStop ?? process.cpuUsage(cpu0);
     return {
       end,
       error,
@@ -296,26 +239,12 @@ export class BlockLockstep {
       icountStart,
       icountEnd: await q.icount().catch(() => icountStart + index),
       seconds: (performance.now() - t0) / 1000,
-      checkpoints: this.checkpoints,
+      checkpoints: pacer.checkpoints,
       finalState,
-      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000 },
+      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: pacer.cpuMs() },
       blocks,
       failedBlock,
-      lastGood,
-    };
-  }
-
-  /** Both machines stand at the same instruction with QEMU stopped: compare everything. */
-  private async aligned(index: number): Promise<{ mismatch?: Mismatch }> {
-    const cp = await compareCheckpoint(this.qemu, this.emulator, this.history, index);
-    this.checkpoints.push(cp);
-    if (!cp.mismatch) return {};
-    const state = await this.emulator.readState();
-    return {
-      mismatch: {
-        ...cp.mismatch, info: (await this.decoded.at(Number(BigInt.asIntN(64, state.rip)))).info, before: state, expected: await this.qemu.target.readState(), actual: state,
-        qemuStop: { kind: 'step' }, emulatorStop: { kind: 'step' }, flagMask: 0n, icount: await this.qemu.icount(),
-      },
+      lastGood: pacer.lastGood,
     };
   }
 }

@@ -1,17 +1,16 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import { recordToState, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { recordToState, RR, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
-import { compareCheckpoint, type CheckpointResult, type GoodPoint } from './checkpoint.js';
-import { snapshotEmulator } from './emulator-snapshot.js';
 import type { DeviceLog } from './device-log.js';
 import { compareDeviceWrites } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
+import { IDLE_MS, StreamPacer } from './stream-pacer.js';
 import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
 
 /**
@@ -24,14 +23,10 @@ import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING,
  * Hardware interrupts QEMU delivered are injected into the emulator at the same boundary.
  */
 
-export const IDLE_MS = 5_000;
-/** How long a stopped QEMU may stay silent before its printed records count as worked off. */
-export const DRAIN_MS = 300;
 export class LogLockstep {
   private readonly rules: RuleCounts = new Map();
   private readonly masked = new Map<string, number>();
   readonly history = new StepHistory();
-  private readonly checkpoints: CheckpointResult[] = [];
   private readonly emu = new Uint32Array(RR.LENGTH);
 
   constructor(
@@ -55,25 +50,17 @@ export class LogLockstep {
     const t0 = performance.now();
     const icountStart = await q.icount();
     const log = await CpuLogStream.start(q);
-    const cpu0 = process.cpuUsage();
-    let cpuToStop: NodeJS.CpuUsage | undefined;
+    const firstIndex = options.firstIndex ?? 0;
+    const pacer = new StreamPacer(q, e, this.history, this.decoded, options, firstIndex, icountStart);
     await q.qmp.execute('cont');
     let end: LockstepEnd = 'budget';
     let error: string | undefined;
     let mismatch: Mismatch | undefined;
-    let index = options.firstIndex ?? 0;
+    let index = firstIndex;
     let reads: DataAccess[] = [];
     let writes: Array<DataAccess & { old: Uint8Array }> = [];
     const stopTrace = traceAccesses(e, { read: (a) => reads.push(a), write: (a) => writes.push(a), oldBytes: false });
-    const maxSteps = options.maxSteps ?? Number.MAX_SAFE_INTEGER;
-    const checkpointEvery = options.checkpointEvery ?? 0;
     const untilAddresses = new Set((options.untilAddresses ?? []).map((a) => Number(BigInt.asIntN(64, a))));
-    /** QEMU has been told to stop: the records it printed are being worked off (for `stopping` or a checkpoint). */
-    let draining = false;
-    let stopping: LockstepEnd | undefined;
-    let nextCheckpoint = checkpointEvery > 0 ? index + checkpointEvery : Number.MAX_SAFE_INTEGER;
-    let lastGood: GoodPoint = options.startPoint ?? { index, icount: icountStart };
-    const keepSnapshots = options.keepSnapshots ?? false;
     const ec = e.internals.cpu;
     try {
       let cur = await log.next(IDLE_MS);
@@ -81,56 +68,14 @@ export class LogLockstep {
       alignWithFirstRecord(e, cur, this.rules, this.emu);
       for (;;) {
         const rip = signed(cur.words, RR.RIP);
-        if (!draining) {
-          const reason: LockstepEnd | undefined = options.shouldStop?.()
-            ? 'interrupted'
-            : index > (options.firstIndex ?? 0) && untilAddresses.size > 0 && untilAddresses.has(rip)
-              ? 'until'
-              : options.untilIcount !== undefined && icountStart + log.count - 1 >= options.untilIcount
-                ? 'until'
-                : index >= maxSteps
-                  ? 'budget'
-                  : undefined;
-          if (reason || index >= nextCheckpoint) {
-            stopping = reason;
-            if (reason) cpuToStop ??= process.cpuUsage(cpu0);
-            draining = true;
-            await q.qmp.execute('stop');
-          }
+        if (!pacer.draining) await pacer.stopIfDue(index, pacer.endReason(index, firstIndex, rip, untilAddresses, icountStart + log.count - 1));
+        const got = await pacer.nextRecord(log, cur, index);
+        if (got.kind === 'continue') continue;
+        if (got.kind === 'end') {
+          ({ end, mismatch } = got);
+          break;
         }
-        let next = log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
-        // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
-        if (next && sameRecord(next.words, cur.words)) next = log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
-        let lastRound = false;
-        if (!next) {
-          if (!draining) {
-            end = (await q.qmp.status()).status === 'shutdown' ? 'shutdown' : 'halted';
-            break;
-          }
-          // Worked off: QEMU stands after `cur`'s instruction, or before it if it left it unexecuted.
-          const qs = await q.target.readState();
-          const words = stateToRecord(qs);
-          if (!sameRecord(words, cur.words)) {
-            next = { words, events: NOTHING, halted: false };
-            lastRound = true;
-          } else {
-            const done = await this.aligned(index, keepSnapshots);
-            if (done.mismatch) {
-              mismatch = done.mismatch;
-              end = 'mismatch';
-              break;
-            }
-            lastGood = done.good!;
-            if (stopping) {
-              end = stopping;
-              break;
-            }
-            draining = false;
-            nextCheckpoint = index + checkpointEvery;
-            await q.qmp.execute('cont');
-            continue;
-          }
-        }
+        let { next, lastRound } = got;
         const entry = this.decoded.cached(rip) ?? (await this.decoded.at(rip));
         const info = entry.info;
         // the registers before this instruction: the last record the emulator matched
@@ -139,7 +84,7 @@ export class LogLockstep {
         const devices = this.devices.take();
         // REP under icount: QEMU's extra block finds rCX=0 and moves on
         if (!lastRound && info.repCounter && signed(next.words, RR.RIP) === rip && ec.rip !== rip && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
-          const after = await log.next(draining ? DRAIN_MS : IDLE_MS);
+          const after = await pacer.read(log);
           if (after) next = after;
           else lastRound = true; // the extra block is the last thing QEMU did: compare with its current state
           if (!after) next = { words: stateToRecord(await q.target.readState()), events: NOTHING, halted: false };
@@ -196,20 +141,11 @@ export class LogLockstep {
         index++;
         cur = next;
         if (lastRound) {
-          const done = await this.aligned(index, keepSnapshots);
-          if (done.mismatch) {
-            mismatch = done.mismatch;
-            end = 'mismatch';
+          const done = await pacer.aligned(index);
+          if (done) {
+            ({ end, mismatch } = done);
             break;
           }
-          lastGood = done.good!;
-          if (stopping) {
-            end = stopping;
-            break;
-          }
-          draining = false;
-          nextCheckpoint = index + checkpointEvery;
-          await q.qmp.execute('cont');
         }
         if (options.onProgress && (index & 4095) === 0) options.onProgress({ compared: index, rip: u64(cur.words, RR.RIP), icount: icountStart + log.count });
       }
@@ -222,7 +158,6 @@ export class LogLockstep {
       await log.stop();
     }
     const finalState = await e.readState();
-    const cpu = cpuToStop ?? process.cpuUsage(cpu0);
     return {
       end,
       error,
@@ -235,27 +170,10 @@ export class LogLockstep {
       icountStart,
       icountEnd: await q.icount().catch(() => icountStart + log.count),
       seconds: (performance.now() - t0) / 1000,
-      checkpoints: this.checkpoints,
-      lastGood,
+      checkpoints: pacer.checkpoints,
+      lastGood: pacer.lastGood,
       finalState,
-      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000 },
-    };
-  }
-
-  /** Both machines stand at the same instruction with QEMU stopped: compare everything. */
-  private async aligned(index: number, keepSnapshot: boolean): Promise<{ mismatch?: Mismatch; good?: GoodPoint }> {
-    const { image, ...cp } = await compareCheckpoint(this.qemu, this.emulator, this.history, index, keepSnapshot);
-    this.checkpoints.push(cp);
-    if (!cp.mismatch) {
-      const icount = await this.qemu.icount();
-      return { good: { index, icount, snapshot: image ? await snapshotEmulator(this.emulator, image, icount) : undefined } };
-    }
-    const state = await this.emulator.readState();
-    return {
-      mismatch: {
-        ...cp.mismatch, info: (await this.decoded.at(Number(BigInt.asIntN(64, state.rip)))).info, before: state, expected: await this.qemu.target.readState(), actual: state,
-        qemuStop: { kind: 'step' }, emulatorStop: { kind: 'step' }, flagMask: 0n, icount: await this.qemu.icount(),
-      },
+      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: pacer.cpuMs() },
     };
   }
 }
