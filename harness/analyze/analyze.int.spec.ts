@@ -40,7 +40,7 @@ const CAUSE: Record<MutantName, { necessary?: string[]; fields?: string }> = {
   'shift-count-unmasked': { necessary: ['count above the mask'] },
   'push-imm32-no-sext': { necessary: ['PUSH', 'negative immediate'] },
   'sbb16-no-carry': { necessary: ['SBB', '0x66', 'CF in = 1'] },
-  'mov16-imm-store-swapped': { necessary: ['MOV', '0x66'] },
+  'mov16-imm-store-swapped': { necessary: ['MOV', '0x66', 'memory operand'] },
 };
 
 interface Found {
