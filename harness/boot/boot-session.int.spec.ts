@@ -154,7 +154,7 @@ describe('boot lockstep', () => {
     expect(result.checkpoints.at(-1)).toMatchObject({ index: 25_000, pagesDiffering: 0, systemDiffs: [] });
   }, 180_000);
 
-  it("bisects a checkpoint's memory difference to the instruction the gdb channel stops at, with both values and the page walk", async () => {
+  it("bisects a checkpoint's memory difference (log and block channels) to the instruction the gdb channel stops at, with both values and the page walk", async () => {
     // a planted bug that corrupts memory only: MOV m16, imm16 stores its immediate byte-swapped.
     // The gdb channel compares every instruction's written bytes and stops at the store itself.
     const mutants: MutantName[] = ['mov16-imm-store-swapped'];
@@ -182,6 +182,11 @@ describe('boot lockstep', () => {
     expect(walk.qemu.levels.map((l) => l.value)).toEqual(walk.emulator.levels.map((l) => l.value));
     expect(walk.qemu.phys).toBe(bytes!.phys);
     expect(walk.emulator.phys).toBe(bytes!.phys);
+    // the block channel's checkpoint, re-run on the log channel from its clean one, then bisected the same way
+    const block = await session('rcu_init', { mutants, channel: 'block', maxSteps: 26_000, checkpointEvery: 10_000 });
+    expect(block.result.blockRun).toMatchObject({ rerunEnd: 'mismatch' });
+    expect([block.result.mismatch?.index, block.result.mismatch?.location]).toEqual([at.index, at.location]);
+    expect(block.result.memoryBisection?.located).toBe(true);
     expect(readFileSync(path.join(log.outDir, 'report.md'), 'utf8')).toMatch(/### Page walks[\s\S]*PML4E[\s\S]*PTE|### Page walks[\s\S]*PDE/);
   }, 420_000);
 

@@ -14,8 +14,9 @@ import { DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
 import { GdbLockstep, type LockstepResult, type Mismatch } from './gdb-lockstep.js';
 import { type AddressWalks, mismatchWalks } from './mismatch-walks.js';
-import type { GoodPoint } from './checkpoint.js';
-import { bisectCheckpointMismatch, type Bisection } from './memory-bisect.js';
+import { bisectByRerunning } from './bisect-reruns.js';
+import type { Bisection } from './memory-bisect.js';
+import { snapshotEmulator } from './emulator-snapshot.js';
 import { BlockLockstep } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
@@ -211,7 +212,10 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
             const second = await transplanted(k2);
             emu = second.emu;
             devices = new DeviceLog(emu);
-            return new LogLockstep(k2, emu, devices).run({ ...common, firstIndex: fromCheckpoint ? b.lastGood.index : 0, keepSnapshots: true, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
+            // the emulator as transplanted there is the clean point a bisection re-runs from (QEMU
+            // relaunched to the checkpoint's count, without this second MSR probe)
+            const startPoint = fromCheckpoint ? { index: b.lastGood.index, icount: b.lastGood.icount, snapshot: await snapshotEmulator(emu, second.snap.ram, b.lastGood.icount) } : undefined;
+            return new LogLockstep(k2, emu, devices).run({ ...common, firstIndex: startPoint?.index ?? 0, startPoint, keepSnapshots: true, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
           };
           let located = b.lastGood.index > 0 ? await rerun(true) : undefined;
           const fromCheckpoint = located?.mismatch !== undefined;
@@ -227,45 +231,20 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       }
       if (r.mismatch?.found === 'checkpoint' && r.lastGood && channel !== 'gdb') {
         // A checkpoint names a stretch: re-run it to the first instruction whose writes differ.
-        /** A relaunched QEMU at `from` and a fresh emulator holding the machine there; the last one stays open for the report. */
-        let held: { k2: KernelQemu; emu: EmulatorTarget } | undefined;
-        const relaunchAt = async (from: GoodPoint) => {
-          if (held) await held.k2.close();
-          held = undefined;
-          const { qemu: k2, outcome: again } = await reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt'));
-          closers.push(() => k2.close());
-          if (!again || (await k2.icount()) !== snap.icount) throw new Error(`the re-run's QEMU did not reach the start point again (${again?.kind}, instruction ${await k2.icount()})`);
-          // the start's MSR probe again, so that QEMU's virtual clock runs as in the first run
-          const probe = await snapshotMachine(k2);
-          const emu2 = new EmulatorTarget({ ramBytes: o.memoryMiB << 20, model });
-          if (from.snapshot) {
-            const at = await k2.runToIcount(from.icount);
-            if (at.kind !== 'icount' || (await k2.icount()) !== from.icount) throw new Error(`the re-run's QEMU did not stop at instruction ${from.icount.toLocaleString('en-US')} (${at.kind})`);
-          }
-          await transplant(from.snapshot ?? probe, emu2);
-          held = { k2, emu: emu2 };
-          return held;
-        };
-        const located = r;
-        bisection = await bisectCheckpointMismatch(located, {
-          log: async (from, to, every) => {
-            const { k2, emu: e2 } = await relaunchAt(from);
-            return new LogLockstep(k2, e2, new DeviceLog(e2)).run({ firstIndex: from.index, startPoint: from, maxSteps: to, checkpointEvery: every, keepSnapshots: true });
-          },
-          gdb: async (from, to) => {
-            const { k2, emu: e2 } = await relaunchAt(from);
-            return new GdbLockstep(k2, e2, new DeviceLog(e2)).run({ firstIndex: from.index, maxSteps: to });
-          },
+        const found = await bisectByRerunning(r, {
+          reachStart: () => reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt')),
+          startIcount: snap.icount,
+          emulator: { ramBytes: o.memoryMiB << 20, model },
+          closers,
+          shouldStop: o.shouldStop,
           progress: o.progress,
-        }).catch((err: unknown): Bisection => ({
-          checkpointIndex: located.checkpoints.at(-1)?.index ?? located.compared, lastGoodIndex: located.lastGood!.index, levels: [], seconds: 0,
-          note: `bisecting failed: ${(err as Error).message.split('\n')[0]}`,
-        }));
-        if (bisection?.located?.mismatch && held) {
+        });
+        bisection = found?.bisection;
+        if (found?.at && bisection?.located) {
           coverage = r;
           r = bisection.located;
-          emu = held.emu;
-          qemuAtEnd = held.k2;
+          emu = found.at.emulator;
+          qemuAtEnd = found.at.qemu;
         }
       }
       emulator = emu;
