@@ -15,7 +15,7 @@ export const BOOT_RULES: readonly SyncRule[] = [
   {
     name: 'device-write-compared',
     description:
-      'OUT and writes to device memory are compared, not followed: the port and value of an OUT (from the instruction and the registers before it, equal on both sides by then) must be what the emulator sent. The emulator\'s bytes to COM1 are its serial console.',
+      'OUT and writes to device memory are compared, not followed, on every channel: what QEMU sends follows from the instruction and the registers before it (equal on both sides by then): an OUT\'s port, size and value (AL/AX/EAX; OUTS: port and size), a store\'s physical address (through the page tables), size and, from a register or immediate source, value. The emulator must have sent exactly that. The emulator\'s bytes to COM1 are its serial console.',
   },
   {
     name: 'interrupts-injected',
