@@ -25,6 +25,7 @@ import { lastInstructions, mismatchSection, nearbyStart, ruleRows } from './repo
 import { renderBootHtml } from './report/html.js';
 import { renderBootMarkdown } from './report/markdown.js';
 import { parseBootPoint, type BootPoint } from './start-point.js';
+import type { StepHistory } from './step-history.js';
 import { traceMismatch } from './trace.js';
 import { transplant, type TransplantReport } from './transplant.js';
 
@@ -333,7 +334,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         const rec = w !== undefined ? r.history.get(w) : undefined;
         return rec ? `#${rec.index} ${assets.symbols.symbolize(rec.rip)}: ${rec.text}` : undefined;
       };
-      const walks = await pageWalksFor(m, qemuAtEnd, emulator).catch((err: unknown) => {
+      const walks = await pageWalksFor(m, r.history, qemuAtEnd, emulator).catch((err: unknown) => {
         log.warn({ err }, 'page walks failed');
         return undefined;
       });
@@ -363,14 +364,16 @@ function transplantSection(tr: TransplantReport): BootResult['transplant'] {
 }
 
 /** Page walks for the mismatch's addresses: QEMU's tables over its stub (physical reads), the emulator's from its RAM. */
-async function pageWalksFor(m: Mismatch, qemu: KernelQemu, emulator: EmulatorTarget | undefined): Promise<Pick<NonNullable<BootResult['mismatch']>, 'pageWalks' | 'pageWalksNote'> | undefined> {
+async function pageWalksFor(m: Mismatch, history: StepHistory, qemu: KernelQemu, emulator: EmulatorTarget | undefined): Promise<Pick<NonNullable<BootResult['mismatch']>, 'pageWalks' | 'pageWalksNote'> | undefined> {
   if (!emulator) return undefined;
   const ram = ramView(emulator);
+  const step = history.get(m.index);
   const le64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, 8).readBigUInt64LE(0);
   const walks: AddressWalks[] = await mismatchWalks(
     m,
     async (phys) => le64(await qemu.target.readMemory(phys, 8, 'phys')),
     async (phys) => (phys + 8n <= BigInt(ram.length) ? le64(ram.subarray(Number(phys), Number(phys) + 8)) : undefined),
+    { reads: step?.reads.map((a) => a.lin) ?? [], writes: step?.writes.map((a) => a.lin) ?? [] },
   );
   if (!walks.length) return undefined;
   const side = (w: AddressWalks['qemu']) => ({ ...w, levels: [...w.levels] });

@@ -35,6 +35,16 @@ describe('page walks of a mismatch', () => {
     expect(addressesInvolved(mismatch())).toEqual([{ address: RBX, why: 'CR2 (emulator), read operand' }]);
   });
 
+  it('adds the addresses the emulator accessed where they differ from the operand\'s (a RIP-relative or base bug)', () => {
+    const m = { ...mismatch(), diffs: [] };
+    expect(addressesInvolved(m, { reads: [RBX + 0x7000n], writes: [] })).toEqual([
+      { address: RBX, why: 'read operand' },
+      { address: RBX + 0x7000n, why: "the emulator's read" },
+    ]);
+    // the same page as the operand: walked once
+    expect(addressesInvolved(m, { reads: [RBX + 8n], writes: [] })).toEqual([{ address: RBX, why: "read operand, the emulator's read" }]);
+  });
+
   it('walks each address through each side\'s own tables: QEMU maps the page, the emulator\'s PTE is not present', async () => {
     const qemu = async (p: bigint) => ({ ...tables, [0x4000 + 0x123 * 8]: 0x9003n })[Number(p)] ?? 0n;
     const emulator = async (p: bigint) => tables[Number(p)] ?? 0n;

@@ -4,8 +4,8 @@ import { type PageWalk, walkPage } from './page-walk.js';
 
 /**
  * The page walks a mismatch's report shows: for every linear address it involves (the
- * instruction's memory operands under the registers before it, the bytes found differing, and
- * CR2 when a page fault is part of the difference), the walk through QEMU's page tables and
+ * instruction's memory operands under the registers before it, the addresses the emulator actually
+ * accessed, the bytes found differing, and CR2 when a page fault is part of the difference), the walk through QEMU's page tables and
  * through the emulator's, each read from that side's own memory.
  */
 
@@ -22,7 +22,11 @@ export type ReadPhys64 = (phys: bigint) => Promise<bigint | undefined>;
 /** At most this many addresses get walks (a REP or a wide diff names many). */
 const MAX_ADDRESSES = 6;
 
-export function addressesInvolved(m: Mismatch): Array<{ address: bigint; why: string }> {
+/**
+ * `emulatorAccesses`: the linear addresses the emulator read and wrote for the instruction (its
+ * access log): where they differ from the operands' addresses, the two walks show why.
+ */
+export function addressesInvolved(m: Mismatch, emulatorAccesses: { readonly reads: readonly bigint[]; readonly writes: readonly bigint[] } = { reads: [], writes: [] }): Array<{ address: bigint; why: string }> {
   const out: Array<{ address: bigint; why: string }> = [];
   const add = (address: bigint, why: string) => {
     const same = out.find((x) => x.address >> 12n === address >> 12n);
@@ -39,15 +43,17 @@ export function addressesInvolved(m: Mismatch): Array<{ address: bigint; why: st
     if (op.access === 'address' || op.size === 0) continue;
     add(operandAddress(op, m.before), `${op.access === 'read' ? 'read' : 'write'} operand`);
   }
+  for (const a of emulatorAccesses.reads) add(a, "the emulator's read");
+  for (const a of emulatorAccesses.writes) add(a, "the emulator's write");
   for (const x of m.memory) if (x.lin !== undefined) add(x.lin, 'memory that differs');
   return out;
 }
 
 /** Walks on both sides; `qemuCr3`/`emuCr3` and CR4 from each side's state after the instruction. */
-export async function mismatchWalks(m: Mismatch, qemu: ReadPhys64, emulator: ReadPhys64): Promise<AddressWalks[]> {
+export async function mismatchWalks(m: Mismatch, qemu: ReadPhys64, emulator: ReadPhys64, emulatorAccesses?: Parameters<typeof addressesInvolved>[1]): Promise<AddressWalks[]> {
   if (!(m.before.cr0 & (1n << 31n))) return []; // paging off: linear is physical
   const out: AddressWalks[] = [];
-  for (const { address, why } of addressesInvolved(m)) {
+  for (const { address, why } of addressesInvolved(m, emulatorAccesses)) {
     out.push({
       address,
       why,
