@@ -46,6 +46,12 @@ export interface ExecutionTarget {
    */
   resetCpuOnNextLoad?(): void;
   /**
+   * Optional: write physical memory that the target never executes (NX under every page table it
+   * runs with) by a path cheaper than writeMemory (QEMU: its RAM file, which skips the gdb stub
+   * but also the invalidation of translated code, hence the restriction the caller vouches for).
+   */
+  writeDataMemory?(regions: readonly MemoryRegion[]): Promise<void>;
+  /**
    * Optional: memory writes are cheap (a local process), so pages are zeroed by a plain write
    * rather than by running the batch runner's guest loop.
    */

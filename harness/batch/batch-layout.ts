@@ -490,7 +490,9 @@ function gdtPage(): Uint8Array {
 
 /**
  * The test machine's mappings (same pages, same permissions, so a case sees what it would see
- * alone) plus the batch area: supervisor read/write, A/D preset, executable only where code is.
+ * alone) plus the batch area: supervisor read/write, A/D preset, executable only where code is
+ * (BatchScreen writes the control block and staging area through a path that would not
+ * invalidate code translated from them: QEMU's shared RAM file).
  */
 function pageTables(): Uint8Array {
   const t = new Uint8Array(0x4000);

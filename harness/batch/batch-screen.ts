@@ -168,7 +168,15 @@ export class BatchScreen {
     const guestRuns: Array<Promise<StopReason> | undefined> = [];
     for (const [i, t] of targets.entries()) {
       if (native[i]) continue;
-      await t.reset(program.state, this.loaded.has(t) ? [program.gateway, ...staged.writes] : [...program.system, ...staged.writes]);
+      const runner = this.loaded.has(t) ? [program.gateway] : program.system;
+      // the control block and the staging area are NX under the batch's page tables (batch-layout.ts
+      // pageTables): no code is ever translated from them, so a target may skip its stub for them
+      if (t.writeDataMemory) {
+        await t.reset(program.state, runner);
+        await t.writeDataMemory(staged.writes);
+      } else {
+        await t.reset(program.state, [...runner, ...staged.writes]);
+      }
       this.loaded.add(t);
       const run = t.runUntil(batchStops(program), staged.budget);
       run.catch(() => undefined); // awaited below

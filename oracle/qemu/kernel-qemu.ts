@@ -52,6 +52,8 @@ export class KernelQemu {
       memoryMiB: options.memoryMiB,
       cpuModel: options.cpuModel,
       timeoutMs: options.timeoutMs ?? 30_000,
+      // boots as before, on anonymous RAM: the shared file was measured for fuzz batches only
+      sharedRam: false,
       singleStepFlags: options.singleStepFlags ?? 0x7,
       extraArgs: [
         '-kernel', options.kernel,

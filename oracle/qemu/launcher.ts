@@ -8,6 +8,7 @@ import { RspClient } from '../rsp/client.js';
 import { ensureQemu, SetupError, type QemuBinary } from './install.js';
 import { QmpClient } from './qmp.js';
 import { reapOrphanedQemu } from './orphans.js';
+import { SharedRam } from './shared-ram.js';
 
 export interface QemuLaunchOptions {
   /** Guest RAM in MiB (default 32). */
@@ -18,6 +19,8 @@ export interface QemuLaunchOptions {
   readonly extraArgs?: readonly string[];
   /** Per-request gdb timeout in ms. */
   readonly timeoutMs?: number;
+  /** Back guest RAM with a file difftest holds open too (shared-ram.ts). Default false; QemuTarget turns it on. */
+  readonly sharedRam?: boolean;
 }
 
 /** Marks every QEMU we start, so test teardown can find and kill leftovers of this run. */
@@ -58,6 +61,8 @@ export class QemuProcess {
     private readonly child: ResultPromise,
     readonly rsp: RspClient,
     readonly qmp: QmpClient,
+    /** Guest RAM as a file, when launched with `sharedRam`. */
+    readonly ram: SharedRam | undefined,
   ) {}
 
   static async launch(options: QemuLaunchOptions = {}): Promise<QemuProcess> {
@@ -75,6 +80,7 @@ export class QemuProcess {
     const dir = await mkdtemp(path.join(tmpdir(), 'difftest-qemu-'));
     const gdbPath = path.join(dir, 'gdb.sock');
     const qmpPath = path.join(dir, 'qmp.sock');
+    const ramFile = options.sharedRam ? SharedRam.placeFile(dir) : undefined;
     const args = [
       '-name', qemuRunTag(),
       '-S',
@@ -83,7 +89,7 @@ export class QemuProcess {
       '-display', 'none',
       '-nodefaults',
       '-no-user-config',
-      '-machine', 'pc',
+      ...(ramFile ? SharedRam.qemuArgs(ramFile, memoryMiB) : ['-machine', 'pc']),
       '-accel', 'tcg',
       '-cpu', cpuModel,
       '-m', String(memoryMiB),
@@ -107,12 +113,14 @@ export class QemuProcess {
       if (exitNote || Date.now() > deadline) {
         child.kill('SIGKILL');
         await rm(dir, { recursive: true, force: true });
+        if (ramFile) SharedRam.discard(ramFile);
         const why = exitNote ?? 'QEMU did not open its sockets within 10 s';
         throw new SetupError(`${why}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'} (command: ${binary.path} ${args.join(' ')})`);
       }
       await new Promise((r) => setTimeout(r, 2));
     }
     let proc: QemuProcess | undefined;
+    let ram: SharedRam | undefined;
     const closeDetail = () => {
       const tail = (proc ? proc.stderrTail : stderr).trim().split('\n').slice(-3).join(' | ');
       const status = proc?.exited ?? exitNote;
@@ -122,10 +130,14 @@ export class QemuProcess {
       // The socket file exists a moment before QEMU listens on it: retry refused connects.
       const rsp = await retryRefused(() => RspClient.connect({ path: gdbPath }, { timeoutMs: options.timeoutMs, closeDetail }), deadline, () => exitNote);
       const qmp = await retryRefused(() => QmpClient.connect(qmpPath), deadline, () => exitNote);
-      proc = new QemuProcess(binary, cpuModel, memoryMiB, dir, child, rsp, qmp);
+      // QEMU created and mapped the file before opening its sockets
+      if (ramFile) ram = SharedRam.open(ramFile, memoryMiB);
+      proc = new QemuProcess(binary, cpuModel, memoryMiB, dir, child, rsp, qmp, ram);
     } catch (err) {
       child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
+      ram?.close();
+      if (ramFile) SharedRam.discard(ramFile);
       throw err;
     }
     const p = proc;
@@ -158,6 +170,7 @@ export class QemuProcess {
     live.delete(this);
     await this.rsp.close().catch(() => undefined);
     this.qmp.close();
+    this.ram?.close();
     if (!this.exited) {
       this.child.kill('SIGKILL');
       await Promise.race([this.child, new Promise((r) => setTimeout(r, 2000))]);

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetContract } from '../../contracts/target-contract.js';
 import { buildTestMachine, LAYOUT } from '../../contracts/test-machine.js';
@@ -23,6 +24,22 @@ describe('QemuTarget reset', () => {
     await qemu.reset({ ...m.state, gpr: { ...m.state.gpr, rax: 42n } }, m.caseMemory);
     expect((await qemu.readState()).gpr.rax).toBe(42n);
     expect(qemu.qemu.pid).toBe(pid);
+  });
+});
+
+describe('QemuTarget shared RAM file', () => {
+  it('writes data the guest then loads, and reads what the guest stored, without the gdb stub; leaves no file behind', async () => {
+    // mov rax, [0x20000]; mov [0x20008], rbx  (the data page is NX: never translated)
+    const code = Uint8Array.of(0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x02, 0x00, 0x48, 0x89, 0x1c, 0x25, 0x08, 0x00, 0x02, 0x00);
+    const m = buildTestMachine({ code });
+    await qemu.reset({ ...m.state, gpr: { ...m.state.gpr, rbx: 0x1122334455667788n } }, m.memory);
+    await qemu.writeDataMemory([{ addr: LAYOUT.data, bytes: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) }]);
+    const stop = await qemu.runUntil([m.endAddress], 10);
+    expect(stop).toMatchObject({ kind: 'breakpoint', rip: m.endAddress });
+    expect((await qemu.readState()).gpr.rax).toBe(0x0807060504030201n);
+    expect(qemu.qemu.ram?.covers(LAYOUT.data, 16)).toBe(true);
+    expect([...(await qemu.readMemory(LAYOUT.data + 8n, 8, 'phys'))]).toEqual([0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]);
+    expect(readdirSync('/dev/shm').filter((f) => f.startsWith(`difftest-ram-${process.pid}-`))).toEqual([]);
   });
 });
 

@@ -43,8 +43,9 @@ export class QemuTarget extends GdbRemoteTarget {
     });
   }
 
+  /** With guest RAM shared through a file (shared-ram.ts) unless `sharedRam: false`. */
   static async launch(options: QemuTargetOptions = {}): Promise<QemuTarget> {
-    const qemu = await QemuProcess.launch(options);
+    const qemu = await QemuProcess.launch({ sharedRam: true, ...options });
     try {
       await qemu.rsp.request('qSupported:xmlRegisters=i386;swbreak+');
       const map = await readRegisterMap(qemu.rsp);
@@ -177,8 +178,28 @@ export class QemuTarget extends GdbRemoteTarget {
   }
 
   override async readMemory(addr: bigint, length: number, space: AddressSpace): Promise<Uint8Array> {
-    if (space === 'phys') this.checkPhysRange(addr, length, 'read');
+    if (space === 'phys') {
+      this.checkPhysRange(addr, length, 'read');
+      // the vCPU is stopped whenever the harness reads: the shared pages hold what it stored
+      if (this.qemu.ram?.covers(addr, length)) return this.qemu.ram.read(addr, length);
+    }
     return super.readMemory(addr, length, space);
+  }
+
+  /**
+   * Physical memory the guest never executes (NX under every page table it runs with), written
+   * through the shared RAM file when QEMU has one: no hex, no gdb packets. Such writes do not
+   * invalidate translated code, hence the restriction (shared-ram.ts).
+   */
+  async writeDataMemory(regions: readonly MemoryRegion[]): Promise<void> {
+    const ram = this.qemu.ram;
+    const rest: MemoryRegion[] = [];
+    for (const r of regions) {
+      this.checkPhysRange(r.addr, r.bytes.length, 'write');
+      if (ram?.covers(r.addr, r.bytes.length)) ram.write(r.addr, r.bytes);
+      else rest.push(r);
+    }
+    if (rest.length > 0) await super.writeRegions(rest, 'phys');
   }
 
   protected override async writeRegions(regions: readonly MemoryRegion[], space: AddressSpace): Promise<void> {
