@@ -1,7 +1,8 @@
 /**
  * The B2 clean line alone, for A/B loops: `runs` block-mode campaigns of 10-instruction cases on
  * 2 workers, `seconds` each, steady-state tests/s (after start-up and 10 s of warm-up) per run.
- *   npx tsx bench/b2-clean-loop.ts [runs=3] [seconds=25] [seed=101]
+ *   node --single-threaded-gc --import tsx bench/b2-clean-loop.ts [runs=3] [seconds=25] [seed=101]
+ * (with the V8 flag bin/difftest.mjs gives the CLI; `npx tsx` alone measures without it)
  * Also CPU µs per test of the node process and its QEMUs (less sensitive to neighbours than tests/s).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

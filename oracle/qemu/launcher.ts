@@ -71,6 +71,7 @@ export class QemuProcess {
       reaped = true;
       const orphans = reapOrphanedQemu();
       if (orphans.length) log.warn({ pids: orphans }, 'killed QEMU processes left by a difftest that was killed');
+      SharedRam.reapStale();
     }
     const cpuModel = options.cpuModel ?? 'qemu64';
     const memoryMiB = options.memoryMiB ?? 32;

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -38,6 +38,22 @@ export class SharedRam {
     const fd = openSync(file, 'r+');
     unlinkSync(file);
     return new SharedRam(fd, memoryMiB * 1024 * 1024);
+  }
+
+  /**
+   * Remove RAM files in /dev/shm whose difftest process is gone: one killed (SIGKILL) between
+   * QEMU creating its file and `open` unlinking it leaves it behind. Returns how many.
+   */
+  static reapStale(): number {
+    if (!existsSync('/dev/shm')) return 0;
+    let removed = 0;
+    for (const f of readdirSync('/dev/shm')) {
+      const owner = /^difftest-ram-(\d+)-[0-9a-f]+$/.exec(f);
+      if (!owner || processAlive(Number(owner[1]))) continue;
+      rmSync(path.join('/dev/shm', f), { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** Remove a RAM file that was never taken over (a launch that failed). */
@@ -82,3 +98,12 @@ export class SharedRam {
 }
 
 const LEGACY_HOLE = { start: 0xa0000, end: 0x100000 } as const;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
