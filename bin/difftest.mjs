@@ -14,12 +14,19 @@ const V8_FLAGS = ['--single-threaded-gc'];
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 if (V8_FLAGS.every((f) => process.execArgv.includes(f))) {
+  // Started by the launcher below: its channel closing means it is gone (SIGKILL, say), and a CLI
+  // in a process group of its own would otherwise run on unseen. Stop as on SIGTERM: the partial
+  // report is written and every QEMU stopped. The channel must not keep the CLI alive.
+  if (process.channel) {
+    process.channel.unref();
+    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
   register();
   await import('../cli/main.ts');
 } else {
   // The CLI again with the flags, in a process group of its own, so that a terminal's Ctrl-C
   // reaches it once (forwarded from here), not twice: a second signal means "quit at once".
-  const child = spawn(process.execPath, [...process.execArgv, ...V8_FLAGS, ...process.argv.slice(1)], { stdio: 'inherit', detached: true });
+  const child = spawn(process.execPath, [...process.execArgv, ...V8_FLAGS, ...process.argv.slice(1)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], detached: true });
   for (const s of SIGNALS) process.on(s, () => child.kill(s));
   child.on('error', (err) => {
     process.stderr.write(`difftest: cannot start ${process.execPath}: ${err.message}\n`);
