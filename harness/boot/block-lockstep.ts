@@ -1,9 +1,9 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import { recordDiffs, RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { recordDiffs, RR, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
-import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
+import { completeRecord, type LogRecord, sameLogged } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
@@ -12,7 +12,7 @@ import type { DeviceLog } from './device-log.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { DRAIN_MS, IDLE_MS } from './log-lockstep.js';
 import { StepHistory } from './step-history.js';
-import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
+import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep at translation-block granularity: QEMU runs without `singlestep` and prints
@@ -124,7 +124,7 @@ export class BlockLockstep {
         }
         let next = await next1();
         // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
-        if (next && sameRecord(next.words, cur.words)) next = await next1();
+        if (next && sameLogged(next, cur.words)) next = await next1();
         let lastRound = false;
         if (!next) {
           if (!draining) {
@@ -133,8 +133,8 @@ export class BlockLockstep {
           }
           // Worked off: QEMU stands at the end of `cur`'s block, or before it if it left it unexecuted.
           const words = stateToRecord(await q.target.readState());
-          if (!sameRecord(words, cur.words)) {
-            next = { words, events: NOTHING, halted: false };
+          if (!sameLogged(cur, words)) {
+            next = { words, format: 'long64', events: NOTHING, halted: false };
             lastRound = true;
           } else {
             const done = await this.aligned(index);
@@ -179,7 +179,7 @@ export class BlockLockstep {
             this.history.keepRecord(index, before);
           }
           this.tscRip = Number.NaN;
-          emulatorStop = e.stepSync(1);
+          emulatorStop = entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
           const devices = this.devices.take();
           if (keepHistory) {
             this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: NOTHING });
@@ -196,7 +196,7 @@ export class BlockLockstep {
           // a block of its own: its record is the one after `next`
           if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
             const after = await next1();
-            next = after ?? { words: stateToRecord(await q.target.readState()), events: NOTHING, halted: false };
+            next = after ?? { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
             if (!after) lastRound = true;
             target = signed(next.words, RR.RIP);
             countRule(this.rules, 'rep-under-icount');
@@ -211,6 +211,7 @@ export class BlockLockstep {
           }
           if (followEntry) await followQemu(e, this.rules, followEntry.info, next.words, readDevice, (followed ??= []));
           readRegisterRecord(e, this.emu);
+          if (next.format !== 'long64') completeRecord(next, this.emu);
           if (sameRecordMasked(next.words, this.emu, undefinedFlags)) {
             matched = true;
             break;
@@ -221,6 +222,10 @@ export class BlockLockstep {
         }
         blocks++;
         if (!matched) {
+          if (next.format !== 'long64') {
+            readRegisterRecord(e, this.emu);
+            completeRecord(next, this.emu);
+          }
           const actual = await e.readState();
           const expected = expectedState(next.words, actual);
           const lastEntry = await this.decoded.at(lastRip);

@@ -1,8 +1,9 @@
 import type { StopReason } from '../../contracts/execution-target.js';
-import { RR, sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { RR, stateToRecord } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
+import { completeRecord, sameLogged } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
@@ -10,7 +11,7 @@ import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
 import type { DeviceLog } from './device-log.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
-import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
+import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep on the log channel: QEMU runs freely with one instruction per translation
@@ -91,7 +92,7 @@ export class LogLockstep {
         }
         let next = log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
         // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
-        if (next && sameRecord(next.words, cur.words)) next = log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
+        if (next && sameLogged(next, cur.words)) next = log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
         let lastRound = false;
         if (!next) {
           if (!draining) {
@@ -101,8 +102,8 @@ export class LogLockstep {
           // Worked off: QEMU stands after `cur`'s instruction, or before it if it left it unexecuted.
           const qs = await q.target.readState();
           const words = stateToRecord(qs);
-          if (!sameRecord(words, cur.words)) {
-            next = { words, events: NOTHING, halted: false };
+          if (!sameLogged(cur, words)) {
+            next = { words, format: 'long64', events: NOTHING, halted: false };
             lastRound = true;
           } else {
             const done = await this.aligned(index);
@@ -125,17 +126,17 @@ export class LogLockstep {
         const info = entry.info;
         // the registers before this instruction: the last record the emulator matched
         this.history.keepRecord(index, this.emu);
-        const emulatorStop: StopReason = e.stepSync(1);
+        let followed: string[] | undefined;
+        const emulatorStop: StopReason = entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
         const devices = this.devices.take();
         // REP under icount: QEMU's extra block finds rCX=0 and moves on
         if (!lastRound && info.repCounter && signed(next.words, RR.RIP) === rip && ec.rip !== rip && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
           const after = await log.next(draining ? DRAIN_MS : IDLE_MS);
           if (after) next = after;
           else lastRound = true; // the extra block is the last thing QEMU did: compare with its current state
-          if (!after) next = { words: stateToRecord(await q.target.readState()), events: NOTHING, halted: false };
+          if (!after) next = { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
           countRule(this.rules, 'rep-under-icount');
         }
-        let followed: string[] | undefined;
         if (next.events.length) {
           // An exception QEMU raised fetching the next instruction (the first user instruction after
           // IRETQ, not present yet: #PF) comes with no record of that instruction, which never ran:
@@ -154,6 +155,7 @@ export class LogLockstep {
         const readDevice = devices.length > 0 && devices.some((d) => d.kind === 'in' || d.kind === 'mmio-read');
         if (readDevice || entry.nonDeterministic) await followQemu(e, this.rules, info, next.words, readDevice, (followed ??= []));
         readRegisterRecord(e, this.emu);
+        if (next.format !== 'long64') completeRecord(next, this.emu);
         const flagMask = info.decoded.flags.undefined;
         const same = sameRecordMasked(next.words, this.emu, flagMask);
         this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: followed ?? NOTHING });

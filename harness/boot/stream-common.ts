@@ -2,8 +2,10 @@ import type { GprName, MachineState } from '../../contracts/machine-state.js';
 import { recordDiffs, recordToState, RR } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { injectInterrupt, readRegisterRecord, setRegisters } from '../../emulator/harness-hooks.js';
-import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
+import { completeRecord, type LogRecord } from '../../oracle/qemu/cpu-log.js';
 import { followOracle } from '../sync-rules.js';
+import type { StopReason } from '../../contracts/execution-target.js';
+import { ACCESSED_BIT_RULE, isFarTransfer, stepFarTransfer } from './accessed-bit.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
 import { instructionInfo, type InsnInfo } from './instruction-info.js';
 
@@ -19,7 +21,8 @@ export const NOTHING: readonly never[] = Object.freeze([]);
  * Line the emulator up with QEMU's first trace record. With IF=1 an interrupt that came due while
  * QEMU stood at the start point is delivered before that record (at kernel_init the handler's first
  * instruction is the record): the emulator takes it there too. The record must then equal the
- * emulator's registers (read into `scratch`), or the trace is not of the transplanted machine.
+ * emulator's registers (read into `scratch`), or the trace is not of the transplanted machine
+ * (outside 64-bit code, in the fields QEMU prints: cpu-log.ts completeRecord).
  */
 export function alignWithFirstRecord(e: EmulatorTarget, first: LogRecord, rules: RuleCounts, scratch: Uint32Array): void {
   for (const ev of first.events) {
@@ -28,6 +31,7 @@ export function alignWithFirstRecord(e: EmulatorTarget, first: LogRecord, rules:
     countRule(rules, 'interrupts-injected');
   }
   readRegisterRecord(e, scratch);
+  completeRecord(first, scratch);
   const diffs = recordDiffs(first.words, scratch);
   if (diffs.length) throw new Error(`the first trace record differs from the transplanted state in ${diffs.join(', ')}`);
 }
@@ -66,6 +70,8 @@ export interface DecodedEntry {
   readonly rip: bigint;
   /** RDTSC/RDTSCP/RDRAND/RDSEED: the result follows QEMU (sync-rules.ts). */
   readonly nonDeterministic: boolean;
+  /** A far JMP/CALL, RETF or IRET: stepped with the accessed-bit rule (accessed-bit.ts). */
+  readonly farTransfer: boolean;
 }
 
 /**
@@ -105,7 +111,7 @@ export class DecodedCache {
       return this.emulator.readMemory(big, Math.min(15, room), 'virt').catch(() => new Uint8Array(0));
     });
     const info = instructionInfo(big, bytes, c.long64 ? 64 : c.default32 ? 32 : 16);
-    const entry = { info, rip: big, nonDeterministic: NON_DETERMINISTIC.test(info.decoded.mnemonic) };
+    const entry = { info, rip: big, nonDeterministic: NON_DETERMINISTIC.test(info.decoded.mnemonic), farTransfer: isFarTransfer(info.decoded.text) };
     if (this.map.size > 100_000) this.map.clear();
     this.map.set(rip, entry);
     return entry;
@@ -134,4 +140,15 @@ export async function followQemu(e: EmulatorTarget, rules: RuleCounts, info: Ins
     followed.push(follow.rule);
     countRule(rules, follow.rule);
   }
+}
+
+/** One emulator step of `entry`'s instruction; a far transfer with the accessed-bit rule (counted; named in `followed`). */
+export async function stepEntry(e: EmulatorTarget, entry: DecodedEntry, rules: RuleCounts, followed: string[]): Promise<StopReason> {
+  if (!entry.farTransfer) return e.stepSync(1);
+  const { stop, applied } = await stepFarTransfer(e);
+  if (applied) {
+    countRule(rules, ACCESSED_BIT_RULE);
+    followed.push(ACCESSED_BIT_RULE);
+  }
+  return stop;
 }
