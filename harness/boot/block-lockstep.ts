@@ -12,7 +12,7 @@ import type { DeviceLog } from './device-log.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { DRAIN_MS, IDLE_MS } from './log-lockstep.js';
 import { StepHistory } from './step-history.js';
-import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
+import { alignWithFirstRecord, isReprint, type ReprintCount, skipReprints, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep at translation-block granularity: QEMU runs without `singlestep` and prints
@@ -84,6 +84,7 @@ export class BlockLockstep {
     };
     await q.qmp.execute('cont');
     let end: LockstepEnd = 'budget';
+    const reprints: ReprintCount = { total: 0, longest: 0 };
     let error: string | undefined;
     let mismatch: Mismatch | undefined;
     let failedBlock: BlockLockstepResult['failedBlock'];
@@ -123,8 +124,7 @@ export class BlockLockstep {
           }
         }
         let next = await next1();
-        // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
-        if (next && sameLogged(next, cur.words)) next = await next1();
+        if (next && isReprint(next, cur)) next = await skipReprints(cur, next, next1, reprints);
         let lastRound = false;
         if (!next) {
           if (!draining) {
@@ -290,7 +290,7 @@ export class BlockLockstep {
       seconds: (performance.now() - t0) / 1000,
       checkpoints: this.checkpoints,
       finalState,
-      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000 },
+      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000, reprints: reprints.total, longestReprints: reprints.longest },
       blocks,
       failedBlock,
       lastGood,

@@ -329,6 +329,9 @@ function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probe
   if (r.end === 'halted') notes.push('Both machines reached HLT: interrupts are masked while QEMU single-steps (rule interrupts-masked), so nothing wakes them.');
   if (r.end === 'interrupted') notes.push('Stopped by a signal (Ctrl-C): this is a partial report.');
   if (r.end === 'error') notes.push(`The run stopped with an error: ${r.error}.`);
+  if (r.stream?.reprints) {
+    notes.push(`QEMU printed ${r.stream.reprints.toLocaleString('en-US')} records again for blocks it did not run at the first print (an exit requested before it ran: its -icount budget spent, QEMU's main loop; or a device access the block was translated again to end at), at most ${r.stream.longestReprints ?? 1} in a row; they were skipped.`);
+  }
   if (snapshot.probeInstructions) notes.push(`QEMU's instruction count moved on by ${snapshot.probeInstructions} while its MSRs were read (rule msr-probe).`);
   return notes;
 }

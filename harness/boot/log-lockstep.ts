@@ -11,7 +11,7 @@ import { compareCheckpoint, type CheckpointResult } from './checkpoint.js';
 import type { DeviceLog } from './device-log.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
-import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
+import { alignWithFirstRecord, isReprint, type ReprintCount, skipReprints, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep on the log channel: QEMU runs freely with one instruction per translation
@@ -53,6 +53,7 @@ export class LogLockstep {
     let cpuToStop: NodeJS.CpuUsage | undefined;
     await q.qmp.execute('cont');
     let end: LockstepEnd = 'budget';
+    const reprints: ReprintCount = { total: 0, longest: 0 };
     let error: string | undefined;
     let mismatch: Mismatch | undefined;
     let index = options.firstIndex ?? 0;
@@ -91,8 +92,7 @@ export class LogLockstep {
           }
         }
         let next = log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
-        // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
-        if (next && sameLogged(next, cur.words)) next = log.tryNext() ?? (await log.next(draining ? DRAIN_MS : IDLE_MS));
+        if (next && isReprint(next, cur)) next = await skipReprints(cur, next, () => log.tryNext() ?? log.next(draining ? DRAIN_MS : IDLE_MS), reprints);
         let lastRound = false;
         if (!next) {
           if (!draining) {
@@ -221,7 +221,7 @@ export class LogLockstep {
       seconds: (performance.now() - t0) / 1000,
       checkpoints: this.checkpoints,
       finalState,
-      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000 },
+      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: (cpu.user + cpu.system) / 1000, reprints: reprints.total, longestReprints: reprints.longest },
     };
   }
 

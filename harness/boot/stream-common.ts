@@ -2,7 +2,7 @@ import type { GprName, MachineState } from '../../contracts/machine-state.js';
 import { recordDiffs, recordToState, RR } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { injectInterrupt, readRegisterRecord, setRegisters } from '../../emulator/harness-hooks.js';
-import { completeRecord, type LogRecord } from '../../oracle/qemu/cpu-log.js';
+import { completeRecord, type LogRecord, sameLogged } from '../../oracle/qemu/cpu-log.js';
 import { followOracle } from '../sync-rules.js';
 import type { StopReason } from '../../contracts/execution-target.js';
 import { ACCESSED_BIT_RULE, isFarTransfer, stepFarTransfer } from './accessed-bit.js';
@@ -35,6 +35,40 @@ export function alignWithFirstRecord(e: EmulatorTarget, first: LogRecord, rules:
   const diffs = recordDiffs(first.words, scratch);
   if (diffs.length) throw new Error(`the first trace record differs from the transplanted state in ${diffs.join(', ')}`);
 }
+/**
+ * `next` is `cur` printed again: QEMU prints a block's record before it runs the block, and prints
+ * it again when the block did not run after all: left unexecuted at a stop; an exit requested
+ * before its first instruction (the -icount budget spent, or the vCPU kicked by QEMU's main
+ * loop, at host-timed moments); or, under -icount, a device access that is not a block's last
+ * instruction (cpu_io_recompile translates the block again to end there and re-runs it). Two of
+ * these can meet at one instruction: hpet_alloc's read of the HPET counter was printed three
+ * times in some runs. A record with an event before it is never a re-print.
+ */
+export function isReprint(next: LogRecord, cur: LogRecord): boolean {
+  return next.events.length === 0 && sameLogged(next, cur.words);
+}
+
+/** Counts of records skipped as re-prints: all of them, and the most in a row. */
+export interface ReprintCount {
+  total: number;
+  longest: number;
+}
+
+/**
+ * The first of `next` and the records `take` gives after it that is not `cur` printed again
+ * (isReprint): QEMU can print one block several times, so skipping one was not enough.
+ */
+export async function skipReprints(cur: LogRecord, next: LogRecord | undefined, take: () => LogRecord | undefined | Promise<LogRecord | undefined>, count: ReprintCount): Promise<LogRecord | undefined> {
+  let again = 0;
+  while (next && isReprint(next, cur)) {
+    again++;
+    next = await take();
+  }
+  count.total += again;
+  if (again > count.longest) count.longest = again;
+  return next;
+}
+
 const NON_DETERMINISTIC = /^rd(tscp?|rand|seed)$/;
 
 export function u64(w: Uint32Array, at: number): bigint {
