@@ -139,6 +139,16 @@ describe('boot lockstep', () => {
     }
   }, 180_000);
 
+  it('sets CR8 when the kernel writes the local APIC\'s TPR (setup_local_APIC), as QEMU\'s APIC does', async () => {
+    // #146 from setup_local_APIC: native_apic_mem_write stores 0x10 to the TPR; QEMU's CR8 reads 1
+    // from then on, the emulator's stayed 0 (the block channel's checkpoint after 120M from entry)
+    const { result } = await session('setup_local_APIC', { maxSteps: 400 });
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result.end).toBe('budget');
+    expect(result.rules.find((r) => r.name === 'apic-tpr-cr8')?.count).toBe(1);
+    expect(result.checkpoints.at(-1)).toMatchObject({ pagesDiffering: 0, systemDiffs: [] });
+  }, 180_000);
+
   it('follows the first IRETQ to user mode on the log channel, where fetching /init\'s first instruction faults', async () => {
     // start_thread is load_elf_binary's last step; 10,770 instructions later IRETQ enters /init at a
     // page not present yet: QEMU prints no record for an instruction it could not fetch

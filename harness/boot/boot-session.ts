@@ -10,7 +10,8 @@ import { UsageError } from '../../util/errors.js';
 import { childLogger } from '../../util/log.js';
 import { emulatorModelFor } from '../emulator-dut.js';
 import { prepareBootAssets, type BootAssets } from './assets/assets.js';
-import { DeviceLog } from './device-log.js';
+import { countRule } from './boot-rules.js';
+import { APIC_TPR_RULE, DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
 import { GdbLockstep, type LockstepResult } from './gdb-lockstep.js';
 import { BlockLockstep } from './block-lockstep.js';
@@ -218,6 +219,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         r = await lockstep.run(common);
       }
       emulator = emu;
+      if (devices.tprWrites) countRule(r.rules, APIC_TPR_RULE, devices.tprWrites);
       await writeFile(serialEmu, devices.console);
       dutConsole = async () => devices.console;
       const mmu = emu.internals.cpu.mmu;
