@@ -145,6 +145,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     let dutView: { readVirtual: (a: bigint, n: number) => Promise<Uint8Array | undefined>; systemState: () => Promise<MachineState>; translate: (lin: bigint) => number | undefined };
     let emulator: EmulatorTarget | undefined;
     let blockRun: BootResult['blockRun'];
+    let firstIcount: number | undefined;
     if (dutKind === 'qemu') {
       // A second QEMU booted the same way to the same point: nothing is transplanted or probed.
       const { qemu: d, outcome: other } = await reachStart(serialEmu);
@@ -183,6 +184,8 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       if (channel === 'block') {
         const b = await new BlockLockstep(k, emu, devices).run(common);
         r = b;
+        // a re-run from a checkpoint starts its count there; the run covered everything from here
+        firstIcount = b.icountStart;
         blockRun = { blocks: b.blocks, compared: b.compared, seconds: b.seconds, end: b.end };
         if (b.mismatch) {
           // The block names the stretch, not the instruction: the same boot again, from the same
@@ -256,7 +259,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         instructionsPerSecond: blockRun ? (blockRun.seconds > 0 ? blockRun.compared / blockRun.seconds : 0) : r.seconds > 0 ? r.compared / r.seconds : 0,
       },
       transplant: transplantSection(tr),
-      result: { end: r.end, compared: r.compared, icountStart: r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
+      result: { end: r.end, compared: r.compared, icountStart: firstIcount ?? r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
       rules: ruleRows(r, snapshot.probeInstructions),
       maskedFlags: [...r.masked].map(([mnemonic, count]) => ({ mnemonic, count })),
       checkpoints: r.checkpoints.map((c) => ({ index: c.index, ms: c.ms, pagesDiffering: c.pagesDiffering, systemDiffs: c.systemDiffs.map((d) => d.path) })),
