@@ -195,7 +195,8 @@ export class BlockLockstep {
           // REP under icount: after the last iteration QEMU runs the instruction once more (rCX=0),
           // a block of its own: its record is the one after `next`
           if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
-            const after = await next1();
+            // the extra block can be printed again too (stream-common.ts isReprint)
+            const after = await skipReprints(next, await next1(), next1, reprints);
             next = after ?? { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
             if (!after) lastRound = true;
             target = signed(next.words, RR.RIP);

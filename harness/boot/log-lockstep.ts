@@ -131,7 +131,9 @@ export class LogLockstep {
         const devices = this.devices.take();
         // REP under icount: QEMU's extra block finds rCX=0 and moves on
         if (!lastRound && info.repCounter && signed(next.words, RR.RIP) === rip && ec.rip !== rip && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
-          const after = await log.next(draining ? DRAIN_MS : IDLE_MS);
+          // the extra block can be printed again too (stream-common.ts isReprint)
+          const take = () => log.tryNext() ?? log.next(draining ? DRAIN_MS : IDLE_MS);
+          const after = await skipReprints(next, await take(), take, reprints);
           if (after) next = after;
           else lastRound = true; // the extra block is the last thing QEMU did: compare with its current state
           if (!after) next = { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
