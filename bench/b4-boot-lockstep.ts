@@ -138,6 +138,6 @@ export async function runBootLockstepBench(options: { rounds: number }): Promise
     ['block channel / QEMU unlogged', fmt(blockRate / unloggedRate, 3)],
     ['snapshot at the start point', `${fmt(median(all.map((r) => r.snapshotMs)))} ms (registers, 45 MSRs, 512 MiB of RAM)`],
     ['transplant into the emulator', `${fmt(median(all.map((r) => r.transplantMs)))} ms (load and read back)`],
-    ['entry to __text_poke', 'n/a: the emulator does not run the 32-bit PVH entry (protected mode is another issue)'],
+    ['entry to __text_poke', 'a run of its own, tens of minutes: npm run bench -- --only b4-entry'],
   ]);
 }

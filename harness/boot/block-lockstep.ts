@@ -3,7 +3,7 @@ import { recordDiffs, recordToState, RR, stateToRecord } from '../../contracts/r
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
-import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
+import { completeRecord, type LogRecord, sameLogged } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
@@ -13,7 +13,7 @@ import { compareDeviceWrites, maySendToDevice } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
 import { IDLE_MS, StreamPacer } from './stream-pacer.js';
-import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
+import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep at translation-block granularity: QEMU runs without `singlestep` and prints
@@ -140,7 +140,7 @@ export class BlockLockstep {
           if (keepHistory || sends) readRegisterRecord(e, before);
           if (keepHistory) this.history.keepRecord(index, before);
           this.tscRip = Number.NaN;
-          emulatorStop = e.stepSync(1);
+          emulatorStop = entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
           const devices = this.devices.take();
           if (sends && (devices.length || info.portIo === 'out')) {
             const check = compareDeviceWrites(info, recordToState(before), devices, this.translate, e.internals.bus.ramSize);
@@ -161,8 +161,9 @@ export class BlockLockstep {
           // REP under icount: after the last iteration QEMU runs the instruction once more (rCX=0),
           // a block of its own: its record is the one after `next`
           if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
-            const after = await pacer.read(log);
-            next = after ?? { words: stateToRecord(await q.target.readState()), events: NOTHING, halted: false };
+            // the extra block can be printed again too (stream-common.ts isReprint)
+            const after = await pacer.readPast(log, next);
+            next = after ?? { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
             if (!after) lastRound = true;
             target = signed(next.words, RR.RIP);
             countRule(this.rules, 'rep-under-icount');
@@ -177,6 +178,7 @@ export class BlockLockstep {
           }
           if (followEntry) await followQemu(e, this.rules, followEntry.info, next.words, readDevice, (followed ??= []));
           readRegisterRecord(e, this.emu);
+          if (next.format !== 'long64') completeRecord(next, this.emu);
           if (sameRecordMasked(next.words, this.emu, undefinedFlags)) {
             matched = true;
             break;
@@ -187,6 +189,10 @@ export class BlockLockstep {
         }
         blocks++;
         if (!matched || deviceDiffs) {
+          if (next.format !== 'long64') {
+            readRegisterRecord(e, this.emu);
+            completeRecord(next, this.emu);
+          }
           const actual = await e.readState();
           const expected = expectedState(next.words, actual);
           const lastEntry = await this.decoded.at(lastRip);
@@ -241,7 +247,7 @@ export class BlockLockstep {
       seconds: (performance.now() - t0) / 1000,
       checkpoints: pacer.checkpoints,
       finalState,
-      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: pacer.cpuMs() },
+      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: pacer.cpuMs(), reprints: pacer.reprints.total, longestReprints: pacer.reprints.longest },
       blocks,
       failedBlock,
       lastGood: pacer.lastGood,

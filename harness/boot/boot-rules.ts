@@ -1,5 +1,6 @@
 import { RESULT_SYNC_RULES, type SyncRule } from '../sync-rules.js';
 import { ACCESSED_BIT_RULE, ACCESSED_BIT_RULE_DESCRIPTION } from './accessed-bit.js';
+import { APIC_TPR_RULE, APIC_TPR_RULE_DESCRIPTION } from './device-log.js';
 
 /**
  * The declared rules of the boot lockstep: where the emulator follows QEMU instead of being
@@ -53,6 +54,7 @@ export const BOOT_RULES: readonly SyncRule[] = [
       'MSRs the gdb stub does not expose are read at the start point by executing RDMSR in QEMU (one instruction per MSR, code bytes and registers restored): QEMU\'s instruction count, hence its virtual clock, moves on by that many, identically in every run.',
   },
   { name: ACCESSED_BIT_RULE, description: ACCESSED_BIT_RULE_DESCRIPTION },
+  { name: APIC_TPR_RULE, description: APIC_TPR_RULE_DESCRIPTION },
   ...RESULT_SYNC_RULES.map(({ name, description }) => ({ name, description })),
 ];
 

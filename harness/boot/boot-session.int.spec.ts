@@ -126,6 +126,31 @@ describe('boot lockstep', () => {
     expect(block.result.rules.find((r) => r.name === 'interrupts-injected')?.count).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
+  it('starts at the PVH entry on the log and block channels: 32-bit records, IA-32e mode, then 64-bit code', async () => {
+    // pvh_start_xen runs ~40 instructions of 32-bit code (QEMU's EAX= record format), turns on
+    // IA-32e mode and far-jumps to 64-bit code, whose code descriptor QEMU leaves unaccessed
+    for (const channel of ['log', 'block'] as const) {
+      const { result } = await session('entry', { channel, maxSteps: 2_000 });
+      expect(result.result.error).toBeUndefined();
+      expect(result.from.location).toBe('pvh_start_xen+0x0/0x90 (phys alias)');
+      expect(result.mismatch).toBeUndefined();
+      expect(result.result.compared).toBeGreaterThanOrEqual(2_000);
+      expect(result.rules.find((r) => r.name === 'code-descriptor-accessed')?.count).toBe(1);
+      expect(result.result.endLocation).not.toMatch(/^pvh_start_xen\+/); // past the far jump, in 64-bit code
+      expect(result.checkpoints.at(-1)).toMatchObject({ pagesDiffering: 0, systemDiffs: [] });
+    }
+  }, 180_000);
+
+  it('sets CR8 when the kernel writes the local APIC\'s TPR (setup_local_APIC), as QEMU\'s APIC does', async () => {
+    // #146 from setup_local_APIC: native_apic_mem_write stores 0x10 to the TPR; QEMU's CR8 reads 1
+    // from then on, the emulator's stayed 0 (the block channel's checkpoint after 120M from entry)
+    const { result } = await session('setup_local_APIC', { maxSteps: 400 });
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result.end).toBe('budget');
+    expect(result.rules.find((r) => r.name === 'apic-tpr-cr8')?.count).toBe(1);
+    expect(result.checkpoints.at(-1)).toMatchObject({ pagesDiffering: 0, systemDiffs: [] });
+  }, 180_000);
+
   it('follows the first IRETQ to user mode on the log channel, where fetching /init\'s first instruction faults', async () => {
     // start_thread is load_elf_binary's last step; 10,770 instructions later IRETQ enters /init at a
     // page not present yet: QEMU prints no record for an instruction it could not fetch

@@ -10,7 +10,8 @@ import { UsageError } from '../../util/errors.js';
 import { childLogger } from '../../util/log.js';
 import { emulatorModelFor } from '../emulator-dut.js';
 import { prepareBootAssets, type BootAssets } from './assets/assets.js';
-import { DeviceLog } from './device-log.js';
+import { countRule } from './boot-rules.js';
+import { APIC_TPR_RULE, DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
 import { GdbLockstep, type LockstepResult, type Mismatch } from './gdb-lockstep.js';
 import { type AddressWalks, mismatchWalks } from './mismatch-walks.js';
@@ -154,6 +155,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     let coverage: LockstepResult | undefined;
     /** The QEMU standing where the reported run ended (a bisection's re-run, or the first). */
     let qemuAtEnd: KernelQemu = k;
+    let firstIcount: number | undefined;
     if (dutKind === 'qemu') {
       // A second QEMU booted the same way to the same point: nothing is transplanted or probed.
       const { qemu: d, outcome: other } = await reachStart(serialEmu);
@@ -192,6 +194,8 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       if (channel === 'block') {
         const b = await new BlockLockstep(k, emu, devices).run(common);
         r = b;
+        // a re-run from a checkpoint starts its count there; the run covered everything from here
+        firstIcount = b.icountStart;
         blockRun = { blocks: b.blocks, compared: b.compared, seconds: b.seconds, end: b.end };
         if (b.mismatch) {
           // The block names the stretch, not the instruction: the same boot again, from the same
@@ -249,6 +253,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         }
       }
       emulator = emu;
+      if (devices.tprWrites) countRule(r.rules, APIC_TPR_RULE, devices.tprWrites);
       await writeFile(serialEmu, devices.console);
       dutConsole = async () => devices.console;
       const mmu = emu.internals.cpu.mmu;
@@ -286,8 +291,8 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       },
       transplant: transplantSection(tr),
       result: coverage && r.mismatch
-        ? { end: r.end, compared: r.mismatch.index, icountStart: coverage.icountStart, icountEnd: r.mismatch.icount, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch.rip) }
-        : { end: r.end, compared: r.compared, icountStart: r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
+        ? { end: r.end, compared: r.mismatch.index, icountStart: firstIcount ?? coverage.icountStart, icountEnd: r.mismatch.icount, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch.rip) }
+        : { end: r.end, compared: r.compared, icountStart: firstIcount ?? r.icountStart, icountEnd: r.icountEnd, error: r.error, endLocation: assets.symbols.symbolize(r.mismatch?.rip ?? r.finalState.rip) },
       rules: ruleRows(coverage ?? r, snapshot.probeInstructions),
       maskedFlags: [...(coverage ?? r).masked].map(([mnemonic, count]) => ({ mnemonic, count })),
       checkpoints: (coverage ?? r).checkpoints.map((c) => ({ index: c.index, ms: c.ms, pagesDiffering: c.pagesDiffering, systemDiffs: c.systemDiffs.map((d) => d.path) })),
@@ -402,6 +407,9 @@ function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probe
   if (r.end === 'halted') notes.push('Both machines reached HLT: interrupts are masked while QEMU single-steps (rule interrupts-masked), so nothing wakes them.');
   if (r.end === 'interrupted') notes.push('Stopped by a signal (Ctrl-C): this is a partial report.');
   if (r.end === 'error') notes.push(`The run stopped with an error: ${r.error}.`);
+  if (r.stream?.reprints) {
+    notes.push(`QEMU printed ${r.stream.reprints.toLocaleString('en-US')} records again for blocks it did not run at the first print (an exit requested before it ran: its -icount budget spent, QEMU's main loop; or a device access the block was translated again to end at), at most ${r.stream.longestReprints ?? 1} in a row; they were skipped.`);
+  }
   if (snapshot.probeInstructions) notes.push(`QEMU's instruction count moved on by ${snapshot.probeInstructions} while its MSRs were read (rule msr-probe).`);
   return notes;
 }

@@ -16,6 +16,15 @@ export type DeviceAccess =
   | { readonly kind: 'mmio-write'; readonly addr: number; readonly size: number; readonly value: number };
 
 const COM1 = 0x3f8;
+/** The local APIC's task-priority register, at this offset from APIC_BASE (SDM Vol. 3 §10.8.3.1). */
+const APIC_TPR = 0x80;
+const MSR_APIC_BASE = 0x1b;
+/** APIC_BASE as the emulator has it after reset: the xAPIC at 0xfee00000. */
+const APIC_BASE_RESET = 0xfee00000;
+
+export const APIC_TPR_RULE = 'apic-tpr-cr8';
+export const APIC_TPR_RULE_DESCRIPTION =
+  'The emulator models no local APIC, and CR8 is the APIC\'s TPR bits 7:4 (SDM Vol. 3 §10.8.6.1): QEMU\'s CR8 reads its APIC. A 4-byte write the emulator makes to the TPR (APIC_BASE + 0x80, a device write like any other) sets its CR8 to the value\'s bits 7:4, as the APIC would; CR8 is compared as before (setup_local_APIC sets the TPR to 0x10).';
 const NO_ACCESSES: readonly DeviceAccess[] = Object.freeze([]);
 const LCR_DLAB = 0x80;
 
@@ -26,6 +35,8 @@ export class DeviceLog {
   private serial = '';
   /** Address of the instruction that made the last device read (a block-granular lockstep follows QEMU there). */
   lastReadRip = 0;
+  /** Writes to the APIC's TPR that set the emulator's CR8 (rule apic-tpr-cr8). */
+  tprWrites = 0;
 
   constructor(target: EmulatorTarget) {
     const base = target.internals.bus.ramSize;
@@ -50,7 +61,13 @@ export class DeviceLog {
           return 0;
         },
         write: (offset, size, value) => {
-          this.current.push({ kind: 'mmio-write', addr: base + offset, size, value });
+          const addr = base + offset;
+          this.current.push({ kind: 'mmio-write', addr, size, value });
+          const c = target.internals.cpu;
+          if (size === 4 && addr === apicBase(c.msr.get(MSR_APIC_BASE)) + APIC_TPR) {
+            c.cr8 = (value >>> 4) & 0xf;
+            this.tprWrites++;
+          }
         },
       },
     );
@@ -68,6 +85,10 @@ export class DeviceLog {
   get console(): string {
     return this.serial;
   }
+}
+
+function apicBase(msr: bigint | undefined): number {
+  return msr === undefined ? APIC_BASE_RESET : Number(msr & 0xfffff000n);
 }
 
 export function describeAccess(a: DeviceAccess): string {

@@ -83,8 +83,12 @@ export interface LockstepResult {
   readonly finalState: MachineState;
   /** The last point where everything agreed, memory included (streaming channels): where a re-run starts. */
   readonly lastGood?: GoodPoint;
-  /** Where a streaming channel's time went (ms): waiting for QEMU's output, parsing it; and bytes read. */
-  readonly stream?: { readonly waitedMs: number; readonly parseMs: number; readonly bytes: number; readonly cpuMs: number };
+  /**
+   * Where a streaming channel's time went (ms): waiting for QEMU's output, parsing it; and bytes
+   * read; records QEMU printed again for blocks it did not run then (stream-common.ts isReprint),
+   * and the most of them in a row.
+   */
+  readonly stream?: { readonly waitedMs: number; readonly parseMs: number; readonly bytes: number; readonly cpuMs: number; readonly reprints?: number; readonly longestReprints?: number };
 }
 
 export interface LockstepOptions {

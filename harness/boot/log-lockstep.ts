@@ -3,6 +3,7 @@ import { recordToState, RR, stateToRecord } from '../../contracts/register-recor
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
+import { completeRecord, sameLogged } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
@@ -11,7 +12,7 @@ import { compareDeviceWrites } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
 import { IDLE_MS, StreamPacer } from './stream-pacer.js';
-import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, u64 } from './stream-common.js';
+import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep on the log channel: QEMU runs freely with one instruction per translation
@@ -80,17 +81,18 @@ export class LogLockstep {
         const info = entry.info;
         // the registers before this instruction: the last record the emulator matched
         this.history.keepRecord(index, this.emu);
-        const emulatorStop: StopReason = e.stepSync(1);
+        let followed: string[] | undefined;
+        const emulatorStop: StopReason = entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
         const devices = this.devices.take();
         // REP under icount: QEMU's extra block finds rCX=0 and moves on
         if (!lastRound && info.repCounter && signed(next.words, RR.RIP) === rip && ec.rip !== rip && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
-          const after = await pacer.read(log);
+          // the extra block can be printed again too (stream-common.ts isReprint)
+          const after = await pacer.readPast(log, next);
           if (after) next = after;
           else lastRound = true; // the extra block is the last thing QEMU did: compare with its current state
-          if (!after) next = { words: stateToRecord(await q.target.readState()), events: NOTHING, halted: false };
+          if (!after) next = { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
           countRule(this.rules, 'rep-under-icount');
         }
-        let followed: string[] | undefined;
         if (next.events.length) {
           // An exception QEMU raised fetching the next instruction (the first user instruction after
           // IRETQ, not present yet: #PF) comes with no record of that instruction, which never ran:
@@ -109,6 +111,7 @@ export class LogLockstep {
         const readDevice = devices.length > 0 && devices.some((d) => d.kind === 'in' || d.kind === 'mmio-read');
         if (readDevice || entry.nonDeterministic) await followQemu(e, this.rules, info, next.words, readDevice, (followed ??= []));
         readRegisterRecord(e, this.emu);
+        if (next.format !== 'long64') completeRecord(next, this.emu);
         const flagMask = info.decoded.flags.undefined;
         const same = sameRecordMasked(next.words, this.emu, flagMask);
         // OUT and device-memory writes: what QEMU sent follows from the instruction and `cur`, its registers before it
@@ -173,7 +176,7 @@ export class LogLockstep {
       checkpoints: pacer.checkpoints,
       lastGood: pacer.lastGood,
       finalState,
-      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: pacer.cpuMs() },
+      stream: { waitedMs: log.waitedMs, parseMs: log.parseMs, bytes: log.bytes, cpuMs: pacer.cpuMs(), reprints: pacer.reprints.total, longestReprints: pacer.reprints.longest },
     };
   }
 }

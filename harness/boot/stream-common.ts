@@ -2,8 +2,10 @@ import type { GprName, MachineState } from '../../contracts/machine-state.js';
 import { recordDiffs, recordToState, RR } from '../../contracts/register-record.js';
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { injectInterrupt, readRegisterRecord, setRegisters } from '../../emulator/harness-hooks.js';
-import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
+import { completeRecord, type LogRecord, sameLogged } from '../../oracle/qemu/cpu-log.js';
 import { followOracle } from '../sync-rules.js';
+import type { StopReason } from '../../contracts/execution-target.js';
+import { ACCESSED_BIT_RULE, isFarTransfer, stepFarTransfer } from './accessed-bit.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
 import { instructionInfo, type InsnInfo } from './instruction-info.js';
 
@@ -19,7 +21,8 @@ export const NOTHING: readonly never[] = Object.freeze([]);
  * Line the emulator up with QEMU's first trace record. With IF=1 an interrupt that came due while
  * QEMU stood at the start point is delivered before that record (at kernel_init the handler's first
  * instruction is the record): the emulator takes it there too. The record must then equal the
- * emulator's registers (read into `scratch`), or the trace is not of the transplanted machine.
+ * emulator's registers (read into `scratch`), or the trace is not of the transplanted machine
+ * (outside 64-bit code, in the fields QEMU prints: cpu-log.ts completeRecord).
  */
 export function alignWithFirstRecord(e: EmulatorTarget, first: LogRecord, rules: RuleCounts, scratch: Uint32Array): void {
   for (const ev of first.events) {
@@ -28,9 +31,44 @@ export function alignWithFirstRecord(e: EmulatorTarget, first: LogRecord, rules:
     countRule(rules, 'interrupts-injected');
   }
   readRegisterRecord(e, scratch);
+  completeRecord(first, scratch);
   const diffs = recordDiffs(first.words, scratch);
   if (diffs.length) throw new Error(`the first trace record differs from the transplanted state in ${diffs.join(', ')}`);
 }
+/**
+ * `next` is `cur` printed again: QEMU prints a block's record before it runs the block, and prints
+ * it again when the block did not run after all: left unexecuted at a stop; an exit requested
+ * before its first instruction (the -icount budget spent, or the vCPU kicked by QEMU's main
+ * loop, at host-timed moments); or, under -icount, a device access that is not a block's last
+ * instruction (cpu_io_recompile translates the block again to end there and re-runs it). Two of
+ * these can meet at one instruction: hpet_alloc's read of the HPET counter was printed three
+ * times in some runs. A record with an event before it is never a re-print.
+ */
+export function isReprint(next: LogRecord, cur: LogRecord): boolean {
+  return next.events.length === 0 && sameLogged(next, cur.words);
+}
+
+/** Counts of records skipped as re-prints: all of them, and the most in a row. */
+export interface ReprintCount {
+  total: number;
+  longest: number;
+}
+
+/**
+ * The first of `next` and the records `take` gives after it that is not `cur` printed again
+ * (isReprint): QEMU can print one block several times, so skipping one was not enough.
+ */
+export async function skipReprints(cur: LogRecord, next: LogRecord | undefined, take: () => LogRecord | undefined | Promise<LogRecord | undefined>, count: ReprintCount): Promise<LogRecord | undefined> {
+  let again = 0;
+  while (next && isReprint(next, cur)) {
+    again++;
+    next = await take();
+  }
+  count.total += again;
+  if (again > count.longest) count.longest = again;
+  return next;
+}
+
 const NON_DETERMINISTIC = /^rd(tscp?|rand|seed)$/;
 
 export function u64(w: Uint32Array, at: number): bigint {
@@ -66,6 +104,8 @@ export interface DecodedEntry {
   readonly rip: bigint;
   /** RDTSC/RDTSCP/RDRAND/RDSEED: the result follows QEMU (sync-rules.ts). */
   readonly nonDeterministic: boolean;
+  /** A far JMP/CALL, RETF or IRET: stepped with the accessed-bit rule (accessed-bit.ts). */
+  readonly farTransfer: boolean;
 }
 
 /**
@@ -105,7 +145,7 @@ export class DecodedCache {
       return this.emulator.readMemory(big, Math.min(15, room), 'virt').catch(() => new Uint8Array(0));
     });
     const info = instructionInfo(big, bytes, c.long64 ? 64 : c.default32 ? 32 : 16);
-    const entry = { info, rip: big, nonDeterministic: NON_DETERMINISTIC.test(info.decoded.mnemonic) };
+    const entry = { info, rip: big, nonDeterministic: NON_DETERMINISTIC.test(info.decoded.mnemonic), farTransfer: isFarTransfer(info.decoded.text) };
     if (this.map.size > 100_000) this.map.clear();
     this.map.set(rip, entry);
     return entry;
@@ -134,4 +174,15 @@ export async function followQemu(e: EmulatorTarget, rules: RuleCounts, info: Ins
     followed.push(follow.rule);
     countRule(rules, follow.rule);
   }
+}
+
+/** One emulator step of `entry`'s instruction; a far transfer with the accessed-bit rule (counted; named in `followed`). */
+export async function stepEntry(e: EmulatorTarget, entry: DecodedEntry, rules: RuleCounts, followed: string[]): Promise<StopReason> {
+  if (!entry.farTransfer) return e.stepSync(1);
+  const { stop, applied } = await stepFarTransfer(e);
+  if (applied) {
+    countRule(rules, ACCESSED_BIT_RULE);
+    followed.push(ACCESSED_BIT_RULE);
+  }
+  return stop;
 }

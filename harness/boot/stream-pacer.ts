@@ -1,13 +1,13 @@
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
-import { sameRecord, stateToRecord } from '../../contracts/register-record.js';
+import { stateToRecord } from '../../contracts/register-record.js';
 import type { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
-import type { LogRecord } from '../../oracle/qemu/cpu-log.js';
+import { sameLogged, type LogRecord } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareCheckpoint, type CheckpointResult, type GoodPoint } from './checkpoint.js';
 import { snapshotEmulator } from './emulator-snapshot.js';
 import type { LockstepEnd, LockstepOptions, Mismatch } from './gdb-lockstep.js';
 import type { StepHistory } from './step-history.js';
-import { type DecodedCache, NOTHING } from './stream-common.js';
+import { type DecodedCache, isReprint, NOTHING, type ReprintCount, skipReprints } from './stream-common.js';
 
 /** How long QEMU may print nothing while running freely before the run counts as over (halted, shut down). */
 export const IDLE_MS = 5_000;
@@ -45,6 +45,8 @@ export class StreamPacer {
   private readonly keepSnapshots: boolean;
   lastGood: GoodPoint;
   readonly checkpoints: CheckpointResult[] = [];
+  /** Records QEMU printed again for blocks it had not run at the first print, skipped (stream-common.ts isReprint). */
+  readonly reprints: ReprintCount = { total: 0, longest: 0 };
   /** The process's CPU time when the run was told to end (the channel's cost, without the last checkpoint). */
   cpuToStop: NodeJS.CpuUsage | undefined;
   private readonly cpu0 = process.cpuUsage();
@@ -119,6 +121,12 @@ export class StreamPacer {
     return log.tryNext() ?? (await log.next(this.draining ? DRAIN_MS : IDLE_MS));
   }
 
+  /** The next record of `log` that is not `cur` printed again (QEMU can print one block several times). */
+  async readPast(log: CpuLogStream, cur: LogRecord): Promise<LogRecord | undefined> {
+    const next = await this.read(log);
+    return next && isReprint(next, cur) ? skipReprints(cur, next, () => this.read(log), this.reprints) : next;
+  }
+
   /**
    * The record after `cur` (the one the emulator's registers match, before instruction `index`).
    * Once QEMU has stopped and every record it printed is worked off, QEMU stands after `cur`'s
@@ -126,13 +134,12 @@ export class StreamPacer {
    * last record to compare with, or, standing at `cur`, both sides are compared in full here.
    */
   async nextRecord(log: CpuLogStream, cur: LogRecord, index: number): Promise<NextRecord> {
-    let next = await this.read(log);
-    // a block printed, then left unexecuted at a stop, is printed again when QEMU goes on
-    if (next && sameRecord(next.words, cur.words)) next = await this.read(log);
+    // a block printed, then left unexecuted at a stop (or an exit requested before it ran), is printed again
+    const next = await this.readPast(log, cur);
     if (next) return { kind: 'record', next, lastRound: false };
     if (!this.draining) return { kind: 'end', end: (await this.qemu.qmp.status()).status === 'shutdown' ? 'shutdown' : 'halted' };
     const words = stateToRecord(await this.qemu.target.readState());
-    if (!sameRecord(words, cur.words)) return { kind: 'record', next: { words, events: NOTHING, halted: false }, lastRound: true };
+    if (!sameLogged(cur, words)) return { kind: 'record', next: { words, format: 'long64', events: NOTHING, halted: false }, lastRound: true };
     return (await this.aligned(index)) ?? { kind: 'continue' };
   }
 

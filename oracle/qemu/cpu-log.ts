@@ -10,6 +10,12 @@ import { RR } from '../../contracts/register-record.js';
  *   ES =%04x %016lx %08x %08x ...                      (ES CS SS DS FS GS LDT TR)
  *   GDT= ... IDT= ... CR0=%08x CR2=%016lx CR3=%016lx CR4=%08x  DR0-7  CCS=...  EFER=%016lx
  *
+ * Outside 64-bit code (CS.L=0: the PVH entry's 32-bit code, compatibility mode, real mode) QEMU
+ * prints another format: `EAX=%08x …` (2 lines: no R8-R15), `EIP=%08x EFL=%08x …`, segment bases
+ * of 8 digits, and, outside IA-32e mode (EFER.LMA=0), GDT/IDT bases and CR2/CR3 of 8 digits
+ * (target/i386/cpu-dump.c: the GPR, RIP and segment lines follow HF_CS64, the GDT and CR lines
+ * HF_LMA). Such a record leaves fields out (RecordFormat, UNLOGGED_WORDS).
+ *
  * `int` adds, for each exception or interrupt delivered, `check_exception old: … new …` (raised
  * exceptions only) and `%6d: v=%02x e=%04x i=%d cpl=%d IP=… pc=… SP=…` followed by a full dump of
  * the state at delivery (not an instruction: it is skipped). Fields are read at fixed offsets from
@@ -30,9 +36,17 @@ export interface DeliveredEvent {
   readonly pc: bigint;
 }
 
+/**
+ * Which of x86_cpu_dump_state's formats a record came in: `long64` holds every field of the
+ * register-record layout; `compat` (IA-32e mode, 32/16-bit code) and `legacy` (EFER.LMA=0) print
+ * the GPRs, RIP and the FS/GS bases as 32 bits and no R8-R15; `legacy` prints CR2/CR3 as 32 bits.
+ */
+export type RecordFormat = 'long64' | 'compat' | 'legacy';
+
 export interface LogRecord {
-  /** contracts/register-record.ts layout. */
+  /** contracts/register-record.ts layout; the words UNLOGGED_WORDS[format] names are 0 as parsed. */
   readonly words: Uint32Array;
+  readonly format: RecordFormat;
   /** Events QEMU delivered after the previous record and before this one. */
   readonly events: readonly DeliveredEvent[];
   /** QEMU's HLT flag: the CPU sits halted (waiting for an interrupt) in this state. */
@@ -40,7 +54,10 @@ export interface LogRecord {
 }
 
 const GPR_LOG_ORDER = [0, 3, 1, 2, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15]; // RAX RBX RCX RDX RSI RDI RBP RSP R8… → encoding index
-const C_RAX = Buffer.from('RAX=');
+/** "AX=": a record starts with "RAX=" (64-bit code) or "EAX=" (anything else) at a line start. */
+const C_AX = Buffer.from('AX=');
+const R = 82;
+const E = 69;
 const C_VLINE = Buffer.from(': v=');
 const C_CHECK = Buffer.from('check_exception');
 const C_PC = Buffer.from(' pc=');
@@ -62,12 +79,66 @@ function hex32(b: Uint8Array, at: number, n: number): number {
   return v;
 }
 
-/** Shortest lengths of lines (newline excluded) whose end is searched for. */
-const SEG_LINE_MIN = 43; // "ES =0000 0000000000000000 00000000 00000000"
-const GPR_BLOCK = 336; // 4 lines of 4 x "RAX=%016lx " (the last separator a newline)
-const RIP_LINE = 72; // "RIP=%016lx RFL=%08x [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0"
-/** A record is at least this long (fixed lines and shortest variable ones). */
-const MIN_RECORD = 1000;
+/**
+ * Line lengths of the two formats of the GPR, RIP and segment lines and the CCS line (HF_CS64):
+ * `wide` for 64-bit code, `narrow` for everything else. Lengths without the newline; `segMin` and
+ * `ccsMin` are the shortest, the ends of those lines are searched for.
+ */
+interface CodeLayout {
+  /** Bytes of the GPR lines, newlines included: 4 lines of 4 x "RAX=%016lx", or 2 of 4 x "EAX=%08x". */
+  readonly gprBlock: number;
+  /** Bytes per GPR line and per field in it, and hex digits per value. */
+  readonly gprLine: number;
+  readonly gprField: number;
+  readonly digits: number;
+  /** "RIP=%016lx RFL=%08x [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0", or with "EIP=%08x EFL=". */
+  readonly ipLine: number;
+  /** "ES =0000 0000000000000000 00000000 00000000", or with an 8-digit base. */
+  readonly segMin: number;
+  /** "CCS=%016lx CCD=%016lx CCO=", or with 8 digits each. */
+  readonly ccsMin: number;
+  /** A record is at least this long (fixed lines and shortest variable ones). */
+  readonly minRecord: number;
+}
+const WIDE: CodeLayout = { gprBlock: 336, gprLine: 84, gprField: 21, digits: 16, ipLine: 72, segMin: 43, ccsMin: 46, minRecord: 1000 };
+const NARROW: CodeLayout = { gprBlock: 104, gprLine: 52, gprField: 13, digits: 8, ipLine: 64, segMin: 35, ccsMin: 30, minRecord: 700 };
+/** "GDT=     %016lx %08x" (IA-32e mode) or "GDT=     %08x %08x", newline included; the same for IDT. */
+const TABLE_LINE_LMA = 35;
+const TABLE_LINE_LEGACY = 27;
+/** "CR0=%08x CR2=%016lx CR3=%016lx CR4=%08x" (IA-32e mode) or with 8-digit CR2/CR3, newline included. */
+const CR_LINE_LMA = 68;
+const CR_LINE_LEGACY = 52;
+/** DR0-3 (84 bytes and a space), DR6-7 (41): 16 digits in every mode. */
+const DR_LINES = 85 + 42;
+
+/**
+ * The words of the register-record layout a record of each format does not hold: the upper
+ * halves of the GPRs, RIP and the FS/GS bases, R8-R15 whole, and outside IA-32e mode the upper
+ * halves of CR2/CR3.
+ */
+export const UNLOGGED_WORDS: Readonly<Record<RecordFormat, readonly number[]>> = (() => {
+  const narrow: number[] = [];
+  for (let i = 0; i < 8; i++) narrow.push(RR.GPR + 2 * i + 1);
+  for (let i = 8; i < 16; i++) narrow.push(RR.GPR + 2 * i, RR.GPR + 2 * i + 1);
+  narrow.push(RR.RIP + 1, RR.FS_BASE + 1, RR.GS_BASE + 1);
+  return { long64: [], compat: narrow, legacy: [...narrow, RR.CR2 + 1, RR.CR3 + 1] };
+})();
+
+/**
+ * Fill in the words `r`'s format leaves out from `from` (the emulator's registers), so that the
+ * record can be compared whole: what QEMU did not print is compared when it does (its next 64-bit
+ * record, or a checkpoint, where the whole state is read over gdb).
+ */
+export function completeRecord(r: LogRecord, from: ArrayLike<number>): void {
+  for (const i of UNLOGGED_WORDS[r.format]) r.words[i] = from[i]!;
+}
+
+/** `r` says the same as the register record `w` in every word it holds. */
+export function sameLogged(r: LogRecord, w: ArrayLike<number>): boolean {
+  const skip = UNLOGGED_WORDS[r.format];
+  for (let i = 0; i < RR.LENGTH; i++) if (r.words[i] !== w[i] && !skip.includes(i)) return false;
+  return true;
+}
 const WORDS_PER_SLAB = RR.LENGTH * 2048;
 
 export class CpuLogFormatError extends Error {
@@ -148,24 +219,35 @@ export class CpuLogParser {
     let pos = this.start;
     for (;;) {
       let s = pos;
-      if (!(b[s] === 82 && b[s + 1] === 65 && b[s + 2] === 88 && b[s + 3] === 61)) {
-        // not at "RAX=": event lines (or anything else) until the next record
-        s = b.indexOf(C_RAX, pos);
-        if (s < 0 || s >= end) break;
+      if (!((b[s] === R || b[s] === E) && b[s + 1] === 65 && b[s + 2] === 88 && b[s + 3] === 61)) {
+        // not at "RAX="/"EAX=": event lines (or anything else) until the next record
+        s = CpuLogParser.findRecord(b, pos, end);
+        if (s < 0) break;
         this.scanEvents(pos, s);
         pos = s;
       }
-      if (end - s < MIN_RECORD) break;
+      if (end - s < (b[s] === R ? WIDE : NARROW).minRecord) break;
       const after = this.parseRecord(s, end);
       if (after < 0) break;
       pos = after;
     }
-    if (pos === this.start && end - pos > 1 << 16 && b.subarray(pos, end).indexOf(C_RAX) < 0) {
+    if (pos === this.start && end - pos > 1 << 16 && CpuLogParser.findRecord(b, pos, end) < 0) {
       // no record in 64 KiB: not QEMU's x86-64 cpu log
       throw new CpuLogFormatError(`no register record in ${end - pos} bytes of QEMU's log at offset ${this.consumed}: '${b.toString('latin1', pos, pos + 80)}'`);
     }
     this.consumed += pos - this.start;
     this.start = pos;
+  }
+
+  /** Where the next record ("RAX=" or "EAX=" at a line start) begins in b[from, end), or -1. */
+  private static findRecord(b: Buffer, from: number, end: number): number {
+    for (let i = from; ; ) {
+      const at = b.indexOf(C_AX, i + 1);
+      if (at < 0 || at >= end) return -1;
+      const s = at - 1;
+      if ((b[s] === R || b[s] === E) && (s === from || b[s - 1] === 10)) return s;
+      i = at;
+    }
   }
 
   /** `check_exception` and `v=` lines between two records. */
@@ -202,26 +284,31 @@ export class CpuLogParser {
   /** Parse the record at `s`; the position after it, or -1 when it is not complete before `end`. */
   private parseRecord(s: number, end: number): number {
     const b = this.buf;
-    const rip = s + GPR_BLOCK;
-    if (b[rip] !== 82 || b[rip + 1] !== 73 || b[rip + 2] !== 80) this.fail(s, 'RIP line');
-    if (b[rip + 67] !== 72 || b[rip + 70] !== 61) this.fail(s, 'HLT= field');
+    const code = b[s] === R ? WIDE : NARROW;
+    const ip = s + code.gprBlock;
+    if (b[ip + 1] !== 73 || b[ip + 2] !== 80) this.fail(s, 'RIP/EIP line');
+    const hlt = ip + code.ipLine - 5;
+    if (b[hlt] !== 72 || b[hlt + 3] !== 61) this.fail(s, 'HLT= field');
     // segment lines ES..GS, then LDT and TR
-    let at = rip + RIP_LINE + 1;
+    let at = ip + code.ipLine + 1;
     const segLines: number[] = this.segLines;
     for (let i = 0; i < 8; i++) {
       segLines[i] = at;
-      at = CpuLogParser.lineEnd(b, at, SEG_LINE_MIN, end);
+      at = CpuLogParser.lineEnd(b, at, code.segMin, end);
       if (at < 0) return -1;
     }
-    // GDT, IDT: fixed; then the fixed lines up to CCS must be there before they are looked at
-    at += 2 * 35;
-    if (at + 68 + 85 + 42 + 46 > end) return -1;
+    // GDT, IDT (their length says whether the CPU is in IA-32e mode); then the fixed lines up to
+    // CCS must be there before they are looked at
+    if (at + TABLE_LINE_LMA > end) return -1;
+    const lma = b[at + TABLE_LINE_LEGACY - 1] !== 10;
+    at += 2 * (lma ? TABLE_LINE_LMA : TABLE_LINE_LEGACY);
+    const crLine = lma ? CR_LINE_LMA : CR_LINE_LEGACY;
+    if (at + crLine + DR_LINES + code.ccsMin > end) return -1;
     if (b[at] !== 67 || b[at + 1] !== 82 || b[at + 2] !== 48) this.fail(s, 'CR0 line');
     const cr = at;
-    // CR line (67 bytes and its newline), DR0-3 (84 and a space), DR6-7 (41), CCS (46 and CCO's name), EFER (21)
-    at = cr + 68 + 85 + 42;
+    at = cr + crLine + DR_LINES;
     if (b[at] !== 67 || b[at + 1] !== 67 || b[at + 2] !== 83) this.fail(s, 'CCS line');
-    at = CpuLogParser.lineEnd(b, at, 46, end);
+    at = CpuLogParser.lineEnd(b, at, code.ccsMin, end);
     if (at < 0 || at + 22 > end) return -1;
     const efer = at;
     if (b[efer] !== 69 || b[efer + 4] !== 61 || b[efer + 21] !== 10) this.fail(s, 'EFER line');
@@ -236,31 +323,48 @@ export class CpuLogParser {
     }
     const w = this.slab.subarray(this.slabUsed, this.slabUsed + RR.LENGTH);
     this.slabUsed += RR.LENGTH;
-    for (let k = 0; k < 16; k++) {
-      const f = s + (k >> 2) * 84 + (k & 3) * 21 + 4;
+    const wide = code === WIDE;
+    for (let k = 0; k < (wide ? 16 : 8); k++) {
+      const f = s + (k >> 2) * code.gprLine + (k & 3) * code.gprField + 4;
       const idx = GPR_LOG_ORDER[k]!;
-      w[RR.GPR + 2 * idx + 1] = hex32(b, f, 8);
-      w[RR.GPR + 2 * idx] = hex32(b, f + 8, 8);
+      if (wide) {
+        w[RR.GPR + 2 * idx + 1] = hex32(b, f, 8);
+        w[RR.GPR + 2 * idx] = hex32(b, f + 8, 8);
+      } else {
+        w[RR.GPR + 2 * idx + 1] = 0;
+        w[RR.GPR + 2 * idx] = hex32(b, f, 8);
+      }
     }
-    w[RR.RIP + 1] = hex32(b, rip + 4, 8);
-    w[RR.RIP] = hex32(b, rip + 12, 8);
-    w[RR.RFLAGS] = hex32(b, rip + 25, 8);
+    if (!wide) for (let k = 8; k < 16; k++) w[RR.GPR + 2 * k] = w[RR.GPR + 2 * k + 1] = 0;
+    const d = code.digits;
+    w[RR.RIP + 1] = wide ? hex32(b, ip + 4, 8) : 0;
+    w[RR.RIP] = hex32(b, ip + 4 + d - 8, 8);
+    w[RR.RFLAGS] = hex32(b, ip + d + 9, 8);
     for (let i = 0; i < 6; i++) {
       const l = segLines[i]!;
       w[RR.SEL + i] = hex32(b, l + 4, 4);
       if (i >= 4) {
-        w[RR.FS_BASE + 2 * (i - 4) + 1] = hex32(b, l + 9, 8);
-        w[RR.FS_BASE + 2 * (i - 4)] = hex32(b, l + 17, 8);
+        w[RR.FS_BASE + 2 * (i - 4) + 1] = wide ? hex32(b, l + 9, 8) : 0;
+        w[RR.FS_BASE + 2 * (i - 4)] = hex32(b, l + 9 + d - 8, 8);
       }
     }
     w[RR.CR0] = hex32(b, cr + 4, 8);
-    w[RR.CR2 + 1] = hex32(b, cr + 17, 8);
-    w[RR.CR2] = hex32(b, cr + 25, 8);
-    w[RR.CR3 + 1] = hex32(b, cr + 38, 8);
-    w[RR.CR3] = hex32(b, cr + 46, 8);
-    w[RR.CR4] = hex32(b, cr + 59, 8);
+    if (lma) {
+      w[RR.CR2 + 1] = hex32(b, cr + 17, 8);
+      w[RR.CR2] = hex32(b, cr + 25, 8);
+      w[RR.CR3 + 1] = hex32(b, cr + 38, 8);
+      w[RR.CR3] = hex32(b, cr + 46, 8);
+      w[RR.CR4] = hex32(b, cr + 59, 8);
+    } else {
+      w[RR.CR2 + 1] = 0;
+      w[RR.CR2] = hex32(b, cr + 17, 8);
+      w[RR.CR3 + 1] = 0;
+      w[RR.CR3] = hex32(b, cr + 30, 8);
+      w[RR.CR4] = hex32(b, cr + 43, 8);
+    }
     w[RR.EFER] = hex32(b, efer + 13, 8);
-    this.out.push({ words: w, events: this.events.length ? this.events : NO_EVENTS, halted: b[rip + 71] === 49 });
+    const format: RecordFormat = wide ? 'long64' : lma ? 'compat' : 'legacy';
+    this.out.push({ words: w, format, events: this.events.length ? this.events : NO_EVENTS, halted: b[hlt + 4] === 49 });
     if (this.events.length) this.events = [];
     this.sawCheck = false;
     return efer + 22;
