@@ -19,7 +19,8 @@ export interface ProtectedSequence {
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-const SETUP = `
+/** The registers and data every 32-bit sequence starts from. */
+export const PROTECTED_SETUP = `
   mov eax, 0x80000001
   mov ebx, 0xfedcba98
   mov ecx, 0x7fffffff
@@ -49,7 +50,7 @@ ring3:
 
 export function protectedSequences(): ProtectedSequence[] {
   const out: ProtectedSequence[] = [];
-  const add = (name: string, body: string, extra: Partial<ProtectedSequence> = {}) => out.push({ name, asm: `${SETUP}\n${body}`, ...extra });
+  const add = (name: string, body: string, extra: Partial<ProtectedSequence> = {}) => out.push({ name, asm: `${PROTECTED_SETUP}\n${body}`, ...extra });
 
   // ---- 32-bit code ---------------------------------------------------------------------------
   add('alu, push/pop, call/ret in 32-bit code', 'add eax, ebx\nsub ecx, [esi]\npush eax\npush word 0x1234\npop bx\npop edx\ncall .f\njmp .e\n.f: xor eax, eax\nret\n.e: lea ecx, [esi+edi*2+8]');

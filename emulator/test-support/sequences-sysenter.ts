@@ -1,5 +1,6 @@
 import { SELECTORS32 as S } from '../../contracts/test-machine-32.js';
 import type { ProtectedSequence } from './sequences-protected.js';
+import { PROTECTED_SETUP } from './sequences-protected.js';
 
 /**
  * SYSENTER/SYSEXIT in legacy protected mode on the 32-bit test machine (qemu64 announces SEP):
@@ -11,12 +12,6 @@ import type { ProtectedSequence } from './sequences-protected.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-const SETUP = `
-  mov eax, 0x80000001
-  mov ebx, 0xfedcba98
-  mov esi, 0x20000
-  mov edi, 0x20800
-`;
 
 /** SYSENTER_CS, _ESP, _EIP ← cs, 0x9000, the label `entry`. */
 function msrs(cs: number): string {
@@ -30,7 +25,7 @@ const LTR = `mov ax, ${hex(S.tss)}\nltr ax`;
 
 export function sysenterSequences(): ProtectedSequence[] {
   const out: ProtectedSequence[] = [];
-  const add = (name: string, body: string, extra: Partial<ProtectedSequence> = {}) => out.push({ name, asm: `${SETUP}\n${body}`, ...extra });
+  const add = (name: string, body: string, extra: Partial<ProtectedSequence> = {}) => out.push({ name, asm: `${PROTECTED_SETUP}\n${body}`, ...extra });
   add(
     'sysexit to ring 3 and sysenter back (IF, RF cleared; flat caches)',
     `${LTR}\n${msrs(S.code32)}\npushfd\nor dword [esp], 0x10200\npopfd\nmov ecx, 0xf000\nmov edx, ring3\nsysexit\nring3: mov eax, cs\nmov ebx, ss\npush eax\nmov ebp, esp\nsysenter\nentry: mov eax, cs\nmov ecx, esp\npushfd\n${CLEAR_CS}`,

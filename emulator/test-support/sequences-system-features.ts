@@ -1,5 +1,6 @@
 import { QEMU64_SYSTEM_CPU } from '../cpu/cpu-model.js';
 import type { SystemSequence } from './sequences-system-rows.js';
+import { SEQUENCE_SETUP } from './sequences.js';
 
 /**
  * The system-level CPUID features on the 64-bit test machine: CR4's feature bits with and without
@@ -17,18 +18,6 @@ import type { SystemSequence } from './sequences-system-rows.js';
  * data page, 0x09 the descriptors written at selectors 0x9000 and up.
  */
 
-const SETUP = `
-  mov rax, 0x8000000000000001
-  mov rbx, 0xfedcba9876543210
-  mov rcx, 0x7fffffffffffffff
-  mov rdx, 0x00000000ffffffff
-  mov rsi, 0x20000
-  mov rdi, 0x20800
-  mov r8, 0xdeadbeefcafebabe
-  mov r9, 0x0123456789abcdef
-  mov qword [0x20000], rbx
-  mov qword [0x20008], rcx
-`;
 
 const CR4_BITS = { umip: 11, fsgsbase: 16, pcide: 17, smep: 20, smap: 21 } as const;
 
@@ -168,7 +157,7 @@ type Adder = (name: string, body: string, qemuDeviation?: string) => void;
 export function systemFeatureSequences(): SystemSequence[] {
   const out: SystemSequence[] = [];
   const adder = (cpu?: string): Adder => (name, body, qemuDeviation) =>
-    out.push({ name: cpu ? `${name} [${cpu}]` : name, asm: `${SETUP}\n${body}`, qemuDeviation, cpu });
+    out.push({ name: cpu ? `${name} [${cpu}]` : name, asm: `${SEQUENCE_SETUP}\n${body}`, qemuDeviation, cpu });
   const add = adder();
   const addSys = adder(QEMU64_SYSTEM_CPU);
   cr4Sequences(add, addSys);

@@ -1,5 +1,6 @@
 import { QEMU64_EXTENDED_CPU } from '../cpu/cpu-model.js';
 import type { Sequence } from './sequences.js';
+import { SEQUENCE_SETUP } from './sequences.js';
 
 /**
  * Sequences for the system rows: port I/O (IN/OUT/INS/OUTS, and their permission check at
@@ -39,20 +40,6 @@ function farPointer(bits: 16 | 32 | 64, disp: number, target: string, selector: 
   return `lea rax, [rel ${target}]\nmov [rsi+${disp}], ${reg}\nmov word [rsi+${disp + bits / 8}], 0x${selector.toString(16)}`;
 }
 
-const SETUP = `
-  mov rax, 0x8000000000000001
-  mov rbx, 0xfedcba9876543210
-  mov rcx, 0x7fffffffffffffff
-  mov rdx, 0x00000000ffffffff
-  mov rsi, 0x20000
-  mov rdi, 0x20800
-  mov r8, 0xdeadbeefcafebabe
-  mov r9, 0x0123456789abcdef
-  mov r13, 0x1111111111111111
-  mov qword [0x20000], rbx
-  mov qword [0x20008], rcx
-  mov qword [0x20010], r8
-`;
 
 const LAYOUT_CODE = 0x10000;
 const CODE64 = 0x1008;
@@ -343,7 +330,7 @@ function extendedSequences(add: (name: string, body: string, qemuDeviation?: str
 export function systemRowSequences(): SystemSequence[] {
   const out: SystemSequence[] = [];
   const adder = (cpu?: string) => (name: string, body: string, qemuDeviation?: string) =>
-    out.push({ name: cpu ? `${name} [${cpu}]` : name, asm: `${SETUP}\n${body}`, qemuDeviation, cpu });
+    out.push({ name: cpu ? `${name} [${cpu}]` : name, asm: `${SEQUENCE_SETUP}\n${body}`, qemuDeviation, cpu });
   const add = adder();
   portSequences(add);
   farSequences(add);

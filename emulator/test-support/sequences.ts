@@ -17,7 +17,8 @@ const SIZES = [
   { r: ['rax', 'rbx', 'rcx', 'rdx'], m: 'qword' },
 ] as const;
 
-const SETUP = `
+/** The registers and data every 64-bit sequence starts from (values with every byte distinct or at a sign boundary). */
+export const SEQUENCE_SETUP = `
   mov rax, 0x8000000000000001
   mov rbx, 0xfedcba9876543210
   mov rcx, 0x7fffffffffffffff
@@ -25,6 +26,7 @@ const SETUP = `
   mov rsi, 0x20000
   mov rdi, 0x20800
   mov r8, 0xdeadbeefcafebabe
+  mov r9, 0x0123456789abcdef
   mov r13, 0x1111111111111111
   mov qword [0x20000], rbx
   mov qword [0x20008], rcx
@@ -33,7 +35,7 @@ const SETUP = `
 
 export function sequences(): Sequence[] {
   const out: Sequence[] = [];
-  const add = (name: string, body: string, qemuDeviation?: string) => out.push({ name, asm: `${SETUP}\n${body}`, qemuDeviation });
+  const add = (name: string, body: string, qemuDeviation?: string) => out.push({ name, asm: `${SEQUENCE_SETUP}\n${body}`, qemuDeviation });
 
   for (const op of ['add', 'adc', 'sub', 'sbb', 'and', 'or', 'xor', 'cmp', 'test']) {
     for (const s of SIZES) {
