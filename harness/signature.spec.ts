@@ -37,6 +37,9 @@ describe('divergenceSignature facts about values', () => {
     expect(divergenceSignature({ ...base, expectedException: pf, actualException: pf })).toBe('RCR r/m8, 1 mem :: memory,exception:14/14');
     expect(divergenceSignature(base)).toBe('RCR r/m8, 1 mem :: memory');
     expect(divergenceSignature({ ...base, actualException: pf })).toBe('RCR r/m8, 1 mem :: memory,exception:-/14');
+    // a trap both took after the instruction (TF single-step) is not named
+    const db = { vector: 1, rip: 0x10002n };
+    expect(divergenceSignature({ ...base, expectedException: db, actualException: db })).toBe('RCR r/m8, 1 mem :: memory');
   });
   it('marks a segment selector the reference loaded as null (RPL bits aside)', () => {
     const lss = memoryDivergence('660fb23b'); // lss di, [rbx]

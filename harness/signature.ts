@@ -20,6 +20,9 @@ export function diffFields(diffs: readonly FieldDiff[]): string[] {
  * `[eip+0x10]` (0x67: 32-bit RIP-relative), optionally `fs:`/`gs:`. Address bugs of that form
  * (an emulator's, or QEMU's SHLD/SHRD imm8 one) must not be filed under ' mem'.
  */
+/** Exceptions delivered after the instruction completed (SDM Vol. 3 Table 6-1: traps). */
+const TRAPS: ReadonlySet<number> = new Set([1, 3, 4]);
+
 const RIP_RELATIVE = /\[(?:[a-z]s:)?[er]ip(?:[+-]|\])/;
 
 /** A signature's instruction part: iced's form plus the operand kind, e.g. `ADD r/m64, r64 rip-rel`. */
@@ -34,7 +37,7 @@ export function instructionForm(ins: Divergence['instruction']): string {
  * Register numbers and values are left out on purpose, so R8 and R13 variants merge; two facts
  * about values stay, because known QEMU deviations hinge on them: a segment selector the
  * reference loaded as null reads `seg.ss.selector=null`, and an exception both sides raised
- * reads `exception:14/14`.
+ * reads `exception:14/14` (a fault, not a trap).
  */
 export function divergenceSignature(d: Divergence): string {
   const nullSelector = new Set(
@@ -46,8 +49,9 @@ export function divergenceSignature(d: Divergence): string {
   if (d.memoryDiffs.length) what.push('memory');
   if (d.expectedStop.kind !== d.actualStop.kind) what.push(`stop:${d.expectedStop.kind}/${d.actualStop.kind}`);
   const [ref, dut] = [d.expectedException?.vector, d.actualException?.vector];
-  // both sides raising the same exception is named too (`exception:14/14`): a difference in the
-  // frame an exception pushed is not the same bug as one in an instruction's result
-  if (ref !== dut || ref !== undefined) what.push(`exception:${ref ?? '-'}/${dut ?? '-'}`);
+  // both sides raising the same fault is named too (`exception:14/14`): a difference in the frame
+  // a fault pushed, the instruction undone, is not the same bug as one in an instruction's result.
+  // Traps (#DB single-step, #BP, #OF) come after an instruction completed: nothing to tell apart.
+  if (ref !== dut || (ref !== undefined && !TRAPS.has(ref))) what.push(`exception:${ref ?? '-'}/${dut ?? '-'}`);
   return `${instructionForm(d.instruction)} :: ${[...new Set(what)].join(',') || 'unknown'}`;
 }
