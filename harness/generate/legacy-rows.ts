@@ -36,7 +36,7 @@ export function skipReason32(row: IsaRow): string | undefined {
   if (row.handler === 'load_far_pointer') return 'segment load';
   if (row.invalid64) return LEGACY_ONLY_GENERATED.has(row.handler) ? undefined : LEGACY_ONLY_SKIPPED[row.handler] ?? 'legacy-only row not generated';
   if (row.handler === 'push_sreg') return undefined; // PUSH FS/GS: the selectors are the machine's
-  if (row.handler === 'lar' || row.handler === 'lsl') return undefined; // legacy descriptor types: QEMU and the SDM agree
+  if (row.handler === 'lar' || row.handler === 'lsl' || row.handler === 'verify') return undefined; // legacy descriptor types: QEMU and the SDM agree
   const z = row.operands.find((o) => o.kind === Kind.Z);
   if (z && z.size !== 1 && (row.opcode & 7) === 4 && WRITES_ITS_Z_REGISTER.has(row.handler)) return 'writes ESP';
   return skipReason(row);

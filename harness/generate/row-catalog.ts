@@ -58,6 +58,12 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   // zero descriptors (type 0, which the SDM's IA-32e LSL column accepts) everywhere
   lar: 'IA-32e descriptor types: QEMU 7.2 applies the legacy ones (known deviation)',
   lsl: 'IA-32e descriptor types: QEMU 7.2 applies the legacy ones (known deviation)',
+  // a selector from random memory names a descriptor anywhere in the low 64 KiB (the GDT's base is
+  // 0): in pages a case does not set up (the stack below RSP), which a batch leaves different in
+  // QEMU (its guest runner) and in the emulator (native): the case then agrees alone and differs
+  // in a campaign (npm start, seed 1283380220: LGS, VERR). Generated in protected32, case by case
+  verify: 'reads a descriptor a random selector names, outside the case\'s memory',
+  load_far_pointer: 'segment load (a descriptor a random selector names, outside the case\'s memory)',
   // the state they load comes from random memory: MXCSR reserved bits nearly always (#GP(0), a
   // known QEMU deviation); the program's prologue sets MXCSR instead (program.ts), the
   // differential suite covers both
