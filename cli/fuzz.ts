@@ -8,7 +8,6 @@ import { BudgetError, describeBudget, splitBudget, MINIMIZE_SHARE } from '../har
 import { DEFAULT_FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family, type GenerationMode } from '../harness/generate/row-catalog.js';
 import { DUT_HELP, parseDutSpec, workersForDut } from '../harness/targets.js';
 import { emulatorModelFor } from '../harness/emulator-dut.js';
-import { modelForQemuCpu } from '../emulator/cpu/cpu-model.js';
 import { MUTANT_DESCRIPTIONS } from '../emulator/mutants.js';
 import { writeReport } from '../reports/write-report.js';
 import { UsageError } from '../util/errors.js';

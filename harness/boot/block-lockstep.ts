@@ -3,7 +3,7 @@ import { recordDiffs, recordToState, RR, stateToRecord } from '../../contracts/r
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
-import { completeRecord, type LogRecord, sameLogged } from '../../oracle/qemu/cpu-log.js';
+import { completeRecord, type LogRecord } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
