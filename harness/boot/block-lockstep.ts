@@ -13,7 +13,7 @@ import { compareDeviceWrites, maySendToDevice } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
 import { IDLE_MS, StreamPacer } from './stream-pacer.js';
-import { alignWithFirstRecord, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
+import { alignWithFirstRecord, interruptedBeforeRunning, type DecodedEntry, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep at translation-block granularity: QEMU runs without `singlestep` and prints
@@ -130,45 +130,49 @@ export class BlockLockstep {
         let followed: string[] | undefined;
         /** A device write that differs ends the block's comparison at that instruction. */
         let deviceDiffs: readonly string[] | undefined;
+        // QEMU took the interrupt before running any of the block: the emulator runs none of it either
+        const runNone = interrupts.length > 0 && interruptedBeforeRunning(cur, next);
         for (let n = 0; n < MAX_BLOCK; n++) {
-          const rip = ec.rip;
-          lastRip = rip;
-          const entry = this.decoded.cached(rip) ?? (await this.decoded.at(rip));
-          const info = entry.info;
-          // the registers before an instruction that may send to a device: QEMU's OUT or store follows from them
-          const sends = maySendToDevice(info);
-          if (keepHistory || sends) readRegisterRecord(e, before);
-          if (keepHistory) this.history.keepRecord(index, before);
-          this.tscRip = Number.NaN;
-          emulatorStop = entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
-          const devices = this.devices.take();
-          if (sends && (devices.length || info.portIo === 'out')) {
-            const check = compareDeviceWrites(info, recordToState(before), devices, this.translate, e.internals.bus.ramSize);
-            if (check.compared) countRule(this.rules, 'device-write-compared', check.compared);
-            if (check.diffs.length) deviceDiffs = check.diffs;
+          if (!(runNone && n === 0)) {
+            const rip = ec.rip;
+            lastRip = rip;
+            const entry = this.decoded.cached(rip) ?? (await this.decoded.at(rip));
+            const info = entry.info;
+            // the registers before an instruction that may send to a device: QEMU's OUT or store follows from them
+            const sends = maySendToDevice(info);
+            if (keepHistory || sends) readRegisterRecord(e, before);
+            if (keepHistory) this.history.keepRecord(index, before);
+            this.tscRip = Number.NaN;
+            emulatorStop = entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
+            const devices = this.devices.take();
+            if (sends && (devices.length || info.portIo === 'out')) {
+              const check = compareDeviceWrites(info, recordToState(before), devices, this.translate, e.internals.bus.ramSize);
+              if (check.compared) countRule(this.rules, 'device-write-compared', check.compared);
+              if (check.diffs.length) deviceDiffs = check.diffs;
+            }
+            if (keepHistory) {
+              this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: NOTHING });
+              if (reads.length) reads = [];
+              if (writes.length) writes = [];
+            }
+            index++;
+            undefinedFlags = (undefinedFlags & ~info.decoded.flags.modified) | info.decoded.flags.undefined;
+            // only the block's last instruction can read a device or a clock (QEMU ends blocks there)
+            readDevice = devices.length > 0 && devices.some((d) => d.kind === 'in' || d.kind === 'mmio-read');
+            followEntry = readDevice || entry.nonDeterministic || this.tscRip === rip ? entry : undefined;
+            if (emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault' || deviceDiffs) break;
+            // REP under icount: after the last iteration QEMU runs the instruction once more (rCX=0),
+            // a block of its own: its record is the one after `next`
+            if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
+              // the extra block can be printed again too (stream-common.ts isReprint)
+              const after = await pacer.readPast(log, next);
+              next = after ?? { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
+              if (!after) lastRound = true;
+              target = signed(next.words, RR.RIP);
+              countRule(this.rules, 'rep-under-icount');
+            }
+            if (ec.rip !== target) continue;
           }
-          if (keepHistory) {
-            this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: NOTHING });
-            if (reads.length) reads = [];
-            if (writes.length) writes = [];
-          }
-          index++;
-          undefinedFlags = (undefinedFlags & ~info.decoded.flags.modified) | info.decoded.flags.undefined;
-          // only the block's last instruction can read a device or a clock (QEMU ends blocks there)
-          readDevice = devices.length > 0 && devices.some((d) => d.kind === 'in' || d.kind === 'mmio-read');
-          followEntry = readDevice || entry.nonDeterministic || this.tscRip === rip ? entry : undefined;
-          if (emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault' || deviceDiffs) break;
-          // REP under icount: after the last iteration QEMU runs the instruction once more (rCX=0),
-          // a block of its own: its record is the one after `next`
-          if (info.repCounter && target === rip && ec.rip !== rip && interrupts.length === 0 && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
-            // the extra block can be printed again too (stream-common.ts isReprint)
-            const after = await pacer.readPast(log, next);
-            next = after ?? { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
-            if (!after) lastRound = true;
-            target = signed(next.words, RR.RIP);
-            countRule(this.rules, 'rep-under-icount');
-          }
-          if (ec.rip !== target) continue;
           if (interrupts.length) {
             for (const ev of interrupts) {
               injectInterrupt(e, ev.vector);

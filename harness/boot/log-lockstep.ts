@@ -12,7 +12,7 @@ import { compareDeviceWrites } from './device-writes.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
 import { StepHistory } from './step-history.js';
 import { IDLE_MS, StreamPacer } from './stream-pacer.js';
-import { alignWithFirstRecord, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
+import { alignWithFirstRecord, interruptedBeforeRunning, DecodedCache, expectedState, followQemu, NOTHING, sameRecordMasked, signed, stepEntry, u64 } from './stream-common.js';
 
 /**
  * The boot lockstep on the log channel: QEMU runs freely with one instruction per translation
@@ -82,7 +82,9 @@ export class LogLockstep {
         // the registers before this instruction: the last record the emulator matched
         this.history.keepRecord(index, this.emu);
         let followed: string[] | undefined;
-        const emulatorStop: StopReason = entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
+        // QEMU took an interrupt before running cur's instruction: the emulator does not run it either
+        const runNone = interruptedBeforeRunning(cur, next);
+        const emulatorStop: StopReason = runNone ? { kind: 'step' } : entry.farTransfer ? await stepEntry(e, entry, this.rules, (followed ??= [])) : e.stepSync(1);
         const devices = this.devices.take();
         // REP under icount: QEMU's extra block finds rCX=0 and moves on
         if (!lastRound && info.repCounter && signed(next.words, RR.RIP) === rip && ec.rip !== rip && (next.words[RR.GPR + 2]! | (info.repCounter.bits === 64 ? next.words[RR.GPR + 3]! : 0)) === 0) {
@@ -112,7 +114,7 @@ export class LogLockstep {
         if (readDevice || entry.nonDeterministic) await followQemu(e, this.rules, info, next.words, readDevice, (followed ??= []));
         readRegisterRecord(e, this.emu);
         if (next.format !== 'long64') completeRecord(next, this.emu);
-        const flagMask = info.decoded.flags.undefined;
+        const flagMask = runNone ? 0 : info.decoded.flags.undefined;
         const same = sameRecordMasked(next.words, this.emu, flagMask);
         // OUT and device-memory writes: what QEMU sent follows from the instruction and `cur`, its registers before it
         let deviceDiffs: readonly string[] = NOTHING;
@@ -121,7 +123,7 @@ export class LogLockstep {
           if (check.compared) countRule(this.rules, 'device-write-compared', check.compared);
           deviceDiffs = check.diffs;
         }
-        this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: followed ?? NOTHING });
+        if (!runNone) this.history.add({ index, rip: entry.rip, bytes: info.decoded.bytes, text: info.decoded.text, reads, writes, gprsWritten: info.gprsWritten, devices, followed: followed ?? NOTHING });
         if (reads.length) reads = [];
         if (writes.length) writes = [];
         if (!same || deviceDiffs.length || emulatorStop.kind === 'crash' || emulatorStop.kind === 'triple-fault') {
@@ -141,7 +143,7 @@ export class LogLockstep {
           this.masked.set(info.decoded.mnemonic, (this.masked.get(info.decoded.mnemonic) ?? 0) + 1);
           countRule(this.rules, 'undefined-flags');
         }
-        index++;
+        if (!runNone) index++;
         cur = next;
         if (lastRound) {
           const done = await pacer.aligned(index);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RR } from '../../contracts/register-record.js';
 import { CpuLogParser, type LogRecord } from '../../oracle/qemu/cpu-log.js';
-import { type ReprintCount, skipReprints } from './stream-common.js';
+import { interruptedBeforeRunning, type ReprintCount, skipReprints } from './stream-common.js';
 
 /** A record in QEMU 7.2's x86-64 format (x86_cpu_dump_state with CPU_DUMP_CCOP), as in a real log. */
 const RECORD = (rip: string, rax: string) => `RAX=${rax} RBX=ffffc9000000b0f0 RCX=0000000000002e5e RDX=0000000000002e5d
@@ -51,7 +51,7 @@ describe('records QEMU prints again', () => {
   });
 
   it('keeps a record with an interrupt before it, even when its registers are the same', async () => {
-    // the dump printed with the v= line is not an instruction (the parser drops it); the record
+    // the dump printed with the v= line is not an instruction (the parser keeps it with its event); the record
     // after it is the handler's, but here a record equal to the last one stands for any state
     // QEMU reached through an event
     const recs = records(MMIO_READ + TIMER + MMIO_READ + MMIO_READ + AFTER);
@@ -65,5 +65,25 @@ describe('records QEMU prints again', () => {
     const { next, count } = await skip(records(MMIO_READ + MMIO_READ));
     expect(next).toBeUndefined();
     expect(count.total).toBe(1);
+  });
+});
+
+describe('an interrupt QEMU took before running the block it had printed', () => {
+  const HANDLER = RECORD('ffffffff81c01000', '0000000000002e5d');
+  it('is told by the state it dumped at the delivery: the printed record itself', () => {
+    // printed, then the timer came due and the block's exit request ended it before its first instruction
+    const [cur, handler] = records(MMIO_READ + TIMER + MMIO_READ + HANDLER);
+    expect(handler!.events[0]!.vector).toBe(0xec);
+    expect(interruptedBeforeRunning(cur!, handler!)).toBe(true);
+  });
+
+  it('is not that when the block ran first (the dump holds its results) or the event was an exception', () => {
+    const ranFirst = TIMER.replace(/ffffffff81a3154e/g, 'ffffffff81a31551');
+    const [cur, handler] = records(MMIO_READ + ranFirst + AFTER + HANDLER);
+    expect(interruptedBeforeRunning(cur!, handler!)).toBe(false);
+    const fault = 'check_exception old: 0xffffffff new 0xe\n' + TIMER.replace('v=ec', 'v=0e');
+    const [cur2, handler2] = records(MMIO_READ + fault + MMIO_READ + HANDLER);
+    expect(handler2!.events[0]!.exception).toBe(true);
+    expect(interruptedBeforeRunning(cur2!, handler2!)).toBe(false);
   });
 });

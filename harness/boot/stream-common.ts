@@ -36,6 +36,18 @@ export function alignWithFirstRecord(e: EmulatorTarget, first: LogRecord, rules:
   if (diffs.length) throw new Error(`the first trace record differs from the transplanted state in ${diffs.join(', ')}`);
 }
 /**
+ * QEMU printed `cur`, then delivered a hardware interrupt before running any of its block (the
+ * interrupt came due and the exit it requested ends a block before its first instruction): the
+ * state it dumped at the delivery is `cur`'s own. The emulator then takes the interrupt where it
+ * stands, running nothing. (A block that ran and branched back to its own start is told apart by
+ * the registers it changed; one that changed none leaves the same state either way.)
+ */
+export function interruptedBeforeRunning(cur: LogRecord, next: LogRecord): boolean {
+  const ev = next.events[0];
+  return ev !== undefined && !ev.exception && !ev.software && ev.state !== undefined && ev.stateFormat === cur.format && sameLogged(cur, ev.state);
+}
+
+/**
  * `next` is `cur` printed again: QEMU prints a block's record before it runs the block, and prints
  * it again when the block did not run after all: left unexecuted at a stop; an exit requested
  * before its first instruction (the -icount budget spent, or the vCPU kicked by QEMU's main

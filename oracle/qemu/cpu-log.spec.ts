@@ -93,7 +93,7 @@ describe("QEMU's cpu log", () => {
     }
   });
 
-  it('attaches delivered interrupts to the next record and skips the dump printed with them', () => {
+  it('attaches delivered interrupts to the next record, each with the dump printed with it', () => {
     const text = RECORD('ffffffff81000001', '0000000000000001') +
       'Servicing hardware INT=0x20\n' +
       '     3: v=20 e=0000 i=0 cpl=0 IP=0010:ffffffff81000002 pc=ffffffff81000002 SP=0018:ffffffff82a03f50 env->regs[R_EAX]=0000000000000001\n' +
@@ -107,8 +107,11 @@ describe("QEMU's cpu log", () => {
     p.feed(Buffer.from(text, 'latin1'));
     const recs = p.take();
     expect(recs.map((r) => recordToState(r.words).rip)).toEqual([0xffffffff81000001n, 0xffffffff81c00000n, 0xffffffff81c01000n]);
-    expect(recs[1]!.events).toEqual([{ vector: 0x20, errorCode: 0, software: false, exception: false, pc: 0xffffffff81000002n }]);
-    expect(recs[2]!.events).toEqual([{ vector: 0x0e, errorCode: 2, software: false, exception: true, pc: 0xffffffff81c00000n }]);
+    expect(recs[1]!.events).toMatchObject([{ vector: 0x20, errorCode: 0, software: false, exception: false, pc: 0xffffffff81000002n, stateFormat: 'long64' }]);
+    expect(recs[2]!.events).toMatchObject([{ vector: 0x0e, errorCode: 2, software: false, exception: true, pc: 0xffffffff81c00000n, stateFormat: 'long64' }]);
+    // the dump is kept with its event: the state QEMU delivered the interrupt in
+    expect(recordToState(recs[1]!.events[0]!.state!).rip).toBe(0xffffffff81000002n);
+    expect(recordToState(recs[2]!.events[0]!.state!).rip).toBe(0xffffffff81c00000n);
   });
 
   it('parses the 32-bit formats QEMU prints outside 64-bit code, and says which words they leave out', () => {

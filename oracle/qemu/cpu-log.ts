@@ -18,7 +18,7 @@ import { RR } from '../../contracts/register-record.js';
  *
  * `int` adds, for each exception or interrupt delivered, `check_exception old: … new …` (raised
  * exceptions only) and `%6d: v=%02x e=%04x i=%d cpl=%d IP=… pc=… SP=…` followed by a full dump of
- * the state at delivery (not an instruction: it is skipped). Fields are read at fixed offsets from
+ * the state at delivery (not an instruction: it is kept with its event, DeliveredEvent.state). Fields are read at fixed offsets from
  * the bytes, without building strings; lines of variable length (segments, CCO's name) are skipped
  * by a byte loop from their shortest length (a native indexOf per field cost more in call overhead
  * than the search itself: ~2 us of the ~6 us a record took). Records' words are views into slabs,
@@ -34,6 +34,13 @@ export interface DeliveredEvent {
   readonly exception: boolean;
   /** Where it was delivered (QEMU's pc=): the instruction boundary, for an external interrupt. */
   readonly pc: bigint;
+  /**
+   * The registers at delivery (the dump after the v= line, in the format of `stateFormat`): equal
+   * to the record before it when QEMU printed that record and then left its block unexecuted
+   * because the interrupt had come due (an exit requested at the block's start).
+   */
+  readonly state?: Uint32Array;
+  readonly stateFormat?: RecordFormat;
 }
 
 /**
@@ -313,10 +320,6 @@ export class CpuLogParser {
     const efer = at;
     if (b[efer] !== 69 || b[efer + 4] !== 61 || b[efer + 21] !== 10) this.fail(s, 'EFER line');
 
-    if (this.skipDump) {
-      this.skipDump = false;
-      return efer + 22;
-    }
     if (this.slabUsed + RR.LENGTH > this.slab.length) {
       this.slab = new Uint32Array(WORDS_PER_SLAB);
       this.slabUsed = 0;
@@ -364,6 +367,13 @@ export class CpuLogParser {
     }
     w[RR.EFER] = hex32(b, efer + 13, 8);
     const format: RecordFormat = wide ? 'long64' : lma ? 'compat' : 'legacy';
+    if (this.skipDump) {
+      // the state at delivery, not an instruction: kept with its event
+      this.skipDump = false;
+      const last = this.events[this.events.length - 1];
+      if (last) this.events[this.events.length - 1] = { ...last, state: w, stateFormat: format };
+      return efer + 22;
+    }
     this.out.push({ words: w, format, events: this.events.length ? this.events : NO_EVENTS, halted: b[hlt + 4] === 49 });
     if (this.events.length) this.events = [];
     this.sawCheck = false;
