@@ -27,7 +27,8 @@ root needed) and boots the kernel once to read its symbols; all of it is cached 
                    __text_poke+0x192), an address (0xffffffff81000000), or an instruction count
                    since reset (reached exactly: ~7 s to 74 million on this machine kind)
   --until POINT    stop there instead of at the first mismatch: a symbol, address, instruction
-                   count, or boot-ok (BOOT-OK on QEMU's serial console)
+                   count, or boot-ok (BOOT-OK on the serial console: QEMU's on the gdb channel,
+                   the emulator's, printed in lockstep, on the log and block channels)
   --budget N       compare at most N instructions (on the log channel, --until and --budget also
                    compare the instructions QEMU had already run ahead, then stop)
   --channel C      gdb (default): single steps over QEMU's gdb stub, every instruction's

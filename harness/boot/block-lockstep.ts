@@ -80,7 +80,7 @@ export class BlockLockstep {
     const t0 = performance.now();
     const icountStart = await q.icount();
     const log = await CpuLogStream.start(q, { blocks: true });
-    const pacer = new StreamPacer(q, e, this.history, this.decoded, options, 0, icountStart);
+    const pacer = new StreamPacer(q, e, this.history, this.decoded, options, 0, icountStart, this.devices);
     const previousTsc = ec.tscOverride;
     ec.tscOverride = () => {
       this.tscRip = ec.rip;

@@ -37,6 +37,9 @@ export class DeviceLog {
   lastReadRip = 0;
   /** Writes to the APIC's TPR that set the emulator's CR8 (rule apic-tpr-cr8). */
   tprWrites = 0;
+  /** The text watchFor() waits for (--until boot-ok: BOOT-OK), and whether the console has printed it. */
+  private marker = '';
+  markerSeen = false;
 
   constructor(target: EmulatorTarget) {
     const base = target.internals.bus.ramSize;
@@ -51,7 +54,10 @@ export class DeviceLog {
         out: (port, size, value) => {
           this.current.push({ kind: 'out', port, size, value });
           if (port === COM1 + 3) this.lcr = value & 0xff;
-          else if (port === COM1 && (this.lcr & LCR_DLAB) === 0) this.serial += String.fromCharCode(value & 0xff);
+          else if (port === COM1 && (this.lcr & LCR_DLAB) === 0) {
+            this.serial += String.fromCharCode(value & 0xff);
+            if (this.marker && !this.markerSeen && this.serial.endsWith(this.marker)) this.markerSeen = true;
+          }
         },
       },
       {
@@ -79,6 +85,12 @@ export class DeviceLog {
     if (!out.length) return NO_ACCESSES;
     this.current = [];
     return out;
+  }
+
+  /** Set markerSeen once the console prints `marker` (checked as each byte arrives). */
+  watchFor(marker: string): void {
+    this.marker = marker;
+    this.markerSeen = this.serial.includes(marker);
   }
 
   /** What the emulator printed on its serial console. */

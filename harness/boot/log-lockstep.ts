@@ -52,7 +52,7 @@ export class LogLockstep {
     const icountStart = await q.icount();
     const log = await CpuLogStream.start(q);
     const firstIndex = options.firstIndex ?? 0;
-    const pacer = new StreamPacer(q, e, this.history, this.decoded, options, firstIndex, icountStart);
+    const pacer = new StreamPacer(q, e, this.history, this.decoded, options, firstIndex, icountStart, this.devices);
     await q.qmp.execute('cont');
     let end: LockstepEnd = 'budget';
     let error: string | undefined;

@@ -3,6 +3,7 @@ import { stateToRecord } from '../../contracts/register-record.js';
 import type { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
 import { sameLogged, type LogRecord } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
+import type { DeviceLog } from './device-log.js';
 import { compareCheckpoint, type CheckpointResult, type GoodPoint } from './checkpoint.js';
 import { snapshotEmulator } from './emulator-snapshot.js';
 import type { LockstepEnd, LockstepOptions, Mismatch } from './gdb-lockstep.js';
@@ -59,7 +60,10 @@ export class StreamPacer {
     private readonly options: LockstepOptions,
     firstIndex: number,
     icountStart: number,
+    /** The emulator's console, for --until boot-ok (LockstepOptions.untilSerial). */
+    private readonly console?: DeviceLog,
   ) {
+    if (options.untilSerial) console?.watchFor(options.untilSerial);
     this.every = options.checkpointEvery ?? 0;
     this.keepSnapshots = options.keepSnapshots ?? false;
     this.nextCheckpoint = this.every > 0 ? firstIndex + this.every : Number.MAX_SAFE_INTEGER;
@@ -73,6 +77,8 @@ export class StreamPacer {
   endReason(index: number, firstIndex: number, rip: number, untilAddresses: ReadonlySet<number>, icount: number | undefined): LockstepEnd | undefined {
     const o = this.options;
     if (o.shouldStop?.()) return 'interrupted';
+    // --until boot-ok: the emulator has printed the marker itself (QEMU, ahead, printed it first)
+    if (this.console?.markerSeen) return 'until';
     if (index > firstIndex && untilAddresses.size > 0 && untilAddresses.has(rip)) return 'until';
     if (o.untilIcount !== undefined && icount !== undefined && icount >= o.untilIcount) return 'until';
     if (index >= (o.maxSteps ?? Number.MAX_SAFE_INTEGER)) return 'budget';
