@@ -181,6 +181,13 @@ describe('boot lockstep', () => {
     expect(result.checkpoints.at(-1)).toMatchObject({ index: 25_000, pagesDiffering: 0, systemDiffs: [] });
   }, 180_000);
 
+  it('QEMU against a second QEMU on the block channel: both run freely to the same exact counts, registers and all of RAM compared there', async () => {
+    const { result } = await session('start_kernel', { dut: 'qemu', channel: 'block', maxSteps: 12_000_000, checkpointEvery: 6_000_000 });
+    expect(result.mismatch).toBeUndefined();
+    expect(result.result).toMatchObject({ end: 'budget', compared: 12_000_000 });
+    expect(result.checkpoints.map((c) => [c.index, c.pagesDiffering, c.systemDiffs.length])).toEqual([[6_000_000, 0, 0], [12_000_000, 0, 0]]);
+  }, 180_000);
+
   it("bisects a checkpoint's memory difference (log and block channels) to the instruction the gdb channel stops at, with both values and the page walk", async () => {
     // a planted bug that corrupts memory only: MOV m16, imm16 stores its immediate byte-swapped.
     // The gdb channel compares every instruction's written bytes and stops at the store itself.

@@ -21,6 +21,7 @@ import { snapshotEmulator } from './emulator-snapshot.js';
 import { BlockLockstep } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
+import { PAIR_CHECKPOINT_DEFAULT, QemuPairCheckpoints } from './qemu-pair-checkpoints.js';
 import { encodeBootResult, type BootResult } from './report/boot-result.js';
 import { lastInstructions, mismatchSection, nearbyStart, ruleRows } from './report/build-result.js';
 import { renderBootHtml } from './report/html.js';
@@ -164,8 +165,13 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       if (!other || (await d.icount()) !== icount) throw new Error(`the second QEMU did not reach the same point (${other?.kind}, instruction ${await d.icount()} vs ${icount})`);
       snapshot = { timings: { registersMs: 0, msrsMs: 0, ramMs: 0 }, probeInstructions: 0, icount, rip: (await k.target.readState()).rip };
       tr = { stateDiffs: [], msrsLoaded: [], msrsNotModelled: [], msrMismatches: [], drMismatches: [], ramPagesDiffering: 0, notCarried: ['--dut qemu: nothing is transplanted; a second QEMU boots the same way to the same instruction'], ms: 0 };
-      o.progress(`boot: both QEMUs at ${assets.symbols.symbolize(snapshot.rip)}, instruction ${icount.toLocaleString('en-US')}; lockstep QEMU vs QEMU on the gdb channel…`);
-      r = await new QemuPairLockstep(k, d).run(common);
+      if (channel === 'block') {
+        o.progress(`boot: both QEMUs at ${assets.symbols.symbolize(snapshot.rip)}, instruction ${icount.toLocaleString('en-US')}; running both freely, compared in full every ${(o.checkpointEvery || PAIR_CHECKPOINT_DEFAULT).toLocaleString('en-US')} instructions…`);
+        r = await new QemuPairCheckpoints(k, d, { oracle: () => readFile(serialQemu, 'latin1').catch(() => ''), dut: () => readFile(serialEmu, 'latin1').catch(() => '') }).run(common);
+      } else {
+        o.progress(`boot: both QEMUs at ${assets.symbols.symbolize(snapshot.rip)}, instruction ${icount.toLocaleString('en-US')}; lockstep QEMU vs QEMU on the gdb channel…`);
+        r = await new QemuPairLockstep(k, d).run(common);
+      }
       dutConsole = async () => (await readFile(serialEmu, 'latin1').catch(() => ''));
       dutView = {
         readVirtual: (a, n) => d.target.readMemory(a, n, 'virt').catch(() => undefined),

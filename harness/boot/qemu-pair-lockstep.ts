@@ -32,6 +32,21 @@ async function ram(k: KernelQemu): Promise<Uint8Array> {
   }
 }
 
+/** All of two QEMUs' RAM compared page by page: how many pages differ, and the first 16 differing bytes. */
+export async function compareQemuRam(oracle: KernelQemu, dut: KernelQemu): Promise<{ pagesDiffering: number; memory: MemoryMismatch[] }> {
+  const [a, b] = await Promise.all([ram(oracle), ram(dut)]);
+  let pagesDiffering = 0;
+  const A = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const B = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const memory: MemoryMismatch[] = [];
+  for (let p = 0; p < a.length; p += 4096) {
+    if (A.compare(B, p, p + 4096, p, p + 4096) === 0) continue;
+    pagesDiffering++;
+    for (const x of compareMemory(BigInt(p), a.subarray(p, p + 4096), b.subarray(p, p + 4096))) if (memory.length < 16) memory.push({ phys: Number(x.addr), lin: undefined, expected: x.expected, actual: x.actual, source: 'checkpoint' });
+  }
+  return { pagesDiffering, memory };
+}
+
 export class QemuPairLockstep {
   private readonly rules: RuleCounts = new Map();
   readonly history = new StepHistory();
@@ -126,16 +141,7 @@ export class QemuPairLockstep {
         const t = performance.now();
         const [qs, ds] = await Promise.all([o.readState({ system: true }), d.readState({ system: true })]);
         const systemDiffs = compareStates(architecturalCaches(qs), architecturalCaches(ds));
-        const [a, b] = [await ram(this.oracle), await ram(this.dut)];
-        let pagesDiffering = 0;
-        const A = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-        const B = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-        const memory: MemoryMismatch[] = [];
-        for (let p = 0; p < a.length; p += 4096) {
-          if (A.compare(B, p, p + 4096, p, p + 4096) === 0) continue;
-          pagesDiffering++;
-          for (const x of compareMemory(BigInt(p), a.subarray(p, p + 4096), b.subarray(p, p + 4096))) if (memory.length < 16) memory.push({ phys: Number(x.addr), lin: undefined, expected: x.expected, actual: x.actual, source: 'checkpoint' });
-        }
+        const { pagesDiffering, memory } = await compareQemuRam(this.oracle, this.dut);
         this.checkpoints.push({ index, ms: performance.now() - t, pagesDiffering, systemDiffs });
         if (pagesDiffering || systemDiffs.length) {
           const bytes = await o.readMemory(qs.rip, 15, 'virt').catch(() => new Uint8Array(0));

@@ -2,7 +2,7 @@ import { GPR_NAMES, type MachineState } from '../../../contracts/machine-state.j
 import { fieldLabel } from '../../../reports/format.js';
 import { CSS } from '../../../reports/html-style.js';
 import type { BootResult } from './boot-result.js';
-import { walkEnd } from './markdown.js';
+import { channelText, walkEnd } from './markdown.js';
 
 /**
  * `report.html` of a boot lockstep: the same content as report.md, as one small static page (no
@@ -78,7 +78,7 @@ export function renderBootHtml(r: BootResult): string {
     ['QEMU', esc(`${r.qemu.version}, -cpu ${r.qemu.cpu}, -m ${r.qemu.memoryMiB}M, ${r.qemu.icountMode}`)],
     ['System under test', esc(`${r.dut}${r.mutants.length ? ` with planted bug(s) ${r.mutants.join(', ')}` : ''}`)],
     ['Start', esc(`--from ${r.from.spec}: ${r.from.location} at QEMU instruction ${n(r.from.icount)}`)],
-    ['Channel', esc(`${r.channel}, ${n(Math.round(r.timings.instructionsPerSecond))} compared instructions/s`)],
+    ['Channel', esc(`${r.channel} (${channelText(r)}), ${n(Math.round(r.timings.instructionsPerSecond))} compared instructions/s`)],
     ['End', esc(`${r.result.end} at ${r.result.endLocation} (QEMU instruction ${n(r.result.icountEnd)})${r.result.error ? `: ${r.result.error}` : ''}`)],
   ], 'facts'));
   if (m) {

@@ -40,6 +40,13 @@ const CHANNEL_TEXT: Record<BootResult['channel'], string> = {
   block: "QEMU's register trace at translation-block ends; memory compared at checkpoints; a difference located on the log channel",
 };
 
+/** What the run's channel compared: with a second QEMU as the DUT, the block channel compares at checkpoints only. */
+export function channelText(r: BootResult): string {
+  const pair = r.dut.startsWith('qemu');
+  if (pair && r.channel === 'block') return 'both QEMUs run freely to the same exact instruction counts, where registers, descriptor caches and all of RAM are compared';
+  return CHANNEL_TEXT[r.channel];
+}
+
 export function renderBootMarkdown(r: BootResult): string {
   const out: string[] = [];
   const m = r.mismatch;
@@ -55,7 +62,7 @@ export function renderBootMarkdown(r: BootResult): string {
     ['Command line', mdCode(r.qemu.append)],
     ['System under test', mdText(`${r.dut}${r.mutants.length ? ` with planted bug(s) ${r.mutants.join(', ')}` : ''}`)],
     ['Start', mdText(`--from ${r.from.spec}: ${r.from.location} at QEMU instruction ${r.from.icount.toLocaleString('en-US')}`)],
-    ['Channel', mdText(`${r.channel} (${CHANNEL_TEXT[r.channel]}), ${Math.round(r.timings.instructionsPerSecond).toLocaleString('en-US')} compared instructions/s`)],
+    ['Channel', mdText(`${r.channel} (${channelText(r)}), ${Math.round(r.timings.instructionsPerSecond).toLocaleString('en-US')} compared instructions/s`)],
     ['End', mdText(`${r.result.end} at ${r.result.endLocation} (QEMU instruction ${r.result.icountEnd.toLocaleString('en-US')})${r.result.error ? `: ${r.result.error}` : ''}`)],
     ['Covered', mdText(`${r.result.compared.toLocaleString('en-US')} compared instructions = ${(r.result.icountEnd - r.result.icountStart).toLocaleString('en-US')} QEMU instructions (a REP run to its end counts once here, each iteration there)`)],
   ]));
