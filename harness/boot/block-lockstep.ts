@@ -41,9 +41,23 @@ export interface BlockLockstepResult extends LockstepResult {
   /** QEMU's blocks compared. */
   readonly blocks: number;
   /** The block that mismatched: QEMU's state at its start and the instructions the emulator ran in it. */
-  readonly failedBlock?: { readonly startIndex: number; readonly instructions: number };
+  readonly failedBlock?: FailedBlock;
   /** The last point where everything agreed, memory included (the start, or a checkpoint), with QEMU's instruction count there. */
   readonly lastGood: GoodPoint;
+}
+
+/** The block the emulator did not end as QEMU did: what QEMU's records said, and where the emulator went. */
+export interface FailedBlock {
+  readonly startIndex: number;
+  readonly instructions: number;
+  /** Where QEMU's block started (its record) and where its next record stood. */
+  readonly qemuFrom: bigint;
+  readonly qemuTo: bigint;
+  /** The hardware interrupt QEMU delivered after the block: vector, where, and whether before any of the block ran. */
+  readonly interrupt?: { readonly vector: number; readonly pc: bigint; readonly beforeRunning: boolean };
+  /** The addresses of the emulator's first and last instructions in the block (up to 8 each). */
+  readonly emulatorFirst: readonly bigint[];
+  readonly emulatorLast: readonly bigint[];
 }
 
 export class BlockLockstep {
@@ -57,6 +71,9 @@ export class BlockLockstep {
     const p = this.emulator.internals.cpu.mmu.peekTranslate(Number(BigInt.asIntN(64, lin)));
     return p < 0 ? undefined : p;
   };
+  /** The addresses of the current block's first 8 instructions, and of its last 8 (a ring): a failed block's report. */
+  private readonly blockFirst = new Float64Array(8);
+  private readonly blockLast = new Float64Array(8);
   /** Where the emulator's last RDTSC/RDTSCP ran (the clock is followed at the end of its block). */
   private tscRip = Number.NaN;
 
@@ -136,6 +153,9 @@ export class BlockLockstep {
           if (!(runNone && n === 0)) {
             const rip = ec.rip;
             lastRip = rip;
+            const k = index - blockStart;
+            if (k < 8) this.blockFirst[k] = rip;
+            this.blockLast[k & 7] = rip;
             const entry = this.decoded.cached(rip) ?? (await this.decoded.at(rip));
             const info = entry.info;
             // the registers before an instruction that may send to a device: QEMU's OUT or store follows from them
@@ -206,7 +226,15 @@ export class BlockLockstep {
             diffs: deviceDiffs ? [] : compareStates(expected, actual, { flagMask: BigInt(undefinedFlags) }), memory: [], devices: deviceDiffs ?? [],
             qemuStop: { kind: 'step' }, emulatorStop, flagMask: BigInt(undefinedFlags), found: 'step',
           };
-          failedBlock = { startIndex: blockStart, instructions: index - blockStart };
+          const ran = index - blockStart;
+          const addr = (x: number) => BigInt.asUintN(64, BigInt(x));
+          const lastCount = Math.max(0, Math.min(8, ran - 8));
+          failedBlock = {
+            startIndex: blockStart, instructions: ran, qemuFrom: u64(cur.words, RR.RIP), qemuTo: u64(next.words, RR.RIP),
+            interrupt: interrupts.length ? { vector: interrupts[0]!.vector, pc: BigInt.asUintN(64, interrupts[0]!.pc), beforeRunning: runNone } : undefined,
+            emulatorFirst: Array.from(this.blockFirst.subarray(0, Math.min(8, ran)), addr),
+            emulatorLast: Array.from({ length: lastCount }, (_, k) => addr(this.blockLast[(ran - lastCount + k) & 7]!)),
+          };
           void firstDiffs;
           end = 'mismatch';
           break;

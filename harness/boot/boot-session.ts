@@ -18,7 +18,7 @@ import { type AddressWalks, mismatchWalks } from './mismatch-walks.js';
 import { bisectByRerunning } from './bisect-reruns.js';
 import type { Bisection } from './memory-bisect.js';
 import { snapshotEmulator } from './emulator-snapshot.js';
-import { BlockLockstep } from './block-lockstep.js';
+import { BlockLockstep, type FailedBlock } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
 import { PAIR_CHECKPOINT_DEFAULT, QemuPairCheckpoints } from './qemu-pair-checkpoints.js';
@@ -207,6 +207,11 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
           // The block names the stretch, not the instruction: the same boot again, from the same
           // start point, on the log channel (a record per instruction) to the first instruction that differs.
           const where = b.failedBlock ? `in the block of instructions #${b.failedBlock.startIndex.toLocaleString('en-US')}-#${(b.failedBlock.startIndex + b.failedBlock.instructions - 1).toLocaleString('en-US')}` : `at the checkpoint after #${b.mismatch.index.toLocaleString('en-US')}`;
+          const blockText = b.failedBlock ? describeFailedBlock(b.failedBlock, (a) => assets.symbols.symbolize(a)) : undefined;
+          if (blockText) {
+            o.progress(`boot: ${blockText}`);
+            blockRun = { ...blockRun, failedBlock: blockText };
+          }
           o.progress(`boot: the block channel found a difference ${where}; re-running to there on the log channel to find the instruction…`);
           const t1 = performance.now();
           const rerun = async (fromCheckpoint: boolean) => {
@@ -396,6 +401,16 @@ async function pageWalksFor(m: Mismatch, history: StepHistory, qemu: KernelQemu,
 
 const rate = (r: LockstepResult) => (r.seconds > 0 ? r.compared / r.seconds : 0);
 
+/** What QEMU's records said of the block the emulator did not end the same way, and where the emulator went. */
+export function describeFailedBlock(fb: FailedBlock, symbolize: (a: bigint) => string): string {
+  const list = (xs: readonly bigint[]) => xs.map(symbolize).join(', ');
+  const irq = fb.interrupt
+    ? `; then it delivered interrupt 0x${fb.interrupt.vector.toString(16)} at ${symbolize(fb.interrupt.pc)}${fb.interrupt.beforeRunning ? ' before running any of the block (the state it dumped is the block\'s start)' : ''}`
+    : '';
+  return `QEMU's block started at ${symbolize(fb.qemuFrom)} and its next record stood at ${symbolize(fb.qemuTo)}${irq}. ` +
+    `The emulator ran ${fb.instructions.toLocaleString('en-US')} instruction(s) from there: first ${list(fb.emulatorFirst)}${fb.emulatorLast.length ? `; last ${list(fb.emulatorLast)}` : ''}.`;
+}
+
 function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probeInstructions'>, r: LockstepResult, blockRun: BootResult['blockRun'], bisection: Bisection | undefined): string[] {
   const notes: string[] = [];
   if (bisection) {
@@ -404,6 +419,7 @@ function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probe
       ? `Found by the full-memory checkpoint after ${n(bisection.checkpointIndex)} (clean at ${n(bisection.lastGoodIndex)}), then located by re-running the stretch (QEMU relaunched to a clean point's exact instruction count, the emulator restored from its snapshot there): ${bisection.levels.map((l) => `${l.channel} ${n(l.from)}-${n(l.to)} → ${l.outcome} (${l.seconds.toFixed(1)} s)`).join('; ')}. The instruction, states and trace below are the last re-run's; coverage, rules and checkpoints are the first run's.`
       : `Found by the full-memory checkpoint after ${n(bisection.checkpointIndex)} (clean at ${n(bisection.lastGoodIndex)}); not located to one instruction: ${bisection.note ?? 'no re-run found it'}. The states below are the checkpoint's.`);
   }
+  if (blockRun?.failedBlock) notes.push(blockRun.failedBlock);
   if (blockRun?.rerunEnd !== undefined) {
     notes.push(blockRun.rerunEnd === 'mismatch'
       ? `Found by the block channel after ${blockRun.blocks.toLocaleString('en-US')} blocks (${blockRun.compared.toLocaleString('en-US')} instructions, ${blockRun.seconds.toFixed(1)} s), then located by re-running the same boot on the log channel ${blockRun.rerunFrom ? `from the last checkpoint where everything agreed (#${blockRun.rerunFrom.toLocaleString('en-US')}, reached at its exact instruction count)` : 'from the start point'} to there (${(blockRun.rerunSeconds ?? 0).toFixed(1)} s): the instruction, states and trace below are that run's.`

@@ -141,6 +141,8 @@ export const BootResultSchema = z.object({
       rerunFrom: z.number().int().optional(),
       rerunEnd: z.string().optional(),
       rerunCompared: z.number().int().optional(),
+      /** What QEMU's records said of the block that differed, and where the emulator went (block-lockstep.ts FailedBlock). */
+      failedBlock: z.string().optional(),
     })
     .optional(),
   /** A checkpoint's difference, re-run to the first instruction whose writes differ (memory-bisect.ts). */
