@@ -6,6 +6,7 @@ import { Progress } from '../util/progress.js';
 import { parseOptions } from './options.js';
 import { prepareOutDir } from '../util/out-dir.js';
 import { onTermination } from './signals.js';
+import { parseDutSpec } from '../harness/targets.js';
 import { PAIR_CHECKPOINT_DEFAULT } from '../harness/boot/qemu-pair-checkpoints.js';
 
 export const BOOT_USAGE = `difftest boot [--kernel PATH --initrd PATH] [--from POINT] [--until POINT] [--budget N]
@@ -47,7 +48,11 @@ ${Object.entries(MUTANT_DESCRIPTIONS).map(([k, v]) => `                     ${k.
                    same way: it must agree). With qemu the gdb channel compares every
                    instruction; the block channel runs both freely and compares everything,
                    all of RAM included, at exact instruction counts every --checkpoint N
-                   (default 100000000): a whole boot to BOOT-OK in minutes
+                   (default 100000000): a whole boot to BOOT-OK in minutes.
+                   gdb:unix:PATH or gdb:HOST:PORT: another emulator with a gdb stub, started
+                   stopped with the same kernel, initrd, -append and memory; it runs itself to
+                   --from (entry, a symbol or an address) and is compared there and after every
+                   instruction (gdb channel)
   --out DIR        report directory (default reports/boot/<time>/)
   --memory MiB     guest RAM on both sides (default 512)
   --cpu MODEL      QEMU -cpu, modelled by the emulator (default qemu64)
@@ -93,7 +98,10 @@ export const bootCommand = {
     const channel = v.channel ?? 'gdb';
     if (channel !== 'gdb' && channel !== 'log' && channel !== 'block') throw new UsageError(`--channel '${channel}' is not a channel; use gdb, log or block`);
     const dut = v.dut ?? 'emulator';
-    if (dut !== 'emulator' && dut !== 'qemu') throw new UsageError(`--dut '${dut}' is not available for boot; use --dut emulator or --dut qemu`);
+    const gdbDut = dut.startsWith('gdb:') ? parseDutSpec(dut) : undefined;
+    if (dut !== 'emulator' && dut !== 'qemu' && gdbDut?.kind !== 'gdb') throw new UsageError(`--dut '${dut}' is not available for boot; use --dut emulator, qemu, gdb:unix:PATH or gdb:HOST:PORT`);
+    if (gdbDut && channel !== 'gdb') throw new UsageError(`--dut ${dut} runs on the gdb channel; drop --channel ${channel}`);
+    if (gdbDut && (v.inject ?? []).length) throw new UsageError(`--inject plants bugs in our emulator; it does nothing with --dut ${dut}`);
     if (dut === 'qemu' && channel === 'log') throw new UsageError('--dut qemu runs on the gdb channel (every instruction) or the block channel (both QEMUs run freely, compared at checkpoints); use --channel gdb or block');
     if (dut === 'qemu' && (v.inject ?? []).length) throw new UsageError('--inject plants bugs in the emulator; it does nothing with --dut qemu');
     const mutants: MutantName[] = [];
@@ -129,7 +137,8 @@ export const bootCommand = {
         memoryMiB,
         cpu: v.cpu ?? 'qemu64',
         channel,
-        dut,
+        dut: gdbDut ? 'gdb' : dut === 'qemu' ? 'qemu' : 'emulator',
+        ...(gdbDut?.kind === 'gdb' ? { dutEndpoint: gdbDut.endpoint, dutLabel: dut } : {}),
         mutants,
         outDir,
         command: v.from === undefined ? `${command} --from startup_64` : command,

@@ -13,14 +13,18 @@ import { prepareBootAssets, type BootAssets } from './assets/assets.js';
 import { countRule } from './boot-rules.js';
 import { APIC_TPR_RULE, DeviceLog } from './device-log.js';
 import { exceptionHandlers, explainMismatch } from './explain.js';
-import { GdbLockstep, type LockstepResult, type Mismatch } from './gdb-lockstep.js';
+import { architecturalCaches, GdbLockstep, type LockstepResult, type Mismatch } from './gdb-lockstep.js';
+import { compareStates, type FieldDiff } from '../compare.js';
 import { type AddressWalks, mismatchWalks } from './mismatch-walks.js';
 import { bisectByRerunning } from './bisect-reruns.js';
 import type { Bisection } from './memory-bisect.js';
 import { snapshotEmulator } from './emulator-snapshot.js';
 import { BlockLockstep, type FailedBlock } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
-import { QemuPairLockstep } from './qemu-pair-lockstep.js';
+import { QemuPairLockstep, ram } from './qemu-pair-lockstep.js';
+import { gdbStubDut, kernelQemuDut } from './pair-dut.js';
+import { GdbRemoteTarget } from '../../oracle/gdb-target.js';
+import type { RspEndpoint } from '../../oracle/rsp/client.js';
 import { PAIR_CHECKPOINT_DEFAULT, QemuPairCheckpoints } from './qemu-pair-checkpoints.js';
 import { encodeBootResult, type BootResult } from './report/boot-result.js';
 import { lastInstructions, mismatchSection, nearbyStart, ruleRows } from './report/build-result.js';
@@ -52,7 +56,10 @@ export interface BootSessionOptions {
   /** gdb: single steps over the stub; log: QEMU's per-instruction trace; block: a record per translation block. */
   readonly channel?: 'gdb' | 'log' | 'block';
   /** The system under test: the emulator, or a second QEMU (which must agree). */
-  readonly dut?: 'emulator' | 'qemu';
+  readonly dut?: 'emulator' | 'qemu' | 'gdb';
+  /** --dut gdb:…: where the other emulator's gdb stub listens, and the option as given (for messages). */
+  readonly dutEndpoint?: RspEndpoint;
+  readonly dutLabel?: string;
   readonly mutants: readonly MutantName[];
   readonly outDir: string;
   /** The command as typed, for the report's reproduce line. */
@@ -170,12 +177,40 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         r = await new QemuPairCheckpoints(k, d, { oracle: () => readFile(serialQemu, 'latin1').catch(() => ''), dut: () => readFile(serialEmu, 'latin1').catch(() => '') }).run(common);
       } else {
         o.progress(`boot: both QEMUs at ${assets.symbols.symbolize(snapshot.rip)}, instruction ${icount.toLocaleString('en-US')}; lockstep QEMU vs QEMU on the gdb channel…`);
-        r = await new QemuPairLockstep(k, d).run(common);
+        r = await new QemuPairLockstep(k, kernelQemuDut(d, ram)).run(common);
       }
       dutConsole = async () => (await readFile(serialEmu, 'latin1').catch(() => ''));
       dutView = {
         readVirtual: (a, n) => d.target.readMemory(a, n, 'virt').catch(() => undefined),
         systemState: () => d.target.readState({ system: true }),
+        translate: () => undefined,
+      };
+    } else if (dutKind === 'gdb') {
+      // Another emulator, started with the same kernel, initrd, command line and memory, stopped at
+      // its first instruction: it runs to the start point by a breakpoint, must stand there in
+      // QEMU's state, and is then compared instruction by instruction as a second QEMU would be.
+      const t = await GdbRemoteTarget.connect(o.dutEndpoint!, { name: 'gdb-dut' });
+      closers.push(() => t.close());
+      if (from.kind !== 'address') throw new UsageError(`--dut gdb:… reaches the start point by a breakpoint; --from ${o.from} is not an address or symbol (use entry, a symbol or an address)`);
+      const expected = await k.target.readState({ system: true });
+      let there = await t.readState({ system: true });
+      if (!from.addresses.includes(there.rip)) {
+        const stop = await t.runUntil(from.addresses, 8e9);
+        if (stop.kind !== 'breakpoint') throw new Error(`the emulator behind --dut ${o.dutLabel ?? 'gdb'} did not reach --from ${from.label} (${stop.kind}${'message' in stop ? `: ${stop.message}` : ''}); start it stopped, with the same kernel, initrd, -append and memory size`);
+        there = await t.readState({ system: true });
+      }
+      const startDiffs = compareStates(architecturalCaches(expected), architecturalCaches(there));
+      if (startDiffs.length) {
+        throw new UsageError(`the emulator behind --dut ${o.dutLabel ?? 'gdb'} stands at --from ${from.label} in another state than QEMU (${startDiffs.slice(0, 4).map((d: FieldDiff) => `${d.path} 0x${d.actual.toString(16)}, QEMU 0x${d.expected.toString(16)}`).join('; ')}): start it with the same kernel, initrd, -append "${LOCKSTEP_APPEND}" and -m ${o.memoryMiB}M`);
+      }
+      snapshot = { timings: { registersMs: 0, msrsMs: 0, ramMs: 0 }, probeInstructions: 0, icount: await k.icount(), rip: expected.rip };
+      tr = { stateDiffs: [], msrsLoaded: [], msrsNotModelled: [], msrMismatches: [], drMismatches: [], ramPagesDiffering: 0, notCarried: [`--dut ${o.dutLabel ?? 'gdb'}: nothing is transplanted; the emulator boots the same kernel itself to the same instruction`], ms: 0 };
+      o.progress(`boot: QEMU and ${t.info().implementation} at ${assets.symbols.symbolize(snapshot.rip)}; lockstep on the gdb channel…`);
+      r = await new QemuPairLockstep(k, gdbStubDut(t)).run(common);
+      dutConsole = async () => ''; // its serial console is its own
+      dutView = {
+        readVirtual: (a, n) => t.readMemory(a, n, 'virt').catch(() => undefined),
+        systemState: () => t.readState({ system: true }),
         translate: () => undefined,
       };
     } else {
@@ -285,7 +320,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       startedAt,
       kernel: { version: assets.kernel.version, elf: assets.kernel.elfPath, initrd: assets.initrd, pvhEntry: assets.kernel.pvhEntry, symbols: assets.symbols.size, symbolsNote: assets.symbolsNote },
       qemu: { version: k.target.qemu.binary.version, cpu: o.cpu, memoryMiB: o.memoryMiB, append: LOCKSTEP_APPEND, icountMode: '-icount shift=0,align=off,sleep=off' },
-      dut: dutKind === 'qemu' ? `qemu ${k.target.qemu.binary.version} (a second instance)` : 'emulator',
+      dut: dutKind === 'qemu' ? `qemu ${k.target.qemu.binary.version} (a second instance)` : dutKind === 'gdb' ? `${o.dutLabel ?? 'gdb'} (another emulator, over its gdb stub)` : 'emulator',
       mutants: [...o.mutants],
       channel,
       command: o.command,
