@@ -133,7 +133,7 @@ export class BlockLockstep {
 
         // Run the emulator to the end of QEMU's block: where the interrupt QEMU delivered after it
         // was taken, or where its next block starts.
-        const interrupts = next.events.filter((ev) => !ev.exception && !ev.software);
+        let interrupts = next.events.filter((ev) => !ev.exception && !ev.software);
         let target = interrupts.length ? Number(BigInt.asIntN(64, interrupts[0]!.pc)) : signed(next.words, RR.RIP);
         const blockStart = index;
         /** RFLAGS bits left undefined by the block's instructions (and not defined again after). */
@@ -188,7 +188,10 @@ export class BlockLockstep {
               const after = await pacer.readPast(log, next);
               next = after ?? { words: stateToRecord(await q.target.readState()), format: 'long64', events: NOTHING, halted: false };
               if (!after) lastRound = true;
-              target = signed(next.words, RR.RIP);
+              // an interrupt QEMU delivered after that extra block comes with the record after it
+              // (at the REP's next instruction): the emulator takes it there
+              interrupts = next.events.filter((ev) => !ev.exception && !ev.software);
+              target = interrupts.length ? Number(BigInt.asIntN(64, interrupts[0]!.pc)) : signed(next.words, RR.RIP);
               countRule(this.rules, 'rep-under-icount');
             }
             if (ec.rip !== target) continue;
