@@ -4,6 +4,7 @@ import { systemMemory } from '../contracts/test-machine.js';
 import { buildRealModeMachine, buildTestMachine32, LAYOUT32, registerView32, SELECTORS32 } from '../contracts/test-machine-32.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import { EmulatorTarget } from './emulator-target.js';
+import { modelForQemuCpu, QEMU64_SYSTEM_CPU } from './cpu/cpu-model.js';
 import { ALL_ROWS } from './isa/table.js';
 import { nasm } from './test-support/nasm.js';
 import { type ProtectedSequence, protectedSequences } from './test-support/sequences-protected.js';
@@ -22,6 +23,8 @@ import { legacyPagingSequences } from './test-support/sequences-legacy-paging.js
  */
 let qemu: QemuTarget;
 const emu = new EmulatorTarget();
+/** For the sequences with `systemCpu` (SMEP, SMAP): QEMU started with QEMU64_SYSTEM_CPU and the matching model, on first use. */
+let systemPair: { qemu: QemuTarget; emu: EmulatorTarget } | undefined;
 const covered = new Set<number>();
 const deviations: string[] = [];
 
@@ -29,8 +32,19 @@ beforeAll(async () => {
   qemu = await QemuTarget.launch({});
 }, 60_000);
 
+async function targetsFor(seq: ProtectedSequence): Promise<{ qemu: QemuTarget; emu: EmulatorTarget }> {
+  if (!seq.systemCpu) return { qemu, emu };
+  if (!systemPair) {
+    const model = modelForQemuCpu(QEMU64_SYSTEM_CPU);
+    if (!model) throw new Error(`no emulator model matches -cpu ${QEMU64_SYSTEM_CPU}`);
+    systemPair = { qemu: await QemuTarget.launch({ cpuModel: QEMU64_SYSTEM_CPU }), emu: new EmulatorTarget({ model }) };
+  }
+  return systemPair;
+}
+
 afterAll(async () => {
   await qemu?.close();
+  await systemPair?.qemu.close();
   const rows = [...covered].map((id) => ALL_ROWS[id]!).filter((r) => r.invalid64).map((r) => r.mnemonic);
   process.stdout.write(
     `\nprotected-mode differential: ${covered.size} opcode rows exercised, ${rows.length} of them legacy-only (${[...new Set(rows)].join(', ')})\n` +
@@ -103,6 +117,7 @@ function comparedPlace(offset: number, seq: ProtectedSequence): string {
 
 /** Run one sequence on both targets; the first difference as text, or undefined. */
 async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
+  const { qemu, emu } = await targetsFor(seq);
   const code = nasm(seq.asm, Number(LAYOUT32.code), seq.real ? 16 : 32);
   const tm = (seq.real ? buildRealModeMachine : buildTestMachine32)({
     code,

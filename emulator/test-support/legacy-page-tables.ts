@@ -6,8 +6,11 @@ import type { MemoryRegion } from '../../contracts/machine-state.js';
  * §4.4, Tables 4-4 to 4-11). Both sets sit above the test machine's pages (0x30000–0x35fff), are
  * loaded together, and map the same linear layout:
  *
- * - 0x00000–0x3ffff identity, user, writable (the system tables, stop addresses, stack, code,
- *   data and these tables themselves, so that a sequence can rewrite an entry);
+ * - 0x00000–0x3ffff identity and writable (the system tables, stop addresses, stack, code, data
+ *   and these tables themselves, so that a sequence can rewrite an entry): supervisor pages for
+ *   what ring 0 alone touches (IDT, GDT, stop addresses, TSS, the stack pages below TSS.ESP0 and
+ *   below the initial ESP: 0x0000–0x8fff, 0xf000–0xffff), so that exceptions are delivered under
+ *   SMEP and SMAP; user pages for the rest (the ring-3 stack below 0xf000, code, data);
  * - one 4 KiB test page per kind at 0x40000 and up (PAGES), backed by the data area's ramp;
  * - large pages and broken entries in the directories (LARGE, and the PDPTEs).
  */
@@ -66,6 +69,9 @@ export const LARGE = {
 /** Physical address of the large page at LARGE.page. */
 export const LARGE_PHYS = 0x800000;
 
+/** Identity-mapped pages without U/S (see the file comment). */
+const SUPERVISOR_PAGES: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 0xf];
+
 const P = 1;
 const RW = 2;
 const US = 4;
@@ -74,7 +80,7 @@ const XD = 1n << 63n;
 
 function pageTableEntries(wide: boolean): Map<number, bigint> {
   const e = new Map<number, bigint>();
-  for (let i = 0; i < 0x40; i++) e.set(i, BigInt(i * 0x1000 + (P | RW | US)));
+  for (let i = 0; i < 0x40; i++) e.set(i, BigInt(i * 0x1000 + (SUPERVISOR_PAGES.includes(i) ? P | RW : P | RW | US)));
   const idx = (lin: number) => (lin >>> 12) & (wide ? 511 : 1023);
   e.set(idx(PAGES.plain), BigInt(PHYS.plain | P | RW | US));
   e.set(idx(PAGES.readOnly), BigInt(PHYS.readOnly | P | US));

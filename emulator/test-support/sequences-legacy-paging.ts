@@ -90,6 +90,30 @@ export function legacyPagingSequences(): ProtectedSequence[] {
   add('PAE paging, ring 3: write to a read-only user page → #PF(7)', `${LTR}\n${pagingPae({ nxe: true })}\n${TO_RING3}\nmov eax, [${hex(plain)}]\nmov [${hex(readOnly + 8)}], eax`);
   add('PAE paging, ring 3: a user PTE under a supervisor PDE → #PF(5)', `${LTR}\n${pagingPae({ wp: true })}\n${TO_RING3}\nmov eax, [${hex(LARGE.supervisorPdePae + plain)}]`);
   add('32-bit paging, then PAE paging: paging off, CR4.PAE, CR3, paging on', `${paging32({ wp: true, pse: true })}\nmov eax, [${hex(LARGE.page)}]\nmov eax, cr0\nand eax, 0x7fffffff\nmov cr0, eax\n${pagingPae({ wp: true })}\nmov ecx, [${hex(LARGE.page + 4)}]\nmov edx, [${hex(plain)}]`);
+
+  // ---- SMEP and SMAP (-cpu QEMU64_SYSTEM_CPU): the identity-mapped code, data and ring-3 stack are
+  // user pages, the IDT, GDT, TSS, stop addresses and ring-0 stacks supervisor ones; the page
+  // directory's supervisor entry maps the code again as supervisor code (absolute targets there:
+  // a relative jump would stay in the alias) ---------------------------------------------------------
+  const smep = setCr4(0x100000);
+  const smap = setCr4(0x200000);
+  const sys = { systemCpu: true };
+  add('32-bit paging, CR4.SMEP: the next fetch from the (user) code page → #PF(0x11), I/D from SMEP alone', `${paging32({ wp: true })}\n${smep}\nnop`, sys);
+  add(
+    '32-bit paging, CR4.SMEP: supervisor code (through a supervisor PDE) reads and writes user data, then a fetch from a user page → #PF(0x11)',
+    `${paging32({ wp: true })}\njmp ${hex(LARGE.supervisorPde32)} + .s\n.s: ${smep}\nmov eax, [${hex(plain)}]\nmov [${hex(plain + 8)}], eax\nmov eax, ${hex(noExec)}\njmp eax`,
+    sys,
+  );
+  add('32-bit paging, CR4.SMAP: a supervisor read of a user page with EFLAGS.AC set (STAC), then clear (CLAC) → #PF(1)', `${paging32({ wp: true })}\n${smap}\nstac\nmov eax, [${hex(plain)}]\nclac\nmov ecx, [${hex(plain + 4)}]`, sys);
+  add("32-bit paging, CR4.SMAP, ring 3: user accesses are not SMAP's, a supervisor page still → #PF(5)", `${LTR}\n${paging32({ wp: true })}\n${smap}\n${TO_RING3}\nmov eax, [${hex(plain)}]\nmov [${hex(plain + 0x10)}], eax\nmov ebx, [${hex(supervisor)}]`, sys);
+  add('PAE paging, EFER.NXE, CR4.SMEP: the next fetch from the (user) code page → #PF(0x11)', `${pagingPae({ wp: true, nxe: true })}\n${smep}\nnop`, sys);
+  add(
+    'PAE paging, CR4.SMEP: supervisor code (through a supervisor PDE) runs, then a fetch from a user data page → #PF(0x11)',
+    `${pagingPae({ wp: true })}\njmp ${hex(LARGE.supervisorPdePae)} + .s\n.s: ${smep}\nmov eax, [${hex(plain)}]\nmov eax, ${hex(plain)}\njmp eax`,
+    sys,
+  );
+  add('PAE paging, CR4.SMAP: a supervisor write to a user page with AC set, then clear → #PF(3)', `${pagingPae({ wp: true, nxe: true })}\n${smap}\nstac\nmov [${hex(plain)}], eax\nclac\nmov [${hex(plain + 4)}], eax`, sys);
+
   add(
     'PAE paging, then long mode: paging off, EFER.LME, CR3 = the PML4, CR0.PG, a far jump to 64-bit code',
     `${pagingPae({ wp: true, nxe: true })}\nmov eax, [${hex(plain)}]\nmov eax, cr0\nand eax, 0x7fffffff\nmov cr0, eax\nmov ecx, 0xc0000080\nrdmsr\nor eax, 0x100\nwrmsr\nmov eax, 0x2000\nmov cr3, eax\nmov eax, cr0\nor eax, 0x80000000\nmov cr0, eax\njmp ${hex(S.code64)}:.l\nbits 64\n.l: mov rax, [0x20000]\npush rax\npop rcx\nbits 32`,

@@ -16,6 +16,8 @@ export interface ProtectedSequence {
   readonly paging?: boolean;
   /** Load the legacy-paging tables (legacy-page-tables.ts) and compare them, and the data pages they map, at the end. */
   readonly legacyTables?: boolean;
+  /** Run under `-cpu` QEMU64_SYSTEM_CPU (SMEP, SMAP, …) and the emulator's model of it, not plain qemu64. */
+  readonly systemCpu?: boolean;
   /** 16-bit code on the real-mode machine (buildRealModeMachine: CS = 0x1000, DS = ES = 0x2000, SS:SP = 0800:8000). */
   readonly real?: boolean;
 }
