@@ -14,12 +14,14 @@ import { legacyPagingSequences } from './test-support/sequences-legacy-paging.js
 
 /**
  * Protected-mode differential suite: 32-bit sequences on the 32-bit test machine (legacy
- * protected mode, paging off; contracts/test-machine-32.ts), and 16-bit ones on the same machine
- * in real mode, one instruction at a time on the
+ * protected mode, paging off; contracts/test-machine-32.ts; the legacy-paging sequences turn
+ * 32-bit or PAE paging on over test-support/legacy-page-tables.ts), and 16-bit ones on the same
+ * machine in real mode, one instruction at a time on the
  * emulator and on QEMU. After every step the registers (as QEMU's stub shows them outside 64-bit
  * code: the low halves of EAX–EDI, R8–R15 as 0), RIP, RFLAGS, selectors, control registers and
  * every segment's hidden part (base, limit, attributes, from QEMU's `info registers`) must agree;
- * at the end the stack, data and GDT pages must agree byte for byte.
+ * at the end the stack, data and GDT pages must agree byte for byte (with the legacy-paging tables:
+ * the tables, with their accessed and dirty bits, and the pages they map too).
  */
 let qemu: QemuTarget;
 const emu = new EmulatorTarget();
