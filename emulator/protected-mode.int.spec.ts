@@ -4,22 +4,29 @@ import { systemMemory } from '../contracts/test-machine.js';
 import { buildRealModeMachine, buildTestMachine32, LAYOUT32, registerView32, SELECTORS32 } from '../contracts/test-machine-32.js';
 import { QemuTarget } from '../oracle/qemu/qemu-target.js';
 import { EmulatorTarget } from './emulator-target.js';
+import { modelForQemuCpu, QEMU64_SYSTEM_CPU } from './cpu/cpu-model.js';
 import { ALL_ROWS } from './isa/table.js';
 import { nasm } from './test-support/nasm.js';
 import { type ProtectedSequence, protectedSequences } from './test-support/sequences-protected.js';
 import { sysenterSequences } from './test-support/sequences-sysenter.js';
+import { LARGE_PHYS, TABLES, legacyPageTables } from './test-support/legacy-page-tables.js';
+import { legacyPagingSequences } from './test-support/sequences-legacy-paging.js';
 
 /**
  * Protected-mode differential suite: 32-bit sequences on the 32-bit test machine (legacy
- * protected mode, paging off; contracts/test-machine-32.ts), and 16-bit ones on the same machine
- * in real mode, one instruction at a time on the
+ * protected mode, paging off; contracts/test-machine-32.ts; the legacy-paging sequences turn
+ * 32-bit or PAE paging on over test-support/legacy-page-tables.ts), and 16-bit ones on the same
+ * machine in real mode, one instruction at a time on the
  * emulator and on QEMU. After every step the registers (as QEMU's stub shows them outside 64-bit
  * code: the low halves of EAX–EDI, R8–R15 as 0), RIP, RFLAGS, selectors, control registers and
  * every segment's hidden part (base, limit, attributes, from QEMU's `info registers`) must agree;
- * at the end the stack, data and GDT pages must agree byte for byte.
+ * at the end the stack, data and GDT pages must agree byte for byte (with the legacy-paging tables:
+ * the tables, with their accessed and dirty bits, and the pages they map too).
  */
 let qemu: QemuTarget;
 const emu = new EmulatorTarget();
+/** For the sequences with `systemCpu` (SMEP, SMAP): QEMU started with QEMU64_SYSTEM_CPU and the matching model, on first use. */
+let systemPair: { qemu: QemuTarget; emu: EmulatorTarget } | undefined;
 const covered = new Set<number>();
 const deviations: string[] = [];
 
@@ -27,8 +34,19 @@ beforeAll(async () => {
   qemu = await QemuTarget.launch({});
 }, 60_000);
 
+async function targetsFor(seq: ProtectedSequence): Promise<{ qemu: QemuTarget; emu: EmulatorTarget }> {
+  if (!seq.systemCpu) return { qemu, emu };
+  if (!systemPair) {
+    const model = modelForQemuCpu(QEMU64_SYSTEM_CPU);
+    if (!model) throw new Error(`no emulator model matches -cpu ${QEMU64_SYSTEM_CPU}`);
+    systemPair = { qemu: await QemuTarget.launch({ cpuModel: QEMU64_SYSTEM_CPU }), emu: new EmulatorTarget({ model }) };
+  }
+  return systemPair;
+}
+
 afterAll(async () => {
   await qemu?.close();
+  await systemPair?.qemu.close();
   const rows = [...covered].map((id) => ALL_ROWS[id]!).filter((r) => r.invalid64).map((r) => r.mnemonic);
   process.stdout.write(
     `\nprotected-mode differential: ${covered.size} opcode rows exercised, ${rows.length} of them legacy-only (${[...new Set(rows)].join(', ')})\n` +
@@ -59,22 +77,55 @@ function diffStates(a: MachineState, b: MachineState, flagMask: bigint): string[
   return out;
 }
 
-async function comparedMemory(t: { readMemory: EmulatorTarget['readMemory'] }): Promise<Uint8Array> {
+/**
+ * The large pages' first 4 KiB (a ramp whose every dword has bit 0 clear: read as a page table,
+ * when CR4.PSE is off, it holds no present entry) and the last 4 KiB of the 2 MiB and the 4 MiB
+ * page (zero). Loaded for every legacy-paging sequence: QEMU's RAM keeps what the last one wrote.
+ */
+const LARGE_PAGE_IMAGES: ReadonlyArray<[bigint, Uint8Array]> = [
+  [BigInt(LARGE_PHYS), Uint8Array.from({ length: 0x1000 }, (_, i) => (i * 13 + 5) & (i % 4 === 0 ? 0xfe : 0xff))],
+  [BigInt(LARGE_PHYS + 0x1ff000), new Uint8Array(0x1000)],
+  [BigInt(LARGE_PHYS + 0x3ff000), new Uint8Array(0x1000)],
+];
+
+/** With the legacy-paging tables: the tables themselves (A and D bits), the data pages they map, the large pages' images. */
+const LEGACY_PAGING_COMPARED: ReadonlyArray<[bigint, number]> = [
+  [BigInt(TABLES.pd32), TABLES.end - TABLES.pd32],
+  [LAYOUT32.data + 0x1000n, 0x5000],
+  ...LARGE_PAGE_IMAGES.map(([addr, bytes]): [bigint, number] => [addr, bytes.length]),
+];
+
+async function comparedMemory(t: { readMemory: EmulatorTarget['readMemory'] }, seq: ProtectedSequence): Promise<Uint8Array> {
   const parts = [
     await t.readMemory(LAYOUT32.gdtPage, 0x1000, 'phys'),
     await t.readMemory(LAYOUT32.stackBase, Number(LAYOUT32.stackTop - LAYOUT32.stackBase), 'phys'),
     await t.readMemory(LAYOUT32.data, 0x1000, 'phys'),
   ];
+  if (seq.legacyTables) for (const [addr, length] of LEGACY_PAGING_COMPARED) parts.push(await t.readMemory(addr, length, 'phys'));
   return Uint8Array.from(parts.flatMap((p) => [...p]));
+}
+
+/** Where byte `offset` of comparedMemory's result lives, as text. */
+function comparedPlace(offset: number, seq: ProtectedSequence): string {
+  const regions: Array<[bigint, number]> = [[LAYOUT32.gdtPage, 0x1000], [LAYOUT32.stackBase, Number(LAYOUT32.stackTop - LAYOUT32.stackBase)], [LAYOUT32.data, 0x1000]];
+  if (seq.legacyTables) regions.push(...LEGACY_PAGING_COMPARED);
+  let at = offset;
+  for (const [addr, length] of regions) {
+    if (at < length) return `physical 0x${(addr + BigInt(at)).toString(16)}`;
+    at -= length;
+  }
+  return `offset 0x${offset.toString(16)}`;
 }
 
 /** Run one sequence on both targets; the first difference as text, or undefined. */
 async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
+  const { qemu, emu } = await targetsFor(seq);
   const code = nasm(seq.asm, Number(LAYOUT32.code), seq.real ? 16 : 32);
   const tm = (seq.real ? buildRealModeMachine : buildTestMachine32)({
     code,
     memory: [
       ...(seq.paging ? systemMemory().filter((r) => r.addr >= 0x2000n && r.addr < 0x6000n) : []),
+      ...(seq.legacyTables ? [...legacyPageTables(), ...LARGE_PAGE_IMAGES.map(([addr, bytes]) => ({ addr, bytes }))] : []),
       { addr: LAYOUT32.stackBase, bytes: new Uint8Array(Number(LAYOUT32.stackTop - LAYOUT32.stackBase)) },
       // a ramp, so that a load from a wrong address reads a wrong value
       { addr: LAYOUT32.data, bytes: Uint8Array.from({ length: LAYOUT32.dataSize }, (_, i) => (i * 7 + 1) & 0xff) },
@@ -102,13 +153,13 @@ async function lockstep(seq: ProtectedSequence): Promise<string | undefined> {
     if (diff.length) return `after step ${i} at rip 0x${before.rip.toString(16)} (${row?.mnemonic ?? '?'} ${row?.forms ?? ''}): ${diff.join('; ')}`;
     if (re.kind !== 'step') break;
   }
-  const [me, mq] = [await comparedMemory(emu), await comparedMemory(qemu)];
+  const [me, mq] = [await comparedMemory(emu, seq), await comparedMemory(qemu, seq)];
   const first = me.findIndex((b, i) => b !== mq[i]);
-  if (first >= 0) return `memory differs first at offset 0x${first.toString(16)} of GDT page 0x1000, stack 0x8000…, data 0x20000`;
+  if (first >= 0) return `memory differs first at ${comparedPlace(first, seq)}: emulator 0x${me[first]!.toString(16)}, QEMU 0x${mq[first]!.toString(16)}`;
   return undefined;
 }
 
-const all = [...protectedSequences(), ...sysenterSequences()];
+const all = [...protectedSequences(), ...sysenterSequences(), ...legacyPagingSequences()];
 
 describe(`protected mode: emulator vs QEMU (${all.length} sequences)`, () => {
   for (const seq of all) {

@@ -5,7 +5,7 @@ import { SseState } from './sse-state.js';
 import { AC, AF, ARITH, CF, FIXED_ONE } from '../isa/flags.js';
 import type { Bus } from '../memory/bus.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
-import { Access, Mmu } from '../memory/mmu.js';
+import { Access, LegacyPaging, Mmu } from '../memory/mmu.js';
 import { PageCache } from '../memory/page-cache.js';
 import type { CpuModel } from './cpu-model.js';
 import { CC, LazyFlags, computeArith, computeCarry } from './lazy-flags.js';
@@ -19,6 +19,7 @@ export const CR0_EM = 4;
 export const CR0_TS = 8;
 export const CR0_WP = 1 << 16;
 export const CR0_PG = 0x80000000;
+export const CR4_PSE = 1 << 4;
 export const CR4_PAE = 1 << 5;
 export const CR4_OSFXSR = 1 << 9;
 export const CR4_OSXMMEXCPT = 1 << 10;
@@ -261,12 +262,18 @@ export class Cpu {
   syncMmu(): void {
     const m = this.mmu;
     m.paging = (this.cr0 & CR0_PG) !== 0 && (this.cr0 & CR0_PE) !== 0;
-    m.legacyPaging = m.paging && (this.efer & EFER_LMA) === 0;
+    const pae = (this.cr4 & CR4_PAE) !== 0;
+    m.legacy = !m.paging || (this.efer & EFER_LMA) !== 0 ? LegacyPaging.None : pae ? LegacyPaging.Pae : LegacyPaging.Bits32;
+    m.pse = (this.cr4 & CR4_PSE) !== 0;
     m.wp = (this.cr0 & CR0_WP) !== 0;
-    m.nxe = (this.efer & EFER_NXE) !== 0;
+    m.nxe = (this.efer & EFER_NXE) !== 0 && pae;
     m.svExecDeny = (this.cr4 & CR4_SMEP) !== 0 ? 1 : 0;
     this.syncSmap();
-    m.root = this.cr3 - (this.cr3 % 4096);
+    // Outside IA-32e mode CR3 is 32 bits: the PDPT is 32-byte aligned, a page directory 4 KiB.
+    const cr3 = m.legacy === LegacyPaging.None ? this.cr3 : this.cr3 % TWO32;
+    m.root = cr3 - (cr3 % (m.legacy === LegacyPaging.Pae ? 32 : 4096));
+    // Every CR3 write (PCIDs and CR4.PGE notwithstanding) and every paging-mode change drops all
+    // cached translations, as QEMU 7.2's TCG TLB does: global pages live no longer than others.
     m.flushTlb();
   }
 

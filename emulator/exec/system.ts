@@ -40,7 +40,8 @@ export function movFromCr(c: Cpu, d: Insn): void {
 
 export function movToCr(c: Cpu, d: Insn): void {
   const lo = c.getReg(d.or[1]!, 8);
-  const hi = c.hi;
+  // Outside 64-bit mode the operand is 32 bits: whatever the register's upper half holds is not written.
+  const hi = c.long64 ? c.hi : 0;
   writeCr(c, d.reg, lo, hi);
 }
 

@@ -6,13 +6,18 @@ import { GATES32, SELECTORS32 as S } from '../../contracts/test-machine-32.js';
  * below 0x10000, data at 0x20000, descriptors at selectors 0x1000+). Expectations come from QEMU.
  * `qemuDeviation` marks a sequence where QEMU 7.2 is known to differ from the SDM (the suite then
  * expects a divergence); `paging` asks for the 64-bit machine's identity-mapped page tables in
- * memory (the sequences that switch to IA-32e mode).
+ * memory (the sequences that switch to IA-32e mode); `legacyTables` the tables of 32-bit and PAE
+ * paging (sequences-legacy-paging.ts).
  */
 export interface ProtectedSequence {
   readonly name: string;
   readonly asm: string;
   readonly qemuDeviation?: string;
   readonly paging?: boolean;
+  /** Load the legacy-paging tables (legacy-page-tables.ts) and compare them, and the data pages they map, at the end. */
+  readonly legacyTables?: boolean;
+  /** Run under `-cpu` QEMU64_SYSTEM_CPU (SMEP, SMAP, …) and the emulator's model of it, not plain qemu64. */
+  readonly systemCpu?: boolean;
   /** 16-bit code on the real-mode machine (buildRealModeMachine: CS = 0x1000, DS = ES = 0x2000, SS:SP = 0800:8000). */
   readonly real?: boolean;
 }
@@ -35,10 +40,10 @@ export const PROTECTED_SETUP = `
 const load = (seg: string, sel: number) => `mov ax, ${hex(sel)}\nmov ${seg}, ax`;
 
 /** Load TR with the machine's TSS (ESP0/SS0 for interrupts from ring 3). */
-const LTR = `mov ax, ${hex(S.tss)}\nltr ax`;
+export const LTR = `mov ax, ${hex(S.tss)}\nltr ax`;
 
 /** IRETD to ring 3 at label `ring3`, stack 0xf000 (the frame the CPU pops: EIP, CS, EFLAGS, ESP, SS). */
-const TO_RING3 = `
+export const TO_RING3 = `
   push dword ${hex(S.data3 | 3)}
   push dword 0xf000
   push dword 0x202

@@ -144,6 +144,9 @@ export function sequences(): Sequence[] {
   add('#PF: exec NX data page', 'mov rax, 0x20000\nmov byte [rax], 0x90\njmp rax');
   add('#PF: page-crossing read', 'mov rax, [0x2fffc]');
   add('#PF: page-crossing write', 'mov [0x2fffd], eax');
+  // PT entry 0x2f (data page 0x2f000) of the test machine's tables at 0x5000 (read-only: CR0.WP off
+  // first) gets bit 51 (above MAXPHYADDR = 40)
+  add('#PF: reserved bit in a PTE (RSVD with P)', 'mov rax, cr0\nbtr rax, 16\nmov cr0, rax\nmov rax, [0x5178]\nbts rax, 51\nmov [0x5178], rax\ninvlpg [0x2f000]\nmov rbx, [0x2f000]', 'QEMU 7.2 pushes a reserved-bit #PF error code without P (0x8 for 0x9); the SDM (Vol. 3 §4.7) sets P whenever RSVD is set');
   add('int3', 'int3');
   add('int 0x40', 'int 0x40');
   // software INT with the vector of an exception that has an error code pushes none (SDM Vol. 3 6.4.2)

@@ -128,6 +128,8 @@ export class QemuTarget extends GdbRemoteTarget {
     for (const n of GPR_NAMES.slice(0, 8)) await this.writeRegister(n, state.gpr[n] & 0xffffffffn);
     await this.writeRegister('rip', state.rip & 0xffffffffn);
     await this.writeRegister('eflags', state.rflags);
+    // CR2 is no part of the system setup (configureSystem) but a page fault leaves it behind
+    if (this.registers.has('cr2')) await this.writeRegister('cr2', state.cr2);
     const fpu = state.fpu;
     if (fpu) {
       await this.writeRegister('fctrl', BigInt(fpu.fcw));
