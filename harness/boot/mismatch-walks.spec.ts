@@ -13,7 +13,7 @@ const CR3 = 0x1000n;
 
 function state(over: Partial<MachineState>): MachineState {
   const s = recordToState(new Uint32Array(52));
-  return { ...s, cr0: 0x80050033n, cr3: CR3, cr4: 0x20n, gpr: { ...s.gpr, rbx: RBX }, ...over };
+  return { ...s, cr0: 0x80050033n, cr3: CR3, cr4: 0x20n, efer: 0xd01n, gpr: { ...s.gpr, rbx: RBX }, ...over };
 }
 
 // PML4 0x111, PDPT 0x000, PD 0x000, PT 0x123 for RBX (SDM 4.5 indices)

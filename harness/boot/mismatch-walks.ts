@@ -57,8 +57,8 @@ export async function mismatchWalks(m: Mismatch, qemu: ReadPhys64, emulator: Rea
     out.push({
       address,
       why,
-      qemu: await walkPage(address, m.expected.cr3, m.expected.cr4, qemu),
-      emulator: await walkPage(address, m.actual.cr3, m.actual.cr4, emulator),
+      qemu: await walkPage(address, m.expected.cr3, m.expected.cr4, qemu, m.expected.efer),
+      emulator: await walkPage(address, m.actual.cr3, m.actual.cr4, emulator, m.actual.efer),
     });
   }
   return out;
