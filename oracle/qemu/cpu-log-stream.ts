@@ -24,6 +24,9 @@ const F_SETPIPE_SZ = 1031;
 const PIPE_BYTES = 1 << 20;
 /** Bytes read at once when the parsed records run out: ~110 records, so text and records stay in cache. */
 const READ_BYTES = 128 << 10;
+/** A read returning less than this after a wait is a trickle (see next()). */
+const TRICKLE_BYTES = 16 << 10;
+const PAUSE_MS = 1;
 /** Parsed records held before reading stops (QEMU then fills the pipe and waits). */
 const MAX_QUEUED = 20_000;
 
@@ -158,8 +161,14 @@ export class CpuLogStream {
       // data comes, no polling: a 1 ms timer fired tens of ms late on a loaded machine, while
       // QEMU filled the pipe and waited)
       let timer: NodeJS.Timeout | undefined;
+      const before = this.bytes;
       await Promise.race([this.readAsync(), new Promise((r) => (timer = setTimeout(r, left)))]);
       clearTimeout(timer);
+      // QEMU writes a record (~1.1 KB) at a time: woken for each, the reader spends a thread-pool
+      // hand-off and a timer per record, more than parsing it costs. After a trickle, a short
+      // pause lets records pile up in the pipe (1 MiB holds ~10 ms of QEMU's output), and the
+      // next fill() takes them in one read.
+      if (this.bytes - before < TRICKLE_BYTES) await new Promise((r) => setTimeout(r, PAUSE_MS));
     }
   }
 
