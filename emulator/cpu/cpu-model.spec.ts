@@ -9,7 +9,11 @@ describe('modelForQemuCpu', () => {
     expect([...a.features].sort()).toEqual(['bmi1', 'lzcnt', 'movbe']);
     expect([...a.cpuid]).toEqual([...b.cpuid]);
     expect(modelForQemuCpu('qemu64,+movbe,-movbe')!.features.size).toBe(0);
-    for (const refused of ['max', 'Haswell', 'qemu64,+avx2', 'qemu64,movbe', 'qemu64,+bmi2']) expect(modelForQemuCpu(refused)).toBeUndefined();
+    // BMI2: leaf 7.0 EBX bit 8 (bmi2.int.spec.ts compares CPUID leaf 7 with QEMU's)
+    const bmi = modelForQemuCpu('qemu64,+bmi2,+bmi1')!;
+    expect([...bmi.features].sort()).toEqual(['bmi1', 'bmi2']);
+    expect(bmi.cpuid.get('7.0')).toEqual([0, (1 << 3) | (1 << 8), 0, 0]);
+    for (const refused of ['max', 'Haswell', 'qemu64,+avx2', 'qemu64,movbe', 'qemu64,+adx']) expect(modelForQemuCpu(refused)).toBeUndefined();
   });
 
   it('sets the CPUID bits QEMU 7.2 reports for the extended model (measured with CPUID under TCG)', () => {

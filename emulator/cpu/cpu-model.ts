@@ -108,6 +108,7 @@ const QEMU_FLAGS: Readonly<Record<string, QemuFlag>> = {
   movbe: { leaf: '1', reg: 2, bit: 22, enables: ['movbe'] },
   rdrand: { leaf: '1', reg: 2, bit: 30, enables: ['rdrand'] },
   bmi1: { leaf: '7.0', reg: 1, bit: 3, enables: ['bmi1'] },
+  bmi2: { leaf: '7.0', reg: 1, bit: 8, enables: ['bmi2'] },
   abm: { leaf: '0x80000001', reg: 2, bit: 5, enables: ['lzcnt'] },
   rdtscp: { leaf: '0x80000001', reg: 3, bit: 27, enables: ['rdtscp'] },
   pdpe1gb: { leaf: '0x80000001', reg: 3, bit: 26, enables: [] },

@@ -23,6 +23,7 @@ import * as sys from './system.js';
 import { SSE_HANDLERS } from './sse/index.js';
 import { XSAVE_HANDLERS } from './xsave.js';
 import { BMI1_HANDLERS } from './bmi1.js';
+import { BMI2_HANDLERS } from './bmi2.js';
 import { SYSTEM_FEATURE_HANDLERS } from './system-features.js';
 import { sysenter, sysexit } from './sysenter.js';
 
@@ -178,6 +179,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...SSE_HANDLERS,
   ...XSAVE_HANDLERS,
   ...BMI1_HANDLERS,
+  ...BMI2_HANDLERS,
   ...SYSTEM_FEATURE_HANDLERS,
   sysenter,
   sysexit,

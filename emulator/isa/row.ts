@@ -12,7 +12,7 @@ export type OpMap = 'one' | '0f' | '0f38' | '0f3a';
 export type SizeRule = 'normal' | 'd64' | 'f64';
 
 /** CPU features a row depends on; rows whose feature the CPU model lacks decode as their fallback or #UD. */
-export type Feature = 'popcnt' | 'lzcnt' | 'bmi1' | 'movbe' | 'rdtscp' | 'rdrand' | 'xsave' | 'xsaveopt' | 'xgetbv1' | SystemFeature;
+export type Feature = 'popcnt' | 'lzcnt' | 'bmi1' | 'bmi2' | 'movbe' | 'rdtscp' | 'rdrand' | 'xsave' | 'xsaveopt' | 'xgetbv1' | SystemFeature;
 
 /** CPUID features of the system level: CR4 bits they make writable (cpu/system-features.ts), and their instructions. */
 export type SystemFeature = 'smep' | 'smap' | 'umip' | 'fsgsbase' | 'rdpid' | 'pcid' | 'invpcid';
@@ -54,6 +54,12 @@ export interface IsaRow {
   /** Handler parameter (condition code, ALU operation, …). */
   readonly arg: number;
   readonly feature?: Feature;
+  /**
+   * The feature QEMU 7.2 checks before decoding the row, where it is not the SDM's `feature`
+   * (BZHI, SARX, SHLX, SHRX: BMI1, not BMI2). The decoder follows it, since the emulator's CPU
+   * models are QEMU's; the generator and the coverage table follow `feature`.
+   */
+  readonly qemuFeature?: Feature;
   /** Privileged (CPL 0 only; #GP(0) otherwise). */
   readonly privileged: boolean;
   /** Port I/O: allowed at CPL ≤ IOPL, else as the TSS I/O permission bit map says (checked by the handler). */
@@ -66,7 +72,7 @@ export interface IsaRow {
   readonly align16: boolean;
   /**
    * VEX-encoded (decode/vex.ts): `map` is VEX.mmmmm's map, `prefix` VEX.pp. Every VEX row so far is
-   * an LZ form (BMI1's general-register rows): VEX.L = 1 is #UD.
+   * an LZ form (BMI1's and BMI2's general-register rows): VEX.L = 1 is #UD.
    */
   readonly vex: boolean;
 }
@@ -86,6 +92,7 @@ export interface RowOptions {
   handler?: string;
   arg?: number;
   feature?: Feature;
+  qemuFeature?: Feature;
   priv?: boolean;
   io?: boolean;
   invalid64?: boolean;
@@ -128,6 +135,7 @@ export function row(map: OpMap, opcode: number, mnemonic: string, forms: string,
     handler: o.handler ?? mnemonic.toLowerCase(),
     arg: o.arg ?? 0,
     feature: o.feature,
+    qemuFeature: o.qemuFeature,
     privileged: o.priv ?? false,
     ioPrivileged: o.io ?? false,
     invalid64: o.invalid64 ?? false,

@@ -74,7 +74,8 @@ export function selectRow(
         if (repPrefix !== 0 || !opsize) continue;
       } else if (p !== repPrefix) continue;
     }
-    if (r.feature !== undefined && !features.has(r.feature)) continue;
+    const feature = r.qemuFeature ?? r.feature;
+    if (feature !== undefined && !features.has(feature)) continue;
     return r;
   }
   return undefined;
