@@ -54,4 +54,21 @@ describe('VEX decoding', () => {
     expect(dec(nasm('andn eax, ebx, ecx', 0, 32), REAL16)).toBe(DECODE_UD);
     expect(insn(dec(nasm('les ax, [bx]', 0, 16), REAL16)).row.mnemonic).toBe('LES');
   });
+
+  it('BMI2: operands in SDM order, RORX from map 0F3A with its imm8, and the feature QEMU 7.2 checks for each row', () => {
+    const BOTH = { ...LONG, features: new Set<Feature>(['bmi1', 'bmi2']) };
+    const mulx = insn(dec(nasm('mulx r8, r9, [rsi]', 0), BOTH));
+    expect([mulx.row.mnemonic, mulx.osize, mulx.or[0], mulx.or[1], mulx.ot[2]]).toEqual(['MULX', 8, 8, 9, Opnd.Mem]);
+    const sarx = insn(dec(nasm('sarx r10d, r11d, r12d', 0), BOTH));
+    expect([sarx.row.mnemonic, sarx.osize, sarx.or[0], sarx.or[1], sarx.or[2]]).toEqual(['SARX', 4, 10, 11, 12]);
+    const rorx = insn(dec(nasm('rorx rax, r13, 0x45', 0), BOTH));
+    expect([rorx.row.mnemonic, rorx.osize, rorx.or[1], rorx.imm]).toEqual(['RORX', 8, 13, 0x45]);
+    const gatedByBmi1 = ['bzhi rax, rbx, rcx', 'shlx rax, rbx, rcx', 'sarx eax, ebx, ecx', 'shrx rax, [rbx], rcx'];
+    const gatedByBmi2 = ['mulx rax, rbx, rcx', 'pdep eax, ebx, ecx', 'pext rax, rbx, [rcx]', 'rorx eax, ebx, 3'];
+    for (const [features, runs, ud] of [[['bmi1'], gatedByBmi1, gatedByBmi2], [['bmi2'], gatedByBmi2, gatedByBmi1]] as const) {
+      const mode = { ...LONG, features: new Set<Feature>(features) };
+      for (const asm of runs) expect(insn(dec(nasm(asm, 0), mode)).row.mnemonic, `${asm} with ${features}`).toBe(asm.split(' ')[0]!.toUpperCase());
+      for (const asm of ud) expect(dec(nasm(asm, 0), mode), `${asm} with ${features}`).toBe(DECODE_UD);
+    }
+  });
 });

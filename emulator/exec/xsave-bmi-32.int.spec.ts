@@ -6,15 +6,15 @@ import { EmulatorTarget } from '../emulator-target.js';
 import { nasm } from '../test-support/nasm.js';
 
 /**
- * XSAVE/XRSTOR and BMI1 in 32-bit protected mode (the 32-bit test machine, paging off) on QEMU
- * 7.2 `-cpu qemu64,+xsave,+xsaveopt,+bmi1` and on the emulator with that model (+xsaveopt: with
+ * XSAVE/XRSTOR, BMI1 and BMI2 in 32-bit protected mode (the 32-bit test machine, paging off) on
+ * QEMU 7.2 `-cpu qemu64,+xsave,+xsaveopt,+bmi1,+bmi2` and on the emulator with that model (+xsaveopt: with
  * +xsave alone QEMU refuses CR4.OSXSAVE, see xsave.int.spec.ts): only XMM0–XMM7 are saved
  * and put in their initial state there; C4/C5 are VEX only when the next byte's bits 7:6 are 11,
  * else LES/LDS; VEX.W is ignored (32-bit operands). Registers as QEMU's stub shows them outside
  * 64-bit code (low halves of the GPRs, XMM0–XMM7), the area and data bytes, and where each run
  * stops must agree.
  */
-const CPU = 'qemu64,+xsave,+xsaveopt,+bmi1';
+const CPU = 'qemu64,+xsave,+xsaveopt,+bmi1,+bmi2';
 let qemu: QemuTarget;
 let emu: EmulatorTarget;
 
@@ -73,5 +73,23 @@ describe(`32-bit protected mode (-cpu ${CPU})`, () => {
     expect(q.gpr.rsi).toBe(0x0f000f00n);
     expect(q.gpr.rax).toBe(0x12345678n);
     expect(q.es).toBe(SELECTORS32.data);
+  });
+
+  it('BMI2 with 32-bit operands (VEX.W ignored), registers and memory', async () => {
+    const data = new Uint8Array(0x800);
+    new DataView(data.buffer).setUint32(0, 0x9abcdef1, true);
+    const q = await same([
+      'mov ebx, 0x87654321', 'mov ecx, 33', 'mov edx, 0xfedcba98',
+      'db 0xc4, 0xe2, 0xf3, 0xf6, 0xc3', // mulx eax, ecx, ebx with W=1: EDX × EBX
+      'mov ecx, 33', `shlx esi, [${LAYOUT32.data}], ecx`, 'sarx edi, ebx, ecx', 'shrx ebp, ebx, ecx',
+      'push esi', 'push edi', 'push ebp',
+      `pdep esi, ebx, [${LAYOUT32.data}]`, 'pext edi, ebx, edx', 'rorx ebp, ebx, 36',
+      'push esi', 'push edi', 'push ebp',
+      'mov ecx, 40', 'bzhi esi, ebx, ecx', 'mov ecx, 7', `bzhi edi, [${LAYOUT32.data}], ecx`,
+    ], data);
+    expect(q.stop).toBe(q.end);
+    expect(q.gpr.rax).toBe(0x86cb3650n); // high half of 0xfedcba98 × 0x87654321
+    expect(q.gpr.rsi).toBe(0x87654321n); // BZHI index 40 ≥ 32 keeps the source
+    expect(q.gpr.rdi).toBe(0x71n);
   });
 });
