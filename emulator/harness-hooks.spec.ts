@@ -91,6 +91,27 @@ describe('emulator harness hooks', () => {
     const offset = 0xfee00030 - t.internals.bus.ramSize; // the window starts where RAM ends
     expect(seen[2]).toBe(`mmio read +${offset.toString(16)}/4`);
   });
+
+  it('hands a 64-bit store to a device as one 8-byte write when the device takes them, else as two', async () => {
+    // QEMU's HPET takes hpet_alloc's `mov [r9], rdx` to its comparator (0xfed00148) as one
+    // 8-byte write, which the boot lockstep saw and compares
+    const t = await targetWith('nop', {});
+    const seen: string[] = [];
+    const ports = { in: () => 0, out: () => undefined };
+    const base = t.internals.bus.ramSize;
+    routeDevices(t, ports, {
+      read: () => 0,
+      write: (o, s, v) => void seen.push(`+${(base + o).toString(16)}/${s}=${v.toString(16)}`),
+      write64: (o, lo, hi) => void seen.push(`+${(base + o).toString(16)}/8=${hi.toString(16)}:${lo.toString(16)}`),
+    });
+    t.internals.bus.write64(0xfed00148, 0x01d6ac4e, 0x80000001);
+    expect(seen).toEqual(['+fed00148/8=80000001:1d6ac4e']);
+    const t2 = await targetWith('nop', {});
+    const halves: string[] = [];
+    routeDevices(t2, ports, { read: () => 0, write: (o, s, v) => void halves.push(`+${(base + o).toString(16)}/${s}=${v.toString(16)}`) });
+    t2.internals.bus.write64(0xfed00148, 0x01d6ac4e, 0x80000001);
+    expect(halves).toEqual(['+fed00148/4=1d6ac4e', '+fed0014c/4=80000001']);
+  });
 });
 
 describe('emulator hooks for the log channel', () => {

@@ -521,8 +521,7 @@ export class Cpu {
         this.wroteRam(p);
         return;
       }
-      this.bus.write32(p, lo >>> 0);
-      this.bus.write32(p + 4, hi >>> 0);
+      this.bus.write64(p, lo, hi);
       return;
     }
     // Check both halves' pages before writing either.

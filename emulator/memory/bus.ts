@@ -1,9 +1,15 @@
 import { pcPorts, unassignedPortIn } from './pc-ports.js';
 
-/** A device window in physical address space. Values are at most 32 bits per access. */
+/** A device window in physical address space. Values are at most 32 bits per access, but see write64. */
 export interface MmioHandler {
   read(offset: number, size: 1 | 2 | 4): number;
   write(offset: number, size: 1 | 2 | 4, value: number): void;
+  /**
+   * Optional: a 64-bit store as the one access it is (QEMU hands an 8-byte MOV to a device as
+   * one write when the device takes 8-byte accesses, as the HPET does); without it the store
+   * reaches the device as two 4-byte writes.
+   */
+  write64?(offset: number, lo: number, hi: number): void;
 }
 
 export interface PortHandler {
@@ -100,6 +106,17 @@ export class Bus {
       this.view.setUint32(addr, v, true);
       if (this.codePages[addr >>> 12]) this.onCodeWrite?.(addr >>> 12);
     } else this.slowWrite(addr, 4, v);
+  }
+
+  /** A 64-bit store to a physical address that is not plain RAM (RAM takes the CPU's fast path). */
+  write64(addr: number, lo: number, hi: number): void {
+    const r = this.inRam(addr, 8) ? undefined : this.findMmio(addr);
+    if (r?.handler.write64 && addr + 8 <= r.end) {
+      r.handler.write64(addr - r.base, lo >>> 0, hi >>> 0);
+      return;
+    }
+    this.write32(addr, lo >>> 0);
+    this.write32(addr + 4, hi >>> 0);
   }
 
   private slowRead(addr: number, size: 1 | 2 | 4): number {

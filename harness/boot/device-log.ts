@@ -13,7 +13,8 @@ export type DeviceAccess =
   | { readonly kind: 'in'; readonly port: number; readonly size: number }
   | { readonly kind: 'out'; readonly port: number; readonly size: number; readonly value: number }
   | { readonly kind: 'mmio-read'; readonly addr: number; readonly size: number }
-  | { readonly kind: 'mmio-write'; readonly addr: number; readonly size: number; readonly value: number };
+  /** An 8-byte write's value is a bigint (device-writes.ts compares with BigInt()). */
+  | { readonly kind: 'mmio-write'; readonly addr: number; readonly size: number; readonly value: number | bigint };
 
 const COM1 = 0x3f8;
 /** The local APIC's task-priority register, at this offset from APIC_BASE (SDM Vol. 3 §10.8.3.1). */
@@ -74,6 +75,9 @@ export class DeviceLog {
             c.cr8 = (value >>> 4) & 0xf;
             this.tprWrites++;
           }
+        },
+        write64: (offset, lo, hi) => {
+          this.current.push({ kind: 'mmio-write', addr: base + offset, size: 8, value: (BigInt(hi) << 32n) | BigInt(lo) });
         },
       },
     );
