@@ -154,6 +154,16 @@ function setPin(s: ProgramState, undo: PinUndo, reg: number, value: bigint): voi
   s.pins.set(reg, value);
 }
 
+/** Undo the pins of an instruction that cannot be resolved (always undefined, for `return undoPins(…)`). */
+function undoPins(s: ProgramState, undo: PinUndo): undefined {
+  for (let k = undo.length - 1; k >= 0; k--) {
+    const [reg, before] = undo[k]!;
+    if (before === undefined) s.pins.delete(reg);
+    else s.pins.set(reg, before);
+  }
+  return undefined;
+}
+
 /** Pin `reg` to `value` unless it is already pinned or written; false when it cannot hold `ok` values. */
 function pinPointer(s: ProgramState, undo: PinUndo, reg: number, value: bigint, ok: (v: bigint) => boolean, allowDrifted: boolean): boolean {
   if (s.drifted.has(reg)) return allowDrifted;
@@ -184,6 +194,14 @@ function stringSpan(s: ProgramState): Interval {
   return { lo: lo < codePageEnd ? codePageEnd : lo, hi: hi > LAYOUT.unmapped ? LAYOUT.unmapped : hi };
 }
 
+// real mode: SI/DI/BX hold 16-bit offsets in DS/ES (one base), SP/BP in SS; the bookkeeping stays linear
+function toLinear(s: ProgramState, v: bigint): bigint {
+  return s.real ? (v & 0xffffn) + s.real.ds : v;
+}
+function fromLinear(s: ProgramState, a: bigint): bigint {
+  return s.real ? a - s.real.ds : a;
+}
+
 const floorDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? a / b : -((-a + b - 1n) / b));
 
 /** Rows whose memory operand names an address without accessing it (SDM: no fault either). */
@@ -206,23 +224,16 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   const operands: GeneratedOperand[] = [];
   // an undo log rather than a copy of the pins per instruction (most instructions do not fail)
   const undo: PinUndo = [];
-  const fail = (): undefined => {
-    for (let k = undo.length - 1; k >= 0; k--) {
-      const [reg, before] = undo[k]!;
-      if (before === undefined) s.pins.delete(reg);
-      else s.pins.set(reg, before);
-    }
-    return undefined;
-  };
   let hasMemory = false;
-  for (const [i, o] of c.operands.entries()) {
+  for (let i = 0; i < c.operands.length; i++) {
+    const o = c.operands[i]!;
     if (o.kind !== 'mem') {
       operands.push(o);
       continue;
     }
     hasMemory = true;
     const span = memorySpan(c, o.size);
-    if (span > s.window.length) return fail();
+    if (span > s.window.length) return undoPins(s, undo);
     // CMPXCHG16B, legacy SSE m128, FXSAVE: any 16-byte aligned operand of the window, and now and then a misaligned one (#GP(0))
     const align = wantsAlignment(row, span) && c.pointers.aligned ? 16 : 1;
     // SSE rows: misaligned in one draw in 32 (a quarter of the unaligned draws: QEMU 7.2 leaves 35
@@ -273,7 +284,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
       const a = target + floorDiv(BigInt.asIntN(width, v), bits) * unit;
       return a >= start && a <= end;
     };
-    if (!pinPointer(s, undo, registerNumber(operands[1].reg), value, accessOk, false)) return fail();
+    if (!pinPointer(s, undo, registerNumber(operands[1].reg), value, accessOk, false)) return undoPins(s, undo);
   }
   // string instructions: RSI (X) / RDI (Y) start anywhere in the window, aligned or not; each
   // moves them by at most count * size either way (DF is not known here), and what they may reach
@@ -281,11 +292,8 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   const usesX = row.operands.some((f) => f.kind === Kind.X);
   const usesY = row.operands.some((f) => f.kind === Kind.Y);
   let stringUpdate: { readonly regs: number[]; readonly moved: bigint; readonly iterations: number } | undefined;
-  // real mode: SI/DI/BX hold 16-bit offsets in DS/ES (one base), SP/BP in SS; the bookkeeping stays linear
-  const toLinear = (v: bigint): bigint => (s.real ? (v & 0xffffn) + s.real.ds : v);
-  const fromLinear = (a: bigint): bigint => (s.real ? a - s.real.ds : a);
   // a destination in ES once the program loaded ES is anywhere
-  if (usesY && s.real?.loaded.has('es')) return fail();
+  if (usesY && s.real?.loaded.has('es')) return undoPins(s, undo);
   if (usesX || usesY) {
     const z = BigInt(row.operands.some((f) => f.size === 1) ? 1 : c.opSize);
     const span = stringSpan(s);
@@ -296,8 +304,8 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
       const known = s.stringPointers.get(reg);
       if (known) return known;
       const fresh = between(s.window.start, s.window.start + BigInt(s.window.length) - z, fraction);
-      if (!pinPointer(s, undo, reg, fromLinear(fresh), (v) => toLinear(v) >= span.lo && toLinear(v) + z <= span.hi, false)) return undefined;
-      const v = toLinear(s.pins.get(reg)!);
+      if (!pinPointer(s, undo, reg, fromLinear(s, fresh), (v) => toLinear(s, v) >= span.lo && toLinear(s, v) + z <= span.hi, false)) return undefined;
+      const v = toLinear(s, s.pins.get(reg)!);
       return { lo: v, hi: v };
     };
     const regs: number[] = [];
@@ -305,7 +313,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     for (const [use, reg, fraction] of [[usesX, RSI, c.pointers.sourceFraction], [usesY, RDI, c.pointers.destinationFraction]] as const) {
       if (!use) continue;
       const iv = ptr(reg, fraction);
-      if (!iv) return fail();
+      if (!iv) return undoPins(s, undo);
       regs.push(reg);
       intervals.push(iv);
     }
@@ -329,18 +337,18 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
         n = count;
       } else prefixes = { ...prefixes, rep: undefined };
     }
-    if (n > nMax) return fail();
+    if (n > nMax) return undoPins(s, undo);
     stringUpdate = { regs, moved: n * z, iterations: prefixes.rep ? Number(n) : 0 };
   }
   // MASKMOVQ/MASKMOVDQU store to [RDI]: anywhere in the window with room for the operand
   if (row.handler === 'maskmov') {
     const room = row.operands[0]!.kind === Kind.P ? 8 : 16;
     const at = s.window.start + BigInt(Math.floor(c.pointers.destinationFraction * Math.max(0, s.window.length - room)));
-    if (!pinPointer(s, undo, RDI, at, inWindow(s, room), false)) return fail();
+    if (!pinPointer(s, undo, RDI, at, inWindow(s, room), false)) return undoPins(s, undo);
   }
   // XLAT reads [RBX + AL] for any AL (0–255, zero-extended): the whole table must be in the
   // window, so RBX ranges over [start, end - 256]: already the widest range AL allows
-  if (row.handler === 'xlat' && !pinPointer(s, undo, RBX, fromLinear(s.window.start + BigInt(Math.floor(c.pointers.sourceFraction * Math.max(0, s.window.length - 256)))), (v) => inWindow(s, 256)(toLinear(v)), false)) return fail();
+  if (row.handler === 'xlat' && !pinPointer(s, undo, RBX, fromLinear(s, s.window.start + BigInt(Math.floor(c.pointers.sourceFraction * Math.max(0, s.window.length - 256)))), (v) => inWindow(s, 256)(toLinear(s, v)), false)) return undoPins(s, undo);
   // ENTER with nesting level L >= 2 reads L-1 frame pointers below RBP; with L = 0 or 1 it only
   // pushes RBP, whatever it holds. LEAVE reads [RBP] and moves RSP there, unless RBP is an
   // ENTER's frame pointer. RBP ranges over the stack window up to the initial RSP, so later
@@ -353,11 +361,12 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     const rsp0 = (s.pins.get(RSP) ?? LAYOUT.stackTop - sb) + sb;
     const lowest = rsp0 - STACK_WINDOW.below + (level > 1n ? z * (level - 1n) : 0n);
     const ok = (v: bigint): boolean => (s.real ? (v & 0xffffn) + sb : v) >= lowest && (s.real ? (v & 0xffffn) + sb : v) <= rsp0;
-    if ((row.handler === 'leave' || level >= 2n) && !pinPointer(s, undo, RBP, between(lowest, rsp0, c.pointers.sourceFraction) - sb, ok, false)) return fail();
+    if ((row.handler === 'leave' || level >= 2n) && !pinPointer(s, undo, RBP, between(lowest, rsp0, c.pointers.sourceFraction) - sb, ok, false)) return undoPins(s, undo);
   }
   // record what this instruction destroys
   let rbpWritten = false;
-  for (const [i, o] of operands.entries()) {
+  for (let i = 0; i < operands.length; i++) {
+    const o = operands[i]!;
     if (o.kind === 'reg' && (operandIsWritten(row, i) || row.operands[i]?.kind === Kind.Reg)) {
       s.written.add(registerNumber(o.reg));
       rbpWritten ||= registerNumber(o.reg) === RBP;
@@ -375,7 +384,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   if (stringUpdate) {
     s.repIterations += stringUpdate.iterations;
     for (const reg of stringUpdate.regs) {
-      const iv = s.stringPointers.get(reg) ?? { lo: toLinear(s.pins.get(reg)!), hi: toLinear(s.pins.get(reg)!) };
+      const iv = s.stringPointers.get(reg) ?? { lo: toLinear(s, s.pins.get(reg)!), hi: toLinear(s, s.pins.get(reg)!) };
       const next = { lo: iv.lo - stringUpdate.moved, hi: iv.hi + stringUpdate.moved };
       s.stringPointers.set(reg, next);
       // [lo - n*z, hi + n*z) holds every byte either direction can touch (DF=0: [p, p + n*z);
@@ -392,7 +401,10 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   }
   if (hasMemory && prefixes.lock && !(row.operands[0]?.kind === Kind.E && operands[0]?.kind === 'mem')) prefixes = { ...prefixes, lock: false };
   if (!hasMemory && prefixes.lock) prefixes = { ...prefixes, lock: false };
-  return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes, ...(s.legacy ? { legacy: true } : {}), ...(s.real ? { real: true } : {}) };
+  // one literal per mode rather than spreads (legacy and real are absent, not false, elsewhere)
+  if (s.real) return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes, legacy: true, real: true };
+  if (s.legacy) return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes, legacy: true };
+  return { rowId: row.id, row, opSize: c.opSize, noRex: c.noRex, operands, prefixes };
 }
 
 /** `g`'s RIP-relative memory operand, if it has one. */

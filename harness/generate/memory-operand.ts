@@ -180,7 +180,6 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
   const bits = o.legacy ? 32 : choice.form === 'absolute' || choice.form === 'rip' ? 64 : choice.addressSize === 64 ? 64 : 32;
   const ea = BigInt.asUintN(bits, target - segBase);
   const limit = o.noRex ? 8 : 16;
-  const usable = (r: number): boolean => r < limit && !state.written.has(r) && !state.drifted.has(r);
   if (choice.form !== 'rip') {
     if (choice.form === 'absolute') {
       const r = build(choice, bits, ea, segment, target, undefined, undefined, state);
@@ -192,7 +191,7 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
       const x = t < 16 ? choice.index : INDEX_ORDER[(t - 15 + choice.index) % 15]!;
       const base = choice.form === 'index' ? undefined : b;
       const index = choice.form === 'base' ? undefined : x;
-      if ((base !== undefined && !usable(base)) || (index !== undefined && (!usable(index) || index === 4))) continue;
+      if ((base !== undefined && !usable(state, limit, base)) || (index !== undefined && (!usable(state, limit, index) || index === 4))) continue;
       const r = build(choice, bits, ea, segment, target, base, index, state);
       if (r) return r;
       if (choice.form === 'absolute') break;
@@ -202,27 +201,35 @@ export function resolveMemoryOperand(wanted: MemoryOperandChoice, state: Address
   return { operand: { form: 'rip', segment, scale: 1, disp: 0n, dispWidth: 32, addressSize: 64, address: BigInt.asUintN(64, target - segBase) }, pins: [] };
 }
 
+/** Whether `r` can address: encodable (`limit`: 8 without REX) and still holding its initial value. */
+function usable(state: AddressingState, limit: number, r: number): boolean {
+  return r < limit && !state.written.has(r) && !state.drifted.has(r);
+}
+
+/** The initial value of a register this operand pins: `v` in the address width, with the drawn upper half under 32-bit addressing. */
+function freshValue(c: MemoryOperandChoice, bits: 64 | 32, v: bigint): bigint {
+  return bits === 32 ? (c.upperBits << 32n) | (v & 0xffffffffn) : v & M64;
+}
+
 function build(
   c: MemoryOperandChoice, bits: 64 | 32, ea: bigint, segment: SegmentOverride | undefined, target: bigint,
   base: number | undefined, index: number | undefined, state: AddressingState,
 ): ResolvedMemoryOperand | undefined {
   const mask = bits === 64 ? M64 : 0xffffffffn;
   const scale = index === undefined ? 1 : c.scale;
-  const fresh = (v: bigint): bigint => (bits === 32 ? (c.upperBits << 32n) | (v & mask) : v & M64);
-  const pinned = (r: number | undefined): bigint | undefined => (r === undefined ? undefined : state.pins.get(r));
   const pins: Array<[number, bigint]> = [];
   let disp = c.disp;
-  const vIndex = pinned(index) ?? (index !== undefined ? fresh(c.indexValue) : 0n);
+  const vIndex = (index === undefined ? undefined : state.pins.get(index)) ?? (index !== undefined ? freshValue(c, bits, c.indexValue) : 0n);
   if (index !== undefined && !state.pins.has(index)) pins.push([index, vIndex]);
   if (base !== undefined && base === index) {
     const k = BigInt(scale + 1);
-    const v = state.pins.get(base) ?? fresh((((ea - disp) & mask) / k));
+    const v = state.pins.get(base) ?? freshValue(c, bits, ((ea - disp) & mask) / k);
     if (!state.pins.has(base)) pins.splice(0, pins.length, [base, v]);
     disp = BigInt.asIntN(bits, ea - (v & mask) * k);
   } else if (base !== undefined && !state.pins.has(base)) {
-    pins.push([base, fresh(ea - vIndex * BigInt(scale) - disp)]);
+    pins.push([base, freshValue(c, bits, ea - vIndex * BigInt(scale) - disp)]);
   } else {
-    const vBase = pinned(base) ?? 0n;
+    const vBase = (base === undefined ? undefined : state.pins.get(base)) ?? 0n;
     disp = BigInt.asIntN(bits, ea - vBase - vIndex * BigInt(scale));
   }
   let dispWidth = c.dispWidth;

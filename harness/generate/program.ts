@@ -256,9 +256,11 @@ export function programGen(options: ProgramOptions): Gen<GeneratedProgram> {
   const rows = generatableRows(options.families, encoder, options.features);
   if (rows.length === 0) throw new RangeError('programArbitrary: no generatable rows in the selected families');
   const [minLength, maxLength] = options.length;
+  // by row id: instructionChoiceGen's own cache is keyed by a string built per lookup
+  const choiceGens: Array<Gen<InstructionChoice> | undefined> = [];
   return G
     .record<ProgramDraw & Record<string, unknown>>({
-      choices: G.array(G.constantFrom(...rows).chain((row) => instructionChoiceGen(row, encoder, mode)), { minLength, maxLength }),
+      choices: G.array(G.constantFrom(...rows).chain((row) => (choiceGens[row.id] ??= instructionChoiceGen(row, encoder, mode))), { minLength, maxLength }),
       values: G.array(REGISTER_VALUE_GEN, { minLength: 16, maxLength: 16 }),
       rflags: RFLAGS_GEN,
       window: windowGen,
