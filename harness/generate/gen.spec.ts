@@ -32,11 +32,21 @@ describe('Gen: the fast draw and the fast-check arbitrary agree', () => {
       G.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }),
       G.bigInt({ min: -5n, max: 0xbffffffan }), // 3 * 2^30 values: rejection sampling half the time
       G.bigInt({ min: 1n << 60n, max: (1n << 60n) + 0xffffn }),
+      // between 2^32 and 2^64 values: two words per draw, remainders and rejections done on words
+      G.bigInt({ min: 0n, max: 0xffffffffffffn }),
+      G.bigInt({ min: 0n, max: 0x100000000n }), // 2^32 + 1 values: quotients near 2^32
+      G.bigInt({ min: 0n, max: 1n << 63n }), // 2^63 + 1 values: a third of the draws rejected
+      G.bigInt({ min: -5n, max: 3n << 40n }),
+      G.bigInt({ min: -(1n << 62n), max: 0x2fffffffffffffffn }),
+      G.bigInt({ min: (1n << 62n) + 7n, max: (1n << 64n) - 2n }),
+      G.bigInt({ min: -(1n << 70n), max: -(1n << 70n) + (1n << 40n) }),
+      G.double({ min: 0, max: 1e-300, noNaN: true }),
+      G.double({ min: 1, max: 2, noNaN: true }),
       G.double({ min: 0, max: 1, noNaN: true }),
       G.double({ min: 0.25, max: 1e300, noNaN: true }),
       G.boolean(),
     );
-    for (let seed = 0; seed < 200; seed++) {
+    for (let seed = 0; seed < 400; seed++) {
       expect(serialize(fc.sample(g.fastArbitrary(), { seed, numRuns: 3 }))).toBe(serialize(fc.sample(g.arb, { seed, numRuns: 3 })));
     }
     expect(() => G.double({ min: -1, max: 1, noNaN: true })).toThrow(/min/);

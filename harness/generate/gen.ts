@@ -100,12 +100,15 @@ class IntegerGen extends Gen<number> {
   }
 }
 
+const TWO32 = 0x100000000;
+
 /**
  * A bigint range drawn as pure-rand's uniformBigInt draws it (fast-check's Random.nextBigInt):
  * 32-bit words of the generator (`nextInt(0, 2^32 - 1)` consumes exactly one), rejection
- * sampling over the smallest power of 2^32 covering the range. Ranges of at most 2^32 values
- * and the full 2^64 are done in Number arithmetic with one BigInt at the end (uniformBigInt
- * makes several per draw); any other range goes through nextBigInt itself.
+ * sampling over the smallest power of 2^32 covering the range. Every range of at most 2^64
+ * values is done on 32-bit words in Number arithmetic, with at most one BigInt made at the end
+ * (uniformBigInt makes several per draw, and a draw of a double's bit pattern needs none); a
+ * wider range goes through nextBigInt itself.
  */
 class BigRange {
   readonly min: bigint;
@@ -114,6 +117,22 @@ class BigRange {
   private readonly size: number;
   private readonly full64: boolean;
   private readonly minNumber: number;
+  /** More than 2^32 values and fewer than 2^64: two words per draw. */
+  private readonly twoWords: boolean;
+  /** The count D of values, 2^64 - D (below it, value + D does not wrap) and the rejection bound 2^64 - 2^64 mod D, as words. */
+  private readonly dHi: number;
+  private readonly dLo: number;
+  private readonly dApprox: number;
+  private readonly tHi: number;
+  private readonly tLo: number;
+  private readonly mHi: number;
+  private readonly mLo: number;
+  /** min as words, when 0 <= min < 2^64 (for `drawBits`). */
+  private readonly minHi: number;
+  private readonly minLo: number;
+  /** The offset from min that the last `drawOffset` drew, as words. */
+  private kHi = 0;
+  private kLo = 0;
   constructor(range: { min: bigint; max: bigint }) {
     this.min = range.min;
     this.max = range.max;
@@ -121,17 +140,20 @@ class BigRange {
     this.size = diff <= 0x100000000n ? Number(diff) : NaN;
     this.full64 = diff === 1n << 64n;
     this.minNumber = Number.isSafeInteger(Number(range.min)) && BigInt(Number(range.min)) === range.min ? Number(range.min) : NaN;
+    this.twoWords = diff > 0x100000000n && diff < 1n << 64n;
+    const words = (v: bigint): [number, number] => [Number(v >> 32n), Number(v & 0xffffffffn)];
+    const two64 = 1n << 64n;
+    [this.dHi, this.dLo] = this.twoWords ? words(diff) : [0, 0];
+    this.dApprox = Number(diff);
+    [this.tHi, this.tLo] = this.twoWords ? words(two64 - diff) : [0, 0];
+    [this.mHi, this.mLo] = this.twoWords ? words(two64 - (two64 % diff)) : [0, 0];
+    [this.minHi, this.minLo] = range.min >= 0n && range.min < two64 ? words(range.min) : [NaN, NaN];
   }
 
   draw(mrng: fc.Random): bigint {
     const size = this.size;
     if (size === size) {
-      let v = mrng.nextInt(0, 0xffffffff);
-      if (v >= size && v + size >= 0x100000000) {
-        const maxAccepted = 0x100000000 - (0x100000000 % size);
-        while (v >= maxAccepted) v = mrng.nextInt(0, 0xffffffff);
-      }
-      const k = v < size ? v : v % size;
+      const k = this.drawSmall(mrng, size);
       const m = this.minNumber;
       return m === m && Number.isSafeInteger(m + k) ? BigInt(m + k) : BigInt(k) + this.min;
     }
@@ -140,7 +162,107 @@ class BigRange {
       const lo = mrng.nextInt(0, 0xffffffff);
       return ((BigInt(hi) << 32n) | BigInt(lo)) + this.min;
     }
-    return mrng.nextBigInt(this.min, this.max);
+    if (!this.twoWords) return mrng.nextBigInt(this.min, this.max);
+    this.drawOffset(mrng);
+    const kHi = this.kHi;
+    if (kHi < 0x200000) {
+      const k = kHi * TWO32 + this.kLo;
+      const m = this.minNumber;
+      return m === m && Number.isSafeInteger(m + k) ? BigInt(m + k) : BigInt(k) + this.min;
+    }
+    return ((BigInt(kHi) << 32n) | BigInt(this.kLo)) + this.min;
+  }
+
+  /**
+   * Draw as `draw` does, consuming the same words, into `out` as the value's 64-bit pattern
+   * ([low, high] words) without making a BigInt. For ranges of at most 2^64 values inside [0, 2^64).
+   */
+  drawBits(mrng: fc.Random, out: Uint32Array): void {
+    if (this.minHi !== this.minHi || this.max >= 1n << 64n) throw new RangeError('BigRange.drawBits: only ranges inside [0, 2^64)');
+    const size = this.size;
+    if (size === size) {
+      this.kHi = 0;
+      this.kLo = this.drawSmall(mrng, size);
+    } else if (this.full64) {
+      this.kHi = mrng.nextInt(0, 0xffffffff);
+      this.kLo = mrng.nextInt(0, 0xffffffff);
+    } else this.drawOffset(mrng);
+    let lo = this.kLo + this.minLo;
+    let hi = this.kHi + this.minHi;
+    if (lo >= TWO32) {
+      lo -= TWO32;
+      hi += 1;
+    }
+    out[0] = lo;
+    out[1] = hi;
+  }
+
+  /** uniformBigInt's one-word case: an offset in [0, size). */
+  private drawSmall(mrng: fc.Random, size: number): number {
+    let v = mrng.nextInt(0, 0xffffffff);
+    if (v >= size && v + size >= TWO32) {
+      const maxAccepted = TWO32 - (TWO32 % size);
+      while (v >= maxAccepted) v = mrng.nextInt(0, 0xffffffff);
+    }
+    return v < size ? v : v % size;
+  }
+
+  /**
+   * uniformBigInt's two-word case on words: value = hi·2^32 + lo (the high word drawn first);
+   * below D it is the offset, below 2^64 - D its remainder mod D, else it is drawn again while
+   * at or above 2^64 - 2^64 mod D. Sets kHi/kLo.
+   */
+  private drawOffset(mrng: fc.Random): void {
+    let h = mrng.nextInt(0, 0xffffffff);
+    let l = mrng.nextInt(0, 0xffffffff);
+    const dHi = this.dHi;
+    const dLo = this.dLo;
+    if (h < dHi || (h === dHi && l < dLo)) {
+      this.kHi = h;
+      this.kLo = l;
+      return;
+    }
+    if (!(h < this.tHi || (h === this.tHi && l < this.tLo))) {
+      while (!(h < this.mHi || (h === this.mHi && l < this.mLo))) {
+        h = mrng.nextInt(0, 0xffffffff);
+        l = mrng.nextInt(0, 0xffffffff);
+      }
+    }
+    // value mod D: q estimated in doubles (within one of the quotient, which is below 2^32),
+    // q·D subtracted exactly on words, then corrected
+    const q = Math.floor((h * TWO32 + l) / this.dApprox);
+    const qLow = q % 0x10000;
+    const qHigh = (q - qLow) / 0x10000;
+    const a = qLow * dLo; // < 2^48
+    const b = qHigh * dLo; // < 2^48
+    const bLow = b % 0x10000;
+    const mid = a + bLow * 0x10000; // < 2^49
+    const pLo = mid % TWO32;
+    const pHi = q * dHi + (mid - pLo) / TWO32 + (b - bLow) / 0x10000; // q·D <= value + D < 2^65: exact
+    let rLo = l - pLo;
+    let rHi = h - pHi;
+    if (rLo < 0) {
+      rLo += TWO32;
+      rHi -= 1;
+    }
+    while (rHi < 0) {
+      rLo += dLo;
+      rHi += dHi;
+      if (rLo >= TWO32) {
+        rLo -= TWO32;
+        rHi += 1;
+      }
+    }
+    while (rHi > dHi || (rHi === dHi && rLo >= dLo)) {
+      rLo -= dLo;
+      rHi -= dHi;
+      if (rLo < 0) {
+        rLo += TWO32;
+        rHi -= 1;
+      }
+    }
+    this.kHi = rHi;
+    this.kLo = rLo;
   }
 }
 
@@ -161,10 +283,15 @@ class BigIntGen extends Gen<bigint> {
   draw(mrng: fc.Random, bias: Bias): bigint {
     return pickRange(mrng, bias, this.whole, this.ranges).draw(mrng);
   }
+  /** `draw` as a 64-bit pattern in `out` ([low, high]), for ranges inside [0, 2^64). */
+  drawBits(mrng: fc.Random, bias: Bias, out: Uint32Array): void {
+    pickRange(mrng, bias, this.whole, this.ranges).drawBits(mrng, out);
+  }
 }
 
 const f64 = new Float64Array(1);
 const u64 = new BigUint64Array(f64.buffer);
+const u32 = new Uint32Array(f64.buffer);
 function bitsOfDouble(d: number): bigint {
   f64[0] = d;
   return u64[0]!;
@@ -188,7 +315,8 @@ class UnitDoubleGen extends Gen<number> {
     return fc.double(this.constraints);
   }
   draw(mrng: fc.Random, bias: Bias): number {
-    u64[0] = this.index.draw(mrng, bias);
+    // little-endian words of the bit pattern, written straight into the double
+    this.index.drawBits(mrng, bias, u32);
     return f64[0]!;
   }
 }
