@@ -11,7 +11,7 @@ import { formatInstruction, REAL_STACK_BASE, resolveInstruction, ripDisplacement
 import { REAL16_BASES } from '../../contracts/test-machine-16.js';
 import type { SrcInstruction } from '../asm/operands.js';
 import { instructionChoiceGen, type InstructionChoice } from './operands.js';
-import { encodeInstruction, implicitWrites } from './raw.js';
+import { encodedLength, implicitWrites } from './raw.js';
 import { REGISTER_VALUE_GEN, RFLAGS_GEN } from './register-values.js';
 import { generatableRows, isSimdRow, isX87Row, modeOfFamilies, type Encoder, type Family, type GenerationMode } from './row-catalog.js';
 import { SIMD_INIT_AT, SIMD_INIT_GEN, simdInitBytes, simdPrologue, type SimdInit } from './simd-state.js';
@@ -216,7 +216,7 @@ function keystoneLines(instructions: readonly GeneratedInstruction[]): { lines: 
     const g = instructions[i]!;
     let disp: bigint | undefined;
     if (i <= lastRip) {
-      address += BigInt(encodeInstruction(g, address, false).length); // estimate of keystone's length
+      address += BigInt(encodedLength(g)); // estimate of keystone's length (raw.ts's encoding)
       disp = ripDisplacement(g, address);
     }
     lines.push(formatInstruction(g, disp));

@@ -130,6 +130,57 @@ export function encodeInstruction(g: GeneratedInstruction, address: bigint, raw 
   return Uint8Array.from(bytes);
 }
 
+/**
+ * `encodeInstruction(g, address, false).length`, without building the bytes: what the keystone
+ * text's RIP displacements are estimated from (program.ts), for every instruction up to a
+ * program's last RIP-relative one. Follows encodeInstruction part by part (raw.spec.ts checks
+ * the two agree on generated instructions of every family).
+ */
+export function encodedLength(g: GeneratedInstruction): number {
+  const row = g.row;
+  const sized = sizeMatters(row);
+  let mem: MemoryOperand | undefined;
+  let r = false, zB = false, needRex = false;
+  // the ModRM operand that comes last, as in encodeInstruction: its REX.X/REX.B and SIB + displacement bytes
+  let modrm = false, mX = false, mB = false, modrmExtra = 0;
+  let tail = 0;
+  for (let i = 0; i < g.operands.length; i++) {
+    const o = g.operands[i]!;
+    const form = row.operands[i]!;
+    if (o.kind === 'reg') {
+      needRex ||= registerNeedsRex(o.reg);
+      if (form.kind === Kind.G) r = o.reg.num >= 8;
+      else if (form.kind === Kind.E || form.kind === Kind.R) { modrm = true; mX = false; mB = o.reg.num >= 8; modrmExtra = 0; }
+      else if (form.kind === Kind.Z) zB = o.reg.num >= 8;
+    } else if (o.kind === 'simd') {
+      if (form.kind === Kind.V || form.kind === Kind.P) r = o.reg.num >= 8;
+      else { modrm = true; mX = false; mB = o.reg.num >= 8; modrmExtra = 0; }
+    } else if (o.kind === 'x87') {
+      if (o.rm !== undefined) { modrm = true; mX = false; mB = false; modrmExtra = 0; }
+    } else if (o.kind === 'mem') {
+      mem ??= o.mem;
+      const m = o.mem;
+      if (form.kind === Kind.O) tail += m.addressSize === 32 ? 4 : 8;
+      else if (m.form === 'rip') { modrm = true; mX = false; mB = false; modrmExtra = 4; }
+      else if (m.base === undefined) { modrm = true; mX = m.index !== undefined && m.index >= 8; mB = false; modrmExtra = 5; }
+      else {
+        const width = m.dispWidth === 0 && (m.base & 7) === 5 ? 8 : m.dispWidth;
+        modrm = true;
+        mX = m.index !== undefined && m.index >= 8;
+        mB = m.base >= 8;
+        modrmExtra = (m.index !== undefined || (m.base & 7) === 4 ? 1 : 0) + (width === 0 ? 0 : width === 8 ? 1 : 4);
+      }
+    } else if (o.kind === 'imm') tail += o.bits / 8;
+  }
+  if (row.modrm && !modrm) { modrm = true; mX = false; mB = false; modrmExtra = 0; }
+  const legacy = (mem?.segment ? 1 : 0) + (mem?.addressSize === 32 ? 1 : 0) + (g.opSize === 2 && sized ? 1 : 0)
+    + (row.prefix !== undefined && row.prefix !== 'none' ? 1 : 0) + (g.prefixes.lock ? 1 : 0) + (g.prefixes.rep ? 1 : 0);
+  const w = g.opSize === 8 && row.sizeRule === 'normal' && sized;
+  const rex = !row.vex && (w || r || mX || zB || mB || needRex) ? 1 : 0;
+  const body = row.vex ? 4 : MAP_BYTES[row.map].length + 1;
+  return legacy + rex + body + (modrm ? 1 + modrmExtra : 0) + tail;
+}
+
 /** iced spells CMPPS/CMPPD/CMPSS/CMPSD by their predicate immediate (cmpltps…). */
 const CMP_PREDICATES = ['eq', 'lt', 'le', 'unord', 'neq', 'nlt', 'nle', 'ord'];
 
