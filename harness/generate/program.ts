@@ -81,17 +81,26 @@ type FillPattern = 'random' | 'zeros' | 'ones' | 'sign-bytes';
 function fill(lo: number, hi: number, seed: number, pattern: FillPattern): Uint8Array {
   if (pattern === 'zeros') return new Uint8Array(hi - lo);
   if (pattern === 'ones') return new Uint8Array(hi - lo).fill(0xff);
+  // written straight into [lo, hi): qword k of the stream lands at start + 8k - lo (the first and
+  // last may be cut)
   const start = lo - (lo & 7);
-  const out = new Uint8Array(((hi + 7) & ~7) - start);
+  const out = new Uint8Array(hi - lo);
   const view = new DataView(out.buffer);
   const state = Uint32Array.of(seed | 1, Math.imul(seed, 0x9e3779b9) >>> 0);
-  for (let o = 0; o < out.length; o += 8) {
+  for (let at = start - lo; at < out.length; at += 8) {
     xorshift64Next(state);
-    view.setUint32(o, state[0]!, true);
-    view.setUint32(o + 4, state[1]!, true);
+    if (at >= 0 && at + 8 <= out.length) {
+      view.setUint32(at, state[0]!, true);
+      view.setUint32(at + 4, state[1]!, true);
+      continue;
+    }
+    for (let j = 0; j < 8; j++) {
+      const i = at + j;
+      if (i >= 0 && i < out.length) out[i] = (j < 4 ? state[0]! >>> (8 * j) : state[1]! >>> (8 * (j - 4))) & 0xff;
+    }
   }
   if (pattern === 'sign-bytes') for (let i = 0; i < out.length; i++) out[i] = out[i]! & 1 ? 0x80 : 0x7f;
-  return out.slice(lo - start, hi - start);
+  return out;
 }
 
 const windowGen: Gen<ScratchWindow> = G
