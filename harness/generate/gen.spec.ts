@@ -12,6 +12,14 @@ describe('Gen: the fast draw and the fast-check arbitrary agree', () => {
       a: G.oneof({ weight: 3, gen: G.constantFrom(1, 2, 3) }, { weight: 1, gen: G.integer({ min: -5, max: 500 }) }),
       b: G.tuple(G.boolean(), G.bigInt({ min: 0n, max: 1n << 64n }), G.double({ min: 0, max: 1, noNaN: true })),
       c: G.array(G.constantFrom('x', 'y'), { minLength: 0, maxLength: 5 }),
+      // lengths: capped by the default size (2·min + 10), by maxLength, unbounded, fixed
+      e: G.tuple(
+        G.array(G.integer({ min: 0, max: 3 }), { minLength: 2 }),
+        G.array(G.boolean(), { minLength: 1, maxLength: 40 }),
+        G.array(G.integer(), { maxLength: 100, size: 'medium' }),
+        G.array(G.constant(0), { minLength: 10, maxLength: 10 }),
+        G.array(G.array(G.boolean(), { maxLength: 3 }), {}),
+      ),
       d: G.integer({ min: 0, max: 2 }).chain((n) => [G.constant('zero'), G.constantFrom('one'), G.integer().map(String)][n]!),
     });
     for (let seed = 0; seed < 50; seed++) {

@@ -6,10 +6,10 @@
  * The draw consumes the random source exactly as the arbitrary's `generate` does (same calls in the
  * same order, same bias handling): for a given Random and bias factor both produce the same value
  * (up to the prototype: fc.record sometimes builds null-prototype objects, the draw never does).
- * Arrays delegate to fast-check itself; integer, bigInt, double, boolean, constantFrom, oneof,
- * record, tuple, map and chain are re-implemented here following fast-check 4's code
- * (IntegerArbitrary, BigIntArbitrary, BiasNumericRange, double's index map, noBias, ConstantArbitrary,
- * FrequencyArbitrary at depth 0, TupleArbitrary, MapArbitrary, ChainArbitrary).
+ * integer, bigInt, double, boolean, constantFrom, oneof, record, tuple, array, map and chain are
+ * re-implemented here following fast-check 4's code (IntegerArbitrary, BigIntArbitrary,
+ * BiasNumericRange, double's index map, noBias, ConstantArbitrary, FrequencyArbitrary at depth 0,
+ * TupleArbitrary, ArrayArbitrary without slices, MapArbitrary, ChainArbitrary).
  * gen.spec.ts checks the equivalence on whole programs.
  */
 import fc from 'fast-check';
@@ -408,17 +408,54 @@ class RecordGen<T extends Record<string, unknown>> extends Gen<T> {
   }
 }
 
+/**
+ * fc.array, drawn as ArrayArbitrary.generate does without custom slices: the length (unbiased,
+ * from the generated range, or 1 time in bias² from the short biased range), then the items,
+ * biased unless the length was drawn from the whole range on the first toss. The generated
+ * range ends at fast-check's default size ('small': 2·minLength + 10) capped by maxLength;
+ * arrays with any other size setting (their own, or fc.configureGlobal's) are left to fast-check.
+ */
 class ArrayGen<T> extends Gen<T[]> {
-  private readonly fast: fc.Arbitrary<T[]>;
+  /** fast-check itself, items drawn fast, when the sizes are not the default ones. */
+  private readonly delegate: fc.Arbitrary<T[]> | undefined;
+  private readonly minLength: number;
+  private readonly maxGenerated: number;
+  private readonly maxBiased: number;
   constructor(private readonly item: Gen<T>, private readonly constraints: fc.ArrayConstraints) {
     super();
-    this.fast = fc.array(item.fastArbitrary(), constraints);
+    const global = fc.readConfigureGlobal();
+    const plain = constraints.size === undefined && constraints.depthIdentifier === undefined
+      && global.baseSize === undefined && global.defaultSizeToMaxWhenMaxSpecified === undefined;
+    this.delegate = plain ? undefined : fc.array(item.fastArbitrary(), constraints);
+    this.minLength = constraints.minLength ?? 0;
+    // fast-check: maxLengthFromMinLength(minLength, 'small'), capped (MaxLengthUpperBound when unset)
+    this.maxGenerated = Math.min(2 * this.minLength + 10, constraints.maxLength ?? 0x7fffffff);
+    // biasedMaxLength
+    this.maxBiased = this.minLength === this.maxGenerated ? this.minLength : this.minLength + Math.floor(Math.log(this.maxGenerated - this.minLength) / Math.log(2));
   }
   protected buildArb(): fc.Arbitrary<T[]> {
     return fc.array(this.item.arb, this.constraints);
   }
   draw(mrng: fc.Random, bias: Bias): T[] {
-    return this.fast.generate(mrng, bias).value_; // fast-check's length logic, items drawn fast
+    if (this.delegate) return this.delegate.generate(mrng, bias).value_;
+    const min = this.minLength;
+    let length: number;
+    let itemBias: Bias;
+    if (bias === undefined) length = mrng.nextInt(min, this.maxGenerated);
+    else if (min === this.maxGenerated) {
+      length = mrng.nextInt(min, this.maxGenerated);
+      itemBias = bias;
+    } else if (mrng.nextInt(1, bias) !== 1) length = mrng.nextInt(min, this.maxGenerated);
+    else if (mrng.nextInt(1, bias) !== 1) {
+      length = mrng.nextInt(min, this.maxGenerated);
+      itemBias = bias;
+    } else {
+      length = mrng.nextInt(min, this.maxBiased);
+      itemBias = bias;
+    }
+    const out: T[] = [];
+    for (let i = 0; i < length; i++) out.push(this.item.draw(mrng, itemBias));
+    return out;
   }
 }
 
