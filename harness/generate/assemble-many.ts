@@ -150,7 +150,6 @@ function joinedPass(linesPerProgram: ReadonlyArray<readonly string[]>, sourceOf:
   if (!r.ok) return { ok: false, failed: r.line >= 0 ? programOfLine(freshLine[r.line]!) : undefined };
   // every line's bytes in order: cached, or the next fresh instruction (one per line once checked)
   const pieces: Uint8Array[] = [];
-  let total = 0;
   let j = 0;
   for (let line = 0; line < cached.length; line++) {
     let bytes = cached[line];
@@ -160,38 +159,27 @@ function joinedPass(linesPerProgram: ReadonlyArray<readonly string[]>, sourceOf:
       bytes = ins.bytes;
     }
     pieces.push(bytes);
-    total += bytes.length;
   }
-  const code = new Uint8Array(total);
-  const instructions: PlacedInstruction[] = [];
-  for (let line = 0, at = 0; line < pieces.length; line++) {
-    const bytes = pieces[line]!;
-    code.set(bytes, at);
-    instructions.push({ line, address: LAYOUT.code + BigInt(at), length: bytes.length, bytes: code.subarray(at, at + bytes.length) });
-    at += bytes.length;
+  // each program's code and instructions, placed at LAYOUT.code, copied out of the pieces before
+  // the puts below (a put that fills the arena starts it over, under the cached pieces)
+  const slices: Array<{ readonly code: Uint8Array; readonly placed: PlacedInstruction[] }> = [];
+  for (let p = 0; p < linesPerProgram.length; p++) {
+    const from = firstLine[p]!;
+    const to = p + 1 < firstLine.length ? firstLine[p + 1]! : pieces.length;
+    let size = 0;
+    for (let line = from; line < to; line++) size += pieces[line]!.length;
+    const code = new Uint8Array(size);
+    const placed: PlacedInstruction[] = [];
+    for (let line = from, at = 0; line < to; line++) {
+      const bytes = pieces[line]!;
+      code.set(bytes, at);
+      placed.push({ line: line - from, address: LAYOUT.code + BigInt(at), length: bytes.length, bytes: code.subarray(at, at + bytes.length) });
+      at += bytes.length;
+    }
+    slices.push({ code, placed });
   }
-  // after the copy above: a put that fills the arena starts it over, under the cached pieces
   for (const ins of r.instructions) encodings.put(fresh[ins.line]!, ins.bytes);
-  const slices = linesPerProgram.map(() => ({ start: -1, end: -1, placed: [] as PlacedInstruction[] }));
-  let p = 0; // instructions come in line order
-  for (const ins of instructions) {
-    while (p + 1 < firstLine.length && firstLine[p + 1]! <= ins.line) p++;
-    const s = slices[p]!;
-    const offset = Number(ins.address - LAYOUT.code);
-    if (s.start < 0) s.start = offset;
-    s.end = offset + ins.length;
-    s.placed.push(ins);
-  }
-  return {
-    ok: true,
-    slices: slices.map((s, p) => {
-      const base = LAYOUT.code + BigInt(s.start);
-      return {
-        code: code.slice(s.start, s.end),
-        placed: s.placed.map((ins) => ({ ...ins, line: ins.line - firstLine[p]!, address: ins.address - base + LAYOUT.code })),
-      };
-    }),
-  };
+  return { ok: true, slices };
 }
 
 function assembleAlone(ids: readonly number[], items: readonly ProgramToAssemble[], out: AssemblyOutcome[]): void {

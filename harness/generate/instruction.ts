@@ -433,7 +433,7 @@ export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): Sr
   const far = g.operands[0]?.kind === 'far' ? g.operands[0] : undefined;
   if (far) return { prefixes, mnemonic: FAR_MNEMONIC[g.row.handler]!, operands: [{ kind: 'far', selector: far.selector, offset: ripDisp ?? 0n }] };
   const mnemonic = g.row.forms === 'Zv,Iv' && g.opSize === 8 ? 'movabs' : textMnemonic(g.row, g.opSize);
-  const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
+  const isString = isStringRow(g.row);
   if (mnemonic === 'movsd' && isString) return { prefixes, mnemonic, operands: g.real ? [stringOperand('di'), stringOperand('si')] : g.legacy ? [stringOperand('edi'), stringOperand('esi')] : [stringOperand('rdi'), stringOperand('rsi')] };
   if (isString) return { prefixes, mnemonic, operands: [] };
   const operands: SrcOperand[] = [];
@@ -450,6 +450,14 @@ export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): Sr
   }
   return { prefixes, mnemonic, operands };
 }
+
+/** String instructions (an X or Y operand): spelled without operands. */
+function isStringRow(row: IsaRow): boolean {
+  let v = STRING_ROW[row.id];
+  if (v === undefined) STRING_ROW[row.id] = v = row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
+  return v;
+}
+const STRING_ROW: boolean[] = [];
 
 /** keystone's spelling of the direct far transfers. */
 const FAR_MNEMONIC: Record<string, string> = { jmpf_direct: 'ljmp', callf_direct: 'lcall' };
@@ -468,29 +476,30 @@ function sourceMemoryOperand(m: MemoryOperand, size: number | undefined, ripDisp
 
 /** Keystone Intel text for `g`. `ripDisp` gives the RIP displacement (computed from the layout). */
 export function formatInstruction(g: GeneratedInstruction, ripDisp?: bigint): string {
-  const words: string[] = [];
-  if (g.prefixes.lock) words.push('lock');
-  if (g.prefixes.rep) words.push(g.prefixes.rep);
   const far = g.operands[0]?.kind === 'far' ? g.operands[0] : undefined;
   if (far) return `${FAR_MNEMONIC[g.row.handler]} 0x${far.selector.toString(16)}:0x${(ripDisp ?? 0n).toString(16)}`;
+  let text = g.prefixes.lock ? 'lock ' : '';
+  if (g.prefixes.rep) text += g.prefixes.rep + ' ';
   const mnemonic = g.row.forms === 'Zv,Iv' && g.opSize === 8 ? 'movabs' : textMnemonic(g.row, g.opSize);
-  const ops: string[] = [];
-  for (const o of g.operands) {
-    switch (o.kind) {
-      case 'reg': case 'simd': ops.push(o.reg.name); break;
-      case 'x87': ops.push(o.text); break;
-      case 'mem': ops.push(formatMemoryOperand(o.mem, o.size, ripDisp)); break;
-      case 'imm': ops.push(formatImmediate(o.value)); break;
-      case 'sreg': ops.push(SREG[o.num]!); break;
-      case 'one': ops.push('1'); break;
-      case 'implicit': case 'far': break;
-    }
+  text += mnemonic;
+  // a string instruction is spelled bare; keystone reads a bare `movsd` as the SSE instruction, so
+  // that one takes the explicit-operand spelling
+  if (isStringRow(g.row)) {
+    return mnemonic === 'movsd' ? text + (g.real ? ' dword ptr es:[di], dword ptr [si]' : g.legacy ? ' dword ptr [edi], dword ptr [esi]' : ' dword ptr [rdi], dword ptr [rsi]') : text;
   }
-  const isString = g.row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
-  // keystone reads a bare `movsd` as the SSE instruction; the explicit-operand spelling is the string op
-  if (mnemonic === 'movsd' && isString) ops.splice(0, ops.length, ...(g.real ? ['dword ptr es:[di]', 'dword ptr [si]'] : g.legacy ? ['dword ptr [edi]', 'dword ptr [esi]'] : ['dword ptr [rdi]', 'dword ptr [rsi]']));
-  words.push(mnemonic);
-  if (ops.length > 0 && (!isString || mnemonic === 'movsd')) words.push(ops.join(', '));
-  // one join, so a flat string: the encoding cache (assemble-many.ts) hashes and compares it
-  return words.join(' ');
+  let count = 0;
+  for (const o of g.operands) {
+    let op: string;
+    switch (o.kind) {
+      case 'reg': case 'simd': op = o.reg.name; break;
+      case 'x87': op = o.text; break;
+      case 'mem': op = formatMemoryOperand(o.mem, o.size, ripDisp); break;
+      case 'imm': op = formatImmediate(o.value); break;
+      case 'sreg': op = SREG[o.num]!; break;
+      case 'one': op = '1'; break;
+      case 'implicit': case 'far': continue;
+    }
+    text += (count++ === 0 ? ' ' : ', ') + op;
+  }
+  return text;
 }

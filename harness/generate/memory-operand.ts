@@ -258,17 +258,13 @@ const SIZE_WORDS: Record<number, string> = { 1: 'byte', 2: 'word', 4: 'dword', 8
 /** Intel text: `qword ptr fs:[r13 + r12*4 - 0x8]`. `ripDisp` supplies the RIP displacement. */
 export function formatMemoryOperand(m: MemoryOperand, size: number | undefined, ripDisp: bigint = m.disp): string {
   const width: OperandWidth = m.addressSize === 64 ? 8 : m.addressSize === 32 ? 4 : 2;
-  const parts: string[] = [];
-  if (m.form === 'rip') parts.push('rip');
-  if (m.base !== undefined) parts.push(registerName(m.base, width));
+  let inner = m.form === 'rip' ? 'rip' : '';
+  if (m.base !== undefined) inner += (inner === '' ? '' : ' + ') + registerName(m.base, width);
   // 16-bit addressing has no scale (keystone reads `di*1` as DI all the same)
-  if (m.index !== undefined) parts.push(m.addressSize === 16 ? registerName(m.index, width) : `${registerName(m.index, width)}*${m.scale}`);
-  let inner = parts.join(' + ');
+  if (m.index !== undefined) inner += (inner === '' ? '' : ' + ') + registerName(m.index, width) + (m.addressSize === 16 ? '' : `*${m.scale}`);
   const d = m.form === 'rip' ? ripDisp : m.disp;
-  const hex = `0x${(d < 0n ? -d : d).toString(16)}`;
   if (inner === '') inner = `0x${BigInt.asUintN(m.addressSize, d).toString(16)}`;
-  else if (d !== 0n || m.dispWidth !== 0) inner += d < 0n ? ` - ${hex}` : ` + ${hex}`;
+  else if (d !== 0n || m.dispWidth !== 0) inner += d < 0n ? ` - 0x${(-d).toString(16)}` : ` + 0x${d.toString(16)}`;
   const seg = m.segment ? `${m.segment}:` : '';
-  const sizeWord = size !== undefined ? `${SIZE_WORDS[size]} ptr ` : '';
-  return `${sizeWord}${seg}[${inner}]`;
+  return size !== undefined ? `${SIZE_WORDS[size]} ptr ${seg}[${inner}]` : `${seg}[${inner}]`;
 }

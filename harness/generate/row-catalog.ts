@@ -224,6 +224,13 @@ const IMPLICIT_SIZE_MNEMONICS: Record<string, Record<number, string>> = {
 
 /** The keystone mnemonic for a row at an operation size (string ops and CBW/CWD spell the size). */
 export function textMnemonic(row: IsaRow, opSize: 2 | 4 | 8): string {
+  // by row id and size: every generated line asks (a lowercase copy and a regex replace each time otherwise)
+  const key = row.id * 3 + (opSize >> 2);
+  return (TEXT_MNEMONIC[key] ??= spellMnemonic(row, opSize));
+}
+const TEXT_MNEMONIC: string[] = [];
+
+function spellMnemonic(row: IsaRow, opSize: 2 | 4 | 8): string {
   const m = row.mnemonic.toLowerCase();
   const implicit = IMPLICIT_SIZE_MNEMONICS[row.handler];
   if (implicit) return implicit[opSize]!;
