@@ -159,7 +159,16 @@ const MNEMONIC_ALIAS: Record<string, string> = {
   lcall: 'call',
 };
 
+/** canonicalMnemonic's answers so far: every checked line asks, with a few hundred distinct mnemonics. */
+const CANONICAL = new Map<string, string>();
+
 export function canonicalMnemonic(m: string): string {
+  let c = CANONICAL.get(m);
+  if (c === undefined) CANONICAL.set(m, (c = spellCanonical(m)));
+  return c;
+}
+
+function spellCanonical(m: string): string {
   const a = MNEMONIC_ALIAS[m];
   if (a) return a;
   for (const p of ['cmov', 'set', 'j']) {
@@ -177,6 +186,15 @@ for (const [k, v] of Object.entries(Register)) {
 }
 function regName(r: Register): string {
   return REG_NAME.get(r) ?? `reg${r}`;
+}
+/** Register names of 32-bit addressing (EAX…, R8D…), of 16-bit addressing, and SS-default bases: the patterns, matched once per name. */
+const ADDRESS32_REGS = new Set([...REG_NAME.values()].filter((n) => /^(e..|r\d+d)$/.test(n)));
+const ADDRESS16_REGS = new Set([...REG_NAME.values()].filter((n) => /^(bx|bp|si|di)$/.test(n)));
+const SS_DEFAULT_BASES = new Set([...REG_NAME.values()].filter((n) => /^e?(bp|sp)$/.test(n)));
+/** Lowercase iced mnemonic names, by Mnemonic value. */
+const MNEMONIC_LOWER: string[] = [];
+for (const [k, v] of Object.entries(Mnemonic)) {
+  if (typeof v === 'number') MNEMONIC_LOWER[v] = k.toLowerCase();
 }
 
 const IMM_BITS: Partial<Record<OpKind, number>> = {
@@ -270,16 +288,16 @@ function compareOperand(src: SrcOperand, ins: Instruction, i: number): string | 
         const want = mod(ins.nextIP + src.disp, bits);
         if (mod(disp, bits) !== want) return `operand ${i + 1}: rip displacement ${hex(src.disp)} encoded as ${hex(mod(disp - ins.nextIP, 32))}`;
       } else {
-        const addr32 = [base, index].some((r) => r !== undefined && /^(e..|r\d+d)$/.test(r));
+        const addr32 = (base !== undefined && ADDRESS32_REGS.has(base)) || (index !== undefined && ADDRESS32_REGS.has(index));
         // 16-bit addressing: registers BX/BP/SI/DI, or [disp16] (a 2-byte displacement without them)
-        const addr16 = [base, index].some((r) => r !== undefined && /^(bx|bp|si|di)$/.test(r)) || (base === undefined && index === undefined && ins.memoryDisplSize === 2);
+        const addr16 = (base !== undefined && ADDRESS16_REGS.has(base)) || (index !== undefined && ADDRESS16_REGS.has(index)) || (base === undefined && index === undefined && ins.memoryDisplSize === 2);
         const bits = addr16 ? 16 : addr32 ? 32 : 64;
         if (!fits(src.disp, bits)) return `operand ${i + 1}: displacement ${hex(src.disp)} does not fit ${bits} bits`;
         if (mod(src.disp, bits) !== mod(disp, bits)) return `operand ${i + 1}: displacement ${hex(src.disp)} encoded as ${hex(mod(disp, bits))}`;
       }
       const seg = ins.segmentPrefix === Register.None ? undefined : regName(ins.segmentPrefix);
       // keystone drops a DS override as redundant, even where the default segment is SS ([bp…], [esp…]): a different access
-      const ssDefault = base !== undefined && /^e?(bp|sp)$/.test(base);
+      const ssDefault = base !== undefined && SS_DEFAULT_BASES.has(base);
       if (src.seg !== seg && !(src.seg === 'ds' && seg === undefined && !ssDefault)) return `operand ${i + 1}: segment ${src.seg ?? 'none'} decoded as ${seg ?? 'none'}`;
       if (src.size !== undefined) {
         const sz = MemorySizeExt.size(ins.memorySize);
@@ -294,7 +312,7 @@ function compareOperand(src: SrcOperand, ins: Instruction, i: number): string | 
 export function compareInstruction(src: SrcInstruction, ins: Instruction): string | undefined {
   if (ins.isInvalid) return 'bytes decode to an invalid instruction';
   const want = canonicalMnemonic(src.mnemonic);
-  const got = (Mnemonic[ins.mnemonic] ?? '').toLowerCase();
+  const got = MNEMONIC_LOWER[ins.mnemonic] ?? '';
   let ops = src.operands;
   const n = ins.opCount;
   const mnemonicOk =
