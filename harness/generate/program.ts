@@ -87,19 +87,22 @@ function fill(lo: number, hi: number, seed: number, pattern: FillPattern): Uint8
   const out = new Uint8Array(hi - lo);
   const view = new DataView(out.buffer);
   const state = Uint32Array.of(seed | 1, Math.imul(seed, 0x9e3779b9) >>> 0);
+  const signBytes = pattern === 'sign-bytes';
   for (let at = start - lo; at < out.length; at += 8) {
     xorshift64Next(state);
+    // 'sign-bytes' on whole words: 0x7f plus each byte's low bit is 0x7f or 0x80, never a carry
+    const low = signBytes ? (0x7f7f7f7f + (state[0]! & 0x01010101)) >>> 0 : state[0]!;
+    const high = signBytes ? (0x7f7f7f7f + (state[1]! & 0x01010101)) >>> 0 : state[1]!;
     if (at >= 0 && at + 8 <= out.length) {
-      view.setUint32(at, state[0]!, true);
-      view.setUint32(at + 4, state[1]!, true);
+      view.setUint32(at, low, true);
+      view.setUint32(at + 4, high, true);
       continue;
     }
     for (let j = 0; j < 8; j++) {
       const i = at + j;
-      if (i >= 0 && i < out.length) out[i] = (j < 4 ? state[0]! >>> (8 * j) : state[1]! >>> (8 * (j - 4))) & 0xff;
+      if (i >= 0 && i < out.length) out[i] = (j < 4 ? low >>> (8 * j) : high >>> (8 * (j - 4))) & 0xff;
     }
   }
-  if (pattern === 'sign-bytes') for (let i = 0; i < out.length; i++) out[i] = out[i]! & 1 ? 0x80 : 0x7f;
   return out;
 }
 
@@ -156,9 +159,11 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone', mode
   const x87 = d.x87 ? x87Prologue(instructions, d.x87, isX87Row) : [];
   const simd = d.simd ? simdPrologue(instructions, d.simd, isSimdRow) : [];
   instructions.unshift(...x87, ...simd);
-  const initial = (num: number): bigint => state.pins.get(num) ?? d.values[num]!;
+  // initial values: the pinned ones, else the drawn ones
   // 32-bit code: EAX–EDI hold 32-bit values (every address was computed modulo 2^32); R8–R15 do not exist (0, as QEMU shows them)
-  const regs = gprsByEncoding(legacy ? (num) => (num < 8 ? BigInt.asUintN(32, initial(num)) : 0n) : initial);
+  const regs = legacy
+    ? gprsByEncoding((num) => (num < 8 ? BigInt.asUintN(32, state.pins.get(num) ?? d.values[num]!) : 0n))
+    : gprsByEncoding((num) => state.pins.get(num) ?? d.values[num]!);
   // the window and whatever string instructions can reach (up to a page around it, instruction.ts):
   // not clipped at the data page, since a string op running down from the window's start touches
   // the (mapped, writable) top of the code page, and those bytes must be initialised and compared too

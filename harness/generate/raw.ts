@@ -221,7 +221,8 @@ export function checkRawEncoding(row: IsaRow, bytes: Uint8Array, address: bigint
 // ---------------------------------------------------------------------------------------------
 // implicit register writes per row, from iced's instruction info on a canonical encoding
 
-const implicitWriteCache = new Map<number, number[]>();
+/** By row id (looked up for every generated instruction). */
+const implicitWriteCache: Array<readonly number[] | undefined> = [];
 const WRITE_ACCESS = new Set([OpAccess.Write, OpAccess.CondWrite, OpAccess.ReadWrite, OpAccess.ReadCondWrite]);
 const EXPLICIT_G = 14;
 const EXPLICIT_E = 15;
@@ -252,7 +253,7 @@ function canonicalInstruction(row: IsaRow): GeneratedInstruction {
 
 /** Registers (encoding numbers) a row writes beyond its explicit register operands. */
 export function implicitWrites(row: IsaRow): readonly number[] {
-  const cached = implicitWriteCache.get(row.id);
+  const cached = implicitWriteCache[row.id];
   if (cached) return cached;
   const g = canonicalInstruction(row);
   const explicit = new Set(g.operands.flatMap((o, i) => (o.kind === 'reg' && row.operands[i]!.kind !== Kind.Reg ? [o.reg.num] : [])));
@@ -277,6 +278,6 @@ export function implicitWrites(row: IsaRow): readonly number[] {
     factory.free();
   }
   const list = [...out].sort((a, b) => a - b);
-  implicitWriteCache.set(row.id, list);
+  implicitWriteCache[row.id] = list;
   return list;
 }
