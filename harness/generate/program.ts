@@ -171,19 +171,7 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone', mode
   const lo = Math.min(Number(d.window.start), region ? Number(region.lo) : Infinity);
   const hi = Math.max(Number(d.window.start) + d.window.length, region ? Number(region.hi) : 0);
   const scratch = { addr: BigInt(lo), bytes: fill(lo, hi, d.fillSeed, d.fillPattern) };
-  let text: KeystoneText | undefined;
-  return {
-    // computed on first use: raw mode never needs the keystone text
-    get lines(): string[] {
-      return (text ??= keystoneText(instructions)).lines;
-    },
-    sourceOf(i: number): SrcInstruction | undefined {
-      const t = (text ??= keystoneText(instructions));
-      if (t.lines[i] !== t.formatted[i]) return undefined;
-      // on first use: lines whose encoding is cached are never parsed
-      return (t.parsed[i] ??= sourceInstruction(instructions[i]!, t.ripDisps[i]));
-    },
-    instructions,
+  return withKeystoneText(instructions, {
     rows: instructions.map((g) => g.rowId),
     regs,
     rflags: d.rflags,
@@ -199,6 +187,37 @@ export function buildProgram(d: ProgramDraw, encoder: Encoder = 'keystone', mode
     dropped,
     repIterations: state.repIterations,
     mode,
+  });
+}
+
+/**
+ * The program with its keystone text made on first use (raw mode never needs it). A function of
+ * its own so that the text's closures hold only the instructions, not the draw and resolution
+ * state buildProgram's scope holds (which a batch's pending programs would keep alive).
+ */
+function withKeystoneText(instructions: GeneratedInstruction[], f: Omit<GeneratedProgram, 'lines' | 'sourceOf' | 'instructions'>): GeneratedProgram {
+  let text: KeystoneText | undefined;
+  return {
+    get lines(): string[] {
+      return (text ??= keystoneText(instructions)).lines;
+    },
+    sourceOf(i: number): SrcInstruction | undefined {
+      const t = (text ??= keystoneText(instructions));
+      if (t.lines[i] !== t.formatted[i]) return undefined;
+      // on first use: lines whose encoding is cached are never parsed
+      return (t.parsed[i] ??= sourceInstruction(instructions[i]!, t.ripDisps[i]));
+    },
+    instructions,
+    rows: f.rows,
+    regs: f.regs,
+    rflags: f.rflags,
+    segmentBases: f.segmentBases,
+    memory: f.memory,
+    compare: f.compare,
+    window: f.window,
+    dropped: f.dropped,
+    repIterations: f.repIterations,
+    mode: f.mode,
   };
 }
 
