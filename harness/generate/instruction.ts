@@ -204,6 +204,22 @@ function fromLinear(s: ProgramState, a: bigint): bigint {
 
 const floorDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? a / b : -((-a + b - 1n) / b));
 
+const X_OPERAND = 1;
+const Y_OPERAND = 2;
+const SREG_OPERAND = 4;
+const BYTE_OPERAND = 8;
+/** Which operand kinds a row has (the flags above), by row id: asked several times per generated instruction. */
+function rowShape(row: IsaRow): number {
+  let v = ROW_SHAPE[row.id];
+  if (v === undefined) {
+    v = 0;
+    for (const f of row.operands) v |= (f.kind === Kind.X ? X_OPERAND : 0) | (f.kind === Kind.Y ? Y_OPERAND : 0) | (f.kind === Kind.S ? SREG_OPERAND : 0) | (f.size === 1 ? BYTE_OPERAND : 0);
+    ROW_SHAPE[row.id] = v;
+  }
+  return v;
+}
+const ROW_SHAPE: number[] = [];
+
 /** Rows whose memory operand names an address without accessing it (SDM: no fault either). */
 function accessesNothing(row: IsaRow): boolean {
   return row.handler === 'lea' || (row.handler === 'nop' && row.mnemonic !== 'CLFLUSH');
@@ -251,7 +267,7 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
     for (const [reg, v] of r.pins) setPin(s, undo, reg, v);
     // keystone refuses a size on MMX PUNPCKLxx's m32 (and FXSAVE's m512)
     const unsized = row.handler === 'lea' || row.handler === 'fxsave' || (row.operands[i]?.kind === Kind.Q && o.size === 4);
-    const size = row.operands.some((f) => f.kind === Kind.S) ? 2 : row.handler === 'cmpxchg8b' ? span
+    const size = rowShape(row) & SREG_OPERAND ? 2 : row.handler === 'cmpxchg8b' ? span
       : row.handler === 'x87' ? x87OperandSize(row, span)
       : unsized ? undefined : o.size ?? (row.forms === 'M' ? 1 : undefined);
     operands[i] = { kind: 'mem', mem: r.operand, size };
@@ -289,13 +305,13 @@ export function resolveInstruction(c: InstructionChoice, s: ProgramState, implic
   // string instructions: RSI (X) / RDI (Y) start anywhere in the window, aligned or not; each
   // moves them by at most count * size either way (DF is not known here), and what they may reach
   // must stay inside stringSpan, which the case then initialises and compares
-  const usesX = row.operands.some((f) => f.kind === Kind.X);
-  const usesY = row.operands.some((f) => f.kind === Kind.Y);
+  const usesX = (rowShape(row) & X_OPERAND) !== 0;
+  const usesY = (rowShape(row) & Y_OPERAND) !== 0;
   let stringUpdate: { readonly regs: number[]; readonly moved: bigint; readonly iterations: number } | undefined;
   // a destination in ES once the program loaded ES is anywhere
   if (usesY && s.real?.loaded.has('es')) return undoPins(s, undo);
   if (usesX || usesY) {
-    const z = BigInt(row.operands.some((f) => f.size === 1) ? 1 : c.opSize);
+    const z = BigInt(rowShape(row) & BYTE_OPERAND ? 1 : c.opSize);
     const span = stringSpan(s);
     const ptr = (reg: number, fraction: number): Interval | undefined => {
       // a pointer an explicit operand overwrote since is anywhere: in 64-bit code that faults at the
@@ -453,11 +469,8 @@ export function sourceInstruction(g: GeneratedInstruction, ripDisp?: bigint): Sr
 
 /** String instructions (an X or Y operand): spelled without operands. */
 function isStringRow(row: IsaRow): boolean {
-  let v = STRING_ROW[row.id];
-  if (v === undefined) STRING_ROW[row.id] = v = row.operands.some((f) => f.kind === Kind.X || f.kind === Kind.Y);
-  return v;
+  return (rowShape(row) & (X_OPERAND | Y_OPERAND)) !== 0;
 }
-const STRING_ROW: boolean[] = [];
 
 /** keystone's spelling of the direct far transfers. */
 const FAR_MNEMONIC: Record<string, string> = { jmpf_direct: 'ljmp', callf_direct: 'lcall' };

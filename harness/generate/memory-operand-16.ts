@@ -37,7 +37,10 @@ export interface RealSegments {
   readonly loaded: Set<SegmentOverride>;
 }
 
-const fitsSigned = (v: bigint, bits: number): boolean => v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits - 1);
+/** The bounds of 8/16/32-bit signed displacements, made once (fitsSigned runs for every memory operand). */
+const SIGNED_MIN: Record<number, bigint> = { 8: -0x80n, 16: -0x8000n, 32: -0x80000000n };
+const SIGNED_END: Record<number, bigint> = { 8: 0x80n, 16: 0x8000n, 32: 0x80000000n };
+const fitsSigned = (v: bigint, bits: 8 | 16 | 32): boolean => v >= SIGNED_MIN[bits]! && v < SIGNED_END[bits]!;
 
 /** Linear base of an override, or of DS without one. */
 export const realBase = (r: RealSegments, segment: SegmentOverride | undefined): bigint => (segment ? r[segment] : r.ds);

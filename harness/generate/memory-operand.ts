@@ -69,7 +69,10 @@ export interface ScratchWindow {
 }
 
 const M64 = (1n << 64n) - 1n;
-const fitsSigned = (v: bigint, bits: number): boolean => v >= -(1n << BigInt(bits - 1)) && v < 1n << BigInt(bits - 1);
+/** The bounds of 8/16/32-bit signed displacements, made once (fitsSigned runs for every memory operand). */
+const SIGNED_MIN: Record<number, bigint> = { 8: -0x80n, 16: -0x8000n, 32: -0x80000000n };
+const SIGNED_END: Record<number, bigint> = { 8: 0x80n, 16: 0x8000n, 32: 0x80000000n };
+const fitsSigned = (v: bigint, bits: 8 | 16 | 32): boolean => v >= SIGNED_MIN[bits]! && v < SIGNED_END[bits]!;
 
 type Disp = [0 | 8 | 32, bigint];
 const dispGen: Gen<Disp> = G.oneof<Disp>(
