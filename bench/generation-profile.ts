@@ -4,6 +4,11 @@
  *   node --import tsx [--cpu-prof --cpu-prof-dir=/tmp/prof] bench/generation-profile.ts [cases=9600] [seed=104]
  *   npx tsx bench/cpuprofile-top.ts /tmp/prof/<file>.cpuprofile
  * Prints cases/s by wall and by process CPU time (which includes GC helper threads).
+ * tsx transforms with minifyWhitespace, so a profile of it puts every function on line 1; for
+ * line-level ticks profile a bundle made as tsx makes it but with its lines kept:
+ *   npx esbuild bench/generation-profile.ts --bundle --platform=node --format=esm --keep-names --packages=external --outfile=.gen-bundle.mjs
+ * A change meant to make generation cheaper must not change what is generated:
+ * bench/generation-fingerprint.ts prints hashes to compare before and after.
  */
 import { createCaseSource } from '../harness/campaign/case-source.js';
 
