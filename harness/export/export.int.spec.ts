@@ -36,13 +36,16 @@ describe('difftest export --format singlesteptests', () => {
     expect(index.tests).toBeGreaterThanOrEqual(10);
     // QEMU's known deviations are not references (SHLD/SHRD's RIP-relative imm8 form, 0F 18's register
     // form, the SSE/MMX/x87 ones): exactly the corpus cases that declare a divergence are left out
-    const declared = readdirSync('corpus/regressions')
+    const corpus = readdirSync('corpus/regressions')
       .filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(path.join('corpus/regressions', f), 'utf8')) as { id: string; expected?: { outcome?: string } })
-      .filter((c) => c.expected?.outcome === 'divergence')
-      .map((c) => c.id);
+      .map((f) => JSON.parse(readFileSync(path.join('corpus/regressions', f), 'utf8')) as { id: string; mode?: string; expected?: { outcome?: string } });
+    const declared = corpus.filter((c) => c.expected?.outcome === 'divergence').map((c) => c.id);
     expect(declared).toEqual(expect.arrayContaining(['qemu-bug-reserved-nop-reg', 'qemu-bug-shld-mem32-imm', 'qemu-bug-shrd-mem16-imm']));
-    expect(index.excluded.map((e) => e.case).sort()).toEqual(declared.sort());
+    // and the legacy-mode cases: the format describes x86-64 long mode
+    const legacy = corpus.filter((c) => c.mode !== undefined && c.mode !== 'long64').map((c) => c.id);
+    expect(legacy).toEqual(expect.arrayContaining(['real16-leave-16bit-stack', 'protected32-bcd-salc']));
+    expect(index.excluded.map((e) => e.case).sort()).toEqual([...declared, ...legacy].sort());
+    for (const e of index.excluded.filter((x) => legacy.includes(x.case))) expect(e.reason).toMatch(/describes x86-64 long mode; this case runs in (real16|protected32)/);
     // the SHLD/SHRD controls through a base register are references, and kept
     expect(index.files.map((f) => f.file)).toEqual(expect.arrayContaining(['0FA4-shld.json', '0FAC-shrd.json', 'C8-enter.json', '03-add.json']));
     // the JSON Schemas beside the export are the ones in docs/
