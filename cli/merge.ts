@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readSuppressions, suppressionFor } from '../corpus/suppressions.js';
 import { annotateReports, groupDivergences } from '../harness/analyze/group.js';
@@ -20,6 +20,7 @@ import { DEFAULT_SUPPRESSIONS, replayTemplateFor } from './fuzz.js';
 import { parseOptions } from './options.js';
 import { onTermination } from './signals.js';
 import { parseTimeoutOption, parseWorkersOption, TARGET_OPTIONS, TIMEOUT_HELP, TIMEOUT_USAGE } from './target-options.js';
+import { mergeJsonlFiles } from '../util/jsonl-merge.js';
 
 const USAGE = `difftest merge RESULT.json... [--out DIR] [--minimize-seconds S | --no-minimize] [--workers N]
               [--suppressions FILE] ${TIMEOUT_USAGE}
@@ -78,7 +79,7 @@ async function mergeUnlocated(inputs: readonly ShardInput[], dir: string): Promi
   const files = inputs.map((i) => i.result.unlocated?.file).filter((f): f is string => f !== undefined && existsSync(f));
   if (!files.length) return undefined;
   const file = path.join(dir, 'cases', 'unlocated.jsonl');
-  await writeFile(file, (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join(''));
+  await mergeJsonlFiles(files, file);
   return file;
 }
 

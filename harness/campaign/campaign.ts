@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { childLogger } from '../../util/log.js';
+import { mergeJsonlFiles } from '../../util/jsonl-merge.js';
 import { Progress } from '../../util/progress.js';
 import type { CampaignResult, DivergenceReport } from '../campaign-result.js';
 import type { CaseResult, FromWorker, ToWorker, WorkerConfig } from './protocol.js';
@@ -624,14 +625,13 @@ class Campaign {
     const parts = (await readdir(dir).catch(() => [] as string[])).filter((f) => /^unlocated-\d+\.jsonl$/.test(f)).sort();
     if (!parts.length) return undefined;
     const file = path.join(dir, 'unlocated.jsonl');
-    const texts = await Promise.all(parts.map((p) => readFile(path.join(dir, p), 'utf8')));
     // cases located after testing are saved as divergences of their own (or matched): not here
     const stillUnlocated = (line: string) => !this.locatedIds.size || !this.locatedIds.has((JSON.parse(line) as { id?: string }).id ?? '');
-    const lines = texts.join('').split('\n').filter((l) => l.trim() && stillUnlocated(l));
+    const written = await mergeJsonlFiles(parts.map((p) => path.join(dir, p)), file, stillUnlocated);
     await Promise.all(parts.map((p) => rm(path.join(dir, p), { force: true })));
-    if (!lines.length) return undefined;
-    await writeFile(file, `${lines.join('\n')}\n`);
-    return file;
+    if (written) return file;
+    await rm(file, { force: true });
+    return undefined;
   }
 }
 
