@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTestMachine32, LAYOUT32, registerView32, SELECTORS32 } from '../../contracts/test-machine-32.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
-import { modelForQemuCpu } from '../cpu/cpu-model.js';
 import { EmulatorTarget } from '../emulator-target.js';
 import { nasm } from '../test-support/nasm.js';
+import { qemuAndEmulatorWith } from '../test-support/model-pair.js';
 
 /**
  * XSAVE/XRSTOR, BMI1 and BMI2 in 32-bit protected mode (the 32-bit test machine, paging off) on
@@ -15,17 +15,7 @@ import { nasm } from '../test-support/nasm.js';
  * stops must agree.
  */
 const CPU = 'qemu64,+xsave,+xsaveopt,+bmi1,+bmi2';
-let qemu: QemuTarget;
-let emu: EmulatorTarget;
-
-beforeAll(async () => {
-  qemu = await QemuTarget.launch({ cpuModel: CPU });
-  emu = new EmulatorTarget({ model: modelForQemuCpu(CPU)! });
-}, 60_000);
-
-afterAll(async () => {
-  await qemu?.close();
-});
+const targets = qemuAndEmulatorWith(CPU);
 
 const AREA = LAYOUT32.data + 0x400n;
 const XMM = Array.from({ length: 16 }, (_, i) => BigInt(i + 1) * 0x0101_0101_0101_0101_1111_1111_1111_1111n);
@@ -44,8 +34,8 @@ async function runOn(t: QemuTarget | EmulatorTarget, lines: string[], data: Uint
 }
 
 async function same(lines: string[], data = new Uint8Array(0x800).fill(0xa5)) {
-  const e = await runOn(emu, lines, data);
-  const q = await runOn(qemu, lines, data);
+  const e = await runOn(targets.emu, lines, data);
+  const q = await runOn(targets.qemu, lines, data);
   expect(e).toEqual(q);
   return q;
 }

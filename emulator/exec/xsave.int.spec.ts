@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTestMachine, LAYOUT } from '../../contracts/test-machine.js';
 import { QemuTarget } from '../../oracle/qemu/qemu-target.js';
 import { modelForQemuCpu } from '../cpu/cpu-model.js';
 import { EmulatorTarget } from '../emulator-target.js';
 import { nasm } from '../test-support/nasm.js';
+import { qemuAndEmulatorWith } from '../test-support/model-pair.js';
 
 /**
  * XSAVE/XRSTOR/XSAVEOPT/XGETBV/XSETBV (exec/xsave.ts) on QEMU 7.2 `-cpu qemu64,+xsave,+xsaveopt,+xgetbv1`
@@ -13,17 +14,7 @@ import { nasm } from '../test-support/nasm.js';
  * sets XCR0 itself: QEMU keeps XCR0 from one reset to the next.
  */
 const CPU = 'qemu64,+xsave,+xsaveopt,+xgetbv1';
-let qemu: QemuTarget;
-let emu: EmulatorTarget;
-
-beforeAll(async () => {
-  qemu = await QemuTarget.launch({ cpuModel: CPU });
-  emu = new EmulatorTarget({ model: modelForQemuCpu(CPU)! });
-}, 60_000);
-
-afterAll(async () => {
-  await qemu?.close();
-});
+const targets = qemuAndEmulatorWith(CPU);
 
 const AREA = 0x20400n;
 const AREA2 = 0x20800n;
@@ -67,10 +58,10 @@ async function runOn(t: QemuTarget | EmulatorTarget, lines: string[], area: Uint
 
 /** Runs `lines` on both; expects the same stop, area bytes and registers (x87, SSE, GPRs, flags), and returns QEMU's outcome. */
 async function same(lines: string[], area: Uint8Array = new Uint8Array(SIZE).fill(0xa5)): Promise<Outcome> {
-  const e = await runOn(emu, lines, area);
-  const se = await emu.readState({ system: true });
-  const q = await runOn(qemu, lines, area);
-  const sq = await qemu.readState({ system: true });
+  const e = await runOn(targets.emu, lines, area);
+  const se = await targets.emu.readState({ system: true });
+  const q = await runOn(targets.qemu, lines, area);
+  const sq = await targets.qemu.readState({ system: true });
   expect(e).toEqual(q);
   expect(se.gpr).toEqual(sq.gpr);
   expect(se.rflags).toEqual(sq.rflags);
@@ -170,14 +161,14 @@ describe(`XSAVE family against QEMU (-cpu ${CPU})`, () => {
 
   it('XSAVE with CR0.TS set: #NM on the emulator (SDM); QEMU 7.2 checks nothing (known QEMU deviation)', async () => {
     const lines = [...enable(3), 'mov rax, cr0', 'bts rax, 3', 'mov cr0, rax', 'mov eax, 3', `xsave [${AREA}]`];
-    expect((await runOn(emu, lines, new Uint8Array(SIZE))).stop).toBe(stopOf(7));
-    expect((await runOn(qemu, lines, new Uint8Array(SIZE))).stop).toBe(endOf(lines));
+    expect((await runOn(targets.emu, lines, new Uint8Array(SIZE))).stop).toBe(stopOf(7));
+    expect((await runOn(targets.qemu, lines, new Uint8Array(SIZE))).stop).toBe(endOf(lines));
   });
 
   it('XRSTOR of an MXCSR with reserved bits: #GP on the emulator (SDM); QEMU 7.2 loads it (known QEMU deviation)', async () => {
     const lines = [...enable(3), 'mov eax, 3', `xrstor [${AREA}]`, 'stmxcsr [0x20000]', 'mov r8d, [0x20000]'];
-    expect((await runOn(emu, lines, image(3n, {}, 0x11f80))).stop).toBe(stopOf(13));
-    expect((await runOn(qemu, lines, image(3n, {}, 0x11f80))).stop).toBe(endOf(lines));
+    expect((await runOn(targets.emu, lines, image(3n, {}, 0x11f80))).stop).toBe(stopOf(13));
+    expect((await runOn(targets.qemu, lines, image(3n, {}, 0x11f80))).stop).toBe(endOf(lines));
   });
 });
 
