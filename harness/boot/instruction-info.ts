@@ -92,6 +92,12 @@ const cache = new Map<string, InsnInfo>();
 const MAX_CACHE = 200_000;
 
 /** Analyse the instruction at `rip` whose bytes start `bytes` (up to 15), in 64-, 32- or 16-bit code. */
+/** The code size a state runs: 64 in IA-32e mode with CS.L, else CS.D/B's 32 or 16. */
+export function codeBitness(s: MachineState): 16 | 32 | 64 {
+  const attrs = s.seg.cs.attrs ?? 0;
+  return (s.efer & 0x400n) !== 0n && (attrs & 0x00200000) !== 0 ? 64 : attrs & 0x00400000 ? 32 : 16;
+}
+
 export function instructionInfo(rip: bigint, bytes: Uint8Array, bitness: 16 | 32 | 64 = 64): InsnInfo {
   const key = `${bitness}:${rip.toString(16)}:${Buffer.from(bytes).toString('hex')}`;
   const hit = cache.get(key);

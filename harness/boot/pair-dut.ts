@@ -1,3 +1,4 @@
+import { readFile, rm } from 'node:fs/promises';
 import type { ExecutionTarget } from '../../contracts/execution-target.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 
@@ -15,12 +16,23 @@ export interface PairDut {
   ram(bytes: number): Promise<Uint8Array>;
 }
 
+/** All of a QEMU's RAM, by QMP pmemsave into a file in /dev/shm (far faster than gdb reads). */
+export async function qemuRam(k: KernelQemu): Promise<Uint8Array> {
+  const file = `/dev/shm/difftest-pair-${process.pid}-${k.target.qemu.pid}.bin`;
+  try {
+    await k.qmp.execute('pmemsave', { val: 0, size: k.target.qemu.memoryMiB << 20, filename: file }, 120_000);
+    return new Uint8Array(await readFile(file));
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
 /** A second QEMU: breakpoints through KernelQemu, RAM by QMP pmemsave. */
-export function kernelQemuDut(k: KernelQemu, readRam: (k: KernelQemu) => Promise<Uint8Array>): PairDut {
+export function kernelQemuDut(k: KernelQemu): PairDut {
   return {
     target: k.target,
     runTo: async (addresses) => (await k.runTo(addresses, { maxIcount: Number.MAX_SAFE_INTEGER })).kind === 'breakpoint',
-    ram: () => readRam(k),
+    ram: () => qemuRam(k),
   };
 }
 

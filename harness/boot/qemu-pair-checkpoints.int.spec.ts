@@ -5,6 +5,7 @@ import { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { prepareBootAssets, type BootAssets } from './assets/assets.js';
 import { runBothTo } from './qemu-pair-checkpoints.js';
 import { compareQemuRam } from './qemu-pair-lockstep.js';
+import { kernelQemuDut } from './pair-dut.js';
 
 /**
  * The comparison `--dut qemu` stands on: two QEMUs booted the same way and run to the same exact
@@ -28,11 +29,11 @@ describe('two QEMUs at the same instruction count', () => {
     const [ra, rb] = await runBothTo(a, b, 5_000_000);
     expect(ra.icount).toBe(rb.icount);
     expect(ra.icount).toBeGreaterThanOrEqual(5_000_000);
-    expect(await compareQemuRam(a, b)).toEqual({ pagesDiffering: 0, memory: [] });
+    expect(await compareQemuRam(a, kernelQemuDut(b))).toEqual({ pagesDiffering: 0, memory: [] });
     const at = 0x1234567n;
     const old = (await b.target.readMemory(at, 1, 'phys'))[0]!;
     await b.target.writeMemory(at, Uint8Array.of(old ^ 0x5a), 'phys');
-    const { pagesDiffering, memory } = await compareQemuRam(a, b);
+    const { pagesDiffering, memory } = await compareQemuRam(a, kernelQemuDut(b));
     expect(pagesDiffering).toBe(1);
     expect(memory).toHaveLength(1);
     expect(memory[0]).toMatchObject({ phys: Number(at), source: 'checkpoint' });

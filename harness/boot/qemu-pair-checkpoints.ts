@@ -1,9 +1,9 @@
-import type { MachineState } from '../../contracts/machine-state.js';
 import type { KernelQemu, RunOutcome } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import type { CheckpointResult } from './checkpoint.js';
 import type { LockstepEnd, LockstepOptions, LockstepResult, Mismatch } from './gdb-lockstep.js';
-import { instructionInfo } from './instruction-info.js';
+import { codeBitness, instructionInfo } from './instruction-info.js';
+import { kernelQemuDut } from './pair-dut.js';
 import { compareQemuRam } from './qemu-pair-lockstep.js';
 import { StepHistory } from './step-history.js';
 
@@ -35,11 +35,6 @@ export async function runBothTo(a: KernelQemu, b: KernelQemu, target: number): P
     else rb = await b.runToIcount(ra.icount);
   }
   return [ra, rb];
-}
-
-function bitness(s: MachineState): 16 | 32 | 64 {
-  const attrs = s.seg.cs.attrs ?? 0;
-  return (s.efer & 0x400n) !== 0n && (attrs & 0x00200000) !== 0 ? 64 : attrs & 0x00400000 ? 32 : 16;
 }
 
 export class QemuPairCheckpoints {
@@ -78,7 +73,7 @@ export class QemuPairCheckpoints {
         // one shut down and the other did not, or at another instruction
         if (shutdown && a.kind !== b.kind) systemDiffs.push({ path: 'shutdown', width: 1, expected: a.kind === 'shutdown' ? 1n : 0n, actual: b.kind === 'shutdown' ? 1n : 0n });
         else if (shutdown && a.icount !== b.icount) systemDiffs.push({ path: 'icount', width: 64, expected: BigInt(a.icount), actual: BigInt(b.icount) });
-        const { pagesDiffering, memory } = shutdown ? { pagesDiffering: 0, memory: [] } : await compareQemuRam(this.oracle, this.dut);
+        const { pagesDiffering, memory } = shutdown ? { pagesDiffering: 0, memory: [] } : await compareQemuRam(this.oracle, kernelQemuDut(this.dut));
         icount = a.icount;
         this.checkpoints.push({ index: icount - icountStart, ms: performance.now() - t, pagesDiffering, systemDiffs });
         if (qs) finalState = qs;
@@ -86,7 +81,7 @@ export class QemuPairCheckpoints {
           const state = qs ?? finalState;
           const bytes = await this.oracle.target.readMemory(state.rip, 15, 'virt').catch(() => new Uint8Array(0));
           mismatch = {
-            index: icount - icountStart, icount, rip: state.rip, info: instructionInfo(state.rip, bytes, bitness(state)), before: state, expected: state, actual: ds ?? state,
+            index: icount - icountStart, icount, rip: state.rip, info: instructionInfo(state.rip, bytes, codeBitness(state)), before: state, expected: state, actual: ds ?? state,
             diffs: systemDiffs, memory, devices: [], qemuStop: { kind: 'step' }, emulatorStop: { kind: 'step' }, flagMask: 0n, found: 'checkpoint',
           };
           end = 'mismatch';

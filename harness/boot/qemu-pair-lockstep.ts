@@ -4,12 +4,11 @@ import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareMemory, compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
 import { architecturalCaches, type LockstepEnd, type LockstepOptions, type LockstepResult, type MemoryMismatch, type Mismatch } from './gdb-lockstep.js';
-import { instructionInfo, operandAddress, type InsnInfo } from './instruction-info.js';
+import { codeBitness, instructionInfo, operandAddress, type InsnInfo } from './instruction-info.js';
 import { REP_FAST_FORWARD_MIN } from './rep-fast-forward.js';
 import { StepHistory } from './step-history.js';
 import type { CheckpointResult } from './checkpoint.js';
-import { readFile, rm } from 'node:fs/promises';
-import type { PairDut } from './pair-dut.js';
+import { type PairDut, qemuRam } from './pair-dut.js';
 
 /**
  * `--dut qemu`: a second QEMU, booted the same way and stopped at the same start point, as the
@@ -23,19 +22,9 @@ import type { PairDut } from './pair-dut.js';
 const SYSTEM_INSTRUCTION = /^(lgdt|lidt|ltr|lldt|iretq?|retf|lss|lfs|lgs|syscall|sysret|swapgs|wrmsr|int1?|int3)\b|^(mov|pop) (cs|ds|es|fs|gs|ss)\b|^(jmp|call) far\b|^mov cr[0348]/;
 const IF = 0x200n;
 
-export async function ram(k: KernelQemu): Promise<Uint8Array> {
-  const file = `/dev/shm/difftest-pair-${process.pid}-${k.target.qemu.pid}.bin`;
-  try {
-    await k.qmp.execute('pmemsave', { val: 0, size: k.target.qemu.memoryMiB << 20, filename: file }, 120_000);
-    return new Uint8Array(await readFile(file));
-  } finally {
-    await rm(file, { force: true });
-  }
-}
-
-/** All of two QEMUs' RAM compared page by page: how many pages differ, and the first 16 differing bytes. */
-export async function compareQemuRam(oracle: KernelQemu, dut: KernelQemu | PairDut): Promise<{ pagesDiffering: number; memory: MemoryMismatch[] }> {
-  const [a, b] = await Promise.all([ram(oracle), 'options' in dut ? ram(dut) : dut.ram(oracle.target.qemu.memoryMiB << 20)]);
+/** All of QEMU's RAM and the DUT's compared page by page: how many pages differ, and the first 16 differing bytes. */
+export async function compareQemuRam(oracle: KernelQemu, dut: PairDut): Promise<{ pagesDiffering: number; memory: MemoryMismatch[] }> {
+  const [a, b] = await Promise.all([qemuRam(oracle), dut.ram(oracle.target.qemu.memoryMiB << 20)]);
   let pagesDiffering = 0;
   const A = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   const B = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -60,9 +49,7 @@ export class QemuPairLockstep {
   ) {}
 
   private async updateMode(): Promise<void> {
-    const s = await this.oracle.target.readState({ system: true });
-    const attrs = s.seg.cs.attrs ?? 0;
-    this.bitness = (s.efer & 0x400n) !== 0n && (attrs & 0x00200000) !== 0 ? 64 : attrs & 0x00400000 ? 32 : 16;
+    this.bitness = codeBitness(await this.oracle.target.readState({ system: true }));
   }
 
   async run(options: LockstepOptions = {}): Promise<LockstepResult> {
