@@ -3,7 +3,7 @@ import { recordDiffs, recordToState, RR, stateToRecord } from '../../contracts/r
 import type { EmulatorTarget } from '../../emulator/emulator-target.js';
 import { type DataAccess, injectInterrupt, readRegisterRecord, setRegisters, traceAccesses } from '../../emulator/harness-hooks.js';
 import { CpuLogStream } from '../../oracle/qemu/cpu-log-stream.js';
-import { completeRecord, type LogRecord } from '../../oracle/qemu/cpu-log.js';
+import { completeRecord, type DeliveredEvent, type LogRecord } from '../../oracle/qemu/cpu-log.js';
 import type { KernelQemu } from '../../oracle/qemu/kernel-qemu.js';
 import { compareStates } from '../compare.js';
 import { countRule, type RuleCounts } from './boot-rules.js';
@@ -44,6 +44,16 @@ export interface BlockLockstepResult extends LockstepResult {
   readonly failedBlock?: FailedBlock;
   /** The last point where everything agreed, memory included (the start, or a checkpoint), with QEMU's instruction count there. */
   readonly lastGood: GoodPoint;
+}
+
+/** The hardware interrupts QEMU delivered before `next` (exceptions and INT n the emulator raises itself). */
+function hardwareInterrupts(next: LogRecord): DeliveredEvent[] {
+  return next.events.filter((ev) => !ev.exception && !ev.software);
+}
+
+/** Where the emulator's run of a block ends: where QEMU took the first interrupt after it, or `next`'s address. */
+function blockEnd(next: LogRecord, interrupts: readonly DeliveredEvent[]): number {
+  return interrupts.length ? Number(BigInt.asIntN(64, interrupts[0]!.pc)) : signed(next.words, RR.RIP);
 }
 
 /** The block the emulator did not end as QEMU did: what QEMU's records said, and where the emulator went. */
@@ -133,8 +143,8 @@ export class BlockLockstep {
 
         // Run the emulator to the end of QEMU's block: where the interrupt QEMU delivered after it
         // was taken, or where its next block starts.
-        let interrupts = next.events.filter((ev) => !ev.exception && !ev.software);
-        let target = interrupts.length ? Number(BigInt.asIntN(64, interrupts[0]!.pc)) : signed(next.words, RR.RIP);
+        let interrupts = hardwareInterrupts(next);
+        let target = blockEnd(next, interrupts);
         const blockStart = index;
         /** RFLAGS bits left undefined by the block's instructions (and not defined again after). */
         let undefinedFlags = 0;
@@ -190,8 +200,8 @@ export class BlockLockstep {
               if (!after) lastRound = true;
               // an interrupt QEMU delivered after that extra block comes with the record after it
               // (at the REP's next instruction): the emulator takes it there
-              interrupts = next.events.filter((ev) => !ev.exception && !ev.software);
-              target = interrupts.length ? Number(BigInt.asIntN(64, interrupts[0]!.pc)) : signed(next.words, RR.RIP);
+              interrupts = hardwareInterrupts(next);
+              target = blockEnd(next, interrupts);
               countRule(this.rules, 'rep-under-icount');
             }
             if (ec.rip !== target) continue;

@@ -1,3 +1,4 @@
+import type { ExecutionTarget } from '../../contracts/execution-target.js';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MachineState } from '../../contracts/machine-state.js';
@@ -21,7 +22,7 @@ import type { Bisection } from './memory-bisect.js';
 import { snapshotEmulator } from './emulator-snapshot.js';
 import { BlockLockstep, type FailedBlock } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
-import { QemuPairLockstep, ram } from './qemu-pair-lockstep.js';
+import { QemuPairLockstep } from './qemu-pair-lockstep.js';
 import { gdbStubDut, kernelQemuDut } from './pair-dut.js';
 import { GdbRemoteTarget } from '../../oracle/gdb-target.js';
 import type { RspEndpoint } from '../../oracle/rsp/client.js';
@@ -42,6 +43,13 @@ import { transplant, type TransplantReport } from './transplant.js';
  */
 
 const log = childLogger('boot');
+
+/** What the report reads of the DUT where the run ended: memory, system state, and a linear address's page, when it can tell. */
+interface DutView {
+  readonly readVirtual: (a: bigint, n: number) => Promise<Uint8Array | undefined>;
+  readonly systemState: () => Promise<MachineState>;
+  readonly translate: (lin: bigint) => number | undefined;
+}
 
 export interface BootSessionOptions {
   readonly cacheDir: string;
@@ -155,7 +163,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
     let tr: TransplantReport;
     let r: LockstepResult;
     let dutConsole: () => Promise<string>;
-    let dutView: { readVirtual: (a: bigint, n: number) => Promise<Uint8Array | undefined>; systemState: () => Promise<MachineState>; translate: (lin: bigint) => number | undefined };
+    let dutView: DutView;
     let emulator: EmulatorTarget | undefined;
     let blockRun: BootResult['blockRun'];
     let bisection: Bisection | undefined;
@@ -177,14 +185,10 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         r = await new QemuPairCheckpoints(k, d, { oracle: () => readFile(serialQemu, 'latin1').catch(() => ''), dut: () => readFile(serialEmu, 'latin1').catch(() => '') }).run(common);
       } else {
         o.progress(`boot: both QEMUs at ${assets.symbols.symbolize(snapshot.rip)}, instruction ${icount.toLocaleString('en-US')}; lockstep QEMU vs QEMU on the gdb channel…`);
-        r = await new QemuPairLockstep(k, kernelQemuDut(d, ram)).run(common);
+        r = await new QemuPairLockstep(k, kernelQemuDut(d)).run(common);
       }
       dutConsole = async () => (await readFile(serialEmu, 'latin1').catch(() => ''));
-      dutView = {
-        readVirtual: (a, n) => d.target.readMemory(a, n, 'virt').catch(() => undefined),
-        systemState: () => d.target.readState({ system: true }),
-        translate: () => undefined,
-      };
+      dutView = stubView(d.target);
     } else if (dutKind === 'gdb') {
       // Another emulator, started with the same kernel, initrd, command line and memory, stopped at
       // its first instruction: it runs to the start point by a breakpoint, must stand there in
@@ -208,11 +212,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       o.progress(`boot: QEMU and ${t.info().implementation} at ${assets.symbols.symbolize(snapshot.rip)}; lockstep on the gdb channel…`);
       r = await new QemuPairLockstep(k, gdbStubDut(t)).run(common);
       dutConsole = async () => ''; // its serial console is its own
-      dutView = {
-        readVirtual: (a, n) => t.readMemory(a, n, 'virt').catch(() => undefined),
-        systemState: () => t.readState({ system: true }),
-        translate: () => undefined,
-      };
+      dutView = stubView(t);
     } else {
       /** The machine at the start point moved into a fresh emulator. */
       const transplanted = async (kq: KernelQemu) => {
@@ -435,6 +435,15 @@ async function pageWalksFor(m: Mismatch, history: StepHistory, qemu: KernelQemu,
 }
 
 const rate = (r: LockstepResult) => (r.seconds > 0 ? r.compared / r.seconds : 0);
+
+/** What the report reads of a DUT seen only through the gdb protocol (no page tables of its own to walk). */
+function stubView(t: ExecutionTarget): DutView {
+  return {
+    readVirtual: (a, n) => t.readMemory(a, n, 'virt').catch(() => undefined),
+    systemState: () => t.readState({ system: true }),
+    translate: () => undefined,
+  };
+}
 
 /** What QEMU's records said of the block the emulator did not end the same way, and where the emulator went. */
 export function describeFailedBlock(fb: FailedBlock, symbolize: (a: bigint) => string): string {
