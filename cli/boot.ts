@@ -59,7 +59,9 @@ ${Object.entries(MUTANT_DESCRIPTIONS).map(([k, v]) => `                     ${k.
   --checkpoint N   compare all of RAM and the descriptor caches every N instructions (default
                    100000; 0: only at the end; also --checkpoint-every N). On the log and block
                    channels a difference found there is located by re-running the stretch from
-                   the last clean checkpoint to the first instruction whose writes differ
+                   the last clean checkpoint to the first instruction whose writes differ; a
+                   register difference found after it is checked the same way for an earlier
+                   wrong write it read back (not with 0)
   --cache DIR      where assets are prepared and reused (default .cache/boot)
 
 Ctrl-C writes a partial report. Exit code: 1 when a mismatch was found, 0 when none was (until,

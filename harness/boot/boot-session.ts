@@ -17,9 +17,9 @@ import { exceptionHandlers, explainMismatch } from './explain.js';
 import { architecturalCaches, GdbLockstep, type LockstepResult, type Mismatch } from './gdb-lockstep.js';
 import { compareStates, type FieldDiff } from '../compare.js';
 import { type AddressWalks, mismatchWalks } from './mismatch-walks.js';
-import { bisectByRerunning } from './bisect-reruns.js';
-import type { Bisection } from './memory-bisect.js';
-import { snapshotEmulator } from './emulator-snapshot.js';
+import { bisectByRerunning, relaunchAt, type RerunContext } from './bisect-reruns.js';
+import type { GoodPoint } from './checkpoint.js';
+import { FANOUT, type Bisection } from './memory-bisect.js';
 import { BlockLockstep, type FailedBlock } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
@@ -232,8 +232,17 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       tr = first.report;
       o.progress(`boot: transplanted into the emulator in ${tr.ms.toFixed(0)} ms (${tr.stateDiffs.length} fields and ${tr.ramPagesDiffering} pages read back different); lockstep on the ${channel} channel…`);
       let devices = new DeviceLog(emu);
+      const rerunContext = (): RerunContext => ({
+        reachStart: () => reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt')),
+        startIcount: snap.icount,
+        emulator: { ramBytes: o.memoryMiB << 20, model },
+        closers,
+        shouldStop: o.shouldStop,
+        progress: o.progress,
+      });
       if (channel === 'block') {
-        const b = await new BlockLockstep(k, emu, devices).run(common);
+        // snapshots at clean checkpoints: the re-run below starts from the last one
+        const b = await new BlockLockstep(k, emu, devices).run({ ...common, keepSnapshots: true });
         r = b;
         // a re-run from a checkpoint starts its count there; the run covered everything from here
         firstIcount = b.icountStart;
@@ -249,28 +258,21 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
           }
           o.progress(`boot: the block channel found a difference ${where}; re-running to there on the log channel to find the instruction…`);
           const t1 = performance.now();
-          const rerun = async (fromCheckpoint: boolean) => {
-            const { qemu: k2, outcome: again } = await reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt'));
-            closers.push(() => k2.close());
-            if (!again || (await k2.icount()) !== snap.icount) throw new Error(`the re-run's QEMU did not reach the start point again (${again?.kind}, instruction ${await k2.icount()})`);
-            if (fromCheckpoint) {
-              // From the last point where everything agreed: the start's MSR probe again (so that
-              // QEMU's virtual clock runs as in the first run), then exactly to the checkpoint.
-              await snapshotMachine(k2);
-              const at = await k2.runToIcount(b.lastGood.icount);
-              if (at.kind !== 'icount') return undefined;
-            }
-            const second = await transplanted(k2);
-            emu = second.emu;
+          // From the last point where everything agreed (QEMU relaunched to its exact count, the
+          // emulator from its snapshot), or else from the start point, as any re-run (bisect-reruns.ts).
+          const rerun = async (from: GoodPoint) => {
+            const there = await relaunchAt(from, rerunContext());
+            emu = there.emulator;
             devices = new DeviceLog(emu);
-            // the emulator as transplanted there is the clean point a bisection re-runs from (QEMU
-            // relaunched to the checkpoint's count, without this second MSR probe)
-            const startPoint = fromCheckpoint ? { index: b.lastGood.index, icount: b.lastGood.icount, snapshot: await snapshotEmulator(emu, second.snap.ram, b.lastGood.icount) } : undefined;
-            return new LogLockstep(k2, emu, devices).run({ ...common, firstIndex: startPoint?.index ?? 0, startPoint, keepSnapshots: true, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
+            // checkpoints FANOUT times closer than the stretch, so that a wrong write before the
+            // block's register difference is found by one of them (memory-bisect.ts)
+            const every = Math.max(1, Math.ceil((b.mismatch!.index - from.index) / FANOUT));
+            return new LogLockstep(there.qemu, emu, devices).run({ ...common, checkpointEvery: common.checkpointEvery > 0 ? Math.min(common.checkpointEvery, every) : 0, firstIndex: from.index, startPoint: from.snapshot ? from : undefined, keepSnapshots: true, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
           };
-          let located = b.lastGood.index > 0 ? await rerun(true) : undefined;
+          const good = b.lastGood;
+          let located = good.index > 0 && good.snapshot ? await rerun(good).catch((err: unknown) => void log.warn({ err: (err as Error).message }, 're-run from the checkpoint failed')) : undefined;
           const fromCheckpoint = located?.mismatch !== undefined;
-          if (!fromCheckpoint) located = await rerun(false);
+          if (!fromCheckpoint) located = await rerun({ index: 0, icount: snap.icount });
           if (!located) throw new Error('internal: no re-run');
           blockRun = { ...blockRun, rerunFrom: fromCheckpoint ? b.lastGood.index : 0 };
           blockRun = { ...blockRun, rerunSeconds: (performance.now() - t1) / 1000, rerunEnd: located.end, rerunCompared: located.compared - (blockRun.rerunFrom ?? 0) };
@@ -280,18 +282,17 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
         const lockstep = channel === 'log' ? new LogLockstep(k, emu, devices) : new GdbLockstep(k, emu, devices);
         r = await lockstep.run({ ...common, keepSnapshots: channel === 'log' });
       }
-      if (r.mismatch?.found === 'checkpoint' && r.lastGood && channel !== 'gdb') {
-        // A checkpoint names a stretch: re-run it to the first instruction whose writes differ.
-        const found = await bisectByRerunning(r, {
-          reachStart: () => reachStart(path.join(o.outDir, 'serial-qemu-rerun.txt')),
-          startIcount: snap.icount,
-          emulator: { ramBytes: o.memoryMiB << 20, model },
-          closers,
-          shouldStop: o.shouldStop,
-          progress: o.progress,
-        });
+      // A checkpoint names a stretch: re-run it to the first instruction whose writes differ. A
+      // register difference after the last clean checkpoint may come from an earlier wrong write
+      // read back: the memory before it is checked the same way (the gdb channel compares every write).
+      // (Not with --checkpoint 0, which asks for no memory comparison.)
+      const unverified = r.mismatch?.found === 'step' && o.checkpointEvery > 0 && r.lastGood !== undefined && r.lastGood.index < r.mismatch.index;
+      if ((r.mismatch?.found === 'checkpoint' || unverified) && r.lastGood && channel !== 'gdb') {
+        const found = await bisectByRerunning(r, rerunContext());
         bisection = found?.bisection;
-        if (found?.at && bisection?.located) {
+        // the same instruction found again: the first run's report stands, its memory now checked
+        const moved = bisection?.trigger === 'checkpoint' || bisection?.located?.mismatch?.index !== r.mismatch?.index;
+        if (found?.at && bisection?.located && moved) {
           coverage = r;
           r = bisection.located;
           emu = found.at.emulator;
@@ -348,6 +349,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       notes: notesFor(assets, snapshot, r, blockRun, bisection),
       blockRun,
       memoryBisection: bisection && {
+        trigger: bisection.trigger,
         checkpointIndex: bisection.checkpointIndex,
         lastGoodIndex: bisection.lastGoodIndex,
         levels: bisection.levels.map((l) => ({ ...l })),
@@ -459,8 +461,17 @@ function notesFor(assets: BootAssets, snapshot: Pick<QemuMachineSnapshot, 'probe
   const notes: string[] = [];
   if (bisection) {
     const n = (x: number) => `#${x.toLocaleString('en-US')}`;
-    notes.push(bisection.located?.mismatch
-      ? `Found by the full-memory checkpoint after ${n(bisection.checkpointIndex)} (clean at ${n(bisection.lastGoodIndex)}), then located by re-running the stretch (QEMU relaunched to a clean point's exact instruction count, the emulator restored from its snapshot there): ${bisection.levels.map((l) => `${l.channel} ${n(l.from)}-${n(l.to)} → ${l.outcome} (${l.seconds.toFixed(1)} s)`).join('; ')}. The instruction, states and trace below are the last re-run's; coverage, rules and checkpoints are the first run's.`
+    const steps = bisection.levels.map((l) => `${l.channel} ${n(l.from)}-${n(l.to)} → ${l.outcome} (${l.seconds.toFixed(1)} s)`).join('; ');
+    if (bisection.trigger === 'register') {
+      const m = bisection.located?.mismatch;
+      const clean = bisection.lastGoodIndex ? `the last clean full-memory checkpoint at ${n(bisection.lastGoodIndex)}` : 'the start point (#0)';
+      notes.push(!m
+        ? `Registers first differed at ${n(bisection.checkpointIndex)}, after ${clean}; the memory in between was not fully checked: ${bisection.note ?? 'no re-run finished'}. ${steps}`
+        : m.index === bisection.checkpointIndex
+          ? `Registers first differed at ${n(bisection.checkpointIndex)}, after ${clean}: re-running the stretch with every write compared found no earlier difference (${steps}).`
+          : `Registers first differed at ${n(bisection.checkpointIndex)}, but re-running from ${clean} found an earlier instruction whose writes differ (${steps}): that one is reported; the register difference followed from it. The instruction, states and trace below are the last re-run's; coverage, rules and checkpoints are the first run's.`);
+    } else notes.push(bisection.located?.mismatch
+      ? `Found by the full-memory checkpoint after ${n(bisection.checkpointIndex)} (clean at ${n(bisection.lastGoodIndex)}), then located by re-running the stretch (QEMU relaunched to a clean point's exact instruction count, the emulator restored from its snapshot there): ${steps}. The instruction, states and trace below are the last re-run's; coverage, rules and checkpoints are the first run's.`
       : `Found by the full-memory checkpoint after ${n(bisection.checkpointIndex)} (clean at ${n(bisection.lastGoodIndex)}); not located to one instruction: ${bisection.note ?? 'no re-run found it'}. The states below are the checkpoint's.`);
   }
   if (blockRun?.failedBlock) notes.push(blockRun.failedBlock);

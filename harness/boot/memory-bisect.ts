@@ -33,7 +33,12 @@ export interface BisectLevel {
 }
 
 export interface Bisection {
-  /** The failing checkpoint of the run that started it, and the clean point before it. */
+  /**
+   * What started it: a checkpoint whose memory or caches differed, or a register difference found
+   * after the last clean checkpoint, checked for an earlier wrong write the instruction read back.
+   */
+  readonly trigger: 'checkpoint' | 'register';
+  /** The failing checkpoint (or the instruction whose registers differ) of the run that started it, and the clean point before it. */
   readonly checkpointIndex: number;
   readonly lastGoodIndex: number;
   readonly levels: readonly BisectLevel[];
@@ -66,7 +71,7 @@ export async function bisectCheckpointMismatch(first: LockstepResult, run: Bisec
   let lo: GoodPoint = first.lastGood;
   let hi = hi0;
   const done = (extra: { located?: LockstepResult; note?: string }): Bisection => ({
-    checkpointIndex: hi0, lastGoodIndex: first.lastGood!.index, levels, seconds: (performance.now() - t0) / 1000, ...extra,
+    trigger: 'checkpoint', checkpointIndex: hi0, lastGoodIndex: first.lastGood!.index, levels, seconds: (performance.now() - t0) / 1000, ...extra,
   });
   // without a snapshot only the start point can be reached again (the emulator transplanted from QEMU there)
   if (lo.index !== 0 && !lo.snapshot) return done({ note: `no snapshot of the emulator at #${lo.index.toLocaleString('en-US')} (the run started there from a second transplant) to re-run from` });
@@ -104,5 +109,67 @@ export async function bisectCheckpointMismatch(first: LockstepResult, run: Bisec
     note: r.mismatch
       ? `the gdb channel compared every write from #${lo.index.toLocaleString('en-US')} to #${hi.toLocaleString('en-US')} equal, and only its full checkpoint at the end differs (a difference no single write shows, e.g. accessed/dirty bits, or QEMU's path changed with interrupts masked while stepping)`
       : `the gdb channel found no difference from #${lo.index.toLocaleString('en-US')} to #${hi.toLocaleString('en-US')} (${r.end}; interrupts are masked while it steps, so its path may differ from the log channel's)`,
+  });
+}
+
+/**
+ * A register difference at #M found after the last clean checkpoint #L says nothing of the memory
+ * in between: an instruction before M may have written a wrong value that M read back (a late
+ * checkpoint, or one not yet due, would have shown it). Re-run L..M with checkpoints FANOUT times
+ * closer, then the last short stretch on the gdb channel, which compares every write: an earlier
+ * write that differs is the first mismatch; otherwise M stands, with its memory checked.
+ */
+export async function verifyMemoryBefore(first: LockstepResult, run: BisectRunners): Promise<Bisection | undefined> {
+  const m = first.mismatch;
+  if (m?.found !== 'step' || !first.lastGood || first.lastGood.index >= m.index) return undefined;
+  const t0 = performance.now();
+  const levels: BisectLevel[] = [];
+  const at = m.index;
+  let lo: GoodPoint = first.lastGood;
+  const done = (extra: { located?: LockstepResult; note?: string }): Bisection => ({
+    trigger: 'register', checkpointIndex: at, lastGoodIndex: first.lastGood!.index, levels, seconds: (performance.now() - t0) / 1000, ...extra,
+  });
+  if (lo.index !== 0 && !lo.snapshot) return done({ note: `no snapshot of the emulator at #${lo.index.toLocaleString('en-US')} to re-run from` });
+  const n = (x: number) => `#${x.toLocaleString('en-US')}`;
+  while (at - lo.index > GDB_STRETCH) {
+    const every = Math.max(1, Math.ceil((at - lo.index) / FANOUT));
+    run.progress(`boot: checking memory before the register difference at ${n(at)}: re-running ${n(lo.index)}-${n(at)} on the log channel, a checkpoint every ${every.toLocaleString('en-US')}…`);
+    const t1 = performance.now();
+    const r = await run.log(lo, at + 1, every);
+    const seconds = (performance.now() - t1) / 1000;
+    const bad = failingCheckpoint(r);
+    if (bad !== undefined && r.lastGood) {
+      // memory already differed before M: locate that write like any checkpoint difference
+      levels.push({ channel: 'log', from: lo.index, to: at, every, seconds, outcome: `${n(r.lastGood.index)} clean, the checkpoint at ${n(bad)} differs` });
+      const inner = await bisectCheckpointMismatch(r, run);
+      levels.push(...(inner?.levels ?? []));
+      return done({ located: inner?.located ?? r, note: inner?.note });
+    }
+    if (!r.mismatch || !r.lastGood) {
+      levels.push({ channel: 'log', from: lo.index, to: at, every, seconds, outcome: `no difference (${r.end}${r.error ? `: ${r.error}` : ''})` });
+      return done({ note: `the re-run from ${n(lo.index)} found no difference to ${n(at)} (${r.end}): the first run's difference did not reproduce` });
+    }
+    if (r.mismatch.index !== at) {
+      levels.push({ channel: 'log', from: lo.index, to: at, every, seconds, outcome: `an instruction differs at ${n(r.mismatch.index)}` });
+      return done({ located: r });
+    }
+    levels.push({ channel: 'log', from: lo.index, to: at, every, seconds, outcome: `${n(r.lastGood.index)} clean, ${n(at)} differs again` });
+    if (r.lastGood.index <= lo.index) break;
+    lo = r.lastGood;
+  }
+  if (at - lo.index > GDB_STRETCH) {
+    return done({ note: `memory agreed at ${n(lo.index)}, ${(at - lo.index).toLocaleString('en-US')} instructions before; no checkpoint landed closer, so the writes in between were not compared one by one` });
+  }
+  run.progress(`boot: checking memory before the register difference at ${n(at)}: ${n(lo.index)}-${n(at)} on the gdb channel, every instruction's writes compared…`);
+  const t1 = performance.now();
+  const r = await run.gdb(lo, at + 1);
+  const seconds = (performance.now() - t1) / 1000;
+  if (r.mismatch?.found === 'step') {
+    levels.push({ channel: 'gdb', from: lo.index, to: at, every: 1, seconds, outcome: r.mismatch.index === at ? `every write equal; ${n(at)} differs` : `instruction ${n(r.mismatch.index)}` });
+    return done({ located: r });
+  }
+  levels.push({ channel: 'gdb', from: lo.index, to: at, every: 1, seconds, outcome: r.mismatch ? 'only the checkpoint at its end differs' : `no difference (${r.end})` });
+  return done({
+    note: `the gdb channel did not reach the difference at ${n(at)} (${r.mismatch ? 'its checkpoint differs' : r.end}; interrupts are masked while it steps, so its path may differ from the log channel's)`,
   });
 }

@@ -148,6 +148,8 @@ export const BootResultSchema = z.object({
   /** A checkpoint's difference, re-run to the first instruction whose writes differ (memory-bisect.ts). */
   memoryBisection: z
     .object({
+      /** A checkpoint's difference, or a register difference whose memory before it was checked. */
+      trigger: z.enum(['checkpoint', 'register']).default('checkpoint'),
       checkpointIndex: z.number().int(),
       lastGoodIndex: z.number().int(),
       levels: z.array(z.object({ channel: z.enum(['log', 'gdb']), from: z.number().int(), to: z.number().int(), every: z.number().int(), seconds: z.number(), outcome: z.string() })),
@@ -167,4 +169,23 @@ export function encodeBootResult(r: BootResult): BootResultJson {
 
 export function decodeBootResult(json: unknown): BootResult {
   return BootResultSchema.decode(json as BootResultJson);
+}
+
+/**
+ * What the report says of a bisection (markdown and HTML): a heading and one paragraph, in plain
+ * text (each renderer escapes it).
+ */
+export function describeBisection(b: NonNullable<BootResult['memoryBisection']>): { heading: string; text: string } {
+  const n = (x: number) => `#${x.toLocaleString('en-US')}`;
+  const how = "QEMU relaunched to a clean point's exact instruction count and the emulator restored from its snapshot there";
+  if (b.trigger === 'register') {
+    return {
+      heading: 'Memory checked before the register difference',
+      text: `Registers first differed at ${n(b.checkpointIndex)}, after the last full-memory check at ${n(b.lastGoodIndex)}; an earlier wrong write read back would show up the same way, so the stretch was re-run (${how}) ${b.located ? 'with every write compared up to that instruction' : `without finishing the check: ${b.note ?? ''}`} (${b.seconds.toFixed(1)} s):`,
+    };
+  }
+  return {
+    heading: 'Located from a checkpoint',
+    text: `The full-memory checkpoint after ${n(b.checkpointIndex)} differed (the last clean point: ${n(b.lastGoodIndex)}). The stretch was re-run (${how}) ${b.located ? 'to the first instruction whose writes differ' : `without reaching one instruction: ${b.note ?? ''}`} (${b.seconds.toFixed(1)} s):`,
+  };
 }

@@ -1,7 +1,7 @@
 import { GPR_NAMES, type MachineState } from '../../../contracts/machine-state.js';
 import { fieldLabel } from '../../../reports/format.js';
 import { CSS } from '../../../reports/html-style.js';
-import type { BootResult } from './boot-result.js';
+import { describeBisection, type BootResult } from './boot-result.js';
 import { channelText, walkEnd } from './markdown.js';
 
 /**
@@ -102,8 +102,8 @@ export function renderBootHtml(r: BootResult): string {
     if (m.devices.length) out.push(`<h4>Device accesses that differ</h4><ul>${m.devices.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>`);
     const b = r.memoryBisection;
     if (b) {
-      out.push('<h4>Located from a checkpoint</h4>');
-      out.push(`<p>The full-memory checkpoint after #${n(b.checkpointIndex)} differed (the last clean point: #${n(b.lastGoodIndex)}). The stretch was re-run (QEMU relaunched to a clean point's exact instruction count, the emulator restored from its snapshot there) ${b.located ? 'to the first instruction whose writes differ' : `without reaching one instruction: ${esc(b.note ?? '')}`} in ${b.seconds.toFixed(1)} s.</p>`);
+      const { heading, text } = describeBisection(b);
+      out.push(`<h4>${esc(heading)}</h4><p>${esc(text)}</p>`);
       out.push(table(['channel', 'stretch', 'checkpoint every', 'result', 's'], b.levels.map((l) => [l.channel, `#${n(l.from)}-#${n(l.to)}`, l.channel === 'gdb' ? 'every write' : n(l.every), esc(l.outcome), l.seconds.toFixed(1)])));
     }
     if (m.pageWalks?.length) {

@@ -1,7 +1,7 @@
 import { fieldLabel } from '../../../reports/format.js';
 import { mdCode, mdFence, mdText } from '../../../reports/markdown.js';
 import { GPR_NAMES, type MachineState } from '../../../contracts/machine-state.js';
-import type { BootResult } from './boot-result.js';
+import { describeBisection, type BootResult } from './boot-result.js';
 
 /** `report.md` of a boot lockstep: the first mismatch on top, explained; then how the run went. */
 
@@ -93,8 +93,8 @@ export function renderBootMarkdown(r: BootResult): string {
     if (m.devices.length) out.push('### Device accesses that differ', '', ...m.devices.map((d) => `- ${mdText(d)}`), '');
     const b = r.memoryBisection;
     if (b) {
-      out.push('### Located from a checkpoint', '');
-      out.push(`The full-memory checkpoint after #${b.checkpointIndex.toLocaleString('en-US')} differed (the last clean point: #${b.lastGoodIndex.toLocaleString('en-US')}). The stretch was re-run, QEMU relaunched to a clean point's exact instruction count and the emulator restored from its snapshot there, ${b.located ? 'to the first instruction whose writes differ' : `without reaching one instruction: ${mdText(b.note ?? '')}`} (${b.seconds.toFixed(1)} s):`, '');
+      const { heading, text } = describeBisection(b);
+      out.push(`### ${heading}`, '', mdText(text), '');
       out.push(table(['channel', 'stretch', 'checkpoint every', 'result', 's'], b.levels.map((l) => [l.channel, `#${l.from.toLocaleString('en-US')}-#${l.to.toLocaleString('en-US')}`, l.channel === 'gdb' ? 'every write' : l.every.toLocaleString('en-US'), mdText(l.outcome), l.seconds.toFixed(1)])), '');
     }
     if (m.pageWalks?.length) {
