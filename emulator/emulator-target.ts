@@ -100,7 +100,8 @@ export class EmulatorTarget implements ExecutionTarget {
     c.rip = toSigned(state.rip);
     c.setFlags(Number(state.rflags & 0x3fffffn));
     c.cr0 = Number(state.cr0 & 0xffffffffn);
-    c.cr2 = toSigned(state.cr2);
+    c.cr2Lo = Number(state.cr2 & 0xffffffffn);
+    c.cr2Hi = Number((state.cr2 >> 32n) & 0xffffffffn);
     c.cr3 = Number(state.cr3 & 0x000ffffffffff000n) + Number(state.cr3 & 0xfffn);
     c.cr4 = Number(state.cr4 & 0xffffffffn);
     c.cr8 = Number(state.cr8 & 0xfn);
@@ -196,7 +197,8 @@ export class EmulatorTarget implements ExecutionTarget {
     c.regs.set(ctx.gpr);
     c.rip = ctx.rip;
     c.setFlags(ctx.rflags & 0x3fffff);
-    c.cr2 = halvesToSigned(ctx.cr2[0]!, ctx.cr2[1]!);
+    c.cr2Lo = ctx.cr2[0]!;
+    c.cr2Hi = ctx.cr2[1]!;
     for (let s = 0; s < 6; s++) {
       c.segSel[s] = ctx.segSelector[s]!;
       c.segBase[s] = ctx.segBase[s]!;
@@ -214,10 +216,8 @@ export class EmulatorTarget implements ExecutionTarget {
     ctx.gpr.set(c.regs);
     ctx.rip = c.rip;
     ctx.rflags = c.getFlags();
-    const cr2 = c.cr2;
-    const hi = Math.floor(cr2 / 4294967296);
-    ctx.cr2[0] = (cr2 - hi * 4294967296) >>> 0;
-    ctx.cr2[1] = hi >>> 0;
+    ctx.cr2[0] = c.cr2Lo;
+    ctx.cr2[1] = c.cr2Hi;
     for (let s = 0; s < 6; s++) {
       ctx.segSelector[s] = c.segSel[s]!;
       ctx.segBase[s] = c.segBase[s]!;
@@ -294,7 +294,7 @@ export class EmulatorTarget implements ExecutionTarget {
       gsBase: toU64(c.segBase[Seg.GS]!),
       kernelGsBase: toU64(c.kernelGsBase),
       cr0: BigInt(c.cr0 >>> 0),
-      cr2: toU64(c.cr2),
+      cr2: (BigInt(c.cr2Hi) << 32n) | BigInt(c.cr2Lo),
       cr3: BigInt(c.cr3),
       cr4: BigInt(c.cr4 >>> 0),
       cr8: BigInt(c.cr8),

@@ -179,7 +179,8 @@ export function readRegisterRecord(t: EmulatorTarget, out: Uint32Array): void {
   putSigned(out, RR.RIP, c.rip);
   out[RR.RFLAGS] = c.getFlags();
   out[RR.CR0] = c.cr0 >>> 0;
-  putSigned(out, RR.CR2, c.cr2);
+  out[RR.CR2] = c.cr2Lo;
+  out[RR.CR2 + 1] = c.cr2Hi;
   putSigned(out, RR.CR3, c.cr3);
   out[RR.CR4] = c.cr4 >>> 0;
   out[RR.EFER] = c.efer >>> 0;

@@ -494,7 +494,7 @@ export class Machine {
     let addr = address;
     for (let attempt = 0; attempt < 4; attempt++) {
       try {
-        if (ev.vector === Vec.PF && addr !== undefined) c.cr2 = addr;
+        if (ev.vector === Vec.PF && addr !== undefined) c.setCr2(addr);
         if ((c.cr0 & CR0_PE) === 0) deliverReal(c, ev);
         else if (c.efer & EFER_LMA) deliverLongMode(c, ev);
         else deliverProtected(c, ev);

@@ -83,7 +83,9 @@ export class Cpu {
   user = false;
 
   cr0 = 0x60000010;
-  cr2 = 0;
+  /** CR2 in two 32-bit halves: MOV to CR2 stores any 64-bit value, which a double cannot hold exactly. */
+  cr2Lo = 0;
+  cr2Hi = 0;
   cr3 = 0;
   cr4 = 0;
   cr8 = 0;
@@ -383,6 +385,13 @@ export class Cpu {
   private wrap64(lin: number): number {
     if (lin >= -(2 ** 63) && lin < 2 ** 63) return lin;
     return Number(BigInt.asIntN(64, BigInt(lin)));
+  }
+
+  /** CR2 = a faulting linear address (a signed number, as every linear address here). */
+  setCr2(lin: number): void {
+    const hi = Math.floor(lin / TWO32);
+    this.cr2Lo = (lin - hi * TWO32) >>> 0;
+    this.cr2Hi = hi >>> 0;
   }
 
   canonicalFault(stack: boolean): never {

@@ -194,4 +194,4 @@ export function missingHandlers(): string[] {
 }
 
 /** Rows that compute their own memory address (or touch none). */
-export const NO_EFFECTIVE_ADDRESS: ReadonlySet<string> = new Set(['lea', 'nop', 'pop']);
+export const NO_EFFECTIVE_ADDRESS: ReadonlySet<string> = new Set(['lea', 'nop', 'pop', 'invlpg']);

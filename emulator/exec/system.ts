@@ -25,10 +25,13 @@ export function hlt(c: Cpu): void {
 
 export function movFromCr(c: Cpu, d: Insn): void {
   const n = d.reg;
+  if (n === 2) {
+    c.setReg(d.or[0]!, 8, c.cr2Lo, c.cr2Hi);
+    return;
+  }
   let v: number;
   switch (n) {
     case 0: v = c.cr0; break;
-    case 2: v = c.cr2; break;
     case 3: v = c.cr3; break;
     case 4: v = c.cr4; break;
     case 8: v = c.cr8; break;
@@ -62,7 +65,8 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       return;
     }
     case 2:
-      c.cr2 = halvesToSigned(lo, hi);
+      c.cr2Lo = lo >>> 0;
+      c.cr2Hi = hi >>> 0;
       return;
     case 3:
       // Bit 63 (with CR4.PCIDE: keep the TLB entries of the new PCID) is never stored; this TLB has no PCIDs and flushes.
@@ -87,14 +91,36 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
   }
 }
 
+/** CR4.DE (debugging extensions): DR4/DR5 raise #UD instead of naming DR6/DR7. */
+const CR4_DE = 1 << 3;
+/** Bits of DR6 and DR7 that read as 1 whatever is written (SDM Vol. 3 §18.2.3, §18.2.4). */
+const DR6_FIXED_1 = 0xffff0ff0n;
+const DR7_FIXED_1 = 0x400n;
+
+/** The debug register a MOV names: DR4 and DR5 are DR6 and DR7 unless CR4.DE is set (#UD then; SDM Vol. 3 §18.2.2). */
+function debugRegister(c: Cpu, n: number): number {
+  if (n > 7) throw new GuestFault(Vec.UD);
+  if (n === 4 || n === 5) {
+    if (c.cr4 & CR4_DE) throw new GuestFault(Vec.UD);
+    return n + 2;
+  }
+  return n;
+}
+
 export function movFromDr(c: Cpu, d: Insn): void {
-  if (d.reg > 7) throw new GuestFault(Vec.UD);
-  c.set64(d.or[0]!, c.dr[d.reg]!);
+  c.set64(d.or[0]!, c.dr[debugRegister(c, d.reg)]!);
 }
 
 export function movToDr(c: Cpu, d: Insn): void {
-  if (d.reg > 7) throw new GuestFault(Vec.UD);
-  c.dr[d.reg] = c.get64(d.or[1]!);
+  const n = debugRegister(c, d.reg);
+  let v = c.get64(d.or[1]!);
+  if (!c.long64) v &= 0xffffffffn;
+  if (n >= 6) {
+    // DR6 and DR7: bits 63:32 are reserved, a 1 there is #GP(0) (SDM MOV—Move to/from Debug Registers)
+    if (v >> 32n) throw new GuestFault(Vec.GP, 0);
+    v |= n === 6 ? DR6_FIXED_1 : DR7_FIXED_1;
+  }
+  c.dr[n] = v;
 }
 
 export function clts(c: Cpu): void {
@@ -156,8 +182,19 @@ export function lmsw(c: Cpu, d: Insn): void {
   writeCr(c, 0, cr0 >>> 0, 0);
 }
 
-export function invlpg(c: Cpu): void {
-  c.mmu.invalidate(c.lin);
+/**
+ * The address is computed here, without the canonical check of other memory operands: in 64-bit
+ * mode INVLPG of a non-canonical address is a NOP (SDM Vol. 2A, INVLPG), not #GP.
+ */
+export function invlpg(c: Cpu, d: Insn): void {
+  c.effectiveAddress(d);
+  if (!c.long64) {
+    c.mmu.invalidate(c.segLinear(c.eaLo, c.eaHi, d.seg));
+    return;
+  }
+  const base = d.seg >= Seg.FS ? BigInt(c.segBase[d.seg]!) : 0n;
+  const lin = Number(BigInt.asIntN(64, ((BigInt(c.eaHi) << 32n) | BigInt(c.eaLo)) + base));
+  if (isCanonical(lin)) c.mmu.invalidate(lin);
 }
 
 export function sldt(c: Cpu, d: Insn): void {
