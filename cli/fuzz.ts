@@ -53,7 +53,11 @@ reported separately and do not count.
                        the guest-side batch runner is 64-bit code);
                        real16: 16-bit code in real mode on the real-mode test machine (CS 1000,
                        SS 0800, DS=ES 2000; exceptions and INT n through the IVT), segment
-                       registers compared too; runs alone, keystone only, case by case
+                       registers compared too; runs alone, keystone only, case by case;
+                       system: privileged instructions at CPL 0 (MOV CRn/DRn, WRMSR/RDMSR,
+                       SWAPGS, INVLPG, CLTS, LMSW, INVD/WBINVD, CLI; XSETBV/XGETBV/XSAVE/XRSTOR
+                       with --cpu ...,+xsave) from templates drawing valid and invalid values;
+                       CRs, EFER and the bases compared; runs alone, case by case
   --workers N          worker threads, each with its own QEMU (default: cores, at most 8)
   --dut SPEC           system under test: ${DUT_HELP} (default emulator)
   --inject NAME        plant a bug in the emulator (repeatable):

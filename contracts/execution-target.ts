@@ -46,6 +46,12 @@ export interface ExecutionTarget {
    */
   resetCpuOnNextLoad?(): void;
   /**
+   * Optional: the next reset redoes the whole ordered system setup (control registers, EFER,
+   * selectors) even where the state asks for the one last loaded: the code run since may have
+   * changed them itself. Targets whose reset() always writes them need not implement it.
+   */
+  forgetSystemState?(): void;
+  /**
    * Optional: write physical memory that the target never executes (NX under every page table it
    * runs with) by a path cheaper than writeMemory (QEMU: its RAM file, which skips the gdb stub
    * but also the invalidation of translated code, hence the restriction the caller vouches for).

@@ -44,6 +44,16 @@ export const CaseSchema = z.object({
   memory: z.array(MemoryRegionSchema).default([]),
   /** Memory compared after the run; defaults to the case's memory regions plus the top stack page. */
   compare: z.array(z.object({ addr: hex64, length: z.number().int().positive().max(0x10000) })).optional(),
+  /**
+   * Leading instructions that reset state a gdb stub cannot (MSRs outside its register set,
+   * debug registers, XCR0: the system family's prologue): the minimizer keeps them.
+   */
+  keep: z.number().int().positive().optional(),
+  /**
+   * The case writes control, debug or model-specific registers (the system family): targets redo
+   * their full system setup before it and after it, and it runs alone, never in a batch.
+   */
+  writesSystemState: z.boolean().optional(),
   /** Instruction budget. */
   maxSteps: z.number().int().positive().max(1_000_000).default(1000),
   expected: z

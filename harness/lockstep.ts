@@ -127,10 +127,17 @@ export class LockstepRunner {
     readonly dut: ExecutionTarget,
   ) {}
 
+  /** Whether the last case run wrote control, debug or model-specific registers. */
+  private systemWritten = false;
+
   private async resetBoth(c: Case, machine: TestMachine): Promise<void> {
     const mode = caseMode(c);
+    // a case that writes CRs/EFER (or followed one) gets the whole system setup again on each side
+    const redo = this.systemWritten || c.writesSystemState === true;
+    this.systemWritten = c.writesSystemState === true;
     await Promise.all(
       [this.reference, this.dut].map(async (t) => {
+        if (redo) t.forgetSystemState?.();
         const first = this.systemLoaded.get(t) !== mode;
         await t.reset(machine.state, resetMemory(c, machine, first));
         this.systemLoaded.set(t, mode);

@@ -75,6 +75,9 @@ export function positionOf(c: Case, rip: bigint): number {
 export async function isolateDivergence(runner: LockstepRunner, c: Case, d: Divergence, options: IsolateOptions = {}): Promise<IsolationAttempt> {
   const signature = divergenceSignature(d);
   const timeLeft = () => options.deadline === undefined || Date.now() < options.deadline;
+  // A case with a reset prologue keeps state where a gdb stub cannot write it (MSRs, debug
+  // registers, XCR0: the system family): its instruction alone would read what QEMU ran before.
+  if (c.keep || c.writesSystemState) return { runs: 0 };
   const instructions = caseInstructions(c);
   const position = instructionIndexAt(instructions, d.rip);
   let runs = 0;

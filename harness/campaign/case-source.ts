@@ -5,6 +5,7 @@ import { fastProgramArbitrary, type GeneratedProgram } from '../generate/program
 import { codeBitsOf, FAMILIES, generatableRows, modeOfFamilies, parseFamilies, type Family } from '../generate/row-catalog.js';
 import { assemblePrograms, failedInKeystone, type ProgramToAssemble } from '../generate/assemble-many.js';
 import { assembleProgram, encodeRawProgram, type AssemblyOutcome } from '../generate/to-case.js';
+import { systemCase } from '../generate/system-family.js';
 import { caseSeed, type CaseSource, type GeneratedCase, type WorkerConfig } from './protocol.js';
 import { modelForQemuCpu } from '../../emulator/cpu/cpu-model.js';
 import type { Feature } from '../../emulator/isa/row.js';
@@ -36,6 +37,11 @@ export function createCaseSource(config: Pick<WorkerConfig, 'seed' | 'families' 
   const families: Family[] | undefined = config.families?.length ? parseFamilies(config.families) : undefined;
   // rows that need a CPU feature are generated when the model compared (`--cpu`) has it
   const features = cpuFeatures(config.cpuModel);
+  // privileged instructions come from templates with their operands' value classes, not rows drawn at random
+  if (families?.includes('system')) {
+    const ks = initAssembler(64);
+    return async (index) => generatedCase(systemCase(caseSeed(config.seed, index), `${config.seed}-${index}`, features, await ks));
+  }
   // the same programs as `programArbitrary` (seeded identically), minus shrinking bookkeeping
   const arbitrary = fastProgramArbitrary({ families, length: [config.length[0], config.length[1]], encoder, ...(features.size ? { features } : {}) });
   // 32- and 16-bit programs: one checked keystone call each, with the assembler of their width

@@ -96,8 +96,9 @@ async function runCases(first: number, count: number, stride: number, generating
   let differed: boolean[] = [];
   const oracleCrashes: Array<{ caseId: string; message: string }> = [];
   const runnable = generated.flatMap((g) => (g.case ? [g.case] : []));
-  // the guest-side batch runner is 64-bit code: 32-bit cases run one by one below
-  if (config.mode === 'block' && runnable.length > 1 && runnable.every((c) => caseMode(c) === 'long64')) {
+  // the guest-side batch runner is 64-bit code: 32-bit cases run one by one below, and so do the
+  // system family's (their CR, MSR and debug-register writes would change the runner's machine)
+  if (config.mode === 'block' && runnable.length > 1 && runnable.every((c) => caseMode(c) === 'long64' && !c.writesSystemState)) {
     try {
       ({ agreed, differed } = await screen.screen(runnable));
     } catch (err) {

@@ -103,14 +103,25 @@ export function isGeneratable(row: IsaRow, features?: ReadonlySet<Feature>): boo
   return skipReason(row, features) === undefined;
 }
 
-export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc', 'sse', 'x87', ...LEGACY_FAMILIES] as const;
+export const FAMILIES = ['alu', 'shift', 'muldiv', 'bit', 'mov', 'string', 'stack', 'flags', 'cmov-set', 'atomic', 'misc', 'sse', 'x87', 'system', ...LEGACY_FAMILIES] as const;
 export type Family = (typeof FAMILIES)[number];
+/** Families whose cases come from a generator of their own (a CPU mode, or the system family's templates): each runs alone. */
+const SOLO_FAMILIES: readonly string[] = [...LEGACY_FAMILIES, 'system'];
+
+/**
+ * The rows the `system` family's templates aim at (harness/generate/system-family.ts): privileged
+ * instructions at CPL 0, and the XSAVE/FXRSTOR state instructions, for a model with `features`.
+ */
+export function systemRows(features?: ReadonlySet<Feature>): IsaRow[] {
+  return ALL_ROWS.filter((r) => SYSTEM_ROW_HANDLERS.has(r.handler) && (r.handler !== 'nop' || r.privileged) && (r.feature === undefined || features?.has(r.feature) === true));
+}
+const SYSTEM_ROW_HANDLERS = new Set(['cli', 'lmsw', 'invlpg', 'swapgs', 'clts', 'nop', 'mov_from_cr', 'mov_from_dr', 'mov_to_cr', 'mov_to_dr', 'wrmsr', 'rdmsr', 'fxrstor', 'xsave', 'xrstor', 'xsaveopt', 'xgetbv', 'xsetbv']);
 /**
  * Families a campaign without `--family` draws from: the integer ISA in 64-bit mode. The SIMD and
  * x87 families carry a state prologue and a larger batch record (harness/batch), and the legacy-mode
  * ones a CPU mode of their own, so they are asked for by name.
  */
-export const DEFAULT_FAMILIES: readonly Family[] = FAMILIES.filter((f) => f !== 'sse' && f !== 'x87' && !(LEGACY_FAMILIES as readonly string[]).includes(f));
+export const DEFAULT_FAMILIES: readonly Family[] = FAMILIES.filter((f) => f !== 'sse' && f !== 'x87' && !SOLO_FAMILIES.includes(f));
 
 const FAMILY_BY_HANDLER: Record<string, Family> = {
   alu: 'alu', test: 'alu', not: 'alu', neg: 'alu', inc: 'alu', dec: 'alu',
@@ -148,9 +159,10 @@ export function parseFamilies(names: readonly string[]): Family[] {
   for (const n of names) {
     if (!(FAMILIES as readonly string[]).includes(n)) throw new RangeError(`unknown family '${n}'; valid families: ${FAMILIES.join(', ')}`);
   }
-  const legacy = names.filter((n) => (LEGACY_FAMILIES as readonly string[]).includes(n));
-  if (legacy.length > 0 && new Set(names).size > 1) {
-    throw new RangeError(`family '${legacy[0]}' runs in its own CPU mode and cannot be mixed with other families; run it alone`);
+  const solo = names.filter((n) => SOLO_FAMILIES.includes(n));
+  if (solo.length > 0 && new Set(names).size > 1) {
+    const why = solo[0] === 'system' ? 'has a generator of its own (privileged templates)' : 'runs in its own CPU mode';
+    throw new RangeError(`family '${solo[0]}' ${why} and cannot be mixed with other families; run it alone`);
   }
   return names as Family[];
 }
@@ -180,6 +192,7 @@ export function generatableRows(families?: readonly Family[], encoder: Encoder =
     const skip = mode === 'real16' ? skipReason16 : skipReason32;
     return encoder === 'keystone' ? ALL_ROWS.filter((r) => skip(r) === undefined && !isSimdRow(r) && !isX87Row(r) && keystoneCanExpress(r)) : [];
   }
+  if (families?.includes('system')) return systemRows(features);
   const selected = families ?? DEFAULT_FAMILIES;
   return ALL_ROWS.filter((r) => isGeneratable(r, features) && selected.includes(familyOf(r)) && (encoder === 'raw' || keystoneCanExpress(r)));
 }

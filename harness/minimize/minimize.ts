@@ -102,7 +102,8 @@ async function truncate(c: Case, predicate: BudgetedPredicate, divergenceRip: bi
     }
   }
   // Not every predicate is monotone in the prefix length, but every accepted prefix is checked.
-  let lo = 1;
+  // (A prefix keeps the case's reset prologue, `keep`, whole.)
+  let lo = Math.min(instructions.length, (c.keep ?? 0) + 1);
   let hi = instructions.length;
   let best: Case | undefined;
   while (lo < hi && !predicate.exhausted) {
@@ -117,13 +118,14 @@ async function truncate(c: Case, predicate: BudgetedPredicate, divergenceRip: bi
 }
 
 /**
- * ddmin over the instructions; relative fields are re-aimed for every subset. A leading FNINIT (the
- * x87 family's prologue) stays: the x87 tags are the one state a gdb stub cannot reset, so a case
- * without it would depend on what QEMU ran before.
+ * ddmin over the instructions; relative fields are re-aimed for every subset. What resets state a
+ * gdb stub cannot stays: the case's `keep` prologue (the system family's MSRs, debug registers,
+ * XCR0), and a leading FNINIT (the x87 family's: the x87 tags); without it a case would depend on
+ * what QEMU ran before.
  */
 async function dropInstructions(c: Case, predicate: BudgetedPredicate, apply: Apply): Promise<boolean> {
   const all = caseInstructions(c);
-  const kept = all[0] && all[0].mnemonic === 'fninit' ? [all[0]] : [];
+  const kept = c.keep ? all.slice(0, c.keep) : all[0] && all[0].mnemonic === 'fninit' ? [all[0]] : [];
   const instructions = all.slice(kept.length);
   if (instructions.length < 2) return false;
   const r = await ddmin(

@@ -143,7 +143,8 @@ export function instructionRewrites(ins: CodeInstruction): InstructionRewrite[] 
 /** Candidates that rewrite one instruction of `c` (relative fields re-aimed by the layout). */
 export function* instructionCandidates(c: Case): Generator<Candidate> {
   const instructions = caseInstructions(c);
-  for (let i = 0; i < instructions.length; i++) {
+  // the reset prologue (`keep`) writes the reset values: rewriting them would read QEMU's leftovers
+  for (let i = c.keep ?? 0; i < instructions.length; i++) {
     const ins = instructions[i]!;
     for (const rewrite of instructionRewrites(ins)) {
       const replaced = rewriteInstruction(ins, rewrite.bytes);
