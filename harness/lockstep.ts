@@ -132,12 +132,19 @@ export class LockstepRunner {
 
   private async resetBoth(c: Case, machine: TestMachine): Promise<void> {
     const mode = caseMode(c);
-    // a case that writes CRs/EFER (or followed one) gets the whole system setup again on each side
+    // A case that writes system state, or follows one, starts from a freshly reset CPU on each side
+    // (QEMU: system_reset, then the whole setup): such a case may have left QEMU outside 64-bit
+    // mode, with MSRs, debug registers or XCR0 changed, or (having run on in another mode after the
+    // emulator faulted) with x87 tags a gdb stub cannot write. A target that cannot reset its CPU
+    // redoes its system setup.
     const redo = this.systemWritten || c.writesSystemState === true;
     this.systemWritten = c.writesSystemState === true;
     await Promise.all(
       [this.reference, this.dut].map(async (t) => {
-        if (redo) t.forgetSystemState?.();
+        if (redo) {
+          if (t.resetCpuOnNextLoad) t.resetCpuOnNextLoad();
+          else t.forgetSystemState?.();
+        }
         const first = this.systemLoaded.get(t) !== mode;
         await t.reset(machine.state, resetMemory(c, machine, first));
         this.systemLoaded.set(t, mode);

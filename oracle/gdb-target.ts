@@ -47,8 +47,9 @@ export async function readRegisterMap(rsp: RspClient): Promise<RegisterMap> {
   return map;
 }
 
-const FPU_DEFAULT = { fcw: 0x37f, fsw: 0, st: Array<bigint>(8).fill(0n) };
-const SSE_DEFAULT = { mxcsr: 0x1f80, xmm: Array<bigint>(16).fill(0n) };
+/** What a state without x87 or SSE parts loads (FNINIT's control and status words, zeros; MXCSR's reset value). */
+export const FPU_DEFAULT = { fcw: 0x37f, fsw: 0, st: Array<bigint>(8).fill(0n) };
+export const SSE_DEFAULT = { mxcsr: 0x1f80, xmm: Array<bigint>(16).fill(0n) };
 
 interface Layout {
   readonly gpr: readonly number[];

@@ -1,4 +1,4 @@
-import { type Cpu, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../cpu/cpu.js';
+import { CR0_PG, type Cpu, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../cpu/cpu.js';
 import { MsrWrite } from '../cpu/msr-model.js';
 import { Seg } from '../decode/insn.js';
 import { GuestFault, Vec } from '../memory/guest-fault.js';
@@ -11,6 +11,7 @@ import { GuestFault, Vec } from '../memory/guest-fault.js';
  *
  * QEMU 7.2 differs from the SDM where the emulator keeps the SDM: it takes non-canonical values for
  * the FS/GS/KERNEL_GS bases and LSTAR/CSTAR, drops reserved EFER bits instead of raising #GP(0),
+ * lets EFER.LME change while paging is on,
  * and has no IA32_TSC under TCG (RDMSR 0x10 reads 0; here it reads the time-stamp counter).
  */
 
@@ -82,6 +83,8 @@ export function writeMsr(c: Cpu, n: number, v: bigint): void {
       const allowed = BigInt(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | (svm(c) ? EFER_SVME : 0));
       if ((v & ~allowed) !== 0n) throw new GuestFault(Vec.GP, 0);
       const nv = Number(v);
+      // "IA32_EFER.LME cannot be modified while paging is enabled (CR0.PG = 1)": #GP(0) (SDM Vol. 3A, Initializing IA-32e Mode)
+      if ((nv ^ c.efer) & EFER_LME && c.cr0 & CR0_PG) throw new GuestFault(Vec.GP, 0);
       // LMA is read-only (set by CR0.PG with LME).
       c.efer = (nv & ~EFER_LMA) | (c.efer & EFER_LMA);
       c.updateMode();

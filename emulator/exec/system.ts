@@ -1,5 +1,5 @@
 import {
-  CR0_PE, CR0_PG, CR0_TS, CR4_OSXSAVE, CR4_PAE, type Cpu, EFER_LMA, EFER_LME, EFER_SCE, halvesToSigned, isCanonical,
+  CR0_PE, CR0_PG, CR0_TS, CR4_OSXSAVE, CR4_PAE, CR4_PCIDE, type Cpu, EFER_LMA, EFER_LME, EFER_SCE, halvesToSigned, isCanonical,
   linToHalves,
 } from '../cpu/cpu.js';
 import { cpuidKey } from '../cpu/cpu-model.js';
@@ -68,11 +68,19 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
       c.cr2Lo = lo >>> 0;
       c.cr2Hi = hi >>> 0;
       return;
-    case 3:
-      // Bit 63 (with CR4.PCIDE: keep the TLB entries of the new PCID) is never stored; this TLB has no PCIDs and flushes.
+    case 3: {
+      // In 64-bit mode bits 63:MAXPHYADDR are reserved: #GP(0) (SDM MOV CR, 64-bit mode exceptions);
+      // with CR4.PCIDE bit 63 is the flag that keeps the new PCID's TLB entries instead. Bit 63 is never
+      // stored; this TLB has no PCIDs and flushes.
+      if (c.long64) {
+        const above = hi >>> Math.max(0, c.model.physBits - 32);
+        const reservedHigh = c.cr4 & CR4_PCIDE ? above & ~(1 << (63 - Math.max(32, c.model.physBits))) : above;
+        if (reservedHigh !== 0) throw new GuestFault(Vec.GP, 0);
+      }
       c.cr3 = (hi & 0xfffff) * 4294967296 + lo;
       c.syncMmu();
       return;
+    }
     case 4: {
       const valid = CR4_VALID | cr4FeatureBits(c.model) | (c.model.features.has('xsave') ? CR4_OSXSAVE : 0);
       if (hi !== 0 || (lo & ~valid) !== 0) throw new GuestFault(Vec.GP, 0);

@@ -1,7 +1,7 @@
 import type { AddressSpace, ReadStateOptions, StopReason, TargetInfo } from '../../contracts/execution-target.js';
 import { GPR_NAMES, SEGMENT_NAMES, type MachineState, type MemoryRegion } from '../../contracts/machine-state.js';
 import { childLogger } from '../../util/log.js';
-import { GdbRemoteTarget, readRegisterMap } from '../gdb-target.js';
+import { FPU_DEFAULT, GdbRemoteTarget, readRegisterMap, SSE_DEFAULT } from '../gdb-target.js';
 import { RspProtocolError, RspStubError } from '../rsp/errors.js';
 import { SetupError } from './install.js';
 import { parseInfoRegisters, type SystemRegisters } from './info-registers.js';
@@ -130,16 +130,16 @@ export class QemuTarget extends GdbRemoteTarget {
     await this.writeRegister('eflags', state.rflags);
     // CR2 is no part of the system setup (configureSystem) but a page fault leaves it behind
     if (this.registers.has('cr2')) await this.writeRegister('cr2', state.cr2);
-    const fpu = state.fpu;
-    if (fpu) {
-      await this.writeRegister('fctrl', BigInt(fpu.fcw));
-      await this.writeRegister('fstat', BigInt(fpu.fsw));
-      for (let i = 0; i < 8; i++) await this.writeRegister(`st${i}`, fpu.st[i]!);
-    }
-    if (state.sse) {
-      await this.writeRegister('mxcsr', BigInt(state.sse.mxcsr));
-      for (let i = 0; i < 8; i++) await this.writeRegister(`xmm${i}`, state.sse.xmm[i]!);
-    }
+    // a state without x87/SSE parts loads the defaults, as the 64-bit `G` does (registersFromState)
+    // and the emulator's reset: otherwise what the last case left (a known divergence's results,
+    // say) would be compared in the next
+    const fpu = state.fpu ?? FPU_DEFAULT;
+    await this.writeRegister('fctrl', BigInt(fpu.fcw));
+    await this.writeRegister('fstat', BigInt(fpu.fsw));
+    for (let i = 0; i < 8; i++) await this.writeRegister(`st${i}`, fpu.st[i]!);
+    const sse = state.sse ?? SSE_DEFAULT;
+    await this.writeRegister('mxcsr', BigInt(sse.mxcsr));
+    for (let i = 0; i < 8; i++) await this.writeRegister(`xmm${i}`, sse.xmm[i]!);
   }
 
   /** The generic ordered setup, checked against QEMU's own view (`info registers`). */
