@@ -272,6 +272,8 @@ export const SYSTEM_TEMPLATES: readonly SystemTemplate[] = [
           // LMSW from memory (keystone and iced disagree on how the register form spells its operand)
           [`mov ax, ${hex(r.u32() & 0xffff)}`, 'mov [rsp-8], ax', 'lmsw [rsp-8]', 'mov rbx, cr0'],
           ['cli', 'pushfq', 'pop rax'],
+          // FXRSTOR of an image FXSAVE just wrote (from random memory it would load reserved MXCSR bits)
+          ['fxsave [rdi]', 'fninit', 'fxrstor [rdi]'],
         ]),
       };
     },
