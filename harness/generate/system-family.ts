@@ -248,8 +248,10 @@ export const SYSTEM_TEMPLATES: readonly SystemTemplate[] = [
     weight: 2,
     emit: (r) => {
       const v = flipped(r, EFER_TEST, EFER_BITS);
-      // with NXE cleared, the stack's and data page's NX bits are reserved: the push faults (#PF, RSVD)
-      return { lines: [...msrOperands(0xc0000080, v), 'wrmsr', 'rdmsr', ...(r.chance(0.5) ? ['push rax', 'pop rax'] : [])] };
+      // With NXE cleared, the stack's and data page's NX bits are reserved: the push faults (#PF,
+      // RSVD). Whether a translation cached before the WRMSR still serves is the TLB's business
+      // (QEMU's keeps it, the emulator's is flushed): CR3 is reloaded so that both walk again.
+      return { lines: [...msrOperands(0xc0000080, v), 'wrmsr', 'rdmsr', 'mov rbx, cr3', 'mov cr3, rbx', ...(r.chance(0.5) ? ['push rax', 'pop rax'] : [])] };
     },
   },
   {
