@@ -150,6 +150,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   wrmsr: sys.wrmsr,
   rdtsc: sys.rdtsc,
   rdtscp: sys.rdtscp,
+  rdpmc: sys.rdpmc,
   cpuid: sys.cpuid,
   in: io.portIn,
   out: io.portOut,

@@ -99,6 +99,8 @@ export function writeCr(c: Cpu, n: number, lo: number, hi: number): void {
   }
 }
 
+/** CR4.PCE: RDPMC at any privilege level. */
+const CR4_PCE = 1 << 8;
 /** CR4.DE (debugging extensions): DR4/DR5 raise #UD instead of naming DR6/DR7. */
 const CR4_DE = 1 << 3;
 /** Bits of DR6 and DR7 that read as 1 whatever is written (SDM Vol. 3 §18.2.3, §18.2.4). */
@@ -280,6 +282,15 @@ export function rdtsc(c: Cpu): void {
   c.setReg(2, 4, Number(t >> 32n));
 }
 
+/**
+ * RDPMC: #GP(0) outside CPL 0 unless CR4.PCE is set (SDM RDPMC). The counters themselves are not
+ * modelled: #UD, as QEMU 7.2 TCG raises after the same check (helper_rdpmc: "unimplemented rdpmc").
+ */
+export function rdpmc(c: Cpu): void {
+  if (!(c.cr4 & CR4_PCE) && c.cpl !== 0) throw new GuestFault(Vec.GP, 0);
+  throw new GuestFault(Vec.UD);
+}
+
 export function rdtscp(c: Cpu): void {
   rdtsc(c);
   c.setReg(1, 4, Number(c.msr.get(MSR.TSC_AUX) ?? 0n));
@@ -358,7 +369,9 @@ export function syscall(c: Cpu): void {
 }
 
 export function sysret(c: Cpu, d: Insn): void {
+  // SDM SYSRET, Operation: #UD (SCE clear, not 64-bit code) before #GP(0) at CPL > 0
   if (!(c.efer & EFER_SCE) || !c.long64) throw new GuestFault(Vec.UD);
+  if (c.cpl !== 0) throw new GuestFault(Vec.GP, 0);
   const star = c.msr.get(MSR.STAR) ?? 0n;
   const base = Number((star >> 48n) & 0xffffn);
   let target: number;

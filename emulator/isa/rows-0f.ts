@@ -28,7 +28,8 @@ function twoByte(): IsaRow[] {
   add(row(M, 0x03, 'LSL', 'Gv,Ew', { w: 'z' }));
   add(row(M, 0x05, 'SYSCALL', '', { w: 'oszapcdit' }));
   add(row(M, 0x06, 'CLTS', '', { priv: true }));
-  add(row(M, 0x07, 'SYSRET', '', { priv: true, w: 'oszapcdit' }));
+  // privileged, but #UD (EFER.SCE clear, outside 64-bit mode) comes before #GP at CPL > 0: the handler checks both
+  add(row(M, 0x07, 'SYSRET', '', { w: 'oszapcdit' }));
   add(row(M, 0x08, 'INVD', '', { priv: true, handler: 'nop' }));
   add(row(M, 0x09, 'WBINVD', '', { priv: true, handler: 'nop' }));
   add(row(M, 0x0b, 'UD2', '', { handler: 'ud' }));
@@ -42,6 +43,7 @@ function twoByte(): IsaRow[] {
   add(row(M, 0x30, 'WRMSR', '', { priv: true }));
   add(row(M, 0x31, 'RDTSC', ''));
   add(row(M, 0x32, 'RDMSR', '', { priv: true }));
+  add(row(M, 0x33, 'RDPMC', ''));
   CONDITIONS.forEach((cc, i) => {
     add(row(M, 0x40 + i, `CMOV${cc.toUpperCase()}`, 'Gv,Ev', { r: CONDITION_FLAGS[i], handler: 'cmov', arg: i }));
     add(row(M, 0x80 + i, `J${cc.toUpperCase()}`, 'Jz', { size: 'd64', r: CONDITION_FLAGS[i], handler: 'jcc', arg: i }));

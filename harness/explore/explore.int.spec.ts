@@ -38,6 +38,11 @@ describe('explore machine', () => {
       ['0f 0b', '#UD'],
       ['f4', '#GP(0x0)'], // HLT at CPL 3
       ['0f 01 f8', '#GP(0x0)'], // SWAPGS at CPL 3
+      // SYSRET at CPL 3 with EFER.SCE clear: the SDM's Operation raises #UD before the CPL's #GP
+      // (the emulator checked the CPL first; found by explore on 0F 00-09)
+      ['0f 07', '#UD'],
+      // RDPMC at CPL 3 with CR4.PCE clear: #GP(0) (SDM); the emulator had no row for it (#UD)
+      ['0f 33', '#GP(0x0)'],
       ['48 89 05 f8 ff ff ff', '#PF(0x7) at 0x4c0ff8'], // mov [rip-8], rax: the user code page is present and read-only
       ['48 89 05 00 00 00 00', '#PF(0x6) at 0x4c1000'], // mov [rip], rax: the page after it is absent
       ['eb 10', 'executes, continues at 0x4c1010'], // the single-step trap reports the branch target

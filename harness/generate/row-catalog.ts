@@ -52,6 +52,7 @@ const SKIPPED_HANDLERS: Record<string, string> = {
   sldt: 'system state', str: 'system state', smsw: 'system state', sgdt: 'system state', sidt: 'system state',
   cli: 'changes interrupt delivery', sti: 'changes interrupt delivery',
   cpuid: 'differs by design (sync rule)', rdtsc: 'non-deterministic (sync rule)',
+  rdpmc: 'performance counters: not modelled (#UD, as QEMU 7.2 TCG)',
   hlt: 'stops the CPU',
   // generated in protected32 (legacy-rows.ts); in IA-32e mode QEMU 7.2 applies the legacy
   // descriptor types (known deviations, in the differential suite), and random selectors read
