@@ -366,11 +366,16 @@ export class Cpu {
 
   /** offset (halves) + segment base → canonical-checked linear address. */
   segLinear(lo: number, hi: number, seg: number): number {
-    if (!this.long64) return (lo + this.segBase[seg]!) % TWO32;
-    let lin = halvesToSigned(lo, hi);
-    if (seg >= Seg.FS) lin = this.wrap64(lin + this.segBase[seg]!);
-    if (!isCanonical(lin)) this.canonicalFault(seg === Seg.SS);
+    const lin = this.segLinearUnchecked(lo, hi, seg);
+    if (this.long64 && !isCanonical(lin)) this.canonicalFault(seg === Seg.SS);
     return lin;
+  }
+
+  /** offset (halves) + segment base → linear address, not checked (INVLPG: non-canonical is a NOP). */
+  segLinearUnchecked(lo: number, hi: number, seg: number): number {
+    if (!this.long64) return (lo + this.segBase[seg]!) % TWO32;
+    const lin = halvesToSigned(lo, hi);
+    return seg >= Seg.FS ? this.wrap64(lin + this.segBase[seg]!) : lin;
   }
 
   /** Exact 64-bit effective address when a register holds a value too large for double arithmetic. */
@@ -389,9 +394,7 @@ export class Cpu {
 
   /** CR2 = a faulting linear address (a signed number, as every linear address here). */
   setCr2(lin: number): void {
-    const hi = Math.floor(lin / TWO32);
-    this.cr2Lo = (lin - hi * TWO32) >>> 0;
-    this.cr2Hi = hi >>> 0;
+    [this.cr2Lo, this.cr2Hi] = linToHalves(lin);
   }
 
   canonicalFault(stack: boolean): never {

@@ -198,13 +198,8 @@ export function lmsw(c: Cpu, d: Insn): void {
  */
 export function invlpg(c: Cpu, d: Insn): void {
   c.effectiveAddress(d);
-  if (!c.long64) {
-    c.mmu.invalidate(c.segLinear(c.eaLo, c.eaHi, d.seg));
-    return;
-  }
-  const base = d.seg >= Seg.FS ? BigInt(c.segBase[d.seg]!) : 0n;
-  const lin = Number(BigInt.asIntN(64, ((BigInt(c.eaHi) << 32n) | BigInt(c.eaLo)) + base));
-  if (isCanonical(lin)) c.mmu.invalidate(lin);
+  const lin = c.segLinearUnchecked(c.eaLo, c.eaHi, d.seg);
+  if (!c.long64 || isCanonical(lin)) c.mmu.invalidate(lin);
 }
 
 export function sldt(c: Cpu, d: Insn): void {

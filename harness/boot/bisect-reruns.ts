@@ -34,10 +34,6 @@ export interface LocatedRun {
 }
 
 /**
- * Re-runs `first`'s stretch: a checkpoint's difference down to the first write that differs, or
- * (a register difference) the memory before it checked for an earlier write (memory-bisect.ts).
- */
-/**
  * The machine at `from` again: QEMU booted to the start point, the start's MSR probe repeated (so
  * that its instruction count and virtual clock run as in the first run), then run to `from`'s exact
  * count; a fresh emulator holding `from`'s snapshot (or, at the start, QEMU's state transplanted).

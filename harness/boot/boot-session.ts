@@ -19,7 +19,7 @@ import { compareStates, type FieldDiff } from '../compare.js';
 import { type AddressWalks, mismatchWalks } from './mismatch-walks.js';
 import { bisectByRerunning, relaunchAt, type RerunContext } from './bisect-reruns.js';
 import type { GoodPoint } from './checkpoint.js';
-import { FANOUT, type Bisection } from './memory-bisect.js';
+import { fanoutInterval, type Bisection } from './memory-bisect.js';
 import { BlockLockstep, type FailedBlock } from './block-lockstep.js';
 import { LogLockstep } from './log-lockstep.js';
 import { QemuPairLockstep } from './qemu-pair-lockstep.js';
@@ -266,7 +266,7 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
             devices = new DeviceLog(emu);
             // checkpoints FANOUT times closer than the stretch, so that a wrong write before the
             // block's register difference is found by one of them (memory-bisect.ts)
-            const every = Math.max(1, Math.ceil((b.mismatch!.index - from.index) / FANOUT));
+            const every = fanoutInterval(from.index, b.mismatch!.index);
             return new LogLockstep(there.qemu, emu, devices).run({ ...common, checkpointEvery: common.checkpointEvery > 0 ? Math.min(common.checkpointEvery, every) : 0, firstIndex: from.index, startPoint: from.snapshot ? from : undefined, keepSnapshots: true, maxSteps: b.mismatch!.index + 1, untilAddresses: undefined, untilIcount: undefined, onProgress: undefined });
           };
           const good = b.lastGood;
@@ -285,9 +285,10 @@ export async function runBootSession(o: BootSessionOptions): Promise<BootSession
       // A checkpoint names a stretch: re-run it to the first instruction whose writes differ. A
       // register difference after the last clean checkpoint may come from an earlier wrong write
       // read back: the memory before it is checked the same way (the gdb channel compares every write).
-      // (Not with --checkpoint 0, which asks for no memory comparison.)
-      const unverified = r.mismatch?.found === 'step' && o.checkpointEvery > 0 && r.lastGood !== undefined && r.lastGood.index < r.mismatch.index;
-      if ((r.mismatch?.found === 'checkpoint' || unverified) && r.lastGood && channel !== 'gdb') {
+      // (Not with --checkpoint 0, which asks for no memory comparison; verifyMemoryBefore itself
+      // skips a difference with a clean checkpoint right before it.)
+      const rerunnable = r.mismatch?.found === 'checkpoint' || (r.mismatch?.found === 'step' && o.checkpointEvery > 0);
+      if (rerunnable && r.lastGood && channel !== 'gdb') {
         const found = await bisectByRerunning(r, rerunContext());
         bisection = found?.bisection;
         // the same instruction found again: the first run's report stands, its memory now checked

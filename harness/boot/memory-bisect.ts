@@ -20,6 +20,11 @@ export const FANOUT = 16;
 /** A stretch this short goes to the gdb channel (~2,000 instructions/s here, with write comparison). */
 export const GDB_STRETCH = 12_000;
 
+/** The checkpoint interval that splits the stretch from `from` to `to` into FANOUT parts. */
+export function fanoutInterval(from: number, to: number): number {
+  return Math.max(1, Math.ceil((to - from) / FANOUT));
+}
+
 export interface BisectLevel {
   readonly channel: 'log' | 'gdb';
   /** The stretch re-run: from this clean point's index to the failing checkpoint's. */
@@ -76,7 +81,7 @@ export async function bisectCheckpointMismatch(first: LockstepResult, run: Bisec
   // without a snapshot only the start point can be reached again (the emulator transplanted from QEMU there)
   if (lo.index !== 0 && !lo.snapshot) return done({ note: `no snapshot of the emulator at #${lo.index.toLocaleString('en-US')} (the run started there from a second transplant) to re-run from` });
   while (hi - lo.index > GDB_STRETCH) {
-    const every = Math.max(1, Math.ceil((hi - lo.index) / FANOUT));
+    const every = fanoutInterval(lo.index, hi);
     run.progress(`boot: bisecting the memory difference: re-running #${lo.index.toLocaleString('en-US')}-#${hi.toLocaleString('en-US')} on the log channel, a checkpoint every ${every.toLocaleString('en-US')}…`);
     const t1 = performance.now();
     const r = await run.log(lo, hi, every);
@@ -132,7 +137,7 @@ export async function verifyMemoryBefore(first: LockstepResult, run: BisectRunne
   if (lo.index !== 0 && !lo.snapshot) return done({ note: `no snapshot of the emulator at #${lo.index.toLocaleString('en-US')} to re-run from` });
   const n = (x: number) => `#${x.toLocaleString('en-US')}`;
   while (at - lo.index > GDB_STRETCH) {
-    const every = Math.max(1, Math.ceil((at - lo.index) / FANOUT));
+    const every = fanoutInterval(lo.index, at);
     run.progress(`boot: checking memory before the register difference at ${n(at)}: re-running ${n(lo.index)}-${n(at)} on the log channel, a checkpoint every ${every.toLocaleString('en-US')}…`);
     const t1 = performance.now();
     const r = await run.log(lo, at + 1, every);
